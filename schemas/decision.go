@@ -1,0 +1,98 @@
+package schemas
+
+import "time"
+
+// Verdict is what the gateway should do with a login attempt.
+type Verdict string
+
+// The verdicts, from least to most severe.
+const (
+	VerdictAllow     Verdict = "allow"
+	VerdictChallenge Verdict = "challenge"
+	VerdictLockout   Verdict = "lockout"
+)
+
+// Severity orders verdicts: allow < challenge < lockout.
+func (v Verdict) Severity() int {
+	switch v {
+	case VerdictChallenge:
+		return 1
+	case VerdictLockout:
+		return 2
+	default:
+		return 0
+	}
+}
+
+// LockScope names what a lock applies to.
+type LockScope string
+
+// The lock scopes. UserIP is the default: it stops an attacker's address
+// without locking the owner out of their account from elsewhere.
+const (
+	ScopeUser   LockScope = "user"
+	ScopeIP     LockScope = "ip"
+	ScopeUserIP LockScope = "user_ip"
+	ScopeDevice LockScope = "device"
+)
+
+// Valid reports whether s is one of the four scopes.
+func (s LockScope) Valid() bool {
+	switch s {
+	case ScopeUser, ScopeIP, ScopeUserIP, ScopeDevice:
+		return true
+	}
+	return false
+}
+
+// Lock is an active lock on a scope and key, set by a decision.
+type Lock struct {
+	Scope LockScope `json:"scope"`
+	Key   string    `json:"key"`
+	Until time.Time `json:"until"`
+	// Rule is the rule (or "policy.deny" / "score") that set the lock.
+	Rule string `json:"rule,omitempty"`
+}
+
+// Reason is one active rule that matched, with its weight and a detail
+// quoting the feature values that made it match.
+type Reason struct {
+	Rule   string `json:"rule"`
+	Weight int    `json:"weight"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// ShadowHit is a shadow-mode rule that matched; it never changes the
+// outcome.
+type ShadowHit struct {
+	Rule   string `json:"rule"`
+	Weight int    `json:"weight"`
+}
+
+// Decision is the engine's answer for one LoginEvent, published to
+// login-decisions keyed by user_id and returned by POST /v1/score.
+type Decision struct {
+	EventID      string      `json:"event_id"`
+	UserID       string      `json:"user_id"`
+	IP           string      `json:"ip"`
+	OccurredAt   time.Time   `json:"occurred_at"`
+	DecidedAt    time.Time   `json:"decided_at"`
+	Score        int         `json:"score"`
+	Decision     Verdict     `json:"decision"`
+	Lock         *Lock       `json:"lock,omitempty"`
+	Reasons      []Reason    `json:"reasons"`
+	Shadow       []ShadowHit `json:"shadow,omitempty"`
+	RulesVersion string      `json:"rules_version"`
+}
+
+// ReasonLocked is the reason rule of a decision made because a lock was
+// already active.
+const ReasonLocked = "locked"
+
+// ScoredEvent is what the history keeps of one event: the event, the
+// features the rules saw and the decision.
+type ScoredEvent struct {
+	Event    *LoginEvent
+	Features *Features
+	Decision *Decision
+}

@@ -1,0 +1,172 @@
+package schemas
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+const validEvent = `{"event_id":"e1","occurred_at":"2026-03-01T10:00:00Z","user_id":"alice","outcome":"failure","ip":"81.2.69.160","user_agent":"Mozilla/5.0","device_id":"d1","failure_reason":"bad_password","auth_method":"password","tenant_id":"t1","attributes":{"app":"web"}}`
+
+// withField returns validEvent with one field replaced by raw JSON, or
+// removed when raw is "".
+func withField(t *testing.T, field, raw string) string {
+	t.Helper()
+	i := strings.Index(validEvent, `"`+field+`":`)
+	if i < 0 {
+		t.Fatalf("field %s not in validEvent", field)
+	}
+	j := i + len(field) + 3
+	depth, inStr := 0, false
+	end := j
+	for ; end < len(validEvent); end++ {
+		c := validEvent[end]
+		if inStr {
+			if c == '\\' {
+				end++
+			} else if c == '"' {
+				inStr = false
+			}
+			continue
+		}
+		if c == '"' {
+			inStr = true
+		} else if c == '{' {
+			depth++
+		} else if c == '}' {
+			if depth == 0 {
+				break
+			}
+			depth--
+		} else if c == ',' && depth == 0 {
+			break
+		}
+	}
+	if raw == "" {
+		s := validEvent[:i] + validEvent[end:]
+		s = strings.Replace(s, ",,", ",", 1)
+		s = strings.Replace(s, "{,", "{", 1)
+		return strings.Replace(s, ",}", "}", 1)
+	}
+	return validEvent[:j] + raw + validEvent[end:]
+}
+
+func TestDecodeValid(t *testing.T) {
+	var ev LoginEvent
+	if err := Decode([]byte(validEvent), &ev); err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	want := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	if ev.EventID != "e1" || ev.UserID != "alice" || ev.Outcome != OutcomeFailure || !ev.OccurredAt.Equal(want) {
+		t.Fatalf("decoded %+v", ev)
+	}
+	if ev.Addr.String() != "81.2.69.160" || ev.Attributes["app"] != "web" || ev.DeviceID != "d1" {
+		t.Fatalf("decoded %+v", ev)
+	}
+}
+
+func TestDecodeFieldErrors(t *testing.T) {
+	long := func(n int) string { return `"` + strings.Repeat("a", n) + `"` }
+	tests := []struct {
+		name      string
+		input     string
+		field     string
+		reasonHas string
+	}{
+		{"not json", `{"event_id":`, "", "malformed JSON"},
+		{"not an object", `[1,2]`, "", "JSON object"},
+		{"trailing data", validEvent + `{}`, "", "trailing"},
+		{"event_id missing", withField(t, "event_id", ""), "event_id", "required"},
+		{"event_id number", withField(t, "event_id", `42`), "event_id", "must be a string"},
+		{"event_id too long", withField(t, "event_id", long(129)), "event_id", "more than the 128"},
+		{"occurred_at missing", withField(t, "occurred_at", ""), "occurred_at", "required"},
+		{"occurred_at no zone", withField(t, "occurred_at", `"2026-03-01T10:00:00"`), "occurred_at", "RFC 3339"},
+		{"occurred_at garbage", withField(t, "occurred_at", `"yesterday"`), "occurred_at", "RFC 3339"},
+		{"occurred_at number", withField(t, "occurred_at", `1700000000`), "occurred_at", "must be a string"},
+		{"occurred_at year 1970", withField(t, "occurred_at", `"1970-01-01T00:00:00Z"`), "occurred_at", "out of range"},
+		{"user_id missing", withField(t, "user_id", ""), "user_id", "required"},
+		{"user_id empty", withField(t, "user_id", `""`), "user_id", "required"},
+		{"user_id too long", withField(t, "user_id", long(257)), "user_id", "more than the 256"},
+		{"user_id control char", withField(t, "user_id", `"al\u0000ice"`), "user_id", "control character"},
+		{"outcome missing", withField(t, "outcome", ""), "outcome", "required"},
+		{"outcome unknown", withField(t, "outcome", `"maybe"`), "outcome", `"maybe" is not one of`},
+		{"outcome bool", withField(t, "outcome", `true`), "outcome", "must be a string"},
+		{"ip missing", withField(t, "ip", ""), "ip", "required"},
+		{"ip bad octet", withField(t, "ip", `"999.1.1.1"`), "ip", `"999.1.1.1" is not an IP address`},
+		{"ip leading zeros", withField(t, "ip", `"010.1.1.1"`), "ip", "not an IP address"},
+		{"ip zone", withField(t, "ip", `"fe80::1%eth0"`), "ip", "not an IP address"},
+		{"ip hostname", withField(t, "ip", `"example.com"`), "ip", "not an IP address"},
+		{"user_agent too long", withField(t, "user_agent", long(2049)), "user_agent", "more than the 2048"},
+		{"device_id too long", withField(t, "device_id", long(257)), "device_id", "more than the 256"},
+		{"device_id object", withField(t, "device_id", `{}`), "device_id", "must be a string"},
+		{"failure_reason unknown", withField(t, "failure_reason", `"cosmic_rays"`), "failure_reason", "is not one of"},
+		{"auth_method unknown", withField(t, "auth_method", `"carrier_pigeon"`), "auth_method", "is not one of"},
+		{"tenant_id too long", withField(t, "tenant_id", long(257)), "tenant_id", "more than the 256"},
+		{"attributes array", withField(t, "attributes", `[1]`), "attributes", "object of strings"},
+		{"attributes number value", withField(t, "attributes", `{"a":1}`), "attributes", "object of strings"},
+		{"attributes newline", withField(t, "attributes", `{"a":"x\ny"}`), "attributes.a", "control character"},
+		{"invalid utf-8", strings.Replace(validEvent, "alice", "al\xffice", 1), "user_id", "UTF-8"},
+		{"oversize message", `{"event_id":"e","pad":"` + strings.Repeat("x", MaxEventBytes) + `"}`, "", "bytes, more than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ev LoginEvent
+			err := Decode([]byte(tt.input), &ev)
+			if err == nil {
+				t.Fatalf("Decode(%s) succeeded, want an error on %q", tt.input, tt.field)
+			}
+			if !errors.Is(err, ErrInvalidEvent) {
+				t.Errorf("error %v does not wrap ErrInvalidEvent", err)
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %T is not a *FieldError", err)
+			}
+			if fe.Field != tt.field {
+				t.Errorf("field = %q, want %q (error: %v)", fe.Field, tt.field, err)
+			}
+			if !strings.Contains(err.Error(), tt.reasonHas) {
+				t.Errorf("error %q does not contain %q", err, tt.reasonHas)
+			}
+		})
+	}
+}
+
+func TestDecodeNormalises(t *testing.T) {
+	tests := []struct {
+		name     string
+		ip       string
+		wantAddr string
+	}{
+		{"ipv4", "81.2.69.160", "81.2.69.160"},
+		{"ipv6", "2a02:db8:1::7", "2a02:db8:1::7"},
+		{"v4-mapped v6 is unmapped", "::ffff:81.2.69.160", "81.2.69.160"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ev LoginEvent
+			if err := Decode([]byte(withField(t, "ip", `"`+tt.ip+`"`)), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Addr.String() != tt.wantAddr {
+				t.Errorf("Addr = %s, want %s", ev.Addr, tt.wantAddr)
+			}
+		})
+	}
+	var ev LoginEvent
+	if err := Decode([]byte(withField(t, "occurred_at", `"2026-03-01T12:00:00+02:00"`)), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.OccurredAt.Location() != time.UTC || ev.OccurredAt.Hour() != 10 {
+		t.Errorf("occurred_at not normalised to UTC: %v", ev.OccurredAt)
+	}
+}
+
+func TestDecodeIgnoresUnknownFields(t *testing.T) {
+	var ev LoginEvent
+	in := strings.Replace(validEvent, `{`, `{"something_new":{"x":[1,2]},`, 1)
+	if err := Decode([]byte(in), &ev); err != nil {
+		t.Fatalf("unknown field rejected: %v", err)
+	}
+}
