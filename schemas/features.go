@@ -66,6 +66,7 @@ type Features struct {
 	UserSuccesses1h         int     `expr:"user_successes_1h" unit:"count" doc:"successes for the user in the last hour"`
 	UserSuccesses24h        int     `expr:"user_successes_24h" unit:"count" doc:"successes for the user in the last 24 hours"`
 	UserConsecutiveFailures int     `expr:"user_consecutive_failures" unit:"count" doc:"failures since the user's last success, this attempt included"`
+	UserNetworkFailures15m  int     `expr:"user_network_failures_15m" unit:"count" doc:"failures for the user from this attempt's network (/24 or /64) in the last 15 minutes"`
 	UserDistinctIPs1h       int     `expr:"user_distinct_ips_1h" unit:"count" doc:"distinct source networks (IPv6 by /64) that tried the user in the last hour"`
 	UserKnown               bool    `expr:"user_known" unit:"" doc:"the user has a successful login on record"`
 	UserSuccessesTotal      int     `expr:"user_successes_total" unit:"count" doc:"successful logins on record for the user, before this attempt"`
