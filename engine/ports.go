@@ -60,3 +60,40 @@ type WarmSource interface {
 	Recent(ctx context.Context, since time.Time, fn func(schemas.ScoredEvent) error) error
 	ActiveLocks(ctx context.Context, now time.Time) ([]schemas.Lock, error)
 }
+
+// Message is one raw login event as it arrived from a stream.
+type Message struct {
+	Key       []byte
+	Value     []byte
+	Partition int
+	Offset    int64
+	Time      time.Time // broker timestamp
+}
+
+// Rejected is a message that could not be scored, with the reason.
+type Rejected struct {
+	Message Message
+	Err     error
+}
+
+// DeadLetterSink keeps messages that cannot be scored (the
+// login-events-dlq topic) and returns once they are stored, so the offset
+// can be committed past them.
+type DeadLetterSink interface {
+	DeadLetter(ctx context.Context, rejected []Rejected) error
+}
+
+// Batch is a scored batch of messages waiting to be recorded.
+type Batch struct {
+	Scored   []schemas.ScoredEvent
+	Rejected []Rejected
+}
+
+// BatchProcessor is what a stream adapter drives, per partition: Prepare
+// decodes and scores a batch once (state is updated once), then Record is
+// called until it succeeds; only then may the offsets be committed.
+// Engine implements it.
+type BatchProcessor interface {
+	Prepare(msgs []Message) *Batch
+	Record(ctx context.Context, b *Batch) error
+}

@@ -63,6 +63,15 @@ type wireEvent struct {
 // left partially filled and the error is a *FieldError wrapping
 // ErrInvalidEvent. Unknown fields are ignored.
 func Decode(data []byte, ev *LoginEvent) error {
+	if handled, err := decodeFast(data, ev); handled {
+		return err
+	}
+	return decodeSlow(data, ev)
+}
+
+// decodeSlow is Decode on encoding/json. It defines Decode's behaviour
+// (decodeFast must match it) and words every error.
+func decodeSlow(data []byte, ev *LoginEvent) error {
 	if len(data) > MaxEventBytes {
 		return fieldErr("", "message is %d bytes, more than the %d allowed", len(data), MaxEventBytes)
 	}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestBenchSmall runs the whole harness on a tiny population against the
+// in-process broker and checks that the table has every stage with a
+// positive rate (and latencies for the fixed-rate stage). It asserts
+// nothing about speed.
+func TestBenchSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the serve pipeline")
+	}
+	t.Setenv("LOGINRISK_KAFKA_BROKERS", "") // the in-process broker
+	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
+	var stdout, stderr bytes.Buffer
+	args := []string{"--events", "3000", "--users", "500", "--partitions", "3", "--rate", "500", "--latency-duration", "1s"}
+	if err := cmdBench(context.Background(), args, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	rows := benchRows(t, stdout.String())
+	for _, stage := range []string{"produce", "ingest", "e2e-drain", "e2e-rate", "core-1cpu", "core"} {
+		row, ok := rows[stage]
+		if !ok {
+			t.Errorf("stage %s missing from the table:\n%s", stage, stdout.String())
+			continue
+		}
+		if rate, err := strconv.ParseFloat(row[3], 64); err != nil || rate <= 0 {
+			t.Errorf("stage %s: events/s %q, want a positive number", stage, row[3])
+		}
+		if stage == "produce" || stage == "ingest" || stage == "e2e-drain" || stage == "core-1cpu" {
+			if n, _ := strconv.Atoi(row[1]); n != 3000 {
+				t.Errorf("stage %s: %s events, want 3000", stage, row[1])
+			}
+		}
+	}
+	if row := rows["e2e-rate"]; row != nil {
+		for _, col := range []int{4, 5} {
+			if !strings.HasSuffix(row[col], "ms") {
+				t.Errorf("e2e-rate: latency column %d is %q, want a duration in ms", col, row[col])
+			}
+		}
+	}
+	for _, want := range []string{"machine: ", "command: loginrisk bench --events 3000"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
+
+// TestBenchSkip checks that --skip leaves stages out and that an unknown
+// stage is an error.
+func TestBenchSkip(t *testing.T) {
+	t.Setenv("LOGINRISK_KAFKA_BROKERS", "")
+	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
+	tests := []struct {
+		name    string
+		skip    string
+		want    []string
+		wantErr string
+	}{
+		{name: "core only", skip: "produce,latency", want: []string{"core-1cpu", "core"}},
+		{name: "unknown stage", skip: "nope", wantErr: `unknown stage "nope"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := cmdBench(context.Background(), []string{"--events", "500", "--users", "100", "--skip", tt.skip}, nil, &stdout, &stderr)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
+			}
+			rows := benchRows(t, stdout.String())
+			if len(rows) != len(tt.want) {
+				t.Errorf("stages %v, want %v", keys(rows), tt.want)
+			}
+			for _, stage := range tt.want {
+				if rows[stage] == nil {
+					t.Errorf("stage %s missing:\n%s", stage, stdout.String())
+				}
+			}
+		})
+	}
+}
+
+// benchRows parses the table: stage name → its fields (stage, events,
+// seconds, events/s, p50, p99, vs ingest, what...).
+func benchRows(t *testing.T, out string) map[string][]string {
+	t.Helper()
+	rows := map[string][]string{}
+	inTable := false
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == "stage":
+			inTable = true
+		case len(f) == 0:
+			if inTable && len(rows) > 0 {
+				return rows
+			}
+		case inTable && len(f) >= 7:
+			rows[f[0]] = f
+		}
+	}
+	if len(rows) == 0 {
+		t.Fatalf("no table in the output:\n%s", out)
+	}
+	return rows
+}
+
+func keys(m map[string][]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

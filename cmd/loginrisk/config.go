@@ -1,0 +1,423 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of loginrisk: defaults, then the YAML
+// file, then LOGINRISK_* environment variables, then command-line flags.
+type Config struct {
+	Kafka      KafkaConfig      `yaml:"kafka"`
+	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
+	GeoIP      GeoIPConfig      `yaml:"geoip"`
+	Rules      RulesConfig      `yaml:"rules"`
+	HTTP       HTTPConfig       `yaml:"http"`
+	Engine     EngineConfig     `yaml:"engine"`
+	Log        LogConfig        `yaml:"log"`
+}
+
+// KafkaConfig configures the stream.
+type KafkaConfig struct {
+	Brokers        []string      `yaml:"brokers"`
+	GroupID        string        `yaml:"group_id"`
+	EventsTopic    string        `yaml:"events_topic"`
+	DecisionsTopic string        `yaml:"decisions_topic"`
+	DLQTopic       string        `yaml:"dlq_topic"`
+	Partitions     int           `yaml:"partitions"`
+	Replication    int           `yaml:"replication"`
+	CreateTopics   bool          `yaml:"create_topics"`
+	MaxBatch       int           `yaml:"max_batch"`
+	DrainTimeout   time.Duration `yaml:"drain_timeout"`
+	SASLMechanism  string        `yaml:"sasl_mechanism"`
+	SASLUser       string        `yaml:"sasl_user"`
+	SASLPassword   Secret        `yaml:"sasl_password"`
+	TLS            TLSConfig     `yaml:"tls"`
+}
+
+// TLSConfig is a client TLS setup.
+type TLSConfig struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// ClickHouseConfig configures the history.
+type ClickHouseConfig struct {
+	DSN           string        `yaml:"dsn"`
+	Migrate       bool          `yaml:"migrate"`
+	WarmUp        bool          `yaml:"warm_up"`
+	BatchSize     int           `yaml:"batch_size"`
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	MaxBuffer     int           `yaml:"max_buffer"`
+}
+
+// GeoIPConfig names the GeoIP2 databases; each is optional.
+type GeoIPConfig struct {
+	City      string `yaml:"city"`
+	ASN       string `yaml:"asn"`
+	Anonymous string `yaml:"anonymous"`
+}
+
+// RulesConfig names the rules folder; empty means the embedded default set.
+type RulesConfig struct {
+	Dir   string `yaml:"dir"`
+	Watch bool   `yaml:"watch"`
+}
+
+// HTTPConfig configures the API listener.
+type HTTPConfig struct {
+	Addr         string        `yaml:"addr"`
+	Tokens       []TokenConfig `yaml:"tokens"`
+	TLSCert      string        `yaml:"tls_cert"`
+	TLSKey       string        `yaml:"tls_key"`
+	MaxBodyBytes int64         `yaml:"max_body_bytes"`
+}
+
+// TokenConfig is one bearer token and its role (score, read or admin).
+type TokenConfig struct {
+	Name  string `yaml:"name"`
+	Token Secret `yaml:"token"`
+	Role  string `yaml:"role"`
+}
+
+// EngineConfig tunes the core.
+type EngineConfig struct {
+	RecentDecisions int           `yaml:"recent_decisions"`
+	MaxFutureSkew   time.Duration `yaml:"max_future_skew"`
+	MaxPastSkew     time.Duration `yaml:"max_past_skew"`
+	SweepInterval   time.Duration `yaml:"sweep_interval"`
+}
+
+// LogConfig configures slog.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"` // text or json
+}
+
+// Secret is a credential: in YAML either the value, or "file:PATH" to read
+// it from a file, or "env:NAME" to read an environment variable. It never
+// prints its value.
+type Secret string
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// Resolve reads a file: or env: reference.
+func (s Secret) Resolve(field string) (Secret, error) {
+	v := string(s)
+	switch {
+	case strings.HasPrefix(v, "file:"):
+		b, err := os.ReadFile(strings.TrimPrefix(v, "file:"))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", field, err)
+		}
+		return Secret(strings.TrimSpace(string(b))), nil
+	case strings.HasPrefix(v, "env:"):
+		name := strings.TrimPrefix(v, "env:")
+		val, ok := os.LookupEnv(name)
+		if !ok {
+			return "", fmt.Errorf("%s: environment variable %s is not set", field, name)
+		}
+		return Secret(val), nil
+	}
+	return s, nil
+}
+
+// defaultConfig is the configuration before any file, env or flag.
+func defaultConfig() Config {
+	return Config{
+		Kafka: KafkaConfig{
+			GroupID: "loginrisk", EventsTopic: "login-events", DecisionsTopic: "login-decisions",
+			DLQTopic: "login-events-dlq", Partitions: 6, Replication: 1, CreateTopics: true,
+			MaxBatch: 500, DrainTimeout: 20 * time.Second,
+		},
+		ClickHouse: ClickHouseConfig{Migrate: true, WarmUp: true, BatchSize: 5000, FlushInterval: 200 * time.Millisecond, MaxBuffer: 50000},
+		Rules:      RulesConfig{Watch: true},
+		HTTP:       HTTPConfig{Addr: "127.0.0.1:8080", MaxBodyBytes: 64 << 10},
+		Engine:     EngineConfig{RecentDecisions: 100_000, MaxFutureSkew: 5 * time.Minute, MaxPastSkew: 24 * time.Hour, SweepInterval: time.Minute},
+		Log:        LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// loadFile merges a YAML file over c; unknown keys are errors.
+func (c *Config) loadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// envOverrides maps LOGINRISK_* variables onto the configuration.
+func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
+	str := func(name string, dst *string) {
+		if v, ok := lookup(name); ok {
+			*dst = v
+		}
+	}
+	var errs []error
+	integer := func(name string, dst *int) {
+		if v, ok := lookup(name); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not an integer", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	if v, ok := lookup("LOGINRISK_KAFKA_BROKERS"); ok {
+		c.Kafka.Brokers = splitList(v)
+	}
+	str("LOGINRISK_KAFKA_GROUP_ID", &c.Kafka.GroupID)
+	str("LOGINRISK_KAFKA_EVENTS_TOPIC", &c.Kafka.EventsTopic)
+	str("LOGINRISK_KAFKA_DECISIONS_TOPIC", &c.Kafka.DecisionsTopic)
+	str("LOGINRISK_KAFKA_DLQ_TOPIC", &c.Kafka.DLQTopic)
+	integer("LOGINRISK_KAFKA_PARTITIONS", &c.Kafka.Partitions)
+	str("LOGINRISK_KAFKA_SASL_MECHANISM", &c.Kafka.SASLMechanism)
+	str("LOGINRISK_KAFKA_SASL_USER", &c.Kafka.SASLUser)
+	if v, ok := lookup("LOGINRISK_KAFKA_SASL_PASSWORD"); ok {
+		c.Kafka.SASLPassword = Secret(v)
+	}
+	str("LOGINRISK_CLICKHOUSE_DSN", &c.ClickHouse.DSN)
+	str("LOGINRISK_GEOIP_CITY", &c.GeoIP.City)
+	str("LOGINRISK_GEOIP_ASN", &c.GeoIP.ASN)
+	str("LOGINRISK_GEOIP_ANONYMOUS", &c.GeoIP.Anonymous)
+	str("LOGINRISK_RULES_DIR", &c.Rules.Dir)
+	str("LOGINRISK_HTTP_ADDR", &c.HTTP.Addr)
+	if v, ok := lookup("LOGINRISK_HTTP_TOKEN"); ok && v != "" {
+		c.HTTP.Tokens = append(c.HTTP.Tokens, TokenConfig{Name: "env", Token: Secret(v), Role: "admin"})
+	}
+	str("LOGINRISK_LOG_LEVEL", &c.Log.Level)
+	str("LOGINRISK_LOG_FORMAT", &c.Log.Format)
+	return errors.Join(errs...)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// commonFlags are the flags every engine subcommand shares; each one, when
+// set, overrides the file and the environment.
+type commonFlags struct {
+	config        string
+	checkConfig   bool
+	rules         string
+	kafkaBrokers  string
+	clickhouseDSN string
+	geoipCity     string
+	geoipASN      string
+	geoipAnon     string
+	httpAddr      string
+	logLevel      string
+}
+
+func (cf *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&cf.config, "config", "", "YAML configuration `file`")
+	fs.BoolVar(&cf.checkConfig, "check-config", false, "validate the configuration, print what is wrong and exit")
+	fs.StringVar(&cf.rules, "rules", "", "rules `dir` (default: the embedded rule set)")
+	fs.StringVar(&cf.kafkaBrokers, "kafka-brokers", "", "comma-separated Kafka `brokers`")
+	fs.StringVar(&cf.clickhouseDSN, "clickhouse-dsn", "", "ClickHouse `dsn` (clickhouse://host:9000/db)")
+	fs.StringVar(&cf.geoipCity, "geoip-city", "", "GeoIP2 / GeoLite2 City `mmdb`")
+	fs.StringVar(&cf.geoipASN, "geoip-asn", "", "GeoLite2 ASN `mmdb`")
+	fs.StringVar(&cf.geoipAnon, "geoip-anonymous", "", "GeoIP2 Anonymous-IP `mmdb`")
+	fs.StringVar(&cf.httpAddr, "http", "", "HTTP API listen `address` (empty string disables it)")
+	fs.StringVar(&cf.logLevel, "log-level", "", "debug, info, warn or error")
+}
+
+// load builds the configuration: defaults, file, env, flags.
+func (cf *commonFlags) load(fs *flag.FlagSet) (Config, error) {
+	c := defaultConfig()
+	if cf.config != "" {
+		if err := c.loadFile(cf.config); err != nil {
+			return c, err
+		}
+	}
+	if err := c.envOverrides(os.LookupEnv); err != nil {
+		return c, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["rules"] {
+		c.Rules.Dir = cf.rules
+	}
+	if set["kafka-brokers"] {
+		c.Kafka.Brokers = splitList(cf.kafkaBrokers)
+	}
+	if set["clickhouse-dsn"] {
+		c.ClickHouse.DSN = cf.clickhouseDSN
+	}
+	if set["geoip-city"] {
+		c.GeoIP.City = cf.geoipCity
+	}
+	if set["geoip-asn"] {
+		c.GeoIP.ASN = cf.geoipASN
+	}
+	if set["geoip-anonymous"] {
+		c.GeoIP.Anonymous = cf.geoipAnon
+	}
+	if set["http"] {
+		c.HTTP.Addr = cf.httpAddr
+	}
+	if set["log-level"] {
+		c.Log.Level = cf.logLevel
+	}
+	return c, nil
+}
+
+// resolveSecrets replaces file: and env: references with their values.
+func (c *Config) resolveSecrets() error {
+	var errs []error
+	var err error
+	if c.Kafka.SASLPassword, err = c.Kafka.SASLPassword.Resolve("kafka.sasl_password"); err != nil {
+		errs = append(errs, err)
+	}
+	for i := range c.HTTP.Tokens {
+		if c.HTTP.Tokens[i].Token, err = c.HTTP.Tokens[i].Token.Resolve(fmt.Sprintf("http.tokens[%d].token", i)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks every section and returns all problems.
+func (c *Config) Validate(needKafka bool) error {
+	var errs []error
+	if needKafka && len(c.Kafka.Brokers) == 0 {
+		errs = append(errs, errors.New("kafka.brokers: at least one broker is required (--kafka-brokers or LOGINRISK_KAFKA_BROKERS)"))
+	}
+	for _, b := range c.Kafka.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			errs = append(errs, fmt.Errorf("kafka.brokers: %q is not host:port", b))
+		}
+	}
+	if c.Kafka.Partitions < 1 {
+		errs = append(errs, fmt.Errorf("kafka.partitions: %d must be at least 1", c.Kafka.Partitions))
+	}
+	if c.Kafka.MaxBatch < 1 {
+		errs = append(errs, fmt.Errorf("kafka.max_batch: %d must be at least 1", c.Kafka.MaxBatch))
+	}
+	if c.Kafka.TLS.CertFile != "" && c.Kafka.TLS.KeyFile == "" || c.Kafka.TLS.CertFile == "" && c.Kafka.TLS.KeyFile != "" {
+		errs = append(errs, errors.New("kafka.tls.cert_file and kafka.tls.key_file must be set together"))
+	}
+	if c.ClickHouse.DSN != "" && !strings.HasPrefix(c.ClickHouse.DSN, "clickhouse://") && !strings.HasPrefix(c.ClickHouse.DSN, "tcp://") {
+		errs = append(errs, fmt.Errorf("clickhouse.dsn: %q must start with clickhouse:// (the native protocol)", redactDSN(c.ClickHouse.DSN)))
+	}
+	if c.ClickHouse.BatchSize < 1 || c.ClickHouse.MaxBuffer < c.ClickHouse.BatchSize {
+		errs = append(errs, fmt.Errorf("clickhouse.batch_size (%d) must be at least 1 and at most clickhouse.max_buffer (%d)", c.ClickHouse.BatchSize, c.ClickHouse.MaxBuffer))
+	}
+	if c.ClickHouse.FlushInterval <= 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.flush_interval: %s must be positive", c.ClickHouse.FlushInterval))
+	}
+	for name, path := range map[string]string{"geoip.city": c.GeoIP.City, "geoip.asn": c.GeoIP.ASN, "geoip.anonymous": c.GeoIP.Anonymous} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	if c.Rules.Dir != "" {
+		if st, err := os.Stat(c.Rules.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("rules.dir: %w", err))
+		} else if !st.IsDir() {
+			errs = append(errs, fmt.Errorf("rules.dir: %s is not a directory", c.Rules.Dir))
+		}
+	}
+	errs = append(errs, c.HTTP.validate()...)
+	if c.Engine.RecentDecisions < 1 {
+		errs = append(errs, fmt.Errorf("engine.recent_decisions: %d must be at least 1", c.Engine.RecentDecisions))
+	}
+	if c.Engine.MaxFutureSkew < 0 || c.Engine.MaxPastSkew < 0 {
+		errs = append(errs, errors.New("engine.max_future_skew and engine.max_past_skew must not be negative"))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not one of text, json", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}
+
+func (h *HTTPConfig) validate() []error {
+	var errs []error
+	if h.Addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(h.Addr)
+	if err != nil {
+		return []error{fmt.Errorf("http.addr: %q is not host:port", h.Addr)}
+	}
+	for i, t := range h.Tokens {
+		switch t.Role {
+		case "score", "read", "admin":
+		default:
+			errs = append(errs, fmt.Errorf("http.tokens[%d].role: %q is not one of score, read, admin", i, t.Role))
+		}
+		if len(t.Token) < 16 {
+			errs = append(errs, fmt.Errorf("http.tokens[%d].token: must be at least 16 characters", i))
+		}
+	}
+	loopback := host == "localhost"
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		loopback = true
+	}
+	if !loopback && len(h.Tokens) == 0 {
+		errs = append(errs, fmt.Errorf("http.addr: %s listens beyond loopback but http.tokens is empty; add tokens or listen on 127.0.0.1", h.Addr))
+	}
+	if (h.TLSCert == "") != (h.TLSKey == "") {
+		errs = append(errs, errors.New("http.tls_cert and http.tls_key must be set together"))
+	}
+	if h.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("http.max_body_bytes: %d must be at least 1024", h.MaxBodyBytes))
+	}
+	return errs
+}
+
+// redactDSN hides a password in a DSN for messages.
+func redactDSN(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return dsn
+	}
+	userinfo := dsn[scheme+3 : at]
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return dsn[:scheme+3] + userinfo[:i] + ":[redacted]" + dsn[at:]
+	}
+	return dsn
+}

@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/kafkastream"
+	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// Test databases generated into testdata/ (see features/mmdbgen); the demo
+// uses them when run from the repository and no database is configured.
+var demoGeoIP = GeoIPConfig{
+	City:      "testdata/geoip/City-Test.mmdb",
+	ASN:       "testdata/geoip/ASN-Test.mmdb",
+	Anonymous: "testdata/geoip/Anonymous-IP-Test.mmdb",
+}
+
+// cmdDemo runs everything in one process: an in-process Kafka-protocol
+// broker (unless --kafka-brokers is given), a traffic generator playing the
+// gateway, the engine consuming and deciding, a reader of the decisions
+// topic for the live progress line, and the HTTP API.
+func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", stderr)
+	var cf commonFlags
+	cf.register(fs)
+	duration := fs.Duration("duration", 30*time.Second, "how long to generate traffic")
+	rate := fs.Int("rate", 400, "login attempts per second")
+	users := fs.Int("users", 2000, "ordinary users in the population")
+	seed := fs.Uint64("seed", 1, "traffic seed")
+	httpToken := fs.String("http-token", "", "bearer `token` for the HTTP API (default: generated and printed)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := cf.configure(fs, stderr, false)
+	if err != nil {
+		return err
+	}
+	if cfg.GeoIP == (GeoIPConfig{}) {
+		cfg.GeoIP = existingDemoGeoIP()
+		if cfg.GeoIP.City == "" {
+			fmt.Fprintln(stderr, "demo: testdata/geoip not found (run from the repository root); running without GeoIP")
+		}
+	}
+	// The demo's terminal is for its progress line: logs from warn on,
+	// unless --log-level asks for more.
+	logCfg := cfg.Log
+	if cf.logLevel == "" {
+		logCfg.Level = "warn"
+	}
+	log := newLogger(stderr, logCfg)
+
+	if len(cfg.Kafka.Brokers) == 0 {
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(cfg.Kafka.Partitions))
+		if err != nil {
+			return fmt.Errorf("starting the in-process broker: %w", err)
+		}
+		defer cluster.Close()
+		cfg.Kafka.Brokers = cluster.ListenAddrs()
+		fmt.Fprintf(stderr, "demo: in-process Kafka-protocol broker on %s\n", strings.Join(cfg.Kafka.Brokers, ","))
+	} else {
+		fmt.Fprintf(stderr, "demo: using Kafka at %s\n", strings.Join(cfg.Kafka.Brokers, ","))
+		// A fresh group and topics per run keep runs apart on a shared broker.
+		suffix := fmt.Sprintf("-demo-%d", time.Now().Unix())
+		cfg.Kafka.GroupID += suffix
+		cfg.Kafka.EventsTopic += suffix
+		cfg.Kafka.DecisionsTopic += suffix
+		cfg.Kafka.DLQTopic += suffix
+	}
+
+	d := &demo{cfg: cfg, log: log, stderr: stderr, stdout: stdout}
+	return d.run(ctx, *duration, *rate, *users, *seed, *httpToken)
+}
+
+type demo struct {
+	cfg    Config
+	log    *slog.Logger
+	stdout io.Writer
+	stderr io.Writer
+
+	produced  atomic.Int64
+	malformed atomic.Int64
+	decided   atomic.Int64
+	byKind    [3]atomic.Int64
+	mu        sync.Mutex
+	byRule    map[string]int64
+	examples  map[string]string // rule → an example detail
+}
+
+func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int, seed uint64, token string) error {
+	stream, err := kafkastream.New(kafkastream.Config{
+		Brokers: d.cfg.Kafka.Brokers, GroupID: d.cfg.Kafka.GroupID,
+		EventsTopic: d.cfg.Kafka.EventsTopic, DecisionsTopic: d.cfg.Kafka.DecisionsTopic, DLQTopic: d.cfg.Kafka.DLQTopic,
+		Partitions: d.cfg.Kafka.Partitions, Logger: d.log,
+	})
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	if err := stream.EnsureTopics(ctx); err != nil {
+		return err
+	}
+	h, err := openHistory(ctx, d.cfg, d.log, d.stderr, true)
+	if err != nil {
+		return err
+	}
+	rec := engine.Recorder{Publisher: stream}
+	if h != nil {
+		rec.History = h
+		defer h.Close()
+	}
+	c, err := buildCore(d.cfg, d.log, time.Now, rec, stream)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	runCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	if h != nil {
+		wg.Go(func() {
+			if err := h.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- err
+			}
+		})
+	}
+	engineDone := make(chan struct{})
+	go func() {
+		defer close(engineDone)
+		if err := stream.Run(runCtx, c.engine); err != nil {
+			errs <- err
+		}
+	}()
+	wg.Go(func() { c.sweep(runCtx, time.Minute, time.Now) })
+	srv, err := startHTTP(runCtx, d.cfg, c, stream, h, d.log, d.stderr, token)
+	if err != nil {
+		stopEngine()
+		return err
+	}
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	watchDone := make(chan struct{})
+	go func() { defer close(watchDone); d.watchDecisions(watchCtx) }()
+
+	fmt.Fprintf(d.stderr, "demo: %d users, %d attempts/s for %s; attacks: %s\n", users, rate, duration,
+		strings.Join(traffic.New(traffic.Config{Users: 1, Seed: seed}).Scenarios(), ", "))
+	produceErr := d.produce(ctx, duration, rate, users, seed)
+
+	// Wait for every valid event's decision to come back, then stop.
+	deadline := time.Now().Add(30 * time.Second)
+	for d.decided.Load() < d.produced.Load()-d.malformed.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
+		d.printProgress(time.Now())
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Fprint(d.stderr, "\r\033[K")
+	stopWatch()
+	<-watchDone
+	if srv != nil {
+		srv.shutdown()
+	}
+	stopEngine()
+	<-engineDone
+	wg.Wait()
+	close(errs)
+	d.summary(c.engine, stream)
+	if produceErr != nil && !errors.Is(produceErr, context.Canceled) {
+		return produceErr
+	}
+	for err := range errs {
+		return err
+	}
+	return nil
+}
+
+// produce publishes generated traffic at rate for duration, with event time
+// = wall clock, plus one malformed message every 5000 events to show the
+// dead-letter path.
+func (d *demo) produce(ctx context.Context, duration time.Duration, rate, users int, seed uint64) error {
+	w := newEventWriter(d.cfg.Kafka.Brokers, d.cfg.Kafka.EventsTopic)
+	defer w.Close()
+	gen := traffic.New(traffic.Config{Users: users, Seed: seed})
+	start := time.Now()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	perTick := max(rate/20, 1)
+	var buf []byte
+	for time.Since(start) < duration {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case now := <-tick.C:
+			msgs := make([]kafka.Message, 0, perTick+1)
+			for range perTick {
+				ev := gen.Next(now)
+				buf = encodeEvent(buf[:0], &ev)
+				msgs = append(msgs, kafka.Message{Key: []byte(ev.UserID), Value: append([]byte(nil), buf[:len(buf)-1]...)})
+			}
+			if d.produced.Load()/5000 != (d.produced.Load()+int64(len(msgs)))/5000 {
+				msgs = append(msgs, kafka.Message{Key: []byte("mallory"), Value: []byte(`{"event_id":"bad-` +
+					fmt.Sprint(d.produced.Load()) + `","occurred_at":"2026-01-01T00:00:00Z","user_id":"mallory","outcome":"failure","ip":"999.1.1.1"}`)})
+				d.malformed.Add(1)
+			}
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				return fmt.Errorf("demo traffic: %w", err)
+			}
+			d.produced.Add(int64(len(msgs)))
+			d.printProgress(now)
+		}
+	}
+	return nil
+}
+
+// watchDecisions reads the decisions topic, as the gateway would, and
+// counts what comes back.
+func (d *demo) watchDecisions(ctx context.Context) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: d.cfg.Kafka.Brokers, GroupID: d.cfg.Kafka.GroupID + "-watch", Topic: d.cfg.Kafka.DecisionsTopic,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond, StartOffset: kafka.FirstOffset,
+		CommitInterval: time.Second,
+	})
+	defer r.Close()
+	d.byRule = map[string]int64{}
+	d.examples = map[string]string{}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return
+		}
+		var dec schemas.Decision
+		if err := json.Unmarshal(m.Value, &dec); err != nil {
+			continue
+		}
+		d.decided.Add(1)
+		switch dec.Decision {
+		case schemas.VerdictAllow:
+			d.byKind[0].Add(1)
+		case schemas.VerdictChallenge:
+			d.byKind[1].Add(1)
+		case schemas.VerdictLockout:
+			d.byKind[2].Add(1)
+		}
+		d.mu.Lock()
+		for _, r := range dec.Reasons {
+			d.byRule[r.Rule]++
+			if _, ok := d.examples[r.Rule]; !ok && r.Detail != "" {
+				d.examples[r.Rule] = r.Detail
+			}
+		}
+		d.mu.Unlock()
+	}
+}
+
+var progressLast struct {
+	at      time.Time
+	decided int64
+}
+
+func (d *demo) printProgress(now time.Time) {
+	if now.Sub(progressLast.at) < 500*time.Millisecond {
+		return
+	}
+	decided := d.decided.Load()
+	rate := 0.0
+	if !progressLast.at.IsZero() {
+		rate = float64(decided-progressLast.decided) / now.Sub(progressLast.at).Seconds()
+	}
+	progressLast.at, progressLast.decided = now, decided
+	fmt.Fprintf(d.stderr, "\r\033[Kproduced %d · decided %d (%.0f/s) · allow %d · challenge %d · lockout %d · dead-lettered %d",
+		d.produced.Load(), decided, rate, d.byKind[0].Load(), d.byKind[1].Load(), d.byKind[2].Load(), d.malformed.Load())
+}
+
+func (d *demo) summary(eng *engine.Engine, stream *kafkastream.Stream) {
+	w := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
+	total := d.decided.Load()
+	pct := func(n int64) string {
+		if total == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(total))
+	}
+	fmt.Fprintf(w, "\nDecisions read back from %s\n", d.cfg.Kafka.DecisionsTopic)
+	fmt.Fprintf(w, "decision\tcount\tshare\n")
+	for i, kind := range []string{"allow", "challenge", "lockout"} {
+		fmt.Fprintf(w, "%s\t%d\t%s\n", kind, d.byKind[i].Load(), pct(d.byKind[i].Load()))
+	}
+	fmt.Fprintf(w, "total\t%d\t\n", total)
+	fmt.Fprintf(w, "dead-lettered (%s)\t%d\t\n", d.cfg.Kafka.DLQTopic, stream.Metrics().DeadLetteredTotal.Load())
+	w.Flush()
+
+	d.mu.Lock()
+	rules := make([]string, 0, len(d.byRule))
+	for r := range d.byRule {
+		rules = append(rules, r)
+	}
+	sort.Slice(rules, func(i, j int) bool { return d.byRule[rules[i]] > d.byRule[rules[j]] })
+	fmt.Fprintf(w, "\nRules that fired (rules version %s)\n", eng.RulesVersion())
+	fmt.Fprintf(w, "rule\tdecisions\texample\n")
+	for _, r := range rules {
+		fmt.Fprintf(w, "%s\t%d\t%s\n", r, d.byRule[r], d.examples[r])
+	}
+	d.mu.Unlock()
+	w.Flush()
+	locks := eng.Locks().Active(time.Now())
+	byScope := map[schemas.LockScope]int{}
+	for _, l := range locks {
+		byScope[l.Scope]++
+	}
+	fmt.Fprintf(d.stdout, "\nActive locks at the end: %d (user %d, ip %d, user_ip %d, device %d)\n", len(locks),
+		byScope[schemas.ScopeUser], byScope[schemas.ScopeIP], byScope[schemas.ScopeUserIP], byScope[schemas.ScopeDevice])
+}
+
+// existingDemoGeoIP returns the test databases that exist.
+func existingDemoGeoIP() GeoIPConfig {
+	g := demoGeoIP
+	for _, p := range []*string{&g.City, &g.ASN, &g.Anonymous} {
+		*p = repoFile(*p)
+		if _, err := os.Stat(*p); err != nil {
+			*p = ""
+		}
+	}
+	return g
+}
+
+// repoFile resolves a path relative to the repository root when run from a
+// sub-folder (go test runs in the package folder).
+func repoFile(rel string) string {
+	dir, _ := os.Getwd()
+	for range 5 {
+		p := filepath.Join(dir, rel)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		dir = filepath.Dir(dir)
+	}
+	return rel
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/loginrisk/loginrisk/engine/history"
+	chschema "github.com/loginrisk/loginrisk/schemas/clickhouse"
+)
+
+// openHistory builds the ClickHouse history writer when a DSN is
+// configured (migrating first when asked), or returns nil. The demo says
+// plainly when it runs without history.
+func openHistory(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer, migrate bool) (*history.Writer, error) {
+	if cfg.ClickHouse.DSN == "" {
+		return nil, nil
+	}
+	if migrate {
+		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		if err := history.Migrate(mctx, cfg.ClickHouse.DSN, log); err != nil {
+			return nil, err
+		}
+	}
+	return history.New(history.Config{
+		DSN:           cfg.ClickHouse.DSN,
+		BatchSize:     cfg.ClickHouse.BatchSize,
+		FlushInterval: cfg.ClickHouse.FlushInterval,
+		MaxBuffer:     cfg.ClickHouse.MaxBuffer,
+		Logger:        log,
+	})
+}
+
+// cmdMigrate applies the ClickHouse migrations.
+func cmdMigrate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", stderr)
+	var cf commonFlags
+	cf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := cf.configure(fs, stderr, false)
+	if err != nil {
+		return err
+	}
+	if cfg.ClickHouse.DSN == "" {
+		return fmt.Errorf("clickhouse.dsn is required (--clickhouse-dsn or LOGINRISK_CLICKHOUSE_DSN)")
+	}
+	log := newLogger(stderr, cfg.Log)
+	if err := history.Migrate(ctx, cfg.ClickHouse.DSN, log); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "migrations applied")
+	return nil
+}
+
+// paramFlags collects repeated --param k=v.
+type paramFlags map[string]string
+
+func (p paramFlags) String() string { return "" }
+func (p paramFlags) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q is not k=v", v)
+	}
+	p[k] = val
+	return nil
+}
+
+// cmdQuery runs one analyst query from schemas/clickhouse/queries.
+func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("query", stderr)
+	var cf commonFlags
+	cf.register(fs)
+	params := paramFlags{}
+	fs.Var(params, "param", "query parameter `k=v` (repeatable)")
+	format := fs.String("format", "table", "table, csv or json")
+	list := fs.Bool("list", false, "list the queries and their parameters")
+	// The query name may come before the flags.
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if name == "" && fs.NArg() > 0 {
+		name = fs.Arg(0)
+	}
+	if *list || name == "" {
+		return listQueries(stdout)
+	}
+	cfg, err := cf.configure(fs, stderr, false)
+	if err != nil {
+		return err
+	}
+	if cfg.ClickHouse.DSN == "" {
+		return fmt.Errorf("clickhouse.dsn is required (--clickhouse-dsn or LOGINRISK_CLICKHOUSE_DSN)")
+	}
+	cols, rows, err := history.RunQuery(ctx, cfg.ClickHouse.DSN, name, params)
+	if err != nil {
+		return err
+	}
+	return history.FormatTable(stdout, cols, rows, *format)
+}
+
+func listQueries(w io.Writer) error {
+	qs, err := chschema.Queries()
+	if err != nil {
+		return err
+	}
+	sort.Slice(qs, func(i, j int) bool { return qs[i].Name < qs[j].Name })
+	for _, q := range qs {
+		fmt.Fprintf(w, "%s — %s\n", q.Name, q.Description)
+		for _, p := range q.Params {
+			fmt.Fprintf(w, "    --param %s=%s\n", p.Name, p.Default)
+		}
+	}
+	return nil
+}
+
+var _ = flag.ErrHelp

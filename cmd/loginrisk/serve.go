@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/kafkastream"
+)
+
+// cmdServe is the daemon: Kafka in and out, the HTTP API, ClickHouse
+// history. SIGHUP reloads the rules; SIGTERM stops intake, drains the
+// partitions, flushes history, commits and exits 0.
+func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	var cf commonFlags
+	cf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := cf.configure(fs, stderr, true)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.Log)
+	return serve(ctx, cfg, log, stderr)
+}
+
+func serve(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) error {
+	tlsCfg, err := kafkaTLS(cfg.Kafka.TLS)
+	if err != nil {
+		return err
+	}
+	stream, err := kafkastream.New(kafkastream.Config{
+		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID,
+		EventsTopic: cfg.Kafka.EventsTopic, DecisionsTopic: cfg.Kafka.DecisionsTopic, DLQTopic: cfg.Kafka.DLQTopic,
+		Partitions: cfg.Kafka.Partitions, Replication: cfg.Kafka.Replication, MaxBatch: cfg.Kafka.MaxBatch,
+		DrainTimeout: cfg.Kafka.DrainTimeout, TLS: tlsCfg,
+		SASLMechanism: cfg.Kafka.SASLMechanism, SASLUser: cfg.Kafka.SASLUser, SASLPassword: string(cfg.Kafka.SASLPassword),
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	if cfg.Kafka.CreateTopics {
+		if err := retry(ctx, log, "creating Kafka topics", func() error { return stream.EnsureTopics(ctx) }); err != nil {
+			return err
+		}
+	}
+	h, err := openHistory(ctx, cfg, log, stderr, cfg.ClickHouse.Migrate)
+	if err != nil {
+		return err
+	}
+	rec := engine.Recorder{Publisher: stream}
+	if h != nil {
+		rec.History = h
+		defer h.Close()
+	}
+	c, err := buildCore(cfg, log, time.Now, rec, stream)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if h != nil && cfg.ClickHouse.WarmUp {
+		start := time.Now()
+		st, err := c.engine.WarmUp(ctx, h, time.Now())
+		if err != nil {
+			return err
+		}
+		log.Info("state rebuilt from history", "profiles", st.Profiles, "events", st.Events, "locks", st.Locks, "took", time.Since(start).Round(time.Millisecond))
+	}
+
+	// Background parts run until bgCtx ends, which is after the consumer
+	// drained: history must outlive the last batch it is asked to store.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	var bg sync.WaitGroup
+	if h != nil {
+		bg.Go(func() {
+			if err := h.Run(bgCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("history writer stopped", "err", err)
+			}
+		})
+	}
+	if cfg.Rules.Watch && cfg.Rules.Dir != "" {
+		bg.Go(func() {
+			if err := c.rules.Run(bgCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("rules watcher stopped", "err", err)
+			}
+		})
+	}
+	bg.Go(func() { c.sweep(bgCtx, cfg.Engine.SweepInterval, time.Now) })
+	bg.Go(func() { reloadOnSIGHUP(bgCtx, c, log) })
+	srv, err := startHTTP(bgCtx, cfg, c, stream, h, log, stderr, "")
+	if err != nil {
+		return err
+	}
+
+	log.Info("loginrisk serving", "brokers", cfg.Kafka.Brokers, "topic", cfg.Kafka.EventsTopic, "group", cfg.Kafka.GroupID,
+		"rules_version", c.engine.RulesVersion(), "http", cfg.HTTP.Addr, "history", h != nil)
+	runErr := stream.Run(ctx, c.engine) // returns after the partitions drained and committed
+	log.Info("intake stopped; shutting down")
+	if srv != nil {
+		srv.shutdown()
+	}
+	stopBackground()
+	bg.Wait()
+	if runErr != nil {
+		return runErr
+	}
+	log.Info("loginrisk stopped cleanly")
+	return nil
+}
+
+// reloadOnSIGHUP reloads the rules on every SIGHUP.
+func reloadOnSIGHUP(ctx context.Context, c *core, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := c.rules.Reload(); err != nil {
+				log.Error("rules reload on SIGHUP failed; keeping the previous rules", "err", err)
+				continue
+			}
+			log.Info("rules reloaded on SIGHUP", "rules_version", c.engine.RulesVersion())
+		}
+	}
+}
+
+// retry runs fn until it succeeds or ctx ends, backing off up to 5 s; the
+// first failure and every tenth are logged.
+func retry(ctx context.Context, log *slog.Logger, what string, fn func() error) error {
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			log.Warn(what+" failed, retrying", "attempt", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/rules"
+)
+
+// core is the engine with the parts it owns.
+type core struct {
+	engine   *engine.Engine
+	rules    *rules.Manager
+	store    *features.Store
+	enricher *features.Enricher
+}
+
+// buildCore loads rules and GeoIP databases and builds the engine. clock
+// nil gives replay semantics (decided_at = occurred_at, no skew check).
+func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.Recorder, dlq engine.DeadLetterSink) (*core, error) {
+	rm, err := rules.NewManager(rules.ManagerConfig{Dir: cfg.Rules.Dir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	enricher, err := features.NewEnricher(features.EnricherConfig{
+		CityPath:      cfg.GeoIP.City,
+		ASNPath:       cfg.GeoIP.ASN,
+		AnonymousPath: cfg.GeoIP.Anonymous,
+	})
+	if err != nil {
+		return nil, err
+	}
+	store, err := features.NewStore(features.StoreConfig{})
+	if err != nil {
+		enricher.Close()
+		return nil, err
+	}
+	ecfg := engine.Config{
+		Rules:           rm,
+		Enricher:        enricher,
+		State:           store,
+		Recorder:        rec,
+		DLQ:             dlq,
+		Clock:           clock,
+		RecentDecisions: cfg.Engine.RecentDecisions,
+		Logger:          log,
+	}
+	if clock != nil {
+		ecfg.MaxFutureSkew = cfg.Engine.MaxFutureSkew
+		ecfg.MaxPastSkew = cfg.Engine.MaxPastSkew
+	}
+	eng, err := engine.New(ecfg)
+	if err != nil {
+		enricher.Close()
+		return nil, err
+	}
+	return &core{engine: eng, rules: rm, store: store, enricher: enricher}, nil
+}
+
+func (c *core) Close() {
+	c.enricher.Close()
+}
+
+// sweep drops idle state and expired locks every interval, relative to
+// the newest event time the clock gives.
+func (c *core) sweep(ctx context.Context, interval time.Duration, now func() time.Time) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			at := now()
+			c.store.Sweep(at)
+			c.engine.Locks().Sweep(at, 48*time.Hour)
+		}
+	}
+}
+
+// kafkaTLS builds the Kafka client TLS configuration, or nil.
+func kafkaTLS(c TLSConfig) (*tls.Config, error) {
+	if !c.Enabled {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify} //nolint:gosec // opt-in for test brokers
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("kafka.tls.ca_file: %s has no PEM certificates", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls.cert_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// configure builds the validated configuration of a subcommand whose flags
+// are parsed. With --check-config it prints the verdict and returns an
+// exitCode (0 when valid).
+func (cf *commonFlags) configure(fs *flag.FlagSet, stderr io.Writer, needKafka bool) (Config, error) {
+	cfg, err := cf.load(fs)
+	if err == nil {
+		err = cfg.resolveSecrets()
+	}
+	if err == nil {
+		err = cfg.Validate(needKafka)
+	}
+	if cf.checkConfig {
+		if err != nil {
+			fmt.Fprintf(stderr, "configuration is invalid:\n%v\n", err)
+			return cfg, exitCode(1)
+		}
+		fmt.Fprintln(stderr, "configuration is valid")
+		return cfg, exitCode(0)
+	}
+	return cfg, err
+}

@@ -1,0 +1,309 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/rules"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// The benchmarks below cost each stage of the hot path per event over the
+// traffic generator's population (the demo mix: ordinary users at home and
+// the attack scenarios), with the generated test GeoIP databases, the
+// shipped rules and warm caches. One op is one event, so ns/op is the
+// per-event cost and 1e9/(ns/op) the events per second of one core:
+//
+//	go test -run '^$' -bench . -benchmem -cpu 1 ./engine
+//
+// docs/performance.md puts the numbers next to the budget of DESIGN.md.
+
+const (
+	benchUsers = 200_000 // the population of `loginrisk bench`
+	benchChunk = 1 << 16 // events generated at a time
+	benchGap   = time.Millisecond
+	// benchWarmChunks of events are scored before timing: the caches and
+	// the state then hold most of the population.
+	benchWarmChunks = 3
+)
+
+var benchT0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// benchTraffic is a stream of generated events, produced in chunks so a
+// long benchmark never scores an event_id twice (a duplicate is answered
+// from the dedupe table and would flatter the numbers).
+type benchTraffic struct {
+	gen    *traffic.Generator
+	at     time.Time
+	events []schemas.LoginEvent
+	raw    [][]byte // the events as the gateway sends them
+}
+
+func newBenchTraffic(b *testing.B) *benchTraffic {
+	b.Helper()
+	t := &benchTraffic{gen: traffic.New(traffic.Config{Users: benchUsers, Seed: 7}), at: benchT0}
+	t.refill(b)
+	return t
+}
+
+// refill replaces the chunk with the next events of the stream, event time
+// advancing benchGap per event.
+func (t *benchTraffic) refill(b *testing.B) {
+	b.Helper()
+	if t.events == nil {
+		t.events = make([]schemas.LoginEvent, benchChunk)
+		t.raw = make([][]byte, benchChunk)
+	}
+	for i := range t.events {
+		t.events[i] = t.gen.Next(t.at)
+		t.at = t.at.Add(benchGap)
+		raw, err := json.Marshal(&t.events[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		t.raw[i] = raw
+	}
+}
+
+// benchCore is the engine as buildCore wires it, without I/O.
+type benchCore struct {
+	engine   *engine.Engine
+	enricher *features.Enricher
+	store    *features.Store
+	rules    *rules.Manager
+}
+
+func newBenchCore(b *testing.B) *benchCore {
+	b.Helper()
+	rm, err := rules.NewManager(rules.ManagerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	geo := filepath.Join("..", "testdata", "geoip")
+	enricher, err := features.NewEnricher(features.EnricherConfig{
+		CityPath:      filepath.Join(geo, "City-Test.mmdb"),
+		ASNPath:       filepath.Join(geo, "ASN-Test.mmdb"),
+		AnonymousPath: filepath.Join(geo, "Anonymous-IP-Test.mmdb"),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { enricher.Close() })
+	store, err := features.NewStore(features.StoreConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enricher, State: store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &benchCore{engine: eng, enricher: enricher, store: store, rules: rm}
+}
+
+// warmUp scores a few chunks of the stream, so the caches hold the
+// population and the state has history, as in a running service. It ends
+// with a collection, so the warm-up's garbage is not charged to the first
+// timed events (with -cpu 1 the collector runs on the benchmark's core).
+func (c *benchCore) warmUp(b *testing.B, t *benchTraffic, chunks int) {
+	b.Helper()
+	for range chunks {
+		for i := range t.events {
+			ev := t.events[i] // the engine keeps the event it remembers
+			if _, err := c.engine.Score(&ev, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t.refill(b)
+	}
+	runtime.GC()
+}
+
+// BenchmarkStage costs each stage of the hot path alone, in pipeline
+// order, on the same warm population. Stages after enrich take the
+// features the previous stage computed, so each sees realistic input.
+func BenchmarkStage(b *testing.B) {
+	c := newBenchCore(b)
+	t := newBenchTraffic(b)
+	c.warmUp(b, t, benchWarmChunks)
+
+	// Inputs of each stage, computed once from the current chunk.
+	n := len(t.events)
+	decoded := make([]schemas.LoginEvent, n)
+	enriched := make([]schemas.Features, n)
+	observed := make([]schemas.Features, n)
+	decisions := make([]*schemas.Decision, n)
+	for i := range t.events {
+		if err := schemas.Decode(t.raw[i], &decoded[i]); err != nil {
+			b.Fatal(err)
+		}
+		c.enricher.Enrich(&decoded[i], &enriched[i])
+	}
+	for i := range t.events {
+		c.enricher.Enrich(&decoded[i], &enriched[i]) // caches warm now
+		observed[i] = enriched[i]
+		c.store.Peek(&decoded[i], &observed[i])
+		s, err := c.engine.Score(&decoded[i], true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		decisions[i] = s.Decision
+	}
+
+	b.Run("decode", func(b *testing.B) { // JSON → LoginEvent, Validate included
+		b.ReportAllocs()
+		b.SetBytes(int64(len(t.raw[0])))
+		var ev schemas.LoginEvent
+		for i := 0; b.Loop(); i++ {
+			if err := schemas.Decode(t.raw[i%n], &ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("validate", func(b *testing.B) {
+		b.ReportAllocs()
+		var ev schemas.LoginEvent
+		for i := 0; b.Loop(); i++ {
+			ev = decoded[i%n]
+			if err := schemas.Validate(&ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("enrich", func(b *testing.B) { // warm GeoIP and user-agent caches
+		b.ReportAllocs()
+		var f schemas.Features
+		for i := 0; b.Loop(); i++ {
+			f = schemas.Features{}
+			c.enricher.Enrich(&decoded[i%n], &f)
+		}
+	})
+	b.Run("observe", func(b *testing.B) { // read and update the windows
+		b.ReportAllocs()
+		var f schemas.Features
+		var ev schemas.LoginEvent
+		at := t.at
+		for i := 0; b.Loop(); i++ {
+			ev = decoded[i%n]
+			ev.OccurredAt = at // time moves on, as in a stream
+			at = at.Add(benchGap)
+			f = enriched[i%n]
+			c.store.Observe(&ev, &f)
+		}
+	})
+	b.Run("evaluate", func(b *testing.B) { // the compiled rules and policy
+		b.ReportAllocs()
+		set := c.rules.Current()
+		var res rules.Result
+		for i := 0; b.Loop(); i++ {
+			set.Evaluate(&observed[i%n], decoded[i%n].Addr, &res)
+		}
+	})
+	b.Run("encode", func(b *testing.B) { // Decision → JSON
+		b.ReportAllocs()
+		buf := make([]byte, 0, 1024)
+		for i := 0; b.Loop(); i++ {
+			buf, _ = schemas.EncodeDecision(buf[:0], decisions[i%n])
+		}
+	})
+}
+
+// reportCacheMisses adds the enrichment cache misses per event (GeoIP
+// lookups and user-agent parses) since before, for the n events scored.
+func (c *benchCore) reportCacheMisses(b *testing.B, before [2]int64, n int) {
+	m := c.enricher.Metrics()
+	b.ReportMetric(float64(m.IPCacheMisses.Load()-before[0])/float64(max(n, 1)), "ipmiss/op")
+	b.ReportMetric(float64(m.UACacheMisses.Load()-before[1])/float64(max(n, 1)), "uamiss/op")
+}
+
+func (c *benchCore) cacheMisses() [2]int64 {
+	m := c.enricher.Metrics()
+	return [2]int64{m.IPCacheMisses.Load(), m.UACacheMisses.Load()}
+}
+
+// BenchmarkScore is Engine.Score per event over the population: dedupe,
+// enrichment, features, rules, policy and the lock table, state updated.
+func BenchmarkScore(b *testing.B) {
+	c := newBenchCore(b)
+	t := newBenchTraffic(b)
+	c.warmUp(b, t, benchWarmChunks)
+	before := c.cacheMisses()
+	b.ReportAllocs()
+	n := 0
+	defer func() { c.reportCacheMisses(b, before, n) }()
+	for i := 0; b.Loop(); i++ {
+		n++
+		if i%benchChunk == 0 && i > 0 {
+			b.StopTimer()
+			t.refill(b)
+			b.StartTimer()
+		}
+		ev := t.events[i%benchChunk] // the engine keeps the event it remembers
+		if _, err := c.engine.Score(&ev, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPipeline is what `loginrisk replay` and one Kafka partition
+// worker do per event without I/O: decode the message, score it, encode
+// the decision. 1e9/(ns/op) is the engine-core events per second on one
+// core (the target is 300 000).
+func BenchmarkPipeline(b *testing.B) {
+	c := newBenchCore(b)
+	t := newBenchTraffic(b)
+	c.warmUp(b, t, benchWarmChunks)
+	buf := make([]byte, 0, 1024)
+	before := c.cacheMisses()
+	b.ReportAllocs()
+	n := 0
+	defer func() { c.reportCacheMisses(b, before, n) }()
+	for i := 0; b.Loop(); i++ {
+		n++
+		if i%benchChunk == 0 && i > 0 {
+			b.StopTimer()
+			t.refill(b)
+			b.StartTimer()
+		}
+		ev := new(schemas.LoginEvent)
+		if err := schemas.Decode(t.raw[i%benchChunk], ev); err != nil {
+			b.Fatal(err)
+		}
+		s, err := c.engine.Score(ev, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf, _ = schemas.EncodeDecision(buf[:0], s.Decision)
+	}
+}
+
+// BenchmarkPrepare is the Kafka worker's batch step: Engine.Prepare on
+// batches of 500 raw messages (decode and score each). One op is one
+// event.
+func BenchmarkPrepare(b *testing.B) {
+	const batch = 500
+	c := newBenchCore(b)
+	t := newBenchTraffic(b)
+	c.warmUp(b, t, benchWarmChunks)
+	msgs := make([]engine.Message, batch)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		j := i % benchChunk
+		if j == 0 && i > 0 {
+			b.StopTimer()
+			t.refill(b)
+			b.StartTimer()
+		}
+		msgs[i%batch] = engine.Message{Value: t.raw[j], Offset: int64(i)}
+		if i%batch == batch-1 {
+			if out := c.engine.Prepare(msgs); len(out.Rejected) > 0 {
+				b.Fatal(out.Rejected[0].Err)
+			}
+		}
+	}
+}

@@ -1,0 +1,262 @@
+package faulttest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// TestCrashRecovery SIGKILLs serve three times at random moments while it
+// consumes 50 000 events (attacks mixed in) from a six-partition topic,
+// restarting it each time with the same group (it resumes from the
+// committed offsets and warms up from ClickHouse). At the end every event
+// has exactly one history row and a decision, redelivered events kept
+// their decision and score (but for the gap documented in
+// docs/reliability.md), and the decisions and locks agree with an
+// uninterrupted loginrisk replay of the same events wherever they do not
+// depend on how the partitions interleaved (see compareWithReplay).
+func TestCrashRecovery(t *testing.T) {
+	svc := needServices(t)
+	t.Parallel()
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, seed^0xc7a5))
+	const n, kills = 50_000, 3
+	f := newFixture(t, svc.brokers, svc.dsn, serveConfig{})
+	es := generateEvents(t, n, seed)
+	want := f.replay(es)
+	f.produceAll(es)
+
+	// What each killed run left behind: how far it had published decisions
+	// and which events it had stored.
+	type killed struct {
+		decisionsEnd map[int]int64
+		stored       map[string]bool
+	}
+	var snapshots []killed
+	p := f.startServe()
+	for k := 1; k <= kills; k++ {
+		// The k-th kill comes once about k/(kills+1) of the events have
+		// decisions (±7.5 %), then after a random pause: any point of a
+		// batch's life (scoring, publishing, inserting, committing).
+		at := int64(float64(n) * (float64(k)/(kills+1) + (rng.Float64()-0.5)*0.15))
+		eventually(t, 3*time.Minute, 20*time.Millisecond, fmt.Sprintf("%d decisions before kill %d", at, k), p, func() (bool, string) {
+			got, err := f.topicCount(f.ctx(10*time.Second), f.decisionsTopic)
+			return got >= at, fmt.Sprintf("%d decisions (%v)", got, err)
+		})
+		time.Sleep(time.Duration(rng.Int64N(int64(300 * time.Millisecond))))
+		p.kill()
+		// An INSERT the server had received in full when the client died
+		// still completes; give it a moment before looking.
+		time.Sleep(time.Second)
+		ctx := f.ctx(time.Minute)
+		pr := f.progress(ctx)
+		_, end, err := f.topicRange(ctx, f.decisionsTopic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := f.historyIDs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snapshots = append(snapshots, killed{end, stored})
+		t.Logf("SIGKILL %d at %s of run %d: %s", k, time.Since(p.start).Round(time.Millisecond), p.n, pr)
+		if pr.committed >= n {
+			t.Errorf("kill %d came after everything was committed: it tested nothing", k)
+		}
+		p = f.startServe()
+	}
+	f.waitComplete(p, n, 4*time.Minute)
+	if code, took := p.terminate(30 * time.Second); code != 0 {
+		t.Errorf("serve exited with %d after SIGTERM (took %s)", code, took)
+	}
+	f.logWarmUps()
+
+	// A redelivered event may change its decision only if its first one
+	// was published but not stored when serve died (the warm-up did not
+	// know it, so it was scored again) and it depends on what other
+	// partitions did first: see compareWithReplay and
+	// docs/reliability.md.
+	rescored := func(id string, ps []published) bool {
+		unstored, addressDependent := false, false
+		for _, s := range snapshots {
+			for _, p := range ps {
+				if !s.stored[id] && p.offset < s.decisionsEnd[p.partition] {
+					unstored = true
+				}
+			}
+		}
+		for _, p := range ps {
+			addressDependent = addressDependent || ipDependent(p.d)
+		}
+		return unstored && addressDependent
+	}
+	got := f.checkComplete(es, rescored)
+	if got.diverging > 0 {
+		t.Logf("known gap: %d redelivered events got another verdict; each was published but not yet stored when serve was killed, and address-dependent", got.diverging)
+	}
+	compareWithReplay(t, es, got.last, want)
+}
+
+// compareWithReplay compares serve's final decisions (the last one
+// published per event) with those of an uninterrupted replay.
+//
+// Serve runs the six partitions concurrently and replay runs the events in
+// file order, so the two agree exactly only on what depends on the user's
+// own events (one partition, in order, rebuilt from history by the
+// warm-up). The rules over per-address counters (credential stuffing,
+// password spray) see the other partitions' events in whatever order they
+// were consumed, and an address lock covers every attempt from the address
+// once it is set, so decisions touched by them may differ — and with them
+// the lock such a decision chose, since an address lock outranks the
+// user_ip or user lock a per-user rule asks for in the same decision; that
+// lock is then set by a later event, and the attempts in between are
+// refused in one run and not in the other. What is asserted:
+//
+//   - every lock (scope, key) set in only one of the runs, or first set by
+//     different events, was first set by an event whose decision is
+//     address-dependent in serve or in replay;
+//   - every other decision has the same verdict, score and lock (scope
+//     and key) as replay's.
+//
+// Lock expiries are not compared: a key locked again while an address
+// lock is active escalates, and which came first depends on the
+// interleaving. The counts are logged.
+func compareWithReplay(t *testing.T, es *eventSet, got, want map[string]*schemas.Decision) {
+	t.Helper()
+	// The first event (in event order) carrying each lock: the one that
+	// set it.
+	firstCarrier := func(ds map[string]*schemas.Decision) map[lockKey]int {
+		out := map[lockKey]int{}
+		for id, d := range ds {
+			if d.Lock == nil {
+				continue
+			}
+			k, i := lockKey{d.Lock.Scope, d.Lock.Key}, es.byID[id]
+			if j, ok := out[k]; !ok || i < j {
+				out[k] = i
+			}
+		}
+		return out
+	}
+	gotFirst, wantFirst := firstCarrier(got), firstCarrier(want)
+	addressDependent := func(id string) bool { return ipDependent(got[id]) || ipDependent(want[id]) }
+	// keyDiverges reports whether k was set by different events in the two
+	// runs (or in one only), and if so whether an address-dependent
+	// decision explains it.
+	keyDiverges := func(k lockKey) (diverges, explained bool) {
+		i, inGot := gotFirst[k]
+		j, inWant := wantFirst[k]
+		if inGot && inWant && i == j {
+			return false, false
+		}
+		setter := i
+		if !inGot || inWant && j < i {
+			setter = j
+		}
+		return true, addressDependent(es.events[setter].EventID)
+	}
+	explained := func(id string) bool {
+		if addressDependent(id) {
+			return true
+		}
+		for _, d := range []*schemas.Decision{got[id], want[id]} {
+			if d.Lock != nil {
+				if diverges, ok := keyDiverges(lockKey{d.Lock.Scope, d.Lock.Key}); diverges && ok {
+					return true
+				}
+			}
+		}
+		return false
+	}
+
+	gotKeys, wantKeys := lockedKeys(got), lockedKeys(want)
+	var onlyReplay, onlyServe, retimed int
+	var unexplained []string
+	all := map[lockKey]bool{}
+	for k := range gotFirst {
+		all[k] = true
+	}
+	for k := range wantFirst {
+		all[k] = true
+	}
+	for k := range all {
+		diverges, ok := keyDiverges(k)
+		if !diverges {
+			continue
+		}
+		_, inGot := gotFirst[k]
+		_, inWant := wantFirst[k]
+		switch {
+		case !inWant:
+			onlyServe++
+		case !inGot:
+			onlyReplay++
+		default:
+			retimed++
+		}
+		if !ok {
+			unexplained = append(unexplained, fmt.Sprintf("%s: first set by event %d in serve (%v), %d in replay (%v)", k, gotFirst[k], inGot, wantFirst[k], inWant))
+		}
+	}
+	t.Logf("locks: serve %d (%s), replay %d (%s); set by different events: %d only in serve, %d only in replay, %d by another event (each explained by an address-dependent decision)",
+		len(gotKeys), countByScope(gotKeys), len(wantKeys), countByScope(wantKeys), onlyServe, onlyReplay, retimed)
+	if len(unexplained) > 0 {
+		slices.Sort(unexplained)
+		t.Errorf("%d locks set differently from replay without an address-dependent decision to explain it, e.g.\n%s", len(unexplained), strings.Join(first(unexplained, 10), "\n"))
+	}
+
+	var same, ipDep int
+	var differ []string
+	counts := map[schemas.Verdict][2]int{}
+	for id, w := range want {
+		g := got[id]
+		if g == nil {
+			continue // reported by checkComplete
+		}
+		c := counts[g.Decision]
+		c[0]++
+		counts[g.Decision] = c
+		c = counts[w.Decision]
+		c[1]++
+		counts[w.Decision] = c
+		switch {
+		case sameOutcome(g, w):
+			same++
+		case explained(id):
+			ipDep++
+		default:
+			differ = append(differ, fmt.Sprintf("%s serve %s/%d %v, replay %s/%d %v", id, g.Decision, g.Score, reasonRules(g), w.Decision, w.Score, reasonRules(w)))
+		}
+	}
+	t.Logf("per event: %d same verdict, score and lock as replay, %d differ through address-dependent decisions; allow/challenge/lockout: serve %d/%d/%d, replay %d/%d/%d",
+		same, ipDep, counts[schemas.VerdictAllow][0], counts[schemas.VerdictChallenge][0], counts[schemas.VerdictLockout][0],
+		counts[schemas.VerdictAllow][1], counts[schemas.VerdictChallenge][1], counts[schemas.VerdictLockout][1])
+	if len(differ) > 0 {
+		slices.Sort(differ)
+		t.Errorf("%d decisions differ from replay without an address-dependent cause, e.g.\n%s", len(differ), strings.Join(first(differ, 10), "\n"))
+	}
+}
+
+// sameOutcome compares verdict, score and lock scope and key.
+func sameOutcome(a, b *schemas.Decision) bool {
+	if a.Decision != b.Decision || a.Score != b.Score || (a.Lock == nil) != (b.Lock == nil) {
+		return false
+	}
+	return a.Lock == nil || a.Lock.Scope == b.Lock.Scope && a.Lock.Key == b.Lock.Key
+}
+
+func reasonRules(d *schemas.Decision) []string {
+	var out []string
+	for _, r := range d.Reasons {
+		out = append(out, r.Rule)
+	}
+	if d.Lock != nil {
+		out = append(out, "lock="+string(d.Lock.Scope)+":"+d.Lock.Rule)
+	}
+	return out
+}

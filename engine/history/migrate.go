@@ -1,0 +1,150 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	chschema "github.com/loginrisk/loginrisk/schemas/clickhouse"
+)
+
+// ErrChecksumMismatch is wrapped by the error for a migration file that
+// changed after it was applied: add a new migration instead of editing one.
+var ErrChecksumMismatch = errors.New("history: applied migration changed")
+
+// Migrate brings the history schema up to date (used by `loginrisk
+// migrate` and at serve start-up): it creates the DSN's database if
+// missing, checks the server's version, and applies the embedded
+// migrations not yet recorded in schema_migrations, in order. Running it
+// again is a no-op. A migration that needs a newer server than this one
+// is skipped and stays pending. A failing statement stops it with the
+// file's name and the server's message; the migrations before it stay
+// applied.
+func Migrate(ctx context.Context, dsn string, logger *slog.Logger) error {
+	migrations, err := chschema.Migrations()
+	if err != nil {
+		return fmt.Errorf("history: loading migrations: %w", err)
+	}
+	return migrate(ctx, dsn, migrations, logger)
+}
+
+func migrate(ctx context.Context, dsn string, migrations []chschema.Migration, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts, err := parseDSN(dsn, "")
+	if err != nil {
+		return err
+	}
+	database := opts.Auth.Database
+
+	// The database may not exist yet: connect to the user's default one
+	// to create it.
+	bootstrap := *opts
+	bootstrap.Auth.Database = ""
+	conn, err := open(&bootstrap)
+	if err != nil {
+		return err
+	}
+	version, err := serverVersion(ctx, conn)
+	if err == nil {
+		err = conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(database))
+		if err != nil {
+			err = fmt.Errorf("history: creating database %s: %w", database, err)
+		}
+	}
+	conn.Close()
+	if err != nil {
+		return err
+	}
+
+	conn, err = open(opts)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, chschema.SchemaMigrationsDDL); err != nil {
+		return fmt.Errorf("history: creating %s: %w", chschema.SchemaMigrationsTable, err)
+	}
+	applied, err := appliedMigrations(ctx, conn)
+	if err != nil {
+		return err
+	}
+	caps := chschema.CapabilitiesOf(version)
+	logger = logger.With("database", database, "server_version", version.String())
+	count := 0
+	for i := range migrations {
+		m := &migrations[i]
+		if sum, ok := applied[uint32(m.Version)]; ok {
+			if sum != m.Checksum {
+				return fmt.Errorf("%w: %s was applied with checksum %.12s, the file now has %.12s", ErrChecksumMismatch, m.Name, sum, m.Checksum)
+			}
+			continue
+		}
+		if !m.AppliesTo(version) {
+			logger.Info("skipping migration: needs a newer server", "migration", m.Name, "requires", m.Requires.String())
+			continue
+		}
+		stmts, err := m.Statements(caps)
+		if err != nil {
+			return fmt.Errorf("history: migration %s: %w", m.Name, err)
+		}
+		start := time.Now()
+		for j, stmt := range stmts {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("history: migration %s failed at statement %d of %d: %w", m.Name, j+1, len(stmts), err)
+			}
+		}
+		if err := recordMigration(ctx, conn, m); err != nil {
+			return err
+		}
+		count++
+		logger.Info("applied migration", "migration", m.Name, "statements", len(stmts), "took", time.Since(start).Round(time.Millisecond))
+	}
+	if count == 0 {
+		logger.Debug("history schema up to date")
+	}
+	return nil
+}
+
+// appliedMigrations returns the recorded versions and their checksums.
+func appliedMigrations(ctx context.Context, conn driver.Conn) (map[uint32]string, error) {
+	rows, err := conn.Query(ctx, "SELECT version, argMax(checksum, applied_at) FROM "+chschema.SchemaMigrationsTable+" GROUP BY version")
+	if err != nil {
+		return nil, fmt.Errorf("history: reading %s: %w", chschema.SchemaMigrationsTable, err)
+	}
+	defer rows.Close()
+	out := make(map[uint32]string)
+	for rows.Next() {
+		var v uint32
+		var sum string
+		if err := rows.Scan(&v, &sum); err != nil {
+			return nil, fmt.Errorf("history: reading %s: %w", chschema.SchemaMigrationsTable, err)
+		}
+		out[v] = sum
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("history: reading %s: %w", chschema.SchemaMigrationsTable, err)
+	}
+	return out, nil
+}
+
+func recordMigration(ctx context.Context, conn driver.Conn, m *chschema.Migration) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+chschema.SchemaMigrationsTable+" (version, name, checksum, applied_at)")
+	if err == nil {
+		err = b.Append(uint32(m.Version), m.Name, m.Checksum, time.Now())
+		if err == nil {
+			err = b.Send()
+		} else {
+			_ = b.Abort()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("history: recording migration %s: %w", m.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package history
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/loginrisk/loginrisk/schemas"
+	chschema "github.com/loginrisk/loginrisk/schemas/clickhouse"
+)
+
+// profilesSQL builds every user's profile in one pass over the successful
+// logins. Redelivered rows do not matter: arrays hold distinct values,
+// argMax picks the same row, and the count is of distinct event ids.
+// last_ns orders logins to the nanosecond (occurred_at has whole seconds).
+const profilesSQL = `SELECT
+    user_id,
+    groupUniqArrayIf(CAST(country AS String), country != '') AS countries,
+    groupUniqArrayIf(concat(CAST(country AS String), '/', city), city != '') AS cities,
+    groupUniqArrayIf(asn, asn_known = 1 AND asn != 0) AS asns,
+    groupUniqArrayIf(device_key, device_key != '') AS devices,
+    groupUniqArrayIf(network, network != '') AS networks,
+    uniqExact(event_id) AS successes,
+    max(toUInt64(occurred_at) * 1000000000 + occurred_at_ns) AS last_ns,
+    argMax(geo_known, toUInt64(occurred_at) * 1000000000 + occurred_at_ns) AS last_geo_known,
+    argMax(latitude, toUInt64(occurred_at) * 1000000000 + occurred_at_ns) AS last_latitude,
+    argMax(longitude, toUInt64(occurred_at) * 1000000000 + occurred_at_ns) AS last_longitude
+FROM login_events
+WHERE outcome = 'success'
+GROUP BY user_id`
+
+// Profiles streams every user's profile, built by one aggregate query over
+// the successful logins (engine.WarmSource). The slices are sorted, nil
+// when empty. Each call of fn gets a new profile.
+func (w *Writer) Profiles(ctx context.Context, fn func(*schemas.UserProfile) error) error {
+	rows, err := w.conn.Query(ctx, profilesSQL)
+	if err != nil {
+		return fmt.Errorf("history: loading profiles: %w", err)
+	}
+	defer rows.Close()
+	var (
+		asns   []uint32
+		count  uint64
+		lastNs uint64
+		geo    uint8
+	)
+	for rows.Next() {
+		p := new(schemas.UserProfile)
+		if err := rows.Scan(&p.UserID, &p.Countries, &p.Cities, &asns, &p.Devices, &p.Networks,
+			&count, &lastNs, &geo, &p.LastLatitude, &p.LastLongitude); err != nil {
+			return fmt.Errorf("history: loading profiles: %w", err)
+		}
+		p.ASNs = nil
+		for _, a := range asns {
+			p.ASNs = append(p.ASNs, int(a))
+		}
+		p.Countries = sorted(p.Countries)
+		p.Cities = sorted(p.Cities)
+		p.ASNs = sorted(p.ASNs)
+		p.Devices = sorted(p.Devices)
+		p.Networks = sorted(p.Networks)
+		p.SuccessesTotal = int(count)
+		p.LastSuccessAt = time.Unix(0, int64(lastNs)).UTC()
+		p.LastGeoKnown = geo != 0
+		if !p.LastGeoKnown {
+			p.LastLatitude, p.LastLongitude = 0, 0
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("history: loading profiles: %w", err)
+	}
+	return nil
+}
+
+// sorted sorts s in place; an empty slice becomes nil.
+func sorted[T cmp.Ordered](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	slices.Sort(s)
+	return s
+}
+
+// recentSQL reads the events since a time, deduplicated (FINAL), in event
+// order. The bound is a whole second; Recent drops the rows before since.
+var recentSQL = "SELECT " + strings.Join(recordColumns, ", ") + `
+FROM login_events FINAL
+WHERE occurred_at >= %s
+ORDER BY occurred_at, occurred_at_ns, event_id`
+
+// Recent streams the scored events that occurred at or after since, each
+// once, in event-time order (engine.WarmSource). The events carry all their
+// features and their decision (decided_at and the lock's end to the
+// second).
+func (w *Writer) Recent(ctx context.Context, since time.Time, fn func(schemas.ScoredEvent) error) error {
+	rows, err := w.conn.Query(ctx, fmt.Sprintf(recentSQL, chschema.DateTimeLiteral(since.Truncate(time.Second))))
+	if err != nil {
+		return fmt.Errorf("history: loading recent events: %w", err)
+	}
+	defer rows.Close()
+	var r record
+	dest := r.columns()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("history: loading recent events: %w", err)
+		}
+		se := r.scored()
+		if se.Event.OccurredAt.Before(since) {
+			continue
+		}
+		if err := fn(se); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("history: loading recent events: %w", err)
+	}
+	return nil
+}
+
+// activeLocksSQL finds, per lock, the latest end among the decisions that
+// set or reported it, leaving out decisions made before the lock was last
+// lifted by hand (a lift at the same second as a decision keeps the lock:
+// when in doubt, stay locked).
+const activeLocksSQL = `SELECT
+    scope,
+    lock_key,
+    max(lock_until) AS until,
+    argMax(lock_rule, lock_until) AS rule
+FROM
+(
+    SELECT CAST(lock_scope AS String) AS scope, lock_key, lock_until, lock_rule, decided_at
+    FROM login_events
+    WHERE lock_scope != '' AND lock_until > %[1]s
+) AS locks
+ANY LEFT JOIN
+(
+    SELECT CAST(scope AS String) AS scope, key AS lock_key, max(at) AS lifted_at
+    FROM admin_actions
+    WHERE action = 'lift_lock'
+    GROUP BY scope, lock_key
+) AS lifts USING (scope, lock_key)
+WHERE decided_at >= lifted_at
+GROUP BY scope, lock_key
+ORDER BY scope, lock_key`
+
+// ActiveLocks returns the locks still active at now, ordered by scope and
+// key (engine.WarmSource). Until has whole seconds, rounded up.
+func (w *Writer) ActiveLocks(ctx context.Context, now time.Time) ([]schemas.Lock, error) {
+	rows, err := w.conn.Query(ctx, fmt.Sprintf(activeLocksSQL, chschema.DateTimeLiteral(now)))
+	if err != nil {
+		return nil, fmt.Errorf("history: loading active locks: %w", err)
+	}
+	defer rows.Close()
+	var out []schemas.Lock
+	for rows.Next() {
+		var scope, key, rule string
+		var until time.Time
+		if err := rows.Scan(&scope, &key, &until, &rule); err != nil {
+			return nil, fmt.Errorf("history: loading active locks: %w", err)
+		}
+		if until = until.UTC(); !until.After(now) {
+			continue
+		}
+		out = append(out, schemas.Lock{Scope: schemas.LockScope(scope), Key: key, Until: until, Rule: rule})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("history: loading active locks: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,260 @@
+package history
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// richEvent has every field set, to check the round trip through a row.
+func richEvent() schemas.ScoredEvent {
+	at := time.Date(2026, 3, 1, 10, 30, 15, 123456789, time.UTC)
+	se := event("rich-1", "alice", "2001:db8::7", at, schemas.OutcomeFailure, failed("bad_password"))
+	ev := se.Event
+	ev.UserAgent, ev.DeviceID, ev.AuthMethod, ev.TenantID = "Mozilla/5.0", "dev-1", "password", "t1"
+	ev.Attributes = map[string]string{"app": "web", "region": "eu"}
+	se.Features = &schemas.Features{
+		UserID: "alice", IP: "2001:db8::7", Network: "2001:db8::/64", IPv6: true, Failure: true,
+		FailureReason: "bad_password", AuthMethod: "password", TenantID: "t1", HourUTC: 10,
+		GeoKnown: true, Country: "GB", Subdivision: "ENG", City: "London", Latitude: 51.5142, Longitude: -0.0931,
+		AccuracyRadiusKm: 20, TimeZone: "Europe/London", ASNKnown: true, ASN: 20712, ASOrg: "Andrews & Arnold",
+		AnonKnown: true, Anonymous: true, AnonymousVPN: true, Hosting: true, PublicProxy: true, TorExit: true, ResidentialProxy: true,
+		Browser: "Firefox", BrowserMajor: 128, OS: "Linux", DeviceType: "desktop", Automation: true, DeviceKey: "dev-1", HasDeviceID: true,
+		UserFailures1m: 1, UserFailures15m: 2, UserFailures1h: 3, UserFailures24h: 4, UserSuccesses1m: 5, UserSuccesses15m: 6,
+		UserSuccesses1h: 7, UserSuccesses24h: 8, UserConsecutiveFailures: 9, UserNetworkFailures15m: 10, UserDistinctIPs1h: 11,
+		UserKnown: true, UserSuccessesTotal: 12, NewCountry: true, NewCity: true, NewASN: true, NewDevice: true, NewNetwork: true,
+		SecondsSinceLastSuccess: 3600.5, TravelKm: 343.2, TravelSpeedKmh: 343.1,
+		IPFailures1m: 13, IPFailures10m: 14, IPFailures1h: 15, IPAttempts1h: 16, IPDistinctUsers10m: 17, IPDistinctUsers1h: 18,
+		IPSuccessRatio1h: 0.25, DeviceDistinctUsers24h: 19,
+	}
+	se.Decision = &schemas.Decision{
+		EventID: "rich-1", UserID: "alice", IP: "2001:db8::7", OccurredAt: at, DecidedAt: at.Add(time.Second).Truncate(time.Second),
+		Score: 85, Decision: schemas.VerdictLockout,
+		Lock:         &schemas.Lock{Scope: schemas.ScopeUserIP, Key: "alice|2001:db8::/64", Until: at.Add(10 * time.Minute).Truncate(time.Second), Rule: "failure_burst"},
+		Reasons:      []schemas.Reason{{Rule: "failure_burst", Weight: 60, Detail: "9 failures"}, {Rule: "new_country", Weight: 25}},
+		Shadow:       []schemas.ShadowHit{{Rule: "tor_block", Weight: 100}},
+		RulesVersion: "abc123",
+	}
+	return se
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	want := richEvent()
+	r, err := newRecord(&want, SourceHTTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.columns()) != len(recordColumns) {
+		t.Fatalf("record has %d columns, recordColumns %d", len(r.columns()), len(recordColumns))
+	}
+	got := r.scored()
+	assertScoredEqual(t, got, want)
+
+	// A lock ending mid-second is rounded up, never shortened.
+	want.Decision.Lock.Until = want.Decision.Lock.Until.Add(300 * time.Millisecond)
+	r, _ = newRecord(&want, SourceKafka)
+	if w := want.Decision.Lock.Until.Truncate(time.Second).Add(time.Second); !r.LockUntil.Equal(w) {
+		t.Errorf("lock_until %s, want %s", r.LockUntil, w)
+	}
+}
+
+// TestRecordCoversEveryFeature fails when a feature is added to
+// schemas.Features without a login_events column: add the column in a new
+// migration and to record.
+func TestRecordCoversEveryFeature(t *testing.T) {
+	fromEvent := []string{"user_id", "ip", "success", "failure", "failure_reason", "auth_method", "tenant_id", "hour_utc"}
+	for f := range reflect.TypeFor[schemas.Features]().Fields() {
+		name := f.Tag.Get("expr")
+		if !slices.Contains(recordColumns, name) && !slices.Contains(fromEvent, name) {
+			t.Errorf("feature %s (%s) has no login_events column", f.Name, name)
+		}
+	}
+	// Every feature survives the round trip (set each to a non-zero value).
+	se := richEvent()
+	r, err := newRecord(&se, SourceKafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.scored().Features
+	v := reflect.ValueOf(*got)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() && v.Type().Field(i).Name != "Success" { // rich-1 is a failure
+			t.Errorf("feature %s is lost in the round trip", v.Type().Field(i).Name)
+		}
+	}
+}
+
+func assertScoredEqual(t *testing.T, got, want schemas.ScoredEvent) {
+	t.Helper()
+	if !reflect.DeepEqual(got.Event, want.Event) {
+		t.Errorf("event\n got %+v\nwant %+v", got.Event, want.Event)
+	}
+	if !reflect.DeepEqual(got.Features, want.Features) {
+		t.Errorf("features\n got %+v\nwant %+v", got.Features, want.Features)
+	}
+	if !reflect.DeepEqual(got.Decision, want.Decision) {
+		t.Errorf("decision\n got %+v\nwant %+v", got.Decision, want.Decision)
+	}
+}
+
+func TestWarmSource(t *testing.T) {
+	dsn := migratedDatabase(t)
+	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	ctx := testContext(t)
+	london := geo("GB", "London", 20712, "Andrews & Arnold")
+	paris := geo("FR", "Paris", 3215, "Orange")
+	latLon := func(lat, lon float64) func(*schemas.ScoredEvent) {
+		return func(se *schemas.ScoredEvent) { se.Features.Latitude, se.Features.Longitude = lat, lon }
+	}
+	rich := richEvent()
+	a3At := minutes(3.5).Add(250 * time.Millisecond)
+	events := []schemas.ScoredEvent{
+		event("a1", "alice", "81.2.69.160", minutes(1), schemas.OutcomeSuccess, london, latLon(51.5, -0.1), device("dev-a", true)),
+		event("a2", "alice", "81.2.69.161", minutes(2), schemas.OutcomeFailure, london, failed("bad_password"), device("dev-x", true)),
+		// The latest success has sub-second time; a3's redelivery below
+		// must not count twice.
+		event("a3", "alice", "90.1.2.3", a3At, schemas.OutcomeSuccess, paris, latLon(48.85, 2.35), device("dev-b", true)),
+		event("b1", "bob", "198.51.100.20", minutes(4), schemas.OutcomeSuccess),
+		event("c1", "carol", "203.0.113.7", minutes(5), schemas.OutcomeFailure, failed("unknown_user")),
+		rich,
+		// Before Recent's since.
+		event("old", "dave", "192.0.2.1", T0.Add(-time.Hour), schemas.OutcomeSuccess),
+	}
+	if err := w.WriteHistory(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteHistory(ctx, events[2:3]); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("profiles", func(t *testing.T) {
+		var got []schemas.UserProfile
+		err := w.Profiles(ctx, func(p *schemas.UserProfile) error {
+			got = append(got, *p)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(got, func(a, b schemas.UserProfile) int {
+			if a.UserID < b.UserID {
+				return -1
+			}
+			return 1
+		})
+		want := []schemas.UserProfile{
+			{UserID: "alice", Countries: []string{"FR", "GB"}, Cities: []string{"FR/Paris", "GB/London"}, ASNs: []int{3215, 20712},
+				Devices: []string{"dev-a", "dev-b"}, Networks: []string{"81.2.69.0/24", "90.1.2.0/24"}, SuccessesTotal: 2,
+				LastSuccessAt: a3At, LastGeoKnown: true, LastLatitude: 48.85, LastLongitude: 2.35},
+			{UserID: "bob", Networks: []string{"198.51.100.0/24"},
+				SuccessesTotal: 1, LastSuccessAt: minutes(4)},
+			{UserID: "dave", Networks: []string{"192.0.2.0/24"},
+				SuccessesTotal: 1, LastSuccessAt: T0.Add(-time.Hour)},
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("profiles\n got %+v\nwant %+v", got, want)
+		}
+	})
+
+	t.Run("recent", func(t *testing.T) {
+		var got []schemas.ScoredEvent
+		err := w.Recent(ctx, minutes(1), func(se schemas.ScoredEvent) error {
+			got = append(got, se)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, se := range got {
+			ids = append(ids, se.Event.EventID)
+		}
+		// In event order, once each, from since on (rich-1 is at 10:30:15).
+		if want := []string{"a1", "a2", "a3", "b1", "c1", "rich-1"}; !slices.Equal(ids, want) {
+			t.Fatalf("Recent ids %v, want %v", ids, want)
+		}
+		assertScoredEqual(t, got[5], rich)
+		if got[2].Features.City != "Paris" || !got[2].Event.OccurredAt.Equal(a3At) || !got[2].Event.Addr.IsValid() {
+			t.Errorf("a3 read back as %+v / %+v", got[2].Event, got[2].Features)
+		}
+
+		// since falls inside a second: the earlier part of it is left out.
+		ids = nil
+		err = w.Recent(ctx, rich.Event.OccurredAt.Add(time.Nanosecond), func(se schemas.ScoredEvent) error {
+			ids = append(ids, se.Event.EventID)
+			return nil
+		})
+		if err != nil || len(ids) != 0 {
+			t.Errorf("Recent after rich-1 = %v, %v; want nothing", ids, err)
+		}
+	})
+}
+
+func TestActiveLocks(t *testing.T) {
+	dsn := migratedDatabase(t)
+	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	ctx := testContext(t)
+	now := minutes(30)
+	lockout := decided(schemas.VerdictLockout, 80, schemas.Reason{Rule: "failure_burst", Weight: 80})
+	events := []schemas.ScoredEvent{
+		// Active.
+		event("l1", "alice", "81.2.69.160", minutes(25), schemas.OutcomeFailure, lockout, decidedAt(minutes(25)),
+			locked(schemas.ScopeUserIP, "alice|81.2.69.160", minutes(40), "failure_burst")),
+		// Expired.
+		event("l2", "bob", "203.0.113.7", minutes(10), schemas.OutcomeFailure, lockout, decidedAt(minutes(10)),
+			locked(schemas.ScopeIP, "203.0.113.7", minutes(20), "ip_spray")),
+		// Lifted by hand after it was set.
+		event("l3", "carol", "198.51.100.1", minutes(26), schemas.OutcomeFailure, lockout, decidedAt(minutes(26)),
+			locked(schemas.ScopeDevice, "dev-9", minutes(35), "device_spray")),
+		// Lifted, then locked again: the new lock counts.
+		event("l4", "dave", "192.0.2.1", minutes(15), schemas.OutcomeFailure, lockout, decidedAt(minutes(15)),
+			locked(schemas.ScopeUser, "dave", minutes(45), "account_takeover")),
+		event("l5", "dave", "192.0.2.2", minutes(28), schemas.OutcomeFailure, lockout, decidedAt(minutes(28)),
+			locked(schemas.ScopeUser, "dave", minutes(50), "account_takeover_2")),
+		// Escalation on one key: the latest end wins, with its rule.
+		event("l6", "erin", "192.0.2.9", minutes(20), schemas.OutcomeFailure, lockout, decidedAt(minutes(20)),
+			locked(schemas.ScopeUserIP, "erin|192.0.2.9", minutes(31), "burst")),
+		event("l7", "erin", "192.0.2.9", minutes(29), schemas.OutcomeFailure, lockout, decidedAt(minutes(29)),
+			locked(schemas.ScopeUserIP, "erin|192.0.2.9", minutes(59), "burst_again")),
+		// No lock.
+		event("n1", "frank", "192.0.2.10", minutes(29), schemas.OutcomeFailure),
+	}
+	if err := w.WriteHistory(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []AdminAction{
+		{At: minutes(27), Actor: "ops", Action: ActionLiftLock, Scope: schemas.ScopeDevice, Key: "dev-9", Detail: "customer called"},
+		{At: minutes(20), Actor: "ops", Action: ActionLiftLock, Scope: schemas.ScopeUser, Key: "dave"},
+		// A lift of another key does not matter.
+		{At: minutes(29), Actor: "ops", Action: ActionLiftLock, Scope: schemas.ScopeUserIP, Key: "alice|10.0.0.1"},
+	} {
+		if err := w.RecordAdminAction(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.RecordAdminAction(ctx, AdminAction{Action: ActionLiftLock, Scope: "planet"}); err == nil {
+		t.Error("RecordAdminAction accepted a lift without a valid scope and key")
+	}
+
+	got, err := w.ActiveLocks(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []schemas.Lock{
+		{Scope: schemas.ScopeUser, Key: "dave", Until: minutes(50), Rule: "account_takeover_2"},
+		{Scope: schemas.ScopeUserIP, Key: "alice|81.2.69.160", Until: minutes(40), Rule: "failure_burst"},
+		{Scope: schemas.ScopeUserIP, Key: "erin|192.0.2.9", Until: minutes(59), Rule: "burst_again"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ActiveLocks\n got %+v\nwant %+v", got, want)
+	}
+	// Later, only the longest lock is left.
+	got, err = w.ActiveLocks(context.Background(), minutes(55))
+	if err != nil || len(got) != 1 || got[0].Key != "erin|192.0.2.9" {
+		t.Errorf("ActiveLocks at +55m = %+v, %v", got, err)
+	}
+}

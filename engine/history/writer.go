@@ -1,0 +1,510 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// Config configures a Writer. Zero values take the defaults.
+type Config struct {
+	// DSN is a clickhouse-go DSN using the native protocol,
+	// e.g. clickhouse://user:password@127.0.0.1:9000/loginrisk.
+	DSN string
+	// Database overrides the DSN's database when set.
+	Database string
+	// BatchSize is the most rows one INSERT carries (default 5000).
+	BatchSize int
+	// FlushInterval is how often a partial batch is inserted (default
+	// 200ms); a full batch is inserted at once.
+	FlushInterval time.Duration
+	// MaxBuffer bounds the rows held, waiting or being inserted (default
+	// 50000). WriteHistory blocks while it is full: the back-pressure that
+	// slows the consumers when ClickHouse is slow or down. A row takes
+	// about 1.5 KiB plus its strings.
+	MaxBuffer int
+	// RetryMin and RetryMax bound the exponential backoff between failed
+	// inserts (defaults 100ms and 5s). Inserts are retried until they
+	// succeed or Run's context ends.
+	RetryMin, RetryMax time.Duration
+	// InsertTimeout bounds one insert attempt (default 30s).
+	InsertTimeout time.Duration
+	// DrainTimeout bounds the final flush when Run's context ends
+	// (default 5s).
+	DrainTimeout time.Duration
+	// Source is the source column of rows written with WriteHistory
+	// (default "kafka"); ForSource writes with another.
+	Source string
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.BatchSize == 0 {
+		c.BatchSize = 5000
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = 200 * time.Millisecond
+	}
+	if c.MaxBuffer == 0 {
+		c.MaxBuffer = 50000
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 5 * time.Second
+	}
+	if c.InsertTimeout == 0 {
+		c.InsertTimeout = 30 * time.Second
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 5 * time.Second
+	}
+	if c.Source == "" {
+		c.Source = SourceKafka
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate checks the configuration (after defaults).
+func (c *Config) Validate() error {
+	var errs []error
+	if c.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("history: batch_size %d must be at least 1", c.BatchSize))
+	}
+	if c.MaxBuffer < c.BatchSize {
+		errs = append(errs, fmt.Errorf("history: max_buffer %d must be at least batch_size %d", c.MaxBuffer, c.BatchSize))
+	}
+	if c.FlushInterval <= 0 {
+		errs = append(errs, fmt.Errorf("history: flush_interval %s must be positive", c.FlushInterval))
+	}
+	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
+		errs = append(errs, fmt.Errorf("history: retry backoff %s..%s: min must be positive and at most max", c.RetryMin, c.RetryMax))
+	}
+	if c.InsertTimeout <= 0 || c.DrainTimeout <= 0 {
+		errs = append(errs, errors.New("history: insert and drain timeouts must be positive"))
+	}
+	if !validSource(c.Source) {
+		errs = append(errs, fmt.Errorf("history: source %q is not one of kafka, http, admin", c.Source))
+	}
+	return errors.Join(errs...)
+}
+
+// Metrics counts the writer's work. The fields are read with atomic loads;
+// the names in the comments are the Prometheus names to export them as.
+type Metrics struct {
+	RowsWrittenTotal atomic.Int64 // loginrisk_history_rows_written_total
+	BatchesTotal     atomic.Int64 // loginrisk_history_batches_total
+	RetriesTotal     atomic.Int64 // loginrisk_history_insert_retries_total (failed attempts)
+	BufferRows       atomic.Int64 // loginrisk_history_buffer_rows (gauge: waiting or being inserted)
+	// Insert latency of successful batches, in nanoseconds: the last one,
+	// and a sum to divide by BatchesTotal
+	// (loginrisk_history_insert_seconds_sum / _count).
+	LastInsertNanos atomic.Int64
+	InsertNanosSum  atomic.Int64
+}
+
+// ErrStopped is returned by WriteHistory when the writer stopped (Run
+// returned or Close was called) before the rows were inserted.
+var ErrStopped = errors.New("history: writer stopped")
+
+// ErrRunning is returned by Run when it is already running.
+var ErrRunning = errors.New("history: writer already running")
+
+// Writer stores scored events in ClickHouse (engine.HistoryWriter) and
+// reads them back at start-up (engine.WarmSource). Rows from every caller
+// go to one bounded buffer; Run inserts them in batches, retrying while
+// ClickHouse is unreachable, and WriteHistory returns once its rows are
+// inserted.
+type Writer struct {
+	cfg     Config
+	log     *slog.Logger
+	conn    driver.Conn
+	metrics Metrics
+
+	running atomic.Bool
+
+	mu       sync.Mutex
+	pending  []record // rows not yet taken by the flusher
+	inflight int      // rows the flusher is inserting
+	enqueued uint64   // rows ever enqueued (sequence number of the last one)
+	inserted uint64   // rows ever inserted; FIFO, so every row <= inserted is in
+	stopped  bool
+	closed   bool
+	changed  chan struct{} // closed and replaced when inserted grows, space frees or the writer stops
+	wake     chan struct{} // a full batch is waiting
+
+	health health
+}
+
+var (
+	_ engine.HistoryWriter = (*Writer)(nil)
+	_ engine.WarmSource    = (*Writer)(nil)
+)
+
+// New checks the configuration and returns a Writer. It does not connect:
+// the first insert or query does, so New succeeds while ClickHouse is down.
+func New(cfg Config) (*Writer, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	opts, err := parseDSN(cfg.DSN, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := open(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		conn:    conn,
+		changed: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+	}, nil
+}
+
+// Metrics returns the writer's counters.
+func (w *Writer) Metrics() *Metrics { return &w.metrics }
+
+// WriteHistory stores events with the configured source. It blocks while
+// the buffer is full and returns once every event is inserted; on
+// cancellation it returns ctx.Err(), and rows it already buffered are still
+// inserted (a retry by the caller is harmless: login_events deduplicates).
+func (w *Writer) WriteHistory(ctx context.Context, events []schemas.ScoredEvent) error {
+	return w.write(ctx, w.cfg.Source, events)
+}
+
+// ForSource returns a HistoryWriter that stores its events with another
+// source ("http" for POST /v1/score, "admin"), through the same buffer.
+func (w *Writer) ForSource(source string) (engine.HistoryWriter, error) {
+	if !validSource(source) {
+		return nil, fmt.Errorf("history: source %q is not one of kafka, http, admin", source)
+	}
+	return sourceWriter{w: w, source: source}, nil
+}
+
+type sourceWriter struct {
+	w      *Writer
+	source string
+}
+
+func (s sourceWriter) WriteHistory(ctx context.Context, events []schemas.ScoredEvent) error {
+	return s.w.write(ctx, s.source, events)
+}
+
+func (w *Writer) write(ctx context.Context, source string, events []schemas.ScoredEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rows := make([]record, len(events))
+	for i := range events {
+		r, err := newRecord(&events[i], source)
+		if err != nil {
+			return err
+		}
+		rows[i] = r
+	}
+	var last uint64
+	for len(rows) > 0 {
+		w.mu.Lock()
+		if w.stopped || w.closed {
+			w.mu.Unlock()
+			return ErrStopped
+		}
+		free := w.cfg.MaxBuffer - len(w.pending) - w.inflight
+		if free <= 0 {
+			changed := w.changed
+			w.mu.Unlock()
+			select {
+			case <-changed:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		n := min(free, len(rows))
+		w.pending = append(w.pending, rows[:n]...)
+		w.enqueued += uint64(n)
+		last = w.enqueued
+		full := len(w.pending) >= w.cfg.BatchSize
+		w.metrics.BufferRows.Store(int64(len(w.pending) + w.inflight))
+		w.mu.Unlock()
+		rows = rows[n:]
+		if full {
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	for {
+		w.mu.Lock()
+		done, stopped, changed := w.inserted >= last, w.stopped || w.closed, w.changed
+		w.mu.Unlock()
+		switch {
+		case done:
+			return nil
+		case stopped:
+			return ErrStopped
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// broadcastLocked wakes every waiter; the caller holds w.mu.
+func (w *Writer) broadcastLocked() {
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// Run inserts buffered rows until ctx ends: a full batch at once, a partial
+// one every FlushInterval. A failed insert is retried with exponential
+// backoff, forever: nothing is dropped. When ctx ends it flushes what is
+// buffered, for at most DrainTimeout, and returns nil, or an error saying
+// how many rows it could not insert.
+func (w *Writer) Run(ctx context.Context) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer w.running.Store(false)
+	ticker := time.NewTicker(w.cfg.FlushInterval)
+	defer ticker.Stop()
+	var retry []record // a batch taken but not inserted when ctx ended
+	for {
+		select {
+		case <-ctx.Done():
+			return w.drain(ctx, retry)
+		case <-w.wake:
+			retry = w.flush(ctx, false)
+		case <-ticker.C:
+			retry = w.flush(ctx, true)
+		}
+		if retry != nil {
+			return w.drain(ctx, retry)
+		}
+	}
+}
+
+// flush inserts the full batches waiting and, with partial, what is left.
+// It returns a batch it took but could not insert because ctx ended.
+func (w *Writer) flush(ctx context.Context, partial bool) []record {
+	for {
+		batch := w.take(partial)
+		if batch == nil {
+			return nil
+		}
+		if err := w.insertRetrying(ctx, batch); err != nil {
+			return batch
+		}
+		// Rows that arrived during the insert wait for a full batch or
+		// the next tick: that keeps inserts few and large.
+		partial = false
+	}
+}
+
+// take removes the next batch from the buffer: a full one, or with
+// partial whatever is there. It returns nil when there is nothing to take.
+func (w *Writer) take(partial bool) []record {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := min(len(w.pending), w.cfg.BatchSize)
+	if n == 0 || (n < w.cfg.BatchSize && !partial) {
+		return nil
+	}
+	batch := w.pending[:n:n]
+	w.pending = w.pending[n:]
+	w.inflight += n
+	return batch
+}
+
+// done records that the oldest n in-flight rows are inserted.
+func (w *Writer) done(n int) {
+	w.mu.Lock()
+	w.inflight -= n
+	w.inserted += uint64(n)
+	w.metrics.BufferRows.Store(int64(len(w.pending) + w.inflight))
+	w.broadcastLocked()
+	w.mu.Unlock()
+}
+
+// drain flushes, after ctx ended, the batch being retried and everything
+// buffered, for at most DrainTimeout, then stops the writer.
+func (w *Writer) drain(ctx context.Context, retry []record) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.DrainTimeout)
+	defer cancel()
+	var err error
+	if retry != nil {
+		err = w.insertRetrying(dctx, retry)
+	}
+	for err == nil {
+		batch := w.take(true)
+		if batch == nil {
+			break
+		}
+		err = w.insertRetrying(dctx, batch)
+	}
+	w.mu.Lock()
+	left := len(w.pending) + w.inflight
+	w.stopped = true
+	w.broadcastLocked()
+	w.mu.Unlock()
+	if left > 0 {
+		if last := w.health.lastError(); last != nil {
+			err = fmt.Errorf("%w (last insert error: %v)", err, last)
+		}
+		w.log.Warn("history rows not inserted at shutdown", "rows", left, "err", err)
+		return fmt.Errorf("history: %d rows not inserted at shutdown: %w", left, err)
+	}
+	return nil
+}
+
+// insertRetrying inserts a batch, retrying with exponential backoff until
+// it succeeds or ctx ends (then it returns ctx.Err()).
+func (w *Writer) insertRetrying(ctx context.Context, batch []record) error {
+	backoff := w.cfg.RetryMin
+	for {
+		start := time.Now()
+		err := w.insert(ctx, batch)
+		if err == nil {
+			elapsed := time.Since(start)
+			w.metrics.RowsWrittenTotal.Add(int64(len(batch)))
+			w.metrics.BatchesTotal.Add(1)
+			w.metrics.LastInsertNanos.Store(int64(elapsed))
+			w.metrics.InsertNanosSum.Add(int64(elapsed))
+			if attempts, down := w.health.succeeded(); attempts > 0 {
+				w.log.Info("history inserts recovered", "failed_attempts", attempts, "down_for", down.Round(time.Millisecond))
+			}
+			w.done(len(batch))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w.metrics.RetriesTotal.Add(1)
+		if attempts, logNow := w.health.failed(err); logNow {
+			w.log.Warn("history insert failing; retrying", "rows", len(batch), "failed_attempts", attempts, "err", err)
+		}
+		// Jitter spreads the retries of several instances.
+		sleep := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-time.After(sleep):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, w.cfg.RetryMax)
+	}
+}
+
+// insert sends one batch as one INSERT naming every column.
+func (w *Writer) insert(ctx context.Context, batch []record) error {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.InsertTimeout)
+	defer cancel()
+	b, err := w.conn.PrepareBatch(ctx, insertSQL)
+	if err != nil {
+		return err
+	}
+	for i := range batch {
+		if err := b.Append(batch[i].columns()...); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("appending event %s: %w", batch[i].EventID, err)
+		}
+	}
+	return b.Send()
+}
+
+// Healthy reports whether inserts are going through; while they fail it
+// says since when and why (for /readyz).
+func (w *Writer) Healthy() (bool, string) { return w.health.status() }
+
+// Close stops the writer (waiting writers get ErrStopped) and closes the
+// connections. Cancel Run's context and let it return first, so the
+// buffer is flushed. It is safe to call more than once.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.closed = true
+	w.broadcastLocked()
+	w.mu.Unlock()
+	return w.conn.Close()
+}
+
+// health tracks whether inserts fail, for Healthy and for logging an
+// outage once rather than on every retry.
+type health struct {
+	mu       sync.Mutex
+	err      error
+	since    time.Time
+	attempts int
+	lastLog  time.Time
+}
+
+// healthLogEvery spaces the warnings of a long outage.
+const healthLogEvery = 30 * time.Second
+
+func (h *health) failed(err error) (attempts int, logNow bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	if h.err == nil {
+		h.since = now
+	}
+	h.err = err
+	h.attempts++
+	if h.attempts == 1 || now.Sub(h.lastLog) >= healthLogEvery {
+		h.lastLog = now
+		return h.attempts, true
+	}
+	return h.attempts, false
+}
+
+func (h *health) succeeded() (attempts int, down time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.err == nil {
+		return 0, 0
+	}
+	attempts, down = h.attempts, time.Since(h.since)
+	h.err, h.attempts = nil, 0
+	return attempts, down
+}
+
+func (h *health) status() (bool, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.err == nil {
+		return true, "ok"
+	}
+	return false, fmt.Sprintf("clickhouse inserts failing since %s (%d attempts): %v",
+		h.since.UTC().Format(time.RFC3339), h.attempts, h.err)
+}
+
+func (h *health) lastError() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.err
+}

@@ -1,0 +1,323 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/rules"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// The tokens of every fixture, one per role.
+const (
+	scoreToken = "score-token-0123456789"
+	readToken  = "read-token-0123456789ab"
+	adminToken = "admin-token-0123456789"
+)
+
+// testNow is the fixtures' clock: every event time is near it, and nothing
+// depends on the wall clock.
+var testNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+const browserUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+// fixture is a real engine (the shipped rules, features without GeoIP
+// databases, a recorder that does nothing unless told to fail) behind the
+// API on an httptest server.
+type fixture struct {
+	t        testing.TB
+	eng      *engine.Engine
+	srv      *Server
+	ts       *httptest.Server
+	rulesDir string
+	registry *prometheus.Registry
+	// failRecord makes the recorder fail (lifts cannot be recorded).
+	failRecord atomic.Bool
+	// readyErr is the error of the "kafka" readiness check.
+	readyMu  sync.Mutex
+	readyErr error
+}
+
+type fixtureOptions struct {
+	noReload bool // Config.Reload nil
+	// stuckCheck adds a readiness check that ignores its context and
+	// answers only when the test ends.
+	stuckCheck bool
+}
+
+func newFixture(t testing.TB, opts fixtureOptions) *fixture {
+	t.Helper()
+	f := &fixture{t: t, rulesDir: t.TempDir()}
+	copyDefaultRules(t, f.rulesDir)
+	rm, err := rules.NewManager(rules.ManagerConfig{Dir: f.rulesDir})
+	if err != nil {
+		t.Fatalf("rules: %v", err)
+	}
+	enricher, err := features.NewEnricher(features.EnricherConfig{})
+	if err != nil {
+		t.Fatalf("enricher: %v", err)
+	}
+	t.Cleanup(func() { enricher.Close() })
+	store, err := features.NewStore(features.StoreConfig{})
+	if err != nil {
+		t.Fatalf("store: %v", err)
+	}
+	clock := func() time.Time { return testNow }
+	f.eng, err = engine.New(engine.Config{
+		Rules:         rm,
+		Enricher:      enricher,
+		State:         store,
+		Recorder:      engine.Recorder{Publisher: failingPublisher{&f.failRecord}},
+		Clock:         clock,
+		MaxFutureSkew: 5 * time.Minute,
+		MaxPastSkew:   24 * time.Hour,
+	})
+	if err != nil {
+		t.Fatalf("engine: %v", err)
+	}
+	f.registry = prometheus.NewRegistry()
+	cfg := Config{
+		Engine: f.eng,
+		Tokens: []Token{
+			{Name: "gateway", Secret: scoreToken, Role: RoleScore},
+			{Name: "dashboard", Secret: readToken, Role: RoleRead},
+			{Name: "alice", Secret: adminToken, Role: RoleAdmin},
+		},
+		Clock:    clock,
+		Registry: f.registry,
+		Ready: []Check{
+			{Name: "rules", Fn: func(context.Context) error { return nil }},
+			{Name: "kafka", Fn: func(context.Context) error {
+				f.readyMu.Lock()
+				defer f.readyMu.Unlock()
+				return f.readyErr
+			}},
+		},
+		RecentDecisions: 100_000,
+	}
+	if !opts.noReload {
+		cfg.Reload = rm.Reload
+	}
+	if opts.stuckCheck {
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) })
+		cfg.Ready = append(cfg.Ready, Check{Name: "stuck", Fn: func(context.Context) error { <-release; return nil }})
+		cfg.CheckTimeout = 50 * time.Millisecond
+	}
+	f.srv, err = New(cfg)
+	if err != nil {
+		t.Fatalf("httpapi.New: %v", err)
+	}
+	f.ts = httptest.NewServer(f.srv.Handler())
+	t.Cleanup(f.ts.Close)
+	return f
+}
+
+// failingPublisher fails while fail is set, else accepts everything.
+type failingPublisher struct{ fail *atomic.Bool }
+
+func (p failingPublisher) PublishDecisions(context.Context, []*schemas.Decision) error {
+	if p.fail.Load() {
+		return errors.New("broker unreachable")
+	}
+	return nil
+}
+
+func (f *fixture) setReady(err error) {
+	f.readyMu.Lock()
+	f.readyErr = err
+	f.readyMu.Unlock()
+}
+
+// copyDefaultRules copies the shipped rule files into dir, so a test can
+// break them and reload.
+func copyDefaultRules(t testing.TB, dir string) {
+	t.Helper()
+	src := filepath.Join("..", "..", "rules", "default")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatalf("reading the shipped rules: %v", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// request is one call to the API.
+type request struct {
+	method      string
+	path        string // with the query, escaped as it goes on the wire
+	token       string
+	contentType string // default application/json when body is set
+	body        []byte
+}
+
+// response is what the API answered.
+type response struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+// errorJSON decodes an error answer.
+func (r response) errorJSON(t testing.TB) errorBody {
+	t.Helper()
+	var e errorBody
+	if err := json.Unmarshal(r.body, &e); err != nil || e.Error == "" {
+		t.Fatalf("answer %d is not a JSON error: %s (%v)", r.code, r.body, err)
+	}
+	return e
+}
+
+func (f *fixture) do(req request) response {
+	f.t.Helper()
+	var body io.Reader
+	if req.body != nil {
+		body = bytes.NewReader(req.body)
+	}
+	hr, err := http.NewRequest(req.method, f.ts.URL+req.path, body)
+	if err != nil {
+		f.t.Fatalf("building %s %s: %v", req.method, req.path, err)
+	}
+	if req.body != nil {
+		ct := req.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		hr.Header.Set("Content-Type", ct)
+	}
+	if req.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+req.token)
+	}
+	resp, err := f.ts.Client().Do(hr)
+	if err != nil {
+		f.t.Fatalf("%s %s: %v", req.method, req.path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		f.t.Fatalf("reading the answer to %s %s: %v", req.method, req.path, err)
+	}
+	return response{code: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// event is a LoginEvent body for tests; the zero fields get defaults.
+type event struct {
+	id      string
+	user    string
+	ip      string
+	outcome string
+	at      time.Time
+}
+
+func (e event) json() []byte {
+	if e.user == "" {
+		e.user = "alice@example.com"
+	}
+	if e.ip == "" {
+		e.ip = "198.51.100.7"
+	}
+	if e.outcome == "" {
+		e.outcome = "success"
+	}
+	if e.at.IsZero() {
+		e.at = testNow.Add(-time.Minute)
+	}
+	m := map[string]any{
+		"event_id": e.id, "user_id": e.user, "ip": e.ip, "outcome": e.outcome,
+		"occurred_at": e.at.Format(time.RFC3339Nano), "user_agent": browserUA, "auth_method": "password",
+	}
+	if e.outcome == "failure" {
+		m["failure_reason"] = "bad_password"
+	}
+	data, _ := json.Marshal(m)
+	return data
+}
+
+// score posts an event and decodes the decision, failing on anything but 200.
+func (f *fixture) score(e event, dryRun bool) schemas.Decision {
+	f.t.Helper()
+	path := "/v1/score"
+	if dryRun {
+		path += "?dry_run=true"
+	}
+	resp := f.do(request{method: "POST", path: path, token: scoreToken, body: e.json()})
+	if resp.code != http.StatusOK {
+		f.t.Fatalf("scoring %s: %d %s", e.id, resp.code, resp.body)
+	}
+	var d schemas.Decision
+	if err := json.Unmarshal(resp.body, &d); err != nil {
+		f.t.Fatalf("decoding the decision for %s: %v", e.id, err)
+	}
+	return d
+}
+
+// status gets a user's or an address's status ("users/alice" or "ips/1.2.3.4").
+func (f *fixture) status(what string) engine.Status {
+	f.t.Helper()
+	resp := f.do(request{method: "GET", path: "/v1/" + what + "/status", token: readToken})
+	if resp.code != http.StatusOK {
+		f.t.Fatalf("status of %s: %d %s", what, resp.code, resp.body)
+	}
+	var st engine.Status
+	if err := json.Unmarshal(resp.body, &st); err != nil {
+		f.t.Fatalf("decoding the status of %s: %v", what, err)
+	}
+	return st
+}
+
+// bruteForce posts five failures for user from ip, a minute apart and
+// ending a minute before the clock, and returns the last decision.
+func (f *fixture) bruteForce(user, ip string) schemas.Decision {
+	f.t.Helper()
+	var d schemas.Decision
+	for i := range 5 {
+		d = f.score(event{id: fmt.Sprintf("bf-%s-%s-%d", user, ip, i), user: user, ip: ip, outcome: "failure",
+			at: testNow.Add(time.Duration(i-5) * time.Minute)}, false)
+	}
+	return d
+}
+
+// fillBacklog queues dummy scored events until the engine's recording
+// backlog is full (nothing drains it in these tests).
+func fillBacklog(t testing.TB, eng *engine.Engine) {
+	t.Helper()
+	d := &schemas.Decision{EventID: "filler"}
+	for i := 0; ; i++ {
+		if err := eng.Submit(schemas.ScoredEvent{Decision: d}); err != nil {
+			if !errors.Is(err, engine.ErrBacklogFull) {
+				t.Fatalf("Submit: %v", err)
+			}
+			return
+		}
+		if i > 10_000_000 {
+			t.Fatal("the backlog never filled")
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoad(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	body := func(i int) []byte {
+		return event{id: fmt.Sprintf("load-%d", i), user: fmt.Sprintf("user-%d", i%50), ip: fmt.Sprintf("198.18.0.%d", i%200+1)}.json()
+	}
+	tests := []struct {
+		name       string
+		cfg        LoadConfig
+		wantCode   int
+		wantErrors bool
+	}{
+		{name: "score", cfg: LoadConfig{Token: scoreToken, Body: body, Rate: 400, Duration: 250 * time.Millisecond, Concurrency: 8}, wantCode: 200},
+		{name: "status", cfg: LoadConfig{Token: readToken, Method: "GET", Path: "/v1/users/user-1/status", Rate: 400, Duration: 250 * time.Millisecond}, wantCode: 200},
+		{name: "wrong token", cfg: LoadConfig{Token: "not-a-token-0123456789", Body: body, Rate: 200, Duration: 100 * time.Millisecond}, wantCode: 401, wantErrors: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := f.eng.Metrics().EventsTotal.Load()
+			tc.cfg.URL = f.ts.URL
+			res, err := Load(context.Background(), tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := int(float64(tc.cfg.Rate) * tc.cfg.Duration.Seconds())
+			if res.Requests != want || res.Codes[tc.wantCode] != want {
+				t.Fatalf("requests %d, codes %v; want %d answered %d", res.Requests, res.Codes, want, tc.wantCode)
+			}
+			if gotErrors := res.Errors == want; gotErrors != tc.wantErrors || (!tc.wantErrors && res.Errors != 0) {
+				t.Errorf("errors = %d of %d (first %q)", res.Errors, want, res.FirstErr)
+			}
+			if !(0 < res.P50 && res.P50 <= res.P99 && res.P99 <= res.P999 && res.P999 <= res.Max) || res.RPS <= 0 {
+				t.Errorf("percentiles out of order: %+v", res)
+			}
+			scored := f.eng.Metrics().EventsTotal.Load() - before
+			if wantScored := int64(0); tc.name == "score" {
+				wantScored = int64(want)
+				if scored != wantScored {
+					t.Errorf("engine scored %d events, want %d", scored, wantScored)
+				}
+			} else if scored != 0 {
+				t.Errorf("engine scored %d events, want none", scored)
+			}
+		})
+	}
+}
+
+func TestLoadConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     LoadConfig
+		wantErr string
+	}{
+		{name: "loopback v4", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Rate: 10, Duration: time.Second}},
+		{name: "loopback v6", cfg: LoadConfig{URL: "http://[::1]:8080", Rate: 10, Duration: time.Second}},
+		{name: "localhost", cfg: LoadConfig{URL: "https://localhost:8443", Rate: 10, Duration: time.Second}},
+		{name: "private address", cfg: LoadConfig{URL: "http://10.0.0.5:8080", Rate: 10, Duration: time.Second}, wantErr: "not a loopback"},
+		{name: "public name", cfg: LoadConfig{URL: "http://example.com", Rate: 10, Duration: time.Second}, wantErr: "not a loopback"},
+		{name: "not a url", cfg: LoadConfig{URL: "127.0.0.1:8080", Rate: 10, Duration: time.Second}, wantErr: "not an http"},
+		{name: "no rate", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Duration: time.Second}, wantErr: "rate 0"},
+		{name: "rate too high", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Rate: MaxLoadRate + 1, Duration: time.Second}, wantErr: "rate"},
+		{name: "no duration", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Rate: 10}, wantErr: "duration"},
+		{name: "too long", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Rate: 10, Duration: time.Hour}, wantErr: "duration"},
+		{name: "too many requests", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Rate: MaxLoadRate, Duration: MaxLoadDuration}, wantErr: "more than"},
+		{name: "relative path", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Path: "v1/score", Rate: 10, Duration: time.Second}, wantErr: "must start with /"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.setDefaults()
+			err := cfg.Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("Validate: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("Validate: %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}

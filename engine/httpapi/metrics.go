@@ -1,0 +1,158 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/loginrisk/loginrisk/engine"
+)
+
+// Metrics counts what the HTTP API did; the counters are read with atomic
+// loads, and Metrics is the prometheus.Collector that exports them with
+// the request latency histograms
+// (loginrisk_http_request_duration_seconds{route,code}).
+type Metrics struct {
+	AuthFailures atomic.Int64 // 401 and 403 answers
+	BacklogFull  atomic.Int64 // 503 answers because the recording backlog was full
+	ServerErrors atomic.Int64 // 5xx answers
+
+	latency      *prometheus.HistogramVec
+	authDesc     *prometheus.Desc
+	backlogDesc  *prometheus.Desc
+	serverErrors *prometheus.Desc
+}
+
+func newMetrics() *Metrics {
+	return &Metrics{
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "loginrisk_http_request_duration_seconds",
+			Help: "Time to answer an HTTP API request, by route (the OpenAPI operationId, not_found or method_not_allowed) and status code.",
+			Buckets: []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
+				0.05, 0.1, 0.25, 1},
+		}, []string{"route", "code"}),
+		authDesc:     prometheus.NewDesc("loginrisk_http_auth_failures_total", "HTTP requests refused for a missing or unknown token (401) or a role that may not call the route (403).", nil, nil),
+		backlogDesc:  prometheus.NewDesc("loginrisk_http_backlog_full_total", "POST /v1/score answers 503 because the engine's recording backlog was full.", nil, nil),
+		serverErrors: prometheus.NewDesc("loginrisk_http_server_errors_total", "HTTP answers with a 5xx status.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	m.latency.Describe(ch)
+	ch <- m.authDesc
+	ch <- m.backlogDesc
+	ch <- m.serverErrors
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.latency.Collect(ch)
+	ch <- constMetric(m.authDesc, prometheus.CounterValue, float64(m.AuthFailures.Load()))
+	ch <- constMetric(m.backlogDesc, prometheus.CounterValue, float64(m.BacklogFull.Load()))
+	ch <- constMetric(m.serverErrors, prometheus.CounterValue, float64(m.ServerErrors.Load()))
+}
+
+// routeMetrics caches one route's histogram per status code, so observing
+// a request neither allocates nor hashes label values.
+type routeMetrics struct {
+	name   string
+	vec    *prometheus.HistogramVec
+	byCode [500]atomic.Pointer[observer] // status codes 100..599
+}
+
+type observer struct{ prometheus.Observer }
+
+func (m *Metrics) route(name string) *routeMetrics {
+	return &routeMetrics{name: name, vec: m.latency}
+}
+
+func (rm *routeMetrics) observe(code int, d time.Duration) {
+	if code < 100 || code > 599 {
+		rm.vec.WithLabelValues(rm.name, strconv.Itoa(code)).Observe(d.Seconds())
+		return
+	}
+	slot := &rm.byCode[code-100]
+	o := slot.Load()
+	if o == nil {
+		o = &observer{rm.vec.WithLabelValues(rm.name, strconv.Itoa(code))}
+		slot.Store(o)
+	}
+	o.Observe(d.Seconds())
+}
+
+// engineCollector exports the engine's own counters at scrape time, so
+// nothing is counted twice.
+type engineCollector struct {
+	eng  *engine.Engine
+	desc struct {
+		events, duplicates, rejected, decisions, ruleHits, locksSet, backlog, lockKeys, rulesInfo *prometheus.Desc
+	}
+}
+
+func newEngineCollector(eng *engine.Engine) *engineCollector {
+	c := &engineCollector{eng: eng}
+	c.desc.events = prometheus.NewDesc("loginrisk_events_scored_total", "Events scored (each event_id once, whether by Kafka or HTTP).", nil, nil)
+	c.desc.duplicates = prometheus.NewDesc("loginrisk_events_duplicate_total", "Events whose event_id was already scored; they got the earlier decision.", nil, nil)
+	c.desc.rejected = prometheus.NewDesc("loginrisk_events_rejected_total", "Kafka messages that could not be scored (dead-lettered).", nil, nil)
+	c.desc.decisions = prometheus.NewDesc("loginrisk_decisions_total", "Decisions by verdict.", []string{"decision"}, nil)
+	c.desc.ruleHits = prometheus.NewDesc("loginrisk_rule_hits_total", "Decisions each active rule contributed to.", []string{"rule"}, nil)
+	c.desc.locksSet = prometheus.NewDesc("loginrisk_locks_set_total", "Locks set or extended by lockout decisions.", nil, nil)
+	c.desc.backlog = prometheus.NewDesc("loginrisk_recording_backlog", "Events scored over HTTP and queued, not yet published and stored.", nil, nil)
+	c.desc.lockKeys = prometheus.NewDesc("loginrisk_lock_table_keys", "Keys in the lock table: active locks and offence records.", nil, nil)
+	c.desc.rulesInfo = prometheus.NewDesc("loginrisk_rules_info", "The rule set in use (always 1).", []string{"version"}, nil)
+	return c
+}
+
+// Describe implements prometheus.Collector.
+func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	d := &c.desc
+	for _, desc := range []*prometheus.Desc{d.events, d.duplicates, d.rejected, d.decisions, d.ruleHits, d.locksSet, d.backlog, d.lockKeys, d.rulesInfo} {
+		ch <- desc
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
+	m := c.eng.Metrics()
+	d := &c.desc
+	counter := prometheus.CounterValue
+	ch <- constMetric(d.events, counter, float64(m.EventsTotal.Load()))
+	ch <- constMetric(d.duplicates, counter, float64(m.DuplicatesTotal.Load()))
+	ch <- constMetric(d.rejected, counter, float64(m.RejectedTotal.Load()))
+	ch <- constMetric(d.decisions, counter, float64(m.Allow.Load()), "allow")
+	ch <- constMetric(d.decisions, counter, float64(m.Challenge.Load()), "challenge")
+	ch <- constMetric(d.decisions, counter, float64(m.Lockout.Load()), "lockout")
+	for rule, hits := range m.RuleHits() {
+		ch <- constMetric(d.ruleHits, counter, float64(hits), rule)
+	}
+	ch <- constMetric(d.locksSet, counter, float64(m.LocksSet.Load()))
+	ch <- constMetric(d.backlog, prometheus.GaugeValue, float64(c.eng.Backlog()))
+	ch <- constMetric(d.lockKeys, prometheus.GaugeValue, float64(c.eng.Locks().Len()))
+	ch <- constMetric(d.rulesInfo, prometheus.GaugeValue, 1, c.eng.RulesVersion())
+}
+
+// constMetric is prometheus.MustNewConstMetric without the panic: a bad
+// metric is reported by the scrape instead.
+func constMetric(desc *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(desc, t, v, labels...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(desc, err)
+	}
+	return m
+}
+
+// promhttpHandler serves a registry; a collector that fails is logged and
+// the rest is still served.
+func promhttpHandler(reg *prometheus.Registry, log *slog.Logger) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      reg,
+	})
+}

@@ -1,0 +1,229 @@
+package kafkastream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/loginrisk/loginrisk/engine"
+)
+
+// Run consumes the events topic in the consumer group until ctx is
+// cancelled, handing each partition's messages to proc in batches of up
+// to MaxBatch. A batch's offset is committed only after proc.Record
+// returned nil for it; a failing Record is retried with backoff, so a
+// partition never skips an event. On cancellation Run stops fetching,
+// lets every worker finish and commit its current batch (bounded by
+// DrainTimeout), leaves the group and returns nil.
+func (s *Stream) Run(ctx context.Context, proc engine.BatchProcessor) error {
+	log := s.cfg.Logger
+	startOffset := kafka.FirstOffset
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                     s.cfg.GroupID,
+		Brokers:                s.cfg.Brokers,
+		Dialer:                 s.dialer,
+		Topics:                 []string{s.cfg.EventsTopic},
+		StartOffset:            startOffset,
+		HeartbeatInterval:      2 * time.Second,
+		SessionTimeout:         20 * time.Second,
+		RebalanceTimeout:       20 * time.Second,
+		JoinGroupBackoff:       time.Second,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 10 * time.Second,
+		Timeout:                10 * time.Second,
+		ErrorLogger:            kafka.LoggerFunc(func(msg string, args ...any) { log.Debug("kafka group: " + fmt.Sprintf(msg, args...)) }),
+	})
+	if err != nil {
+		return fmt.Errorf("kafka consumer group %s: %w", s.cfg.GroupID, err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		// Close ends the generation and waits for every partition worker
+		// to drain and commit.
+		_ = group.Close()
+		close(closed)
+	}()
+	failures := 0
+	for {
+		gen, err := group.Next(context.Background())
+		if errors.Is(err, kafka.ErrGroupClosed) {
+			<-closed
+			return nil
+		}
+		if err != nil {
+			s.metrics.Connected.Store(false)
+			failures++
+			// The group retries by itself; one line per streak, not per try.
+			if failures == 1 || failures%30 == 0 {
+				log.Warn("kafka consumer group not ready, retrying", "group", s.cfg.GroupID, "attempts", failures, "err", err)
+			}
+			continue
+		}
+		s.metrics.Connected.Store(true)
+		if failures > 0 {
+			log.Info("kafka consumer group joined", "group", s.cfg.GroupID, "after_attempts", failures)
+			failures = 0
+		}
+		var parts []int
+		for _, a := range gen.Assignments[s.cfg.EventsTopic] {
+			a := a
+			parts = append(parts, a.ID)
+			gen.Start(func(gctx context.Context) {
+				s.consumePartition(gctx, gen, a.ID, a.Offset, proc)
+			})
+		}
+		log.Info("kafka generation started", "generation", gen.ID, "partitions", parts)
+	}
+}
+
+// consumePartition is one partition's worker: a fetcher goroutine fills a
+// channel, and the worker takes whatever is ready (up to MaxBatch) as one
+// batch, handles it and commits it.
+func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, partition int, offset int64, proc engine.BatchProcessor) {
+	log := s.cfg.Logger.With("partition", partition)
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   s.cfg.Brokers,
+		Topic:     s.cfg.EventsTopic,
+		Partition: partition,
+		Dialer:    s.dialer,
+		MinBytes:  1,
+		MaxBytes:  32 << 20,
+		MaxWait:   250 * time.Millisecond,
+		// Read errors are retried by the reader; they are logged at debug.
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) { log.Debug("kafka reader: " + fmt.Sprintf(msg, args...)) }),
+	})
+	defer reader.Close()
+	if offset < 0 {
+		offset = kafka.FirstOffset
+	}
+	if err := reader.SetOffset(offset); err != nil {
+		log.Error("setting partition offset", "offset", offset, "err", err)
+		return
+	}
+
+	fetched := make(chan kafka.Message, s.cfg.MaxBatch)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(fetched)
+		for {
+			m, err := reader.FetchMessage(gctx)
+			if err != nil {
+				if gctx.Err() == nil {
+					log.Warn("fetching from kafka", "err", err)
+				}
+				return
+			}
+			select {
+			case fetched <- m:
+			case <-gctx.Done():
+				return
+			}
+		}
+	}()
+	defer wg.Wait()
+
+	batch := make([]engine.Message, 0, s.cfg.MaxBatch)
+	for {
+		batch = batch[:0]
+		var last kafka.Message
+		select {
+		case m, ok := <-fetched:
+			if !ok {
+				return
+			}
+			batch = append(batch, toMessage(m))
+			last = m
+		case <-gctx.Done():
+			return
+		}
+	fill:
+		for len(batch) < s.cfg.MaxBatch {
+			select {
+			case m, ok := <-fetched:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, toMessage(m))
+				last = m
+			default:
+				break fill
+			}
+		}
+		s.metrics.MessagesTotal.Add(int64(len(batch)))
+		s.metrics.BatchesTotal.Add(1)
+		if lag := last.HighWaterMark - last.Offset - 1; lag >= 0 {
+			s.metrics.Lag.Store(lag)
+		}
+		if !s.handleAndCommit(gctx, gen, partition, batch, last.Offset, proc, log) {
+			return
+		}
+	}
+}
+
+// handleAndCommit scores one batch, records it until that succeeds, then
+// commits it.
+// Once a batch is taken it is finished even if the generation ends (within
+// DrainTimeout), so a shutdown commits what was processed. It reports
+// whether the worker should go on.
+func (s *Stream) handleAndCommit(gctx context.Context, gen *kafka.Generation, partition int, batch []engine.Message, lastOffset int64, proc engine.BatchProcessor, log *slog.Logger) bool {
+	// The drain context outlives the generation by DrainTimeout at most.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := context.AfterFunc(gctx, func() {
+		t := time.AfterFunc(s.cfg.DrainTimeout, cancel)
+		context.AfterFunc(ctx, func() { t.Stop() })
+	})
+	defer stop()
+
+	prepared := proc.Prepare(batch)
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := proc.Record(ctx, prepared)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			log.Warn("batch not finished before the drain timeout; it will be redelivered", "messages", len(batch), "err", err)
+			return false
+		}
+		s.metrics.RetriesTotal.Add(1)
+		if attempt == 1 || attempt%20 == 0 {
+			log.Warn("recording batch failed, retrying", "messages", len(batch), "attempt", attempt, "err", err)
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return false
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	commit := map[string]map[int]int64{s.cfg.EventsTopic: {partition: lastOffset + 1}}
+	for attempt := 1; ; attempt++ {
+		s.commitMu.Lock()
+		err := gen.CommitOffsets(commit)
+		s.commitMu.Unlock()
+		if err == nil {
+			s.metrics.CommitsTotal.Add(1)
+			return gctx.Err() == nil
+		}
+		// A commit that fails after the generation ended is harmless: the
+		// events are recorded and will be deduplicated on redelivery.
+		if gctx.Err() != nil || attempt >= 5 {
+			log.Warn("committing offset failed; the batch may be redelivered", "offset", lastOffset+1, "err", err)
+			return false
+		}
+		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+	}
+}
+
+func toMessage(m kafka.Message) engine.Message {
+	return engine.Message{Key: m.Key, Value: m.Value, Partition: m.Partition, Offset: m.Offset, Time: m.Time}
+}

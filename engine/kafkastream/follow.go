@@ -1,0 +1,272 @@
+package kafkastream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// followSummaryEvery is how often FollowDecisions reports the decisions it
+// had to skip since its last report.
+const followSummaryEvery = time.Minute
+
+// FollowDecisions keeps a replicated view of every instance's decisions: it
+// reads every partition of the decisions topic from the first message
+// published at or after since (since = now − 24 h rebuilds the locks still
+// active) and calls apply for each decision, until ctx ends. It uses no
+// consumer group and commits nothing: every instance reads everything, one
+// reader per partition. apply is never called concurrently; within a
+// partition it sees the decisions in order.
+//
+// The partitions are looked up once at start (retrying until the topic
+// exists or ctx ends); partitions added later are followed after a
+// restart. A message that is not a Decision is skipped, and the skips are
+// reported as one warning per minute with their count. FollowDecisions
+// returns nil when ctx ends.
+func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply func(*schemas.Decision)) error {
+	if apply == nil {
+		return errors.New("kafkastream: FollowDecisions needs an apply function")
+	}
+	topic := s.cfg.DecisionsTopic
+	log := s.cfg.Logger.With("topic", topic)
+	partitions, err := s.decisionPartitions(ctx, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	log.Info("following decisions", "partitions", len(partitions), "since", since.UTC().Format(time.RFC3339))
+
+	f := &follower{stream: s, log: log, apply: apply, since: since}
+	var wg sync.WaitGroup
+	for _, p := range partitions {
+		wg.Go(func() { f.partition(ctx, p) })
+	}
+	summarised := make(chan struct{})
+	go func() {
+		defer close(summarised)
+		t := time.NewTicker(followSummaryEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f.reportSkipped()
+			}
+		}
+	}()
+	wg.Wait()
+	<-summarised
+	f.reportSkipped()
+	return nil
+}
+
+// decisionPartitions returns the partition ids of the decisions topic,
+// retrying (with backoff, logging the first failure and every tenth)
+// until the topic has partitions or ctx ends.
+func (s *Stream) decisionPartitions(ctx context.Context, log *slog.Logger) ([]int, error) {
+	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Transport: s.transport, Timeout: 10 * time.Second}
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ids, err := func() ([]int, error) {
+			resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.cfg.DecisionsTopic}})
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range resp.Topics {
+				if t.Name != s.cfg.DecisionsTopic {
+					continue
+				}
+				if t.Error != nil {
+					return nil, t.Error
+				}
+				ids := make([]int, 0, len(t.Partitions))
+				for _, p := range t.Partitions {
+					ids = append(ids, p.ID)
+				}
+				if len(ids) > 0 {
+					sort.Ints(ids)
+					return ids, nil
+				}
+			}
+			return nil, errors.New("the topic has no partitions")
+		}()
+		if err == nil {
+			return ids, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			log.Warn("looking up the decisions topic's partitions failed, retrying", "brokers", strings.Join(s.cfg.Brokers, ","), "attempt", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// follower is the state FollowDecisions shares between its partition
+// readers.
+type follower struct {
+	stream *Stream
+	log    *slog.Logger
+	since  time.Time
+
+	applyMu sync.Mutex
+	apply   func(*schemas.Decision)
+
+	skipped  atomic.Int64 // undecodable messages since the last report
+	firstErr atomic.Pointer[string]
+}
+
+// partition follows one partition until ctx ends.
+func (f *follower) partition(ctx context.Context, partition int) {
+	s := f.stream
+	log := f.log.With("partition", partition)
+	offset, err := f.startOffset(ctx, partition, log)
+	if err != nil {
+		return // ctx ended
+	}
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:     s.cfg.Brokers,
+		Topic:       s.cfg.DecisionsTopic,
+		Partition:   partition,
+		Dialer:      s.dialer,
+		MinBytes:    1,
+		MaxBytes:    16 << 20,
+		MaxWait:     250 * time.Millisecond,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) { log.Debug("kafka reader: " + fmt.Sprintf(msg, args...)) }),
+	})
+	defer reader.Close()
+	if err := reader.SetOffset(offset); err != nil {
+		log.Error("setting the decisions partition offset", "offset", offset, "err", err)
+		return
+	}
+	for {
+		// FetchMessage without a group commits nothing; the reader
+		// retries broker errors by itself.
+		m, err := reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("reading decisions stopped", "err", err)
+			}
+			return
+		}
+		d := new(schemas.Decision)
+		if err := json.Unmarshal(m.Value, d); err != nil || d.EventID == "" {
+			if err == nil {
+				err = errors.New("no event_id")
+			}
+			f.skipped.Add(1)
+			if f.firstErr.Load() == nil {
+				msg := fmt.Sprintf("partition %d offset %d: %v", partition, m.Offset, err)
+				f.firstErr.CompareAndSwap(nil, &msg)
+			}
+			continue
+		}
+		f.applyMu.Lock()
+		f.apply(d)
+		f.applyMu.Unlock()
+	}
+}
+
+// startOffset returns the offset of the first message at or after since,
+// or the end of the partition when every message is older. The end is
+// read before the time lookup, so a message published between the two
+// lookups is not skipped.
+func (f *follower) startOffset(ctx context.Context, partition int, log *slog.Logger) (int64, error) {
+	s := f.stream
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		offset, err := s.offsetAt(ctx, partition, f.since)
+		if err == nil {
+			return offset, nil
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			log.Warn("finding where to start reading decisions failed, retrying", "attempt", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// offsetAt asks the partition's leader for the first offset at or after t.
+func (s *Stream) offsetAt(ctx context.Context, partition int, t time.Time) (int64, error) {
+	var errs []error
+	for _, broker := range s.cfg.Brokers {
+		conn, err := s.dialer.DialLeader(ctx, "tcp", broker, s.cfg.DecisionsTopic, partition)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		offset, err := readOffsetAt(ctx, conn, t)
+		conn.Close()
+		if err != nil {
+			return 0, fmt.Errorf("reading the offsets of %s/%d: %w", s.cfg.DecisionsTopic, partition, err)
+		}
+		return offset, nil
+	}
+	return 0, fmt.Errorf("reaching the leader of %s/%d: %w", s.cfg.DecisionsTopic, partition, errors.Join(errs...))
+}
+
+// readOffsetAt reads, on a connection to a partition's leader, the end of
+// the partition and then the first offset at or after t; the end when no
+// message is that recent.
+func readOffsetAt(ctx context.Context, conn *kafka.Conn, t time.Time) (int64, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(10 * time.Second)
+	}
+	_ = conn.SetDeadline(deadline)
+	end, err := conn.ReadLastOffset()
+	if err != nil {
+		return 0, err
+	}
+	offset, err := conn.ReadOffset(t)
+	if err != nil {
+		return 0, err
+	}
+	if offset < 0 { // no message at or after t
+		return end, nil
+	}
+	return offset, nil
+}
+
+// reportSkipped logs the undecodable decisions skipped since the last
+// report, if any, as one warning.
+func (f *follower) reportSkipped() {
+	n := f.skipped.Swap(0)
+	first := f.firstErr.Swap(nil)
+	if n == 0 {
+		return
+	}
+	example := ""
+	if first != nil {
+		example = *first
+	}
+	f.log.Warn("skipped undecodable messages on the decisions topic", "count", n, "first_err", example)
+}

@@ -1,0 +1,300 @@
+package kafkastream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/testkit"
+	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/rules"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// instance is one loginrisk process: a stream and an engine.
+type instance struct {
+	name   string
+	stream *Stream
+	eng    *engine.Engine
+}
+
+func newInstance(t *testing.T, name string, cfg Config) *instance {
+	t.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	stream, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stream.Close() })
+	rm, err := rules.NewManager(rules.ManagerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enricher, err := features.NewEnricher(features.EnricherConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enricher.Close() })
+	store, err := features.NewStore(features.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enricher, State: store, Recorder: engine.Recorder{Publisher: stream}, DLQ: stream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &instance{name: name, stream: stream, eng: eng}
+}
+
+// TestFollowDecisionsReplicatesLocks runs two instances in one consumer
+// group. A brute force on one account is keyed by user_id, so one
+// instance scores all of it and sets the lock; the other must learn the
+// lock from the decisions topic.
+func TestFollowDecisionsReplicatesLocks(t *testing.T) {
+	brokers, _ := testkit.Kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := Config{
+		Brokers:        brokers,
+		GroupID:        testkit.Name("group"),
+		EventsTopic:    testkit.Name("events"),
+		DecisionsTopic: testkit.Name("decisions"),
+		DLQTopic:       testkit.Name("dlq"),
+		Partitions:     4,
+		MaxBatch:       50,
+		DrainTimeout:   5 * time.Second,
+	}
+	a, b := newInstance(t, "a", cfg), newInstance(t, "b", cfg)
+	if err := a.stream.EnsureTopics(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	since := time.Now().Add(-24 * time.Hour)
+	for _, in := range []*instance{a, b} {
+		wg.Go(func() {
+			if err := in.stream.Run(runCtx, in.eng); err != nil {
+				t.Errorf("instance %s: Run: %v", in.name, err)
+			}
+		})
+		wg.Go(func() {
+			if err := in.stream.FollowDecisions(runCtx, since, in.eng.ApplyDecision); err != nil {
+				t.Errorf("instance %s: FollowDecisions: %v", in.name, err)
+			}
+		})
+	}
+	waitForStableGroup(ctx, t, brokers, cfg.GroupID, 2, cfg.Partitions)
+
+	user, ip := "mallory-target@example.com", "203.0.113.66"
+	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	writer := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: cfg.EventsTopic, Balancer: &kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer writer.Close()
+	var msgs []kafka.Message
+	for i := range 5 {
+		ev := schemas.LoginEvent{EventID: fmt.Sprintf("follow-%d", i), OccurredAt: start.Add(time.Duration(i) * time.Minute), UserID: user,
+			Outcome: schemas.OutcomeFailure, IP: ip, FailureReason: "bad_password", UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"}
+		value, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(user), Value: value})
+	}
+	writeMessages(ctx, t, writer, msgs...)
+
+	at := start.Add(5 * time.Minute)
+	wantKey := user + "|" + ip
+	locked := func(in *instance) bool {
+		for _, l := range in.eng.UserStatus(user, at).Locks {
+			if l.Scope == schemas.ScopeUserIP && l.Key == wantKey && l.Rule == "failure_burst" && l.Until.Equal(start.Add(4*time.Minute).Add(10*time.Minute)) {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for !(locked(a) && locked(b)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 90s: instance a locked=%v (scored %d), b locked=%v (scored %d); a: %+v b: %+v",
+				locked(a), a.eng.Metrics().EventsTotal.Load(), locked(b), b.eng.Metrics().EventsTotal.Load(),
+				a.eng.UserStatus(user, at), b.eng.UserStatus(user, at))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	scoredA, scoredB := a.eng.Metrics().EventsTotal.Load(), b.eng.Metrics().EventsTotal.Load()
+	if !(scoredA == 5 && scoredB == 0 || scoredA == 0 && scoredB == 5) {
+		t.Errorf("events scored: a %d, b %d; want all five by one instance (one partition, one owner)", scoredA, scoredB)
+	}
+
+	// A lift on the instance that did not score is replicated back.
+	other, scorer := a, b
+	if scoredA == 5 {
+		other, scorer = b, a
+	}
+	if _, err := other.eng.Lift(ctx, schemas.ScopeUserIP, wantKey, "test", at); err != nil {
+		t.Fatalf("lift on instance %s: %v", other.name, err)
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for locked(scorer) {
+		if time.Now().After(deadline) {
+			t.Fatalf("instance %s still has the lock lifted on %s", scorer.name, other.name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestFollowDecisionsSince checks where following starts: decisions
+// published before since are skipped, later ones applied, and messages
+// that are not decisions are skipped without stopping the partition.
+func TestFollowDecisionsSince(t *testing.T) {
+	brokers, _ := testkit.Kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := Config{Brokers: brokers, EventsTopic: testkit.Name("events"), DecisionsTopic: testkit.Name("decisions"), DLQTopic: testkit.Name("dlq"), Partitions: 2,
+		Logger: slog.New(slog.DiscardHandler)}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.EnsureTopics(ctx); err != nil {
+		t.Fatal(err)
+	}
+	writer := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: cfg.DecisionsTopic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer writer.Close()
+	decision := func(id string) []byte {
+		v, _ := schemas.EncodeDecision(nil, &schemas.Decision{EventID: id, UserID: "u-" + id, Decision: schemas.VerdictAllow, Reasons: []schemas.Reason{}})
+		return v
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	writeMessages(ctx, t, writer,
+		kafka.Message{Key: []byte("k1"), Value: decision("old-1"), Time: old},
+		kafka.Message{Key: []byte("k2"), Value: decision("old-2"), Time: old},
+	)
+
+	tests := []struct {
+		name  string
+		since time.Time
+		want  []string // event ids applied, in any order
+	}{
+		{name: "since before everything", since: old.Add(-time.Minute), want: []string{"old-1", "old-2", "new-1", "new-2"}},
+		{name: "since after the old ones", since: old.Add(time.Hour), want: []string{"new-1", "new-2"}},
+	}
+	// The new messages are published once, after the first follower
+	// started, so both cases see them; the undecodable ones in between
+	// must not stop anything.
+	published := false
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fctx, fstop := context.WithCancel(ctx)
+			var mu sync.Mutex
+			applied := map[string]int{}
+			done := make(chan error, 1)
+			go func() {
+				done <- s.FollowDecisions(fctx, tc.since, func(d *schemas.Decision) {
+					mu.Lock()
+					applied[d.EventID]++
+					mu.Unlock()
+				})
+			}()
+			if !published {
+				published = true
+				writeMessages(ctx, t, writer,
+					kafka.Message{Key: []byte("k1"), Value: []byte("not json")},
+					kafka.Message{Key: []byte("k2"), Value: []byte(`{"user_id":"no event id"}`)},
+					kafka.Message{Key: []byte("k1"), Value: decision("new-1")},
+					kafka.Message{Key: []byte("k2"), Value: decision("new-2")},
+				)
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				mu.Lock()
+				n := len(applied)
+				mu.Unlock()
+				if n >= len(tc.want) {
+					break
+				}
+				if time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			// Give a wrongly applied old decision the chance to show up.
+			time.Sleep(200 * time.Millisecond)
+			fstop()
+			if err := <-done; err != nil {
+				t.Errorf("FollowDecisions: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(applied) != len(tc.want) {
+				t.Errorf("applied %v, want %v", applied, tc.want)
+			}
+			for _, id := range tc.want {
+				if applied[id] != 1 {
+					t.Errorf("decision %s applied %d times, want once (applied %v)", id, applied[id], applied)
+				}
+			}
+		})
+	}
+}
+
+// waitForStableGroup waits until the group has members members sharing all
+// partitions, so no rebalance moves a partition while the test produces.
+func waitForStableGroup(ctx context.Context, t *testing.T, brokers []string, group string, members, partitions int) {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
+	deadline := time.Now().Add(90 * time.Second)
+	last := "no answer"
+	for time.Now().Before(deadline) {
+		resp, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+		if err == nil && len(resp.Groups) == 1 {
+			g := resp.Groups[0]
+			assigned, busy := 0, 0
+			for _, m := range g.Members {
+				n := 0
+				for _, topic := range m.MemberAssignments.Topics {
+					n += len(topic.Partitions)
+				}
+				assigned += n
+				if n > 0 {
+					busy++
+				}
+			}
+			last = fmt.Sprintf("state %s, %d members, %d with partitions, %d partitions assigned", g.GroupState, len(g.Members), busy, assigned)
+			if g.GroupState == "Stable" && len(g.Members) == members && busy == members && assigned == partitions {
+				return
+			}
+		} else if err != nil {
+			last = err.Error()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("consumer group %s did not settle: %s", group, last)
+}
+
+// writeMessages produces msgs, retrying while a real broker is still
+// propagating a topic just created.
+func writeMessages(ctx context.Context, t *testing.T, w *kafka.Writer, msgs ...kafka.Message) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) || !errors.Is(err, kafka.UnknownTopicOrPartition) && !errors.Is(err, kafka.LeaderNotAvailable) {
+			t.Fatalf("producing to %s: %v", w.Topic, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,289 @@
+// Package kafkastream is the engine's Kafka adapter: a kafka-go consumer
+// group on login-events with one worker per assigned partition, a decision
+// publisher for login-decisions and a dead-letter publisher for
+// login-events-dlq. Offsets are committed only after a batch's decisions
+// are acknowledged and its history is stored.
+package kafkastream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// Config configures the consumer and the publishers.
+type Config struct {
+	Brokers         []string
+	GroupID         string // default "loginrisk"
+	EventsTopic     string // default "login-events"
+	DecisionsTopic  string // default "login-decisions"
+	DLQTopic        string // default "login-events-dlq"
+	Partitions      int    // partitions of topics created here, default 6
+	Replication     int    // replication factor of topics created here, default 1
+	CreateTopics    bool   // create missing topics at start
+	MaxBatch        int    // messages handled per batch, default 500
+	DrainTimeout    time.Duration
+	StartFromOldest bool // a new group starts at the oldest offset (default true via New)
+
+	// Security. Empty means plaintext without authentication.
+	TLS           *tls.Config
+	SASLMechanism string // "", "SCRAM-SHA-256" or "SCRAM-SHA-512"
+	SASLUser      string
+	SASLPassword  string
+
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.GroupID == "" {
+		c.GroupID = "loginrisk"
+	}
+	if c.EventsTopic == "" {
+		c.EventsTopic = "login-events"
+	}
+	if c.DecisionsTopic == "" {
+		c.DecisionsTopic = "login-decisions"
+	}
+	if c.DLQTopic == "" {
+		c.DLQTopic = "login-events-dlq"
+	}
+	if c.Partitions == 0 {
+		c.Partitions = 6
+	}
+	if c.Replication == 0 {
+		c.Replication = 1
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 500
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 20 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports the first thing wrong with the configuration.
+func (c *Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("kafka.brokers: at least one broker is required")
+	}
+	for _, b := range c.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return fmt.Errorf("kafka.brokers: %q is not host:port", b)
+		}
+	}
+	if c.Partitions < 1 {
+		return fmt.Errorf("kafka.partitions: %d must be at least 1", c.Partitions)
+	}
+	if c.MaxBatch < 1 {
+		return fmt.Errorf("kafka.max_batch: %d must be at least 1", c.MaxBatch)
+	}
+	switch c.SASLMechanism {
+	case "", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		return fmt.Errorf("kafka.sasl_mechanism: %q is not one of SCRAM-SHA-256, SCRAM-SHA-512", c.SASLMechanism)
+	}
+	if c.SASLMechanism != "" && (c.SASLUser == "" || c.SASLPassword == "") {
+		return errors.New("kafka.sasl_user and kafka.sasl_password are required with kafka.sasl_mechanism")
+	}
+	for _, t := range []string{c.EventsTopic, c.DecisionsTopic, c.DLQTopic} {
+		if strings.ContainsAny(t, " /\\") {
+			return fmt.Errorf("kafka topic %q: invalid name", t)
+		}
+	}
+	return nil
+}
+
+// Metrics counts what the adapter did; fields are read with atomic loads.
+type Metrics struct {
+	MessagesTotal      atomic.Int64 // messages fetched
+	BatchesTotal       atomic.Int64
+	DeadLetteredTotal  atomic.Int64
+	DecisionsPublished atomic.Int64
+	CommitsTotal       atomic.Int64
+	RetriesTotal       atomic.Int64 // batch handling retried after an error
+	Lag                atomic.Int64 // sum over owned partitions of the last known lag
+	Connected          atomic.Bool  // the last broker round trip succeeded
+}
+
+// Stream owns the Kafka clients.
+type Stream struct {
+	cfg       Config
+	dialer    *kafka.Dialer
+	transport *kafka.Transport
+	decisions *kafka.Writer
+	dlq       *kafka.Writer
+	metrics   Metrics
+	// commitMu serialises offset commits: kafka-go sends the partition
+	// workers' commits over one coordinator connection, where concurrent
+	// waiters spin reading each other's responses.
+	commitMu sync.Mutex
+}
+
+// New builds a Stream; it does not contact the brokers.
+func New(cfg Config) (*Stream, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Stream{cfg: cfg}
+	s.dialer = &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: cfg.TLS}
+	s.transport = &kafka.Transport{TLS: cfg.TLS, DialTimeout: 10 * time.Second}
+	if cfg.SASLMechanism != "" {
+		algo := scram.SHA256
+		if cfg.SASLMechanism == "SCRAM-SHA-512" {
+			algo = scram.SHA512
+		}
+		mech, err := scram.Mechanism(algo, cfg.SASLUser, cfg.SASLPassword)
+		if err != nil {
+			return nil, fmt.Errorf("kafka sasl: %w", err)
+		}
+		s.dialer.SASLMechanism = mech
+		s.transport.SASL = mech
+	}
+	newWriter := func(topic string) *kafka.Writer {
+		return &kafka.Writer{
+			Addr:         kafka.TCP(cfg.Brokers...),
+			Topic:        topic,
+			Balancer:     &kafka.Murmur2Balancer{}, // the Java client's key hashing
+			RequiredAcks: kafka.RequireAll,
+			BatchSize:    cfg.MaxBatch,
+			BatchBytes:   16 << 20,
+			BatchTimeout: 2 * time.Millisecond,
+			MaxAttempts:  5,
+			Transport:    s.transport,
+		}
+	}
+	s.decisions = newWriter(cfg.DecisionsTopic)
+	s.dlq = newWriter(cfg.DLQTopic)
+	return s, nil
+}
+
+// Metrics returns the adapter's counters.
+func (s *Stream) Metrics() *Metrics { return &s.metrics }
+
+// Config returns the effective configuration (defaults filled).
+func (s *Stream) Config() Config { return s.cfg }
+
+// EnsureTopics creates the events, decisions and dead-letter topics when
+// they are missing. A broker that is starting (not yet available, or
+// fenced) is retried for up to 60 s.
+func (s *Stream) EnsureTopics(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := s.createTopics(ctx)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		s.cfg.Logger.Debug("creating topics, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (s *Stream) createTopics(ctx context.Context) error {
+	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Transport: s.transport, Timeout: 15 * time.Second}
+	var topics []kafka.TopicConfig
+	for _, t := range []string{s.cfg.EventsTopic, s.cfg.DecisionsTopic, s.cfg.DLQTopic} {
+		topics = append(topics, kafka.TopicConfig{Topic: t, NumPartitions: s.cfg.Partitions, ReplicationFactor: s.cfg.Replication})
+	}
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("creating topics on %s: %w", strings.Join(s.cfg.Brokers, ","), err)
+	}
+	for topic, terr := range resp.Errors {
+		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", topic, terr)
+		}
+	}
+	return nil
+}
+
+// Ping checks that a broker answers a metadata request.
+func (s *Stream) Ping(ctx context.Context) error {
+	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Transport: s.transport, Timeout: 5 * time.Second}
+	_, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.cfg.EventsTopic}})
+	s.metrics.Connected.Store(err == nil)
+	return err
+}
+
+// PublishDecisions implements engine.DecisionPublisher: it writes the
+// decisions keyed by user_id and returns once all replicas acknowledged.
+func (s *Stream) PublishDecisions(ctx context.Context, ds []*schemas.Decision) error {
+	msgs := make([]kafka.Message, len(ds))
+	for i, d := range ds {
+		value, err := schemas.EncodeDecision(nil, d)
+		if err != nil {
+			return fmt.Errorf("encoding decision %s: %w", d.EventID, err)
+		}
+		msgs[i] = kafka.Message{Key: []byte(d.UserID), Value: value}
+	}
+	if err := s.decisions.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("publishing %d decisions to %s: %w", len(ds), s.cfg.DecisionsTopic, err)
+	}
+	s.metrics.DecisionsPublished.Add(int64(len(ds)))
+	return nil
+}
+
+// Header names on dead-lettered messages.
+const (
+	HeaderError     = "loginrisk-error"
+	HeaderField     = "loginrisk-field"
+	HeaderTopic     = "loginrisk-source-topic"
+	HeaderPartition = "loginrisk-source-partition"
+	HeaderOffset    = "loginrisk-source-offset"
+)
+
+// DeadLetter implements engine.DeadLetterSink: the original key and value
+// go to the dead-letter topic with the reason and the source position in
+// headers.
+func (s *Stream) DeadLetter(ctx context.Context, rejected []engine.Rejected) error {
+	msgs := make([]kafka.Message, len(rejected))
+	for i, r := range rejected {
+		field := ""
+		var fe *schemas.FieldError
+		if errors.As(r.Err, &fe) {
+			field = fe.Field
+		}
+		msgs[i] = kafka.Message{
+			Key:   r.Message.Key,
+			Value: r.Message.Value,
+			Headers: []kafka.Header{
+				{Key: HeaderError, Value: []byte(r.Err.Error())},
+				{Key: HeaderField, Value: []byte(field)},
+				{Key: HeaderTopic, Value: []byte(s.cfg.EventsTopic)},
+				{Key: HeaderPartition, Value: []byte(strconv.Itoa(r.Message.Partition))},
+				{Key: HeaderOffset, Value: []byte(strconv.FormatInt(r.Message.Offset, 10))},
+			},
+		}
+	}
+	if err := s.dlq.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("dead-lettering %d messages to %s: %w", len(msgs), s.cfg.DLQTopic, err)
+	}
+	s.metrics.DeadLetteredTotal.Add(int64(len(msgs)))
+	return nil
+}
+
+// Close flushes and closes the publishers.
+func (s *Stream) Close() error {
+	return errors.Join(s.decisions.Close(), s.dlq.Close())
+}

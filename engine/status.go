@@ -1,0 +1,155 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// CounterReader reads current window counters without an attempt;
+// features.Store implements it.
+type CounterReader interface {
+	UserCounters(userID string, at time.Time) map[string]float64
+	IPCounters(addr netip.Addr, at time.Time) map[string]float64
+}
+
+// Status is what the engine knows of a user or an address right now: the
+// locks active on it, its window counters and the last decision about it.
+type Status struct {
+	Locks        []schemas.Lock     `json:"locks"`
+	Counters     map[string]float64 `json:"counters"`
+	LastDecision *schemas.Decision  `json:"last_decision,omitempty"`
+}
+
+// UserStatus reports the locks that would refuse userID (user-wide and
+// user_ip locks), its counters and its last decision, at time at. It has
+// no side effects.
+func (e *Engine) UserStatus(userID string, at time.Time) Status {
+	st := Status{Locks: []schemas.Lock{}, Counters: map[string]float64{}}
+	for _, l := range e.locks.Active(at) {
+		switch l.Scope {
+		case schemas.ScopeUser:
+			if l.Key == userID {
+				st.Locks = append(st.Locks, l)
+			}
+		case schemas.ScopeUserIP:
+			if k, ok := ParseLockKey(l.Scope, l.Key); ok && k.a == userID {
+				st.Locks = append(st.Locks, l)
+			}
+		}
+	}
+	if cr, ok := e.cfg.State.(CounterReader); ok {
+		st.Counters = cr.UserCounters(userID, at)
+	}
+	if se, ok := e.lastByUser.get(userID); ok {
+		st.LastDecision = se.Decision
+	}
+	return st
+}
+
+// IPStatus reports the locks on an address (ip and user_ip locks; IPv6 by
+// its /64), its counters and the last decision from it.
+func (e *Engine) IPStatus(addr netip.Addr, at time.Time) Status {
+	st := Status{Locks: []schemas.Lock{}, Counters: map[string]float64{}}
+	addr = addr.Unmap()
+	key := addr.String()
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		key = p.String()
+	}
+	for _, l := range e.locks.Active(at) {
+		switch l.Scope {
+		case schemas.ScopeIP:
+			if l.Key == key {
+				st.Locks = append(st.Locks, l)
+			}
+		case schemas.ScopeUserIP:
+			if k, ok := ParseLockKey(l.Scope, l.Key); ok && k.b == key {
+				st.Locks = append(st.Locks, l)
+			}
+		}
+	}
+	if cr, ok := e.cfg.State.(CounterReader); ok {
+		st.Counters = cr.IPCounters(addr, at)
+	}
+	if se, ok := e.lastByIP.get(key); ok {
+		st.LastDecision = se.Decision
+	}
+	return st
+}
+
+// AdminLiftRule is the reason rule of the decision record that announces a
+// lock lifted by an administrator on the decisions topic.
+const AdminLiftRule = "admin_lift"
+
+// ErrNoSuchLock is returned when lifting a lock that is not active.
+var ErrNoSuchLock = errors.New("no active lock with that scope and key")
+
+// ErrBadLockKey is returned for a scope or key that cannot name a lock.
+var ErrBadLockKey = errors.New("invalid lock scope or key")
+
+// Lift removes an active lock at time at on behalf of actor, and records
+// it like a decision: a Decision whose reason is admin_lift and whose lock
+// ends at at, published to the decisions topic (so every instance lifts
+// it too) and kept in history. It returns that record.
+func (e *Engine) Lift(ctx context.Context, scope schemas.LockScope, key, actor string, at time.Time) (*schemas.Decision, error) {
+	k, ok := ParseLockKey(scope, key)
+	if !ok {
+		return nil, ErrBadLockKey
+	}
+	if !e.locks.lift(k, at) {
+		return nil, ErrNoSuchLock
+	}
+	user := ""
+	if scope == schemas.ScopeUser || scope == schemas.ScopeUserIP {
+		user = k.a
+	}
+	ip := ""
+	if scope == schemas.ScopeIP {
+		ip = k.a
+	} else if scope == schemas.ScopeUserIP {
+		ip = k.b
+	}
+	d := &schemas.Decision{
+		EventID:      fmt.Sprintf("admin-lift-%s-%d", strings.ReplaceAll(k.String(), "|", "-"), at.UnixNano()),
+		UserID:       user,
+		IP:           ip,
+		OccurredAt:   at,
+		DecidedAt:    at,
+		Decision:     schemas.VerdictAllow,
+		Lock:         &schemas.Lock{Scope: scope, Key: k.String(), Until: at, Rule: AdminLiftRule},
+		Reasons:      []schemas.Reason{{Rule: AdminLiftRule, Weight: 0, Detail: "lock lifted by " + actor}},
+		RulesVersion: e.RulesVersion(),
+	}
+	ev := &schemas.LoginEvent{EventID: d.EventID, OccurredAt: at, UserID: user, IP: ip, Outcome: schemas.OutcomeSuccess,
+		Attributes: map[string]string{"admin_action": "lift_lock", "actor": actor, "lock_scope": string(scope), "lock_key": k.String()}}
+	err := e.cfg.Recorder.Record(ctx, []schemas.ScoredEvent{{Event: ev, Features: &schemas.Features{UserID: user, IP: ip}, Decision: d}})
+	return d, err
+}
+
+// ApplyDecision updates the lock table from a decision published by any
+// instance (the replicated lock table): a lock it sets is installed, an
+// admin_lift record lifts one. Decisions this instance made are applied
+// again harmlessly.
+func (e *Engine) ApplyDecision(d *schemas.Decision) {
+	if d == nil || d.Lock == nil {
+		return
+	}
+	k, ok := ParseLockKey(d.Lock.Scope, d.Lock.Key)
+	if !ok {
+		return
+	}
+	if d.Lock.Rule == AdminLiftRule {
+		e.locks.lift(k, d.Lock.Until)
+		return
+	}
+	if d.Lock.Rule == "" || !d.Lock.Until.After(d.OccurredAt) {
+		return
+	}
+	e.locks.restore(k, d.OccurredAt, d.Lock.Until, d.Lock.Rule)
+}

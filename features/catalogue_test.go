@@ -1,0 +1,95 @@
+package features
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/features.md from schemas.Features")
+
+var cataloguePath = filepath.Join("..", "docs", "features.md")
+
+func TestCatalogueIsCurrent(t *testing.T) {
+	want := Catalogue()
+	if *update {
+		if err := os.WriteFile(cataloguePath, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(cataloguePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("%s is out of date: run go test ./features -run TestCatalogueIsCurrent -update (or go generate ./features)", cataloguePath)
+	}
+}
+
+func TestCatalogueTags(t *testing.T) {
+	features, err := CatalogueFeatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snake := regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+	seen := map[string]string{}
+	for _, f := range features {
+		if !snake.MatchString(f.Name) {
+			t.Errorf("%s: expr name %q is not snake_case", f.Field, f.Name)
+		}
+		if other, dup := seen[f.Name]; dup {
+			t.Errorf("%s and %s share the expr name %q", other, f.Field, f.Name)
+		}
+		seen[f.Name] = f.Field
+	}
+	for _, s := range catalogueSections {
+		if _, ok := seen[s.first]; !ok {
+			t.Errorf("catalogue section %q starts at %q, which is not a feature", s.title, s.first)
+		}
+	}
+}
+
+// TestEveryFeatureIsFilled runs a small scenario and checks that every
+// field of schemas.Features takes a non-zero value at least once: a
+// feature the contract lists but nothing computes fails here.
+func TestEveryFeatureIsFilled(t *testing.T) {
+	sc := newScorer(t)
+	var events []*schemas.LoginEvent
+	add := func(user, ip string, ok bool, at time.Duration, mutate func(*schemas.LoginEvent)) {
+		ev := testEvent(t, user, ip, ok, t0.Add(at))
+		if mutate != nil {
+			mutate(ev)
+		}
+		events = append(events, ev)
+	}
+	add("u1", londonV4, true, 0, func(ev *schemas.LoginEvent) { ev.TenantID = "acme"; ev.DeviceID = "d1" })
+	add("u1", "2a0b:f4c0:1c0::4", false, time.Minute, func(ev *schemas.LoginEvent) { ev.UserAgent = "curl/8.0" })
+	add("u1", sfV4, true, 2*time.Minute, nil)
+	add("u2", sfV4, true, 3*time.Minute, nil)
+	add("u1", "67.80.241.9", false, 4*time.Minute, nil)
+	add("u1", "89.187.170.5", false, 5*time.Minute, nil)
+	add("u1", "91.219.237.77", true, 6*time.Minute, func(ev *schemas.LoginEvent) { ev.DeviceID = "d1" })
+	add("u3", "91.219.237.77", true, 7*time.Minute, func(ev *schemas.LoginEvent) { ev.DeviceID = "d1" })
+	filled := map[string]bool{}
+	typ := reflect.TypeFor[schemas.Features]()
+	for _, ev := range events {
+		f := sc.observe(ev)
+		v := reflect.ValueOf(f)
+		for i := range typ.NumField() {
+			if !v.Field(i).IsZero() {
+				filled[typ.Field(i).Name] = true
+			}
+		}
+	}
+	for i := range typ.NumField() {
+		if name := typ.Field(i).Name; !filled[name] {
+			t.Errorf("%s is never set", name)
+		}
+	}
+}

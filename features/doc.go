@@ -1,0 +1,83 @@
+// Package features turns a login event into the feature vector the rules
+// read (schemas.Features): Enricher adds what the address and the user
+// agent say (GeoIP2 City, ASN and Anonymous-IP databases; browser, OS,
+// device type, automation), and Store adds what the behaviour of the
+// user, the address and the device says (sliding windows, profiles).
+//
+// # Enrichment
+//
+// Each GeoIP database is optional; without it its features keep their
+// zero value and geo_known, asn_known or anon_known is false. Answers are
+// cached per address and per user-agent string in ristretto caches
+// (EnricherConfig.CacheEntries entries each), so the warm path does no
+// lookup and no allocation. A cached address takes 64 bytes plus its
+// place and AS, which all the addresses that share them share. device_key
+// is the event's device_id when it has one, else 16 hex digits of a hash
+// of browser family, major version, OS and device type (many users share
+// such a key).
+//
+// # Behavioural state
+//
+// Store keys state by user_id, by source (an IPv4 address, or the /64 of
+// an IPv6 address, so an attacker rotating inside one /64 is one source)
+// and by device key, in maps split into lock shards. Observe reads an
+// attempt's features and records it in one step per key, under that
+// key's shard lock; the user, the source and the device are locked one
+// after the other, never two at once, so there is no lock order to get
+// wrong, and each key's counts are consistent: of two concurrent attempts
+// on one key, exactly one sees the other. Peek reads the same features
+// without recording. The store runs nothing in the background, and no
+// count lives in a cache that may drop it.
+//
+// All time is event time (occurred_at) at one-second resolution, never
+// the wall clock, so replaying the same events gives the same features.
+// A window of length w read for an attempt at time t covers (t-w, t] and
+// includes the attempt itself.
+//
+// Exactness. A user keeps its last 64 attempts of the last 24 hours as
+// exact 8-byte records (time, outcome, a 31-bit hash of the /24 or /64),
+// a source its last 64 of the last hour. While a key has no more attempts
+// than that, every count is exact. Attempts pushed out of the records go
+// to one-minute buckets (for windows up to an hour) and one-hour buckets
+// (for 24 hours), allocated for such busy keys only; a bucket counts in a
+// window when it starts inside it, so a busy key's count can only be low,
+// by at most the attempts of the one bucket that straddles the window's
+// start (TestWindowAgainstReference checks this against brute force).
+// Running sums over the buckets keep a busy key's reads cheap.
+// user_network_failures_15m counts the exact records only. Distinct
+// counts (user_distinct_ips_1h, ip_distinct_users_*,
+// device_distinct_users_24h) keep up to 64 keys (32-bit hashes) with the
+// time each was last seen, the least recently seen making room: they are
+// exact up to 64 distinct keys in the window and at least 64 beyond.
+//
+// Out-of-order events. A late attempt is read at its own time (attempts
+// after it do not count) and recorded in its place, so later attempts
+// count it. Distinct sets keep only when a key was last seen, so a late
+// attempt does not count keys seen only after it. For a busy key, a late
+// read is approximate: spilled attempts later in its own bucket count,
+// and buckets recycled since are gone. Consecutive failures follow arrival
+// order; the last success is the latest by event time. An attempt older
+// than a key's horizon (24 h for users and devices, 1 h for sources)
+// before that key's newest is read but not recorded.
+//
+// Profiles. A user's successful logins build a profile: up to 16 each of
+// countries, cities ("country/city"), ASNs, device keys and networks
+// (/24 or /64), each with first and last seen time and count, the least
+// recently seen making room; values are kept as 32-bit hashes, so the
+// chance that a new value passes for a known one is about 16 in 2^32.
+// new_* are true only for a known value missing from the profile of a
+// user with a previous success. LoadProfile seeds profiles from history
+// at start-up; replaying the last day of events through Observe rebuilds
+// the windows.
+//
+// Memory. Sweep, called periodically with the newest event time, drops a
+// source idle for over an hour (its windows are empty), a device idle for
+// Retention (25 h), the windows of a user idle for Retention, and the user
+// itself once idle for StoreConfig.ProfileRetention (30 days by default;
+// a user without a profile goes with its windows). Measured on the Go
+// heap by BenchmarkStoreMemory (docs/features-performance.md): a user with
+// one success and one failure takes 312 bytes, a user under attack (full
+// records, buckets, 64 sources) 2.5 KiB, a source with five attempts by
+// five users 227 bytes, a device with one user 120 bytes; a million users
+// from 200,000 addresses, half with a device_id, take 422 MiB in all.
+package features

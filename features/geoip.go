@@ -1,0 +1,417 @@
+package features
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/dgraph-io/ristretto/v2"
+	useragent "github.com/medama-io/go-useragent"
+	"github.com/oschwald/geoip2-golang/v2"
+
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// DefaultCacheEntries is the default size of each enrichment cache.
+const DefaultCacheEntries = 100_000
+
+// EnricherConfig configures an Enricher. Every database is optional: an
+// empty path leaves its features unknown (geo_known, asn_known, anon_known
+// false).
+type EnricherConfig struct {
+	// CityPath is a GeoIP2 or GeoLite2 City database (a Country database
+	// also works, without cities): --geoip-city.
+	CityPath string
+	// ASNPath is a GeoLite2 ASN (or GeoIP2 ISP) database: --geoip-asn.
+	ASNPath string
+	// AnonymousPath is a GeoIP2 Anonymous-IP database: --geoip-anonymous.
+	AnonymousPath string
+	// CacheEntries bounds each of the two caches, one entry per address
+	// and one per user-agent string. Zero means DefaultCacheEntries.
+	CacheEntries int
+}
+
+// Validate checks the configuration after defaults are filled.
+func (c EnricherConfig) Validate() error {
+	if c.CacheEntries < 1 {
+		return fmt.Errorf("features: cache entries %d must be at least 1", c.CacheEntries)
+	}
+	return nil
+}
+
+// EnricherMetrics counts the enricher's cold-path work. Fields are read
+// with Load; Prometheus names are in the comments.
+type EnricherMetrics struct {
+	// IPCacheMisses counts GeoIP lookups (geoip_cache_misses_total).
+	IPCacheMisses atomic.Int64
+	// UACacheMisses counts user-agent parses (useragent_cache_misses_total).
+	UACacheMisses atomic.Int64
+	// LookupErrors counts database lookups that failed, which leaves
+	// that database's features unknown (geoip_lookup_errors_total).
+	LookupErrors atomic.Int64
+}
+
+// Enricher fills the enrichment part of schemas.Features: the attempt
+// itself, GeoIP City, ASN and Anonymous-IP data, and the parsed user
+// agent. Results are cached per address and per user-agent string, so the
+// warm path does not allocate. It is safe for concurrent use.
+type Enricher struct {
+	city, asn, anon *geoip2.Reader
+
+	ips      *ristretto.Cache[uint64, ipInfo]
+	agents   *ristretto.Cache[string, deviceInfo]
+	uaParser *useragent.Parser
+	uaSeed   maphash.Seed
+
+	interned interner
+
+	metrics   EnricherMetrics
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// ipInfo is what the databases say about one address, as cached: 64
+// bytes, small enough for ristretto to keep inline, with the place and the
+// AS shared by every address that has them (interned). It carries the
+// address so that a hash collision is a miss, not a wrong answer.
+type ipInfo struct {
+	addr    netip.Addr
+	network string
+	place   *place   // nil when unknown
+	as      *asnInfo // nil when unknown
+	flags   ipFlags
+}
+
+// place is the City part of a GeoIP answer.
+type place struct {
+	country     string
+	subdivision string
+	city        string
+	timeZone    string
+	latitude    float64
+	longitude   float64
+	accuracyKm  int
+}
+
+// asnInfo is the ASN part of a GeoIP answer.
+type asnInfo struct {
+	number int
+	org    string
+}
+
+// maxInterned bounds each intern table; past it new records are not
+// shared (a real City database has some 10^5 distinct places).
+const maxInterned = 1 << 20
+
+// interner shares equal places and ASes between cached addresses. It is
+// used on cache misses only.
+type interner struct {
+	mu     sync.Mutex
+	places map[place]*place
+	asns   map[asnInfo]*asnInfo
+}
+
+func intern[T comparable](mu *sync.Mutex, m map[T]*T, v T) *T {
+	mu.Lock()
+	defer mu.Unlock()
+	if p, ok := m[v]; ok {
+		return p
+	}
+	p := &v
+	if len(m) < maxInterned {
+		m[v] = p
+	}
+	return p
+}
+
+type ipFlags uint16
+
+const (
+	flagAnonKnown ipFlags = 1 << iota
+	flagAnonymous
+	flagVPN
+	flagHosting
+	flagPublicProxy
+	flagTor
+	flagResidentialProxy
+)
+
+// geoDB is one optional database: its flag (for errors), how to check it
+// is of the right type, and where it goes.
+type geoDB struct {
+	flag  string
+	path  string
+	want  string
+	probe func(r *geoip2.Reader) error
+	dst   **geoip2.Reader
+}
+
+// NewEnricher opens the configured databases and builds the caches. A
+// file that is missing, unreadable, not a MaxMind database or of the wrong
+// type (an ASN database given as City) is an error naming the flag and
+// the file.
+func NewEnricher(cfg EnricherConfig) (*Enricher, error) {
+	if cfg.CacheEntries == 0 {
+		cfg.CacheEntries = DefaultCacheEntries
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Enricher{
+		uaSeed:   maphash.MakeSeed(),
+		interned: interner{places: map[place]*place{}, asns: map[asnInfo]*asnInfo{}},
+	}
+	probe := netip.IPv6Unspecified()
+	dbs := []geoDB{
+		{"--geoip-city", cfg.CityPath, "a GeoIP2 or GeoLite2 City (or Country) database", func(r *geoip2.Reader) error { _, err := r.City(probe); return err }, &e.city},
+		{"--geoip-asn", cfg.ASNPath, "a GeoLite2 ASN (or GeoIP2 ISP) database", func(r *geoip2.Reader) error { _, err := r.ASN(probe); return err }, &e.asn},
+		{"--geoip-anonymous", cfg.AnonymousPath, "a GeoIP2 Anonymous-IP database", func(r *geoip2.Reader) error { _, err := r.AnonymousIP(probe); return err }, &e.anon},
+	}
+	for _, db := range dbs {
+		if db.path == "" {
+			continue
+		}
+		r, err := openDB(db)
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		*db.dst = r
+	}
+	var err error
+	e.ips, err = ristretto.NewCache(&ristretto.Config[uint64, ipInfo]{
+		NumCounters:        10 * int64(cfg.CacheEntries),
+		MaxCost:            int64(cfg.CacheEntries),
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+		// ristretto v2 keys must be integers, strings or byte slices
+		// (z.Key), and it keeps only their hashes. A netip.Addr is none
+		// of these and a string of it would allocate, so the key is
+		// addrHash, a well-mixed 64-bit hash of the 16 address bytes,
+		// hashed as itself; the value carries the address, checked on
+		// every hit, so a collision is a miss.
+		KeyToHash: func(k uint64) (uint64, uint64) { return k, 0 },
+	})
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("features: address cache: %w", err)
+	}
+	e.agents, err = ristretto.NewCache(&ristretto.Config[string, deviceInfo]{
+		NumCounters:        10 * int64(cfg.CacheEntries),
+		MaxCost:            int64(cfg.CacheEntries),
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+		// Two independent 64-bit hashes: ristretto keeps only these, not
+		// the (long) user-agent string.
+		KeyToHash: func(s string) (uint64, uint64) { return xxhash.Sum64String(s), maphash.String(e.uaSeed, s) },
+	})
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("features: user-agent cache: %w", err)
+	}
+	e.uaParser = useragent.NewParser()
+	return e, nil
+}
+
+// openDB opens one database and checks its type with a probe lookup, which
+// geoip2 refuses on a database of another kind.
+func openDB(db geoDB) (*geoip2.Reader, error) {
+	r, err := geoip2.Open(db.path)
+	if err != nil {
+		if r != nil { // opened, but of a type geoip2 does not know
+			r.Close()
+		}
+		return nil, fmt.Errorf("%s %s: %w", db.flag, db.path, err)
+	}
+	if err := db.probe(r); err != nil {
+		r.Close()
+		var wrongType geoip2.InvalidMethodError
+		if errors.As(err, &wrongType) {
+			return nil, fmt.Errorf("%s %s: wrong database type %q, want %s", db.flag, db.path, wrongType.DatabaseType, db.want)
+		}
+		return nil, fmt.Errorf("%s %s: reading the database: %w", db.flag, db.path, err)
+	}
+	return r, nil
+}
+
+// Metrics returns the enricher's counters.
+func (e *Enricher) Metrics() *EnricherMetrics { return &e.metrics }
+
+// Close releases the caches and the databases. It is safe to call twice;
+// Enrich must not run concurrently with it.
+func (e *Enricher) Close() error {
+	e.closeOnce.Do(func() {
+		e.closed.Store(true)
+		if e.ips != nil {
+			e.ips.Close()
+		}
+		if e.agents != nil {
+			e.agents.Close()
+		}
+		var errs []error
+		for _, r := range []*geoip2.Reader{e.city, e.asn, e.anon} {
+			if r != nil {
+				errs = append(errs, r.Close())
+			}
+		}
+		e.closeErr = errors.Join(errs...)
+	})
+	return e.closeErr
+}
+
+// Enrich fills the attempt, GeoIP and device features of f from ev. It
+// leaves the behavioural features alone. ev.Addr should be set (Decode and
+// Validate set it); when it is not, ev.IP is parsed.
+func (e *Enricher) Enrich(ev *schemas.LoginEvent, f *schemas.Features) {
+	f.UserID = ev.UserID
+	f.IP = ev.IP
+	f.Success = ev.Success()
+	f.Failure = !f.Success
+	f.FailureReason = ev.FailureReason
+	f.AuthMethod = ev.AuthMethod
+	f.TenantID = ev.TenantID
+	f.HourUTC = ev.OccurredAt.UTC().Hour()
+	if e.closed.Load() {
+		return
+	}
+	addr := ev.Addr
+	if !addr.IsValid() {
+		addr, _ = schemas.ParseIP(ev.IP)
+	}
+	if addr.IsValid() {
+		info := e.lookupIP(addr)
+		info.fill(f)
+	}
+	dev := e.lookupDevice(ev.UserAgent)
+	dev.fill(f)
+	if ev.DeviceID != "" {
+		f.DeviceKey = ev.DeviceID
+		f.HasDeviceID = true
+	}
+}
+
+// lookupIP returns the cached answer for addr, or asks the databases.
+func (e *Enricher) lookupIP(addr netip.Addr) ipInfo {
+	key := addrHash(addr)
+	if info, ok := e.ips.Get(key); ok && info.addr == addr {
+		return info
+	}
+	e.metrics.IPCacheMisses.Add(1)
+	info := e.resolveIP(addr)
+	e.ips.Set(key, info, 1)
+	return info
+}
+
+// resolveIP asks every loaded database about addr.
+func (e *Enricher) resolveIP(addr netip.Addr) ipInfo {
+	info := ipInfo{addr: addr, network: networkOf(addr).String()}
+	if e.city != nil {
+		if rec, err := e.city.City(addr); err != nil {
+			e.metrics.LookupErrors.Add(1)
+		} else if rec.HasData() {
+			pl := place{
+				country:    rec.Country.ISOCode,
+				city:       rec.City.Names.English,
+				timeZone:   rec.Location.TimeZone,
+				accuracyKm: int(rec.Location.AccuracyRadius),
+			}
+			if len(rec.Subdivisions) > 0 {
+				pl.subdivision = rec.Subdivisions[0].ISOCode
+			}
+			if rec.Location.HasCoordinates() {
+				pl.latitude, pl.longitude = *rec.Location.Latitude, *rec.Location.Longitude
+			}
+			info.place = intern(&e.interned.mu, e.interned.places, pl)
+		}
+	}
+	if e.asn != nil {
+		if rec, err := e.asn.ASN(addr); err != nil {
+			e.metrics.LookupErrors.Add(1)
+		} else if rec.HasData() {
+			as := asnInfo{number: int(rec.AutonomousSystemNumber), org: rec.AutonomousSystemOrganization}
+			info.as = intern(&e.interned.mu, e.interned.asns, as)
+		}
+	}
+	if e.anon != nil {
+		if rec, err := e.anon.AnonymousIP(addr); err != nil {
+			e.metrics.LookupErrors.Add(1)
+		} else {
+			// Absence from the database is a known "not anonymous".
+			info.flags |= flagAnonKnown
+			for _, fl := range []struct {
+				set  bool
+				flag ipFlags
+			}{
+				{rec.IsAnonymousVPN, flagVPN},
+				{rec.IsHostingProvider, flagHosting},
+				{rec.IsPublicProxy, flagPublicProxy},
+				{rec.IsTorExitNode, flagTor},
+				{rec.IsResidentialProxy, flagResidentialProxy},
+			} {
+				if fl.set {
+					info.flags |= fl.flag | flagAnonymous
+				}
+			}
+			if rec.IsAnonymous {
+				info.flags |= flagAnonymous
+			}
+		}
+	}
+	return info
+}
+
+// fill copies the address features into f.
+func (info *ipInfo) fill(f *schemas.Features) {
+	f.Network = info.network
+	f.IPv6 = info.addr.Is6()
+	if pl := info.place; pl != nil {
+		f.GeoKnown = true
+		f.Country, f.Subdivision, f.City, f.TimeZone = pl.country, pl.subdivision, pl.city, pl.timeZone
+		f.Latitude, f.Longitude, f.AccuracyRadiusKm = pl.latitude, pl.longitude, pl.accuracyKm
+	} else {
+		f.GeoKnown = false
+		f.Country, f.Subdivision, f.City, f.TimeZone = "", "", "", ""
+		f.Latitude, f.Longitude, f.AccuracyRadiusKm = 0, 0, 0
+	}
+	if as := info.as; as != nil {
+		f.ASNKnown, f.ASN, f.ASOrg = true, as.number, as.org
+	} else {
+		f.ASNKnown, f.ASN, f.ASOrg = false, 0, ""
+	}
+	f.AnonKnown = info.flags&flagAnonKnown != 0
+	f.Anonymous = info.flags&flagAnonymous != 0
+	f.AnonymousVPN = info.flags&flagVPN != 0
+	f.Hosting = info.flags&flagHosting != 0
+	f.PublicProxy = info.flags&flagPublicProxy != 0
+	f.TorExit = info.flags&flagTor != 0
+	f.ResidentialProxy = info.flags&flagResidentialProxy != 0
+}
+
+// lookupDevice returns the cached description of a user agent, or parses
+// it.
+func (e *Enricher) lookupDevice(ua string) deviceInfo {
+	if d, ok := e.agents.Get(ua); ok {
+		return d
+	}
+	e.metrics.UACacheMisses.Add(1)
+	d := parseDevice(e.uaParser, ua)
+	e.agents.Set(ua, d, 1)
+	return d
+}
+
+// fill copies the device features into f; the device key is that of the
+// user agent (Enrich replaces it with the device_id when there is one).
+func (d *deviceInfo) fill(f *schemas.Features) {
+	f.Browser = d.browser
+	f.BrowserMajor = d.major
+	f.OS = d.os
+	f.DeviceType = d.deviceType
+	f.Automation = d.automation
+	f.DeviceKey = d.key
+	f.HasDeviceID = false
+}

@@ -1,0 +1,579 @@
+package features
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// Retention is how long the store keeps the windows of a key after its
+// last event: the longest window (24 h) plus a margin for late events.
+// Sources (IPv4 addresses, IPv6 /64s), whose windows are an hour at most,
+// go after 70 minutes idle.
+const Retention = 25 * time.Hour
+
+// DefaultProfileRetention is how long a user's profile (known countries,
+// cities, networks, devices, last success) outlives the user's last
+// event, by default.
+const DefaultProfileRetention = 30 * 24 * time.Hour
+
+// DefaultShards is the default number of lock shards per key kind.
+const DefaultShards = 256
+
+// ipRetention is how long an idle IP is kept: its longest window and a
+// margin.
+const ipRetention = time.Hour + 10*time.Minute
+
+// Bounds of the per-key state.
+const (
+	maxUserRecords   = 64 // exact attempt records per user (last 24 h)
+	maxIPRecords     = 64 // exact attempt records per IP (last hour)
+	maxSourcesPerKey = 64 // distinct sources per user, users per IP, users per device
+)
+
+// StoreConfig configures a Store.
+type StoreConfig struct {
+	// Shards is the number of lock shards for each key kind (users, IPs,
+	// devices), a power of two. Zero means DefaultShards.
+	Shards int
+	// ProfileRetention is how long a user's profile is kept after the
+	// user's last event; at least Retention. Zero means
+	// DefaultProfileRetention.
+	ProfileRetention time.Duration
+}
+
+// Validate checks the configuration after defaults are filled.
+func (c StoreConfig) Validate() error {
+	if c.Shards < 1 || c.Shards&(c.Shards-1) != 0 {
+		return fmt.Errorf("features: shards %d must be a power of two", c.Shards)
+	}
+	if c.ProfileRetention < Retention {
+		return fmt.Errorf("features: profile retention %s must be at least the window retention %s", c.ProfileRetention, Retention)
+	}
+	return nil
+}
+
+// StoreStats counts the keys a Store tracks.
+type StoreStats struct {
+	Users    int
+	Profiles int // users with a profile (at least one success)
+	IPs      int // IPv4 addresses and IPv6 /64s
+	Devices  int
+}
+
+// Store is the behavioural state: per-user, per-IP and per-device
+// sliding windows and per-user profiles, in sharded maps. It is safe for
+// concurrent use; see the package documentation for its semantics.
+type Store struct {
+	cfg     StoreConfig
+	users   table[string, userState]
+	ips     table[ipKey, ipState]
+	devices table[string, deviceState]
+
+	userWindow windowSpec
+	ipWindow   windowSpec
+}
+
+// userState is one user's windows, sources and profile.
+type userState struct {
+	attempts            window
+	sources             recentSet // IP keys seen in the last hour
+	profile             *profile  // nil until a success or LoadProfile
+	consecutiveFailures uint32
+	lastSeen            uint32
+}
+
+// ipState is one IPv4 address's (or IPv6 /64's) windows and users.
+type ipState struct {
+	attempts window
+	users    recentSet // users tried in the last hour
+	lastSeen uint32
+}
+
+// deviceState is one device key's users.
+type deviceState struct {
+	users    recentSet // users seen in the last 24 h
+	lastSeen uint32
+}
+
+// NewStore returns an empty store.
+func NewStore(cfg StoreConfig) (*Store, error) {
+	if cfg.Shards == 0 {
+		cfg.Shards = DefaultShards
+	}
+	if cfg.ProfileRetention == 0 {
+		cfg.ProfileRetention = DefaultProfileRetention
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Store{
+		cfg:     cfg,
+		users:   newTable[string, userState](cfg.Shards),
+		ips:     newTable[ipKey, ipState](cfg.Shards),
+		devices: newTable[string, deviceState](cfg.Shards),
+		userWindow: windowSpec{
+			horizon:     day,
+			maxRecords:  maxUserRecords,
+			spans:       [4]uint32{minute, 15 * minute, hour, day},
+			networkSpan: 15 * minute,
+		},
+		ipWindow: windowSpec{
+			horizon:    hour,
+			maxRecords: maxIPRecords,
+			spans:      [4]uint32{minute, 10 * minute, hour},
+		},
+	}, nil
+}
+
+// Observe reads the behavioural features of the attempt ev into f and
+// records the attempt, in one step per key under that key's shard lock.
+// f's enrichment features must be filled already (Enricher.Enrich, or at
+// least the attempt fields).
+func (s *Store) Observe(ev *schemas.LoginEvent, f *schemas.Features) { s.apply(ev, f, true) }
+
+// Peek reads the behavioural features of the attempt ev into f, as
+// Observe would, without recording it (dry runs).
+func (s *Store) Peek(ev *schemas.LoginEvent, f *schemas.Features) { s.apply(ev, f, false) }
+
+// observation is what the store needs of an attempt, hashed once.
+type observation struct {
+	at         uint32
+	failure    bool
+	userHash   uint64
+	userKey    uint32 // in IP and device user sets
+	hasAddr    bool
+	ipKey      ipKey
+	ipHash     uint64
+	sourceKey  uint32 // in the user's source set
+	tag        uint32 // the attempt in the user's window (network + outcome)
+	deviceHash uint64
+	keys       profileKeys
+	// The attempt's location, when usable for travel.
+	located   bool
+	latitude  float64
+	longitude float64
+}
+
+func newObservation(ev *schemas.LoginEvent, f *schemas.Features) observation {
+	o := observation{
+		at:       toEventTime(ev.OccurredAt),
+		failure:  !ev.Success(),
+		userHash: hashString(ev.UserID),
+	}
+	o.userKey = uint32(o.userHash >> 32)
+	addr := ev.Addr
+	if !addr.IsValid() {
+		addr, _ = schemas.ParseIP(ev.IP)
+	}
+	var networkHash uint64
+	if addr.IsValid() {
+		o.hasAddr = true
+		o.ipKey = ipKeyOf(addr)
+		o.ipHash = hashIPKey(o.ipKey)
+		o.sourceKey = uint32(o.ipHash >> 32)
+		networkHash = hashNetwork(networkOf(addr))
+		o.keys[kindNetwork] = newProfileKey(networkHash)
+	}
+	o.tag = makeTag(networkHash, o.failure)
+	if f.GeoKnown && f.Country != "" {
+		o.keys[kindCountry] = newProfileKey(hashString(f.Country))
+		if f.City != "" {
+			o.keys[kindCity] = newProfileKey(hashCity(f.Country, f.City))
+		}
+	}
+	if f.ASNKnown && f.ASN != 0 {
+		o.keys[kindASN] = newProfileKey(mix64(uint64(f.ASN)))
+	}
+	if f.DeviceKey != "" {
+		o.deviceHash = hashString(f.DeviceKey)
+		o.keys[kindDevice] = newProfileKey(o.deviceHash)
+	}
+	// (0, 0) is where a record without coordinates lands, not a place.
+	if f.GeoKnown && (f.Latitude != 0 || f.Longitude != 0) {
+		o.located, o.latitude, o.longitude = true, f.Latitude, f.Longitude
+	}
+	return o
+}
+
+// apply is Observe (record) and Peek (!record): each key's features are
+// read, then the attempt recorded, under that key's lock.
+func (s *Store) apply(ev *schemas.LoginEvent, f *schemas.Features, record bool) {
+	o := newObservation(ev, f)
+	s.applyUser(ev.UserID, &o, f, record)
+	s.applyIP(&o, f, record)
+	s.applyDevice(f.DeviceKey, &o, f, record)
+}
+
+func (s *Store) applyUser(userID string, o *observation, f *schemas.Features, record bool) {
+	sh := s.users.shard(o.userHash)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	u := sh.m[userID]
+	if u == nil {
+		if record {
+			created := new(userState)
+			sh.m[strings.Clone(userID)] = created
+			u = created
+		} else {
+			u = &userState{} // Peek of an unknown user: does not escape
+		}
+	}
+	u.read(o, &s.userWindow, f)
+	if record {
+		u.update(o, &s.userWindow)
+	}
+}
+
+// read fills the per-user features of the attempt o.
+func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) {
+	c := u.attempts.counts(o.at, spec, o.tag)
+	c.addCurrent(o.failure, spec)
+	if o.failure {
+		c.networkFailures++
+	}
+	f.UserFailures1m, f.UserFailures15m, f.UserFailures1h, f.UserFailures24h = c.failures[0], c.failures[1], c.failures[2], c.failures[3]
+	f.UserSuccesses1m, f.UserSuccesses15m, f.UserSuccesses1h, f.UserSuccesses24h = c.successes[0], c.successes[1], c.successes[2], c.successes[3]
+	f.UserNetworkFailures15m = c.networkFailures
+	f.UserConsecutiveFailures = 0
+	if o.failure {
+		f.UserConsecutiveFailures = int(u.consecutiveFailures) + 1
+	}
+	f.UserDistinctIPs1h = u.sources.count(o.at, [2]uint32{hour}, o.sourceKey)[0]
+
+	p := u.profile
+	known := p.known()
+	f.UserKnown = known
+	f.UserSuccessesTotal = 0
+	found := p.lookup(&o.keys)
+	isNew := func(kind profileKind) bool { return known && o.keys[kind].valid && !found[kind] }
+	f.NewCountry = isNew(kindCountry)
+	f.NewCity = isNew(kindCity)
+	f.NewASN = isNew(kindASN)
+	f.NewDevice = isNew(kindDevice)
+	f.NewNetwork = isNew(kindNetwork)
+	f.SecondsSinceLastSuccess = -1
+	f.TravelKm, f.TravelSpeedKmh = 0, 0
+	if p == nil {
+		return
+	}
+	f.UserSuccessesTotal = int(p.successesTotal)
+	if p.lastSuccessAt == 0 {
+		return
+	}
+	f.SecondsSinceLastSuccess = float64(max(int64(o.at)-int64(p.lastSuccessAt), 0))
+	if o.located && p.lastGeoKnown {
+		f.TravelKm = haversineKm(float64(p.lastLatitude), float64(p.lastLongitude), o.latitude, o.longitude)
+		seconds := max(math.Abs(float64(int64(o.at)-int64(p.lastSuccessAt))), 60)
+		f.TravelSpeedKmh = f.TravelKm / (seconds / 3600)
+	}
+}
+
+// update records the attempt o.
+func (u *userState) update(o *observation, spec *windowSpec) {
+	u.attempts.add(attempt{at: o.at, tag: o.tag}, spec)
+	if o.hasAddr {
+		u.sources.add(o.sourceKey, o.at, hour, maxSourcesPerKey)
+	}
+	u.lastSeen = max(u.lastSeen, o.at)
+	if o.failure {
+		if u.consecutiveFailures < math.MaxUint32 {
+			u.consecutiveFailures++
+		}
+		return
+	}
+	u.consecutiveFailures = 0
+	if u.profile == nil {
+		u.profile = new(profile)
+	}
+	p := u.profile
+	p.noteKeys(&o.keys, o.at)
+	if o.at > p.loadedThrough && p.successesTotal < math.MaxUint32 {
+		p.successesTotal++
+	}
+	if o.at >= p.lastSuccessAt {
+		p.lastSuccessAt = o.at
+		p.lastGeoKnown, p.lastLatitude, p.lastLongitude = o.located, float32(o.latitude), float32(o.longitude)
+	}
+}
+
+// addCurrent counts the attempt being scored in every span.
+func (c *windowCounts) addCurrent(failure bool, spec *windowSpec) {
+	for j, span := range spec.spans {
+		if span == 0 {
+			continue
+		}
+		if failure {
+			c.failures[j]++
+		} else {
+			c.successes[j]++
+		}
+	}
+}
+
+func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
+	if !o.hasAddr {
+		f.IPFailures1m, f.IPFailures10m, f.IPFailures1h, f.IPAttempts1h = 0, 0, 0, 0
+		f.IPDistinctUsers10m, f.IPDistinctUsers1h, f.IPSuccessRatio1h = 0, 0, 0
+		return
+	}
+	sh := s.ips.shard(o.ipHash)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	st := sh.m[o.ipKey]
+	if st == nil {
+		if record {
+			created := new(ipState)
+			sh.m[o.ipKey] = created
+			st = created
+		} else {
+			st = &ipState{}
+		}
+	}
+	c := st.attempts.counts(o.at, &s.ipWindow, 0)
+	c.addCurrent(o.failure, &s.ipWindow)
+	f.IPFailures1m, f.IPFailures10m, f.IPFailures1h = c.failures[0], c.failures[1], c.failures[2]
+	f.IPAttempts1h = c.failures[2] + c.successes[2]
+	f.IPSuccessRatio1h = float64(c.successes[2]) / float64(f.IPAttempts1h)
+	users := st.users.count(o.at, [2]uint32{10 * minute, hour}, o.userKey)
+	f.IPDistinctUsers10m, f.IPDistinctUsers1h = users[0], users[1]
+	if record {
+		st.attempts.add(attempt{at: o.at, tag: makeTag(0, o.failure)}, &s.ipWindow)
+		st.users.add(o.userKey, o.at, hour, maxSourcesPerKey)
+		st.lastSeen = max(st.lastSeen, o.at)
+	}
+}
+
+func (s *Store) applyDevice(deviceKey string, o *observation, f *schemas.Features, record bool) {
+	if deviceKey == "" {
+		f.DeviceDistinctUsers24h = 0
+		return
+	}
+	sh := s.devices.shard(o.deviceHash)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	st := sh.m[deviceKey]
+	if st == nil {
+		if record {
+			created := new(deviceState)
+			sh.m[strings.Clone(deviceKey)] = created
+			st = created
+		} else {
+			st = &deviceState{}
+		}
+	}
+	f.DeviceDistinctUsers24h = st.users.count(o.at, [2]uint32{day}, o.userKey)[0]
+	if record {
+		st.users.add(o.userKey, o.at, day, maxSourcesPerKey)
+		st.lastSeen = max(st.lastSeen, o.at)
+	}
+}
+
+// LoadProfile seeds a user's profile from history (warm restart). It
+// merges with what the store already has: the known values are united,
+// successes_total is the larger of the two, and the later last success
+// wins. Successes replayed through Observe at or before the loaded last
+// success are taken to be counted in p.SuccessesTotal already, so loading
+// profiles before replaying recent events does not count them twice.
+// Each list keeps its first maxPerKind (16) values, so history should list
+// the most recent first.
+func (s *Store) LoadProfile(p *schemas.UserProfile) {
+	if p == nil || p.UserID == "" {
+		return
+	}
+	at := uint32(0)
+	if !p.LastSuccessAt.IsZero() {
+		at = toEventTime(p.LastSuccessAt)
+	}
+	entries := profileEntries(p)
+	sh := s.users.shard(hashString(p.UserID))
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	u := sh.m[p.UserID]
+	if u == nil {
+		u = new(userState)
+		sh.m[strings.Clone(p.UserID)] = u
+	}
+	if u.profile == nil {
+		u.profile = new(profile)
+	}
+	pr := u.profile
+	if pr.entries == nil {
+		pr.entries = make([]profileEntry, 0, min(len(entries), maxPerKind*int(numKinds)))
+	}
+	counted := [numKinds]int{}
+	for _, e := range entries {
+		if counted[e.kind] < maxPerKind {
+			counted[e.kind]++
+			pr.note(e.kind, e.hash, at)
+		}
+	}
+	total := uint32(min(max(p.SuccessesTotal, 0), math.MaxUint32))
+	if total == 0 && (len(entries) > 0 || at != 0) {
+		total = 1 // it has logged in successfully, even if the count is missing
+	}
+	pr.successesTotal = max(pr.successesTotal, total)
+	if at != 0 && at >= pr.lastSuccessAt {
+		pr.lastSuccessAt = at
+		pr.lastGeoKnown = p.LastGeoKnown && (p.LastLatitude != 0 || p.LastLongitude != 0)
+		pr.lastLatitude, pr.lastLongitude = float32(p.LastLatitude), float32(p.LastLongitude)
+	}
+	pr.loadedThrough = max(pr.loadedThrough, at)
+	u.lastSeen = max(u.lastSeen, at)
+}
+
+// profileEntries hashes the lists of a loaded profile, skipping values
+// that do not parse (a network that is not a prefix or an address).
+func profileEntries(p *schemas.UserProfile) []profileEntry {
+	var out []profileEntry
+	add := func(kind profileKind, hash uint64) {
+		out = append(out, profileEntry{hash: newProfileKey(hash).hash, kind: kind})
+	}
+	for _, c := range p.Countries {
+		add(kindCountry, hashString(c))
+	}
+	for _, c := range p.Cities {
+		country, city, _ := strings.Cut(c, "/")
+		add(kindCity, hashCity(country, city))
+	}
+	for _, a := range p.ASNs {
+		add(kindASN, mix64(uint64(a)))
+	}
+	for _, d := range p.Devices {
+		add(kindDevice, hashString(d))
+	}
+	for _, n := range p.Networks {
+		if prefix, err := netip.ParsePrefix(n); err == nil {
+			add(kindNetwork, hashNetwork(networkOf(prefix.Addr().Unmap())))
+		} else if addr, err := schemas.ParseIP(n); err == nil {
+			add(kindNetwork, hashNetwork(networkOf(addr)))
+		}
+	}
+	return out
+}
+
+// Sweep frees the state of keys idle at event time now: the windows of
+// users idle for Retention (and the whole user once its profile is idle
+// for the profile retention, or at once when it has none), IPs idle for
+// longer than their longest window, devices idle for Retention. It also
+// trims expired records of the keys it keeps. It returns the number of
+// keys removed. The engine calls it periodically with the newest event
+// time.
+func (s *Store) Sweep(now time.Time) (removed int) {
+	t := toEventTime(now)
+	idle := func(lastSeen uint32, d time.Duration) bool {
+		return int64(lastSeen) <= int64(t)-int64(d/time.Second)
+	}
+	removed += s.users.sweep(func(u *userState) bool {
+		if idle(u.lastSeen, Retention) {
+			u.attempts = window{}
+			u.sources = nil
+			return u.profile == nil || idle(u.lastSeen, s.cfg.ProfileRetention)
+		}
+		u.attempts.compact(t, &s.userWindow)
+		u.sources.compact(t, hour)
+		return false
+	})
+	removed += s.ips.sweep(func(st *ipState) bool {
+		if idle(st.lastSeen, ipRetention) {
+			return true
+		}
+		st.attempts.compact(t, &s.ipWindow)
+		st.users.compact(t, hour)
+		return false
+	})
+	removed += s.devices.sweep(func(st *deviceState) bool {
+		return st.users.compact(t, day) || idle(st.lastSeen, Retention)
+	})
+	return removed
+}
+
+// Stats counts the keys tracked.
+func (s *Store) Stats() StoreStats {
+	var st StoreStats
+	s.users.each(func(u *userState) {
+		st.Users++
+		if u.profile != nil {
+			st.Profiles++
+		}
+	})
+	st.IPs = s.ips.len()
+	st.Devices = s.devices.len()
+	return st
+}
+
+// haversineKm is the great-circle distance between two points, on a
+// sphere of radius 6371 km.
+func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
+	const earthRadiusKm = 6371
+	rad := math.Pi / 180
+	dLat := (lat2 - lat1) * rad
+	dLon := (lon2 - lon1) * rad
+	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
+	return 2 * earthRadiusKm * math.Asin(math.Min(1, math.Sqrt(a)))
+}
+
+// table is a map split into shards, each with its own lock.
+type table[K comparable, V any] struct {
+	shards []tableShard[K, V]
+	mask   uint64
+}
+
+type tableShard[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]*V
+	_  [48]byte // keep neighbouring shards' locks off one cache line
+}
+
+func newTable[K comparable, V any](shards int) table[K, V] {
+	t := table[K, V]{shards: make([]tableShard[K, V], shards), mask: uint64(shards - 1)}
+	for i := range t.shards {
+		t.shards[i].m = make(map[K]*V)
+	}
+	return t
+}
+
+func (t *table[K, V]) shard(hash uint64) *tableShard[K, V] { return &t.shards[hash&t.mask] }
+
+// sweep deletes the values drop reports idle, one shard at a time.
+func (t *table[K, V]) sweep(drop func(*V) bool) (removed int) {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for k, v := range sh.m {
+			if drop(v) {
+				delete(sh.m, k)
+				removed++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return removed
+}
+
+func (t *table[K, V]) each(fn func(*V)) {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for _, v := range sh.m {
+			fn(v)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+func (t *table[K, V]) len() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}

@@ -1,0 +1,129 @@
+package features
+
+import "math"
+
+// profileKind is what a profile entry remembers.
+type profileKind uint8
+
+const (
+	kindCountry profileKind = iota
+	kindCity
+	kindASN
+	kindDevice
+	kindNetwork
+	numKinds
+)
+
+// maxPerKind bounds the entries of each kind in a profile; the least
+// recently seen entry makes room for a new one.
+const maxPerKind = 16
+
+// profileKey is one value of one kind, hashed to 32 bits (two values of
+// one kind in one profile collide with probability about 16/2^32); valid
+// is false when the attempt does not know the value (no GeoIP data, no
+// device key).
+type profileKey struct {
+	hash  uint32
+	valid bool
+}
+
+func newProfileKey(hash uint64) profileKey { return profileKey{uint32(hash >> 32), true} }
+
+// profileKeys are an attempt's values, indexed by kind.
+type profileKeys [numKinds]profileKey
+
+// profileEntry is a place, network or device a user logged in from
+// successfully: 16 bytes. count saturates.
+type profileEntry struct {
+	hash  uint32
+	first uint32
+	last  uint32
+	count uint16
+	kind  profileKind
+}
+
+// profile is what a user's successful logins taught: where, from which
+// networks and devices, and the last one's time and place. Entries of all
+// kinds share one slice (one allocation); a user has at most
+// maxPerKind*numKinds of them.
+type profile struct {
+	entries        []profileEntry
+	successesTotal uint32
+	lastSuccessAt  uint32
+	// loadedThrough is the last success of a profile loaded from
+	// history: successes replayed at or before it are already in
+	// successesTotal.
+	loadedThrough uint32
+	lastGeoKnown  bool
+	// float32 keeps a location to about a metre, far below GeoIP's
+	// accuracy.
+	lastLatitude  float32
+	lastLongitude float32
+}
+
+// known reports whether the profile holds at least one success.
+func (p *profile) known() bool { return p != nil && p.successesTotal > 0 }
+
+// lookup reports, in one pass, which of the keys the profile holds.
+func (p *profile) lookup(keys *profileKeys) (found [numKinds]bool) {
+	if p == nil {
+		return found
+	}
+	for i := range p.entries {
+		e := &p.entries[i]
+		if k := keys[e.kind]; k.valid && k.hash == e.hash {
+			found[e.kind] = true
+		}
+	}
+	return found
+}
+
+// note records that kind/hash was seen in a success at at.
+func (p *profile) note(kind profileKind, hash uint32, at uint32) {
+	n, oldest := 0, -1
+	for i := range p.entries {
+		e := &p.entries[i]
+		if e.kind != kind {
+			continue
+		}
+		if e.hash == hash {
+			e.first = min(e.first, at)
+			e.last = max(e.last, at)
+			if e.count < math.MaxUint16 {
+				e.count++
+			}
+			return
+		}
+		n++
+		if oldest < 0 || e.last < p.entries[oldest].last {
+			oldest = i
+		}
+	}
+	entry := profileEntry{hash: hash, first: at, last: at, count: 1, kind: kind}
+	if n < maxPerKind {
+		p.entries = append(p.entries, entry)
+		return
+	}
+	if p.entries[oldest].last <= at {
+		p.entries[oldest] = entry
+	}
+}
+
+// noteKeys records every valid key of an attempt. A new profile's
+// entries are allocated to the size of its first success.
+func (p *profile) noteKeys(keys *profileKeys, at uint32) {
+	if p.entries == nil {
+		n := 0
+		for _, k := range keys {
+			if k.valid {
+				n++
+			}
+		}
+		p.entries = make([]profileEntry, 0, n)
+	}
+	for kind, k := range keys {
+		if k.valid {
+			p.note(profileKind(kind), k.hash, at)
+		}
+	}
+}

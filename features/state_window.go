@@ -1,0 +1,507 @@
+package features
+
+import (
+	"math"
+	"time"
+)
+
+// Event times in the store are whole seconds since 2000-01-01T00:00:00Z in
+// a uint32 (schemas.Validate rejects earlier years), saturating at 1 and at
+// 2^32-1 (in 2136). Zero means "never".
+const epoch2000 = 946684800
+
+func toEventTime(t time.Time) uint32 {
+	s := t.Unix() - epoch2000
+	switch {
+	case s < 1:
+		return 1
+	case s > math.MaxUint32:
+		return math.MaxUint32
+	}
+	return uint32(s)
+}
+
+// Window lengths, in seconds.
+const (
+	minute = 60
+	hour   = 3600
+	day    = 24 * hour
+)
+
+// attempt is one login attempt as a window keeps it: 8 bytes.
+type attempt struct {
+	at uint32
+	// tag holds the outcome in bit 0 (1 = failure) and, for user
+	// windows, 31 bits of the hash of the attempt's network (/24 or
+	// /64) above it.
+	tag uint32
+}
+
+func (a attempt) failure() bool { return a.tag&1 != 0 }
+
+// makeTag builds an attempt tag from a 64-bit network hash (0 for none).
+func makeTag(networkHash uint64, failure bool) uint32 {
+	t := uint32(networkHash>>33) << 1
+	if failure {
+		t |= 1
+	}
+	return t
+}
+
+// windowSpec shapes a window: how far back it keeps attempts, how many it
+// keeps exactly, and which window lengths it answers (0 = unused).
+type windowSpec struct {
+	horizon    uint32
+	maxRecords int
+	spans      [4]uint32
+	// networkSpan is the window of the per-network failure count (0 =
+	// not counted).
+	networkSpan uint32
+}
+
+// window counts one key's attempts over sliding event-time windows. The
+// newest maxRecords attempts within the horizon are kept exactly, sorted
+// by time (an out-of-order attempt is inserted in its place). When more
+// arrive, the oldest record is moved into a spill of one-minute buckets
+// (the last hour) and one-hour buckets (the last day, for horizons longer
+// than an hour), allocated on the first spill only, so keys with little
+// traffic pay for their records alone.
+type window struct {
+	records []attempt
+	spill   *spill
+}
+
+// newest is the time of the newest attempt recorded (0 for none): the last
+// record, since spilled attempts are older than every record.
+func (w *window) newest() uint32 {
+	if len(w.records) == 0 {
+		return 0
+	}
+	return w.records[len(w.records)-1].at
+}
+
+// spill holds the attempts evicted from a window's records, by bucket:
+// one-minute buckets serve the spans up to an hour, one-hour buckets the
+// longer ones (every spilled attempt is counted in both).
+type spill struct {
+	minutes spillRing
+	hours   spillRing // no buckets when the horizon is an hour or less
+}
+
+func newSpill(spec *windowSpec) *spill {
+	n := spec.activeSpans()
+	short := 0 // spans [0, short) are served by minute buckets
+	for short < n && spec.spans[short] <= hour {
+		short++
+	}
+	s := &spill{
+		minutes: spillRing{buckets: make([]bucket, hour/minute), width: minute, from: 0, to: uint8(short)},
+		hours:   spillRing{width: hour, from: uint8(short), to: uint8(n)},
+	}
+	if spec.horizon > hour {
+		s.hours.buckets = make([]bucket, day/hour)
+	}
+	return s
+}
+
+// spillRing is a ring of buckets of one width, indexed by id modulo its
+// length, serving the spans [from, to) of its window's spec. It keeps, for
+// each of those spans, the sum of the buckets inside the span at time
+// sumsAt, and moves the sums forward as time passes (each bucket leaves
+// each span once), so that a read at the newest time costs a few
+// additions rather than a walk over the ring; an earlier (late) read
+// walks the ring.
+type spillRing struct {
+	buckets  []bucket
+	width    uint32
+	from, to uint8
+	sumsAt   uint32   // 0: sums not started
+	outside  [4]int64 // per span: the newest bucket id outside it at sumsAt
+	sums     [4]bucket
+}
+
+// bucket counts attempts in [id*width, (id+1)*width) seconds.
+type bucket struct {
+	id        uint32
+	failures  uint32
+	successes uint32
+}
+
+// windowCounts are a window's counts at one time, per span of the spec.
+type windowCounts struct {
+	failures        [4]int
+	successes       [4]int
+	networkFailures int
+}
+
+// counts reads the window at event time t: attempts in (t-span, t] for
+// each span, and failures from the network tagged networkTag within the
+// spec's networkSpan. Attempts later than t (t is a late event) are not
+// counted. The records are sorted, so each span's boundary is a binary
+// search and each segment between two boundaries one branch-free pass.
+func (w *window) counts(t uint32, spec *windowSpec, networkTag uint32) windowCounts {
+	var c windowCounts
+	n := spec.activeSpans()
+	recs := w.records
+	hi := len(recs)
+	for hi > 0 && recs[hi-1].at > t { // a late read skips the newer records
+		hi--
+	}
+	end := hi // records [start, end) are in span j but not in span j-1
+	for j := range n {
+		start := firstAfter(recs[:end], int64(t)-int64(spec.spans[j]))
+		failures := 0
+		for _, r := range recs[start:end] {
+			failures += int(r.tag & 1)
+		}
+		c.failures[j], c.successes[j] = failures, end-start-failures
+		if j > 0 {
+			c.failures[j] += c.failures[j-1]
+			c.successes[j] += c.successes[j-1]
+		}
+		end = start
+	}
+	if spec.networkSpan > 0 {
+		from := int64(t) - int64(spec.networkSpan)
+		for i := hi - 1; i >= 0 && int64(recs[i].at) > from; i-- {
+			if recs[i].tag|1 == networkTag|1 {
+				c.networkFailures += int(recs[i].tag & 1)
+			}
+		}
+	}
+	if w.spill != nil {
+		w.spill.count(t, spec, &c)
+	}
+	return c
+}
+
+// firstAfter returns the index of the first record later than from
+// (records are sorted by time).
+func firstAfter(recs []attempt, from int64) int {
+	lo, hi := 0, len(recs)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if int64(recs[mid].at) > from {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// activeSpans is the number of spans in use (they ascend; a zero ends
+// them).
+func (spec *windowSpec) activeSpans() int {
+	n := 0
+	for n < len(spec.spans) && spec.spans[n] != 0 {
+		n++
+	}
+	return n
+}
+
+// count adds the spilled attempts to c.
+func (s *spill) count(t uint32, spec *windowSpec, c *windowCounts) {
+	s.minutes.read(t, spec, c)
+	s.hours.read(t, spec, c)
+}
+
+// lastOutside is the id of the newest bucket of the given width that lies
+// outside the span ending at t: a bucket is inside when it starts after
+// t-span.
+func lastOutside(t, span, width uint32) int64 {
+	from := int64(t) - int64(span)
+	if from < 0 {
+		return -1
+	}
+	return from / int64(width)
+}
+
+// read adds to c the spilled attempts of the ring's spans at time t.
+func (r *spillRing) read(t uint32, spec *windowSpec, c *windowCounts) {
+	if len(r.buckets) == 0 || r.from == r.to {
+		return
+	}
+	if r.sumsAt != 0 && t < r.sumsAt {
+		r.walk(t, spec, c.failures[:], c.successes[:])
+		return
+	}
+	r.advance(t, spec)
+	for j := r.from; j < r.to; j++ {
+		c.failures[j] += int(r.sums[j].failures)
+		c.successes[j] += int(r.sums[j].successes)
+	}
+}
+
+// advance moves the sums to time t (not before sumsAt): buckets that left
+// a span are subtracted from it, buckets of the periods after sumsAt (they
+// exist when sumsAt was a late read) added to the spans they are in. The
+// first time, or after a gap longer than the ring, it recomputes them.
+func (r *spillRing) advance(t uint32, spec *windowSpec) {
+	oldCurrent, current := int64(r.sumsAt/r.width), int64(t/r.width)
+	if r.sumsAt != 0 && current-oldCurrent < int64(len(r.buckets)) {
+		for j := r.from; j < r.to; j++ {
+			last := lastOutside(t, spec.spans[j], r.width)
+			for id := r.outside[j] + 1; id <= min(last, oldCurrent); id++ {
+				if b := r.bucket(id); b != nil {
+					r.sums[j].failures -= b.failures
+					r.sums[j].successes -= b.successes
+				}
+			}
+			r.outside[j] = last
+		}
+		for id := oldCurrent + 1; id <= current; id++ {
+			if b := r.bucket(id); b != nil {
+				for j := r.from; j < r.to; j++ {
+					if id > r.outside[j] {
+						r.sums[j].failures += b.failures
+						r.sums[j].successes += b.successes
+					}
+				}
+			}
+		}
+		r.sumsAt = t
+		return
+	}
+	var failures, successes [4]int
+	r.walk(t, spec, failures[:], successes[:])
+	for j := r.from; j < r.to; j++ {
+		r.sums[j] = bucket{failures: uint32(failures[j]), successes: uint32(successes[j])}
+		r.outside[j] = lastOutside(t, spec.spans[j], r.width)
+	}
+	r.sumsAt = t
+}
+
+// bucket returns the bucket of period id, or nil when its slot holds
+// another period.
+func (r *spillRing) bucket(id int64) *bucket {
+	if b := &r.buckets[id%int64(len(r.buckets))]; int64(b.id) == id {
+		return b
+	}
+	return nil
+}
+
+// walk adds to failures[j] and successes[j] the buckets that start in
+// (t-spans[j], t], for the ring's spans, walking once from the bucket
+// holding t back in time. A bucket holding another period than its slot's
+// turn is stale and skipped.
+func (r *spillRing) walk(t uint32, spec *windowSpec, failures, successes []int) {
+	current := t / r.width
+	slot := int(current % uint32(len(r.buckets)))
+	j, f, sc := int(r.from), 0, 0
+	for k := uint32(0); k < uint32(len(r.buckets)) && k <= current; k++ {
+		id := current - k
+		for j < int(r.to) && int64(id) <= lastOutside(t, spec.spans[j], r.width) {
+			failures[j] += f // this bucket and older ones are outside span j
+			successes[j] += sc
+			j++
+		}
+		if j == int(r.to) {
+			return
+		}
+		if b := &r.buckets[slot]; b.id == id {
+			f += int(b.failures)
+			sc += int(b.successes)
+		}
+		if slot--; slot < 0 {
+			slot = len(r.buckets) - 1
+		}
+	}
+	for ; j < int(r.to); j++ {
+		failures[j] += f
+		successes[j] += sc
+	}
+}
+
+// add counts an attempt in its bucket. newest is the newest attempt of the
+// window: the sums are moved to it first, so that a slot recycled for a
+// later period no longer counts in any sum.
+func (r *spillRing) add(a attempt, newest uint32, spec *windowSpec) {
+	if len(r.buckets) == 0 {
+		return
+	}
+	if r.sumsAt != 0 && newest > r.sumsAt {
+		r.advance(newest, spec)
+	}
+	id := a.at / r.width
+	b := &r.buckets[int(id)%len(r.buckets)]
+	switch {
+	case b.id == id:
+	case b.id > id:
+		return // the slot already holds a later period: a is too old to matter
+	default:
+		*b = bucket{id: id}
+	}
+	failure := a.failure()
+	if failure {
+		b.failures++
+	} else {
+		b.successes++
+	}
+	if r.sumsAt == 0 {
+		return
+	}
+	for j := r.from; j < r.to; j++ {
+		if int64(id) > r.outside[j] && id <= r.sumsAt/r.width {
+			if failure {
+				r.sums[j].failures++
+			} else {
+				r.sums[j].successes++
+			}
+		}
+	}
+}
+
+// add records an attempt. Attempts older than the horizon before the
+// newest attempt seen are outside every window and are not kept.
+func (w *window) add(a attempt, spec *windowSpec) {
+	newest := max(w.newest(), a.at)
+	if int64(a.at) <= int64(newest)-int64(spec.horizon) {
+		return
+	}
+	w.prune(newest, spec.horizon)
+	if len(w.records) >= spec.maxRecords {
+		if a.at < w.records[0].at {
+			w.spillAdd(a, newest, spec)
+			return
+		}
+		w.spillAdd(w.records[0], newest, spec)
+		n := copy(w.records, w.records[1:])
+		w.records = w.records[:n]
+	}
+	i := len(w.records)
+	for i > 0 && w.records[i-1].at > a.at {
+		i--
+	}
+	w.records = append(w.records, attempt{})
+	copy(w.records[i+1:], w.records[i:])
+	w.records[i] = a
+}
+
+// prune drops the records at or before now-horizon, keeping the slice's
+// storage.
+func (w *window) prune(now, horizon uint32) {
+	if i := firstAfter(w.records, int64(now)-int64(horizon)); i > 0 {
+		n := copy(w.records, w.records[i:])
+		w.records = w.records[:n]
+	}
+}
+
+// spillAdd counts an evicted attempt in the buckets.
+func (w *window) spillAdd(a attempt, newest uint32, spec *windowSpec) {
+	if w.spill == nil {
+		w.spill = newSpill(spec)
+	}
+	w.spill.minutes.add(a, newest, spec)
+	w.spill.hours.add(a, newest, spec)
+}
+
+// compact frees what a window no longer needs at now: records past the
+// horizon, a spill whose buckets are all past it, and the storage of an
+// empty window. It reports whether the window is empty.
+func (w *window) compact(now uint32, spec *windowSpec) bool {
+	w.prune(now, spec.horizon)
+	if w.spill != nil && !w.spill.liveAt(now, spec.horizon) {
+		w.spill = nil
+	}
+	if len(w.records) == 0 {
+		w.records = nil
+	}
+	return w.records == nil && w.spill == nil
+}
+
+func (s *spill) liveAt(now, horizon uint32) bool {
+	cut := int64(now) - int64(horizon)
+	for _, r := range []*spillRing{&s.minutes, &s.hours} {
+		for _, b := range r.buckets {
+			if b.failures+b.successes > 0 && int64(b.id+1)*int64(r.width) > cut {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// recentSet is a bounded set of 32-bit keys (hashes of users or of
+// sources) with the time each was last seen, for distinct counts over
+// windows. When full, the least recently seen key makes room.
+type recentSet []seenKey
+
+type seenKey struct {
+	key  uint32
+	last uint32
+}
+
+// count returns, for each span, the number of distinct keys seen in
+// (t-span, t], counting current whether or not it is in the set; a zero
+// span counts nothing. One pass serves both spans.
+func (s recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int) {
+	from := [2]int64{int64(t) - int64(spans[0]), int64(t) - int64(spans[1])}
+	for i, span := range spans {
+		if span > 0 {
+			n[i] = 1
+		}
+	}
+	for _, e := range s {
+		if e.key == current || e.last > t {
+			continue
+		}
+		for i := range from {
+			if spans[i] > 0 && int64(e.last) > from[i] {
+				n[i]++
+			}
+		}
+	}
+	return n
+}
+
+// add records key as seen at at, in one pass that also drops the keys
+// last seen horizon or more before at and finds the least recently seen
+// key, which makes room when the set is full.
+func (s *recentSet) add(key, at, horizon uint32, maxKeys int) {
+	set := *s
+	cut := int64(at) - int64(horizon)
+	found, oldest := false, -1
+	for i := 0; i < len(set); {
+		switch {
+		case set[i].key == key:
+			set[i].last = max(set[i].last, at)
+			found = true
+		case int64(set[i].last) <= cut:
+			set[i] = set[len(set)-1]
+			set = set[:len(set)-1]
+			continue
+		case oldest < 0 || set[i].last < set[oldest].last:
+			oldest = i
+		}
+		i++
+	}
+	switch {
+	case found:
+	case len(set) < maxKeys:
+		set = append(set, seenKey{key: key, last: at})
+	case set[oldest].last < at:
+		set[oldest] = seenKey{key: key, last: at}
+	}
+	*s = set
+}
+
+// compact drops keys last seen horizon or more before now and frees the
+// storage of an empty set.
+func (s *recentSet) compact(now, horizon uint32) bool {
+	set := *s
+	cut := int64(now) - int64(horizon)
+	for i := 0; i < len(set); {
+		if int64(set[i].last) <= cut {
+			set[i] = set[len(set)-1]
+			set = set[:len(set)-1]
+		} else {
+			i++
+		}
+	}
+	if len(set) == 0 {
+		set = nil
+	}
+	*s = set
+	return set == nil
+}

@@ -1,0 +1,172 @@
+package features
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestWindowAgainstReference feeds windows random attempts (some out of
+// order, some bursts past the exact records) and compares every read with
+// a brute-force count over all attempts: equal while the attempts of the
+// horizon fit in the records, and otherwise never higher and lower by at
+// most the attempts of one bucket at the window's far edge. Late reads
+// are checked while the window has not spilled.
+func TestWindowAgainstReference(t *testing.T) {
+	specs := []struct {
+		name string
+		spec windowSpec
+	}{
+		{"user", windowSpec{horizon: day, maxRecords: 64, spans: [4]uint32{minute, 15 * minute, hour, day}, networkSpan: 15 * minute}},
+		{"ip", windowSpec{horizon: hour, maxRecords: 64, spans: [4]uint32{minute, 10 * minute, hour}}},
+		{"tiny records", windowSpec{horizon: day, maxRecords: 4, spans: [4]uint32{minute, 15 * minute, hour, day}}},
+	}
+	for _, sp := range specs {
+		for seed := range uint64(20) {
+			t.Run(sp.name, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(seed, 7))
+				var w window
+				var all []attempt
+				now := uint32(800_000_000)
+				for step := range 600 {
+					switch r := rng.IntN(100); {
+					case r < 60:
+						now += uint32(rng.IntN(30)) // bursts
+					case r < 95:
+						now += uint32(rng.IntN(900))
+					default:
+						now += uint32(rng.IntN(3 * hour))
+					}
+					at := now
+					if rng.IntN(10) == 0 && now > 600 { // a late event
+						at = now - uint32(rng.IntN(600))
+					}
+					a := attempt{at: at, tag: makeTag(uint64(rng.IntN(3))<<40, rng.IntN(3) == 0)}
+					walked := walkedCounts(&w, at, &sp.spec, a.tag)
+					got := w.counts(at, &sp.spec, a.tag)
+					if got != walked {
+						t.Fatalf("step %d: running sums give %+v, a walk over the buckets %+v", step, got, walked)
+					}
+					spilled := w.spill != nil
+					w.add(a, &sp.spec)
+					all = append(all, a)
+					checkAgainstReference(t, step, &sp.spec, all[:len(all)-1], at, got, spilled)
+				}
+			})
+		}
+	}
+}
+
+// walkedCounts reads a copy of w whose spill sums are reset, so the
+// buckets are walked: the running sums must agree with it.
+func walkedCounts(w *window, t uint32, spec *windowSpec, tag uint32) windowCounts {
+	cp := *w
+	if w.spill != nil {
+		sp := *w.spill
+		sp.minutes.sumsAt, sp.hours.sumsAt = 0, 0
+		cp.spill = &sp
+	}
+	return cp.counts(t, spec, tag)
+}
+
+func checkAgainstReference(t *testing.T, step int, spec *windowSpec, all []attempt, at uint32, got windowCounts, spilled bool) {
+	t.Helper()
+	newest := uint32(0)
+	for _, a := range all {
+		newest = max(newest, a.at)
+	}
+	if at < newest && spilled {
+		// A late read of a busy key is approximate (see the package
+		// documentation): spilled attempts after it in the same bucket
+		// count, and buckets recycled since are lost.
+		return
+	}
+	inHorizon := 0
+	for _, a := range all {
+		if int64(a.at) > int64(newest)-int64(spec.horizon) {
+			inHorizon++
+		}
+	}
+	for j, span := range spec.spans {
+		if span == 0 {
+			continue
+		}
+		width := uint32(minute)
+		if span > hour {
+			width = hour
+		}
+		var failures, successes, edge int
+		for _, a := range all {
+			if a.at > at || int64(a.at) <= int64(at)-int64(span) {
+				continue
+			}
+			if int64(a.at) < int64(at)-int64(span)+int64(width) {
+				edge++ // in the bucket that may straddle the window start
+			}
+			if a.failure() {
+				failures++
+			} else {
+				successes++
+			}
+		}
+		// Attempts older than the horizon before the newest are dropped on
+		// purpose; they can only be in the reference when a late read
+		// reaches back past it.
+		if inHorizon <= spec.maxRecords && int64(at)-int64(span) >= int64(newest)-int64(spec.horizon) {
+			if got.failures[j] != failures || got.successes[j] != successes {
+				t.Fatalf("step %d span %d: got %d/%d, want exactly %d/%d", step, span, got.failures[j], got.successes[j], failures, successes)
+			}
+			continue
+		}
+		if got.failures[j] > failures || got.successes[j] > successes {
+			t.Fatalf("step %d span %d: got %d/%d, more than the %d/%d there are", step, span, got.failures[j], got.successes[j], failures, successes)
+		}
+		if lost := failures + successes - got.failures[j] - got.successes[j]; lost > edge && int64(at)-int64(span) >= int64(newest)-int64(spec.horizon) {
+			t.Fatalf("step %d span %d: lost %d attempts, more than the %d at the window's edge", step, span, lost, edge)
+		}
+	}
+}
+
+// TestRecentSetAgainstReference checks distinct counts against a
+// brute-force count: exact up to 64 distinct keys in the window, at least
+// 64 beyond.
+func TestRecentSetAgainstReference(t *testing.T) {
+	tests := []struct {
+		name string
+		keys int // size of the key pool
+	}{
+		{"few keys", 40},
+		{"more keys than the set holds", 1000},
+	}
+	spans := [2]uint32{10 * minute, hour}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(tt.keys), 1))
+			var s recentSet
+			type seen struct{ key, at uint32 }
+			var all []seen
+			now := uint32(800_000_000)
+			for step := range 3000 {
+				now += uint32(rng.IntN(20))
+				key := uint32(rng.IntN(tt.keys))
+				got := s.count(now, spans, key)
+				for i, span := range spans {
+					distinct := map[uint32]bool{key: true}
+					for _, e := range all {
+						if int64(e.at) > int64(now)-int64(span) {
+							distinct[e.key] = true
+						}
+					}
+					want := len(distinct)
+					if got[i] > want || got[i] < min(want, maxSourcesPerKey) {
+						t.Fatalf("step %d span %d: %d distinct, want %d (at least min(%d, %d))", step, span, got[i], want, want, maxSourcesPerKey)
+					}
+				}
+				s.add(key, now, hour, maxSourcesPerKey)
+				all = append(all, seen{key, now})
+				if len(s) > maxSourcesPerKey {
+					t.Fatalf("set grew to %d keys", len(s))
+				}
+			}
+		})
+	}
+}

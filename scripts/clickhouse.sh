@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# ClickHouse server on loopback for tests and CI, run as a plain background
+# process (not a system service) with its own config in a data folder.
+#
+#   scripts/clickhouse.sh start|stop|status
+#
+# Installs Debian's clickhouse-server/clickhouse-client (18.16 on Debian 12) if
+# missing. Data survives stop/start (fault tests restart the server).
+set -euo pipefail
+
+PORT=${CLICKHOUSE_PORT:-9000}
+HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-8123}
+DATA=${CLICKHOUSE_DATA:-/tmp/loginrisk-clickhouse}
+PIDFILE=$DATA/clickhouse.pid
+
+say() { echo "clickhouse: $*" >&2; }
+
+port_open() { timeout 1 bash -c ": </dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+client() { "${CLIENT[@]}" --host 127.0.0.1 --port "$PORT" "$@"; }
+
+# Installs the Debian packages if needed and sets SERVER/CLIENT (older packages
+# ship clickhouse-server/clickhouse-client, newer ones a single `clickhouse`).
+install() {
+  export PATH=$PATH:/usr/sbin
+  if ! { command -v clickhouse-server || command -v clickhouse; } >/dev/null; then
+    [[ $(id -u) == 0 ]] || { say "clickhouse-server missing; install it (needs root)"; exit 1; }
+    say "installing clickhouse-server and clickhouse-client with apt"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q clickhouse-server clickhouse-client >/dev/null
+    # With an init system the package may start its own service on port 9000.
+    if command -v systemctl >/dev/null && systemctl is-active --quiet clickhouse-server 2>/dev/null; then
+      systemctl stop clickhouse-server
+    fi
+  fi
+  if command -v clickhouse-server >/dev/null; then SERVER=(clickhouse-server); else SERVER=(clickhouse server); fi
+  if command -v clickhouse-client >/dev/null; then CLIENT=(clickhouse-client); else CLIENT=(clickhouse client); fi
+}
+
+# Prints the pid if our server (for this data dir) is running.
+running_pid() {
+  local pid
+  [[ -f $PIDFILE ]] && pid=$(<"$PIDFILE") || return 1
+  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$DATA/config.xml" || return 1
+  echo "$pid"
+}
+
+write_config() {
+  mkdir -p "$DATA/data" "$DATA/tmp" "$DATA/user_files" "$DATA/format_schemas" "$DATA/log"
+  # Minimal server config (18.16 needs users_config, default_profile,
+  # default_database and the cache sizes); no interserver port, no query_log.
+  cat >"$DATA/config.xml" <<EOF
+<?xml version="1.0"?>
+<yandex>
+    <logger>
+        <level>warning</level>
+        <log>$DATA/log/clickhouse-server.log</log>
+        <errorlog>$DATA/log/clickhouse-server.err.log</errorlog>
+        <size>100M</size>
+        <count>2</count>
+    </logger>
+    <listen_host>127.0.0.1</listen_host>
+    <tcp_port>$PORT</tcp_port>
+    <http_port>$HTTP_PORT</http_port>
+    <path>$DATA/data/</path>
+    <tmp_path>$DATA/tmp/</tmp_path>
+    <user_files_path>$DATA/user_files/</user_files_path>
+    <format_schema_path>$DATA/format_schemas/</format_schema_path>
+    <users_config>$DATA/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <umask>022</umask>
+    <max_connections>1024</max_connections>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <mark_cache_size>268435456</mark_cache_size>
+    <uncompressed_cache_size>268435456</uncompressed_cache_size>
+    <mlock_executable>false</mlock_executable>
+</yandex>
+EOF
+  # User `default` without password, loopback only.
+  cat >"$DATA/users.xml" <<EOF
+<?xml version="1.0"?>
+<yandex>
+    <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas>
+        <default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+            <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default>
+    </quotas>
+</yandex>
+EOF
+}
+
+start() {
+  local pid version deadline
+  install
+  if running_pid >/dev/null && version=$(client -q 'SELECT version()' 2>/dev/null); then
+    echo "clickhouse: ClickHouse $version ready on 127.0.0.1:$PORT"; return 0
+  fi
+  if ! running_pid >/dev/null && port_open "$PORT"; then say "port $PORT is already taken by another process"; exit 1; fi
+  write_config
+  if ! running_pid >/dev/null; then
+    (cd "$DATA" && exec setsid "${SERVER[@]}" --config-file="$DATA/config.xml" \
+      >"$DATA/log/stdout.log" 2>&1 </dev/null) &
+    echo $! >"$PIDFILE"
+  fi
+  pid=$(<"$PIDFILE")
+  deadline=$((SECONDS + ${CLICKHOUSE_START_TIMEOUT:-60}))
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "server exited during start-up; last log lines:"
+      tail -n 20 "$DATA/log/stdout.log" "$DATA/log/clickhouse-server.err.log" >&2 2>/dev/null || true
+      exit 1
+    fi
+    if version=$(client -q 'SELECT version()' 2>/dev/null); then
+      echo "clickhouse: ClickHouse $version ready on 127.0.0.1:$PORT"
+      return 0
+    fi
+    sleep 0.5
+  done
+  say "not ready after ${CLICKHOUSE_START_TIMEOUT:-60} s; see $DATA/log/"
+  stop
+  exit 1
+}
+
+stop() {
+  local pid i
+  pid=$(running_pid) || { rm -f "$PIDFILE"; say "stopped"; return 0; }
+  kill -TERM "$pid"
+  for ((i = 0; i < ${CLICKHOUSE_STOP_TIMEOUT:-30} * 4; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  if kill -0 "$pid" 2>/dev/null; then say "SIGTERM timed out; sending SIGKILL"; kill -KILL "$pid"; fi
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$PIDFILE"
+  say "stopped"
+}
+
+status() {
+  local pid
+  if pid=$(running_pid); then echo "clickhouse: running (pid $pid) on 127.0.0.1:$PORT"; else echo "clickhouse: stopped"; return 1; fi
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
