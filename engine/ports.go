@@ -28,10 +28,18 @@ type Recorder struct {
 	History   HistoryWriter
 }
 
-// Record publishes and stores a batch; it returns the first error.
+// Record stores a batch's history, then publishes its decisions, and
+// returns the first error. History goes first: an event whose decision
+// is on the topic is then always known to a restarted engine (warm-up
+// reads history), so a redelivery never carries a different decision.
 func (r Recorder) Record(ctx context.Context, batch []schemas.ScoredEvent) error {
 	if len(batch) == 0 {
 		return nil
+	}
+	if r.History != nil {
+		if err := r.History.WriteHistory(ctx, batch); err != nil {
+			return err
+		}
 	}
 	if r.Publisher != nil {
 		ds := make([]*schemas.Decision, len(batch))
@@ -39,11 +47,6 @@ func (r Recorder) Record(ctx context.Context, batch []schemas.ScoredEvent) error
 			ds[i] = batch[i].Decision
 		}
 		if err := r.Publisher.PublishDecisions(ctx, ds); err != nil {
-			return err
-		}
-	}
-	if r.History != nil {
-		if err := r.History.WriteHistory(ctx, batch); err != nil {
 			return err
 		}
 	}

@@ -190,7 +190,8 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 }
 
 // produce publishes generated traffic at rate for duration, with event time
-// = wall clock, plus one malformed message every 5000 events to show the
+// = wall clock, plus a malformed message at the start and every 2000 events
+// to show the
 // dead-letter path.
 func (d *demo) produce(ctx context.Context, duration time.Duration, rate, users int, seed uint64) error {
 	w := newEventWriter(d.cfg.Kafka.Brokers, d.cfg.Kafka.EventsTopic)
@@ -212,7 +213,7 @@ func (d *demo) produce(ctx context.Context, duration time.Duration, rate, users 
 				buf = encodeEvent(buf[:0], &ev)
 				msgs = append(msgs, kafka.Message{Key: []byte(ev.UserID), Value: append([]byte(nil), buf[:len(buf)-1]...)})
 			}
-			if d.produced.Load()/5000 != (d.produced.Load()+int64(len(msgs)))/5000 {
+			if n := d.produced.Load(); n == 0 || n/2000 != (n+int64(len(msgs)))/2000 {
 				msgs = append(msgs, kafka.Message{Key: []byte("mallory"), Value: []byte(`{"event_id":"bad-` +
 					fmt.Sprint(d.produced.Load()) + `","occurred_at":"2026-01-01T00:00:00Z","user_id":"mallory","outcome":"failure","ip":"999.1.1.1"}`)})
 				d.malformed.Add(1)

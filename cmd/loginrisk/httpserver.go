@@ -2,17 +2,115 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loginrisk/loginrisk/engine/history"
+	"github.com/loginrisk/loginrisk/engine/httpapi"
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
 )
 
-type httpServer struct{}
+// httpServer is the running HTTP API with the goroutines that serve it:
+// the listener, the recorder of HTTP-scored events and the follower of
+// the decisions topic (the replicated lock table).
+type httpServer struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
 
-func (s *httpServer) shutdown() {}
+// shutdown stops the listener and the recorder (which records what is
+// still queued) and waits for them.
+func (s *httpServer) shutdown() {
+	s.cancel()
+	s.wg.Wait()
+}
 
+// startHTTP starts the API when http.addr is set. Without configured
+// tokens it uses token (or a generated one) as an admin token and prints
+// it, so the API can be tried at once.
 func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Stream, h *history.Writer, log *slog.Logger, stderr io.Writer, token string) (*httpServer, error) {
-	return nil, nil
+	ctx, cancel := context.WithCancel(ctx)
+	s := &httpServer{cancel: cancel}
+	// Every instance follows the decisions topic, so a lock set by another
+	// instance (or lifted by an admin there) is seen here too.
+	if stream != nil {
+		s.wg.Go(func() {
+			if err := stream.FollowDecisions(ctx, time.Now().Add(-24*time.Hour), c.engine.ApplyDecision); err != nil && !errors.Is(err, context.Canceled) {
+				log.Warn("following the decisions topic stopped", "err", err)
+			}
+		})
+	}
+	s.wg.Go(func() { _ = c.engine.RunRecorder(ctx, 10*time.Second) })
+	if cfg.HTTP.Addr == "" {
+		return s, nil
+	}
+	var tokens []httpapi.Token
+	for i, t := range cfg.HTTP.Tokens {
+		name := t.Name
+		if name == "" {
+			name = fmt.Sprintf("token%d", i)
+		}
+		tokens = append(tokens, httpapi.Token{Name: name, Secret: string(t.Token), Role: httpapi.Role(t.Role)})
+	}
+	if len(tokens) == 0 {
+		if token == "" {
+			var b [16]byte
+			_, _ = rand.Read(b[:])
+			token = hex.EncodeToString(b[:])
+		}
+		tokens = []httpapi.Token{{Name: "local-admin", Secret: token, Role: httpapi.RoleAdmin}}
+		fmt.Fprintf(stderr, "http: no tokens configured; admin token for this run: %s\n", token)
+		fmt.Fprintf(stderr, "http: try: curl -s -H 'Authorization: Bearer %s' http://%s/v1/rules\n", token, cfg.HTTP.Addr)
+	}
+	ready := []httpapi.Check{{Name: "rules", Fn: func(context.Context) error {
+		if c.rules.Current() == nil {
+			return errors.New("no rules loaded")
+		}
+		return nil
+	}}}
+	if stream != nil {
+		ready = append(ready, httpapi.Check{Name: "kafka", Fn: stream.Ping})
+	}
+	if h != nil {
+		ready = append(ready, httpapi.Check{Name: "history", Fn: func(context.Context) error {
+			if ok, why := h.Healthy(); !ok {
+				return errors.New(why)
+			}
+			return nil
+		}})
+	}
+	srv, err := httpapi.New(httpapi.Config{
+		Engine:       c.engine,
+		Tokens:       tokens,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Logger:       log,
+		Reload:       c.rules.Reload,
+		Ready:        ready,
+		Registry:     prometheus.NewRegistry(),
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
+	}
+	fmt.Fprintf(stderr, "http: API on http://%s\n", ln.Addr())
+	s.wg.Go(func() {
+		if err := srv.ServeListener(ctx, ln, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("http server stopped", "err", err)
+		}
+	})
+	return s, nil
 }

@@ -71,7 +71,7 @@ func newEventWriter(brokers []string, topic string) *kafka.Writer {
 		Balancer:               &kafka.Murmur2Balancer{},
 		RequiredAcks:           kafka.RequireAll,
 		BatchSize:              1000,
-		BatchBytes:             16 << 20,
+		BatchBytes:             1 << 20,
 		BatchTimeout:           5 * time.Millisecond,
 		AllowAutoTopicCreation: true,
 	}

@@ -164,7 +164,7 @@ func New(cfg Config) (*Stream, error) {
 			Balancer:     &kafka.Murmur2Balancer{}, // the Java client's key hashing
 			RequiredAcks: kafka.RequireAll,
 			BatchSize:    cfg.MaxBatch,
-			BatchBytes:   16 << 20,
+			BatchBytes:   1 << 20, // the broker's default message.max.bytes
 			BatchTimeout: 2 * time.Millisecond,
 			MaxAttempts:  5,
 			Transport:    s.transport,
