@@ -194,8 +194,16 @@ func TestStreamScriptedDecisions(t *testing.T) {
 		msgs = append(msgs, kafka.Message{Key: []byte(s.ev.UserID), Value: b})
 		wantDecisions++
 	}
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatal(err)
+	// A topic just created may not be known to every broker yet: retry.
+	for attempt := 0; ; attempt++ {
+		err := w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			break
+		}
+		if attempt == 30 {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
 	}
 
 	runCtx, stopRun := context.WithCancel(ctx)
