@@ -409,15 +409,6 @@ func (e *Engine) Record(ctx context.Context, b *Batch) error {
 	return e.cfg.Recorder.Record(ctx, b.Scored)
 }
 
-// LiftLock removes an active lock; it reports whether one was active at at.
-func (e *Engine) LiftLock(scope schemas.LockScope, key string, at time.Time) bool {
-	k, ok := ParseLockKey(scope, key)
-	if !ok {
-		return false
-	}
-	return e.locks.lift(k, at)
-}
-
 // ParseLockKey parses the text form of a lock key ("user|ip" for user_ip).
 func ParseLockKey(scope schemas.LockScope, key string) (lockKey, bool) {
 	if !scope.Valid() || key == "" {

@@ -163,12 +163,18 @@ func (t *LockTable) Sweep(now time.Time, keep time.Duration) (removed int) {
 
 // Active lists the locks active at now, ordered by scope and key.
 func (t *LockTable) Active(now time.Time) []schemas.Lock {
-	var out []schemas.Lock
+	return t.activeMatching(now, func(lockKey) bool { return true })
+}
+
+// activeMatching lists the locks active at now whose key match accepts,
+// ordered by scope and key; it builds key strings only for those.
+func (t *LockTable) activeMatching(now time.Time, match func(lockKey) bool) []schemas.Lock {
+	out := []schemas.Lock{}
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
 		for k, e := range s.m {
-			if now.Before(e.until) {
+			if now.Before(e.until) && match(k) {
 				out = append(out, schemas.Lock{Scope: k.scope, Key: k.String(), Until: e.until, Rule: e.rule})
 			}
 		}

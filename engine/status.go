@@ -30,19 +30,10 @@ type Status struct {
 // user_ip locks), its counters and its last decision, at time at. It has
 // no side effects.
 func (e *Engine) UserStatus(userID string, at time.Time) Status {
-	st := Status{Locks: []schemas.Lock{}, Counters: map[string]float64{}}
-	for _, l := range e.locks.Active(at) {
-		switch l.Scope {
-		case schemas.ScopeUser:
-			if l.Key == userID {
-				st.Locks = append(st.Locks, l)
-			}
-		case schemas.ScopeUserIP:
-			if k, ok := ParseLockKey(l.Scope, l.Key); ok && k.a == userID {
-				st.Locks = append(st.Locks, l)
-			}
-		}
-	}
+	st := Status{Counters: map[string]float64{}}
+	st.Locks = e.locks.activeMatching(at, func(k lockKey) bool {
+		return (k.scope == schemas.ScopeUser || k.scope == schemas.ScopeUserIP) && k.a == userID
+	})
 	if cr, ok := e.cfg.State.(CounterReader); ok {
 		st.Counters = cr.UserCounters(userID, at)
 	}
@@ -55,25 +46,16 @@ func (e *Engine) UserStatus(userID string, at time.Time) Status {
 // IPStatus reports the locks on an address (ip and user_ip locks; IPv6 by
 // its /64), its counters and the last decision from it.
 func (e *Engine) IPStatus(addr netip.Addr, at time.Time) Status {
-	st := Status{Locks: []schemas.Lock{}, Counters: map[string]float64{}}
+	st := Status{Counters: map[string]float64{}}
 	addr = addr.Unmap()
 	key := addr.String()
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
 		key = p.String()
 	}
-	for _, l := range e.locks.Active(at) {
-		switch l.Scope {
-		case schemas.ScopeIP:
-			if l.Key == key {
-				st.Locks = append(st.Locks, l)
-			}
-		case schemas.ScopeUserIP:
-			if k, ok := ParseLockKey(l.Scope, l.Key); ok && k.b == key {
-				st.Locks = append(st.Locks, l)
-			}
-		}
-	}
+	st.Locks = e.locks.activeMatching(at, func(k lockKey) bool {
+		return (k.scope == schemas.ScopeIP && k.a == key) || (k.scope == schemas.ScopeUserIP && k.b == key)
+	})
 	if cr, ok := e.cfg.State.(CounterReader); ok {
 		st.Counters = cr.IPCounters(addr, at)
 	}

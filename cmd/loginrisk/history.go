@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -124,5 +123,3 @@ func listQueries(w io.Writer) error {
 	}
 	return nil
 }
-
-var _ = flag.ErrHelp

@@ -53,13 +53,9 @@ func cmdProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	p := newEventWriter(cfg.Kafka.Brokers, *topic)
 	defer p.Close()
 	bar := newProgress(stderr, "produce", total)
-	n, bytesRead, err := produceLines(ctx, p, in, bar.update)
+	n, _, err := produceLines(ctx, p, in, bar.update)
 	bar.done(fmt.Sprintf("%d events published to %s", n, *topic))
-	if err != nil {
-		return err
-	}
-	_ = bytesRead
-	return nil
+	return err
 }
 
 // newEventWriter returns a writer that publishes to topic keyed by

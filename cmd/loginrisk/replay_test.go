@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -195,5 +194,4 @@ func TestReplayStdinToStdout(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, `{"event_id":"a",`) || stderr != "" {
 		t.Errorf("replay from stdin: code %d out %q stderr %q", code, out, stderr)
 	}
-	_ = context.Background
 }

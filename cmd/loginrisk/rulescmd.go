@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -98,5 +97,3 @@ func unwrapAll(err error) []error {
 	}
 	return []error{err}
 }
-
-var _ = errors.New
