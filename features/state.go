@@ -577,3 +577,73 @@ func (t *table[K, V]) len() int {
 	}
 	return n
 }
+
+// UserCounters reports userID's window counters at time at without an
+// attempt (status lookups): failures and successes per window,
+// consecutive failures and distinct source addresses in the last hour,
+// named as the rules name the features. An unknown user has all zeros.
+// It implements engine.CounterReader.
+func (s *Store) UserCounters(userID string, at time.Time) map[string]float64 {
+	t := toEventTime(at)
+	var (
+		c           windowCounts
+		consecutive uint32
+		sources     int
+	)
+	sh := s.users.shard(hashString(userID))
+	sh.mu.Lock()
+	if u := sh.m[userID]; u != nil {
+		c = u.attempts.counts(t, &s.userWindow, 0)
+		consecutive = u.consecutiveFailures
+		sources = u.sources.distinct(t, hour)
+	}
+	sh.mu.Unlock()
+	return map[string]float64{
+		"user_failures_1m":          float64(c.failures[0]),
+		"user_failures_15m":         float64(c.failures[1]),
+		"user_failures_1h":          float64(c.failures[2]),
+		"user_failures_24h":         float64(c.failures[3]),
+		"user_successes_1m":         float64(c.successes[0]),
+		"user_successes_15m":        float64(c.successes[1]),
+		"user_successes_1h":         float64(c.successes[2]),
+		"user_successes_24h":        float64(c.successes[3]),
+		"user_consecutive_failures": float64(consecutive),
+		"user_distinct_ips_1h":      float64(sources),
+	}
+}
+
+// IPCounters reports the window counters of addr (an IPv6 address by its
+// /64) at time at without an attempt: failures per window, attempts and
+// distinct users in the last hour and 10 minutes. It implements
+// engine.CounterReader.
+func (s *Store) IPCounters(addr netip.Addr, at time.Time) map[string]float64 {
+	t := toEventTime(at)
+	var (
+		c            windowCounts
+		users10, u1h int
+	)
+	if addr.IsValid() {
+		key := ipKeyOf(addr)
+		sh := s.ips.shard(hashIPKey(key))
+		sh.mu.Lock()
+		if st := sh.m[key]; st != nil {
+			c = st.attempts.counts(t, &s.ipWindow, 0)
+			users10, u1h = st.users.distinct(t, 10*minute), st.users.distinct(t, hour)
+		}
+		sh.mu.Unlock()
+	}
+	attempts := c.failures[2] + c.successes[2]
+	ratio := 0.0
+	if attempts > 0 {
+		ratio = float64(c.successes[2]) / float64(attempts)
+	}
+	return map[string]float64{
+		"ip_failures_1m":        float64(c.failures[0]),
+		"ip_failures_10m":       float64(c.failures[1]),
+		"ip_failures_1h":        float64(c.failures[2]),
+		"ip_attempts_1h":        float64(attempts),
+		"ip_distinct_users_10m": float64(users10),
+		"ip_distinct_users_1h":  float64(u1h),
+		"ip_success_ratio_1h":   ratio,
+	}
+}

@@ -534,3 +534,64 @@ func TestObserveWarmPathDoesNotAllocate(t *testing.T) {
 		t.Errorf("warm Observe allocates %v times", allocs)
 	}
 }
+
+// The status counters agree with the features the next attempt would see
+// (minus that attempt), and carry the rules' feature names.
+func TestStatusCounters(t *testing.T) {
+	sc := newScorer(t)
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	sc.login("alice", parisV4, true, t0)
+	for i := range 4 {
+		sc.login("alice", sfV4, false, t0.Add(time.Duration(10+i)*time.Second))
+	}
+	sc.login("bob", sfV4, false, t0.Add(20*time.Second))
+	at := t0.Add(30 * time.Second)
+
+	addr, _ := schemas.ParseIP(sfV4)
+	user, ip := sc.s.UserCounters("alice", at), sc.s.IPCounters(addr, at)
+	wantUser := map[string]float64{
+		"user_failures_1m": 4, "user_failures_24h": 4, "user_successes_1m": 1,
+		"user_consecutive_failures": 4, "user_distinct_ips_1h": 2,
+	}
+	for k, v := range wantUser {
+		if user[k] != v {
+			t.Errorf("user %s = %v, want %v", k, user[k], v)
+		}
+	}
+	wantIP := map[string]float64{
+		"ip_failures_1m": 5, "ip_attempts_1h": 5, "ip_distinct_users_10m": 2, "ip_success_ratio_1h": 0,
+	}
+	for k, v := range wantIP {
+		if ip[k] != v {
+			t.Errorf("ip %s = %v, want %v", k, ip[k], v)
+		}
+	}
+	// An hour later the one-minute windows are empty, the day window not.
+	later := sc.s.UserCounters("alice", t0.Add(2*time.Hour))
+	if later["user_failures_1m"] != 0 || later["user_failures_24h"] != 4 {
+		t.Errorf("two hours later: %v", later)
+	}
+	if none := sc.s.UserCounters("nobody", at); none["user_failures_24h"] != 0 {
+		t.Errorf("unknown user: %v", none)
+	}
+
+	// Every counter is a feature the rules know by that name.
+	cat, err := CatalogueFeatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, c := range cat {
+		names[c.Name] = true
+	}
+	for k := range user {
+		if !names[k] {
+			t.Errorf("user counter %q is not a feature", k)
+		}
+	}
+	for k := range ip {
+		if !names[k] {
+			t.Errorf("ip counter %q is not a feature", k)
+		}
+	}
+}

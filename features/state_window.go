@@ -505,3 +505,15 @@ func (s *recentSet) compact(now, horizon uint32) bool {
 	*s = set
 	return set == nil
 }
+
+// distinct returns the number of keys seen in (t-span, t].
+func (s recentSet) distinct(t, span uint32) int {
+	from := int64(t) - int64(span)
+	n := 0
+	for _, e := range s {
+		if e.last <= t && int64(e.last) > from {
+			n++
+		}
+	}
+	return n
+}
