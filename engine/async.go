@@ -8,9 +8,31 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// ErrBacklogFull is returned by Submit when the recording queue is full:
-// the decision stands, but the caller should tell its client to slow down.
+// ErrBacklogFull is returned by Reserve and Submit when the recording
+// queue is full: the caller should tell its client to slow down.
 var ErrBacklogFull = errors.New("recording backlog is full")
+
+// Reservation is a place held in the recording queue. The HTTP API
+// reserves before scoring, so that a full queue refuses the request
+// before the attempt changes any state: the client's retry is then scored
+// as new, not taken for a duplicate of an event that was never recorded.
+// Exactly one of Submit and Cancel must be called.
+type Reservation struct {
+	e *Engine
+}
+
+// Reserve holds a place in the recording queue, or returns ErrBacklogFull.
+func (e *Engine) Reserve() (Reservation, error) {
+	for {
+		n := e.queued.Load()
+		if n >= int64(cap(e.pending)) {
+			return Reservation{}, ErrBacklogFull
+		}
+		if e.queued.CompareAndSwap(n, n+1) {
+			return Reservation{e: e}, nil
+		}
+	}
+}
 
 // Submit queues a scored event for recording (decision topic and history)
 // without waiting: the synchronous HTTP API answers in about a millisecond
@@ -18,17 +40,28 @@ var ErrBacklogFull = errors.New("recording backlog is full")
 // batches and retries until each batch is recorded. An event queued but
 // not yet recorded when the process dies is lost from the topic and
 // history (its state change is not); docs/reliability.md says so.
-func (e *Engine) Submit(se schemas.ScoredEvent) error {
-	select {
-	case e.pending <- se:
-		return nil
-	default:
-		return ErrBacklogFull
-	}
+func (r Reservation) Submit(se schemas.ScoredEvent) {
+	// Never blocks: at most cap(pending) places are reserved, and a place
+	// is given back only after its event left the channel.
+	r.e.pending <- se
 }
 
-// Backlog returns the number of submitted events not yet recorded.
-func (e *Engine) Backlog() int { return len(e.pending) }
+// Cancel gives the place back unused (dry runs, duplicates, errors).
+func (r Reservation) Cancel() { r.e.queued.Add(-1) }
+
+// Submit reserves a place and queues se in it, or returns ErrBacklogFull.
+func (e *Engine) Submit(se schemas.ScoredEvent) error {
+	r, err := e.Reserve()
+	if err != nil {
+		return err
+	}
+	r.Submit(se)
+	return nil
+}
+
+// Backlog returns the number of reserved and submitted events not yet
+// taken for recording.
+func (e *Engine) Backlog() int { return int(e.queued.Load()) }
 
 // RunRecorder records submitted events until ctx ends, then records what
 // is still queued (bounded by drain) and returns.
@@ -59,11 +92,13 @@ func (e *Engine) RunRecorder(ctx context.Context, drain time.Duration) error {
 	for {
 		select {
 		case se := <-e.pending:
+			e.queued.Add(-1)
 			batch = append(batch, se)
 		fill:
 			for len(batch) < cap(batch) {
 				select {
 				case se := <-e.pending:
+					e.queued.Add(-1)
 					batch = append(batch, se)
 				default:
 					break fill
@@ -76,6 +111,7 @@ func (e *Engine) RunRecorder(ctx context.Context, drain time.Duration) error {
 			for {
 				select {
 				case se := <-e.pending:
+					e.queued.Add(-1)
 					batch = append(batch, se)
 					if len(batch) == cap(batch) {
 						record(dctx)

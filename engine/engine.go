@@ -110,6 +110,7 @@ type Engine struct {
 	lastByUser *recentDecisions
 	lastByIP   *recentDecisions
 	pending    chan schemas.ScoredEvent // Submit's queue for RunRecorder
+	queued     atomic.Int64             // places reserved in pending
 	scratch    sync.Pool
 	metrics    Metrics
 }

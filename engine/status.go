@@ -75,8 +75,8 @@ var ErrNoSuchLock = errors.New("no active lock with that scope and key")
 // ErrBadLockKey is returned for a scope or key that cannot name a lock.
 var ErrBadLockKey = errors.New("invalid lock scope or key")
 
-// Lift removes an active lock at time at on behalf of actor, and records
-// it like a decision: a Decision whose reason is admin_lift and whose lock
+// Lift removes an active lock at time at on behalf of actor, once it is
+// recorded like a decision: a Decision whose reason is admin_lift and whose lock
 // ends at at, published to the decisions topic (so every instance lifts
 // it too) and kept in history. It returns that record.
 func (e *Engine) Lift(ctx context.Context, scope schemas.LockScope, key, actor string, at time.Time) (*schemas.Decision, error) {
@@ -84,7 +84,7 @@ func (e *Engine) Lift(ctx context.Context, scope schemas.LockScope, key, actor s
 	if !ok {
 		return nil, ErrBadLockKey
 	}
-	if !e.locks.lift(k, at) {
+	if _, ok := e.locks.active(k, at); !ok {
 		return nil, ErrNoSuchLock
 	}
 	user := ""
@@ -110,8 +110,14 @@ func (e *Engine) Lift(ctx context.Context, scope schemas.LockScope, key, actor s
 	}
 	ev := &schemas.LoginEvent{EventID: d.EventID, OccurredAt: at, UserID: user, IP: ip, Outcome: schemas.OutcomeSuccess,
 		Attributes: map[string]string{"admin_action": "lift_lock", "actor": actor, "lock_scope": string(scope), "lock_key": k.String()}}
-	err := e.cfg.Recorder.Record(ctx, []schemas.ScoredEvent{{Event: ev, Features: &schemas.Features{UserID: user, IP: ip}, Decision: d}})
-	return d, err
+	// Recorded first, lifted after: a lift that cannot be recorded changes
+	// nothing anywhere, so every instance keeps agreeing on the lock and
+	// the administrator can simply retry.
+	if err := e.cfg.Recorder.Record(ctx, []schemas.ScoredEvent{{Event: ev, Features: &schemas.Features{UserID: user, IP: ip}, Decision: d}}); err != nil {
+		return nil, fmt.Errorf("recording the lift: %w", err)
+	}
+	e.locks.lift(k, at)
+	return d, nil
 }
 
 // ApplyDecision updates the lock table from a decision published by any

@@ -54,7 +54,22 @@ func (s *Server) handleScore(w http.ResponseWriter, r *http.Request, _ *credenti
 	if err := schemas.Decode(body, ev); err != nil {
 		return s.writeFieldError(w, http.StatusBadRequest, err)
 	}
+	// A place in the recording queue is taken before scoring: when the
+	// queue is full the attempt is refused without touching any state, so
+	// the client's retry is scored (and recorded) like a new attempt.
+	var place engine.Reservation
+	if !dryRun {
+		if place, err = s.eng.Reserve(); err != nil {
+			s.metrics.BacklogFull.Add(1)
+			w.Header()["Retry-After"] = retryAfter
+			return s.writeError(w, http.StatusServiceUnavailable, "",
+				fmt.Sprintf("the recording backlog is full (%d events): event %s was not scored; retry later", s.eng.Backlog(), ev.EventID))
+		}
+	}
 	sc, err := s.eng.Score(ev, dryRun)
+	if !dryRun && (err != nil || sc.Duplicate) {
+		place.Cancel()
+	}
 	if err != nil {
 		var fe *schemas.FieldError
 		if errors.As(err, &fe) {
@@ -64,16 +79,7 @@ func (s *Server) handleScore(w http.ResponseWriter, r *http.Request, _ *credenti
 		return s.writeError(w, http.StatusInternalServerError, "", "scoring failed: "+err.Error())
 	}
 	if !dryRun && !sc.Duplicate {
-		if err := s.eng.Submit(sc.ScoredEvent); err != nil {
-			if errors.Is(err, engine.ErrBacklogFull) {
-				s.metrics.BacklogFull.Add(1)
-				w.Header()["Retry-After"] = retryAfter
-				return s.writeError(w, http.StatusServiceUnavailable, "",
-					fmt.Sprintf("the recording backlog is full (%d events): event %s was scored but may not be published or kept in history; slow down", s.eng.Backlog(), ev.EventID))
-			}
-			s.log.Error("submitting a scored event failed", "event_id", ev.EventID, "err", err)
-			return s.writeError(w, http.StatusInternalServerError, "", "recording failed: "+err.Error())
-		}
+		place.Submit(sc.ScoredEvent)
 	}
 	body, _ = schemas.EncodeDecision(body[:0], sc.Decision)
 	return s.writeJSON(w, http.StatusOK, body)
@@ -200,13 +206,11 @@ func (s *Server) handleLift(w http.ResponseWriter, r *http.Request, caller *cred
 		return s.writeError(w, http.StatusBadRequest, "key", fmt.Sprintf("key: %q is not a %s lock key; want %s", clip(key), scope, want))
 	case errors.Is(err, engine.ErrNoSuchLock):
 		return s.writeError(w, http.StatusNotFound, "", fmt.Sprintf("no active %s lock on %q", scope, clip(key)))
-	case err != nil && d != nil:
-		s.log.Error("lock lifted here but the lift was not recorded", "scope", string(scope), "key", key, "actor", caller.name, "err", err)
-		return s.writeError(w, http.StatusServiceUnavailable, "",
-			"the lock was lifted on this instance but recording the lift failed, so other instances keep it until it expires: "+err.Error())
 	case err != nil:
-		s.log.Error("lifting a lock failed", "scope", string(scope), "key", key, "actor", caller.name, "err", err)
-		return s.writeError(w, http.StatusInternalServerError, "", "lifting the lock failed: "+err.Error())
+		s.log.Error("lifting a lock failed: the lift could not be recorded", "scope", string(scope), "key", key, "actor", caller.name, "err", err)
+		w.Header()["Retry-After"] = retryAfter
+		return s.writeError(w, http.StatusServiceUnavailable, "",
+			"the lift could not be recorded, so the lock stays on every instance; retry later: "+err.Error())
 	}
 	s.log.Info("lock lifted", "scope", string(scope), "key", key, "actor", caller.name, "event_id", d.EventID)
 	buf := s.getBuf()

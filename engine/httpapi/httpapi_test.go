@@ -334,8 +334,21 @@ func TestLiftNotRecorded(t *testing.T) {
 	f.bruteForce("grace@example.com", "198.51.100.30")
 	f.failRecord.Store(true)
 	resp := f.do(request{method: "DELETE", path: "/v1/locks/user_ip/grace@example.com%7C198.51.100.30", token: adminToken})
-	if resp.code != 503 || !strings.Contains(resp.errorJSON(t).Error, "other instances") {
-		t.Fatalf("got %d %s, want 503 saying other instances keep the lock", resp.code, resp.body)
+	if resp.code != 503 || !strings.Contains(resp.errorJSON(t).Error, "lock stays") {
+		t.Fatalf("got %d %s, want 503 saying the lock stays", resp.code, resp.body)
+	}
+	// Nothing changed: the lock is still active here too, and a retry
+	// once recording works lifts it.
+	if st := f.status("users/grace@example.com"); len(st.Locks) != 1 {
+		t.Fatalf("after an unrecorded lift: locks %+v, want the lock kept", st.Locks)
+	}
+	f.failRecord.Store(false)
+	resp = f.do(request{method: "DELETE", path: "/v1/locks/user_ip/grace@example.com%7C198.51.100.30", token: adminToken})
+	if resp.code != 200 {
+		t.Fatalf("retried lift: %d %s", resp.code, resp.body)
+	}
+	if st := f.status("users/grace@example.com"); len(st.Locks) != 0 {
+		t.Errorf("after the retried lift: locks %+v, want none", st.Locks)
 	}
 }
 
@@ -415,6 +428,25 @@ func TestBacklogFull(t *testing.T) {
 	// A dry run records nothing, so a full backlog does not refuse it.
 	if d := f.score(event{id: "late-dry"}, true); d.EventID != "late-dry" {
 		t.Errorf("dry run during a full backlog: %+v", d)
+	}
+	// The refused attempt was not scored: no decision, no state change.
+	if resp := f.do(request{method: "GET", path: "/v1/decisions/late", token: readToken}); resp.code != 404 {
+		t.Errorf("decision of the refused event: %d %s, want 404", resp.code, resp.body)
+	}
+	// Once the backlog drains, the client's retry is scored and queued
+	// for recording, not taken for a duplicate.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.eng.RunRecorder(ctx, time.Second) }()
+	defer func() { cancel(); <-done }()
+	for f.eng.Backlog() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if d := f.score(event{id: "late"}, false); d.EventID != "late" {
+		t.Errorf("retry after the backlog drained: %+v", d)
+	}
+	if got := f.eng.Metrics().DuplicatesTotal.Load(); got != 0 {
+		t.Errorf("DuplicatesTotal = %d after the retry, want 0", got)
 	}
 }
 
