@@ -133,19 +133,21 @@ func jsonError(err error) error {
 	return fieldErr("", "malformed JSON: %v", err)
 }
 
-// invalidUTF8Field finds the top-level field whose value holds invalid UTF-8.
-// It runs only on bad input.
+// invalidUTF8Field finds the top-level field whose value holds invalid UTF-8;
+// of several, the first in key order, so that one message always gets the
+// same error. It runs only on bad input.
 func invalidUTF8Field(data []byte) string {
 	var raw map[string]json.RawMessage
 	if json.Unmarshal(data, &raw) != nil {
 		return ""
 	}
+	bad, found := "", false
 	for k, v := range raw {
-		if !utf8.Valid(v) {
-			return k
+		if !utf8.Valid(v) && (!found || k < bad) {
+			bad, found = k, true
 		}
 	}
-	return ""
+	return bad
 }
 
 // Validate checks an event's fields and sets Addr. Decode calls it; callers
@@ -196,15 +198,28 @@ func Validate(ev *LoginEvent) error {
 	if len(ev.Attributes) > MaxAttributes {
 		return fieldErr("attributes", "has %d entries, more than the %d allowed", len(ev.Attributes), MaxAttributes)
 	}
+	// Every attribute is checked and the bad one with the smallest key is
+	// reported: map order is random, and one message must always get the
+	// same error. Sorting the keys instead would cost every valid event.
+	var badKey string
+	var badErr error
 	for k, v := range ev.Attributes {
-		if err := checkString("attributes", k, MaxAttributeLen, true); err != nil {
-			return fieldErr("attributes", "key %q: %s", clip(k), err.(*FieldError).Reason)
+		if badErr != nil && k > badKey {
+			continue
 		}
-		if err := checkString("attributes."+k, v, MaxAttributeLen, false); err != nil {
-			return err
+		if err := checkAttribute(k, v); err != nil {
+			badKey, badErr = k, err
 		}
 	}
-	return nil
+	return badErr
+}
+
+// checkAttribute checks one attribute's key and value.
+func checkAttribute(k, v string) error {
+	if err := checkString("attributes", k, MaxAttributeLen, true); err != nil {
+		return fieldErr("attributes", "key %q: %s", clip(k), err.(*FieldError).Reason)
+	}
+	return checkString("attributes."+k, v, MaxAttributeLen, false)
 }
 
 // ParseIP parses an IPv4 or IPv6 address in its textual form. It rejects
