@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -28,6 +29,7 @@ Usage:
   loginrisk migrate [--config F]                  apply ClickHouse migrations
   loginrisk query NAME [--param k=v ...]          run an analyst query from the query pack
   loginrisk bench   [--events N]                  throughput and latency harness
+  loginrisk load    --url U --what W --rate N     HTTP load against an API on this machine
 
 Common flags (override the config file and LOGINRISK_* variables):
   --config F --rules DIR --kafka-brokers B --clickhouse-dsn DSN
@@ -65,11 +67,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		"migrate": cmdMigrate,
 		"query":   cmdQuery,
 		"bench":   cmdBench,
+		"load":    cmdLoad,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "loginrisk: unknown command %q\n\n%s", args[0], usage)
 		return 2
+	}
+	if path := os.Getenv("LOGINRISK_CPUPROFILE"); path != "" {
+		// A CPU profile of the whole run, for performance work on a
+		// running daemon (docs/performance.md).
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "loginrisk: LOGINRISK_CPUPROFILE: %v\n", err)
+			return 1
+		}
+		defer stopProfile()
 	}
 	err := cmd(ctx, args[1:], stdin, stdout, stderr)
 	var code exitCode
@@ -102,4 +115,21 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("loginrisk "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
+}
+
+// startCPUProfile writes a CPU profile to path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

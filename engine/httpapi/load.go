@@ -33,6 +33,10 @@ type LoadConfig struct {
 	// Method and Path of every request (default POST /v1/score).
 	Method string
 	Path   string
+	// PathOf, when set, returns request i's path instead of Path (e.g. a
+	// different user's status for each request). It is called from
+	// several goroutines at once.
+	PathOf func(i int) string
 	// Body returns request i's body (nil: no body). It is called from
 	// several goroutines at once.
 	Body func(i int) []byte
@@ -128,19 +132,34 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 		return LoadResult{}, err
 	}
 	target := strings.TrimSuffix(cfg.URL, "/") + cfg.Path
-	transport := cfg.Transport
-	if transport == nil {
-		t := &http.Transport{
-			MaxIdleConns:        cfg.Concurrency,
-			MaxIdleConnsPerHost: cfg.Concurrency,
-			MaxConnsPerHost:     cfg.Concurrency,
-			IdleConnTimeout:     30 * time.Second,
-			DisableCompression:  true,
+	u, _ := url.Parse(cfg.URL) // checked by Validate
+	// newSender returns one worker's way to send request i: a lean
+	// keep-alive connection for plain HTTP, net/http for HTTPS or a given
+	// Transport.
+	var newSender func() (send func(context.Context, int) (int, error), done func())
+	if cfg.Transport == nil && u.Scheme == "http" {
+		newSender = func() (func(context.Context, int) (int, error), func()) {
+			c := newLoadConn(u, &cfg)
+			return c.do, c.close
 		}
-		defer t.CloseIdleConnections()
-		transport = t
+	} else {
+		transport := cfg.Transport
+		if transport == nil {
+			t := &http.Transport{
+				MaxIdleConns:        cfg.Concurrency,
+				MaxIdleConnsPerHost: cfg.Concurrency,
+				MaxConnsPerHost:     cfg.Concurrency,
+				IdleConnTimeout:     30 * time.Second,
+				DisableCompression:  true,
+			}
+			defer t.CloseIdleConnections()
+			transport = t
+		}
+		client := &http.Client{Transport: transport, Timeout: cfg.Timeout}
+		newSender = func() (func(context.Context, int) (int, error), func()) {
+			return func(ctx context.Context, i int) (int, error) { return loadOne(ctx, client, cfg, target, i) }, func() {}
+		}
 	}
-	client := &http.Client{Transport: transport, Timeout: cfg.Timeout}
 
 	total := int(float64(cfg.Rate) * cfg.Duration.Seconds())
 	interval := time.Second / time.Duration(cfg.Rate)
@@ -164,12 +183,14 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 		t := &tallies[w]
 		t.latencies = make([]time.Duration, 0, total/cfg.Concurrency+1)
 		t.codes = map[int]int{}
+		send, done := newSender()
 		wg.Go(func() {
+			defer done()
 			for j := range jobs {
 				if early := time.Until(j.due); early > 0 {
 					time.Sleep(early) // the dispatcher releases requests up to 1 ms ahead
 				}
-				code, err := loadOne(ctx, client, cfg, target, j.i)
+				code, err := send(ctx, j.i)
 				t.latencies = append(t.latencies, time.Since(j.due))
 				if err != nil {
 					t.errors++
@@ -243,6 +264,9 @@ func loadOne(ctx context.Context, client *http.Client, cfg LoadConfig, target st
 	var body io.Reader = http.NoBody
 	if cfg.Body != nil {
 		body = bytes.NewReader(cfg.Body(i))
+	}
+	if cfg.PathOf != nil {
+		target = strings.TrimSuffix(cfg.URL, "/") + cfg.PathOf(i)
 	}
 	req, err := http.NewRequestWithContext(ctx, cfg.Method, target, body)
 	if err != nil {

@@ -21,6 +21,8 @@ func TestLoad(t *testing.T) {
 	}{
 		{name: "score", cfg: LoadConfig{Token: scoreToken, Body: body, Rate: 400, Duration: 250 * time.Millisecond, Concurrency: 8}, wantCode: 200},
 		{name: "status", cfg: LoadConfig{Token: readToken, Method: "GET", Path: "/v1/users/user-1/status", Rate: 400, Duration: 250 * time.Millisecond}, wantCode: 200},
+		{name: "status per request", cfg: LoadConfig{Token: readToken, Method: "GET", PathOf: func(i int) string { return fmt.Sprintf("/v1/ips/198.18.0.%d/status", i%200+1) }, Rate: 400, Duration: 250 * time.Millisecond}, wantCode: 200},
+		{name: "bad path per request", cfg: LoadConfig{Token: readToken, Method: "GET", PathOf: func(i int) string { return "/v1/ips/not-an-ip/status" }, Rate: 200, Duration: 100 * time.Millisecond}, wantCode: 400, wantErrors: true},
 		{name: "wrong token", cfg: LoadConfig{Token: "not-a-token-0123456789", Body: body, Rate: 200, Duration: 100 * time.Millisecond}, wantCode: 401, wantErrors: true},
 	}
 	for _, tc := range tests {

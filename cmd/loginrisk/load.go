@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/loginrisk/loginrisk/engine/httpapi"
+	"github.com/loginrisk/loginrisk/engine/traffic"
+)
+
+// loadKinds are the request kinds `loginrisk load --what` sends.
+var loadKinds = []string{"score", "user-status", "ip-status"}
+
+// loadReport is what `loginrisk load --json` prints: one run's figures.
+type loadReport struct {
+	What        string      `json:"what"`
+	Rate        int         `json:"rate"`
+	Duration    float64     `json:"duration_seconds"`
+	Concurrency int         `json:"concurrency"`
+	Requests    int         `json:"requests"`
+	Errors      int         `json:"errors"`
+	Codes       map[int]int `json:"codes"`
+	FirstError  string      `json:"first_error,omitempty"`
+	RPS         float64     `json:"requests_per_second"`
+	P50         float64     `json:"p50_ms"`
+	P99         float64     `json:"p99_ms"`
+	P999        float64     `json:"p999_ms"`
+	Max         float64     `json:"max_ms"`
+}
+
+// cmdLoad is `loginrisk load`: an open-loop HTTP load generator against a
+// loginrisk API on this machine (httpapi.Load), reporting requests/s and
+// latency percentiles. The requests are the traffic generator's demo mix:
+// score bodies with fresh event ids, status lookups of its users and
+// addresses.
+func cmdLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("load", stderr)
+	base := fs.String("url", "http://127.0.0.1:8080", "base URL of the API (a loopback address)")
+	token := fs.String("token", "", "bearer token (default: $LOGINRISK_LOAD_TOKEN)")
+	what := fs.String("what", "user-status", "requests to send: score, user-status or ip-status")
+	rate := fs.Int("rate", 10_000, "requests started per second (open loop)")
+	duration := fs.Duration("duration", 10*time.Second, "how long to send")
+	concurrency := fs.Int("concurrency", 64, "connections and requests in flight at most")
+	users := fs.Int("users", 20_000, "ordinary users in the generated population")
+	seed := fs.Uint64("seed", 1, "traffic seed")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("load: unexpected argument %q", fs.Arg(0))
+	}
+	if *token == "" {
+		*token = os.Getenv("LOGINRISK_LOAD_TOKEN")
+	}
+	if *users < 1 {
+		return errors.New("load: --users must be positive")
+	}
+	cfg := httpapi.LoadConfig{URL: *base, Token: *token, Rate: *rate, Duration: *duration, Concurrency: *concurrency}
+	n := int(float64(*rate) * duration.Seconds())
+	if n > httpapi.MaxLoadRequests {
+		n = httpapi.MaxLoadRequests // Validate says what is wrong
+	}
+	reqs, err := loadRequests(*what, n, *users, *seed)
+	if err != nil {
+		return err
+	}
+	switch *what {
+	case "score":
+		cfg.Body = func(i int) []byte { return reqs[i] }
+	default:
+		cfg.Method = "GET"
+		cfg.PathOf = func(i int) string { return string(reqs[i]) }
+	}
+	runtime.GC() // the generated requests are garbage from here on
+	res, err := httpapi.Load(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rep := loadReport{What: *what, Rate: *rate, Duration: duration.Seconds(), Concurrency: cfg.Concurrency,
+		Requests: res.Requests, Errors: res.Errors, Codes: res.Codes, FirstError: res.FirstErr, RPS: res.RPS,
+		P50: ms(res.P50), P99: ms(res.P99), P999: ms(res.P999), Max: ms(res.Max)}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(rep)
+	}
+	fmt.Fprintf(stdout, "%s at %d/s for %s (%d connections): %d requests, %.0f answered/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms, errors %d, codes %v\n",
+		rep.What, rep.Rate, duration, rep.Concurrency, rep.Requests, rep.RPS, rep.P50, rep.P99, rep.P999, rep.Max, rep.Errors, rep.Codes)
+	if rep.FirstError != "" {
+		fmt.Fprintf(stdout, "first error: %s\n", rep.FirstError)
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// loadRequests makes n requests of kind what ahead of the run: score
+// bodies (JSON events timed now, ids unique to this run) or status paths.
+func loadRequests(what string, n, users int, seed uint64) ([][]byte, error) {
+	var run [6]byte
+	_, _ = rand.Read(run[:])
+	prefix := "load-" + hex.EncodeToString(run[:]) + "-"
+	gen := traffic.New(traffic.Config{Users: users, Seed: seed})
+	now := time.Now().UTC()
+	out := make([][]byte, n)
+	for i := range out {
+		ev := gen.Next(now)
+		switch what {
+		case "score":
+			ev.EventID = prefix + strconv.Itoa(i)
+			b, err := json.Marshal(&ev)
+			if err != nil {
+				return nil, fmt.Errorf("load: encoding event %d: %w", i, err)
+			}
+			out[i] = b
+		case "user-status":
+			out[i] = []byte("/v1/users/" + url.PathEscape(ev.UserID) + "/status")
+		case "ip-status":
+			out[i] = []byte("/v1/ips/" + ev.IP + "/status")
+		default:
+			return nil, fmt.Errorf("load: --what %q is not one of %v", what, loadKinds)
+		}
+	}
+	return out, nil
+}
