@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/loginrisk/loginrisk/engine/testkit"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// TestScoreBadInputCorpus posts every message of testdata/badinput to
+// /v1/score, each followed by a good event: a bad message gets its 4xx and
+// an error naming the field, never a 5xx; the v4-mapped address and the
+// duplicate are scored; every good event after a bad one is scored.
+func TestScoreBadInputCorpus(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	cases := testkit.BadInput(t, testNow)
+	scored := int64(0)
+	for _, c := range cases {
+		t.Run(c.Name(), func(t *testing.T) {
+			resp := f.do(request{method: "POST", path: "/v1/score", token: scoreToken, body: c.Message})
+			if resp.code >= 500 {
+				t.Fatalf("answer %d to bad input: %s", resp.code, resp.body)
+			}
+			if resp.code != c.HTTPStatus {
+				t.Fatalf("answer %d %s, want %d", resp.code, resp.body, c.HTTPStatus)
+			}
+			switch c.Expect {
+			case "reject":
+				e := resp.errorJSON(t)
+				if e.Field != c.Field {
+					t.Errorf("error field %q (%s), want %q", e.Field, e.Error, c.Field)
+				}
+				want := c.Error
+				if resp.code == http.StatusRequestEntityTooLarge {
+					want = "the body is larger than" // refused before decoding
+				}
+				if !strings.Contains(e.Error, want) {
+					t.Errorf("error %q does not contain %q", e.Error, want)
+				}
+			case "score":
+				d := decodeDecision(t, resp.body)
+				if d.Decision == "" || d.RulesVersion == "" {
+					t.Errorf("decision %+v is not a full decision", d)
+				}
+				scored++
+			case "duplicate":
+				d := decodeDecision(t, resp.body)
+				before := f.eng.Metrics().DuplicatesTotal.Load()
+				again := f.do(request{method: "POST", path: "/v1/score", token: scoreToken, body: c.Message})
+				if again.code != http.StatusOK || !bytes.Equal(again.body, resp.body) {
+					t.Errorf("the same event again: %d %s, want 200 and the first decision %s", again.code, again.body, resp.body)
+				}
+				if got := f.eng.Metrics().DuplicatesTotal.Load() - before; got != 1 || d.EventID == "" {
+					t.Errorf("the second post counted %d duplicates, want 1", got)
+				}
+				scored++
+			default:
+				t.Fatalf("unknown expect %q in cases.json", c.Expect)
+			}
+			// The server is not left in a bad state by the message.
+			f.score(event{id: "good-after-" + c.Name(), user: "badinput-user"}, false)
+			scored++
+		})
+	}
+	if got := f.eng.Metrics().EventsTotal.Load(); got != scored {
+		t.Errorf("the engine scored %d events, want %d (the good ones, the v4-mapped one and the first of the duplicates)", got, scored)
+	}
+}
+
+// TestScoreMappedAddress checks what the engine does with an IPv4-mapped
+// IPv6 address: it is valid, scored, and echoed as sent in the decision.
+func TestScoreMappedAddress(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	d := f.score(event{id: "mapped-1", ip: "::ffff:1.2.3.4"}, false)
+	if d.IP != "::ffff:1.2.3.4" || d.Decision == "" {
+		t.Fatalf("decision %+v, want one for ::ffff:1.2.3.4", d)
+	}
+	// The counters are kept per address, unmapped: the plain IPv4 form
+	// sees the attempt.
+	st := f.status("ips/1.2.3.4")
+	if st.Counters["ip_attempts_1h"] != 1 {
+		t.Errorf("status of 1.2.3.4 after an attempt from ::ffff:1.2.3.4: %+v, want ip_attempts_1h 1", st)
+	}
+}
+
+func decodeDecision(t *testing.T, body []byte) schemas.Decision {
+	t.Helper()
+	var d schemas.Decision
+	if err := json.Unmarshal(body, &d); err != nil || d.EventID == "" {
+		t.Fatalf("answer %s is not a decision (%v)", body, err)
+	}
+	return d
+}
