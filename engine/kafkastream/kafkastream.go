@@ -251,7 +251,18 @@ const (
 	HeaderTopic     = "loginrisk-source-topic"
 	HeaderPartition = "loginrisk-source-partition"
 	HeaderOffset    = "loginrisk-source-offset"
+	// HeaderTruncated is set, to the original size in bytes, when the
+	// dead-lettered value was cut to MaxDeadLetterValue.
+	HeaderTruncated = "loginrisk-truncated"
 )
+
+// MaxDeadLetterValue bounds the value kept on the dead-letter topic. A
+// message refused for its size may be larger than the dead-letter topic
+// takes (the events topic's max.message.bytes can be raised, the broker's
+// default is about 1 MB), and a dead-letter that cannot be written would
+// stop its partition for good; the engine reads at most
+// schemas.MaxEventBytes of a message anyway.
+const MaxDeadLetterValue = 512 << 10
 
 // DeadLetter implements engine.DeadLetterSink: the original key and value
 // go to the dead-letter topic with the reason and the source position in
@@ -274,6 +285,10 @@ func (s *Stream) DeadLetter(ctx context.Context, rejected []engine.Rejected) err
 				{Key: HeaderPartition, Value: []byte(strconv.Itoa(r.Message.Partition))},
 				{Key: HeaderOffset, Value: []byte(strconv.FormatInt(r.Message.Offset, 10))},
 			},
+		}
+		if len(r.Message.Value) > MaxDeadLetterValue {
+			msgs[i].Value = r.Message.Value[:MaxDeadLetterValue]
+			msgs[i].Headers = append(msgs[i].Headers, kafka.Header{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(r.Message.Value)))})
 		}
 	}
 	if err := s.dlq.WriteMessages(ctx, msgs...); err != nil {
