@@ -148,7 +148,20 @@ func (s *Server) handleUserStatus(w http.ResponseWriter, r *http.Request, _ *cre
 	if msg := checkParam(userID, schemas.MaxUserIDLen); msg != "" {
 		return s.writeError(w, http.StatusBadRequest, "user_id", "user_id: "+msg)
 	}
-	return s.writeValue(w, http.StatusOK, s.eng.UserStatus(userID, s.now()))
+	st := s.eng.UserStatus(userID, s.now())
+	return s.writeStatus(w, &st)
+}
+
+// writeStatus answers 200 with a status.
+func (s *Server) writeStatus(w http.ResponseWriter, st *engine.Status) int {
+	buf := s.getBuf()
+	out, err := appendStatus(*buf, st)
+	defer s.putBuf(buf, out)
+	if err != nil {
+		s.log.Error("encoding a status", "err", err)
+		return s.writeError(w, http.StatusInternalServerError, "", "encoding the answer failed")
+	}
+	return s.writeJSON(w, http.StatusOK, out)
 }
 
 // handleIPStatus is GET /v1/ips/{ip}/status.
@@ -158,7 +171,8 @@ func (s *Server) handleIPStatus(w http.ResponseWriter, r *http.Request, _ *crede
 	if err != nil {
 		return s.writeError(w, http.StatusBadRequest, "ip", fmt.Sprintf("ip: %q is not an IP address", clip(ip)))
 	}
-	return s.writeValue(w, http.StatusOK, s.eng.IPStatus(addr, s.now()))
+	st := s.eng.IPStatus(addr, s.now())
+	return s.writeStatus(w, &st)
 }
 
 // handleDecision is GET /v1/decisions/{event_id}.

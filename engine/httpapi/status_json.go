@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// appendStatus encodes st as encoding/json would (counters in key
+// order), without reflection over the counters map: status lookups are
+// the gateway's hottest read.
+func appendStatus(b []byte, st *engine.Status) ([]byte, error) {
+	b = append(b, `{"locks":`...)
+	if st.Locks == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range st.Locks {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			lock, err := json.Marshal(&st.Locks[i]) // rare: most lookups find none
+			if err != nil {
+				return b, err
+			}
+			b = append(b, lock...)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"counters":`...)
+	if st.Counters == nil {
+		b = append(b, "null"...)
+	} else {
+		var names [32]string
+		keys := names[:0]
+		for k := range st.Counters {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONKey(b, k)
+			b = strconv.AppendFloat(b, st.Counters[k], 'g', -1, 64)
+		}
+		b = append(b, '}')
+	}
+	if st.LastDecision != nil {
+		b = append(b, `,"last_decision":`...)
+		var err error
+		if b, err = schemas.EncodeDecision(b, st.LastDecision); err != nil {
+			return b, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSONKey appends "k": for a counter name; names are the rules'
+// feature names (lower-case ASCII), anything else goes through
+// encoding/json.
+func appendJSONKey(b []byte, k string) []byte {
+	for i := range len(k) {
+		if c := k[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(k)
+			return append(append(b, q...), ':')
+		}
+	}
+	b = append(b, '"')
+	b = append(b, k...)
+	return append(b, '"', ':')
+}

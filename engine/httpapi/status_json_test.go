@@ -1,0 +1,47 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// The hand-written status encoding is byte for byte encoding/json's.
+func TestAppendStatusMatchesEncodingJSON(t *testing.T) {
+	until := time.Date(2026, 3, 1, 12, 10, 0, 0, time.UTC)
+	d := &schemas.Decision{EventID: "e<1>", UserID: "bob", IP: "192.0.2.1", Decision: schemas.VerdictLockout, Score: 80,
+		OccurredAt: until.Add(-10 * time.Minute), DecidedAt: until.Add(-10 * time.Minute), RulesVersion: "v1",
+		Lock:    &schemas.Lock{Scope: schemas.ScopeUserIP, Key: "bob|192.0.2.1", Until: until, Rule: "failure_burst"},
+		Reasons: []schemas.Reason{{Rule: "failure_burst", Weight: 80, Detail: "5 failures & more"}}}
+	tests := []struct {
+		name string
+		st   engine.Status
+	}{
+		{name: "empty", st: engine.Status{}},
+		{name: "no locks, counters", st: engine.Status{Counters: map[string]float64{"user_failures_1m": 3, "ip_success_ratio_1h": 0.25, "a\"<b>": 1e21}}},
+		{name: "lock and last decision", st: engine.Status{
+			Locks:        []schemas.Lock{*d.Lock, {Scope: schemas.ScopeUser, Key: "bob", Until: until, Rule: "score"}},
+			Counters:     map[string]float64{"user_failures_15m": 5},
+			LastDecision: d}},
+		{name: "empty slices", st: engine.Status{Locks: []schemas.Lock{}, Counters: map[string]float64{}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := appendStatus(nil, &tc.st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := json.Marshal(tc.st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("appendStatus:\n%s\nencoding/json:\n%s", got, want)
+			}
+		})
+	}
+}
