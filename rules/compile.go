@@ -24,6 +24,11 @@ import (
 const (
 	maxWhenBytes = 4 << 10
 	maxWhenNodes = 512
+	// maxRangeValues bounds a range that is built at run time: expr folds
+	// `x in a..b` into two comparisons only for an integer x; for a float
+	// it makes the list a..b on every evaluation (8 MB and 20 ms for a
+	// million values; past expr's memory budget the rule always fails).
+	maxRangeValues = 64
 )
 
 // allowedBuiltins are the expr builtins rules may call; every other builtin
@@ -188,6 +193,9 @@ func compileWhen(src string) (*compiled, error) {
 	if err != nil {
 		return nil, toExprError(err, src)
 	}
+	if err := checkRanges(program.Node()); err != nil {
+		return nil, toExprError(err, src)
+	}
 	c := &compiled{program: program}
 	c.fast, c.lowerErr = lowerRule(program.Node())
 	return c, nil
@@ -336,6 +344,31 @@ func sandbox(root ast.Node) error {
 		return fail(n, "%T is not available in rules", n)
 	}
 	return walk(root, false)
+}
+
+// checkRanges rejects a range left in the checked, optimised tree (so built
+// at run time) that has more than maxRangeValues values.
+func checkRanges(root ast.Node) error {
+	v := rangeChecker{}
+	ast.Walk(&root, &v)
+	return v.err
+}
+
+type rangeChecker struct{ err error }
+
+func (v *rangeChecker) Visit(node *ast.Node) {
+	n, ok := (*node).(*ast.BinaryNode)
+	if !ok || n.Operator != ".." || v.err != nil {
+		return
+	}
+	from, fromOK := n.Left.(*ast.IntegerNode)
+	to, toOK := n.Right.(*ast.IntegerNode)
+	// uint64 keeps the width of ranges near the int limits exact.
+	if fromOK && toOK && (to.Value < from.Value || uint64(to.Value)-uint64(from.Value) < maxRangeValues) {
+		return
+	}
+	v.err = &file.Error{Location: n.Location(), Message: fmt.Sprintf(
+		"a range of more than %d values over a non-integer is built on every login; compare instead (x >= a && x <= b)", maxRangeValues)}
 }
 
 func helperNames() string {
