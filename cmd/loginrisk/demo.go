@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/history"
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
 	"github.com/loginrisk/loginrisk/engine/traffic"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -46,6 +49,7 @@ func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	users := fs.Int("users", 2000, "ordinary users in the population")
 	seed := fs.Uint64("seed", 1, "traffic seed")
 	httpToken := fs.String("http-token", "", "bearer `token` for the HTTP API (default: generated and printed)")
+	noClickHouse := fs.Bool("no-clickhouse", false, "do not look for a local ClickHouse to write history to")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,7 +89,12 @@ func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		cfg.Kafka.DLQTopic += suffix
 	}
 
-	d := &demo{cfg: cfg, log: log, stderr: stderr, stdout: stdout}
+	found := false
+	if cfg.ClickHouse.DSN == "" && !*noClickHouse {
+		cfg.ClickHouse.DSN = findDemoClickHouse(ctx, stderr)
+		found = cfg.ClickHouse.DSN != ""
+	}
+	d := &demo{cfg: cfg, log: log, stderr: stderr, stdout: stdout, historyFound: found}
 	return d.run(ctx, *duration, *rate, *users, *seed, *httpToken)
 }
 
@@ -94,6 +103,11 @@ type demo struct {
 	log    *slog.Logger
 	stdout io.Writer
 	stderr io.Writer
+
+	// history is the ClickHouse writer, nil without history;
+	// historyFound says the demo found that ClickHouse by itself.
+	history      *history.Writer
+	historyFound bool
 
 	produced  atomic.Int64
 	malformed atomic.Int64
@@ -119,8 +133,16 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 	}
 	h, err := openHistory(ctx, d.cfg, d.log, d.stderr, true)
 	if err != nil {
-		return err
+		if !d.historyFound {
+			return err
+		}
+		// A local ClickHouse the demo found by itself, not one it was
+		// asked to use: say why it cannot be used and run without.
+		fmt.Fprintf(d.stderr, "demo: the ClickHouse found at %s cannot be used (%v); running without history\n", redactDSN(d.cfg.ClickHouse.DSN), err)
+		d.cfg.ClickHouse.DSN = ""
+		h = nil
 	}
+	d.history = h
 	rec := engine.Recorder{Publisher: stream}
 	if h != nil {
 		rec.History = h
@@ -325,6 +347,14 @@ func (d *demo) summary(eng *engine.Engine, stream *kafkastream.Stream) {
 	}
 	fmt.Fprintf(d.stdout, "\nActive locks at the end: %d (user %d, ip %d, user_ip %d, device %d)\n", len(locks),
 		byScope[schemas.ScopeUser], byScope[schemas.ScopeIP], byScope[schemas.ScopeUserIP], byScope[schemas.ScopeDevice])
+	if d.history != nil {
+		dsn := redactDSN(d.cfg.ClickHouse.DSN)
+		fmt.Fprintf(d.stdout, "\nHistory: %d rows written to ClickHouse (%s). Try:\n", d.history.Metrics().RowsWrittenTotal.Load(), dsn)
+		fmt.Fprintf(d.stdout, "  ./bin/loginrisk query top_attacking_ips --clickhouse-dsn %s\n", dsn)
+		fmt.Fprintf(d.stdout, "  ./bin/loginrisk query rule_hit_rates --clickhouse-dsn %s\n", dsn)
+	} else {
+		fmt.Fprintf(d.stdout, "\nHistory: off (no ClickHouse); see the demo's first lines for how to turn it on.\n")
+	}
 }
 
 // existingDemoGeoIP returns the test databases that exist.
@@ -351,4 +381,31 @@ func repoFile(rel string) string {
 		dir = filepath.Dir(dir)
 	}
 	return rel
+}
+
+// demoClickHouseDatabase is where the demo keeps the history it writes to
+// a ClickHouse it found by itself, away from anything else there.
+const demoClickHouseDatabase = "loginrisk_demo"
+
+// findDemoClickHouse looks for a ClickHouse on this machine (the host of
+// $CLICKHOUSE_DSN, else 127.0.0.1:9000) and returns a DSN for the demo's
+// own database on it, or "" after saying plainly that there is none.
+func findDemoClickHouse(ctx context.Context, stderr io.Writer) string {
+	host := "127.0.0.1:9000"
+	if env := os.Getenv("CLICKHOUSE_DSN"); env != "" {
+		if u, err := url.Parse(env); err == nil && u.Host != "" {
+			host = u.Host
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", host)
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: no ClickHouse on %s (%v): history is off. To watch the analysts' tables fill, start one (scripts/services.sh up starts Debian's clickhouse-server) and run again, or pass --clickhouse-dsn DSN.\n", host, err)
+		return ""
+	}
+	conn.Close()
+	dsn := "clickhouse://" + host + "/" + demoClickHouseDatabase
+	fmt.Fprintf(stderr, "demo: ClickHouse found on %s: history goes to database %s (--no-clickhouse to skip)\n", host, demoClickHouseDatabase)
+	return dsn
 }
