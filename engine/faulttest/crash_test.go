@@ -12,7 +12,7 @@ import (
 )
 
 // TestCrashRecovery SIGKILLs serve three times at random moments while it
-// consumes 50 000 events (attacks mixed in) from a six-partition topic,
+// consumes 100 000 events (attacks mixed in) from a six-partition topic,
 // restarting it each time with the same group (it resumes from the
 // committed offsets and warms up from ClickHouse). At the end every event
 // has exactly one history row and a decision, redelivered events kept
@@ -25,7 +25,7 @@ func TestCrashRecovery(t *testing.T) {
 	t.Parallel()
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, seed^0xc7a5))
-	const n, kills = 50_000, 3
+	const n, kills = 100_000, 3
 	f := newFixture(t, svc.brokers, svc.dsn, serveConfig{})
 	es := generateEvents(t, n, seed)
 	want := f.replay(es)
