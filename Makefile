@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/loginrisk
 FUZZTIME  ?= 30s
 
-.PHONY: demo test test-unit build check rules-check fuzz bench bench-go services-up services-down geoip catalogue clean
+.PHONY: demo test test-unit build check rules-check fuzz bench bench-go bench-http services-up services-down geoip catalogue clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/loginrisk
@@ -35,6 +35,10 @@ fuzz:
 ## bench: the throughput harness (see docs/performance.md).
 bench: build
 	./$(BIN) bench $${BENCH_FLAGS:-}
+
+## bench-http: load on the HTTP API of serve (scripts/httpbench.sh RATE DURATION).
+bench-http:
+	@scripts/httpbench.sh $${RATE:-10000} $${DURATION:-10s}
 
 ## bench-go: the Go benchmarks of every hot-path stage.
 bench-go:
