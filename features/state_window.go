@@ -66,9 +66,23 @@ type windowSpec struct {
 // (the last hour) and one-hour buckets (the last day, for horizons longer
 // than an hour), allocated on the first spill only, so keys with little
 // traffic pay for their records alone.
+//
+// A window also keeps cursors: for each span, the index of the first
+// record inside it and the failures from there on, at event time
+// cursorAt. Reads and adds at or after cursorAt move them forward (each
+// record leaves each span once), so an in-order read costs a few
+// comparisons rather than a search and a pass over the records; a late
+// read, before cursorAt, computes its counts from the records.
 type window struct {
 	records []attempt
 	spill   *spill
+	// cursorAt is the time the cursors hold for (0: not valid); while
+	// they are valid, every record is at or before it.
+	cursorAt uint32
+	// inside[j] is the index of the first record inside span j at
+	// cursorAt, failures[j] the failures among records[inside[j]:].
+	inside   [4]uint16
+	failures [4]uint16
 }
 
 // newest is the time of the newest attempt recorded (0 for none): the last
@@ -137,12 +151,104 @@ type windowCounts struct {
 // counts reads the window at event time t: attempts in (t-span, t] for
 // each span, and failures from the network tagged networkTag within the
 // spec's networkSpan. Attempts later than t (t is a late event) are not
-// counted. The records are sorted, so each span's boundary is a binary
-// search and each segment between two boundaries one branch-free pass.
+// counted. At or after cursorAt the records are counted by the cursors;
+// before it, from the records themselves (recordCounts).
 func (w *window) counts(t uint32, spec *windowSpec, networkTag uint32) windowCounts {
 	var c windowCounts
+	if !w.sync(t, spec) {
+		c = recordCounts(w.records, t, spec, networkTag)
+	} else {
+		n := spec.activeSpans()
+		recs := w.records
+		for j := range n {
+			failures := int(w.failures[j])
+			c.failures[j], c.successes[j] = failures, len(recs)-int(w.inside[j])-failures
+		}
+		if spec.networkSpan > 0 {
+			c.networkFailures = w.networkFailures(t, spec, networkTag)
+		}
+	}
+	if w.spill != nil {
+		w.spill.count(t, spec, &c)
+	}
+	return c
+}
+
+// networkFailures counts the failure records tagged networkTag within the
+// spec's networkSpan before t, with the cursors valid at t: none when no
+// failure is inside the span, else a pass over the records inside it.
+func (w *window) networkFailures(t uint32, spec *windowSpec, networkTag uint32) int {
+	recs := w.records
+	start := -1
+	for j, span := range spec.spans {
+		if span == spec.networkSpan {
+			if w.failures[j] == 0 {
+				return 0
+			}
+			start = int(w.inside[j])
+			break
+		}
+	}
+	if start < 0 {
+		start = firstAfter(recs, int64(t)-int64(spec.networkSpan))
+	}
+	n := 0
+	for _, r := range recs[start:] {
+		if r.tag|1 == networkTag|1 {
+			n += int(r.tag & 1)
+		}
+	}
+	return n
+}
+
+// sync moves the cursors to time t, or sets them from the records when
+// they are not valid. It reports false, leaving them alone, when t is
+// before cursorAt (or, for cursors not valid, before the newest record):
+// a late read.
+func (w *window) sync(t uint32, spec *windowSpec) bool {
 	n := spec.activeSpans()
 	recs := w.records
+	if w.cursorAt == 0 {
+		if t == 0 || w.newest() > t {
+			return false
+		}
+		for j := range n {
+			start := firstAfter(recs, int64(t)-int64(spec.spans[j]))
+			failures := 0
+			for _, r := range recs[start:] {
+				failures += int(r.tag & 1)
+			}
+			w.inside[j], w.failures[j] = uint16(start), uint16(failures)
+		}
+		w.cursorAt = t
+		return true
+	}
+	if t < w.cursorAt {
+		return false
+	}
+	if t == w.cursorAt {
+		return true
+	}
+	for j := range n {
+		from := int64(t) - int64(spec.spans[j])
+		i, failures := int(w.inside[j]), w.failures[j]
+		for i < len(recs) && int64(recs[i].at) <= from {
+			failures -= uint16(recs[i].tag & 1)
+			i++
+		}
+		w.inside[j], w.failures[j] = uint16(i), failures
+	}
+	w.cursorAt = t
+	return true
+}
+
+// recordCounts counts the records at event time t, as counts does, from
+// the records alone: the records are sorted, so each span's boundary is a
+// binary search and each segment between two boundaries one branch-free
+// pass.
+func recordCounts(recs []attempt, t uint32, spec *windowSpec, networkTag uint32) windowCounts {
+	var c windowCounts
+	n := spec.activeSpans()
 	hi := len(recs)
 	for hi > 0 && recs[hi-1].at > t { // a late read skips the newer records
 		hi--
@@ -168,9 +274,6 @@ func (w *window) counts(t uint32, spec *windowSpec, networkTag uint32) windowCou
 				c.networkFailures += int(recs[i].tag & 1)
 			}
 		}
-	}
-	if w.spill != nil {
-		w.spill.count(t, spec, &c)
 	}
 	return c
 }
@@ -353,21 +456,37 @@ func (r *spillRing) add(a attempt, newest uint32, spec *windowSpec) {
 }
 
 // add records an attempt. Attempts older than the horizon before the
-// newest attempt seen are outside every window and are not kept.
+// newest attempt seen are outside every window and are not kept. The
+// cursors, when valid, are moved to the attempt's time first (when it is
+// later) and follow the records' moves.
 func (w *window) add(a attempt, spec *windowSpec) {
 	newest := max(w.newest(), a.at)
 	if int64(a.at) <= int64(newest)-int64(spec.horizon) {
 		return
 	}
+	if w.cursorAt != 0 {
+		w.sync(a.at, spec) // no move when a.at is before cursorAt
+	}
 	w.prune(newest, spec.horizon)
+	n := spec.activeSpans()
 	if len(w.records) >= spec.maxRecords {
 		if a.at < w.records[0].at {
 			w.spillAdd(a, newest, spec)
 			return
 		}
-		w.spillAdd(w.records[0], newest, spec)
-		n := copy(w.records, w.records[1:])
-		w.records = w.records[:n]
+		evicted := w.records[0]
+		w.spillAdd(evicted, newest, spec)
+		kept := copy(w.records, w.records[1:])
+		w.records = w.records[:kept]
+		if w.cursorAt != 0 {
+			for j := range n {
+				if w.inside[j] > 0 {
+					w.inside[j]--
+				} else {
+					w.failures[j] -= uint16(evicted.tag & 1)
+				}
+			}
+		}
 	}
 	i := len(w.records)
 	for i > 0 && w.records[i-1].at > a.at {
@@ -376,14 +495,30 @@ func (w *window) add(a attempt, spec *windowSpec) {
 	w.records = append(w.records, attempt{})
 	copy(w.records[i+1:], w.records[i:])
 	w.records[i] = a
+	if w.cursorAt != 0 {
+		// An attempt inside span j lands at or after its cursor; one
+		// outside lands before it (every record before the cursor is
+		// outside too), moving it up one.
+		for j := range n {
+			if int64(a.at) > int64(w.cursorAt)-int64(spec.spans[j]) {
+				w.failures[j] += uint16(a.tag & 1)
+			} else {
+				w.inside[j]++
+			}
+		}
+	}
 }
 
 // prune drops the records at or before now-horizon, keeping the slice's
-// storage.
+// storage. With valid cursors, now is at most cursorAt, so the records
+// dropped are outside every span at cursorAt, before every cursor.
 func (w *window) prune(now, horizon uint32) {
 	if i := firstAfter(w.records, int64(now)-int64(horizon)); i > 0 {
 		n := copy(w.records, w.records[i:])
 		w.records = w.records[:n]
+		for j := range w.inside {
+			w.inside[j] -= uint16(min(i, int(w.inside[j])))
+		}
 	}
 }
 
@@ -400,6 +535,7 @@ func (w *window) spillAdd(a attempt, newest uint32, spec *windowSpec) {
 // horizon, a spill whose buckets are all past it, and the storage of an
 // empty window. It reports whether the window is empty.
 func (w *window) compact(now uint32, spec *windowSpec) bool {
+	w.cursorAt = 0 // now may be past cursorAt: prune's reasoning does not hold
 	w.prune(now, spec.horizon)
 	if w.spill != nil && !w.spill.liveAt(now, spec.horizon) {
 		w.spill = nil

@@ -56,10 +56,12 @@ func TestWindowAgainstReference(t *testing.T) {
 	}
 }
 
-// walkedCounts reads a copy of w whose spill sums are reset, so the
-// buckets are walked: the running sums must agree with it.
+// walkedCounts reads a copy of w whose spill sums and cursors are reset,
+// so the buckets are walked and the records searched: the running sums
+// and the cursors must agree with it.
 func walkedCounts(w *window, t uint32, spec *windowSpec, tag uint32) windowCounts {
 	cp := *w
+	cp.cursorAt = 0
 	if w.spill != nil {
 		sp := *w.spill
 		sp.minutes.sumsAt, sp.hours.sumsAt = 0, 0
