@@ -560,7 +560,10 @@ func (s *spill) liveAt(now, horizon uint32) bool {
 
 // recentSet is a bounded set of 32-bit keys (hashes of users or of
 // sources) with the time each was last seen, for distinct counts over
-// windows. When full, the least recently seen key makes room.
+// windows. It is kept sorted by that time, oldest first, so a window's
+// count is a binary search, expired keys are a prefix, and the least
+// recently seen key, which makes room when the set is full, is the
+// first.
 type recentSet []seenKey
 
 type seenKey struct {
@@ -568,57 +571,83 @@ type seenKey struct {
 	last uint32
 }
 
-// count returns, for each span, the number of distinct keys seen in
-// (t-span, t], counting current whether or not it is in the set; a zero
-// span counts nothing. One pass serves both spans.
-func (s recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int) {
-	from := [2]int64{int64(t) - int64(spans[0]), int64(t) - int64(spans[1])}
-	for i, span := range spans {
-		if span > 0 {
-			n[i] = 1
+// find returns the index of key, or -1.
+func (s recentSet) find(key uint32) int {
+	for i := len(s) - 1; i >= 0; i-- { // the newest first: a returning key is near the end
+		if s[i].key == key {
+			return i
 		}
 	}
-	for _, e := range s {
-		if e.key == current || e.last > t {
+	return -1
+}
+
+// seenAfter returns the index of the first key last seen after from (the
+// set is sorted by that time).
+func (s recentSet) seenAfter(from int64) int {
+	lo, hi := 0, len(s)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if int64(s[mid].last) > from {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// count returns, for each span, the number of distinct keys seen in
+// (t-span, t], counting current whether or not it is in the set; a zero
+// span counts nothing.
+func (s recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int) {
+	hi := len(s)
+	if hi > 0 && s[hi-1].last > t { // a late read: keys seen after t do not count
+		hi = s.seenAfter(int64(t))
+	}
+	at := s[:hi].find(current)
+	for i, span := range spans {
+		if span == 0 {
 			continue
 		}
-		for i := range from {
-			if spans[i] > 0 && int64(e.last) > from[i] {
-				n[i]++
-			}
+		lo := s[:hi].seenAfter(int64(t) - int64(span))
+		n[i] = hi - lo + 1
+		if at >= lo {
+			n[i]-- // current, counted once
 		}
 	}
 	return n
 }
 
-// add records key as seen at at, in one pass that also drops the keys
-// last seen horizon or more before at and finds the least recently seen
-// key, which makes room when the set is full.
+// add records key as seen at at: it drops the keys last seen horizon or
+// more before at, and moves key to its place in time order; a new key
+// takes the place of the least recently seen one when the set is full
+// (unless that one was seen after at).
 func (s *recentSet) add(key, at, horizon uint32, maxKeys int) {
 	set := *s
-	cut := int64(at) - int64(horizon)
-	found, oldest := false, -1
-	for i := 0; i < len(set); {
-		switch {
-		case set[i].key == key:
-			set[i].last = max(set[i].last, at)
-			found = true
-		case int64(set[i].last) <= cut:
-			set[i] = set[len(set)-1]
-			set = set[:len(set)-1]
-			continue
-		case oldest < 0 || set[i].last < set[oldest].last:
-			oldest = i
+	if expired := set.seenAfter(int64(at) - int64(horizon)); expired > 0 {
+		set = set[:copy(set, set[expired:])]
+	}
+	switch i := set.find(key); {
+	case i >= 0:
+		if set[i].last >= at {
+			*s = set
+			return
 		}
-		i++
+		set = append(set[:i], set[i+1:]...)
+	case len(set) >= maxKeys:
+		if set[0].last >= at {
+			*s = set
+			return
+		}
+		set = set[:copy(set, set[1:])]
 	}
-	switch {
-	case found:
-	case len(set) < maxKeys:
-		set = append(set, seenKey{key: key, last: at})
-	case set[oldest].last < at:
-		set[oldest] = seenKey{key: key, last: at}
+	i := len(set)
+	for i > 0 && set[i-1].last > at {
+		i--
 	}
+	set = append(set, seenKey{})
+	copy(set[i+1:], set[i:])
+	set[i] = seenKey{key: key, last: at}
 	*s = set
 }
 
@@ -626,14 +655,8 @@ func (s *recentSet) add(key, at, horizon uint32, maxKeys int) {
 // storage of an empty set.
 func (s *recentSet) compact(now, horizon uint32) bool {
 	set := *s
-	cut := int64(now) - int64(horizon)
-	for i := 0; i < len(set); {
-		if int64(set[i].last) <= cut {
-			set[i] = set[len(set)-1]
-			set = set[:len(set)-1]
-		} else {
-			i++
-		}
+	if expired := set.seenAfter(int64(now) - int64(horizon)); expired > 0 {
+		set = set[:copy(set, set[expired:])]
 	}
 	if len(set) == 0 {
 		set = nil
@@ -644,12 +667,5 @@ func (s *recentSet) compact(now, horizon uint32) bool {
 
 // distinct returns the number of keys seen in (t-span, t].
 func (s recentSet) distinct(t, span uint32) int {
-	from := int64(t) - int64(span)
-	n := 0
-	for _, e := range s {
-		if e.last <= t && int64(e.last) > from {
-			n++
-		}
-	}
-	return n
+	return s.seenAfter(int64(t)) - s.seenAfter(int64(t)-int64(span))
 }

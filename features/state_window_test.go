@@ -172,3 +172,53 @@ func TestRecentSetAgainstReference(t *testing.T) {
 		})
 	}
 }
+
+// TestRecentSetOutOfOrder checks a set that never fills against a model
+// of its documented semantics, with late reads and adds: a key counts in
+// (t-span, t] by the last time it was seen (a late read does not count a
+// key seen only after it), and an add forgets the keys last seen a
+// horizon or more before it.
+func TestRecentSetOutOfOrder(t *testing.T) {
+	spans := [2]uint32{10 * minute, hour}
+	for seed := range uint64(10) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		var s recentSet
+		model := map[uint32]uint32{} // key → last seen
+		now := uint32(800_000_000)
+		for step := range 2000 {
+			now += uint32(rng.IntN(60))
+			at := now
+			if rng.IntN(5) == 0 {
+				at -= uint32(rng.IntN(1200)) // late
+			}
+			key := uint32(rng.IntN(40))
+			got := s.count(at, spans, key)
+			for i, span := range spans {
+				want := 1
+				for k, last := range model {
+					if k != key && last <= at && int64(last) > int64(at)-int64(span) {
+						want++
+					}
+				}
+				if got[i] != want {
+					t.Fatalf("seed %d step %d span %d: %d distinct, want %d", seed, step, span, got[i], want)
+				}
+				if d, want := s.distinct(at, span), got[i]-1; d != want && d != want+1 {
+					t.Fatalf("seed %d step %d span %d: distinct %d, count without the current key %d", seed, step, span, d, want)
+				}
+			}
+			s.add(key, at, hour, maxSourcesPerKey)
+			for k, last := range model {
+				if int64(last) <= int64(at)-hour {
+					delete(model, k)
+				}
+			}
+			model[key] = max(model[key], at)
+			for i := 1; i < len(s); i++ {
+				if s[i-1].last > s[i].last {
+					t.Fatalf("seed %d step %d: set out of time order at %d", seed, step, i)
+				}
+			}
+		}
+	}
+}
