@@ -109,16 +109,19 @@ type Engine struct {
 	// IP key for the status endpoints.
 	lastByUser *recentDecisions
 	lastByIP   *recentDecisions
-	pending    chan schemas.ScoredEvent // Submit's queue for RunRecorder
-	queued     atomic.Int64             // places reserved in pending
-	scratch    sync.Pool
-	metrics    Metrics
+	// keepOutcomes: the dedupe table keeps each event and its features
+	// besides the decision, so that a redelivered duplicate is recorded
+	// again in full (only needed when history is written).
+	keepOutcomes bool
+	pending      chan schemas.ScoredEvent // Submit's queue for RunRecorder
+	queued       atomic.Int64             // places reserved in pending
+	scratch      sync.Pool
+	metrics      Metrics
 }
 
 // scratch is one goroutine's reusable state for scoring.
 type scratch struct {
-	features schemas.Features
-	result   rules.Result
+	result rules.Result
 }
 
 // New checks the configuration and returns an Engine.
@@ -139,13 +142,14 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		locks:      NewLockTable(),
-		recent:     newRecentDecisions(cfg.RecentDecisions),
-		lastByUser: newRecentDecisions(cfg.RecentDecisions),
-		lastByIP:   newRecentDecisions(cfg.RecentDecisions),
-		pending:    make(chan schemas.ScoredEvent, 10_000),
+		cfg:          cfg,
+		log:          cfg.Logger,
+		locks:        NewLockTable(),
+		recent:       newRecentDecisions(cfg.RecentDecisions),
+		lastByUser:   newRecentDecisions(cfg.RecentDecisions),
+		lastByIP:     newRecentDecisions(cfg.RecentDecisions),
+		pending:      make(chan schemas.ScoredEvent, 10_000),
+		keepOutcomes: cfg.Recorder.History != nil,
 	}
 	e.scratch.New = func() any { return new(scratch) }
 	return e, nil
@@ -185,42 +189,63 @@ func (e *Engine) checkSkew(ev *schemas.LoginEvent) error {
 // Scored is the outcome of scoring one event.
 type Scored struct {
 	schemas.ScoredEvent
-	Duplicate bool // the event_id was seen before: this is the earlier outcome
+	// Duplicate: the event_id was seen before and this is the earlier
+	// outcome. Its Event and Features are the earlier ones when the engine
+	// keeps them (a history writer is configured, so a redelivered event
+	// is recorded again in full); otherwise Event is the event passed in
+	// and Features is nil.
+	Duplicate bool
 }
 
 // Score decides one validated event and records its effect on the state
 // and the lock table (but not on Kafka or history: see Process). A known
 // event_id returns the earlier decision and changes nothing. With dryRun
-// the state and locks are only read.
+// the state and locks are only read. The engine may keep ev (it must not
+// be reused by the caller); the features are freshly allocated.
 func (e *Engine) Score(ev *schemas.LoginEvent, dryRun bool) (Scored, error) {
+	return e.score(ev, nil, dryRun)
+}
+
+// ScoreInto is Score for a caller that reuses its event and features
+// between calls (replay): the features are computed into f, and neither
+// ev nor f is kept by the engine, which copies what it remembers. The
+// returned Scored refers to ev and f, so it is valid until they are
+// reused.
+func (e *Engine) ScoreInto(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool) (Scored, error) {
+	return e.score(ev, f, dryRun)
+}
+
+// score is Score (f nil: allocate the features, keep ev) and ScoreInto.
+func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool) (Scored, error) {
 	if err := e.checkSkew(ev); err != nil {
 		return Scored{}, err
 	}
-	s := e.recent.shard(ev.EventID)
-	if !dryRun {
-		// Holding the shard lock across scoring makes a concurrent
-		// duplicate (same event by HTTP and Kafka) wait and get the same
-		// decision instead of counting twice.
-		s.mu.Lock()
-		defer s.mu.Unlock()
-	} else {
-		s.mu.Lock()
-	}
-	if prev, ok := s.m[ev.EventID]; ok {
-		if dryRun {
-			s.mu.Unlock()
-		}
+	h := e.recent.hash(ev.EventID)
+	s := e.recent.shard(h)
+	// Holding the shard lock across scoring makes a concurrent duplicate
+	// (same event by HTTP and Kafka) wait and get the same decision
+	// instead of counting twice.
+	s.mu.Lock()
+	if prev, ok := s.getLocked(h, ev.EventID); ok {
+		s.mu.Unlock()
 		e.metrics.DuplicatesTotal.Add(1)
+		if prev.Event == nil {
+			prev.Event = ev
+		}
 		return Scored{ScoredEvent: prev, Duplicate: true}, nil
 	}
 	if dryRun {
 		s.mu.Unlock()
+	} else {
+		defer s.mu.Unlock()
 	}
 
-	sc := e.scratch.Get().(*scratch)
-	defer e.scratch.Put(sc)
-	f := &sc.features
-	*f = schemas.Features{}
+	owned := f == nil // the features are ours to hand out and keep
+	if owned {
+		f = new(schemas.Features)
+	} else {
+		*f = schemas.Features{}
+	}
 	if e.cfg.Enricher != nil {
 		e.cfg.Enricher.Enrich(ev, f)
 	} else {
@@ -231,18 +256,27 @@ func (e *Engine) Score(ev *schemas.LoginEvent, dryRun bool) (Scored, error) {
 	} else {
 		e.cfg.State.Observe(ev, f)
 	}
-	set := e.cfg.Rules.Current()
-	d := e.decide(set, ev, f, &sc.result, dryRun)
-	out := schemas.ScoredEvent{Event: ev, Features: new(schemas.Features), Decision: d}
-	*out.Features = *f
+	sc := e.scratch.Get().(*scratch)
+	keys := e.eventLockKeys(ev, f)
+	d := e.decide(e.cfg.Rules.Current(), ev, f, &keys, &sc.result, dryRun)
+	e.scratch.Put(sc)
 	if !dryRun {
-		s.putLocked(ev.EventID, out)
-		e.lastByUser.put(ev.UserID, out)
-		e.lastByIP.put(ipKey(ev.Addr, f), out)
+		kept := schemas.ScoredEvent{Decision: d}
+		if e.keepOutcomes {
+			kept.Event, kept.Features = ev, f
+			if !owned {
+				kept.Event, kept.Features = new(schemas.LoginEvent), new(schemas.Features)
+				*kept.Event, *kept.Features = *ev, *f
+			}
+		}
+		s.putLocked(h, ev.EventID, kept)
+		last := schemas.ScoredEvent{Decision: d}
+		e.lastByUser.put(ev.UserID, last)
+		e.lastByIP.put(keys.ip, last)
 		e.metrics.EventsTotal.Add(1)
 		e.metrics.count(d)
 	}
-	return Scored{ScoredEvent: out}, nil
+	return Scored{ScoredEvent: schemas.ScoredEvent{Event: ev, Features: f, Decision: d}}, nil
 }
 
 // fillEventFeatures sets the features that come from the event alone, for
@@ -275,17 +309,34 @@ func ipKey(addr netip.Addr, f *schemas.Features) string {
 	return f.IP
 }
 
-// lockKeyFor builds the key of a lock of scope for the event.
-func lockKeyFor(scope schemas.LockScope, ev *schemas.LoginEvent, f *schemas.Features) lockKey {
+// eventLockKeys are the strings an event's lock keys are made of, with
+// their hashes, each computed once per event.
+type eventLockKeys struct {
+	user, ip, device    string
+	hUser, hIP, hDevice uint64 // LockTable.stringHash of each
+}
+
+func (e *Engine) eventLockKeys(ev *schemas.LoginEvent, f *schemas.Features) eventLockKeys {
+	k := eventLockKeys{user: ev.UserID, ip: ipKey(ev.Addr, f), device: f.DeviceKey}
+	k.hUser = e.locks.stringHash(k.user)
+	k.hIP = e.locks.stringHash(k.ip)
+	if k.device != "" {
+		k.hDevice = e.locks.stringHash(k.device)
+	}
+	return k
+}
+
+// lock returns the event's lock key of scope and its hash.
+func (k *eventLockKeys) lock(scope schemas.LockScope) (lockKey, uint64) {
 	switch scope {
 	case schemas.ScopeUser:
-		return lockKey{scope: scope, a: ev.UserID}
+		return lockKey{scope: scope, a: k.user}, combineHash(scope, k.hUser, 0)
 	case schemas.ScopeIP:
-		return lockKey{scope: scope, a: ipKey(ev.Addr, f)}
+		return lockKey{scope: scope, a: k.ip}, combineHash(scope, k.hIP, 0)
 	case schemas.ScopeDevice:
-		return lockKey{scope: scope, a: f.DeviceKey}
+		return lockKey{scope: scope, a: k.device}, combineHash(scope, k.hDevice, 0)
 	default:
-		return lockKey{scope: schemas.ScopeUserIP, a: ev.UserID, b: ipKey(ev.Addr, f)}
+		return lockKey{scope: schemas.ScopeUserIP, a: k.user, b: k.ip}, combineHash(schemas.ScopeUserIP, k.hUser, k.hIP)
 	}
 }
 
@@ -293,17 +344,56 @@ func lockKeyFor(scope schemas.LockScope, ev *schemas.LoginEvent, f *schemas.Feat
 var lockScopesChecked = [...]schemas.LockScope{schemas.ScopeUser, schemas.ScopeIP, schemas.ScopeUserIP, schemas.ScopeDevice}
 
 // activeLock returns the active lock covering the event, if any.
-func (e *Engine) activeLock(ev *schemas.LoginEvent, f *schemas.Features) (lockKey, *schemas.Lock, bool) {
+func (e *Engine) activeLock(keys *eventLockKeys, at time.Time) (lockKey, lockEntry, bool) {
 	for _, scope := range lockScopesChecked {
-		if scope == schemas.ScopeDevice && f.DeviceKey == "" {
+		if scope == schemas.ScopeDevice && keys.device == "" {
 			continue
 		}
-		k := lockKeyFor(scope, ev, f)
-		if le, ok := e.locks.active(k, ev.OccurredAt); ok {
-			return k, &schemas.Lock{Scope: scope, Key: k.String(), Until: le.until, Rule: le.rule}, true
+		k, h := keys.lock(scope)
+		if le, ok := e.locks.activeHashed(h, k, at); ok {
+			return k, le, true
 		}
 	}
-	return lockKey{}, nil, false
+	return lockKey{}, lockEntry{}, false
+}
+
+// Decisions with their reasons in one allocation: a decision is kept (by
+// the dedupe and last-decision tables) exactly as long as its reasons.
+type (
+	decisionWith2 struct {
+		d       schemas.Decision
+		reasons [2]schemas.Reason
+	}
+	decisionWith4 struct {
+		d       schemas.Decision
+		reasons [4]schemas.Reason
+	}
+)
+
+// noReasons is the empty, non-nil reason list (encoded as []); appending
+// to it allocates.
+var noReasons = []schemas.Reason{}
+
+// newDecision allocates a decision with room for n reasons.
+func newDecision(n int) *schemas.Decision {
+	switch {
+	case n == 0:
+		d := new(schemas.Decision)
+		d.Reasons = noReasons
+		return d
+	case n <= 2:
+		b := new(decisionWith2)
+		b.d.Reasons = b.reasons[:0]
+		return &b.d
+	case n <= 4:
+		b := new(decisionWith4)
+		b.d.Reasons = b.reasons[:0]
+		return &b.d
+	default:
+		d := new(schemas.Decision)
+		d.Reasons = make([]schemas.Reason, 0, n)
+		return d
+	}
 }
 
 // decide evaluates the rules and the policy for one event.
@@ -313,46 +403,64 @@ func (e *Engine) activeLock(ev *schemas.LoginEvent, f *schemas.Features) (lockKe
 // does not extend that lock. Rules still run: when they lock a different
 // key (an IP-wide lock during a user_ip lock, say) that lock is set too.
 // The allowlist is the one thing that wins over an active lock.
-func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Features, res *rules.Result, dryRun bool) *schemas.Decision {
-	d := &schemas.Decision{
-		EventID:      ev.EventID,
-		UserID:       ev.UserID,
-		IP:           ev.IP,
-		OccurredAt:   ev.OccurredAt,
-		DecidedAt:    ev.OccurredAt,
-		RulesVersion: set.Version(),
+func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Features, keys *eventLockKeys, res *rules.Result, dryRun bool) *schemas.Decision {
+	set.Evaluate(f, ev.Addr, res)
+	var activeKey lockKey
+	var active lockEntry
+	locked := false
+	if res.DecidedBy != rules.ByAllowlist && res.DecidedBy != rules.ByRuleAllow {
+		activeKey, active, locked = e.activeLock(keys, ev.OccurredAt)
 	}
+	n := len(res.Matched)
+	if locked {
+		n++
+	}
+	d := newDecision(n)
+	d.EventID = ev.EventID
+	d.UserID = ev.UserID
+	d.IP = ev.IP
+	d.OccurredAt = ev.OccurredAt
+	d.DecidedAt = ev.OccurredAt
+	d.RulesVersion = set.Version()
 	if e.cfg.Clock != nil {
 		d.DecidedAt = e.cfg.Clock().UTC()
 	}
-	set.Evaluate(f, ev.Addr, res)
 	d.Score = res.Score
 	d.Decision = res.Verdict
-	d.Reasons = res.Reasons(f, make([]schemas.Reason, 0, len(res.Matched)+1))
+	d.Reasons = res.Reasons(f, d.Reasons)
 	if len(res.Shadow) > 0 {
 		d.Shadow = res.ShadowHits(make([]schemas.ShadowHit, 0, len(res.Shadow)))
 	}
-	var activeKey lockKey
-	var active *schemas.Lock
-	locked := false
-	if res.DecidedBy != rules.ByAllowlist && res.DecidedBy != rules.ByRuleAllow {
-		activeKey, active, locked = e.activeLock(ev, f)
-	}
 	if res.Verdict == schemas.VerdictLockout {
-		k := lockKeyFor(res.Lock.Scope, ev, f)
+		k, _ := keys.lock(res.Lock.Scope)
 		if !locked || k != activeKey {
 			d.Lock = e.setLock(set, k, ev, res, dryRun)
 		}
 	}
 	if locked {
+		lock := &schemas.Lock{Scope: activeKey.scope, Key: activeKey.String(), Until: active.until, Rule: active.rule}
 		d.Decision = schemas.VerdictLockout
 		if d.Lock == nil {
-			d.Lock = active
+			d.Lock = lock
 		}
-		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonLocked, Weight: 0,
-			Detail: fmt.Sprintf("%s lock on %s until %s (set by %s)", active.Scope, active.Key, active.Until.Format(time.RFC3339), active.Rule)})
+		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonLocked, Weight: 0, Detail: lockedDetail(lock)})
 	}
 	return d
+}
+
+// lockedDetail is the detail of the "locked" reason:
+// "<scope> lock on <key> until <RFC 3339> (set by <rule>)".
+func lockedDetail(l *schemas.Lock) string {
+	var stack [160]byte
+	b := append(stack[:0], l.Scope...)
+	b = append(b, " lock on "...)
+	b = append(b, l.Key...)
+	b = append(b, " until "...)
+	b = l.Until.AppendFormat(b, time.RFC3339)
+	b = append(b, " (set by "...)
+	b = append(b, l.Rule...)
+	b = append(b, ')')
+	return string(b)
 }
 
 // setLock locks k from the event's time for the policy's escalated

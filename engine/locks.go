@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loginrisk/loginrisk/schemas"
@@ -26,6 +27,8 @@ func (k lockKey) String() string {
 
 // lockEntry is one lock and the offence history of its key.
 type lockEntry struct {
+	key         lockKey
+	next        *lockEntry // another key with the same hash (rare)
 	until       time.Time
 	rule        string
 	offences    int       // locks set on this key within the reset window
@@ -35,63 +38,157 @@ type lockEntry struct {
 
 const lockShards = 64
 
+// lockFilterBits is the size of the table's presence filter: 2^18 bits,
+// 32 KiB, small enough to stay in the cache the hot path shares.
+const lockFilterBits = 18
+
+// lockFilter has a bit set for the hash of every key the table holds (and
+// for keys it dropped since the last sweep): a clear bit proves a key
+// absent without touching the shards. With K keys a lookup of an absent
+// key reaches a shard with probability about K / 2^18.
+type lockFilter [1 << lockFilterBits / 64]atomic.Uint64
+
+func (f *lockFilter) add(h uint64) {
+	i := h >> (64 - lockFilterBits)
+	f[i/64].Or(1 << (i % 64))
+}
+
+func (f *lockFilter) mayHave(h uint64) bool {
+	i := h >> (64 - lockFilterBits)
+	return f[i/64].Load()&(1<<(i%64)) != 0
+}
+
 // LockTable holds active locks and the offence counts that escalate their
 // durations. It is owned by the engine (never a cache that may drop
 // entries), safe for concurrent use, and expires entries by event time.
-// Memory: about 150 bytes per key plus its strings.
+//
+// Keys are indexed by a 64-bit hash of scope and key strings (computed
+// once per string per event by the engine, see lockHashes), and every hit
+// is checked against the key itself: different keys with one hash are
+// chained, so a collision never merges two locks. Memory: about 170 bytes
+// per key plus its strings.
 type LockTable struct {
 	seed   maphash.Seed
+	filter atomic.Pointer[lockFilter]
+	keys   atomic.Int64 // entries held, for Len
 	shards [lockShards]lockShard
 }
 
 type lockShard struct {
 	mu sync.Mutex
-	m  map[lockKey]*lockEntry
+	m  map[uint64]*lockEntry
 }
 
 // NewLockTable returns an empty table.
 func NewLockTable() *LockTable {
 	t := &LockTable{seed: maphash.MakeSeed()}
+	t.filter.Store(new(lockFilter))
 	for i := range t.shards {
-		t.shards[i].m = make(map[lockKey]*lockEntry)
+		t.shards[i].m = make(map[uint64]*lockEntry)
 	}
 	return t
 }
 
-func (t *LockTable) shard(k lockKey) *lockShard {
-	var h maphash.Hash
-	h.SetSeed(t.seed)
-	h.WriteString(string(k.scope))
-	h.WriteString(k.a)
-	h.WriteString(k.b)
-	return &t.shards[h.Sum64()%lockShards]
+// stringHash hashes one key string; keyHash combines them.
+func (t *LockTable) stringHash(s string) uint64 { return maphash.String(t.seed, s) }
+
+// scopeSalt separates the scopes' hashes of one string.
+func scopeSalt(scope schemas.LockScope) uint64 {
+	switch scope {
+	case schemas.ScopeUser:
+		return 0x9e3779b97f4a7c15
+	case schemas.ScopeIP:
+		return 0xc2b2ae3d27d4eb4f
+	case schemas.ScopeDevice:
+		return 0x165667b19e3779f9
+	default:
+		return 0xd6e8feb86659fd93
+	}
+}
+
+// combineHash is the key hash of scope from the string hashes of the
+// key's parts (hb only for user_ip). The mix spreads both inputs over
+// every bit: the shard uses the low bits, the filter the high ones.
+func combineHash(scope schemas.LockScope, ha, hb uint64) uint64 {
+	h := ha ^ scopeSalt(scope)
+	if scope == schemas.ScopeUserIP {
+		h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9
+		h ^= hb
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// keyHash is the hash of k.
+func (t *LockTable) keyHash(k lockKey) uint64 {
+	var hb uint64
+	if k.scope == schemas.ScopeUserIP {
+		hb = t.stringHash(k.b)
+	}
+	return combineHash(k.scope, t.stringHash(k.a), hb)
+}
+
+func (t *LockTable) shard(h uint64) *lockShard { return &t.shards[h%lockShards] }
+
+// findLocked returns the entry of k (hash h) in s, whose lock the caller
+// holds.
+func (s *lockShard) findLocked(h uint64, k lockKey) *lockEntry {
+	for e := s.m[h]; e != nil; e = e.next {
+		if e.key == k {
+			return e
+		}
+	}
+	return nil
+}
+
+// entryLocked returns the entry of k, adding an empty one when missing.
+func (t *LockTable) entryLocked(s *lockShard, h uint64, k lockKey) *lockEntry {
+	if e := s.findLocked(h, k); e != nil {
+		return e
+	}
+	// The filter bit goes up before the key is visible, so a reader that
+	// finds the key can never have skipped it on a clear bit.
+	t.filter.Load().add(h)
+	e := &lockEntry{key: k, next: s.m[h]}
+	s.m[h] = e
+	t.keys.Add(1)
+	return e
 }
 
 // active returns the lock on k at event time at, if any.
 func (t *LockTable) active(k lockKey, at time.Time) (lockEntry, bool) {
-	s := t.shard(k)
+	return t.activeHashed(t.keyHash(k), k, at)
+}
+
+// activeHashed is active for a key whose hash the caller computed.
+func (t *LockTable) activeHashed(h uint64, k lockKey, at time.Time) (lockEntry, bool) {
+	if !t.filter.Load().mayHave(h) {
+		return lockEntry{}, false
+	}
+	s := t.shard(h)
 	s.mu.Lock()
-	e, ok := s.m[k]
+	e := s.findLocked(h, k)
 	var out lockEntry
-	if ok {
+	if e != nil {
 		out = *e
 	}
 	s.mu.Unlock()
-	return out, ok && at.Before(out.until)
+	return out, e != nil && at.Before(out.until)
 }
 
 // set locks k from at for the duration the ladder gives for the prior
 // offences on record (forgotten once the last one is resetAfter old); it
 // never shortens an active lock. It returns the resulting expiry.
 func (t *LockTable) set(k lockKey, at time.Time, rule string, resetAfter time.Duration, duration func(prior int) time.Duration) time.Time {
-	s := t.shard(k)
+	h := t.keyHash(k)
+	s := t.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.m[k]
-	if !ok {
-		e = &lockEntry{}
-		s.m[k] = e
-	}
+	e := t.entryLocked(s, h, k)
 	if !e.lastOffence.IsZero() && at.Sub(e.lastOffence) >= resetAfter {
 		e.offences = 0
 	}
@@ -110,14 +207,11 @@ func (t *LockTable) set(k lockKey, at time.Time, rule string, resetAfter time.Du
 // at start-up, or from another instance's decision. A lock set before an
 // administrator lifted the key stays lifted.
 func (t *LockTable) restore(k lockKey, setAt, until time.Time, rule string) {
-	s := t.shard(k)
+	h := t.keyHash(k)
+	s := t.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.m[k]
-	if !ok {
-		e = &lockEntry{}
-		s.m[k] = e
-	}
+	e := t.entryLocked(s, h, k)
 	if !setAt.After(e.liftedAt) && !e.liftedAt.IsZero() {
 		return
 	}
@@ -132,11 +226,12 @@ func (t *LockTable) restore(k lockKey, setAt, until time.Time, rule string) {
 // lift removes the active lock on k; the offence history stays so the
 // next lock still escalates. It reports whether a lock was active at at.
 func (t *LockTable) lift(k lockKey, at time.Time) bool {
-	s := t.shard(k)
+	h := t.keyHash(k)
+	s := t.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.m[k]
-	if !ok || !at.Before(e.until) {
+	e := s.findLocked(h, k)
+	if e == nil || !at.Before(e.until) {
 		return false
 	}
 	e.until = time.Time{}
@@ -145,18 +240,39 @@ func (t *LockTable) lift(k lockKey, at time.Time) bool {
 }
 
 // Sweep drops keys whose lock expired and whose offence history is older
-// than keep, relative to the event time now.
+// than keep, relative to the event time now, and rebuilds the presence
+// filter from the keys that remain. It holds every shard while it runs, so
+// no key is added behind the new filter's back.
 func (t *LockTable) Sweep(now time.Time, keep time.Duration) (removed int) {
 	for i := range t.shards {
+		t.shards[i].mu.Lock()
+	}
+	filter := new(lockFilter)
+	for i := range t.shards {
 		s := &t.shards[i]
-		s.mu.Lock()
-		for k, e := range s.m {
-			if !now.Before(e.until) && now.Sub(e.lastOffence) > keep {
-				delete(s.m, k)
-				removed++
+		for h, first := range s.m {
+			var kept *lockEntry
+			for e := first; e != nil; {
+				next := e.next
+				if !now.Before(e.until) && now.Sub(e.lastOffence) > keep {
+					removed++
+				} else {
+					e.next, kept = kept, e
+				}
+				e = next
+			}
+			if kept == nil {
+				delete(s.m, h)
+			} else {
+				s.m[h] = kept
+				filter.add(h)
 			}
 		}
-		s.mu.Unlock()
+	}
+	t.filter.Store(filter)
+	t.keys.Add(-int64(removed))
+	for i := range t.shards {
+		t.shards[i].mu.Unlock()
 	}
 	return removed
 }
@@ -173,9 +289,11 @@ func (t *LockTable) activeMatching(now time.Time, match func(lockKey) bool) []sc
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
-		for k, e := range s.m {
-			if now.Before(e.until) && match(k) {
-				out = append(out, schemas.Lock{Scope: k.scope, Key: k.String(), Until: e.until, Rule: e.rule})
+		for _, first := range s.m {
+			for e := first; e != nil; e = e.next {
+				if now.Before(e.until) && match(e.key) {
+					out = append(out, schemas.Lock{Scope: e.key.scope, Key: e.key.String(), Until: e.until, Rule: e.rule})
+				}
 			}
 		}
 		s.mu.Unlock()
@@ -190,13 +308,4 @@ func (t *LockTable) activeMatching(now time.Time, match func(lockKey) bool) []sc
 }
 
 // Len returns the number of keys held (active locks and offence records).
-func (t *LockTable) Len() int {
-	n := 0
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		n += len(s.m)
-		s.mu.Unlock()
-	}
-	return n
-}
+func (t *LockTable) Len() int { return int(t.keys.Load()) }

@@ -59,7 +59,9 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource, now time.Time) (War
 			fillEventFeatures(ev, &f)
 		}
 		e.cfg.State.Observe(ev, &f)
-		if se.Features == nil {
+		if !e.keepOutcomes {
+			se.Event, se.Features = nil, nil
+		} else if se.Features == nil {
 			se.Features = new(schemas.Features)
 			*se.Features = f
 		}

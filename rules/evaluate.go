@@ -71,6 +71,10 @@ type Result struct {
 	Err    error
 
 	vm vm.VM // reused by rules that run on expr's VM
+	// details and detailEnds are Reasons' reused rendering buffer and the
+	// end offset of each rendered detail in it.
+	details    []byte
+	detailEnds []int
 }
 
 // Reset clears r for reuse, keeping the capacity of its slices.
@@ -85,10 +89,31 @@ func (r *Result) Reset() {
 }
 
 // Reasons appends the matched active rules to dst as schemas.Reason, with
-// their details rendered from f.
+// their details rendered from f. The rendered details share one string
+// (one allocation per call, none when every detail is static text).
 func (r *Result) Reasons(f *schemas.Features, dst []schemas.Reason) []schemas.Reason {
+	first := len(dst)
+	buf := r.details[:0]
+	r.detailEnds = r.detailEnds[:0]
 	for _, rule := range r.Matched {
-		dst = append(dst, schemas.Reason{Rule: rule.ID, Weight: rule.Weight, Detail: rule.Detail(f)})
+		detail, static := rule.detail.static()
+		if !static {
+			buf = rule.detail.appendTo(buf, f)
+			r.detailEnds = append(r.detailEnds, len(buf))
+		}
+		dst = append(dst, schemas.Reason{Rule: rule.ID, Weight: rule.Weight, Detail: detail})
+	}
+	r.details = buf
+	if len(r.detailEnds) == 0 {
+		return dst
+	}
+	all, start, next := string(buf), 0, 0
+	for i, rule := range r.Matched {
+		if _, static := rule.detail.static(); !static {
+			end := r.detailEnds[next]
+			dst[first+i].Detail = all[start:end]
+			start, next = end, next+1
+		}
 	}
 	return dst
 }

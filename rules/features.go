@@ -221,21 +221,34 @@ func parseTemplate(s string) (template, error) {
 	return t, nil
 }
 
+// static returns the text of a template without fields, which renders
+// without allocating.
+func (t template) static() (string, bool) {
+	switch {
+	case len(t.parts) == 0:
+		return "", true
+	case len(t.parts) == 1 && !t.parts[0].isField:
+		return t.parts[0].literal, true
+	}
+	return "", false
+}
+
 // render fills the template from f.
 func (t template) render(f *schemas.Features) string {
-	if len(t.parts) == 0 {
-		return ""
+	if s, ok := t.static(); ok {
+		return s
 	}
-	if len(t.parts) == 1 && !t.parts[0].isField {
-		return t.parts[0].literal
-	}
-	buf := make([]byte, 0, 64)
+	return string(t.appendTo(make([]byte, 0, 64), f))
+}
+
+// appendTo appends the filled template to dst.
+func (t template) appendTo(dst []byte, f *schemas.Features) []byte {
 	for _, p := range t.parts {
 		if p.isField {
-			buf = p.feature.appendValue(buf, f)
+			dst = p.feature.appendValue(dst, f)
 		} else {
-			buf = append(buf, p.literal...)
+			dst = append(dst, p.literal...)
 		}
 	}
-	return string(buf)
+	return dst
 }

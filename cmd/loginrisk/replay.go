@@ -85,6 +85,7 @@ func replay(ctx context.Context, eng *engine.Engine, state sweeper, in io.Reader
 	bw := bufio.NewWriterSize(out, 1<<20)
 	var buf []byte
 	var ev schemas.LoginEvent
+	var f schemas.Features
 	var newest time.Time
 	lines := newLineReader(r, schemas.MaxEventBytes)
 	for lineNo := 1; ; lineNo++ {
@@ -112,8 +113,9 @@ func replay(ctx context.Context, eng *engine.Engine, state sweeper, in io.Reader
 			fmt.Fprintf(errw, "line %d: %v\n", lineNo, err)
 			continue
 		}
-		e := ev // the engine keeps the event it remembers
-		scored, err := eng.Score(&e, false)
+		// ScoreInto keeps neither the event nor the features: both are
+		// reused for the next line.
+		scored, err := eng.ScoreInto(&ev, &f, false)
 		if err != nil {
 			st.invalid++
 			fmt.Fprintf(errw, "line %d: %v\n", lineNo, err)
