@@ -151,6 +151,7 @@ type observation struct {
 	ipKey      ipKey
 	ipHash     uint64
 	sourceKey  uint32 // in the user's source set
+	sourceAt   int    // its index there, as read found it
 	tag        uint32 // the attempt in the user's window (network + outcome)
 	deviceHash uint64
 	keys       profileKeys
@@ -244,7 +245,8 @@ func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) 
 	if o.failure {
 		f.UserConsecutiveFailures = int(u.consecutiveFailures) + 1
 	}
-	f.UserDistinctIPs1h = u.sources.count(o.at, [2]uint32{hour}, o.sourceKey)[0]
+	sources, at := u.sources.count(o.at, [2]uint32{hour}, o.sourceKey)
+	f.UserDistinctIPs1h, o.sourceAt = sources[0], at
 
 	p := u.profile
 	known := p.known()
@@ -268,7 +270,12 @@ func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) 
 	}
 	f.SecondsSinceLastSuccess = float64(max(int64(o.at)-int64(p.lastSuccessAt), 0))
 	if o.located && p.lastGeoKnown {
-		f.TravelKm = haversineKm(float64(p.lastLatitude), float64(p.lastLongitude), o.latitude, o.longitude)
+		// From the last success's own place (as the profile keeps it, to
+		// about a metre) the distance is 0: most logins are from home.
+		f.TravelKm = 0
+		if float32(o.latitude) != p.lastLatitude || float32(o.longitude) != p.lastLongitude {
+			f.TravelKm = haversineKm(float64(p.lastLatitude), float64(p.lastLongitude), o.latitude, o.longitude)
+		}
 		seconds := max(math.Abs(float64(int64(o.at)-int64(p.lastSuccessAt))), 60)
 		f.TravelSpeedKmh = f.TravelKm / (seconds / 3600)
 	}
@@ -278,7 +285,7 @@ func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) 
 func (u *userState) update(o *observation, spec *windowSpec) {
 	u.attempts.add(attempt{at: o.at, tag: o.tag}, spec)
 	if o.hasAddr {
-		u.sources.add(o.sourceKey, o.at, hour, maxSourcesPerKey)
+		u.sources.addAt(o.sourceAt, o.sourceKey, o.at, hour, maxSourcesPerKey)
 	}
 	u.lastSeen = max(u.lastSeen, o.at)
 	if o.failure {
@@ -340,11 +347,11 @@ func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
 	f.IPFailures1m, f.IPFailures10m, f.IPFailures1h = c.failures[0], c.failures[1], c.failures[2]
 	f.IPAttempts1h = c.failures[2] + c.successes[2]
 	f.IPSuccessRatio1h = float64(c.successes[2]) / float64(f.IPAttempts1h)
-	users := st.users.count(o.at, [2]uint32{10 * minute, hour}, o.userKey)
+	users, at := st.users.count(o.at, [2]uint32{10 * minute, hour}, o.userKey)
 	f.IPDistinctUsers10m, f.IPDistinctUsers1h = users[0], users[1]
 	if record {
 		st.attempts.add(attempt{at: o.at, tag: makeTag(0, o.failure)}, &s.ipWindow)
-		st.users.add(o.userKey, o.at, hour, maxSourcesPerKey)
+		st.users.addAt(at, o.userKey, o.at, hour, maxSourcesPerKey)
 		st.lastSeen = max(st.lastSeen, o.at)
 	}
 }
@@ -367,9 +374,10 @@ func (s *Store) applyDevice(deviceKey string, o *observation, f *schemas.Feature
 			st = &deviceState{}
 		}
 	}
-	f.DeviceDistinctUsers24h = st.users.count(o.at, [2]uint32{day}, o.userKey)[0]
+	users, at := st.users.count(o.at, [2]uint32{day}, o.userKey)
+	f.DeviceDistinctUsers24h = users[0]
 	if record {
-		st.users.add(o.userKey, o.at, day, maxSourcesPerKey)
+		st.users.addAt(at, o.userKey, o.at, day, maxSourcesPerKey)
 		st.lastSeen = max(st.lastSeen, o.at)
 	}
 }

@@ -513,6 +513,9 @@ func (w *window) add(a attempt, spec *windowSpec) {
 // storage. With valid cursors, now is at most cursorAt, so the records
 // dropped are outside every span at cursorAt, before every cursor.
 func (w *window) prune(now, horizon uint32) {
+	if len(w.records) == 0 || int64(w.records[0].at) > int64(now)-int64(horizon) {
+		return // nothing to drop, the usual case
+	}
 	if i := firstAfter(w.records, int64(now)-int64(horizon)); i > 0 {
 		n := copy(w.records, w.records[i:])
 		w.records = w.records[:n]
@@ -598,13 +601,18 @@ func (s recentSet) seenAfter(from int64) int {
 
 // count returns, for each span, the number of distinct keys seen in
 // (t-span, t], counting current whether or not it is in the set; a zero
-// span counts nothing.
-func (s recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int) {
+// span counts nothing. It also returns the index of current in the set
+// (-1 for none), for addAt.
+func (s recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int, at int) {
 	hi := len(s)
 	if hi > 0 && s[hi-1].last > t { // a late read: keys seen after t do not count
 		hi = s.seenAfter(int64(t))
 	}
-	at := s[:hi].find(current)
+	found := s.find(current)
+	at = found
+	if at >= hi {
+		at = -1 // seen after t only
+	}
 	for i, span := range spans {
 		if span == 0 {
 			continue
@@ -615,7 +623,7 @@ func (s recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int) {
 			n[i]-- // current, counted once
 		}
 	}
-	return n
+	return n, found
 }
 
 // add records key as seen at at: it drops the keys last seen horizon or
@@ -623,11 +631,18 @@ func (s recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int) {
 // takes the place of the least recently seen one when the set is full
 // (unless that one was seen after at).
 func (s *recentSet) add(key, at, horizon uint32, maxKeys int) {
+	s.addAt(s.find(key), key, at, horizon, maxKeys)
+}
+
+// addAt is add for a key at index i of the set (-1 for none), as count
+// or find returned it.
+func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 	set := *s
 	if expired := set.seenAfter(int64(at) - int64(horizon)); expired > 0 {
 		set = set[:copy(set, set[expired:])]
+		i -= expired // below 0: the key expired too
 	}
-	switch i := set.find(key); {
+	switch {
 	case i >= 0:
 		if set[i].last >= at {
 			*s = set
@@ -641,7 +656,7 @@ func (s *recentSet) add(key, at, horizon uint32, maxKeys int) {
 		}
 		set = set[:copy(set, set[1:])]
 	}
-	i := len(set)
+	i = len(set)
 	for i > 0 && set[i-1].last > at {
 		i--
 	}

@@ -150,7 +150,7 @@ func TestRecentSetAgainstReference(t *testing.T) {
 			for step := range 3000 {
 				now += uint32(rng.IntN(20))
 				key := uint32(rng.IntN(tt.keys))
-				got := s.count(now, spans, key)
+				got, _ := s.count(now, spans, key)
 				for i, span := range spans {
 					distinct := map[uint32]bool{key: true}
 					for _, e := range all {
@@ -192,7 +192,7 @@ func TestRecentSetOutOfOrder(t *testing.T) {
 				at -= uint32(rng.IntN(1200)) // late
 			}
 			key := uint32(rng.IntN(40))
-			got := s.count(at, spans, key)
+			got, found := s.count(at, spans, key)
 			for i, span := range spans {
 				want := 1
 				for k, last := range model {
@@ -207,7 +207,7 @@ func TestRecentSetOutOfOrder(t *testing.T) {
 					t.Fatalf("seed %d step %d span %d: distinct %d, count without the current key %d", seed, step, span, d, want)
 				}
 			}
-			s.add(key, at, hour, maxSourcesPerKey)
+			s.addAt(found, key, at, hour, maxSourcesPerKey)
 			for k, last := range model {
 				if int64(last) <= int64(at)-hour {
 					delete(model, k)
