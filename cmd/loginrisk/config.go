@@ -37,6 +37,7 @@ type KafkaConfig struct {
 	Replication    int           `yaml:"replication"`
 	CreateTopics   bool          `yaml:"create_topics"`
 	MaxBatch       int           `yaml:"max_batch"`
+	MaxInFlight    int           `yaml:"max_in_flight"`
 	DrainTimeout   time.Duration `yaml:"drain_timeout"`
 	SASLMechanism  string        `yaml:"sasl_mechanism"`
 	SASLUser       string        `yaml:"sasl_user"`
@@ -146,7 +147,7 @@ func defaultConfig() Config {
 		Kafka: KafkaConfig{
 			GroupID: "loginrisk", EventsTopic: "login-events", DecisionsTopic: "login-decisions",
 			DLQTopic: "login-events-dlq", Partitions: 6, Replication: 1, CreateTopics: true,
-			MaxBatch: 500, DrainTimeout: 20 * time.Second,
+			MaxBatch: 500, MaxInFlight: 4, DrainTimeout: 20 * time.Second,
 		},
 		ClickHouse: ClickHouseConfig{Migrate: true, WarmUp: true, BatchSize: 5000, FlushInterval: 200 * time.Millisecond, MaxBuffer: 50000},
 		Rules:      RulesConfig{Watch: true},
@@ -325,6 +326,9 @@ func (c *Config) Validate(needKafka bool) error {
 	}
 	if c.Kafka.MaxBatch < 1 {
 		errs = append(errs, fmt.Errorf("kafka.max_batch: %d must be at least 1", c.Kafka.MaxBatch))
+	}
+	if c.Kafka.MaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("kafka.max_in_flight: %d must be at least 1", c.Kafka.MaxInFlight))
 	}
 	if c.Kafka.TLS.CertFile != "" && c.Kafka.TLS.KeyFile == "" || c.Kafka.TLS.CertFile == "" && c.Kafka.TLS.KeyFile != "" {
 		errs = append(errs, errors.New("kafka.tls.cert_file and kafka.tls.key_file must be set together"))

@@ -42,7 +42,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) 
 	stream, err := kafkastream.New(kafkastream.Config{
 		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID,
 		EventsTopic: cfg.Kafka.EventsTopic, DecisionsTopic: cfg.Kafka.DecisionsTopic, DLQTopic: cfg.Kafka.DLQTopic,
-		Partitions: cfg.Kafka.Partitions, Replication: cfg.Kafka.Replication, MaxBatch: cfg.Kafka.MaxBatch,
+		Partitions: cfg.Kafka.Partitions, Replication: cfg.Kafka.Replication, MaxBatch: cfg.Kafka.MaxBatch, MaxInFlight: cfg.Kafka.MaxInFlight,
 		DrainTimeout: cfg.Kafka.DrainTimeout, TLS: tlsCfg,
 		SASLMechanism: cfg.Kafka.SASLMechanism, SASLUser: cfg.Kafka.SASLUser, SASLPassword: string(cfg.Kafka.SASLPassword),
 		Logger: log,

@@ -83,8 +83,9 @@ func (s *Stream) Run(ctx context.Context, proc engine.BatchProcessor) error {
 }
 
 // consumePartition is one partition's worker: a fetcher goroutine fills a
-// channel, and the worker takes whatever is ready (up to MaxBatch) as one
-// batch, handles it and commits it.
+// channel, the worker takes whatever is ready (up to MaxBatch) as one
+// batch and scores it, and a recorder goroutine records and commits the
+// scored batches in order.
 func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, partition int, offset int64, proc engine.BatchProcessor) {
 	log := s.cfg.Logger.With("partition", partition)
 	reader := kafka.NewReader(kafka.ReaderConfig{
@@ -130,6 +131,24 @@ func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, p
 	}()
 	defer wg.Wait()
 
+	// Batches are scored here, in order, and recorded and committed in
+	// order by the partition's recorder, so up to MaxInFlight batches are
+	// under way at once: scoring the next batch overlaps the wait for the
+	// decisions' acknowledgement and the history insert of the previous
+	// ones. A slot is taken before scoring and given back after the commit.
+	queue := make(chan preparedBatch, s.cfg.MaxInFlight)
+	slots := make(chan struct{}, s.cfg.MaxInFlight)
+	stopped := make(chan struct{}) // the recorder gave up: stop scoring
+	recorderDone := make(chan struct{})
+	go func() {
+		defer close(recorderDone)
+		s.recordPartition(gctx, gen, partition, queue, slots, stopped, proc, log)
+	}()
+	defer func() {
+		close(queue)
+		<-recorderDone
+	}()
+
 	batch := make([]engine.Message, 0, s.cfg.MaxBatch)
 	for {
 		batch = batch[:0]
@@ -142,6 +161,8 @@ func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, p
 			batch = append(batch, toMessage(m))
 			last = m
 		case <-gctx.Done():
+			return
+		case <-stopped:
 			return
 		}
 	fill:
@@ -157,23 +178,38 @@ func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, p
 				break fill
 			}
 		}
+		// A fetched batch is scored even if the generation ended while
+		// waiting for a slot: once taken it is finished or left
+		// uncommitted, never half-scored.
+		select {
+		case slots <- struct{}{}:
+		case <-stopped:
+			return
+		}
 		s.metrics.MessagesTotal.Add(int64(len(batch)))
 		s.metrics.BatchesTotal.Add(1)
 		if lag := last.HighWaterMark - last.Offset - 1; lag >= 0 {
 			s.metrics.Lag.Store(lag)
 		}
-		if !s.handleAndCommit(gctx, gen, partition, batch, last.Offset, proc, log) {
+		queue <- preparedBatch{batch: proc.Prepare(batch), messages: len(batch), lastOffset: last.Offset}
+		if gctx.Err() != nil {
 			return
 		}
 	}
 }
 
-// handleAndCommit scores one batch, records it until that succeeds, then
-// commits it.
-// Once a batch is taken it is finished even if the generation ends (within
-// DrainTimeout), so a shutdown commits what was processed. It reports
-// whether the worker should go on.
-func (s *Stream) handleAndCommit(gctx context.Context, gen *kafka.Generation, partition int, batch []engine.Message, lastOffset int64, proc engine.BatchProcessor, log *slog.Logger) bool {
+// preparedBatch is a scored batch waiting to be recorded and committed.
+type preparedBatch struct {
+	batch      *engine.Batch
+	messages   int
+	lastOffset int64
+}
+
+// recordPartition records and commits one partition's scored batches in
+// order. When the generation ends it finishes the queued batches within
+// DrainTimeout; a batch it cannot finish, and every batch after it, is
+// left uncommitted for redelivery. It closes stopped when it gives up.
+func (s *Stream) recordPartition(gctx context.Context, gen *kafka.Generation, partition int, queue <-chan preparedBatch, slots <-chan struct{}, stopped chan<- struct{}, proc engine.BatchProcessor, log *slog.Logger) {
 	// The drain context outlives the generation by DrainTimeout at most.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -183,41 +219,54 @@ func (s *Stream) handleAndCommit(gctx context.Context, gen *kafka.Generation, pa
 	})
 	defer stop()
 
-	prepared := proc.Prepare(batch)
+	failed := false
+	for p := range queue {
+		if !failed && !s.recordAndCommit(ctx, gen, partition, p, proc, log) {
+			failed = true
+			close(stopped)
+		}
+		<-slots
+	}
+}
+
+// recordAndCommit records one scored batch until that succeeds, then
+// commits it. It reports whether the batch was committed.
+func (s *Stream) recordAndCommit(ctx context.Context, gen *kafka.Generation, partition int, p preparedBatch, proc engine.BatchProcessor, log *slog.Logger) bool {
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := proc.Record(ctx, prepared)
+		err := proc.Record(ctx, p.batch)
 		if err == nil {
 			break
 		}
 		if ctx.Err() != nil {
-			log.Warn("batch not finished before the drain timeout; it will be redelivered", "messages", len(batch), "err", err)
+			log.Warn("batch not finished before the drain timeout; it will be redelivered", "messages", p.messages, "err", err)
 			return false
 		}
 		s.metrics.RetriesTotal.Add(1)
 		if attempt == 1 || attempt%20 == 0 {
-			log.Warn("recording batch failed, retrying", "messages", len(batch), "attempt", attempt, "err", err)
+			log.Warn("recording batch failed, retrying", "messages", p.messages, "attempt", attempt, "err", err)
 		}
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
+			log.Warn("batch not finished before the drain timeout; it will be redelivered", "messages", p.messages, "err", err)
 			return false
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
-	commit := map[string]map[int]int64{s.cfg.EventsTopic: {partition: lastOffset + 1}}
+	commit := map[string]map[int]int64{s.cfg.EventsTopic: {partition: p.lastOffset + 1}}
 	for attempt := 1; ; attempt++ {
 		s.commitMu.Lock()
 		err := gen.CommitOffsets(commit)
 		s.commitMu.Unlock()
 		if err == nil {
 			s.metrics.CommitsTotal.Add(1)
-			return gctx.Err() == nil
+			return true
 		}
 		// A commit that fails after the generation ended is harmless: the
 		// events are recorded and will be deduplicated on redelivery.
-		if gctx.Err() != nil || attempt >= 5 {
-			log.Warn("committing offset failed; the batch may be redelivered", "offset", lastOffset+1, "err", err)
+		if ctx.Err() != nil || attempt >= 5 {
+			log.Warn("committing offset failed; the batch may be redelivered", "offset", p.lastOffset+1, "err", err)
 			return false
 		}
 		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)

@@ -27,15 +27,19 @@ import (
 
 // Config configures the consumer and the publishers.
 type Config struct {
-	Brokers         []string
-	GroupID         string // default "loginrisk"
-	EventsTopic     string // default "login-events"
-	DecisionsTopic  string // default "login-decisions"
-	DLQTopic        string // default "login-events-dlq"
-	Partitions      int    // partitions of topics created here, default 6
-	Replication     int    // replication factor of topics created here, default 1
-	CreateTopics    bool   // create missing topics at start
-	MaxBatch        int    // messages handled per batch, default 500
+	Brokers        []string
+	GroupID        string // default "loginrisk"
+	EventsTopic    string // default "login-events"
+	DecisionsTopic string // default "login-decisions"
+	DLQTopic       string // default "login-events-dlq"
+	Partitions     int    // partitions of topics created here, default 6
+	Replication    int    // replication factor of topics created here, default 1
+	CreateTopics   bool   // create missing topics at start
+	MaxBatch       int    // messages handled per batch, default 500
+	// MaxInFlight is the number of batches per partition scored but not
+	// yet committed, default 4: scoring overlaps the wait for the
+	// decisions' acknowledgement and the history insert.
+	MaxInFlight     int
 	DrainTimeout    time.Duration
 	StartFromOldest bool // a new group starts at the oldest offset (default true via New)
 
@@ -70,6 +74,9 @@ func (c *Config) setDefaults() {
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 500
 	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 4
+	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 20 * time.Second
 	}
@@ -93,6 +100,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBatch < 1 {
 		return fmt.Errorf("kafka.max_batch: %d must be at least 1", c.MaxBatch)
+	}
+	if c.MaxInFlight < 1 {
+		return fmt.Errorf("kafka.max_in_flight: %d must be at least 1", c.MaxInFlight)
 	}
 	switch c.SASLMechanism {
 	case "", "SCRAM-SHA-256", "SCRAM-SHA-512":

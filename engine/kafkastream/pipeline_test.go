@@ -1,0 +1,190 @@
+package kafkastream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/testkit"
+)
+
+// gatedProcessor records what the stream asks of it; Record of the batch
+// holding offset gateAt waits for the gate to open.
+type gatedProcessor struct {
+	mu       sync.Mutex
+	prepared []int64 // first offset of each prepared batch, in order
+	recorded []int64 // first offset of each recorded batch, in order
+	last     map[int64]int64
+	gateAt   int64
+	gate     chan struct{}
+	fail     bool // with fail, the gated batch's Record fails until ctx ends
+}
+
+func (p *gatedProcessor) Prepare(msgs []engine.Message) *engine.Batch {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	first, last := msgs[0].Offset, msgs[len(msgs)-1].Offset
+	p.prepared = append(p.prepared, first)
+	p.last[first] = last
+	// The batch is identified by its offsets in a Rejected entry's message.
+	return &engine.Batch{Rejected: []engine.Rejected{{Message: engine.Message{Offset: first}}}}
+}
+
+func (p *gatedProcessor) Record(ctx context.Context, b *engine.Batch) error {
+	first := b.Rejected[0].Message.Offset
+	p.mu.Lock()
+	gated := first <= p.gateAt && p.gateAt <= p.last[first]
+	p.mu.Unlock()
+	if gated {
+		if p.fail {
+			<-ctx.Done()
+			return errors.New("history unavailable")
+		}
+		select {
+		case <-p.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p.mu.Lock()
+	p.recorded = append(p.recorded, first)
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *gatedProcessor) snapshot() (prepared, recorded []int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int64(nil), p.prepared...), append([]int64(nil), p.recorded...)
+}
+
+// TestPipelinedBatches: scoring runs ahead of recording by at most
+// max_in_flight batches per partition, batches are recorded in order, and
+// no offset is committed past a batch that is not recorded.
+func TestPipelinedBatches(t *testing.T) {
+	brokers, _ := testkit.Kafka(t)
+	const n, maxBatch, inFlight = 200, 10, 3
+	for _, fail := range []bool{false, true} {
+		t.Run("fail="+strconv.FormatBool(fail), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			name := testkit.Name("pipeline")
+			stream, err := New(Config{
+				Brokers: brokers, GroupID: name, EventsTopic: name + "-events", DecisionsTopic: name + "-decisions",
+				DLQTopic: name + "-dlq", Partitions: 1, MaxBatch: maxBatch, MaxInFlight: inFlight, DrainTimeout: time.Second,
+				Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stream.Close()
+			if err := stream.EnsureTopics(ctx); err != nil {
+				t.Fatal(err)
+			}
+			w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: name + "-events", BatchSize: n, RequiredAcks: kafka.RequireAll}
+			msgs := make([]kafka.Message, n)
+			for i := range msgs {
+				msgs[i] = kafka.Message{Value: []byte(strconv.Itoa(i))}
+			}
+			writeMessages(ctx, t, w, msgs...)
+			w.Close()
+
+			// The gate is on a batch past the first, so one commit comes
+			// before it.
+			p := &gatedProcessor{last: map[int64]int64{}, gateAt: 2 * maxBatch, gate: make(chan struct{}), fail: fail}
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- stream.Run(runCtx, p) }()
+
+			// While the gated batch is being recorded, the batches after it
+			// are scored — but no more than max_in_flight in all.
+			deadline := time.Now().Add(time.Minute)
+			var prepared, recorded []int64
+			for {
+				prepared, recorded = p.snapshot()
+				gatedIdx := -1
+				p.mu.Lock()
+				for i, first := range prepared {
+					if first <= p.gateAt && p.gateAt <= p.last[first] {
+						gatedIdx = i
+					}
+				}
+				p.mu.Unlock()
+				if gatedIdx >= 0 && len(prepared)-gatedIdx >= inFlight {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("scoring did not run ahead of the gated batch: prepared %v, recorded %v", prepared, recorded)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(300 * time.Millisecond) // room to overrun, if it would
+			prepared, recorded = p.snapshot()
+			if ahead := len(prepared) - len(recorded); ahead != inFlight {
+				t.Errorf("%d batches scored and not recorded while one is stuck, want max_in_flight = %d (prepared %v, recorded %v)", ahead, inFlight, prepared, recorded)
+			}
+			gateStart := prepared[len(recorded)]
+			committed := committedOffset(ctx, t, brokers, name, name+"-events")
+			if committed > gateStart {
+				t.Fatalf("committed offset %d is past the batch at %d that is not recorded", committed, gateStart)
+			}
+
+			if !fail {
+				close(p.gate)
+				for committedOffset(ctx, t, brokers, name, name+"-events") < n {
+					if ctx.Err() != nil {
+						t.Fatal("not everything was committed")
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			stop()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			prepared, recorded = p.snapshot()
+			if fail {
+				// The stuck batch never got recorded: it and every batch
+				// after it stay uncommitted for redelivery.
+				if got := committedOffset(ctx, t, brokers, name, name+"-events"); got != gateStart {
+					t.Errorf("after shutdown the committed offset is %d, want %d: the start of the batch that failed", got, gateStart)
+				}
+				for _, r := range recorded {
+					if r >= gateStart {
+						t.Errorf("batch at %d recorded after the stuck batch at %d", r, gateStart)
+					}
+				}
+				return
+			}
+			if fmt.Sprint(recorded) != fmt.Sprint(prepared) {
+				t.Errorf("recorded in another order than scored:\nprepared %v\nrecorded %v", prepared, recorded)
+			}
+		})
+	}
+}
+
+// committedOffset is the group's committed offset of partition 0 (-1:
+// none yet).
+func committedOffset(ctx context.Context, t *testing.T, brokers []string, group, topic string) int64 {
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	resp, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: {0}}})
+	if err != nil {
+		t.Fatalf("offset fetch: %v", err)
+	}
+	for _, p := range resp.Topics[topic] {
+		if p.Partition == 0 {
+			return p.CommittedOffset
+		}
+	}
+	return -1
+}
