@@ -107,8 +107,8 @@ type Engine struct {
 	recent *recentDecisions // by event_id: dedupe and lookup
 	// lastByUser and lastByIP remember the last decision per user and per
 	// IP key for the status endpoints.
-	lastByUser *recentDecisions
-	lastByIP   *recentDecisions
+	lastByUser *lastDecisions
+	lastByIP   *lastDecisions
 	// keepOutcomes: the dedupe table keeps each event and its features
 	// besides the decision, so that a redelivered duplicate is recorded
 	// again in full (only needed when history is written).
@@ -146,8 +146,8 @@ func New(cfg Config) (*Engine, error) {
 		log:          cfg.Logger,
 		locks:        NewLockTable(),
 		recent:       newRecentDecisions(cfg.RecentDecisions),
-		lastByUser:   newRecentDecisions(cfg.RecentDecisions),
-		lastByIP:     newRecentDecisions(cfg.RecentDecisions),
+		lastByUser:   newLastDecisions(cfg.RecentDecisions),
+		lastByIP:     newLastDecisions(cfg.RecentDecisions),
 		pending:      make(chan schemas.ScoredEvent, 10_000),
 		keepOutcomes: cfg.Recorder.History != nil,
 	}
@@ -226,7 +226,8 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 	// (same event by HTTP and Kafka) wait and get the same decision
 	// instead of counting twice.
 	s.mu.Lock()
-	if prev, ok := s.getLocked(h, ev.EventID); ok {
+	prev, slot, ok := s.lookupLocked(h, ev.EventID)
+	if ok {
 		s.mu.Unlock()
 		e.metrics.DuplicatesTotal.Add(1)
 		if prev.Event == nil {
@@ -269,10 +270,9 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 				*kept.Event, *kept.Features = *ev, *f
 			}
 		}
-		s.putLocked(h, ev.EventID, kept)
-		last := schemas.ScoredEvent{Decision: d}
-		e.lastByUser.put(ev.UserID, last)
-		e.lastByIP.put(keys.ip, last)
+		s.insertLocked(slot, h, ev.EventID, kept)
+		e.lastByUser.put(ev.UserID, d)
+		e.lastByIP.put(keys.ip, d)
 		e.metrics.EventsTotal.Add(1)
 		e.metrics.count(d)
 	}

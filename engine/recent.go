@@ -7,25 +7,27 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
+// recentShards splits the recent tables' locks; the shard is picked by the
+// top 8 bits of a key's hash.
 const recentShards = 256
 
-// recentDecisions remembers the outcome of the last events by a key. Keyed
-// by event_id it is the dedupe that makes a redelivered or re-posted event
-// count once and get the same decision, and it answers
-// GET /v1/decisions/{event_id}; keyed by user or IP key it remembers the
-// last decision about each.
+// recentDecisions remembers the outcomes of the last events by event_id:
+// the dedupe that makes a redelivered or re-posted event count once and
+// get the same decision, and the answer to GET /v1/decisions/{event_id}.
 //
-// Each shard indexes its entries by a 64-bit hash of the key (an integer
-// map key: no string hashing or comparison on the probe) and keeps the
-// entries in a FIFO ring that bounds memory and drives eviction. Every hit
-// is verified against the full key kept in the entry, so a hash collision
-// can only make a key look absent (as if evicted early), never make one
-// key answer for another: a false duplicate would drop an attempt.
+// Each shard keeps its entries in a FIFO ring (which bounds memory: the
+// oldest entry makes room for the newest) indexed by an open-addressing
+// table of 64-bit words, each a hash tag and a ring position. Score probes
+// the index once, under the shard lock it holds while scoring, and inserts
+// where the probe ended. A hit is verified against the event_id kept in
+// the entry, so a hash collision can only make an id look absent (as if
+// evicted early), never make one event a duplicate of another: a false
+// duplicate would drop an attempt.
 //
-// An entry holds the key, the decision and, only where the engine keeps
-// them (history configured, so that a duplicate can be recorded again in
-// full), the event and its features: about 60 bytes per entry plus the
-// decision, which the three tables share.
+// An entry holds the id, the decision and, only where the engine keeps
+// them (a history writer is configured, so a duplicate can be recorded
+// again in full), the event and its features: 48 bytes plus 16 of index
+// per entry, besides the decision.
 type recentDecisions struct {
 	seed   maphash.Seed
 	shards [recentShards]recentShard
@@ -33,8 +35,8 @@ type recentDecisions struct {
 
 type recentShard struct {
 	mu    sync.Mutex
-	index map[uint64]uint32 // key hash → position in ring
-	ring  []recentEntry     // insertion order; a zero hash is a free slot
+	index []uint64      // tag | ring position+1; 0 is a free slot; len a power of 2
+	ring  []recentEntry // insertion order; a zero hash is a free slot
 	next  uint32
 }
 
@@ -46,11 +48,26 @@ type recentEntry struct {
 	outcome schemas.ScoredEvent
 }
 
+// An index word keeps a ring position+1 in its low recentPosBits and the
+// rest of the key's hash above them; the slot a hash starts probing at is
+// taken from those bits too, so it can be recomputed from the word when
+// entries are shifted back on delete.
+const (
+	recentPosBits = 24
+	recentPosMask = 1<<recentPosBits - 1
+	// recentMaxPerShard bounds a shard's ring by what a word can address.
+	recentMaxPerShard = recentPosMask - 1
+)
+
 func newRecentDecisions(capacity int) *recentDecisions {
-	per := max(capacity/recentShards, 16)
+	per := min(max(capacity/recentShards, 16), recentMaxPerShard)
+	slots := 1
+	for slots < 2*per { // load factor at most 1/2
+		slots <<= 1
+	}
 	r := &recentDecisions{seed: maphash.MakeSeed()}
 	for i := range r.shards {
-		r.shards[i].index = make(map[uint64]uint32, per)
+		r.shards[i].index = make([]uint64, slots)
 		r.shards[i].ring = make([]recentEntry, per)
 	}
 	return r
@@ -61,24 +78,84 @@ func (r *recentDecisions) hash(key string) uint64 {
 	return maphash.String(r.seed, key) | 1
 }
 
-// shard returns the shard of a key hash (the top bits pick the shard; the
-// map hashes the whole value again).
+// shard returns the shard of a key hash.
 func (r *recentDecisions) shard(h uint64) *recentShard {
-	return &r.shards[h>>56%recentShards]
+	return &r.shards[h>>56]
 }
 
-// getLocked returns the outcome remembered under key (hash h); the caller
-// holds s.mu.
-func (s *recentShard) getLocked(h uint64, key string) (schemas.ScoredEvent, bool) {
-	pos, ok := s.index[h]
-	if !ok {
-		return schemas.ScoredEvent{}, false
+func (s *recentShard) home(word uint64) int {
+	return int(word>>recentPosBits) & (len(s.index) - 1)
+}
+
+// probe looks for hash h in the index: it returns the slot holding h's tag
+// (found) or the free slot where h would go.
+func (s *recentShard) probe(h uint64) (slot int, found bool) {
+	tag := h &^ recentPosMask
+	mask := len(s.index) - 1
+	for i := s.home(h); ; i = (i + 1) & mask {
+		w := s.index[i]
+		if w == 0 {
+			return i, false
+		}
+		if w&^recentPosMask == tag {
+			return i, true
+		}
 	}
-	e := &s.ring[pos]
+}
+
+// lookupLocked returns the outcome remembered under key (hash h) and the
+// index slot an insertion of key must use; the caller holds s.mu and must
+// not change the shard in between.
+func (s *recentShard) lookupLocked(h uint64, key string) (outcome schemas.ScoredEvent, slot int, ok bool) {
+	slot, found := s.probe(h)
+	if !found {
+		return schemas.ScoredEvent{}, slot, false
+	}
+	e := &s.ring[s.index[slot]&recentPosMask-1]
 	if e.key != key {
-		return schemas.ScoredEvent{}, false // another key with the same hash
+		return schemas.ScoredEvent{}, slot, false // another key with the same hash tag
 	}
-	return e.outcome, true
+	return e.outcome, slot, true
+}
+
+// insertLocked stores an outcome for key (hash h) at the index slot
+// lookupLocked returned for it, taking the oldest place in the ring.
+func (s *recentShard) insertLocked(slot int, h uint64, key string, outcome schemas.ScoredEvent) {
+	pos := s.next
+	if w := s.index[slot]; w != 0 {
+		// The slot belongs to a different key with the same tag, or to key
+		// itself (put of a known key): that entry is forgotten now and its
+		// place in the ring is left unindexed until the ring reaches it.
+		s.ring[w&recentPosMask-1] = recentEntry{}
+	}
+	s.index[slot] = h&^recentPosMask | uint64(pos+1)
+	if old := &s.ring[pos]; old.hash != 0 {
+		s.deleteWord(old.hash&^recentPosMask | uint64(pos+1))
+	}
+	s.ring[pos] = recentEntry{hash: h, key: key, outcome: outcome}
+	if s.next++; int(s.next) == len(s.ring) {
+		s.next = 0
+	}
+}
+
+// deleteWord removes an index word, shifting back the words after it in
+// its probe run (backward-shift deletion: no tombstones).
+func (s *recentShard) deleteWord(word uint64) {
+	mask := len(s.index) - 1
+	i := s.home(word)
+	for s.index[i] != word {
+		i = (i + 1) & mask
+	}
+	for j := (i + 1) & mask; s.index[j] != 0; j = (j + 1) & mask {
+		// The word at j may fill the hole at i unless its home lies in
+		// the cyclic range (i, j].
+		if d := (s.home(s.index[j]) - i) & mask; d != 0 && d <= (j-i)&mask {
+			continue
+		}
+		s.index[i] = s.index[j]
+		i = j
+	}
+	s.index[i] = 0
 }
 
 // get returns the outcome remembered under key.
@@ -86,45 +163,101 @@ func (r *recentDecisions) get(key string) (schemas.ScoredEvent, bool) {
 	h := r.hash(key)
 	s := r.shard(h)
 	s.mu.Lock()
-	out, ok := s.getLocked(h, key)
+	out, _, ok := s.lookupLocked(h, key)
 	s.mu.Unlock()
 	return out, ok
 }
 
-// putLocked stores an outcome under key (hash h) in s, whose lock the
-// caller holds. A key already present keeps its place in the ring; a new
-// key takes the oldest slot, evicting its entry. A different key with the
-// same hash is replaced (it is forgotten early, as if evicted).
-func (s *recentShard) putLocked(h uint64, key string, outcome schemas.ScoredEvent) {
-	if pos, ok := s.index[h]; ok {
-		e := &s.ring[pos]
-		if e.key == key {
-			e.outcome = outcome
-			return
-		}
-		// The colliding entry stays in its slot unindexed until the ring
-		// reaches it; forget its references now.
-		*e = recentEntry{}
-	}
-	pos := s.next
-	old := &s.ring[pos]
-	if old.hash != 0 {
-		if p, ok := s.index[old.hash]; ok && p == pos {
-			delete(s.index, old.hash)
-		}
-	}
-	*old = recentEntry{hash: h, key: key, outcome: outcome}
-	s.index[h] = pos
-	if s.next++; int(s.next) == len(s.ring) {
-		s.next = 0
-	}
-}
-
-// put stores an outcome under key.
+// put stores an outcome under key (warm-up); a key already present is
+// replaced and moves to the newest place.
 func (r *recentDecisions) put(key string, outcome schemas.ScoredEvent) {
 	h := r.hash(key)
 	s := r.shard(h)
 	s.mu.Lock()
-	s.putLocked(h, key, outcome)
+	_, slot, _ := s.lookupLocked(h, key)
+	s.insertLocked(slot, h, key, outcome)
 	s.mu.Unlock()
+}
+
+// lastWays is the associativity of lastDecisions.
+const lastWays = 8
+
+// lastDecisions remembers the last decision about each recent key (a
+// user, an IP key) for the status endpoints. It is a set-associative
+// cache: a key's hash picks one bucket of lastWays entries, a put of a
+// known key updates its entry in place and a new key replaces the least
+// recently updated entry of its bucket. A put touches one bucket (its tags
+// and ages share a cache line) and never compares key strings: a
+// different key with the same 32-bit tag in the bucket is simply replaced,
+// as if evicted. A get verifies the key. Memory: 32 bytes per entry
+// besides the decision.
+type lastDecisions struct {
+	seed   maphash.Seed
+	shards [recentShards]lastShard
+}
+
+type lastShard struct {
+	mu      sync.Mutex
+	clock   uint32 // counts puts; the age of an entry is clock - used
+	buckets []lastBucket
+}
+
+type lastBucket struct {
+	tags      [lastWays]uint32 // 0: free
+	used      [lastWays]uint32 // clock at the entry's last put
+	decisions [lastWays]*schemas.Decision
+	keys      [lastWays]string
+}
+
+func newLastDecisions(capacity int) *lastDecisions {
+	perShard := max(capacity/recentShards, 16)
+	l := &lastDecisions{seed: maphash.MakeSeed()}
+	for i := range l.shards {
+		l.shards[i].buckets = make([]lastBucket, (perShard+lastWays-1)/lastWays)
+	}
+	return l
+}
+
+// locate returns the shard, bucket and tag of key.
+func (l *lastDecisions) locate(key string) (*lastShard, uint32, int) {
+	h := maphash.String(l.seed, key)
+	s := &l.shards[h>>56]
+	bucket := int(uint64(uint32(h)) * uint64(len(s.buckets)) >> 32)
+	return s, uint32(h>>24) | 1, bucket
+}
+
+// put remembers d as the last decision about key.
+func (l *lastDecisions) put(key string, d *schemas.Decision) {
+	s, tag, bi := l.locate(key)
+	s.mu.Lock()
+	s.clock++
+	b := &s.buckets[bi]
+	way, oldest := 0, uint32(0)
+	for w := range lastWays {
+		if b.tags[w] == tag {
+			way = w
+			break
+		}
+		if b.tags[w] == 0 {
+			way, oldest = w, ^uint32(0)
+		} else if age := s.clock - b.used[w]; age > oldest {
+			way, oldest = w, age
+		}
+	}
+	b.tags[way], b.used[way], b.decisions[way], b.keys[way] = tag, s.clock, d, key
+	s.mu.Unlock()
+}
+
+// get returns the last decision about key.
+func (l *lastDecisions) get(key string) (*schemas.Decision, bool) {
+	s, tag, bi := l.locate(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := &s.buckets[bi]
+	for w := range lastWays {
+		if b.tags[w] == tag && b.keys[w] == key {
+			return b.decisions[w], true
+		}
+	}
+	return nil, false
 }

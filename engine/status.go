@@ -37,8 +37,8 @@ func (e *Engine) UserStatus(userID string, at time.Time) Status {
 	if cr, ok := e.cfg.State.(CounterReader); ok {
 		st.Counters = cr.UserCounters(userID, at)
 	}
-	if se, ok := e.lastByUser.get(userID); ok {
-		st.LastDecision = se.Decision
+	if d, ok := e.lastByUser.get(userID); ok {
+		st.LastDecision = d
 	}
 	return st
 }
@@ -59,8 +59,8 @@ func (e *Engine) IPStatus(addr netip.Addr, at time.Time) Status {
 	if cr, ok := e.cfg.State.(CounterReader); ok {
 		st.Counters = cr.IPCounters(addr, at)
 	}
-	if se, ok := e.lastByIP.get(key); ok {
-		st.LastDecision = se.Decision
+	if d, ok := e.lastByIP.get(key); ok {
+		st.LastDecision = d
 	}
 	return st
 }
