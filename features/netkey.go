@@ -2,6 +2,7 @@ package features
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 )
 
@@ -22,11 +23,11 @@ func networkOf(addr netip.Addr) netip.Prefix {
 type ipKey [16]byte
 
 func ipKeyOf(addr netip.Addr) ipKey {
+	k := addr.As16()
 	if addr.Is6() {
-		p, _ := addr.Prefix(64)
-		addr = p.Addr()
+		clear(k[8:]) // the /64
 	}
-	return addr.As16()
+	return k
 }
 
 // addrHash is a well-mixed 64-bit hash of an address, the key of the
@@ -49,9 +50,8 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
-// FNV-1a, 64 bit. The store keys its feature hashes with it because it is
-// fixed (the same events give the same features in every process) and
-// streams, so "country/city" hashes without building the string.
+// FNV-1a, 64 bit: the hash behind device keys derived from the user
+// agent, which are output and so must not change.
 const (
 	fnvOffset = 14695981039346656037
 	fnvPrime  = 1099511628211
@@ -65,30 +65,55 @@ func fnvString(h uint64, s string) uint64 {
 	return h
 }
 
-func fnvBytes(h uint64, b []byte) uint64 {
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= fnvPrime
-	}
-	return h
-}
+// The store's hashes (shards, 32-bit keys of sources, users and profile
+// values, network tags) are fixed functions, so the same events give the
+// same features in every process. They read eight bytes at a step and
+// end with mix64.
 
 // hashString is the store's hash of one string.
-func hashString(s string) uint64 { return mix64(fnvString(fnvOffset, s)) }
-
-// hashIPKey is the store's hash of an IP key (also the shard choice).
-func hashIPKey(k ipKey) uint64 { return mix64(fnvBytes(fnvOffset, k[:])) }
-
-// hashNetwork is the store's hash of a network (networkOf).
-func hashNetwork(p netip.Prefix) uint64 {
-	b := p.Addr().As16()
-	return mix64(fnvBytes(fnvOffset, b[:]) ^ uint64(p.Bits()))
+func hashString(s string) uint64 {
+	const k = 0x9e3779b97f4a7c15
+	h := uint64(len(s)) * k
+	for len(s) >= 8 {
+		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		h = bits.RotateLeft64((h^w)*k, 31)
+		s = s[8:]
+	}
+	if len(s) > 0 {
+		w := uint64(0)
+		for i := len(s) - 1; i >= 0; i-- {
+			w = w<<8 | uint64(s[i])
+		}
+		h = bits.RotateLeft64((h^w)*k, 31)
+	}
+	return mix64(h)
 }
 
-// hashCity is the hash of the city key country+"/"+city, computed without
-// building the string.
-func hashCity(country, city string) uint64 {
-	h := fnvString(fnvOffset, country)
-	h = fnvString(h, "/")
-	return mix64(fnvString(h, city))
+// hashWords is the store's hash of 16 bytes as two words.
+func hashWords(b [16]byte) uint64 {
+	return mix64(binary.LittleEndian.Uint64(b[:8]) ^ mix64(binary.LittleEndian.Uint64(b[8:])))
+}
+
+// hashIPKey is the store's hash of an IP key (also the shard choice).
+func hashIPKey(k ipKey) uint64 { return hashWords(k) }
+
+// hashNetwork is the store's hash of the network of addr (networkOf),
+// computed without building the prefix.
+func hashNetwork(addr netip.Addr) uint64 {
+	b := addr.As16()
+	prefixLen := uint64(24)
+	if addr.Is6() {
+		clear(b[8:])
+		prefixLen = 64
+	} else {
+		b[15] = 0
+	}
+	return hashWords(b) ^ prefixLen
+}
+
+// hashCity is the hash of the city key "country/city", from the hash of
+// the country (hashString) and the city.
+func hashCity(countryHash uint64, city string) uint64 {
+	return mix64(countryHash ^ bits.RotateLeft64(hashString(city), 32))
 }

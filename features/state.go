@@ -113,21 +113,12 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	return &Store{
-		cfg:     cfg,
-		users:   newTable[string, userState](cfg.Shards),
-		ips:     newTable[ipKey, ipState](cfg.Shards),
-		devices: newTable[string, deviceState](cfg.Shards),
-		userWindow: windowSpec{
-			horizon:     day,
-			maxRecords:  maxUserRecords,
-			spans:       [4]uint32{minute, 15 * minute, hour, day},
-			networkSpan: 15 * minute,
-		},
-		ipWindow: windowSpec{
-			horizon:    hour,
-			maxRecords: maxIPRecords,
-			spans:      [4]uint32{minute, 10 * minute, hour},
-		},
+		cfg:        cfg,
+		users:      newTable[string, userState](cfg.Shards),
+		ips:        newTable[ipKey, ipState](cfg.Shards),
+		devices:    newTable[string, deviceState](cfg.Shards),
+		userWindow: newWindowSpec(day, maxUserRecords, 15*minute, minute, 15*minute, hour, day),
+		ipWindow:   newWindowSpec(hour, maxIPRecords, 0, minute, 10*minute, hour),
 	}, nil
 }
 
@@ -178,14 +169,15 @@ func newObservation(ev *schemas.LoginEvent, f *schemas.Features) observation {
 		o.ipKey = ipKeyOf(addr)
 		o.ipHash = hashIPKey(o.ipKey)
 		o.sourceKey = uint32(o.ipHash >> 32)
-		networkHash = hashNetwork(networkOf(addr))
+		networkHash = hashNetwork(addr)
 		o.keys[kindNetwork] = newProfileKey(networkHash)
 	}
 	o.tag = makeTag(networkHash, o.failure)
 	if f.GeoKnown && f.Country != "" {
-		o.keys[kindCountry] = newProfileKey(hashString(f.Country))
+		countryHash := hashString(f.Country)
+		o.keys[kindCountry] = newProfileKey(countryHash)
 		if f.City != "" {
-			o.keys[kindCity] = newProfileKey(hashCity(f.Country, f.City))
+			o.keys[kindCity] = newProfileKey(hashCity(countryHash, f.City))
 		}
 	}
 	if f.ASNKnown && f.ASN != 0 {
@@ -447,7 +439,7 @@ func profileEntries(p *schemas.UserProfile) []profileEntry {
 	}
 	for _, c := range p.Cities {
 		country, city, _ := strings.Cut(c, "/")
-		add(kindCity, hashCity(country, city))
+		add(kindCity, hashCity(hashString(country), city))
 	}
 	for _, a := range p.ASNs {
 		add(kindASN, mix64(uint64(a)))
@@ -457,9 +449,9 @@ func profileEntries(p *schemas.UserProfile) []profileEntry {
 	}
 	for _, n := range p.Networks {
 		if prefix, err := netip.ParsePrefix(n); err == nil {
-			add(kindNetwork, hashNetwork(networkOf(prefix.Addr().Unmap())))
+			add(kindNetwork, hashNetwork(prefix.Addr().Unmap()))
 		} else if addr, err := schemas.ParseIP(n); err == nil {
-			add(kindNetwork, hashNetwork(networkOf(addr)))
+			add(kindNetwork, hashNetwork(addr))
 		}
 	}
 	return out

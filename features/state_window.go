@@ -57,6 +57,24 @@ type windowSpec struct {
 	// networkSpan is the window of the per-network failure count (0 =
 	// not counted).
 	networkSpan uint32
+	// active is the number of spans in use, networkIndex the span
+	// equal to networkSpan (-1 for none): set by newWindowSpec.
+	active       int
+	networkIndex int
+}
+
+// newWindowSpec returns the spec of a window keeping maxRecords exact
+// records within horizon and answering spans (ascending, at most four),
+// with a per-network failure count over networkSpan (0 for none).
+func newWindowSpec(horizon uint32, maxRecords int, networkSpan uint32, spans ...uint32) windowSpec {
+	spec := windowSpec{horizon: horizon, maxRecords: maxRecords, networkSpan: networkSpan, networkIndex: -1}
+	spec.active = copy(spec.spans[:], spans)
+	for j, span := range spans {
+		if networkSpan != 0 && span == networkSpan {
+			spec.networkIndex = j
+		}
+	}
+	return spec
 }
 
 // window counts one key's attempts over sliding event-time windows. The
@@ -179,17 +197,13 @@ func (w *window) counts(t uint32, spec *windowSpec, networkTag uint32) windowCou
 // failure is inside the span, else a pass over the records inside it.
 func (w *window) networkFailures(t uint32, spec *windowSpec, networkTag uint32) int {
 	recs := w.records
-	start := -1
-	for j, span := range spec.spans {
-		if span == spec.networkSpan {
-			if w.failures[j] == 0 {
-				return 0
-			}
-			start = int(w.inside[j])
-			break
+	var start int
+	if j := spec.networkIndex; j >= 0 {
+		if w.failures[j] == 0 {
+			return 0
 		}
-	}
-	if start < 0 {
+		start = int(w.inside[j])
+	} else {
 		start = firstAfter(recs, int64(t)-int64(spec.networkSpan))
 	}
 	n := 0
@@ -293,15 +307,8 @@ func firstAfter(recs []attempt, from int64) int {
 	return lo
 }
 
-// activeSpans is the number of spans in use (they ascend; a zero ends
-// them).
-func (spec *windowSpec) activeSpans() int {
-	n := 0
-	for n < len(spec.spans) && spec.spans[n] != 0 {
-		n++
-	}
-	return n
-}
+// activeSpans is the number of spans in use.
+func (spec *windowSpec) activeSpans() int { return spec.active }
 
 // count adds the spilled attempts to c.
 func (s *spill) count(t uint32, spec *windowSpec, c *windowCounts) {

@@ -16,9 +16,10 @@ func TestWindowAgainstReference(t *testing.T) {
 		name string
 		spec windowSpec
 	}{
-		{"user", windowSpec{horizon: day, maxRecords: 64, spans: [4]uint32{minute, 15 * minute, hour, day}, networkSpan: 15 * minute}},
-		{"ip", windowSpec{horizon: hour, maxRecords: 64, spans: [4]uint32{minute, 10 * minute, hour}}},
-		{"tiny records", windowSpec{horizon: day, maxRecords: 4, spans: [4]uint32{minute, 15 * minute, hour, day}}},
+		{"user", newWindowSpec(day, 64, 15*minute, minute, 15*minute, hour, day)},
+		{"ip", newWindowSpec(hour, 64, 0, minute, 10*minute, hour)},
+		{"tiny records", newWindowSpec(day, 4, 0, minute, 15*minute, hour, day)},
+		{"network span of its own", newWindowSpec(day, 64, 10*minute, minute, 15*minute, hour, day)},
 	}
 	for _, sp := range specs {
 		for seed := range uint64(20) {
