@@ -10,8 +10,9 @@ import (
 )
 
 // decodeFast is Decode's fast path: one pass over the bytes of a LoginEvent
-// object, no reflection, one allocation per string the event keeps (common
-// enum values are interned and cost none).
+// object, no reflection, one allocation for the identifier strings
+// together (see idStrings) and one per other string the event keeps
+// (common enum values are interned and cost none).
 //
 // It only has to be fast on well-formed input. On anything it does not
 // handle exactly as decodeSlow (encoding/json) would — a syntax error, a
@@ -32,7 +33,8 @@ func decodeFast(data []byte, ev *LoginEvent) (handled bool, err error) {
 		return false, nil
 	}
 	var e LoginEvent
-	occurredAt, ok := decodeEvent(data, &e)
+	var ids idStrings
+	occurredAt, ok := decodeEvent(data, &e, &ids)
 	if !ok || len(occurredAt) == 0 {
 		return false, nil
 	}
@@ -44,9 +46,81 @@ func decodeFast(data []byte, ev *LoginEvent) (handled bool, err error) {
 		}
 		t = parsed.UTC()
 	}
+	ids.assign(&e)
 	*ev = e
 	ev.OccurredAt = t
 	return true, Validate(ev)
+}
+
+// The identifier fields of an event, which share one allocation.
+const (
+	idEventID = iota
+	idUserID
+	idIP
+	idDeviceID
+	idTenantID
+	idCount
+)
+
+// idStrings collects the values of an event's identifier fields while
+// decodeEvent reads it, so that assign can make them substrings of one
+// string: one allocation instead of up to five. They live about as long
+// as each other (a decision keeps event_id, user_id and ip; the state
+// copies the keys it keeps), unlike user_agent, which stays separate so
+// that a long one is not kept alive by a remembered decision.
+type idStrings struct {
+	raw [idCount][]byte // into the message, or into unescaped
+	set [idCount]bool   // the field had a string value (null leaves it unset)
+	// unescaped holds the values that had escapes, decoded.
+	unescaped []byte
+}
+
+// value reads field id's string or null, like stringValue.
+func (s *idStrings) value(data []byte, i int, id int) int {
+	if i < len(data) && data[i] == 'n' {
+		return literal(data, i, "null")
+	}
+	end, escaped := scanString(data, i)
+	if end < 0 {
+		return -1
+	}
+	raw := data[i+1 : end]
+	if escaped {
+		start := len(s.unescaped)
+		var ok bool
+		if s.unescaped, ok = appendUnescaped(s.unescaped, raw); !ok {
+			return -1
+		}
+		// Later appends may move the buffer; this slice keeps the bytes.
+		raw = s.unescaped[start:len(s.unescaped):len(s.unescaped)]
+	}
+	s.raw[id], s.set[id] = raw, true
+	return end + 1
+}
+
+// assign sets e's identifier fields that had a value.
+func (s *idStrings) assign(e *LoginEvent) {
+	n := 0
+	for _, raw := range s.raw {
+		n += len(raw)
+	}
+	var stack [512]byte
+	buf := stack[:0]
+	if n > len(stack) {
+		buf = make([]byte, 0, n)
+	}
+	for _, raw := range s.raw {
+		buf = append(buf, raw...)
+	}
+	all := string(buf)
+	fields := [idCount]*string{&e.EventID, &e.UserID, &e.IP, &e.DeviceID, &e.TenantID}
+	off := 0
+	for id, raw := range s.raw {
+		if s.set[id] {
+			*fields[id] = all[off : off+len(raw)]
+		}
+		off += len(raw)
+	}
 }
 
 // eventField names a top-level key of a LoginEvent.
@@ -130,9 +204,10 @@ const maxSkipDepth = 200
 // input decodeFast leaves to decodeSlow. Passing the index rather than
 // keeping it in a struct keeps it in a register.
 
-// decodeEvent reads the whole message into e and returns the (unescaped)
-// occurred_at text, which the caller parses.
-func decodeEvent(data []byte, e *LoginEvent) (occurredAt []byte, ok bool) {
+// decodeEvent reads the whole message into e, the identifier fields into
+// ids, and returns the (unescaped) occurred_at text, which the caller
+// parses.
+func decodeEvent(data []byte, e *LoginEvent, ids *idStrings) (occurredAt []byte, ok bool) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return nil, false
@@ -162,27 +237,27 @@ func decodeEvent(data []byte, e *LoginEvent) (occurredAt []byte, ok bool) {
 		}
 		switch field {
 		case fieldEventID:
-			i = stringValue(data, i, &e.EventID, nil)
+			i = ids.value(data, i, idEventID)
 		case fieldOccurredAt:
 			i = timeValue(data, i, &occurredAt)
 		case fieldUserID:
-			i = stringValue(data, i, &e.UserID, nil)
+			i = ids.value(data, i, idUserID)
 		case fieldOutcome:
 			outcome := string(e.Outcome)
 			i = stringValue(data, i, &outcome, outcomeValues)
 			e.Outcome = Outcome(outcome)
 		case fieldIP:
-			i = stringValue(data, i, &e.IP, nil)
+			i = ids.value(data, i, idIP)
 		case fieldUserAgent:
 			i = stringValue(data, i, &e.UserAgent, nil)
 		case fieldDeviceID:
-			i = stringValue(data, i, &e.DeviceID, nil)
+			i = ids.value(data, i, idDeviceID)
 		case fieldFailureReason:
 			i = stringValue(data, i, &e.FailureReason, FailureReasons)
 		case fieldAuthMethod:
 			i = stringValue(data, i, &e.AuthMethod, AuthMethods)
 		case fieldTenantID:
-			i = stringValue(data, i, &e.TenantID, nil)
+			i = ids.value(data, i, idTenantID)
 		case fieldAttributes:
 			i = attributesValue(data, i, &e.Attributes)
 		default:
