@@ -483,12 +483,29 @@ func (e *Engine) setLock(set *rules.Set, k lockKey, ev *schemas.LoginEvent, res 
 // are set aside for the dead-letter sink.
 func (e *Engine) Prepare(msgs []Message) *Batch {
 	b := &Batch{Scored: make([]schemas.ScoredEvent, 0, len(msgs))}
+	// Without history the engine keeps neither events nor features, so
+	// the batch holds them in two slices instead of two allocations per
+	// event.
+	var events []schemas.LoginEvent
+	var feats []schemas.Features
+	if !e.keepOutcomes {
+		events, feats = make([]schemas.LoginEvent, len(msgs)), make([]schemas.Features, len(msgs))
+	}
 	for i := range msgs {
-		ev := new(schemas.LoginEvent)
+		var ev *schemas.LoginEvent
+		if events != nil {
+			ev = &events[i]
+		} else {
+			ev = new(schemas.LoginEvent)
+		}
 		err := schemas.Decode(msgs[i].Value, ev)
 		var out Scored
 		if err == nil {
-			out, err = e.Score(ev, false)
+			if feats != nil {
+				out, err = e.ScoreInto(ev, &feats[i], false)
+			} else {
+				out, err = e.Score(ev, false)
+			}
 		}
 		if err != nil {
 			b.Rejected = append(b.Rejected, Rejected{Message: msgs[i], Err: err})
