@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -56,7 +58,11 @@ type TLSConfig struct {
 
 // ClickHouseConfig configures the history.
 type ClickHouseConfig struct {
-	DSN           string        `yaml:"dsn"`
+	DSN string `yaml:"dsn"`
+	// Password, when set, replaces the password of the DSN's user (or
+	// of the user "default"), so the DSN can live in the file and the
+	// password in a file: or env: secret.
+	Password      Secret        `yaml:"password"`
 	Migrate       bool          `yaml:"migrate"`
 	WarmUp        bool          `yaml:"warm_up"`
 	BatchSize     int           `yaml:"batch_size"`
@@ -119,6 +125,16 @@ func (s Secret) String() string {
 	}
 	return "[redacted]"
 }
+
+// GoString hides the value from %#v.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// MarshalJSON hides the value from encoding/json (and slog's JSON
+// handler).
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
+
+// LogValue hides the value from every slog handler.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // Resolve reads a file: or env: reference.
 func (s Secret) Resolve(field string) (Secret, error) {
@@ -204,6 +220,9 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 		c.Kafka.SASLPassword = Secret(v)
 	}
 	str("LOGINRISK_CLICKHOUSE_DSN", &c.ClickHouse.DSN)
+	if v, ok := lookup("LOGINRISK_CLICKHOUSE_PASSWORD"); ok {
+		c.ClickHouse.Password = Secret(v)
+	}
 	str("LOGINRISK_GEOIP_CITY", &c.GeoIP.City)
 	str("LOGINRISK_GEOIP_ASN", &c.GeoIP.ASN)
 	str("LOGINRISK_GEOIP_ANONYMOUS", &c.GeoIP.Anonymous)
@@ -307,7 +326,29 @@ func (c *Config) resolveSecrets() error {
 			errs = append(errs, err)
 		}
 	}
+	if c.ClickHouse.Password, err = c.ClickHouse.Password.Resolve("clickhouse.password"); err != nil {
+		errs = append(errs, err)
+	} else if c.ClickHouse.Password != "" && c.ClickHouse.DSN != "" {
+		if c.ClickHouse.DSN, err = dsnWithPassword(c.ClickHouse.DSN, string(c.ClickHouse.Password)); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// dsnWithPassword sets the password of a DSN's user ("default" when the
+// DSN names none).
+func dsnWithPassword(dsn, password string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		return dsn, fmt.Errorf("clickhouse.password: the dsn %q is not a URL to add a password to", redactDSN(dsn))
+	}
+	user := "default"
+	if u.User != nil && u.User.Username() != "" {
+		user = u.User.Username()
+	}
+	u.User = url.UserPassword(user, password)
+	return u.String(), nil
 }
 
 // Validate checks every section and returns all problems.

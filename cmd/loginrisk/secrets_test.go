@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -260,4 +261,71 @@ func TestClickHouseTLSFromDSN(t *testing.T) {
 			t.Errorf("%s: TLS %+v, want TLS %v verifying %v", tc.dsn, opts.TLS, tc.wantTLS, tc.wantVerify)
 		}
 	}
+}
+
+// The ClickHouse password can live apart from the DSN, in a file: or env:
+// secret, and is then part of the DSN the writer uses — and of nothing
+// printed.
+func TestClickHousePasswordSecret(t *testing.T) {
+	const password = "ch-pass-7f3a9c2e41"
+	tests := []struct {
+		name, dsn, password, env string
+		want                     string
+	}{
+		{name: "env secret, user in dsn", dsn: "clickhouse://loginrisk@ch-1:9000/history", password: "env:TEST_CH_PASSWORD", env: password,
+			want: "clickhouse://loginrisk:" + password + "@ch-1:9000/history"},
+		{name: "value, no user", dsn: "clickhouse://ch-1:9000/history?secure=true", password: password,
+			want: "clickhouse://default:" + password + "@ch-1:9000/history?secure=true"},
+		{name: "replaces the dsn's password", dsn: "clickhouse://loginrisk:old@ch-1:9000/history", password: password,
+			want: "clickhouse://loginrisk:" + password + "@ch-1:9000/history"},
+		{name: "no password: dsn kept", dsn: "clickhouse://loginrisk:old@ch-1:9000/history",
+			want: "clickhouse://loginrisk:old@ch-1:9000/history"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("TEST_CH_PASSWORD", tc.env)
+			path := filepath.Join(t.TempDir(), "loginrisk.yaml")
+			body := fmt.Sprintf("clickhouse:\n  dsn: %q\n  password: %q\n", tc.dsn, tc.password)
+			if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg := loadConfig(t, path)
+			if cfg.ClickHouse.DSN != tc.want {
+				t.Errorf("dsn = %q, want %q", cfg.ClickHouse.DSN, tc.want)
+			}
+			if tc.password == "" {
+				return
+			}
+			js, err := json.Marshal(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logged bytes.Buffer
+			slog.New(slog.NewJSONHandler(&logged, nil)).Info("configuration", "password", cfg.ClickHouse.Password)
+			for what, out := range map[string]string{
+				"%#v of the password": fmt.Sprintf("%#v", cfg.ClickHouse.Password),
+				"JSON of the password": func() string {
+					b, _ := json.Marshal(cfg.ClickHouse.Password)
+					return string(b)
+				}(),
+				"JSON slog":    logged.String(),
+				"redacted DSN": redactDSN(cfg.ClickHouse.DSN),
+				// The whole configuration, but for the DSN field itself,
+				// which is only ever printed through redactDSN.
+				"JSON of the configuration": strings.ReplaceAll(string(js), cfg.ClickHouse.DSN, redactDSN(cfg.ClickHouse.DSN)),
+			} {
+				if strings.Contains(out, password) {
+					t.Errorf("%s shows the password: %s", what, out)
+				}
+			}
+		})
+	}
+	t.Run("unset env", func(t *testing.T) {
+		cfg := defaultConfig()
+		cfg.ClickHouse.DSN = "clickhouse://ch-1:9000/history"
+		cfg.ClickHouse.Password = "env:TEST_CH_PASSWORD_UNSET"
+		if err := cfg.resolveSecrets(); err == nil || !strings.Contains(err.Error(), "clickhouse.password") {
+			t.Errorf("err = %v, want one naming clickhouse.password", err)
+		}
+	})
 }
