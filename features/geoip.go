@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	mathbits "math/bits"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -30,8 +31,10 @@ type EnricherConfig struct {
 	ASNPath string
 	// AnonymousPath is a GeoIP2 Anonymous-IP database: --geoip-anonymous.
 	AnonymousPath string
-	// CacheEntries bounds each of the two caches, one entry per address
-	// and one per user-agent string. Zero means DefaultCacheEntries.
+	// CacheEntries bounds each of the three caches: one entry per
+	// network of the databases (the range over which all three give the
+	// same answer), one per /24 or /64 (its name), one per user-agent
+	// string. Zero means DefaultCacheEntries.
 	CacheEntries int
 }
 
@@ -63,11 +66,19 @@ type Enricher struct {
 	city, asn, anon *geoip2.Reader
 
 	ips      *ristretto.Cache[uint64, ipInfo]
+	networks *ristretto.Cache[uint64, networkName]
 	agents   *ristretto.Cache[string, deviceInfo]
 	uaParser *useragent.Parser
 	uaSeed   maphash.Seed
 
 	interned interner
+
+	// ipv4Lengths and ipv6Lengths are the prefix lengths (of the 16-byte
+	// form, 0-128) of the networks cached so far, a bit each, and
+	// lastLength the one that answered last: lookupIP tries it first,
+	// then the others.
+	ipv4Lengths, ipv6Lengths [3]atomic.Uint64
+	lastLength               [2]atomic.Int32
 
 	metrics   EnricherMetrics
 	closed    atomic.Bool
@@ -75,16 +86,27 @@ type Enricher struct {
 	closeErr  error
 }
 
-// ipInfo is what the databases say about one address, as cached: 64
-// bytes, small enough for ristretto to keep inline, with the place and the
-// AS shared by every address that has them (interned). It carries the
-// address so that a hash collision is a miss, not a wrong answer.
+// ipInfo is what the databases say about one network, as cached: the
+// longest of the networks the databases return for an address, over which
+// every database gives the same answer (a network absent from a database
+// counts too). It is small enough for ristretto to keep inline, with the
+// place and the AS shared by every network that has them (interned). It
+// carries the network so that a hash collision is a miss, not a wrong
+// answer.
 type ipInfo struct {
-	addr    netip.Addr
-	network string
-	place   *place   // nil when unknown
-	as      *asnInfo // nil when unknown
+	network netip.Addr // the first address, in its 16-byte form
+	bits    uint8      // the prefix length of the 16-byte form
+	place   *place     // nil when unknown
+	as      *asnInfo   // nil when unknown
 	flags   ipFlags
+}
+
+// networkName is the name of an address's /24 or /64 (networkOf), cached
+// so the warm path does not format it; network is that prefix's first
+// address, checked on a hit.
+type networkName struct {
+	network netip.Addr
+	name    string
 }
 
 // place is the City part of a GeoIP answer.
@@ -201,6 +223,17 @@ func NewEnricher(cfg EnricherConfig) (*Enricher, error) {
 		e.Close()
 		return nil, fmt.Errorf("features: address cache: %w", err)
 	}
+	e.networks, err = ristretto.NewCache(&ristretto.Config[uint64, networkName]{
+		NumCounters:        10 * int64(cfg.CacheEntries),
+		MaxCost:            int64(cfg.CacheEntries),
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+		KeyToHash:          func(k uint64) (uint64, uint64) { return k, 0 }, // hashNetwork, checked on a hit
+	})
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("features: network name cache: %w", err)
+	}
 	e.agents, err = ristretto.NewCache(&ristretto.Config[string, deviceInfo]{
 		NumCounters:        10 * int64(cfg.CacheEntries),
 		MaxCost:            int64(cfg.CacheEntries),
@@ -250,6 +283,9 @@ func (e *Enricher) Close() error {
 		if e.ips != nil {
 			e.ips.Close()
 		}
+		if e.networks != nil {
+			e.networks.Close()
+		}
 		if e.agents != nil {
 			e.agents.Close()
 		}
@@ -286,6 +322,8 @@ func (e *Enricher) Enrich(ev *schemas.LoginEvent, f *schemas.Features) {
 	if addr.IsValid() {
 		info := e.lookupIP(addr)
 		info.fill(f)
+		f.IPv6 = addr.Is6()
+		f.Network = e.networkName(addr)
 	}
 	dev := e.lookupDevice(ev.UserAgent)
 	dev.fill(f)
@@ -295,25 +333,112 @@ func (e *Enricher) Enrich(ev *schemas.LoginEvent, f *schemas.Features) {
 	}
 }
 
-// lookupIP returns the cached answer for addr, or asks the databases.
+// lookupIP returns the cached answer for the network of addr, or asks
+// the databases. The cached networks of one address family partition its
+// space (each is where the databases' networks containing an address
+// meet), so at most one of the prefix lengths seen so far finds an entry.
 func (e *Enricher) lookupIP(addr netip.Addr) ipInfo {
-	key := addrHash(addr)
-	if info, ok := e.ips.Get(key); ok && info.addr == addr {
+	b := addr.As16()
+	family := 0
+	lengths := &e.ipv6Lengths
+	if addr.Is4() {
+		family, lengths = 1, &e.ipv4Lengths
+	}
+	last := int(e.lastLength[family].Load())
+	if info, ok := e.cachedNetwork(b, family, last); ok {
 		return info
+	}
+	for w := range lengths {
+		for set := lengths[w].Load(); set != 0; set &= set - 1 {
+			bits := w*64 + mathbits.TrailingZeros64(set)
+			if bits == last {
+				continue
+			}
+			if info, ok := e.cachedNetwork(b, family, bits); ok {
+				e.lastLength[family].Store(int32(bits))
+				return info
+			}
+		}
 	}
 	e.metrics.IPCacheMisses.Add(1)
 	info := e.resolveIP(addr)
-	e.ips.Set(key, info, 1)
+	lengths[info.bits/64].Or(1 << (info.bits % 64))
+	e.lastLength[family].Store(int32(info.bits))
+	e.ips.Set(networkKey(info.network.As16(), family, int(info.bits)), info, 1)
 	return info
+}
+
+// cachedNetwork returns the cached answer for the network of length bits
+// (of the 16-byte form b) holding the address, if there is one.
+func (e *Enricher) cachedNetwork(b [16]byte, family, bits int) (ipInfo, bool) {
+	masked := maskBytes(b, bits)
+	info, ok := e.ips.Get(networkKey(masked, family, bits))
+	return info, ok && int(info.bits) == bits && info.network.As16() == masked
+}
+
+// networkKey is the address cache's key of a network.
+func networkKey(masked [16]byte, family, bits int) uint64 {
+	return mix64(hashWords(masked) + uint64(bits)<<1 + uint64(family))
+}
+
+// maskBytes keeps the first bits bits of b.
+func maskBytes(b [16]byte, bits int) [16]byte {
+	for i := range b {
+		switch keep := bits - 8*i; {
+		case keep <= 0:
+			b[i] = 0
+		case keep < 8:
+			b[i] &= byte(0xff << (8 - keep))
+		}
+	}
+	return b
+}
+
+// networkName returns the name of addr's /24 or /64, cached.
+func (e *Enricher) networkName(addr netip.Addr) string {
+	p := networkOf(addr)
+	key := hashNetwork(addr)
+	if n, ok := e.networks.Get(key); ok && n.network == p.Addr() {
+		return n.name
+	}
+	n := networkName{network: p.Addr(), name: p.String()}
+	e.networks.Set(key, n, 1)
+	return n.name
+}
+
+// lengthIn16 is the prefix length, in the 16-byte form of addr, of the
+// network p a database returned for addr: 128 (addr alone) when p is not
+// valid or does not hold addr. An IPv4 address above a database's IPv4
+// subtree comes back as a short IPv6 prefix that holds all of IPv4 (96).
+func lengthIn16(addr netip.Addr, p netip.Prefix) int {
+	switch {
+	case !p.IsValid():
+		return 128
+	case addr.Is4() && p.Addr().Is4() && p.Contains(addr):
+		return 96 + p.Bits()
+	case addr.Is4() && p.Addr().Is6() && p.Bits() <= 96 && p.Contains(netip.IPv6Unspecified()):
+		return 96
+	case addr.Is6() && p.Contains(addr):
+		return p.Bits()
+	}
+	return 128
 }
 
 // resolveIP asks every loaded database about addr.
 func (e *Enricher) resolveIP(addr netip.Addr) ipInfo {
-	info := ipInfo{addr: addr, network: networkOf(addr).String()}
+	var info ipInfo
+	// bits is the longest of the databases' networks; with none, the
+	// whole family (IPv4 is ::/96 in the 16-byte form).
+	bits := 0
+	if addr.Is4() {
+		bits = 96
+	}
+	narrow := func(p netip.Prefix) { bits = max(bits, lengthIn16(addr, p)) }
 	if e.city != nil {
 		if rec, err := e.city.City(addr); err != nil {
 			e.metrics.LookupErrors.Add(1)
-		} else if rec.HasData() {
+			narrow(netip.Prefix{}) // this address alone
+		} else if narrow(rec.Traits.Network); rec.HasData() {
 			pl := place{
 				country:    rec.Country.ISOCode,
 				city:       rec.City.Names.English,
@@ -332,7 +457,8 @@ func (e *Enricher) resolveIP(addr netip.Addr) ipInfo {
 	if e.asn != nil {
 		if rec, err := e.asn.ASN(addr); err != nil {
 			e.metrics.LookupErrors.Add(1)
-		} else if rec.HasData() {
+			narrow(netip.Prefix{})
+		} else if narrow(rec.Network); rec.HasData() {
 			as := asnInfo{number: int(rec.AutonomousSystemNumber), org: rec.AutonomousSystemOrganization}
 			info.as = intern(&e.interned.mu, e.interned.asns, as)
 		}
@@ -340,7 +466,9 @@ func (e *Enricher) resolveIP(addr netip.Addr) ipInfo {
 	if e.anon != nil {
 		if rec, err := e.anon.AnonymousIP(addr); err != nil {
 			e.metrics.LookupErrors.Add(1)
+			narrow(netip.Prefix{})
 		} else {
+			narrow(rec.Network)
 			// Absence from the database is a known "not anonymous".
 			info.flags |= flagAnonKnown
 			for _, fl := range []struct {
@@ -362,13 +490,13 @@ func (e *Enricher) resolveIP(addr netip.Addr) ipInfo {
 			}
 		}
 	}
+	info.bits = uint8(bits)
+	info.network = netip.AddrFrom16(maskBytes(addr.As16(), bits))
 	return info
 }
 
-// fill copies the address features into f.
+// fill copies the database features into f.
 func (info *ipInfo) fill(f *schemas.Features) {
-	f.Network = info.network
-	f.IPv6 = info.addr.Is6()
 	if pl := info.place; pl != nil {
 		f.GeoKnown = true
 		f.Country, f.Subdivision, f.City, f.TimeZone = pl.country, pl.subdivision, pl.city, pl.timeZone

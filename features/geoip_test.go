@@ -351,3 +351,61 @@ func TestCachedAddressValueIsCompact(t *testing.T) {
 		t.Errorf("ipInfo is %d bytes: ristretto would store it out of line", size)
 	}
 }
+
+// TestNetworkCacheMatchesLookups: answers cached per database network are
+// those of a lookup of each address, for addresses inside and around
+// every test network (nested networks, networks absent from some
+// databases, addresses in none), IPv4, IPv6 and IPv4-mapped IPv6; and a
+// second address of a cached network asks no database.
+func TestNetworkCacheMatchesLookups(t *testing.T) {
+	src, err := netdata.Load(testSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs []netip.Addr
+	for _, n := range src.Networks {
+		first := n.CIDR.Masked().Addr()
+		last := first
+		for range 1 << min(n.CIDR.Addr().BitLen()-n.CIDR.Bits(), 20) / 2 {
+			last = last.Next() // half-way through, capped
+		}
+		addrs = append(addrs, first, first.Next(), first.Prev(), n.Sample, last, last.Next())
+	}
+	addrs = append(addrs, netip.MustParseAddr("1.1.1.1"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("::ffff:81.2.69.160"))
+	cached := newTestEnricher(t)
+	direct := newTestEnricher(t)
+	for round := range 2 { // the second round hits the cache
+		for _, addr := range addrs {
+			if !addr.IsValid() {
+				continue
+			}
+			var got, want schemas.Features
+			cached.Enrich(&schemas.LoginEvent{Addr: addr, OccurredAt: t0}, &got)
+			cached.ips.Wait()
+			cached.networks.Wait()
+			want.HourUTC, want.Failure = t0.Hour(), true
+			info := direct.resolveIP(addr)
+			info.fill(&want)
+			want.IPv6, want.Network = addr.Is6(), networkOf(addr).String()
+			dev := direct.lookupDevice("")
+			dev.fill(&want)
+			if got != want {
+				t.Fatalf("round %d %s: cached %+v\nlookup %+v", round, addr, got, want)
+			}
+		}
+	}
+	misses := cached.Metrics().IPCacheMisses.Load()
+	if misses >= int64(len(addrs)) {
+		t.Errorf("%d database lookups for %d addresses twice: nothing shared a network", misses, len(addrs))
+	}
+	// Another address of a cached network.
+	before := misses
+	sample := src.Networks[0].Sample
+	var f schemas.Features
+	cached.Enrich(&schemas.LoginEvent{Addr: sample}, &f)
+	cached.ips.Wait()
+	cached.Enrich(&schemas.LoginEvent{Addr: sample.Next()}, &f)
+	if after := cached.Metrics().IPCacheMisses.Load(); after > before+1 {
+		t.Errorf("%d lookups for two addresses of %s", after-before, src.Networks[0].CIDR)
+	}
+}
