@@ -31,10 +31,10 @@ type EnricherConfig struct {
 	ASNPath string
 	// AnonymousPath is a GeoIP2 Anonymous-IP database: --geoip-anonymous.
 	AnonymousPath string
-	// CacheEntries bounds each of the three caches: one entry per
-	// network of the databases (the range over which all three give the
-	// same answer), one per /24 or /64 (its name), one per user-agent
-	// string. Zero means DefaultCacheEntries.
+	// CacheEntries bounds each of the four caches: one entry per
+	// address, one per network of the databases (the range over which
+	// all three give the same answer), one per /24 or /64 (its name), one
+	// per user-agent string. Zero means DefaultCacheEntries.
 	CacheEntries int
 }
 
@@ -66,7 +66,8 @@ type Enricher struct {
 	city, asn, anon *geoip2.Reader
 
 	ips      *ristretto.Cache[uint64, ipInfo]
-	networks *ristretto.Cache[uint64, networkName]
+	nets     *ristretto.Cache[uint64, netInfo]
+	names    *ristretto.Cache[uint64, networkName]
 	agents   *ristretto.Cache[string, deviceInfo]
 	uaParser *useragent.Parser
 	uaSeed   maphash.Seed
@@ -86,18 +87,28 @@ type Enricher struct {
 	closeErr  error
 }
 
-// ipInfo is what the databases say about one network, as cached: the
-// longest of the networks the databases return for an address, over which
-// every database gives the same answer (a network absent from a database
-// counts too). It is small enough for ristretto to keep inline, with the
-// place and the AS shared by every network that has them (interned). It
-// carries the network so that a hash collision is a miss, not a wrong
-// answer.
+// ipInfo is what the databases say about one address, as cached: 64
+// bytes, small enough for ristretto to keep inline, with the place and the
+// AS shared by every address that has them (interned). It carries the
+// address so that a hash collision is a miss, not a wrong answer.
 type ipInfo struct {
+	addr    netip.Addr
+	network string   // networkOf(addr)
+	place   *place   // nil when unknown
+	as      *asnInfo // nil when unknown
+	flags   ipFlags
+}
+
+// netInfo is what the databases say about one network, as cached behind
+// the address cache: the longest of the networks the databases return for
+// an address, over which every database gives the same answer (a network
+// absent from a database counts too). It carries the network so that a
+// hash collision is a miss.
+type netInfo struct {
 	network netip.Addr // the first address, in its 16-byte form
 	bits    uint8      // the prefix length of the 16-byte form
-	place   *place     // nil when unknown
-	as      *asnInfo   // nil when unknown
+	place   *place
+	as      *asnInfo
 	flags   ipFlags
 }
 
@@ -223,7 +234,18 @@ func NewEnricher(cfg EnricherConfig) (*Enricher, error) {
 		e.Close()
 		return nil, fmt.Errorf("features: address cache: %w", err)
 	}
-	e.networks, err = ristretto.NewCache(&ristretto.Config[uint64, networkName]{
+	e.nets, err = ristretto.NewCache(&ristretto.Config[uint64, netInfo]{
+		NumCounters:        10 * int64(cfg.CacheEntries),
+		MaxCost:            int64(cfg.CacheEntries),
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+		KeyToHash:          func(k uint64) (uint64, uint64) { return k, 0 }, // networkKey, checked on a hit
+	})
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("features: network cache: %w", err)
+	}
+	e.names, err = ristretto.NewCache(&ristretto.Config[uint64, networkName]{
 		NumCounters:        10 * int64(cfg.CacheEntries),
 		MaxCost:            int64(cfg.CacheEntries),
 		BufferItems:        64,
@@ -283,8 +305,11 @@ func (e *Enricher) Close() error {
 		if e.ips != nil {
 			e.ips.Close()
 		}
-		if e.networks != nil {
-			e.networks.Close()
+		if e.nets != nil {
+			e.nets.Close()
+		}
+		if e.names != nil {
+			e.names.Close()
 		}
 		if e.agents != nil {
 			e.agents.Close()
@@ -322,8 +347,6 @@ func (e *Enricher) Enrich(ev *schemas.LoginEvent, f *schemas.Features) {
 	if addr.IsValid() {
 		info := e.lookupIP(addr)
 		info.fill(f)
-		f.IPv6 = addr.Is6()
-		f.Network = e.networkName(addr)
 	}
 	dev := e.lookupDevice(ev.UserAgent)
 	dev.fill(f)
@@ -333,11 +356,25 @@ func (e *Enricher) Enrich(ev *schemas.LoginEvent, f *schemas.Features) {
 	}
 }
 
-// lookupIP returns the cached answer for the network of addr, or asks
-// the databases. The cached networks of one address family partition its
-// space (each is where the databases' networks containing an address
-// meet), so at most one of the prefix lengths seen so far finds an entry.
+// lookupIP returns the cached answer for addr, or builds it from the
+// answer for its network.
 func (e *Enricher) lookupIP(addr netip.Addr) ipInfo {
+	key := addrHash(addr)
+	if info, ok := e.ips.Get(key); ok && info.addr == addr {
+		return info
+	}
+	n := e.lookupNetwork(addr)
+	info := ipInfo{addr: addr, network: e.networkName(addr), place: n.place, as: n.as, flags: n.flags}
+	e.ips.Set(key, info, 1)
+	return info
+}
+
+// lookupNetwork returns the cached answer for the network of addr, or
+// asks the databases. The cached networks of one address family
+// partition its space (each is where the databases' networks containing
+// an address meet), so at most one of the prefix lengths seen so far
+// finds an entry.
+func (e *Enricher) lookupNetwork(addr netip.Addr) netInfo {
 	b := addr.As16()
 	family := 0
 	lengths := &e.ipv6Lengths
@@ -345,8 +382,8 @@ func (e *Enricher) lookupIP(addr netip.Addr) ipInfo {
 		family, lengths = 1, &e.ipv4Lengths
 	}
 	last := int(e.lastLength[family].Load())
-	if info, ok := e.cachedNetwork(b, family, last); ok {
-		return info
+	if n, ok := e.cachedNetwork(b, family, last); ok {
+		return n
 	}
 	for w := range lengths {
 		for set := lengths[w].Load(); set != 0; set &= set - 1 {
@@ -354,26 +391,26 @@ func (e *Enricher) lookupIP(addr netip.Addr) ipInfo {
 			if bits == last {
 				continue
 			}
-			if info, ok := e.cachedNetwork(b, family, bits); ok {
+			if n, ok := e.cachedNetwork(b, family, bits); ok {
 				e.lastLength[family].Store(int32(bits))
-				return info
+				return n
 			}
 		}
 	}
 	e.metrics.IPCacheMisses.Add(1)
-	info := e.resolveIP(addr)
-	lengths[info.bits/64].Or(1 << (info.bits % 64))
-	e.lastLength[family].Store(int32(info.bits))
-	e.ips.Set(networkKey(info.network.As16(), family, int(info.bits)), info, 1)
-	return info
+	n := e.resolveIP(addr)
+	lengths[n.bits/64].Or(1 << (n.bits % 64))
+	e.lastLength[family].Store(int32(n.bits))
+	e.nets.Set(networkKey(n.network.As16(), family, int(n.bits)), n, 1)
+	return n
 }
 
 // cachedNetwork returns the cached answer for the network of length bits
 // (of the 16-byte form b) holding the address, if there is one.
-func (e *Enricher) cachedNetwork(b [16]byte, family, bits int) (ipInfo, bool) {
+func (e *Enricher) cachedNetwork(b [16]byte, family, bits int) (netInfo, bool) {
 	masked := maskBytes(b, bits)
-	info, ok := e.ips.Get(networkKey(masked, family, bits))
-	return info, ok && int(info.bits) == bits && info.network.As16() == masked
+	n, ok := e.nets.Get(networkKey(masked, family, bits))
+	return n, ok && int(n.bits) == bits && n.network.As16() == masked
 }
 
 // networkKey is the address cache's key of a network.
@@ -398,11 +435,11 @@ func maskBytes(b [16]byte, bits int) [16]byte {
 func (e *Enricher) networkName(addr netip.Addr) string {
 	p := networkOf(addr)
 	key := hashNetwork(addr)
-	if n, ok := e.networks.Get(key); ok && n.network == p.Addr() {
+	if n, ok := e.names.Get(key); ok && n.network == p.Addr() {
 		return n.name
 	}
 	n := networkName{network: p.Addr(), name: p.String()}
-	e.networks.Set(key, n, 1)
+	e.names.Set(key, n, 1)
 	return n.name
 }
 
@@ -424,9 +461,10 @@ func lengthIn16(addr netip.Addr, p netip.Prefix) int {
 	return 128
 }
 
-// resolveIP asks every loaded database about addr.
-func (e *Enricher) resolveIP(addr netip.Addr) ipInfo {
-	var info ipInfo
+// resolveIP asks every loaded database about addr, and finds the network
+// their answers hold for.
+func (e *Enricher) resolveIP(addr netip.Addr) netInfo {
+	var info netInfo
 	// bits is the longest of the databases' networks; with none, the
 	// whole family (IPv4 is ::/96 in the 16-byte form).
 	bits := 0
@@ -495,8 +533,10 @@ func (e *Enricher) resolveIP(addr netip.Addr) ipInfo {
 	return info
 }
 
-// fill copies the database features into f.
+// fill copies the address features into f.
 func (info *ipInfo) fill(f *schemas.Features) {
+	f.Network = info.network
+	f.IPv6 = info.addr.Is6()
 	if pl := info.place; pl != nil {
 		f.GeoKnown = true
 		f.Country, f.Subdivision, f.City, f.TimeZone = pl.country, pl.subdivision, pl.city, pl.timeZone

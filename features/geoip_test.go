@@ -382,11 +382,12 @@ func TestNetworkCacheMatchesLookups(t *testing.T) {
 			var got, want schemas.Features
 			cached.Enrich(&schemas.LoginEvent{Addr: addr, OccurredAt: t0}, &got)
 			cached.ips.Wait()
-			cached.networks.Wait()
+			cached.nets.Wait()
+			cached.names.Wait()
 			want.HourUTC, want.Failure = t0.Hour(), true
-			info := direct.resolveIP(addr)
+			n := direct.resolveIP(addr)
+			info := ipInfo{addr: addr, network: networkOf(addr).String(), place: n.place, as: n.as, flags: n.flags}
 			info.fill(&want)
-			want.IPv6, want.Network = addr.Is6(), networkOf(addr).String()
 			dev := direct.lookupDevice("")
 			dev.fill(&want)
 			if got != want {
@@ -403,7 +404,7 @@ func TestNetworkCacheMatchesLookups(t *testing.T) {
 	sample := src.Networks[0].Sample
 	var f schemas.Features
 	cached.Enrich(&schemas.LoginEvent{Addr: sample}, &f)
-	cached.ips.Wait()
+	cached.nets.Wait()
 	cached.Enrich(&schemas.LoginEvent{Addr: sample.Next()}, &f)
 	if after := cached.Metrics().IPCacheMisses.Load(); after > before+1 {
 		t.Errorf("%d lookups for two addresses of %s", after-before, src.Networks[0].CIDR)
