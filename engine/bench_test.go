@@ -245,14 +245,22 @@ func (c *benchCore) cacheMisses() [2]int64 {
 
 // BenchmarkScore is Engine.Score per event over the population: dedupe,
 // enrichment, features, rules, policy and the lock table, state updated.
+// warm-heap-MB is the live heap after the warm-up (the engine's tables,
+// the feature state and caches, the benchmark's own chunk of events).
 func BenchmarkScore(b *testing.B) {
 	c := newBenchCore(b)
 	t := newBenchTraffic(b)
 	c.warmUp(b, t, benchWarmChunks)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	before, cpu := c.cacheMisses(), t.cpuNow()
 	b.ReportAllocs()
 	n := 0
-	defer func() { c.reportCacheMisses(b, before, n); t.reportCPU(b, cpu, n) }()
+	defer func() {
+		c.reportCacheMisses(b, before, n)
+		t.reportCPU(b, cpu, n)
+		b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "warm-heap-MB")
+	}()
 	for i := 0; b.Loop(); i++ {
 		n++
 		if i%benchChunk == 0 && i > 0 {
