@@ -209,13 +209,15 @@ func (s *Store) applyUser(userID string, o *observation, f *schemas.Features, re
 	defer sh.mu.Unlock()
 	u := sh.m[userID]
 	if u == nil {
-		if record {
-			created := new(userState)
-			sh.m[strings.Clone(userID)] = created
-			u = created
-		} else {
-			u = &userState{} // Peek of an unknown user: does not escape
+		if !record {
+			// Peek of an unknown user: read an empty state on the
+			// stack (only read may see it, so that it does not escape).
+			var unknown userState
+			unknown.read(o, &s.userWindow, f)
+			return
 		}
+		u = new(userState)
+		sh.m[strings.Clone(userID)] = u
 	}
 	u.read(o, &s.userWindow, f)
 	if record {
@@ -326,26 +328,33 @@ func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
 	defer sh.mu.Unlock()
 	st := sh.m[o.ipKey]
 	if st == nil {
-		if record {
-			created := new(ipState)
-			sh.m[o.ipKey] = created
-			st = created
-		} else {
-			st = &ipState{}
+		if !record {
+			var unknown ipState // as for users: on the stack
+			unknown.read(o, &s.ipWindow, f)
+			return
 		}
+		st = new(ipState)
+		sh.m[o.ipKey] = st
 	}
-	c := st.attempts.counts(o.at, &s.ipWindow, 0)
-	c.addCurrent(o.failure, &s.ipWindow)
-	f.IPFailures1m, f.IPFailures10m, f.IPFailures1h = c.failures[0], c.failures[1], c.failures[2]
-	f.IPAttempts1h = c.failures[2] + c.successes[2]
-	f.IPSuccessRatio1h = float64(c.successes[2]) / float64(f.IPAttempts1h)
-	users, at := st.users.count(o.at, [2]uint32{10 * minute, hour}, o.userKey)
-	f.IPDistinctUsers10m, f.IPDistinctUsers1h = users[0], users[1]
+	at := st.read(o, &s.ipWindow, f)
 	if record {
 		st.attempts.add(attempt{at: o.at, tag: makeTag(0, o.failure)}, &s.ipWindow)
 		st.users.addAt(at, o.userKey, o.at, hour, maxSourcesPerKey)
 		st.lastSeen = max(st.lastSeen, o.at)
 	}
+}
+
+// read fills the per-address features of the attempt o, and returns
+// where the user's key is in the address's user set.
+func (st *ipState) read(o *observation, spec *windowSpec, f *schemas.Features) (userAt int) {
+	c := st.attempts.counts(o.at, spec, 0)
+	c.addCurrent(o.failure, spec)
+	f.IPFailures1m, f.IPFailures10m, f.IPFailures1h = c.failures[0], c.failures[1], c.failures[2]
+	f.IPAttempts1h = c.failures[2] + c.successes[2]
+	f.IPSuccessRatio1h = float64(c.successes[2]) / float64(f.IPAttempts1h)
+	users, at := st.users.count(o.at, [2]uint32{10 * minute, hour}, o.userKey)
+	f.IPDistinctUsers10m, f.IPDistinctUsers1h = users[0], users[1]
+	return at
 }
 
 func (s *Store) applyDevice(deviceKey string, o *observation, f *schemas.Features, record bool) {

@@ -595,3 +595,25 @@ func TestStatusCounters(t *testing.T) {
 		}
 	}
 }
+
+// TestPeekOfUnknownKeysDoesNotAllocate: a dry run for a user, an address
+// and a device the store has never seen reads empty state on the stack.
+func TestPeekOfUnknownKeysDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool allocate")
+	}
+	sc := newScorer(t)
+	ev := testEvent(t, "stranger", londonV4, false, t0)
+	ev.DeviceID = "never-seen"
+	var enriched schemas.Features
+	sc.e.Enrich(ev, &enriched)
+	if allocs := testing.AllocsPerRun(200, func() {
+		f := enriched
+		sc.s.Peek(ev, &f)
+	}); allocs != 0 {
+		t.Errorf("Peek of unknown keys allocates %v times", allocs)
+	}
+	if st := sc.s.Stats(); st.Users != 0 || st.IPs != 0 || st.Devices != 0 {
+		t.Errorf("Peek recorded keys: %+v", st)
+	}
+}

@@ -92,7 +92,12 @@ func newWindowSpec(horizon uint32, maxRecords int, networkSpan uint32, spans ...
 // comparisons rather than a search and a pass over the records; a late
 // read, before cursorAt, computes its counts from the records.
 type window struct {
+	// records are the exact records, in inline while they fit, so a
+	// key with few attempts needs no allocation (nor a pointer to
+	// follow) for them; past that in storage of their own, which grows
+	// to maxRecords.
 	records []attempt
+	inline  [inlineRecords]attempt
 	spill   *spill
 	// cursorAt is the time the cursors hold for (0: not valid); while
 	// they are valid, every record is at or before it.
@@ -495,6 +500,9 @@ func (w *window) add(a attempt, spec *windowSpec) {
 			}
 		}
 	}
+	if len(w.records) == cap(w.records) {
+		w.grow(spec.maxRecords)
+	}
 	i := len(w.records)
 	for i > 0 && w.records[i-1].at > a.at {
 		i--
@@ -514,6 +522,21 @@ func (w *window) add(a attempt, spec *windowSpec) {
 			}
 		}
 	}
+}
+
+// inlineRecords is the number of records a window keeps inline.
+const inlineRecords = 2
+
+// grow makes room for one more record: the inline records first, then
+// storage of 8 records, doubling up to maxRecords.
+func (w *window) grow(maxRecords int) {
+	if w.records == nil {
+		w.records = w.inline[:0]
+		return
+	}
+	grown := make([]attempt, len(w.records), min(max(8, 2*cap(w.records)), max(maxRecords, len(w.records)+1)))
+	copy(grown, w.records)
+	w.records = grown
 }
 
 // prune drops the records at or before now-horizon, keeping the slice's
