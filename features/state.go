@@ -367,20 +367,27 @@ func (s *Store) applyDevice(deviceKey string, o *observation, f *schemas.Feature
 	defer sh.mu.Unlock()
 	st := sh.m[deviceKey]
 	if st == nil {
-		if record {
-			created := new(deviceState)
-			sh.m[strings.Clone(deviceKey)] = created
-			st = created
-		} else {
-			st = &deviceState{}
+		if !record {
+			var unknown deviceState // as for users: on the stack
+			unknown.read(o, f)
+			return
 		}
+		st = new(deviceState)
+		sh.m[strings.Clone(deviceKey)] = st
 	}
-	users, at := st.users.count(o.at, [2]uint32{day}, o.userKey)
-	f.DeviceDistinctUsers24h = users[0]
+	at := st.read(o, f)
 	if record {
 		st.users.addAt(at, o.userKey, o.at, day, maxSourcesPerKey)
 		st.lastSeen = max(st.lastSeen, o.at)
 	}
+}
+
+// read fills the per-device features of the attempt o, and returns where
+// the user's key is in the device's user set.
+func (st *deviceState) read(o *observation, f *schemas.Features) (userAt int) {
+	users, at := st.users.count(o.at, [2]uint32{day}, o.userKey)
+	f.DeviceDistinctUsers24h = users[0]
+	return at
 }
 
 // LoadProfile seeds a user's profile from history (warm restart). It
@@ -481,7 +488,7 @@ func (s *Store) Sweep(now time.Time) (removed int) {
 	removed += s.users.sweep(func(u *userState) bool {
 		if idle(u.lastSeen, Retention) {
 			u.attempts = window{}
-			u.sources = nil
+			u.sources = recentSet{}
 			return u.profile == nil || idle(u.lastSeen, s.cfg.ProfileRetention)
 		}
 		u.attempts.compact(t, &s.userWindow)

@@ -109,8 +109,9 @@ func (p *profile) note(kind profileKind, hash uint32, at uint32) {
 	}
 }
 
-// noteKeys records every valid key of an attempt. A new profile's
-// entries are allocated to the size of its first success.
+// noteKeys records every valid key of an attempt, as note would one
+// after the other, in one pass over the entries. A new profile's entries
+// are allocated to the size of its first success.
 func (p *profile) noteKeys(keys *profileKeys, at uint32) {
 	if p.entries == nil {
 		n := 0
@@ -121,9 +122,38 @@ func (p *profile) noteKeys(keys *profileKeys, at uint32) {
 		}
 		p.entries = make([]profileEntry, 0, n)
 	}
+	var found, oldest [numKinds]int // index+1, 0 for none
+	var count [numKinds]int
+	for i := range p.entries {
+		e := &p.entries[i]
+		k := keys[e.kind]
+		switch {
+		case !k.valid:
+		case e.hash == k.hash:
+			found[e.kind] = i + 1
+		default:
+			count[e.kind]++
+			if o := oldest[e.kind]; o == 0 || e.last < p.entries[o-1].last {
+				oldest[e.kind] = i + 1
+			}
+		}
+	}
 	for kind, k := range keys {
-		if k.valid {
-			p.note(profileKind(kind), k.hash, at)
+		if !k.valid {
+			continue
+		}
+		switch {
+		case found[kind] != 0:
+			e := &p.entries[found[kind]-1]
+			e.first = min(e.first, at)
+			e.last = max(e.last, at)
+			if e.count < math.MaxUint16 {
+				e.count++
+			}
+		case count[kind] < maxPerKind:
+			p.entries = append(p.entries, profileEntry{hash: k.hash, first: at, last: at, count: 1, kind: profileKind(kind)})
+		case p.entries[oldest[kind]-1].last <= at:
+			p.entries[oldest[kind]-1] = profileEntry{hash: k.hash, first: at, last: at, count: 1, kind: profileKind(kind)}
 		}
 	}
 }

@@ -596,8 +596,18 @@ func (s *spill) liveAt(now, horizon uint32) bool {
 // windows. It is kept sorted by that time, oldest first, so a window's
 // count is a binary search, expired keys are a prefix, and the least
 // recently seen key, which makes room when the set is full, is the
-// first.
-type recentSet []seenKey
+// first. Its first keys are kept inline, as a window's first records are.
+type recentSet struct {
+	keys   seenKeys
+	inline [inlineKeys]seenKey
+}
+
+// inlineKeys is the number of keys a set keeps inline: most users come
+// from one or two addresses, most devices serve one user.
+const inlineKeys = 2
+
+// seenKeys are a set's keys, in last-seen order.
+type seenKeys []seenKey
 
 type seenKey struct {
 	key  uint32
@@ -605,7 +615,7 @@ type seenKey struct {
 }
 
 // find returns the index of key, or -1.
-func (s recentSet) find(key uint32) int {
+func (s seenKeys) find(key uint32) int {
 	for i := len(s) - 1; i >= 0; i-- { // the newest first: a returning key is near the end
 		if s[i].key == key {
 			return i
@@ -616,7 +626,7 @@ func (s recentSet) find(key uint32) int {
 
 // seenAfter returns the index of the first key last seen after from (the
 // set is sorted by that time).
-func (s recentSet) seenAfter(from int64) int {
+func (s seenKeys) seenAfter(from int64) int {
 	lo, hi := 0, len(s)
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
@@ -633,7 +643,8 @@ func (s recentSet) seenAfter(from int64) int {
 // (t-span, t], counting current whether or not it is in the set; a zero
 // span counts nothing. It also returns the index of current in the set
 // (-1 for none), for addAt.
-func (s recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int, at int) {
+func (rs *recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int, at int) {
+	s := rs.keys
 	hi := len(s)
 	if hi > 0 && s[hi-1].last > t { // a late read: keys seen after t do not count
 		hi = s.seenAfter(int64(t))
@@ -661,13 +672,13 @@ func (s recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int, a
 // takes the place of the least recently seen one when the set is full
 // (unless that one was seen after at).
 func (s *recentSet) add(key, at, horizon uint32, maxKeys int) {
-	s.addAt(s.find(key), key, at, horizon, maxKeys)
+	s.addAt(s.keys.find(key), key, at, horizon, maxKeys)
 }
 
 // addAt is add for a key at index i of the set (-1 for none), as count
 // or find returned it.
 func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
-	set := *s
+	set := s.keys
 	if expired := set.seenAfter(int64(at) - int64(horizon)); expired > 0 {
 		set = set[:copy(set, set[expired:])]
 		i -= expired // below 0: the key expired too
@@ -675,16 +686,19 @@ func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 	switch {
 	case i >= 0:
 		if set[i].last >= at {
-			*s = set
+			s.keys = set
 			return
 		}
 		set = append(set[:i], set[i+1:]...)
 	case len(set) >= maxKeys:
 		if set[0].last >= at {
-			*s = set
+			s.keys = set
 			return
 		}
 		set = set[:copy(set, set[1:])]
+	}
+	if len(set) == cap(set) {
+		set = s.grow(set, maxKeys)
 	}
 	i = len(set)
 	for i > 0 && set[i-1].last > at {
@@ -693,24 +707,35 @@ func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 	set = append(set, seenKey{})
 	copy(set[i+1:], set[i:])
 	set[i] = seenKey{key: key, last: at}
-	*s = set
+	s.keys = set
+}
+
+// grow returns set with room for one more key: the inline keys first,
+// then storage of 8 keys, doubling up to maxKeys.
+func (s *recentSet) grow(set seenKeys, maxKeys int) seenKeys {
+	if set == nil {
+		return s.inline[:0]
+	}
+	grown := make(seenKeys, len(set), min(max(8, 2*cap(set)), max(maxKeys, len(set)+1)))
+	copy(grown, set)
+	return grown
 }
 
 // compact drops keys last seen horizon or more before now and frees the
 // storage of an empty set.
 func (s *recentSet) compact(now, horizon uint32) bool {
-	set := *s
+	set := s.keys
 	if expired := set.seenAfter(int64(now) - int64(horizon)); expired > 0 {
 		set = set[:copy(set, set[expired:])]
 	}
 	if len(set) == 0 {
 		set = nil
 	}
-	*s = set
+	s.keys = set
 	return set == nil
 }
 
 // distinct returns the number of keys seen in (t-span, t].
-func (s recentSet) distinct(t, span uint32) int {
-	return s.seenAfter(int64(t)) - s.seenAfter(int64(t)-int64(span))
+func (s *recentSet) distinct(t, span uint32) int {
+	return s.keys.seenAfter(int64(t)) - s.keys.seenAfter(int64(t)-int64(span))
 }

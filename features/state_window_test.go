@@ -2,6 +2,7 @@ package features
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -166,8 +167,8 @@ func TestRecentSetAgainstReference(t *testing.T) {
 				}
 				s.add(key, now, hour, maxSourcesPerKey)
 				all = append(all, seen{key, now})
-				if len(s) > maxSourcesPerKey {
-					t.Fatalf("set grew to %d keys", len(s))
+				if len(s.keys) > maxSourcesPerKey {
+					t.Fatalf("set grew to %d keys", len(s.keys))
 				}
 			}
 		})
@@ -215,11 +216,39 @@ func TestRecentSetOutOfOrder(t *testing.T) {
 				}
 			}
 			model[key] = max(model[key], at)
-			for i := 1; i < len(s); i++ {
-				if s[i-1].last > s[i].last {
+			for i := 1; i < len(s.keys); i++ {
+				if s.keys[i-1].last > s.keys[i].last {
 					t.Fatalf("seed %d step %d: set out of time order at %d", seed, step, i)
 				}
 			}
+		}
+	}
+}
+
+// TestNoteKeysAgainstNote: recording an attempt's keys in one pass gives
+// the profile that noting them one kind after the other gives, past the
+// 16 entries a kind keeps too.
+func TestNoteKeysAgainstNote(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	var onePass, oneByOne profile
+	at := uint32(800_000_000)
+	for step := range 3000 {
+		at += uint32(rng.IntN(100))
+		var keys profileKeys
+		for kind := range keys {
+			if rng.IntN(4) != 0 {
+				keys[kind] = profileKey{hash: uint32(rng.IntN(40)), valid: true}
+			}
+		}
+		when := at - uint32(rng.IntN(2))*uint32(rng.IntN(5000)) // some late
+		onePass.noteKeys(&keys, when)
+		for kind, k := range keys {
+			if k.valid {
+				oneByOne.note(profileKind(kind), k.hash, when)
+			}
+		}
+		if !slices.Equal(onePass.entries, oneByOne.entries) {
+			t.Fatalf("step %d: one pass %v, one by one %v", step, onePass.entries, oneByOne.entries)
 		}
 	}
 }
