@@ -8,10 +8,17 @@
 //
 // Each GeoIP database is optional; without it its features keep their
 // zero value and geo_known, asn_known or anon_known is false. Answers are
-// cached per address and per user-agent string in ristretto caches
-// (EnricherConfig.CacheEntries entries each), so the warm path does no
-// lookup and no allocation. A cached address takes 64 bytes plus its
-// place and AS, which all the addresses that share them share. device_key
+// cached in ristretto caches (EnricherConfig.CacheEntries entries each)
+// per address, behind that per database network, and per user-agent
+// string, so the warm path does no lookup and no allocation. Each
+// database returns the network its answer holds for; the three answers
+// hold together over the longest of the three networks (a range absent
+// from a database counts as a network too), so an address of a network
+// already cached costs cache lookups, not database lookups: the cached
+// networks of one address family partition it, and the prefix lengths
+// seen so far are tried, the last one to answer first. The /24 or /64
+// name (network) is cached on its own. A cached address takes 64 bytes
+// plus its place and AS, which all the addresses that share them share. device_key
 // is the event's device_id when it has one, else 16 hex digits of a hash
 // of browser family, major version, OS and device type (many users share
 // such a key).
@@ -43,12 +50,18 @@
 // window when it starts inside it, so a busy key's count can only be low,
 // by at most the attempts of the one bucket that straddles the window's
 // start (TestWindowAgainstReference checks this against brute force).
-// Running sums over the buckets keep a busy key's reads cheap.
+// Running sums over the buckets, and per-window cursors over the records
+// (the first record inside each window and the failures from there on,
+// moved forward as time passes), keep reads cheap: an in-order read
+// costs a few comparisons; a late read counts from the records. The
+// first two records live inside the key's state, so a key with few
+// attempts needs no storage of its own for them.
 // user_network_failures_15m counts the exact records only. Distinct
 // counts (user_distinct_ips_1h, ip_distinct_users_*,
 // device_distinct_users_24h) keep up to 64 keys (32-bit hashes) with the
-// time each was last seen, the least recently seen making room: they are
-// exact up to 64 distinct keys in the window and at least 64 beyond.
+// time each was last seen, in that order (a count is a binary search),
+// the least recently seen making room: they are exact up to 64 distinct
+// keys in the window and at least 64 beyond.
 //
 // Out-of-order events. A late attempt is read at its own time (attempts
 // after it do not count) and recorded in its place, so later attempts
@@ -66,9 +79,10 @@
 // recently seen making room; values are kept as 32-bit hashes, so the
 // chance that a new value passes for a known one is about 16 in 2^32.
 // new_* are true only for a known value missing from the profile of a
-// user with a previous success. LoadProfile seeds profiles from history
-// at start-up; replaying the last day of events through Observe rebuilds
-// the windows.
+// user with a previous success. The last success's place is kept to
+// float32 precision (about a metre); an attempt from that same place has
+// travel_km 0. LoadProfile seeds profiles from history at start-up;
+// replaying the last day of events through Observe rebuilds the windows.
 //
 // Memory. Sweep, called periodically with the newest event time, drops a
 // source idle for over an hour (its windows are empty), a device idle for
@@ -76,8 +90,8 @@
 // itself once idle for StoreConfig.ProfileRetention (30 days by default;
 // a user without a profile goes with its windows). Measured on the Go
 // heap by BenchmarkStoreMemory (docs/features-performance.md): a user with
-// one success and one failure takes 312 bytes, a user under attack (full
+// one success and one failure takes 328 bytes, a user under attack (full
 // records, buckets, 64 sources) 2.5 KiB, a source with five attempts by
-// five users 227 bytes, a device with one user 120 bytes; a million users
-// from 200,000 addresses, half with a device_id, take 422 MiB in all.
+// five users 291 bytes, a device with one user 120 bytes; a million users
+// from 200,000 addresses, half with a device_id, take 450 MiB in all.
 package features
