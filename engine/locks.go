@@ -72,6 +72,69 @@ type LockTable struct {
 	filter atomic.Pointer[lockFilter]
 	keys   atomic.Int64 // entries held, for Len
 	shards [lockShards]lockShard
+	// The user_ip keys by user and by address, so the status lookups
+	// find a user's or an address's locks without scanning the table.
+	// Locked after a shard, never before.
+	pairsByUser pairIndex
+	pairsByIP   pairIndex
+}
+
+// pairIndex maps one side of the user_ip keys (a user, or an address
+// key) to the other sides held in the table.
+type pairIndex struct {
+	shards [lockShards]pairShard
+}
+
+type pairShard struct {
+	mu sync.Mutex
+	m  map[string]map[string]struct{}
+}
+
+func (x *pairIndex) shard(t *LockTable, side string) *pairShard {
+	return &x.shards[t.stringHash(side)%lockShards]
+}
+
+func (x *pairIndex) add(t *LockTable, side, other string) {
+	s := x.shard(t, side)
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = map[string]map[string]struct{}{}
+	}
+	set := s.m[side]
+	if set == nil {
+		set = map[string]struct{}{}
+		s.m[side] = set
+	}
+	set[other] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (x *pairIndex) remove(t *LockTable, side, other string) {
+	s := x.shard(t, side)
+	s.mu.Lock()
+	if set := s.m[side]; set != nil {
+		delete(set, other)
+		if len(set) == 0 {
+			delete(s.m, side)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// others returns the other sides paired with side.
+func (x *pairIndex) others(t *LockTable, side string) []string {
+	s := x.shard(t, side)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := s.m[side]
+	if len(set) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(set))
+	for o := range set {
+		out = append(out, o)
+	}
+	return out
 }
 
 type lockShard struct {
@@ -156,6 +219,10 @@ func (t *LockTable) entryLocked(s *lockShard, h uint64, k lockKey) *lockEntry {
 	e := &lockEntry{key: k, next: s.m[h]}
 	s.m[h] = e
 	t.keys.Add(1)
+	if k.scope == schemas.ScopeUserIP {
+		t.pairsByUser.add(t, k.a, k.b)
+		t.pairsByIP.add(t, k.b, k.a)
+	}
 	return e
 }
 
@@ -256,6 +323,10 @@ func (t *LockTable) Sweep(now time.Time, keep time.Duration) (removed int) {
 				next := e.next
 				if !now.Before(e.until) && now.Sub(e.lastOffence) > keep {
 					removed++
+					if e.key.scope == schemas.ScopeUserIP {
+						t.pairsByUser.remove(t, e.key.a, e.key.b)
+						t.pairsByIP.remove(t, e.key.b, e.key.a)
+					}
 				} else {
 					e.next, kept = kept, e
 				}
@@ -297,6 +368,43 @@ func (t *LockTable) activeMatching(now time.Time, match func(lockKey) bool) []sc
 			}
 		}
 		s.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Scope != out[j].Scope {
+			return out[i].Scope < out[j].Scope
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out
+}
+
+// activeForUser lists the locks active at now that refuse user: its user
+// lock and its user_ip locks, ordered by scope and key. It looks up only
+// that user's keys.
+func (t *LockTable) activeForUser(user string, now time.Time) []schemas.Lock {
+	return t.activeForKeys(now, lockKey{scope: schemas.ScopeUser, a: user}, t.pairsByUser.others(t, user), func(ip string) lockKey {
+		return lockKey{scope: schemas.ScopeUserIP, a: user, b: ip}
+	})
+}
+
+// activeForIP lists the locks active at now on the address key ip: its ip
+// lock and the user_ip locks that name it, ordered by scope and key.
+func (t *LockTable) activeForIP(ip string, now time.Time) []schemas.Lock {
+	return t.activeForKeys(now, lockKey{scope: schemas.ScopeIP, a: ip}, t.pairsByIP.others(t, ip), func(user string) lockKey {
+		return lockKey{scope: schemas.ScopeUserIP, a: user, b: ip}
+	})
+}
+
+func (t *LockTable) activeForKeys(now time.Time, own lockKey, others []string, pair func(string) lockKey) []schemas.Lock {
+	out := []schemas.Lock{}
+	add := func(k lockKey) {
+		if e, ok := t.active(k, now); ok {
+			out = append(out, schemas.Lock{Scope: k.scope, Key: k.String(), Until: e.until, Rule: e.rule})
+		}
+	}
+	add(own)
+	for _, o := range others {
+		add(pair(o))
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Scope != out[j].Scope {

@@ -93,3 +93,81 @@ func TestLockTableByKey(t *testing.T) {
 		t.Errorf("Active lists %+v", got)
 	}
 }
+
+// TestLockTableStatusIndex: the per-user and per-address lookups of the
+// status endpoints find exactly the locks a scan of the whole table
+// finds, and a sweep drops the index entries of the keys it drops.
+func TestLockTableStatusIndex(t *testing.T) {
+	tab := NewLockTable()
+	ladder := func(prior int) time.Duration { return time.Duration(prior+1) * 10 * time.Minute }
+	users := []string{"alice", "bob", "carol|x", "dave"}
+	ips := []string{"198.51.100.1", "198.51.100.2", "2001:db8:1:2::/64"}
+	// A mix of scopes, some set long ago (expired), some now.
+	for i := range 60 {
+		user, ip := users[i%len(users)], ips[(i/len(users))%len(ips)]
+		at := lockT0.Add(time.Duration(i) * time.Minute)
+		if i%5 == 0 {
+			at = lockT0.Add(-3 * time.Hour)
+		}
+		switch i % 4 {
+		case 0:
+			tab.set(lockKey{scope: schemas.ScopeUser, a: user}, at, "r_user", time.Hour, ladder)
+		case 1:
+			tab.set(lockKey{scope: schemas.ScopeIP, a: ip}, at, "r_ip", time.Hour, ladder)
+		case 2:
+			tab.set(lockKey{scope: schemas.ScopeDevice, a: "dev-" + user}, at, "r_dev", time.Hour, ladder)
+		default:
+			tab.set(lockKey{scope: schemas.ScopeUserIP, a: user, b: ip}, at, "r_pair", time.Hour, ladder)
+		}
+	}
+	now := lockT0.Add(30 * time.Minute)
+	check := func(when string) {
+		t.Helper()
+		for _, u := range users {
+			want := tab.activeMatching(now, func(k lockKey) bool {
+				return (k.scope == schemas.ScopeUser || k.scope == schemas.ScopeUserIP) && k.a == u
+			})
+			if got := tab.activeForUser(u, now); !equalLocks(got, want) {
+				t.Errorf("%s: locks of user %s = %+v, want %+v", when, u, got, want)
+			}
+		}
+		for _, ip := range ips {
+			want := tab.activeMatching(now, func(k lockKey) bool {
+				return (k.scope == schemas.ScopeIP && k.a == ip) || (k.scope == schemas.ScopeUserIP && k.b == ip)
+			})
+			if got := tab.activeForIP(ip, now); !equalLocks(got, want) {
+				t.Errorf("%s: locks of address %s = %+v, want %+v", when, ip, got, want)
+			}
+		}
+	}
+	check("before the sweep")
+	if got := tab.activeForUser("alice", now); len(got) == 0 {
+		t.Fatal("the test sets no active lock for alice: it checks nothing")
+	}
+	// A sweep at the end of everything's offence history drops every key,
+	// and with them the index.
+	tab.Sweep(now.Add(5*time.Hour), time.Hour)
+	if n := tab.Len(); n != 0 {
+		t.Fatalf("sweep left %d keys", n)
+	}
+	check("after the sweep")
+	for _, x := range []*pairIndex{&tab.pairsByUser, &tab.pairsByIP} {
+		for i := range x.shards {
+			if n := len(x.shards[i].m); n != 0 {
+				t.Errorf("the index still holds %d sides after every key was swept", n)
+			}
+		}
+	}
+}
+
+func equalLocks(a, b []schemas.Lock) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Scope != b[i].Scope || a[i].Key != b[i].Key || !a[i].Until.Equal(b[i].Until) || a[i].Rule != b[i].Rule {
+			return false
+		}
+	}
+	return true
+}

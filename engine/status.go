@@ -31,9 +31,7 @@ type Status struct {
 // no side effects.
 func (e *Engine) UserStatus(userID string, at time.Time) Status {
 	st := Status{Counters: map[string]float64{}}
-	st.Locks = e.locks.activeMatching(at, func(k lockKey) bool {
-		return (k.scope == schemas.ScopeUser || k.scope == schemas.ScopeUserIP) && k.a == userID
-	})
+	st.Locks = e.locks.activeForUser(userID, at)
 	if cr, ok := e.cfg.State.(CounterReader); ok {
 		st.Counters = cr.UserCounters(userID, at)
 	}
@@ -53,9 +51,7 @@ func (e *Engine) IPStatus(addr netip.Addr, at time.Time) Status {
 		p, _ := addr.Prefix(64)
 		key = p.String()
 	}
-	st.Locks = e.locks.activeMatching(at, func(k lockKey) bool {
-		return (k.scope == schemas.ScopeIP && k.a == key) || (k.scope == schemas.ScopeUserIP && k.b == key)
-	})
+	st.Locks = e.locks.activeForIP(key, at)
 	if cr, ok := e.cfg.State.(CounterReader); ok {
 		st.Counters = cr.IPCounters(addr, at)
 	}
