@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -302,9 +303,17 @@ func fillEventFeatures(ev *schemas.LoginEvent, f *schemas.Features) {
 
 // ipKey is the key of IP-scoped locks: the address, or its /64 for IPv6
 // (an attacker rotating inside one /64 is one source).
+//
+// An IPv4 address sent in its IPv4-mapped IPv6 form (::ffff:1.2.3.4) has
+// the key of its IPv4 form (addr is unmapped by schemas.ParseIP): an
+// attacker alternating the two forms is one source, as the status
+// endpoints and the per-address counters see it.
 func ipKey(addr netip.Addr, f *schemas.Features) string {
 	if addr.Is6() && f.Network != "" {
 		return f.Network
+	}
+	if addr.Is4() && strings.IndexByte(f.IP, ':') >= 0 {
+		return addr.String()
 	}
 	return f.IP
 }

@@ -3,9 +3,11 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -84,6 +86,31 @@ func TestScoreMappedAddress(t *testing.T) {
 	st := f.status("ips/1.2.3.4")
 	if st.Counters["ip_attempts_1h"] != 1 {
 		t.Errorf("status of 1.2.3.4 after an attempt from ::ffff:1.2.3.4: %+v, want ip_attempts_1h 1", st)
+	}
+	if st.LastDecision == nil || st.LastDecision.EventID != "mapped-1" {
+		t.Errorf("last decision of 1.2.3.4 = %+v, want mapped-1", st.LastDecision)
+	}
+	// Alternating the two forms is one source: five failures, mapped and
+	// plain, lock user_ip on the plain form, and both forms are refused.
+	var last schemas.Decision
+	for i := range 5 {
+		ip := "1.2.3.5"
+		if i%2 == 0 {
+			ip = "::ffff:1.2.3.5"
+		}
+		last = f.score(event{id: fmt.Sprintf("mapped-bf-%d", i), user: "mallory", ip: ip, outcome: "failure",
+			at: testNow.Add(time.Duration(i-5) * time.Minute)}, false)
+	}
+	if last.Lock == nil || last.Lock.Scope != schemas.ScopeUserIP || last.Lock.Key != "mallory|1.2.3.5" {
+		t.Fatalf("fifth failure alternating address forms: lock %+v, want user_ip on mallory|1.2.3.5", last.Lock)
+	}
+	for _, ip := range []string{"1.2.3.5", "::ffff:1.2.3.5"} {
+		if d := f.score(event{id: "mapped-after-" + ip, user: "mallory", ip: ip, outcome: "failure"}, false); d.Decision != schemas.VerdictLockout {
+			t.Errorf("attempt from %s while locked: %s, want lockout", ip, d.Decision)
+		}
+	}
+	if st := f.status("ips/1.2.3.5"); len(st.Locks) != 1 {
+		t.Errorf("locks of 1.2.3.5 = %+v, want the user_ip lock", st.Locks)
 	}
 }
 
