@@ -1,6 +1,7 @@
 package kafkastream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,9 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
+// lockKeyJSON is the key of a decision's lock in its JSON.
+var lockKeyJSON = []byte(`"lock"`)
+
 // followSummaryEvery is how often FollowDecisions reports the decisions it
 // had to skip since its last report.
 const followSummaryEvery = time.Minute
@@ -24,7 +28,10 @@ const followSummaryEvery = time.Minute
 // FollowDecisions keeps a replicated view of every instance's decisions: it
 // reads every partition of the decisions topic from the first message
 // published at or after since (since = now − 24 h rebuilds the locks still
-// active) and calls apply for each decision, until ctx ends. It uses no
+// active) and calls apply for each decision that carries a lock, until ctx
+// ends. A decision without a "lock" key changes no lock table and is
+// skipped without being decoded: most decisions are plain allows, and
+// decoding each of them cost every instance as much as scoring it. It uses no
 // consumer group and commits nothing: every instance reads everything, one
 // reader per partition. apply is never called concurrently; within a
 // partition it sees the decisions in order.
@@ -168,6 +175,9 @@ func (f *follower) partition(ctx context.Context, partition int) {
 				log.Warn("reading decisions stopped", "err", err)
 			}
 			return
+		}
+		if !bytes.Contains(m.Value, lockKeyJSON) {
+			continue
 		}
 		d := new(schemas.Decision)
 		if err := json.Unmarshal(m.Value, d); err != nil || d.EventID == "" {

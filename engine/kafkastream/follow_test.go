@@ -172,9 +172,12 @@ func TestFollowDecisionsSince(t *testing.T) {
 	writer := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: cfg.DecisionsTopic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 	defer writer.Close()
 	decision := func(id string) []byte {
-		v, _ := schemas.EncodeDecision(nil, &schemas.Decision{EventID: id, UserID: "u-" + id, Decision: schemas.VerdictAllow, Reasons: []schemas.Reason{}})
+		v, _ := schemas.EncodeDecision(nil, &schemas.Decision{EventID: id, UserID: "u-" + id, Decision: schemas.VerdictLockout, Reasons: []schemas.Reason{},
+			Lock: &schemas.Lock{Scope: schemas.ScopeUser, Key: "u-" + id, Until: time.Now().Add(time.Hour), Rule: "test"}})
 		return v
 	}
+	// A decision without a lock changes no lock table: it is never applied.
+	plain, _ := schemas.EncodeDecision(nil, &schemas.Decision{EventID: "plain-1", UserID: "u-plain", Decision: schemas.VerdictAllow, Reasons: []schemas.Reason{}})
 	old := time.Now().Add(-2 * time.Hour)
 	writeMessages(ctx, t, writer,
 		kafka.Message{Key: []byte("k1"), Value: decision("old-1"), Time: old},
@@ -209,8 +212,9 @@ func TestFollowDecisionsSince(t *testing.T) {
 			if !published {
 				published = true
 				writeMessages(ctx, t, writer,
-					kafka.Message{Key: []byte("k1"), Value: []byte("not json")},
-					kafka.Message{Key: []byte("k2"), Value: []byte(`{"user_id":"no event id"}`)},
+					kafka.Message{Key: []byte("k1"), Value: []byte(`not json, "lock"`)},
+					kafka.Message{Key: []byte("k2"), Value: []byte(`{"user_id":"no event id","lock":null}`)},
+					kafka.Message{Key: []byte("k2"), Value: plain},
 					kafka.Message{Key: []byte("k1"), Value: decision("new-1")},
 					kafka.Message{Key: []byte("k2"), Value: decision("new-2")},
 				)
