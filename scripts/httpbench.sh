@@ -8,6 +8,8 @@
 #   scripts/httpbench.sh [RATE] [DURATION] [KINDS]
 #     defaults: 10000 10s "user-status ip-status score"
 #   HISTORY=1 scripts/httpbench.sh   # serve also writes history to ClickHouse
+#   SERVE_GOGC=100 scripts/httpbench.sh  # serve's GOGC (default 400: fewer
+#                                        # collections, see docs/performance.md)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rate=${1:-10000}
@@ -31,7 +33,7 @@ if [[ ${HISTORY:-0} == 1 ]]; then
 fi
 
 # Fresh topics and group per run; serve's token from the environment.
-LOGINRISK_HTTP_TOKEN=$token \
+GOGC=${SERVE_GOGC:-400} LOGINRISK_HTTP_TOKEN=$token \
 LOGINRISK_KAFKA_GROUP_ID=$run LOGINRISK_KAFKA_EVENTS_TOPIC=$run-events \
 LOGINRISK_KAFKA_DECISIONS_TOPIC=$run-decisions LOGINRISK_KAFKA_DLQ_TOPIC=$run-dlq \
   ./bin/loginrisk serve --kafka-brokers "$KAFKA_BROKERS" --http "127.0.0.1:$port" \
@@ -48,7 +50,7 @@ done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$log" >&2; echo "httpbench: serve not ready" >&2; exit 1; }
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "command: scripts/httpbench.sh $rate $duration \"$kinds\"${HISTORY:+ (HISTORY=$HISTORY)}"
+echo "command: scripts/httpbench.sh $rate $duration \"$kinds\"${HISTORY:+ (HISTORY=$HISTORY)} (serve GOGC=${SERVE_GOGC:-400})"
 for kind in $kinds; do
   # A short warm-up (connections, caches, the first requests' state),
   # then the measured run.
