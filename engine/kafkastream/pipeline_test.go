@@ -39,10 +39,15 @@ func (p *gatedProcessor) Prepare(msgs []engine.Message) *engine.Batch {
 	return &engine.Batch{Rejected: []engine.Rejected{{Message: engine.Message{Offset: first}}}}
 }
 
+// Record records every batch in b: the stream may join consecutive
+// batches into one record.
 func (p *gatedProcessor) Record(ctx context.Context, b *engine.Batch) error {
-	first := b.Rejected[0].Message.Offset
+	gated := false
 	p.mu.Lock()
-	gated := first <= p.gateAt && p.gateAt <= p.last[first]
+	for _, r := range b.Rejected {
+		first := r.Message.Offset
+		gated = gated || first <= p.gateAt && p.gateAt <= p.last[first]
+	}
 	p.mu.Unlock()
 	if gated {
 		if p.fail {
@@ -56,7 +61,9 @@ func (p *gatedProcessor) Record(ctx context.Context, b *engine.Batch) error {
 		}
 	}
 	p.mu.Lock()
-	p.recorded = append(p.recorded, first)
+	for _, r := range b.Rejected {
+		p.recorded = append(p.recorded, r.Message.Offset)
+	}
 	p.mu.Unlock()
 	return nil
 }
