@@ -2,6 +2,7 @@ package features
 
 import (
 	"math"
+	"math/bits"
 	"time"
 )
 
@@ -79,7 +80,8 @@ func newWindowSpec(horizon uint32, maxRecords int, networkSpan uint32, spans ...
 
 // window counts one key's attempts over sliding event-time windows. The
 // newest maxRecords attempts within the horizon are kept exactly, sorted
-// by time (an out-of-order attempt is inserted in its place). When more
+// by time (an out-of-order attempt is inserted in its place), in a ring,
+// so that dropping the oldest moves no records. When more
 // arrive, the oldest record is moved into a spill of one-minute buckets
 // (the last hour) and one-hour buckets (the last day, for horizons longer
 // than an hour), allocated on the first spill only, so keys with little
@@ -92,18 +94,22 @@ func newWindowSpec(horizon uint32, maxRecords int, networkSpan uint32, spans ...
 // comparisons rather than a search and a pass over the records; a late
 // read, before cursorAt, computes its counts from the records.
 type window struct {
-	// records are the exact records, in inline while they fit, so a
-	// key with few attempts needs no allocation (nor a pointer to
-	// follow) for them; past that in storage of their own, which grows
-	// to maxRecords.
-	records []attempt
-	inline  [inlineRecords]attempt
-	spill   *spill
+	// ring holds the exact records, oldest first from head: record i
+	// (0 is the oldest) is ring[(head+i) mod len(ring)], and len(ring)
+	// is a power of two. It is inline while the records fit, so a key
+	// with few attempts needs no allocation (nor a pointer to follow)
+	// for them; past that it is storage of its own, which grows to
+	// maxRecords (rounded up to a power of two).
+	ring   []attempt
+	inline [inlineRecords]attempt
+	spill  *spill
+	// head is the slot of the oldest record, size the number of records.
+	head, size uint16
 	// cursorAt is the time the cursors hold for (0: not valid); while
 	// they are valid, every record is at or before it.
 	cursorAt uint32
 	// inside[j] is the index of the first record inside span j at
-	// cursorAt, failures[j] the failures among records[inside[j]:].
+	// cursorAt, failures[j] the failures among records inside[j] on.
 	inside   [4]uint16
 	failures [4]uint16
 }
@@ -111,10 +117,70 @@ type window struct {
 // newest is the time of the newest attempt recorded (0 for none): the last
 // record, since spilled attempts are older than every record.
 func (w *window) newest() uint32 {
-	if len(w.records) == 0 {
+	if w.size == 0 {
 		return 0
 	}
-	return w.records[len(w.records)-1].at
+	return w.record(int(w.size) - 1).at
+}
+
+// record returns record i, 0 being the oldest (i < size).
+func (w *window) record(i int) *attempt {
+	return &w.ring[(int(w.head)+i)&(len(w.ring)-1)]
+}
+
+// segments returns the records [lo, hi) as the one or two runs of the
+// ring that hold them, in time order.
+func (w *window) segments(lo, hi int) (first, second []attempt) {
+	if lo >= hi {
+		return nil, nil
+	}
+	start := (int(w.head) + lo) & (len(w.ring) - 1)
+	end := start + hi - lo
+	if end <= len(w.ring) {
+		return w.ring[start:end], nil
+	}
+	return w.ring[start:], w.ring[:end-len(w.ring)]
+}
+
+// firstAfter returns the index of the first of the records [lo, hi)
+// later than from (hi when none is).
+func (w *window) firstAfter(lo, hi int, from int64) int {
+	first, second := w.segments(lo, hi)
+	if len(second) > 0 && int64(first[len(first)-1].at) <= from {
+		return lo + len(first) + firstAfter(second, from)
+	}
+	return lo + firstAfter(first, from)
+}
+
+// failuresIn counts the failures among the records [lo, hi).
+func (w *window) failuresIn(lo, hi int) int {
+	first, second := w.segments(lo, hi)
+	return failuresOf(first) + failuresOf(second)
+}
+
+func failuresOf(recs []attempt) int {
+	n := 0
+	for _, r := range recs {
+		n += int(r.tag & 1)
+	}
+	return n
+}
+
+// networkFailuresIn counts the failures tagged networkTag among the
+// records [lo, hi).
+func (w *window) networkFailuresIn(lo, hi int, networkTag uint32) int {
+	first, second := w.segments(lo, hi)
+	return networkFailuresOf(first, networkTag) + networkFailuresOf(second, networkTag)
+}
+
+func networkFailuresOf(recs []attempt, networkTag uint32) int {
+	n := 0
+	for _, r := range recs {
+		if r.tag|1 == networkTag|1 {
+			n += int(r.tag & 1)
+		}
+	}
+	return n
 }
 
 // spill holds the attempts evicted from a window's records, by bucket:
@@ -179,13 +245,13 @@ type windowCounts struct {
 func (w *window) counts(t uint32, spec *windowSpec, networkTag uint32) windowCounts {
 	var c windowCounts
 	if !w.sync(t, spec) {
-		c = recordCounts(w.records, t, spec, networkTag)
+		c = w.recordCounts(t, spec, networkTag)
 	} else {
 		n := spec.activeSpans()
-		recs := w.records
+		size := int(w.size)
 		for j := range n {
 			failures := int(w.failures[j])
-			c.failures[j], c.successes[j] = failures, len(recs)-int(w.inside[j])-failures
+			c.failures[j], c.successes[j] = failures, size-int(w.inside[j])-failures
 		}
 		if spec.networkSpan > 0 {
 			c.networkFailures = w.networkFailures(t, spec, networkTag)
@@ -201,7 +267,7 @@ func (w *window) counts(t uint32, spec *windowSpec, networkTag uint32) windowCou
 // spec's networkSpan before t, with the cursors valid at t: none when no
 // failure is inside the span, else a pass over the records inside it.
 func (w *window) networkFailures(t uint32, spec *windowSpec, networkTag uint32) int {
-	recs := w.records
+	size := int(w.size)
 	var start int
 	if j := spec.networkIndex; j >= 0 {
 		if w.failures[j] == 0 {
@@ -209,15 +275,9 @@ func (w *window) networkFailures(t uint32, spec *windowSpec, networkTag uint32) 
 		}
 		start = int(w.inside[j])
 	} else {
-		start = firstAfter(recs, int64(t)-int64(spec.networkSpan))
+		start = w.firstAfter(0, size, int64(t)-int64(spec.networkSpan))
 	}
-	n := 0
-	for _, r := range recs[start:] {
-		if r.tag|1 == networkTag|1 {
-			n += int(r.tag & 1)
-		}
-	}
-	return n
+	return w.networkFailuresIn(start, size, networkTag)
 }
 
 // sync moves the cursors to time t, or sets them from the records when
@@ -226,18 +286,14 @@ func (w *window) networkFailures(t uint32, spec *windowSpec, networkTag uint32) 
 // a late read.
 func (w *window) sync(t uint32, spec *windowSpec) bool {
 	n := spec.activeSpans()
-	recs := w.records
+	size := int(w.size)
 	if w.cursorAt == 0 {
 		if t == 0 || w.newest() > t {
 			return false
 		}
 		for j := range n {
-			start := firstAfter(recs, int64(t)-int64(spec.spans[j]))
-			failures := 0
-			for _, r := range recs[start:] {
-				failures += int(r.tag & 1)
-			}
-			w.inside[j], w.failures[j] = uint16(start), uint16(failures)
+			start := w.firstAfter(0, size, int64(t)-int64(spec.spans[j]))
+			w.inside[j], w.failures[j] = uint16(start), uint16(w.failuresIn(start, size))
 		}
 		w.cursorAt = t
 		return true
@@ -251,8 +307,12 @@ func (w *window) sync(t uint32, spec *windowSpec) bool {
 	for j := range n {
 		from := int64(t) - int64(spec.spans[j])
 		i, failures := int(w.inside[j]), w.failures[j]
-		for i < len(recs) && int64(recs[i].at) <= from {
-			failures -= uint16(recs[i].tag & 1)
+		for i < size {
+			r := w.record(i)
+			if int64(r.at) > from {
+				break
+			}
+			failures -= uint16(r.tag & 1)
 			i++
 		}
 		w.inside[j], w.failures[j] = uint16(i), failures
@@ -265,20 +325,17 @@ func (w *window) sync(t uint32, spec *windowSpec) bool {
 // the records alone: the records are sorted, so each span's boundary is a
 // binary search and each segment between two boundaries one branch-free
 // pass.
-func recordCounts(recs []attempt, t uint32, spec *windowSpec, networkTag uint32) windowCounts {
+func (w *window) recordCounts(t uint32, spec *windowSpec, networkTag uint32) windowCounts {
 	var c windowCounts
 	n := spec.activeSpans()
-	hi := len(recs)
-	for hi > 0 && recs[hi-1].at > t { // a late read skips the newer records
+	hi := int(w.size)
+	for hi > 0 && w.record(hi-1).at > t { // a late read skips the newer records
 		hi--
 	}
 	end := hi // records [start, end) are in span j but not in span j-1
 	for j := range n {
-		start := firstAfter(recs[:end], int64(t)-int64(spec.spans[j]))
-		failures := 0
-		for _, r := range recs[start:end] {
-			failures += int(r.tag & 1)
-		}
+		start := w.firstAfter(0, end, int64(t)-int64(spec.spans[j]))
+		failures := w.failuresIn(start, end)
 		c.failures[j], c.successes[j] = failures, end-start-failures
 		if j > 0 {
 			c.failures[j] += c.failures[j-1]
@@ -287,12 +344,8 @@ func recordCounts(recs []attempt, t uint32, spec *windowSpec, networkTag uint32)
 		end = start
 	}
 	if spec.networkSpan > 0 {
-		from := int64(t) - int64(spec.networkSpan)
-		for i := hi - 1; i >= 0 && int64(recs[i].at) > from; i-- {
-			if recs[i].tag|1 == networkTag|1 {
-				c.networkFailures += int(recs[i].tag & 1)
-			}
-		}
+		start := w.firstAfter(0, hi, int64(t)-int64(spec.networkSpan))
+		c.networkFailures = w.networkFailuresIn(start, hi, networkTag)
 	}
 	return c
 }
@@ -481,15 +534,15 @@ func (w *window) add(a attempt, spec *windowSpec) {
 	}
 	w.prune(newest, spec.horizon)
 	n := spec.activeSpans()
-	if len(w.records) >= spec.maxRecords {
-		if a.at < w.records[0].at {
+	if int(w.size) >= spec.maxRecords {
+		evicted := *w.record(0)
+		if a.at < evicted.at {
 			w.spillAdd(a, newest, spec)
 			return
 		}
-		evicted := w.records[0]
 		w.spillAdd(evicted, newest, spec)
-		kept := copy(w.records, w.records[1:])
-		w.records = w.records[:kept]
+		w.head = uint16((int(w.head) + 1) & (len(w.ring) - 1))
+		w.size--
 		if w.cursorAt != 0 {
 			for j := range n {
 				if w.inside[j] > 0 {
@@ -500,16 +553,19 @@ func (w *window) add(a attempt, spec *windowSpec) {
 			}
 		}
 	}
-	if len(w.records) == cap(w.records) {
+	if int(w.size) == len(w.ring) {
 		w.grow(spec.maxRecords)
 	}
-	i := len(w.records)
-	for i > 0 && w.records[i-1].at > a.at {
-		i--
+	i := int(w.size)
+	for ; i > 0; i-- { // move the later records up one: none when a is in order
+		prev := w.record(i - 1)
+		if prev.at <= a.at {
+			break
+		}
+		*w.record(i) = *prev
 	}
-	w.records = append(w.records, attempt{})
-	copy(w.records[i+1:], w.records[i:])
-	w.records[i] = a
+	*w.record(i) = a
+	w.size++
 	if w.cursorAt != 0 {
 		// An attempt inside span j lands at or after its cursor; one
 		// outside lands before it (every record before the cursor is
@@ -524,31 +580,37 @@ func (w *window) add(a attempt, spec *windowSpec) {
 	}
 }
 
-// inlineRecords is the number of records a window keeps inline.
+// inlineRecords is the number of records a window keeps inline (a power
+// of two: the inline records are a ring too).
 const inlineRecords = 2
 
-// grow makes room for one more record: the inline records first, then
-// storage of 8 records, doubling up to maxRecords.
+// grow makes room for one more record, when the ring is full: the inline
+// records first, then storage of 8 records, doubling up to maxRecords
+// (rounded up to a power of two). The records move to the new ring's
+// start.
 func (w *window) grow(maxRecords int) {
-	if w.records == nil {
-		w.records = w.inline[:0]
+	if w.ring == nil {
+		w.ring, w.head = w.inline[:], 0
 		return
 	}
-	grown := make([]attempt, len(w.records), min(max(8, 2*cap(w.records)), max(maxRecords, len(w.records)+1)))
-	copy(grown, w.records)
-	w.records = grown
+	size := int(w.size)
+	want := min(max(8, 2*len(w.ring)), max(maxRecords, size+1))
+	grown := make([]attempt, 1<<bits.Len(uint(want-1)))
+	first, second := w.segments(0, size)
+	copy(grown[copy(grown, first):], second)
+	w.ring, w.head = grown, 0
 }
 
-// prune drops the records at or before now-horizon, keeping the slice's
-// storage. With valid cursors, now is at most cursorAt, so the records
-// dropped are outside every span at cursorAt, before every cursor.
+// prune drops the records at or before now-horizon, keeping the ring.
+// With valid cursors, now is at most cursorAt, so the records dropped
+// are outside every span at cursorAt, before every cursor.
 func (w *window) prune(now, horizon uint32) {
-	if len(w.records) == 0 || int64(w.records[0].at) > int64(now)-int64(horizon) {
+	if w.size == 0 || int64(w.record(0).at) > int64(now)-int64(horizon) {
 		return // nothing to drop, the usual case
 	}
-	if i := firstAfter(w.records, int64(now)-int64(horizon)); i > 0 {
-		n := copy(w.records, w.records[i:])
-		w.records = w.records[:n]
+	if i := w.firstAfter(0, int(w.size), int64(now)-int64(horizon)); i > 0 {
+		w.head = uint16((int(w.head) + i) & (len(w.ring) - 1))
+		w.size -= uint16(i)
 		for j := range w.inside {
 			w.inside[j] -= uint16(min(i, int(w.inside[j])))
 		}
@@ -573,10 +635,10 @@ func (w *window) compact(now uint32, spec *windowSpec) bool {
 	if w.spill != nil && !w.spill.liveAt(now, spec.horizon) {
 		w.spill = nil
 	}
-	if len(w.records) == 0 {
-		w.records = nil
+	if w.size == 0 {
+		w.ring, w.head = nil, 0
 	}
-	return w.records == nil && w.spill == nil
+	return w.ring == nil && w.spill == nil
 }
 
 func (s *spill) liveAt(now, horizon uint32) bool {
@@ -683,15 +745,28 @@ func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 		set = set[:copy(set, set[expired:])]
 		i -= expired // below 0: the key expired too
 	}
+	inOrder := len(set) > 0 && at >= set[len(set)-1].last // key goes last
 	switch {
 	case i >= 0:
 		if set[i].last >= at {
 			s.keys = set
 			return
 		}
+		if inOrder { // one move: the keys after i down, key last
+			copy(set[i:], set[i+1:])
+			set[len(set)-1] = seenKey{key: key, last: at}
+			s.keys = set
+			return
+		}
 		set = append(set[:i], set[i+1:]...)
 	case len(set) >= maxKeys:
 		if set[0].last >= at {
+			s.keys = set
+			return
+		}
+		if inOrder { // as above, in place of the least recently seen
+			copy(set, set[1:])
+			set[len(set)-1] = seenKey{key: key, last: at}
 			s.keys = set
 			return
 		}

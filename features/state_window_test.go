@@ -252,3 +252,67 @@ func TestNoteKeysAgainstNote(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowRingKeepsRecords checks the ring of exact records against a
+// sorted slice that drops records past the horizon and its oldest record
+// when full, with late attempts and rings wrapping at every size: the
+// records, read in order, are the slice's.
+func TestWindowRingKeepsRecords(t *testing.T) {
+	tests := []struct {
+		name       string
+		maxRecords int
+	}{
+		{"inline only", 2},
+		{"four", 4},
+		{"not a power of two", 12},
+		{"user", maxUserRecords},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := newWindowSpec(hour, tt.maxRecords, 0, minute, 10*minute, hour)
+			rng := rand.New(rand.NewPCG(uint64(tt.maxRecords), 11))
+			var w window
+			var model []attempt
+			now := uint32(800_000_000)
+			for step := range 5000 {
+				now += uint32(rng.IntN(120))
+				at := now
+				if rng.IntN(4) == 0 {
+					at -= uint32(rng.IntN(900)) // late
+				}
+				a := attempt{at: at, tag: makeTag(0, rng.IntN(2) == 0)}
+				w.add(a, &spec)
+				model = modelAdd(model, a, &spec)
+				got := make([]attempt, 0, w.size)
+				first, second := w.segments(0, int(w.size))
+				got = append(append(got, first...), second...)
+				if !slices.Equal(got, model) {
+					t.Fatalf("step %d: ring holds %v, want %v", step, got, model)
+				}
+			}
+		})
+	}
+}
+
+// modelAdd adds a to the sorted records recs as a window keeps them.
+func modelAdd(recs []attempt, a attempt, spec *windowSpec) []attempt {
+	newest := a.at
+	if len(recs) > 0 {
+		newest = max(newest, recs[len(recs)-1].at)
+	}
+	if int64(a.at) <= int64(newest)-int64(spec.horizon) {
+		return recs
+	}
+	recs = slices.DeleteFunc(recs, func(r attempt) bool { return int64(r.at) <= int64(newest)-int64(spec.horizon) })
+	if len(recs) >= spec.maxRecords {
+		if a.at < recs[0].at {
+			return recs
+		}
+		recs = recs[1:]
+	}
+	i := len(recs)
+	for i > 0 && recs[i-1].at > a.at {
+		i--
+	}
+	return slices.Insert(recs, i, a)
+}
