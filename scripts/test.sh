@@ -24,7 +24,20 @@ fi
 go build -o bin/loginrisk ./cmd/loginrisk
 bin/loginrisk rules check rules/default
 bin/loginrisk rules test rules/default
-go test -race -count=1 -timeout 25m ./... 2>&1 | tee /tmp/loginrisk-test.log
-status=${PIPESTATUS[0]}
+# The fault tests run verbosely beside the rest, so their counts (events,
+# kills, rows, duplicates) are in the log; the rest prints one line per
+# package unless something fails.
+log=${TMPDIR:-/tmp}/loginrisk-test.log
+faultlog=${TMPDIR:-/tmp}/loginrisk-faulttest.log
+mapfile -t pkgs < <(go list ./... | grep -v '/engine/faulttest$')
+go test -race -count=1 -timeout 25m -v ./engine/faulttest >"$faultlog" 2>&1 &
+fault=$!
+status=0
+go test -race -count=1 -timeout 25m "${pkgs[@]}" 2>&1 | tee "$log" || status=$?
+fault_status=0
+wait "$fault" || fault_status=$?
+echo "--- fault tests (full output: $faultlog)"
+grep -E '^(=== RUN|--- |ok|FAIL|panic)|_test\.go:[0-9]+:' "$faultlog" | grep -v '^=== RUN' || true
 if [[ $status -ne 0 ]]; then exit "$status"; fi
+if [[ $fault_status -ne 0 ]]; then tail -50 "$faultlog"; exit "$fault_status"; fi
 if [[ -x scripts/fuzz.sh ]]; then scripts/fuzz.sh "${FUZZTIME:-20s}"; fi
