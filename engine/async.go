@@ -8,8 +8,7 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// ErrBacklogFull is returned by Reserve and Submit when the recording
-// queue is full: the caller should tell its client to slow down.
+// ErrBacklogFull is returned by Reserve when the recording queue is full: the caller should tell its client to slow down.
 var ErrBacklogFull = errors.New("recording backlog is full")
 
 // Reservation is a place held in the recording queue. The HTTP API
@@ -49,14 +48,11 @@ func (r Reservation) Submit(se schemas.ScoredEvent) {
 // Cancel gives the place back unused (dry runs, duplicates, errors).
 func (r Reservation) Cancel() { r.e.queued.Add(-1) }
 
-// Submit reserves a place and queues se in it, or returns ErrBacklogFull.
-func (e *Engine) Submit(se schemas.ScoredEvent) error {
-	r, err := e.Reserve()
-	if err != nil {
-		return err
-	}
-	r.Submit(se)
-	return nil
+// taken appends se, just taken from the queue, to batch and gives its
+// place back.
+func (e *Engine) taken(batch []schemas.ScoredEvent, se schemas.ScoredEvent) []schemas.ScoredEvent {
+	e.queued.Add(-1)
+	return append(batch, se)
 }
 
 // Backlog returns the number of reserved and submitted events not yet
@@ -92,14 +88,12 @@ func (e *Engine) RunRecorder(ctx context.Context, drain time.Duration) error {
 	for {
 		select {
 		case se := <-e.pending:
-			e.queued.Add(-1)
-			batch = append(batch, se)
+			batch = e.taken(batch, se)
 		fill:
 			for len(batch) < cap(batch) {
 				select {
 				case se := <-e.pending:
-					e.queued.Add(-1)
-					batch = append(batch, se)
+					batch = e.taken(batch, se)
 				default:
 					break fill
 				}
@@ -111,8 +105,7 @@ func (e *Engine) RunRecorder(ctx context.Context, drain time.Duration) error {
 			for {
 				select {
 				case se := <-e.pending:
-					e.queued.Add(-1)
-					batch = append(batch, se)
+					batch = e.taken(batch, se)
 					if len(batch) == cap(batch) {
 						record(dctx)
 					}

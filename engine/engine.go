@@ -301,21 +301,34 @@ func fillEventFeatures(ev *schemas.LoginEvent, f *schemas.Features) {
 	}
 }
 
-// ipKey is the key of IP-scoped locks: the address, or its /64 for IPv6
-// (an attacker rotating inside one /64 is one source).
-//
-// An IPv4 address sent in its IPv4-mapped IPv6 form (::ffff:1.2.3.4) has
-// the key of its IPv4 form (addr is unmapped by schemas.ParseIP): an
-// attacker alternating the two forms is one source, as the status
-// endpoints and the per-address counters see it.
+// addrKey is the key of an address in IP-scoped locks and the last
+// decisions by address: the address, or its /64 for IPv6 (an attacker
+// rotating inside one /64 is one source). An IPv4-mapped address
+// (::ffff:1.2.3.4) is its IPv4 form: an attacker alternating the two
+// forms is one source, as the per-address counters see it.
+func addrKey(addr netip.Addr) string {
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}
+
+// ipKey is addrKey for a scored event (ev.Addr is unmapped by
+// schemas.ParseIP) without formatting the address again in the usual
+// cases: the enrichment's /64 for IPv6, the event's text for IPv4 sent as
+// IPv4.
 func ipKey(addr netip.Addr, f *schemas.Features) string {
-	if addr.Is6() && f.Network != "" {
+	switch {
+	case !addr.IsValid():
+		return f.IP
+	case addr.Is6() && f.Network != "":
 		return f.Network
+	case addr.Is4() && strings.IndexByte(f.IP, ':') < 0:
+		return f.IP
 	}
-	if addr.Is4() && strings.IndexByte(f.IP, ':') >= 0 {
-		return addr.String()
-	}
-	return f.IP
+	return addrKey(addr)
 }
 
 // eventLockKeys are the strings an event's lock keys are made of, with

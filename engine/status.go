@@ -46,11 +46,7 @@ func (e *Engine) UserStatus(userID string, at time.Time) Status {
 func (e *Engine) IPStatus(addr netip.Addr, at time.Time) Status {
 	st := Status{Counters: map[string]float64{}}
 	addr = addr.Unmap()
-	key := addr.String()
-	if addr.Is6() {
-		p, _ := addr.Prefix(64)
-		key = p.String()
-	}
+	key := addrKey(addr)
 	st.Locks = e.locks.activeForIP(key, at)
 	if cr, ok := e.cfg.State.(CounterReader); ok {
 		st.Counters = cr.IPCounters(addr, at)

@@ -310,12 +310,14 @@ func fillBacklog(t testing.TB, eng *engine.Engine) {
 	t.Helper()
 	d := &schemas.Decision{EventID: "filler"}
 	for i := 0; ; i++ {
-		if err := eng.Submit(schemas.ScoredEvent{Decision: d}); err != nil {
+		place, err := eng.Reserve()
+		if err != nil {
 			if !errors.Is(err, engine.ErrBacklogFull) {
-				t.Fatalf("Submit: %v", err)
+				t.Fatalf("Reserve: %v", err)
 			}
 			return
 		}
+		place.Submit(schemas.ScoredEvent{Decision: d})
 		if i > 10_000_000 {
 			t.Fatal("the backlog never filled")
 		}
