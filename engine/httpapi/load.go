@@ -131,17 +131,12 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return LoadResult{}, err
 	}
-	target := strings.TrimSuffix(cfg.URL, "/") + cfg.Path
 	u, _ := url.Parse(cfg.URL) // checked by Validate
-	// newSender returns one worker's way to send request i: a lean
-	// keep-alive connection for plain HTTP, net/http for HTTPS or a given
-	// Transport.
-	var newSender func() (send func(context.Context, int) (int, error), done func())
+	// Each worker sends through its own sender: a lean keep-alive
+	// connection for plain HTTP, net/http for HTTPS or a given Transport.
+	var newSender func() loadSender
 	if cfg.Transport == nil && u.Scheme == "http" {
-		newSender = func() (func(context.Context, int) (int, error), func()) {
-			c := newLoadConn(u, &cfg)
-			return c.do, c.close
-		}
+		newSender = func() loadSender { return newLoadConn(u, &cfg) }
 	} else {
 		transport := cfg.Transport
 		if transport == nil {
@@ -155,10 +150,8 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 			defer t.CloseIdleConnections()
 			transport = t
 		}
-		client := &http.Client{Transport: transport, Timeout: cfg.Timeout}
-		newSender = func() (func(context.Context, int) (int, error), func()) {
-			return func(ctx context.Context, i int) (int, error) { return loadOne(ctx, client, cfg, target, i) }, func() {}
-		}
+		client := clientSender{client: &http.Client{Transport: transport, Timeout: cfg.Timeout}, cfg: &cfg}
+		newSender = func() loadSender { return client }
 	}
 
 	total := int(float64(cfg.Rate) * cfg.Duration.Seconds())
@@ -183,14 +176,14 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 		t := &tallies[w]
 		t.latencies = make([]time.Duration, 0, total/cfg.Concurrency+1)
 		t.codes = map[int]int{}
-		send, done := newSender()
+		sender := newSender()
 		wg.Go(func() {
-			defer done()
+			defer sender.close()
 			for j := range jobs {
 				if early := time.Until(j.due); early > 0 {
 					time.Sleep(early) // the dispatcher releases requests up to 1 ms ahead
 				}
-				code, err := send(ctx, j.i)
+				code, err := sender.do(ctx, j.i)
 				t.latencies = append(t.latencies, time.Since(j.due))
 				if err != nil {
 					t.errors++
@@ -258,16 +251,36 @@ dispatch:
 	return res, nil
 }
 
-// loadOne sends request i and drains the answer so the connection is
-// reused.
-func loadOne(ctx context.Context, client *http.Client, cfg LoadConfig, target string, i int) (int, error) {
+// path is request i's path.
+func (c *LoadConfig) path(i int) string {
+	if c.PathOf != nil {
+		return c.PathOf(i)
+	}
+	return c.Path
+}
+
+// loadSender sends a load run's requests; each worker has its own.
+type loadSender interface {
+	do(ctx context.Context, i int) (code int, err error)
+	close()
+}
+
+// clientSender sends through net/http; workers share it.
+type clientSender struct {
+	client *http.Client
+	cfg    *LoadConfig
+}
+
+func (s clientSender) close() {}
+
+// do sends request i and drains the answer so the connection is reused.
+func (s clientSender) do(ctx context.Context, i int) (int, error) {
+	cfg := s.cfg
 	var body io.Reader = http.NoBody
 	if cfg.Body != nil {
 		body = bytes.NewReader(cfg.Body(i))
 	}
-	if cfg.PathOf != nil {
-		target = strings.TrimSuffix(cfg.URL, "/") + cfg.PathOf(i)
-	}
+	target := strings.TrimSuffix(cfg.URL, "/") + cfg.path(i)
 	req, err := http.NewRequestWithContext(ctx, cfg.Method, target, body)
 	if err != nil {
 		return 0, err
@@ -278,7 +291,7 @@ func loadOne(ctx context.Context, client *http.Client, cfg LoadConfig, target st
 	if cfg.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+cfg.Token)
 	}
-	resp, err := client.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, err
 	}

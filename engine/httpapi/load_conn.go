@@ -69,10 +69,7 @@ func (c *loadConn) close() {
 
 func (c *loadConn) roundTrip(i int) (code int, keepAlive bool, err error) {
 	cfg := c.cfg
-	path := cfg.Path
-	if cfg.PathOf != nil {
-		path = cfg.PathOf(i)
-	}
+	path := cfg.path(i)
 	var body []byte
 	if cfg.Body != nil {
 		body = cfg.Body(i)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +88,21 @@ func TestLoadConfigValidate(t *testing.T) {
 				t.Fatalf("Validate: %v, want an error containing %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// Over HTTPS (or with a given Transport) the load goes through net/http,
+// per-request paths included.
+func TestLoadOverTLS(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ts := httptest.NewTLSServer(f.srv.Handler())
+	defer ts.Close()
+	res, err := Load(context.Background(), LoadConfig{URL: ts.URL, Token: readToken, Method: "GET", Transport: ts.Client().Transport,
+		PathOf: func(i int) string { return fmt.Sprintf("/v1/users/user-%d/status", i%10) }, Rate: 400, Duration: 250 * time.Millisecond, Concurrency: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 100 || res.Codes[200] != 100 || res.Errors != 0 {
+		t.Errorf("requests %d, codes %v, errors %d (first %q); want 100 answered 200", res.Requests, res.Codes, res.Errors, res.FirstErr)
 	}
 }

@@ -235,7 +235,7 @@ func (s *Stream) recordPartition(gctx context.Context, gen *kafka.Generation, pa
 				if !ok {
 					break merge
 				}
-				p = mergePrepared(p, q)
+				p.join(q)
 				taken++
 			default:
 				break merge
@@ -251,16 +251,13 @@ func (s *Stream) recordPartition(gctx context.Context, gen *kafka.Generation, pa
 	}
 }
 
-// mergePrepared joins two consecutive scored batches of a partition.
-func mergePrepared(a, b preparedBatch) preparedBatch {
-	return preparedBatch{
-		batch: &engine.Batch{
-			Scored:   append(a.batch.Scored[:len(a.batch.Scored):len(a.batch.Scored)], b.batch.Scored...),
-			Rejected: append(a.batch.Rejected[:len(a.batch.Rejected):len(a.batch.Rejected)], b.batch.Rejected...),
-		},
-		messages:   a.messages + b.messages,
-		lastOffset: b.lastOffset,
-	}
+// join appends the next scored batch of the partition to p, which the
+// recorder owns.
+func (p *preparedBatch) join(next preparedBatch) {
+	p.batch.Scored = append(p.batch.Scored, next.batch.Scored...)
+	p.batch.Rejected = append(p.batch.Rejected, next.batch.Rejected...)
+	p.messages += next.messages
+	p.lastOffset = next.lastOffset
 }
 
 // recordAndCommit records one scored batch until that succeeds, then
