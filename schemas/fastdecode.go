@@ -77,25 +77,14 @@ type idStrings struct {
 
 // value reads field id's string or null, like stringValue.
 func (s *idStrings) value(data []byte, i int, id int) int {
-	if i < len(data) && data[i] == 'n' {
-		return literal(data, i, "null")
+	var raw []byte
+	var isNull bool
+	var next int
+	raw, s.unescaped, isNull, next = stringToken(data, i, s.unescaped)
+	if next >= 0 && !isNull {
+		s.raw[id], s.set[id] = raw, true
 	}
-	end, escaped := scanString(data, i)
-	if end < 0 {
-		return -1
-	}
-	raw := data[i+1 : end]
-	if escaped {
-		start := len(s.unescaped)
-		var ok bool
-		if s.unescaped, ok = appendUnescaped(s.unescaped, raw); !ok {
-			return -1
-		}
-		// Later appends may move the buffer; this slice keeps the bytes.
-		raw = s.unescaped[start:len(s.unescaped):len(s.unescaped)]
-	}
-	s.raw[id], s.set[id] = raw, true
-	return end + 1
+	return next
 }
 
 // assign sets e's identifier fields that had a value.
@@ -320,50 +309,54 @@ func afterMember(data []byte, i int) (next int, c byte) {
 // like encoding/json. A value equal to one of common is stored as that
 // string, without allocating.
 func stringValue(data []byte, i int, dst *string, common []string) int {
-	if i < len(data) && data[i] == 'n' {
-		return literal(data, i, "null")
-	}
-	end, escaped := scanString(data, i)
-	if end < 0 {
-		return -1
-	}
-	raw := data[i+1 : end]
-	if escaped {
-		var buf [128]byte
-		var ok bool
-		if raw, ok = appendUnescaped(buf[:0], raw); !ok {
-			return -1
-		}
+	var stack [128]byte
+	raw, _, isNull, next := stringToken(data, i, stack[:0])
+	if next < 0 || isNull {
+		return next
 	}
 	for _, s := range common {
 		if string(raw) == s {
 			*dst = s
-			return end + 1
+			return next
 		}
 	}
 	*dst = string(raw)
-	return end + 1
+	return next
 }
 
 // timeValue reads occurred_at's string or null into *dst without copying
 // it unless it has escapes.
 func timeValue(data []byte, i int, dst *[]byte) int {
+	raw, _, isNull, next := stringToken(data, i, nil)
+	if next >= 0 && !isNull {
+		*dst = raw
+	}
+	return next
+}
+
+// stringToken reads the string or null at data[i]. A string's bytes are
+// a slice of data, or, when it has escapes, its decoded bytes appended to
+// buf (grown is buf after the append; raw keeps its bytes when later
+// appends move it). next is the index after the token, or -1 when it is
+// not a valid string or null.
+func stringToken(data []byte, i int, buf []byte) (raw, grown []byte, isNull bool, next int) {
 	if i < len(data) && data[i] == 'n' {
-		return literal(data, i, "null")
+		return nil, buf, true, literal(data, i, "null")
 	}
 	end, escaped := scanString(data, i)
 	if end < 0 {
-		return -1
+		return nil, buf, false, -1
 	}
-	raw := data[i+1 : end]
+	raw = data[i+1 : end]
 	if escaped {
+		start := len(buf)
 		var ok bool
-		if raw, ok = appendUnescaped(nil, raw); !ok {
-			return -1
+		if buf, ok = appendUnescaped(buf, raw); !ok {
+			return nil, buf, false, -1
 		}
+		raw = buf[start:len(buf):len(buf)]
 	}
-	*dst = raw
-	return end + 1
+	return raw, buf, false, end + 1
 }
 
 // attributesValue reads an object of strings (merged into *dst, as
