@@ -13,9 +13,10 @@ HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-8123}
 DATA=${CLICKHOUSE_DATA:-/tmp/loginrisk-clickhouse}
 PIDFILE=$DATA/clickhouse.pid
 
-say() { echo "clickhouse: $*" >&2; }
-
-port_open() { timeout 1 bash -c ": </dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+NAME=clickhouse
+STOP_TIMEOUT=${CLICKHOUSE_STOP_TIMEOUT:-30}
+# shellcheck source=scripts/daemon.sh
+. "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
 
 client() { "${CLIENT[@]}" --host 127.0.0.1 --port "$PORT" "$@"; }
 
@@ -131,28 +132,4 @@ start() {
   exit 1
 }
 
-stop() {
-  local pid i
-  pid=$(running_pid) || { rm -f "$PIDFILE"; say "stopped"; return 0; }
-  kill -TERM "$pid"
-  for ((i = 0; i < ${CLICKHOUSE_STOP_TIMEOUT:-30} * 4; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.25
-  done
-  if kill -0 "$pid" 2>/dev/null; then say "SIGTERM timed out; sending SIGKILL"; kill -KILL "$pid"; fi
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  rm -f "$PIDFILE"
-  say "stopped"
-}
-
-status() {
-  local pid
-  if pid=$(running_pid); then echo "clickhouse: running (pid $pid) on 127.0.0.1:$PORT"; else echo "clickhouse: stopped"; return 1; fi
-}
-
-case ${1:-} in
-  start) start ;;
-  stop) stop ;;
-  status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+daemon_main "$@"

@@ -17,9 +17,10 @@ LIBS=${LOGINRISK_CACHE:-${HOME:-/root}/.cache/loginrisk}/kafka-$VERSION/libs
 PIDFILE=$DATA/kafka.pid
 MAIN=kafka.Kafka  # kafka-server-start.sh's main class; kafka-storage.sh uses kafka.tools.StorageTool
 
-say() { echo "kafka: $*" >&2; }
-
-port_open() { timeout 1 bash -c ": </dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+NAME=kafka
+STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
+# shellcheck source=scripts/daemon.sh
+. "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
 
 # Prints the pid if our broker (for this data dir) is running.
 running_pid() {
@@ -145,28 +146,4 @@ start() {
   exit 1
 }
 
-stop() {
-  local pid i
-  pid=$(running_pid) || { rm -f "$PIDFILE"; say "stopped"; return 0; }
-  kill -TERM "$pid"
-  for ((i = 0; i < ${KAFKA_STOP_TIMEOUT:-30} * 4; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.25
-  done
-  if kill -0 "$pid" 2>/dev/null; then say "SIGTERM timed out; sending SIGKILL"; kill -KILL "$pid"; fi
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  rm -f "$PIDFILE"
-  say "stopped"
-}
-
-status() {
-  local pid
-  if pid=$(running_pid); then echo "kafka: running (pid $pid) on 127.0.0.1:$PORT"; else echo "kafka: stopped"; return 1; fi
-}
-
-case ${1:-} in
-  start) start ;;
-  stop) stop ;;
-  status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+daemon_main "$@"
