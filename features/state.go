@@ -146,6 +146,7 @@ type observation struct {
 	tag        uint32 // the attempt in the user's window (network + outcome)
 	deviceHash uint64
 	keys       profileKeys
+	found      entryRefs // where read found keys in the user's profile
 	// The attempt's location, when usable for travel.
 	located   bool
 	latitude  float64
@@ -246,8 +247,8 @@ func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) 
 	known := p.known()
 	f.UserKnown = known
 	f.UserSuccessesTotal = 0
-	found := p.lookup(&o.keys)
-	isNew := func(kind profileKind) bool { return known && o.keys[kind].valid && !found[kind] }
+	o.found = p.lookup(&o.keys)
+	isNew := func(kind profileKind) bool { return known && o.keys[kind].valid && o.found[kind] == 0 }
 	f.NewCountry = isNew(kindCountry)
 	f.NewCity = isNew(kindCity)
 	f.NewASN = isNew(kindASN)
@@ -293,7 +294,9 @@ func (u *userState) update(o *observation, spec *windowSpec) {
 		u.profile = new(profile)
 	}
 	p := u.profile
-	p.noteKeys(&o.keys, o.at)
+	if !p.noteFound(&o.keys, &o.found, o.at) {
+		p.noteKeys(&o.keys, o.at)
+	}
 	if o.at > p.loadedThrough && p.successesTotal < math.MaxUint32 {
 		p.successesTotal++
 	}

@@ -64,18 +64,51 @@ type profile struct {
 // known reports whether the profile holds at least one success.
 func (p *profile) known() bool { return p != nil && p.successesTotal > 0 }
 
-// lookup reports, in one pass, which of the keys the profile holds.
-func (p *profile) lookup(keys *profileKeys) (found [numKinds]bool) {
+// entryRefs locate an attempt's keys in a profile, by kind: the index of
+// the entry plus one, 0 for a key the profile does not hold (or not
+// valid). Entries number at most maxPerKind*numKinds, below 256.
+type entryRefs [numKinds]uint8
+
+// lookup finds, in one pass, which of the keys the profile holds, and
+// where.
+func (p *profile) lookup(keys *profileKeys) (found entryRefs) {
 	if p == nil {
 		return found
 	}
 	for i := range p.entries {
 		e := &p.entries[i]
 		if k := keys[e.kind]; k.valid && k.hash == e.hash {
-			found[e.kind] = true
+			found[e.kind] = uint8(i + 1)
 		}
 	}
 	return found
+}
+
+// noteFound records the keys of an attempt as noteKeys does, when lookup
+// found every valid one (found, on this profile, unchanged since): then
+// each is one entry to update, with no pass over the others. It reports
+// false, changing nothing, when a key is missing.
+func (p *profile) noteFound(keys *profileKeys, found *entryRefs, at uint32) bool {
+	for kind, k := range keys {
+		if k.valid && found[kind] == 0 {
+			return false
+		}
+	}
+	for _, ref := range found {
+		if ref != 0 {
+			p.entries[ref-1].seen(at)
+		}
+	}
+	return true
+}
+
+// seen counts one more success with the entry's value at at.
+func (e *profileEntry) seen(at uint32) {
+	e.first = min(e.first, at)
+	e.last = max(e.last, at)
+	if e.count < math.MaxUint16 {
+		e.count++
+	}
 }
 
 // note records that kind/hash was seen in a success at at.
@@ -87,11 +120,7 @@ func (p *profile) note(kind profileKind, hash uint32, at uint32) {
 			continue
 		}
 		if e.hash == hash {
-			e.first = min(e.first, at)
-			e.last = max(e.last, at)
-			if e.count < math.MaxUint16 {
-				e.count++
-			}
+			e.seen(at)
 			return
 		}
 		n++
@@ -144,12 +173,7 @@ func (p *profile) noteKeys(keys *profileKeys, at uint32) {
 		}
 		switch {
 		case found[kind] != 0:
-			e := &p.entries[found[kind]-1]
-			e.first = min(e.first, at)
-			e.last = max(e.last, at)
-			if e.count < math.MaxUint16 {
-				e.count++
-			}
+			p.entries[found[kind]-1].seen(at)
 		case count[kind] < maxPerKind:
 			p.entries = append(p.entries, profileEntry{hash: k.hash, first: at, last: at, count: 1, kind: profileKind(kind)})
 		case p.entries[oldest[kind]-1].last <= at:

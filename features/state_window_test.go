@@ -227,10 +227,12 @@ func TestRecentSetOutOfOrder(t *testing.T) {
 
 // TestNoteKeysAgainstNote: recording an attempt's keys in one pass gives
 // the profile that noting them one kind after the other gives, past the
-// 16 entries a kind keeps too.
+// 16 entries a kind keeps too; and so does updating the entries lookup
+// found, when it found every key (noteFound), as Observe does.
 func TestNoteKeysAgainstNote(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
-	var onePass, oneByOne profile
+	var onePass, oneByOne, byLookup profile
+	foundAll := 0
 	at := uint32(800_000_000)
 	for step := range 3000 {
 		at += uint32(rng.IntN(100))
@@ -242,6 +244,12 @@ func TestNoteKeysAgainstNote(t *testing.T) {
 		}
 		when := at - uint32(rng.IntN(2))*uint32(rng.IntN(5000)) // some late
 		onePass.noteKeys(&keys, when)
+		found := byLookup.lookup(&keys)
+		if byLookup.noteFound(&keys, &found, when) {
+			foundAll++
+		} else {
+			byLookup.noteKeys(&keys, when)
+		}
 		for kind, k := range keys {
 			if k.valid {
 				oneByOne.note(profileKind(kind), k.hash, when)
@@ -250,6 +258,12 @@ func TestNoteKeysAgainstNote(t *testing.T) {
 		if !slices.Equal(onePass.entries, oneByOne.entries) {
 			t.Fatalf("step %d: one pass %v, one by one %v", step, onePass.entries, oneByOne.entries)
 		}
+		if !slices.Equal(byLookup.entries, onePass.entries) {
+			t.Fatalf("step %d: by lookup %v, one pass %v", step, byLookup.entries, onePass.entries)
+		}
+	}
+	if foundAll < 100 {
+		t.Errorf("lookup found every key in %d steps: the test does not exercise noteFound", foundAll)
 	}
 }
 
