@@ -676,9 +676,24 @@ type seenKey struct {
 	last uint32
 }
 
-// find returns the index of key, or -1.
+// find returns the index of key, or -1. It looks at the newest first (a
+// returning key is near the end), four keys a step.
 func (s seenKeys) find(key uint32) int {
-	for i := len(s) - 1; i >= 0; i-- { // the newest first: a returning key is near the end
+	i := len(s)
+	for ; i >= 4; i -= 4 {
+		q := s[i-4 : i]
+		switch key {
+		case q[3].key:
+			return i - 1
+		case q[2].key:
+			return i - 2
+		case q[1].key:
+			return i - 3
+		case q[0].key:
+			return i - 4
+		}
+	}
+	for i--; i >= 0; i-- {
 		if s[i].key == key {
 			return i
 		}
@@ -687,9 +702,13 @@ func (s seenKeys) find(key uint32) int {
 }
 
 // seenAfter returns the index of the first key last seen after from (the
-// set is sorted by that time).
+// set is sorted by that time): 0 at once when the oldest key is, as with
+// nothing to expire or a span wider than the set.
 func (s seenKeys) seenAfter(from int64) int {
-	lo, hi := 0, len(s)
+	if len(s) == 0 || int64(s[0].last) > from {
+		return 0
+	}
+	lo, hi := 1, len(s)
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		if int64(s[mid].last) > from {
