@@ -289,6 +289,7 @@ func TestDetail(t *testing.T) {
 	}{
 		{"ints", "{user_failures_15m} failures in 15 min from {user_distinct_ips_1h} networks", "7 failures in 15 min from 3 networks"},
 		{"strings", "first login from {city}, {country}", "first login from Lyon, FR"},
+		{"empty strings as unknown", "new device: {browser} on {os}", "new device: unknown on unknown"},
 		{"large floats without decimals", "{travel_km} km at {travel_speed_kmh} km/h", "5844 km at 12000 km/h"},
 		{"small floats with two decimals at most", "ratio {ip_success_ratio_1h}, lat {latitude}, lon {longitude}", "ratio 0.13, lat 45.75, lon -3"},
 		{"bools", "tor={tor_exit} vpn={anonymous_vpn}", "tor=true vpn=false"},

@@ -92,8 +92,9 @@ func (ft feature) stringGetter() func(*schemas.Features) string {
 }
 
 // appendValue formats the feature's value for a detail text: integers and
-// booleans as Go prints them, strings as they are, and floats without noise
-// (see formatFloat).
+// booleans as Go prints them, strings as they are but an empty one as
+// "unknown" (a login without a user agent or a city would otherwise read
+// "new device:  on "), and floats without noise (see appendFloat).
 func (ft feature) appendValue(dst []byte, f *schemas.Features) []byte {
 	v := reflect.ValueOf(f).Elem().Field(ft.index)
 	switch ft.kind {
@@ -104,6 +105,9 @@ func (ft feature) appendValue(dst []byte, f *schemas.Features) []byte {
 	case reflect.Float64:
 		return appendFloat(dst, v.Float())
 	default:
+		if v.Len() == 0 {
+			return append(dst, "unknown"...)
+		}
 		return append(dst, v.String()...)
 	}
 }
