@@ -62,18 +62,32 @@ type windowSpec struct {
 	// equal to networkSpan (-1 for none): set by newWindowSpec.
 	active       int
 	networkIndex int
+	// The spill's minute buckets serve the spans [0, short), its hour
+	// buckets the others. spanBuckets[j] is span j in buckets of its
+	// ring's width, when aligned: every span is a whole number of them,
+	// so the buckets outside a span at t are those up to t's bucket
+	// minus spanBuckets[j], with no division.
+	short       int
+	aligned     bool
+	spanBuckets [4]int64
 }
 
 // newWindowSpec returns the spec of a window keeping maxRecords exact
 // records within horizon and answering spans (ascending, at most four),
 // with a per-network failure count over networkSpan (0 for none).
 func newWindowSpec(horizon uint32, maxRecords int, networkSpan uint32, spans ...uint32) windowSpec {
-	spec := windowSpec{horizon: horizon, maxRecords: maxRecords, networkSpan: networkSpan, networkIndex: -1}
+	spec := windowSpec{horizon: horizon, maxRecords: maxRecords, networkSpan: networkSpan, networkIndex: -1, aligned: true}
 	spec.active = copy(spec.spans[:], spans)
 	for j, span := range spans {
 		if networkSpan != 0 && span == networkSpan {
 			spec.networkIndex = j
 		}
+		width := uint32(hour)
+		if span <= hour {
+			spec.short, width = j+1, minute
+		}
+		spec.spanBuckets[j] = int64(span / width)
+		spec.aligned = spec.aligned && span%width == 0
 	}
 	return spec
 }
@@ -192,11 +206,7 @@ type spill struct {
 }
 
 func newSpill(spec *windowSpec) *spill {
-	n := spec.activeSpans()
-	short := 0 // spans [0, short) are served by minute buckets
-	for short < n && spec.spans[short] <= hour {
-		short++
-	}
+	n, short := spec.activeSpans(), spec.short
 	s := &spill{
 		minutes: spillRing{buckets: make([]bucket, hour/minute), width: minute, from: 0, to: uint8(short)},
 		hours:   spillRing{width: hour, from: uint8(short), to: uint8(n)},
@@ -304,11 +314,12 @@ func (w *window) sync(t uint32, spec *windowSpec) bool {
 	if t == w.cursorAt {
 		return true
 	}
-	for j := range n {
+	head, mask := int(w.head), len(w.ring)-1
+	for j := range w.inside[:n] {
 		from := int64(t) - int64(spec.spans[j])
 		i, failures := int(w.inside[j]), w.failures[j]
 		for i < size {
-			r := w.record(i)
+			r := &w.ring[(head+i)&mask]
 			if int64(r.at) > from {
 				break
 			}
@@ -385,6 +396,15 @@ func lastOutside(t, span, width uint32) int64 {
 	return from / int64(width)
 }
 
+// lastOutside is lastOutside(t, spec.spans[j], r.width), without a
+// division for an aligned spec.
+func (r *spillRing) lastOutside(t uint32, spec *windowSpec, j uint8) int64 {
+	if !spec.aligned {
+		return lastOutside(t, spec.spans[j], r.width)
+	}
+	return max(int64(t/r.width)-spec.spanBuckets[j], -1)
+}
+
 // read adds to c the spilled attempts of the ring's spans at time t.
 func (r *spillRing) read(t uint32, spec *windowSpec, c *windowCounts) {
 	if len(r.buckets) == 0 || r.from == r.to {
@@ -407,9 +427,13 @@ func (r *spillRing) read(t uint32, spec *windowSpec, c *windowCounts) {
 // first time, or after a gap longer than the ring, it recomputes them.
 func (r *spillRing) advance(t uint32, spec *windowSpec) {
 	oldCurrent, current := int64(r.sumsAt/r.width), int64(t/r.width)
+	if r.sumsAt != 0 && current == oldCurrent && spec.aligned {
+		r.sumsAt = t // the same bucket: no bucket entered or left a span
+		return
+	}
 	if r.sumsAt != 0 && current-oldCurrent < int64(len(r.buckets)) {
 		for j := r.from; j < r.to; j++ {
-			last := lastOutside(t, spec.spans[j], r.width)
+			last := r.lastOutside(t, spec, j)
 			for id := r.outside[j] + 1; id <= min(last, oldCurrent); id++ {
 				if b := r.bucket(id); b != nil {
 					r.sums[j].failures -= b.failures
@@ -435,7 +459,7 @@ func (r *spillRing) advance(t uint32, spec *windowSpec) {
 	r.walk(t, spec, failures[:], successes[:])
 	for j := r.from; j < r.to; j++ {
 		r.sums[j] = bucket{failures: uint32(failures[j]), successes: uint32(successes[j])}
-		r.outside[j] = lastOutside(t, spec.spans[j], r.width)
+		r.outside[j] = r.lastOutside(t, spec, j)
 	}
 	r.sumsAt = t
 }
@@ -459,7 +483,7 @@ func (r *spillRing) walk(t uint32, spec *windowSpec, failures, successes []int) 
 	j, f, sc := int(r.from), 0, 0
 	for k := uint32(0); k < uint32(len(r.buckets)) && k <= current; k++ {
 		id := current - k
-		for j < int(r.to) && int64(id) <= lastOutside(t, spec.spans[j], r.width) {
+		for j < int(r.to) && int64(id) <= r.lastOutside(t, spec, uint8(j)) {
 			failures[j] += f // this bucket and older ones are outside span j
 			successes[j] += sc
 			j++
@@ -506,11 +530,11 @@ func (r *spillRing) add(a attempt, newest uint32, spec *windowSpec) {
 	} else {
 		b.successes++
 	}
-	if r.sumsAt == 0 {
-		return
+	if r.sumsAt == 0 || id > r.sumsAt/r.width {
+		return // not in the sums (yet)
 	}
 	for j := r.from; j < r.to; j++ {
-		if int64(id) > r.outside[j] && id <= r.sumsAt/r.width {
+		if int64(id) > r.outside[j] {
 			if failure {
 				r.sums[j].failures++
 			} else {
@@ -566,7 +590,16 @@ func (w *window) add(a attempt, spec *windowSpec) {
 	}
 	*w.record(i) = a
 	w.size++
-	if w.cursorAt != 0 {
+	switch {
+	case w.cursorAt == 0:
+	case a.at >= w.cursorAt:
+		// In order (the cursors are at a.at): inside every span.
+		if a.failure() {
+			for j := range w.failures[:n] {
+				w.failures[j]++
+			}
+		}
+	default:
 		// An attempt inside span j lands at or after its cursor; one
 		// outside lands before it (every record before the cursor is
 		// outside too), moving it up one.

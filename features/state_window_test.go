@@ -21,6 +21,7 @@ func TestWindowAgainstReference(t *testing.T) {
 		{"ip", newWindowSpec(hour, 64, 0, minute, 10*minute, hour)},
 		{"tiny records", newWindowSpec(day, 4, 0, minute, 15*minute, hour, day)},
 		{"network span of its own", newWindowSpec(day, 64, 10*minute, minute, 15*minute, hour, day)},
+		{"spans not whole buckets", newWindowSpec(day, 8, 0, 90, 25*minute+30, 2*hour+17, day-1)},
 	}
 	for _, sp := range specs {
 		for seed := range uint64(20) {
