@@ -3,6 +3,7 @@ package features
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"net/netip"
 	"strings"
 	"sync"
@@ -208,7 +209,7 @@ func (s *Store) applyUser(userID string, o *observation, f *schemas.Features, re
 	sh := s.users.shard(o.userHash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	u := sh.m[userID]
+	u := sh.get(o.userHash, userID)
 	if u == nil {
 		if !record {
 			// Peek of an unknown user: read an empty state on the
@@ -218,7 +219,7 @@ func (s *Store) applyUser(userID string, o *observation, f *schemas.Features, re
 			return
 		}
 		u = new(userState)
-		sh.m[strings.Clone(userID)] = u
+		sh.put(o.userHash, strings.Clone(userID), u)
 	}
 	u.read(o, &s.userWindow, f)
 	if record {
@@ -329,7 +330,7 @@ func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
 	sh := s.ips.shard(o.ipHash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	st := sh.m[o.ipKey]
+	st := sh.get(o.ipHash, o.ipKey)
 	if st == nil {
 		if !record {
 			var unknown ipState // as for users: on the stack
@@ -337,7 +338,7 @@ func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
 			return
 		}
 		st = new(ipState)
-		sh.m[o.ipKey] = st
+		sh.put(o.ipHash, o.ipKey, st)
 	}
 	at := st.read(o, &s.ipWindow, f)
 	if record {
@@ -368,7 +369,7 @@ func (s *Store) applyDevice(deviceKey string, o *observation, f *schemas.Feature
 	sh := s.devices.shard(o.deviceHash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	st := sh.m[deviceKey]
+	st := sh.get(o.deviceHash, deviceKey)
 	if st == nil {
 		if !record {
 			var unknown deviceState // as for users: on the stack
@@ -376,7 +377,7 @@ func (s *Store) applyDevice(deviceKey string, o *observation, f *schemas.Feature
 			return
 		}
 		st = new(deviceState)
-		sh.m[strings.Clone(deviceKey)] = st
+		sh.put(o.deviceHash, strings.Clone(deviceKey), st)
 	}
 	at := st.read(o, f)
 	if record {
@@ -410,13 +411,14 @@ func (s *Store) LoadProfile(p *schemas.UserProfile) {
 		at = toEventTime(p.LastSuccessAt)
 	}
 	entries := profileEntries(p)
-	sh := s.users.shard(hashString(p.UserID))
+	hash := hashString(p.UserID)
+	sh := s.users.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	u := sh.m[p.UserID]
+	u := sh.get(hash, p.UserID)
 	if u == nil {
 		u = new(userState)
-		sh.m[strings.Clone(p.UserID)] = u
+		sh.put(hash, strings.Clone(p.UserID), u)
 	}
 	if u.profile == nil {
 		u.profile = new(profile)
@@ -537,38 +539,117 @@ func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
 	return 2 * earthRadiusKm * math.Asin(math.Min(1, math.Sqrt(a)))
 }
 
-// table is a map split into shards, each with its own lock.
+// table is a hash table split into shards, each with its own lock. Keys
+// come with the store's 64-bit hash of them (which the caller has
+// already, for the shard): a shard is an open-addressing table of slots
+// holding the hash, the key and the value, probed linearly from the
+// hash, so a lookup compares hashes in one array and the key once, where
+// a Go map would hash the key again and follow its groups.
 type table[K comparable, V any] struct {
 	shards []tableShard[K, V]
 	mask   uint64
 }
 
 type tableShard[K comparable, V any] struct {
-	mu sync.Mutex
-	m  map[K]*V
-	_  [48]byte // keep neighbouring shards' locks off one cache line
+	mu    sync.Mutex
+	slots []tableSlot[K, V] // a power of two long, or none
+	n     int               // values held
+	_     [24]byte          // keep neighbouring shards' locks off one cache line
 }
 
+// tableSlot is one slot of a shard: empty when v is nil.
+type tableSlot[K comparable, V any] struct {
+	hash uint64
+	key  K
+	v    *V
+}
+
+// Shard sizes: at least minTableSlots slots, grown (doubled) before
+// more than 7/8 of them hold values.
+const minTableSlots = 8
+
 func newTable[K comparable, V any](shards int) table[K, V] {
-	t := table[K, V]{shards: make([]tableShard[K, V], shards), mask: uint64(shards - 1)}
-	for i := range t.shards {
-		t.shards[i].m = make(map[K]*V)
-	}
-	return t
+	return table[K, V]{shards: make([]tableShard[K, V], shards), mask: uint64(shards - 1)}
 }
 
 func (t *table[K, V]) shard(hash uint64) *tableShard[K, V] { return &t.shards[hash&t.mask] }
+
+// slotOf is where the probe for hash starts: bits above those that chose
+// the shard.
+func slotOf(hash uint64, mask int) int { return int(hash>>24) & mask }
+
+// get returns the value of key (whose hash is hash), or nil.
+func (sh *tableShard[K, V]) get(hash uint64, key K) *V {
+	if len(sh.slots) == 0 {
+		return nil
+	}
+	mask := len(sh.slots) - 1
+	for i := slotOf(hash, mask); ; i = (i + 1) & mask {
+		s := &sh.slots[i]
+		if s.v == nil {
+			return nil
+		}
+		if s.hash == hash && s.key == key {
+			return s.v
+		}
+	}
+}
+
+// put adds key, which the shard does not hold, with its value.
+func (sh *tableShard[K, V]) put(hash uint64, key K, v *V) {
+	if (sh.n+1)*8 > len(sh.slots)*7 {
+		sh.resize(max(minTableSlots, 2*len(sh.slots)))
+	}
+	sh.place(tableSlot[K, V]{hash: hash, key: key, v: v})
+	sh.n++
+}
+
+// place puts s in the first empty slot of its probe.
+func (sh *tableShard[K, V]) place(s tableSlot[K, V]) {
+	mask := len(sh.slots) - 1
+	i := slotOf(s.hash, mask)
+	for sh.slots[i].v != nil {
+		i = (i + 1) & mask
+	}
+	sh.slots[i] = s
+}
+
+// resize moves the values to size slots (none for size 0).
+func (sh *tableShard[K, V]) resize(size int) {
+	old := sh.slots
+	sh.slots = nil
+	if size > 0 {
+		sh.slots = make([]tableSlot[K, V], size)
+	}
+	for _, s := range old {
+		if s.v != nil {
+			sh.place(s)
+		}
+	}
+}
 
 // sweep deletes the values drop reports idle, one shard at a time.
 func (t *table[K, V]) sweep(drop func(*V) bool) (removed int) {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		for k, v := range sh.m {
-			if drop(v) {
-				delete(sh.m, k)
-				removed++
+		n := 0
+		for j := range sh.slots {
+			if s := &sh.slots[j]; s.v != nil && drop(s.v) {
+				*s = tableSlot[K, V]{}
+				n++
 			}
+		}
+		if n > 0 {
+			// Emptied slots break the probes past them: place what is
+			// left again, in a table sized for it with room to grow.
+			sh.n -= n
+			size := 0
+			if sh.n > 0 {
+				size = max(minTableSlots, 1<<bits.Len(uint(2*sh.n-1)))
+			}
+			sh.resize(size)
+			removed += n
 		}
 		sh.mu.Unlock()
 	}
@@ -579,8 +660,10 @@ func (t *table[K, V]) each(fn func(*V)) {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		for _, v := range sh.m {
-			fn(v)
+		for _, s := range sh.slots {
+			if s.v != nil {
+				fn(s.v)
+			}
 		}
 		sh.mu.Unlock()
 	}
@@ -591,7 +674,7 @@ func (t *table[K, V]) len() int {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		n += len(sh.m)
+		n += sh.n
 		sh.mu.Unlock()
 	}
 	return n
@@ -609,9 +692,10 @@ func (s *Store) UserCounters(userID string, at time.Time) map[string]float64 {
 		consecutive uint32
 		sources     int
 	)
-	sh := s.users.shard(hashString(userID))
+	hash := hashString(userID)
+	sh := s.users.shard(hash)
 	sh.mu.Lock()
-	if u := sh.m[userID]; u != nil {
+	if u := sh.get(hash, userID); u != nil {
 		c = u.attempts.counts(t, &s.userWindow, 0)
 		consecutive = u.consecutiveFailures
 		sources = u.sources.distinct(t, hour)
@@ -643,9 +727,10 @@ func (s *Store) IPCounters(addr netip.Addr, at time.Time) map[string]float64 {
 	)
 	if addr.IsValid() {
 		key := ipKeyOf(addr)
-		sh := s.ips.shard(hashIPKey(key))
+		hash := hashIPKey(key)
+		sh := s.ips.shard(hash)
 		sh.mu.Lock()
-		if st := sh.m[key]; st != nil {
+		if st := sh.get(hash, key); st != nil {
 			c = st.attempts.counts(t, &s.ipWindow, 0)
 			users10, u1h = st.users.distinct(t, 10*minute), st.users.distinct(t, hour)
 		}

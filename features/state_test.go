@@ -3,7 +3,9 @@ package features
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -615,5 +617,80 @@ func TestPeekOfUnknownKeysDoesNotAllocate(t *testing.T) {
 	}
 	if st := sc.s.Stats(); st.Users != 0 || st.IPs != 0 || st.Devices != 0 {
 		t.Errorf("Peek recorded keys: %+v", st)
+	}
+}
+
+// TestTableAgainstMap puts, gets and sweeps keys in a table and a Go map
+// side by side, with hashes chosen to collide (equal hashes for distinct
+// keys, and many keys probing from one slot), through growth and sweeps
+// that empty slots in the middle of probes: the table holds what the map
+// holds.
+func TestTableAgainstMap(t *testing.T) {
+	tests := []struct {
+		name string
+		hash func(key int) uint64
+	}{
+		{"store hash", func(key int) uint64 { return hashString(strconv.Itoa(key)) }},
+		{"equal hashes", func(key int) uint64 { return uint64(key % 7) }},
+		{"one start slot", func(key int) uint64 { return uint64(key) & 0xff }}, // bits 24 up are 0
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 9))
+			tab := newTable[string, int](4)
+			model := map[string]int{}
+			check := func(step int) {
+				t.Helper()
+				for k := range 300 {
+					key := strconv.Itoa(k)
+					h := tt.hash(k)
+					got := tab.shard(h).get(h, key)
+					want, ok := model[key]
+					if (got != nil) != ok || ok && *got != want {
+						t.Fatalf("step %d: key %s: table %v, map %v %v", step, key, got, want, ok)
+					}
+				}
+				if n := tab.len(); n != len(model) {
+					t.Fatalf("step %d: table holds %d keys, map %d", step, n, len(model))
+				}
+				n := 0
+				tab.each(func(*int) { n++ })
+				if n != len(model) {
+					t.Fatalf("step %d: each visits %d values, map holds %d", step, n, len(model))
+				}
+			}
+			for step := range 3000 {
+				switch r := rng.IntN(100); {
+				case r < 90:
+					k := rng.IntN(300)
+					key, h := strconv.Itoa(k), tt.hash(k)
+					sh := tab.shard(h)
+					if v := sh.get(h, key); v != nil {
+						*v++
+						model[key]++
+					} else {
+						v := new(int)
+						sh.put(h, key, v)
+						model[key] = 0
+					}
+				default: // sweep about a third of the keys
+					removed := tab.sweep(func(v *int) bool { return *v%3 == 0 })
+					want := 0
+					for key, v := range model {
+						if v%3 == 0 {
+							delete(model, key)
+							want++
+						}
+					}
+					if removed != want {
+						t.Fatalf("step %d: sweep removed %d, want %d", step, removed, want)
+					}
+				}
+				if step%50 == 0 {
+					check(step)
+				}
+			}
+			check(3000)
+		})
 	}
 }
