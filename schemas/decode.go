@@ -248,12 +248,22 @@ func checkString(field, s string, maxLen int, required bool) error {
 	if len(s) > maxLen {
 		return fieldErr(field, "is %d bytes, more than the %d allowed", len(s), maxLen)
 	}
-	if !utf8.ValidString(s) {
+	// Printable ASCII needs no decoding: skip it a byte at a time, and
+	// check the rest (from the first other byte) as before, so the errors
+	// are the same.
+	start := 0
+	for start < len(s) && s[start] >= 0x20 && s[start] < 0x7f {
+		start++
+	}
+	if start == len(s) {
+		return nil
+	}
+	if !utf8.ValidString(s[start:]) {
 		return fieldErr(field, "is not valid UTF-8")
 	}
-	for i, r := range s {
+	for i, r := range s[start:] {
 		if unicode.IsControl(r) {
-			return fieldErr(field, "has a control character %s at byte %d", strconv.QuoteRune(r), i)
+			return fieldErr(field, "has a control character %s at byte %d", strconv.QuoteRune(r), start+i)
 		}
 	}
 	return nil
