@@ -248,7 +248,7 @@ func (s *Stream) PublishDecisions(ctx context.Context, ds []*schemas.Decision) e
 		msgs[i] = kafka.Message{Key: []byte(d.UserID), Value: value}
 	}
 	if err := s.decisions.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("publishing %d decisions to %s: %w", len(ds), s.cfg.DecisionsTopic, err)
+		return fmt.Errorf("publishing %d decisions to %s: %w", len(ds), s.cfg.DecisionsTopic, summarizeWriteErr(err))
 	}
 	s.metrics.DecisionsPublished.Add(int64(len(ds)))
 	return nil
@@ -302,11 +302,56 @@ func (s *Stream) DeadLetter(ctx context.Context, rejected []engine.Rejected) err
 		}
 	}
 	if err := s.dlq.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("dead-lettering %d messages to %s: %w", len(msgs), s.cfg.DLQTopic, err)
+		return fmt.Errorf("dead-lettering %d messages to %s: %w", len(msgs), s.cfg.DLQTopic, summarizeWriteErr(err))
 	}
 	s.metrics.DeadLetteredTotal.Add(int64(len(msgs)))
 	return nil
 }
+
+// summarizeWriteErr shortens kafka-go's per-message write errors, whose
+// text repeats every message's error (a refused batch of 5 000 decisions
+// logged 5 000 copies of MESSAGE_TOO_LARGE in one line), to a count of
+// each distinct error. The result still matches the first error with
+// errors.Is and errors.As. Other errors are returned as they are.
+func summarizeWriteErr(err error) error {
+	var werrs kafka.WriteErrors
+	if !errors.As(err, &werrs) || werrs.Count() == 0 {
+		return err
+	}
+	var first error
+	var order []string
+	counts := make(map[string]int)
+	for _, e := range werrs {
+		if e == nil {
+			continue
+		}
+		if first == nil {
+			first = e
+		}
+		msg := e.Error()
+		if counts[msg] == 0 {
+			order = append(order, msg)
+		}
+		counts[msg]++
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d messages failed: ", werrs.Count(), len(werrs))
+	for i, msg := range order {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%d × %s", counts[msg], msg)
+	}
+	return &writeErrSummary{text: b.String(), first: first}
+}
+
+type writeErrSummary struct {
+	text  string
+	first error
+}
+
+func (e *writeErrSummary) Error() string { return e.text }
+func (e *writeErrSummary) Unwrap() error { return e.first }
 
 // Close flushes and closes the publishers.
 func (s *Stream) Close() error {
