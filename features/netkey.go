@@ -70,24 +70,44 @@ func fnvString(h uint64, s string) uint64 {
 // same features in every process. They read eight bytes at a step and
 // end with mix64.
 
-// hashString is the store's hash of one string.
+// hashString is the store's hash of one string: its words of eight
+// bytes, little-endian, then the last one to seven bytes as a word padded
+// with zeros. The last word is read with whole loads (overlapping bytes
+// already hashed, then shifted out) rather than a byte at a time.
 func hashString(s string) uint64 {
 	const k = 0x9e3779b97f4a7c15
-	h := uint64(len(s)) * k
-	for len(s) >= 8 {
-		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-		h = bits.RotateLeft64((h^w)*k, 31)
-		s = s[8:]
+	n := len(s)
+	h := uint64(n) * k
+	for i := 0; i+8 <= n; i += 8 {
+		h = bits.RotateLeft64((h^le64(s[i:]))*k, 31)
 	}
-	if len(s) > 0 {
-		w := uint64(0)
-		for i := len(s) - 1; i >= 0; i-- {
-			w = w<<8 | uint64(s[i])
-		}
-		h = bits.RotateLeft64((h^w)*k, 31)
+	r := n % 8
+	if r == 0 {
+		return mix64(h)
 	}
-	return mix64(h)
+	var w uint64
+	switch {
+	case n >= 8:
+		w = le64(s[n-8:]) >> (8 * (8 - r))
+	case n >= 4:
+		w = le32(s) | le32(s[n-4:])>>(8*(8-n))<<32
+	default: // 1 to 3 bytes: the first, the middle and the last
+		w = uint64(s[0]) | uint64(s[n/2])<<(8*(n/2)) | uint64(s[n-1])<<(8*(n-1))
+	}
+	return mix64(bits.RotateLeft64((h^w)*k, 31))
+}
+
+// le64 is the first eight bytes of s, little-endian (one load).
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// le32 is the first four bytes of s, little-endian (one load).
+func le32(s string) uint64 {
+	_ = s[3]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
 }
 
 // hashWords is the store's hash of 16 bytes as two words.
