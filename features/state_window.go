@@ -805,7 +805,9 @@ func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 			return
 		}
 		if inOrder { // one move: the keys after i down, key last
-			copy(set[i:], set[i+1:])
+			if i < len(set)-1 { // else key is last already
+				copy(set[i:], set[i+1:])
+			}
 			set[len(set)-1] = seenKey{key: key, last: at}
 			s.keys = set
 			return
