@@ -255,7 +255,7 @@ func (d *demo) produce(ctx context.Context, duration time.Duration, rate, users 
 func (d *demo) watchDecisions(ctx context.Context) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: d.cfg.Kafka.Brokers, GroupID: d.cfg.Kafka.GroupID + "-watch", Topic: d.cfg.Kafka.DecisionsTopic,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond, StartOffset: kafka.FirstOffset,
+		MinBytes: 1, MaxBytes: kafkastream.FetchMaxBytes, MaxWait: 200 * time.Millisecond, StartOffset: kafka.FirstOffset,
 		CommitInterval: time.Second,
 	})
 	defer r.Close()

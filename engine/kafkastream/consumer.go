@@ -94,7 +94,7 @@ func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, p
 		Partition: partition,
 		Dialer:    s.dialer,
 		MinBytes:  1,
-		MaxBytes:  4 << 20,
+		MaxBytes:  FetchMaxBytes,
 		MaxWait:   250 * time.Millisecond,
 		// Read errors are retried by the reader; they are logged at debug.
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) { log.Debug("kafka reader: " + fmt.Sprintf(msg, args...)) }),

@@ -157,7 +157,7 @@ func (f *follower) partition(ctx context.Context, partition int) {
 		Partition:   partition,
 		Dialer:      s.dialer,
 		MinBytes:    1,
-		MaxBytes:    16 << 20,
+		MaxBytes:    FetchMaxBytes,
 		MaxWait:     250 * time.Millisecond,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) { log.Debug("kafka reader: " + fmt.Sprintf(msg, args...)) }),
 	})

@@ -254,6 +254,13 @@ func (s *Stream) PublishDecisions(ctx context.Context, ds []*schemas.Decision) e
 	return nil
 }
 
+// FetchMaxBytes bounds one fetch of a partition reader. A batch the engine
+// scores is at most a few hundred KB, so more buys nothing, and a 32 MiB
+// fetch livelocked the in-process broker of the demo: it builds each
+// response on one goroutine, the reader's MaxWait deadline expired first,
+// and the reader retried the same fetch (docs/performance.md).
+const FetchMaxBytes = 4 << 20
+
 // Header names on dead-lettered messages.
 const (
 	HeaderError     = "loginrisk-error"
