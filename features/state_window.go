@@ -402,7 +402,31 @@ func (r *spillRing) lastOutside(t uint32, spec *windowSpec, j uint8) int64 {
 	if !spec.aligned {
 		return lastOutside(t, spec.spans[j], r.width)
 	}
-	return max(int64(t/r.width)-spec.spanBuckets[j], -1)
+	return max(int64(r.period(t))-spec.spanBuckets[j], -1)
+}
+
+// period is the id of the bucket holding time t, t/width: a division by
+// a constant (a multiplication) for the widths newSpill makes.
+func (r *spillRing) period(t uint32) uint32 {
+	switch r.width {
+	case minute:
+		return t / minute
+	case hour:
+		return t / hour
+	}
+	return t / r.width
+}
+
+// slot is the index of the bucket of period id, id mod len(buckets), as
+// period divides.
+func (r *spillRing) slot(id uint32) int {
+	switch len(r.buckets) {
+	case hour / minute:
+		return int(id % (hour / minute))
+	case day / hour:
+		return int(id % (day / hour))
+	}
+	return int(id % uint32(len(r.buckets)))
 }
 
 // read adds to c the spilled attempts of the ring's spans at time t.
@@ -426,7 +450,7 @@ func (r *spillRing) read(t uint32, spec *windowSpec, c *windowCounts) {
 // exist when sumsAt was a late read) added to the spans they are in. The
 // first time, or after a gap longer than the ring, it recomputes them.
 func (r *spillRing) advance(t uint32, spec *windowSpec) {
-	oldCurrent, current := int64(r.sumsAt/r.width), int64(t/r.width)
+	oldCurrent, current := int64(r.period(r.sumsAt)), int64(r.period(t))
 	if r.sumsAt != 0 && current == oldCurrent && spec.aligned {
 		r.sumsAt = t // the same bucket: no bucket entered or left a span
 		return
@@ -467,7 +491,7 @@ func (r *spillRing) advance(t uint32, spec *windowSpec) {
 // bucket returns the bucket of period id, or nil when its slot holds
 // another period.
 func (r *spillRing) bucket(id int64) *bucket {
-	if b := &r.buckets[id%int64(len(r.buckets))]; int64(b.id) == id {
+	if b := &r.buckets[r.slot(uint32(id))]; int64(b.id) == id {
 		return b
 	}
 	return nil
@@ -478,8 +502,8 @@ func (r *spillRing) bucket(id int64) *bucket {
 // holding t back in time. A bucket holding another period than its slot's
 // turn is stale and skipped.
 func (r *spillRing) walk(t uint32, spec *windowSpec, failures, successes []int) {
-	current := t / r.width
-	slot := int(current % uint32(len(r.buckets)))
+	current := r.period(t)
+	slot := r.slot(current)
 	j, f, sc := int(r.from), 0, 0
 	for k := uint32(0); k < uint32(len(r.buckets)) && k <= current; k++ {
 		id := current - k
@@ -515,8 +539,8 @@ func (r *spillRing) add(a attempt, newest uint32, spec *windowSpec) {
 	if r.sumsAt != 0 && newest > r.sumsAt {
 		r.advance(newest, spec)
 	}
-	id := a.at / r.width
-	b := &r.buckets[int(id)%len(r.buckets)]
+	id := r.period(a.at)
+	b := &r.buckets[r.slot(id)]
 	switch {
 	case b.id == id:
 	case b.id > id:
@@ -530,7 +554,7 @@ func (r *spillRing) add(a attempt, newest uint32, spec *windowSpec) {
 	} else {
 		b.successes++
 	}
-	if r.sumsAt == 0 || id > r.sumsAt/r.width {
+	if r.sumsAt == 0 || id > r.period(r.sumsAt) {
 		return // not in the sums (yet)
 	}
 	for j := r.from; j < r.to; j++ {
@@ -556,7 +580,9 @@ func (w *window) add(a attempt, spec *windowSpec) {
 	if w.cursorAt != 0 {
 		w.sync(a.at, spec) // no move when a.at is before cursorAt
 	}
-	w.prune(newest, spec.horizon)
+	if w.size > 0 && int64(w.record(0).at) <= int64(newest)-int64(spec.horizon) { // rare: checked inline
+		w.prune(newest, spec.horizon)
+	}
 	n := spec.activeSpans()
 	if int(w.size) >= spec.maxRecords {
 		evicted := *w.record(0)
