@@ -789,7 +789,7 @@ func (rs *recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int,
 	if hi > 0 && s[hi-1].last > t { // a late read: keys seen after t do not count
 		hi = s.seenAfter(int64(t))
 	}
-	found := s.find(current)
+	found := rs.find(current)
 	at = found
 	if at >= hi {
 		at = -1 // seen after t only
@@ -812,7 +812,85 @@ func (rs *recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int,
 // takes the place of the least recently seen one when the set is full
 // (unless that one was seen after at).
 func (s *recentSet) add(key, at, horizon uint32, maxKeys int) {
-	s.addAt(s.keys.find(key), key, at, horizon, maxKeys)
+	s.addAt(s.find(key), key, at, horizon, maxKeys)
+}
+
+// find returns the index of key, or -1. A set with a filter (a full
+// one) answers most misses from it, without the scan.
+func (s *recentSet) find(key uint32) int {
+	if f := s.filter(); f != nil && !f.mayHold(key) {
+		return -1
+	}
+	return s.keys.find(key)
+}
+
+// A set of maxSourcesPerKey keys (a device's or an address's users when
+// many share it, a user's sources under attack) misses on most lookups,
+// and a miss scans every key. So the storage of such a set, allocated
+// once it may hold that many, carries filterSlots more slots past its
+// keys, which hold a filter of them instead: a bit per key, set when the
+// key joins the set (in 15 words of 32 bits, the pairs of fields of the
+// slots), and the number of keys noted since the bits were last rebuilt
+// from the set (in the 16th word). A key that leaves keeps its bit until
+// the next rebuild, after maxSourcesPerKey new keys: a bit set may be a
+// false positive (the scan then misses), a bit clear never hides a key.
+// A set's keys never reach past maxSourcesPerKey, so the filter is
+// cap(keys) - filterSlots on.
+const (
+	filterSlots = 8
+	filterBits  = (2*filterSlots - 1) * 32
+	filteredCap = maxSourcesPerKey + filterSlots
+)
+
+// keyFilter is the filter of a set's keys.
+type keyFilter [filterSlots]seenKey
+
+// filter returns the set's filter, or nil when its storage has none.
+func (s *recentSet) filter() *keyFilter {
+	if cap(s.keys) != filteredCap {
+		return nil
+	}
+	return (*keyFilter)(s.keys[maxSourcesPerKey:filteredCap])
+}
+
+// word returns the filter's word i (0 to 2*filterSlots-1).
+func (f *keyFilter) word(i uint32) *uint32 {
+	if i&1 == 0 {
+		return &f[i/2].key
+	}
+	return &f[i/2].last
+}
+
+// bit is key's bit in the filter: key (a hash) scaled to [0, filterBits).
+func filterBit(key uint32) (word, mask uint32) {
+	b := uint32(uint64(key) * filterBits >> 32)
+	return b / 32, 1 << (b % 32)
+}
+
+// mayHold reports false when key is not in the set.
+func (f *keyFilter) mayHold(key uint32) bool {
+	w, m := filterBit(key)
+	return *f.word(w)&m != 0
+}
+
+// note sets the bit of key, which joined keys, and rebuilds the bits from
+// keys once maxSourcesPerKey keys were noted since the last rebuild.
+func (f *keyFilter) note(key uint32, keys seenKeys) {
+	w, m := filterBit(key)
+	*f.word(w) |= m
+	noted := f.word(2*filterSlots - 1)
+	if *noted++; *noted >= maxSourcesPerKey {
+		f.rebuild(keys)
+	}
+}
+
+// rebuild sets the bits of keys alone.
+func (f *keyFilter) rebuild(keys seenKeys) {
+	*f = keyFilter{}
+	for _, k := range keys {
+		w, m := filterBit(k.key)
+		*f.word(w) |= m
+	}
 }
 
 // addAt is add for a key at index i of the set (-1 for none), as count
@@ -823,6 +901,7 @@ func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 		set = set[:copy(set, set[expired:])]
 		i -= expired // below 0: the key expired too
 	}
+	isNew := i < 0
 	inOrder := len(set) > 0 && at >= set[len(set)-1].last // key goes last
 	switch {
 	case i >= 0:
@@ -848,6 +927,9 @@ func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 			copy(set, set[1:])
 			set[len(set)-1] = seenKey{key: key, last: at}
 			s.keys = set
+			if f := s.filter(); f != nil {
+				f.note(key, set)
+			}
 			return
 		}
 		set = set[:copy(set, set[1:])]
@@ -863,15 +945,26 @@ func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 	copy(set[i+1:], set[i:])
 	set[i] = seenKey{key: key, last: at}
 	s.keys = set
+	if f := s.filter(); f != nil && isNew {
+		f.note(key, set)
+	}
 }
 
 // grow returns set with room for one more key: the inline keys first,
-// then storage of 8 keys, doubling up to maxKeys.
+// then storage of 8 keys, doubling up to maxKeys; storage for
+// maxSourcesPerKey keys comes with a filter of them.
 func (s *recentSet) grow(set seenKeys, maxKeys int) seenKeys {
 	if set == nil {
 		return s.inline[:0]
 	}
-	grown := make(seenKeys, len(set), min(max(8, 2*cap(set)), max(maxKeys, len(set)+1)))
+	size := min(max(8, 2*cap(set)), max(maxKeys, len(set)+1))
+	if size == maxSourcesPerKey && maxKeys == maxSourcesPerKey {
+		grown := make(seenKeys, len(set), filteredCap)
+		copy(grown, set)
+		(*keyFilter)(grown[maxSourcesPerKey:filteredCap]).rebuild(set)
+		return grown
+	}
+	grown := make(seenKeys, len(set), size)
 	copy(grown, set)
 	return grown
 }
