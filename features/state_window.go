@@ -228,9 +228,12 @@ type spillRing struct {
 	buckets  []bucket
 	width    uint32
 	from, to uint8
-	sumsAt   uint32   // 0: sums not started
-	outside  [4]int64 // per span: the newest bucket id outside it at sumsAt
-	sums     [4]bucket
+	sumsAt   uint32 // 0: sums not started
+	// sumsUntil is the start of the bucket after sumsAt's (0 when it
+	// would not fit): until then, no bucket enters or leaves a span.
+	sumsUntil uint32
+	outside   [4]int64 // per span: the newest bucket id outside it at sumsAt
+	sums      [4]bucket
 }
 
 // bucket counts attempts in [id*width, (id+1)*width) seconds.
@@ -325,6 +328,11 @@ func (w *window) sync(t uint32, spec *windowSpec) bool {
 			}
 			failures -= uint16(r.tag & 1)
 			i++
+		}
+		if i == 0 {
+			// The oldest record is inside span j, so inside every
+			// wider one: their cursors (at 0 too) stay.
+			break
 		}
 		w.inside[j], w.failures[j] = uint16(i), failures
 	}
@@ -450,11 +458,12 @@ func (r *spillRing) read(t uint32, spec *windowSpec, c *windowCounts) {
 // exist when sumsAt was a late read) added to the spans they are in. The
 // first time, or after a gap longer than the ring, it recomputes them.
 func (r *spillRing) advance(t uint32, spec *windowSpec) {
-	oldCurrent, current := int64(r.period(r.sumsAt)), int64(r.period(t))
-	if r.sumsAt != 0 && current == oldCurrent && spec.aligned {
+	if r.sumsAt != 0 && t < r.sumsUntil && spec.aligned {
 		r.sumsAt = t // the same bucket: no bucket entered or left a span
 		return
 	}
+	oldCurrent, current := int64(r.period(r.sumsAt)), int64(r.period(t))
+	r.sumsUntil = uint32(min((current+1)*int64(r.width), math.MaxUint32+1)) // 0 when past
 	if r.sumsAt != 0 && current-oldCurrent < int64(len(r.buckets)) {
 		for j := r.from; j < r.to; j++ {
 			last := r.lastOutside(t, spec, j)
@@ -594,12 +603,20 @@ func (w *window) add(a attempt, spec *windowSpec) {
 		w.head = uint16((int(w.head) + 1) & (len(w.ring) - 1))
 		w.size--
 		if w.cursorAt != 0 {
-			for j := range n {
-				if w.inside[j] > 0 {
-					w.inside[j]--
-				} else {
-					w.failures[j] -= uint16(evicted.tag & 1)
+			// Cursors past the evicted record move down one; those at
+			// it (the evicted record was inside their spans) lose its
+			// failure. Wider spans' cursors are at or before narrower
+			// ones', so the second kind are the last spans.
+			for j := range w.inside[:n] {
+				if w.inside[j] == 0 {
+					if evicted.failure() {
+						for k := j; k < n; k++ {
+							w.failures[k]--
+						}
+					}
+					break
 				}
+				w.inside[j]--
 			}
 		}
 	}
