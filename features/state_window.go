@@ -442,11 +442,15 @@ func (r *spillRing) read(t uint32, spec *windowSpec, c *windowCounts) {
 	if len(r.buckets) == 0 || r.from == r.to {
 		return
 	}
-	if r.sumsAt != 0 && t < r.sumsAt {
+	switch {
+	case r.sumsAt != 0 && t >= r.sumsAt && t < r.sumsUntil && spec.aligned:
+		r.sumsAt = t // the same bucket: the sums hold (advance's first case)
+	case r.sumsAt != 0 && t < r.sumsAt:
 		r.walk(t, spec, c.failures[:], c.successes[:])
 		return
+	default:
+		r.advance(t, spec)
 	}
-	r.advance(t, spec)
 	for j := r.from; j < r.to; j++ {
 		c.failures[j] += int(r.sums[j].failures)
 		c.successes[j] += int(r.sums[j].successes)
@@ -542,38 +546,29 @@ func (r *spillRing) walk(t uint32, spec *windowSpec, failures, successes []int) 
 // window: the sums are moved to it first, so that a slot recycled for a
 // later period no longer counts in any sum.
 func (r *spillRing) add(a attempt, newest uint32, spec *windowSpec) {
-	if len(r.buckets) == 0 {
-		return
-	}
 	if r.sumsAt != 0 && newest > r.sumsAt {
 		r.advance(newest, spec)
 	}
 	id := r.period(a.at)
 	b := &r.buckets[r.slot(id)]
-	switch {
-	case b.id == id:
-	case b.id > id:
-		return // the slot already holds a later period: a is too old to matter
-	default:
+	if b.id != id {
+		if b.id > id {
+			return // the slot already holds a later period: a is too old to matter
+		}
 		*b = bucket{id: id}
 	}
-	failure := a.failure()
-	if failure {
-		b.failures++
-	} else {
-		b.successes++
+	failure := a.tag & 1
+	b.failures += failure
+	b.successes += 1 - failure
+	if r.sumsAt == 0 {
+		return // no sums yet
 	}
-	if r.sumsAt == 0 || id > r.period(r.sumsAt) {
-		return // not in the sums (yet)
-	}
-	for j := r.from; j < r.to; j++ {
-		if int64(id) > r.outside[j] {
-			if failure {
-				r.sums[j].failures++
-			} else {
-				r.sums[j].successes++
-			}
-		}
+	// The sums are at or after a (at newest), so a's bucket is not
+	// after them; it is inside the spans whose newest bucket outside
+	// is before it: the widest ones, as outside falls with the span.
+	for j := int(r.to) - 1; j >= int(r.from) && int64(id) > r.outside[j]; j-- {
+		r.sums[j].failures += failure
+		r.sums[j].successes += 1 - failure
 	}
 }
 
@@ -699,7 +694,9 @@ func (w *window) spillAdd(a attempt, newest uint32, spec *windowSpec) {
 		w.spill = newSpill(spec)
 	}
 	w.spill.minutes.add(a, newest, spec)
-	w.spill.hours.add(a, newest, spec)
+	if len(w.spill.hours.buckets) > 0 {
+		w.spill.hours.add(a, newest, spec)
+	}
 }
 
 // compact frees what a window no longer needs at now: records past the
