@@ -309,15 +309,13 @@ func (u *userState) update(o *observation, spec *windowSpec) {
 
 // addCurrent counts the attempt being scored in every span.
 func (c *windowCounts) addCurrent(failure bool, spec *windowSpec) {
-	for j, span := range spec.spans {
-		if span == 0 {
-			continue
-		}
-		if failure {
-			c.failures[j]++
-		} else {
-			c.successes[j]++
-		}
+	f := 0
+	if failure {
+		f = 1
+	}
+	for j := range c.failures[:spec.activeSpans()] {
+		c.failures[j] += f
+		c.successes[j] += 1 - f
 	}
 }
 

@@ -73,8 +73,9 @@ type windowSpec struct {
 }
 
 // newWindowSpec returns the spec of a window keeping maxRecords exact
-// records within horizon and answering spans (ascending, at most four),
-// with a per-network failure count over networkSpan (0 for none).
+// records within horizon and answering spans (positive, ascending, at
+// most four), with a per-network failure count over networkSpan (0 for
+// none).
 func newWindowSpec(horizon uint32, maxRecords int, networkSpan uint32, spans ...uint32) windowSpec {
 	spec := windowSpec{horizon: horizon, maxRecords: maxRecords, networkSpan: networkSpan, networkIndex: -1, aligned: true}
 	spec.active = copy(spec.spans[:], spans)
@@ -260,9 +261,8 @@ func (w *window) counts(t uint32, spec *windowSpec, networkTag uint32) windowCou
 	if !w.sync(t, spec) {
 		c = w.recordCounts(t, spec, networkTag)
 	} else {
-		n := spec.activeSpans()
 		size := int(w.size)
-		for j := range n {
+		for j := range w.failures[:spec.activeSpans()] {
 			failures := int(w.failures[j])
 			c.failures[j], c.successes[j] = failures, size-int(w.inside[j])-failures
 		}
@@ -928,7 +928,9 @@ func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 				copy(set[i:], set[i+1:])
 			}
 			set[len(set)-1] = seenKey{key: key, last: at}
-			s.keys = set
+			if len(set) != len(s.keys) { // else the same slice: no store
+				s.keys = set
+			}
 			return
 		}
 		set = append(set[:i], set[i+1:]...)
