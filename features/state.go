@@ -249,12 +249,14 @@ func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) 
 	f.UserKnown = known
 	f.UserSuccessesTotal = 0
 	o.found = p.lookup(&o.keys)
-	isNew := func(kind profileKind) bool { return known && o.keys[kind].valid && o.found[kind] == 0 }
-	f.NewCountry = isNew(kindCountry)
-	f.NewCity = isNew(kindCity)
-	f.NewASN = isNew(kindASN)
-	f.NewDevice = isNew(kindDevice)
-	f.NewNetwork = isNew(kindNetwork)
+	var isNew [numKinds]bool
+	if known {
+		for kind, k := range o.keys {
+			isNew[kind] = k.valid && o.found[kind] == 0
+		}
+	}
+	f.NewCountry, f.NewCity, f.NewASN = isNew[kindCountry], isNew[kindCity], isNew[kindASN]
+	f.NewDevice, f.NewNetwork = isNew[kindDevice], isNew[kindNetwork]
 	f.SecondsSinceLastSuccess = -1
 	f.TravelKm, f.TravelSpeedKmh = 0, 0
 	if p == nil {

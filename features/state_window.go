@@ -189,10 +189,11 @@ func (w *window) networkFailuresIn(lo, hi int, networkTag uint32) int {
 }
 
 func networkFailuresOf(recs []attempt, networkTag uint32) int {
+	failure := networkTag | 1 // the tag of a failure from the network
 	n := 0
 	for _, r := range recs {
-		if r.tag|1 == networkTag|1 {
-			n += int(r.tag & 1)
+		if r.tag == failure {
+			n++
 		}
 	}
 	return n
@@ -390,7 +391,9 @@ func (spec *windowSpec) activeSpans() int { return spec.active }
 // count adds the spilled attempts to c.
 func (s *spill) count(t uint32, spec *windowSpec, c *windowCounts) {
 	s.minutes.read(t, spec, c)
-	s.hours.read(t, spec, c)
+	if len(s.hours.buckets) > 0 {
+		s.hours.read(t, spec, c)
+	}
 }
 
 // lastOutside is the id of the newest bucket of the given width that lies
