@@ -580,6 +580,15 @@ func (r *spillRing) add(a attempt, newest uint32, spec *windowSpec) {
 // cursors, when valid, are moved to the attempt's time first (when it is
 // later) and follow the records' moves.
 func (w *window) add(a attempt, spec *windowSpec) {
+	if w.cursorAt != 0 && a.at == w.cursorAt && w.ring != nil && w.size > 0 {
+		// Observe's case: a read at a.at set the cursors; a is the
+		// newest attempt unless one recorded after it is newer.
+		mask, head, size := len(w.ring)-1, int(w.head), int(w.size)
+		if w.ring[(head+size-1)&mask].at <= a.at && w.ring[head&mask].at > a.at-min(a.at, spec.horizon) {
+			w.addNewest(a, spec)
+			return
+		}
+	}
 	newest := max(w.newest(), a.at)
 	if int64(a.at) <= int64(newest)-int64(spec.horizon) {
 		return
@@ -592,31 +601,11 @@ func (w *window) add(a attempt, spec *windowSpec) {
 	}
 	n := spec.activeSpans()
 	if int(w.size) >= spec.maxRecords {
-		evicted := *w.record(0)
-		if a.at < evicted.at {
+		if a.at < w.record(0).at {
 			w.spillAdd(a, newest, spec)
 			return
 		}
-		w.spillAdd(evicted, newest, spec)
-		w.head = uint16((int(w.head) + 1) & (len(w.ring) - 1))
-		w.size--
-		if w.cursorAt != 0 {
-			// Cursors past the evicted record move down one; those at
-			// it (the evicted record was inside their spans) lose its
-			// failure. Wider spans' cursors are at or before narrower
-			// ones', so the second kind are the last spans.
-			for j := range w.inside[:n] {
-				if w.inside[j] == 0 {
-					if evicted.failure() {
-						for k := j; k < n; k++ {
-							w.failures[k]--
-						}
-					}
-					break
-				}
-				w.inside[j]--
-			}
-		}
+		w.evictOldest(newest, spec)
 	}
 	if int(w.size) == len(w.ring) {
 		w.grow(spec.maxRecords)
@@ -651,6 +640,53 @@ func (w *window) add(a attempt, spec *windowSpec) {
 				w.inside[j]++
 			}
 		}
+	}
+}
+
+// addNewest is add for an attempt at cursorAt, at or after every record,
+// with no record to prune: the cursors stay, and a lands last.
+func (w *window) addNewest(a attempt, spec *windowSpec) {
+	n := spec.activeSpans()
+	if int(w.size) >= spec.maxRecords {
+		w.evictOldest(a.at, spec)
+	}
+	if int(w.size) == len(w.ring) {
+		w.grow(spec.maxRecords)
+	}
+	*w.record(int(w.size)) = a
+	w.size++
+	if a.failure() { // inside every span
+		for j := range w.failures[:n] {
+			w.failures[j]++
+		}
+	}
+}
+
+// evictOldest moves the oldest record into the spill, newest being the
+// newest attempt, and moves valid cursors with it.
+func (w *window) evictOldest(newest uint32, spec *windowSpec) {
+	evicted := *w.record(0)
+	w.spillAdd(evicted, newest, spec)
+	w.head = uint16((int(w.head) + 1) & (len(w.ring) - 1))
+	w.size--
+	if w.cursorAt == 0 {
+		return
+	}
+	// Cursors past the evicted record move down one; those at it (the
+	// evicted record was inside their spans) lose its failure. Wider
+	// spans' cursors are at or before narrower ones', so the second kind
+	// are the last spans.
+	n := spec.activeSpans()
+	for j := range w.inside[:n] {
+		if w.inside[j] == 0 {
+			if evicted.failure() {
+				for k := j; k < n; k++ {
+					w.failures[k]--
+				}
+			}
+			return
+		}
+		w.inside[j]--
 	}
 }
 
