@@ -148,6 +148,7 @@ type observation struct {
 	deviceHash uint64
 	keys       profileKeys
 	found      entryRefs // where read found keys in the user's profile
+	missing    uint8     // the kinds of keys it did not find (missingKinds)
 	// The attempt's location, when usable for travel.
 	located   bool
 	latitude  float64
@@ -249,14 +250,13 @@ func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) 
 	f.UserKnown = known
 	f.UserSuccessesTotal = 0
 	o.found = p.lookup(&o.keys)
-	var isNew [numKinds]bool
-	if known {
-		for kind, k := range o.keys {
-			isNew[kind] = k.valid && o.found[kind] == 0
-		}
-	}
-	f.NewCountry, f.NewCity, f.NewASN = isNew[kindCountry], isNew[kindCity], isNew[kindASN]
-	f.NewDevice, f.NewNetwork = isNew[kindDevice], isNew[kindNetwork]
+	o.missing = missingKinds(&o.keys, &o.found)
+	isNew := func(kind profileKind) bool { return known && o.missing&(1<<kind) != 0 }
+	f.NewCountry = isNew(kindCountry)
+	f.NewCity = isNew(kindCity)
+	f.NewASN = isNew(kindASN)
+	f.NewDevice = isNew(kindDevice)
+	f.NewNetwork = isNew(kindNetwork)
 	f.SecondsSinceLastSuccess = -1
 	f.TravelKm, f.TravelSpeedKmh = 0, 0
 	if p == nil {
@@ -297,7 +297,7 @@ func (u *userState) update(o *observation, spec *windowSpec) {
 		u.profile = new(profile)
 	}
 	p := u.profile
-	if !p.noteFound(&o.keys, &o.found, o.at) {
+	if !p.noteFound(&o.found, o.missing, o.at) {
 		p.noteKeys(&o.keys, o.at)
 	}
 	if o.at > p.loadedThrough && p.successesTotal < math.MaxUint32 {

@@ -84,15 +84,25 @@ func (p *profile) lookup(keys *profileKeys) (found entryRefs) {
 	return found
 }
 
-// noteFound records the keys of an attempt as noteKeys does, when lookup
-// found every valid one (found, on this profile, unchanged since): then
-// each is one entry to update, with no pass over the others. It reports
-// false, changing nothing, when a key is missing.
-func (p *profile) noteFound(keys *profileKeys, found *entryRefs, at uint32) bool {
+// missingKinds returns the kinds of the valid keys lookup did not find
+// (found), a bit each.
+func missingKinds(keys *profileKeys, found *entryRefs) uint8 {
+	var missing uint8
 	for kind, k := range keys {
 		if k.valid && found[kind] == 0 {
-			return false
+			missing |= 1 << kind
 		}
+	}
+	return missing
+}
+
+// noteFound records the keys of an attempt as noteKeys does, when lookup
+// found every valid one (found, on this profile, unchanged since; missing
+// is missingKinds): then each is one entry to update, with no pass over
+// the others. It reports false, changing nothing, when a key is missing.
+func (p *profile) noteFound(found *entryRefs, missing uint8, at uint32) bool {
+	if missing != 0 {
+		return false
 	}
 	for _, ref := range found {
 		if ref != 0 {

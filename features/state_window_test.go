@@ -246,7 +246,7 @@ func TestNoteKeysAgainstNote(t *testing.T) {
 		when := at - uint32(rng.IntN(2))*uint32(rng.IntN(5000)) // some late
 		onePass.noteKeys(&keys, when)
 		found := byLookup.lookup(&keys)
-		if byLookup.noteFound(&keys, &found, when) {
+		if byLookup.noteFound(&found, missingKinds(&keys, &found), when) {
 			foundAll++
 		} else {
 			byLookup.noteKeys(&keys, when)
