@@ -156,7 +156,15 @@ type observation struct {
 }
 
 func newObservation(ev *schemas.LoginEvent, f *schemas.Features) observation {
-	o := observation{
+	var o observation
+	o.set(ev, f)
+	return o
+}
+
+// set fills o from the attempt ev and its enrichment f (in place: an
+// observation is too large to copy on every event).
+func (o *observation) set(ev *schemas.LoginEvent, f *schemas.Features) {
+	*o = observation{
 		at:       toEventTime(ev.OccurredAt),
 		failure:  !ev.Success(),
 		userHash: hashString(ev.UserID),
@@ -194,31 +202,35 @@ func newObservation(ev *schemas.LoginEvent, f *schemas.Features) observation {
 	if f.GeoKnown && (f.Latitude != 0 || f.Longitude != 0) {
 		o.located, o.latitude, o.longitude = true, f.Latitude, f.Longitude
 	}
-	return o
 }
 
 // apply is Observe (record) and Peek (!record): each key's features are
 // read, then the attempt recorded, under that key's lock.
 func (s *Store) apply(ev *schemas.LoginEvent, f *schemas.Features, record bool) {
-	o := newObservation(ev, f)
+	var o observation
+	o.set(ev, f)
 	s.applyUser(ev.UserID, &o, f, record)
 	s.applyIP(&o, f, record)
 	s.applyDevice(f.DeviceKey, &o, f, record)
 }
 
 func (s *Store) applyUser(userID string, o *observation, f *schemas.Features, record bool) {
+	// The apply functions unlock without defer, which costs more than
+	// the rest of a lookup; nothing between Lock and Unlock panics but
+	// on a bug.
 	sh := s.users.shard(o.userHash)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	u := sh.get(o.userHash, userID)
-	if u == nil {
-		if !record {
-			// Peek of an unknown user: read an empty state on the
-			// stack (only read may see it, so that it does not escape).
-			var unknown userState
-			unknown.read(o, &s.userWindow, f)
-			return
-		}
+	switch {
+	case u != nil:
+	case !record:
+		// Peek of an unknown user: read an empty state on the stack
+		// (only read may see it, so that it does not escape).
+		var unknown userState
+		unknown.read(o, &s.userWindow, f)
+		sh.mu.Unlock()
+		return
+	default:
 		u = new(userState)
 		sh.put(o.userHash, strings.Clone(userID), u)
 	}
@@ -226,6 +238,7 @@ func (s *Store) applyUser(userID string, o *observation, f *schemas.Features, re
 	if record {
 		u.update(o, &s.userWindow)
 	}
+	sh.mu.Unlock()
 }
 
 // read fills the per-user features of the attempt o.
@@ -329,14 +342,15 @@ func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
 	}
 	sh := s.ips.shard(o.ipHash)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	st := sh.get(o.ipHash, o.ipKey)
-	if st == nil {
-		if !record {
-			var unknown ipState // as for users: on the stack
-			unknown.read(o, &s.ipWindow, f)
-			return
-		}
+	switch {
+	case st != nil:
+	case !record:
+		var unknown ipState // as for users: on the stack
+		unknown.read(o, &s.ipWindow, f)
+		sh.mu.Unlock()
+		return
+	default:
 		st = new(ipState)
 		sh.put(o.ipHash, o.ipKey, st)
 	}
@@ -346,6 +360,7 @@ func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
 		st.users.addAt(at, o.userKey, o.at, hour, maxSourcesPerKey)
 		st.lastSeen = max(st.lastSeen, o.at)
 	}
+	sh.mu.Unlock()
 }
 
 // read fills the per-address features of the attempt o, and returns
@@ -368,14 +383,15 @@ func (s *Store) applyDevice(deviceKey string, o *observation, f *schemas.Feature
 	}
 	sh := s.devices.shard(o.deviceHash)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	st := sh.get(o.deviceHash, deviceKey)
-	if st == nil {
-		if !record {
-			var unknown deviceState // as for users: on the stack
-			unknown.read(o, f)
-			return
-		}
+	switch {
+	case st != nil:
+	case !record:
+		var unknown deviceState // as for users: on the stack
+		unknown.read(o, f)
+		sh.mu.Unlock()
+		return
+	default:
 		st = new(deviceState)
 		sh.put(o.deviceHash, strings.Clone(deviceKey), st)
 	}
@@ -384,6 +400,7 @@ func (s *Store) applyDevice(deviceKey string, o *observation, f *schemas.Feature
 		st.users.addAt(at, o.userKey, o.at, day, maxSourcesPerKey)
 		st.lastSeen = max(st.lastSeen, o.at)
 	}
+	sh.mu.Unlock()
 }
 
 // read fills the per-device features of the attempt o, and returns where
