@@ -842,7 +842,12 @@ func (rs *recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int,
 	if hi > 0 && s[hi-1].last > t { // a late read: keys seen after t do not count
 		hi = s.seenAfter(int64(t))
 	}
-	found := rs.find(current)
+	var found int
+	if last := len(s) - 1; last >= 0 && s[last].key == current {
+		found = last // the newest key again: a user's one source, a device's one user
+	} else {
+		found = rs.find(current)
+	}
 	at = found
 	if at >= hi {
 		at = -1 // seen after t only
@@ -950,6 +955,10 @@ func (f *keyFilter) rebuild(keys seenKeys) {
 // or find returned it.
 func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 	set := s.keys
+	if last := len(set) - 1; i == last && i >= 0 && at >= set[i].last && int64(set[0].last) > int64(at)-int64(horizon) {
+		set[i].last = at // the newest key again, nothing expired: it stays last
+		return
+	}
 	if expired := set.seenAfter(int64(at) - int64(horizon)); expired > 0 {
 		set = set[:copy(set, set[expired:])]
 		i -= expired // below 0: the key expired too
