@@ -78,8 +78,8 @@ func hashString(s string) uint64 {
 	const k = 0x9e3779b97f4a7c15
 	n := len(s)
 	h := uint64(n) * k
-	for i := 0; i+8 <= n; i += 8 {
-		h = bits.RotateLeft64((h^le64(s[i:]))*k, 31)
+	for rest := s; len(rest) >= 8; rest = rest[8:] {
+		h = bits.RotateLeft64((h^le64(rest))*k, 31)
 	}
 	r := n % 8
 	if r == 0 {
