@@ -84,9 +84,21 @@ type Store struct {
 type userState struct {
 	attempts            window
 	sources             recentSet // IP keys seen in the last hour
-	profile             *profile  // nil until a success or LoadProfile
+	profile             *profile  // nil until a success or LoadProfile, then &ownProfile
 	consecutiveFailures uint32
 	lastSeen            uint32
+	// ownProfile is the profile, in the user's state: reading it follows
+	// no pointer to another object (a cache miss on a large population),
+	// and a user with a profile, which most have, is one allocation.
+	ownProfile profile
+}
+
+// startProfile returns the user's profile, starting it if need be.
+func (u *userState) startProfile() *profile {
+	if u.profile == nil {
+		u.profile = &u.ownProfile
+	}
+	return u.profile
 }
 
 // ipState is one IPv4 address's (or IPv6 /64's) windows and users.
@@ -306,10 +318,7 @@ func (u *userState) update(o *observation, spec *windowSpec) {
 		return
 	}
 	u.consecutiveFailures = 0
-	if u.profile == nil {
-		u.profile = new(profile)
-	}
-	p := u.profile
+	p := u.startProfile()
 	if !p.noteFound(&o.found, o.missing, o.at) {
 		p.noteKeys(&o.keys, o.at)
 	}
@@ -437,10 +446,7 @@ func (s *Store) LoadProfile(p *schemas.UserProfile) {
 		u = new(userState)
 		sh.put(hash, strings.Clone(p.UserID), u)
 	}
-	if u.profile == nil {
-		u.profile = new(profile)
-	}
-	pr := u.profile
+	pr := u.startProfile()
 	if pr.entries == nil {
 		pr.entries = make([]profileEntry, 0, min(len(entries), maxPerKind*int(numKinds)))
 	}
