@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,8 +63,12 @@ type Metrics struct {
 	Challenge       atomic.Int64
 	Lockout         atomic.Int64
 	LocksSet        atomic.Int64
-	mu              sync.Mutex
-	byRule          map[string]int64
+	// InternalErrors counts events whose decoding or scoring panicked (a
+	// bug): each was refused with an InternalError instead of stopping
+	// the process, and dead-lettered when it came from Kafka.
+	InternalErrors atomic.Int64
+	mu             sync.Mutex
+	byRule         map[string]int64
 }
 
 // RuleHits returns how many decisions each active rule contributed to.
@@ -217,7 +222,15 @@ func (e *Engine) ScoreInto(ev *schemas.LoginEvent, f *schemas.Features, dryRun b
 }
 
 // score is Score (f nil: allocate the features, keep ev) and ScoreInto.
-func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool) (Scored, error) {
+// A panic while scoring (a bug) is returned as an *InternalError: one
+// event that hits a bug must not stop the process and, redelivered after
+// the restart, stop it again for ever.
+func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool) (_ Scored, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = e.internalError("scoring", ev.EventID, r)
+		}
+	}()
 	if err := e.checkSkew(ev); err != nil {
 		return Scored{}, err
 	}
@@ -520,7 +533,7 @@ func (e *Engine) Prepare(msgs []Message) *Batch {
 		} else {
 			ev = new(schemas.LoginEvent)
 		}
-		err := schemas.Decode(msgs[i].Value, ev)
+		err := e.decode(msgs[i].Value, ev)
 		var out Scored
 		if err == nil {
 			if feats != nil {
@@ -539,6 +552,44 @@ func (e *Engine) Prepare(msgs []Message) *Batch {
 		e.metrics.RejectedTotal.Add(int64(len(b.Rejected)))
 	}
 	return b
+}
+
+// decode is schemas.Decode, with a panic (a bug) returned as an
+// *InternalError, as score does.
+func (e *Engine) decode(data []byte, ev *schemas.LoginEvent) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = e.internalError("decoding", "", r)
+		}
+	}()
+	return schemas.Decode(data, ev)
+}
+
+// InternalError is the error of an event whose decoding or scoring
+// panicked: a bug in loginrisk, not in the event. The stack is in the log.
+type InternalError struct {
+	Stage string // "decoding" or "scoring"
+	Panic string // the panic's value
+}
+
+func (e *InternalError) Error() string {
+	return "internal error while " + e.Stage + " this event (a loginrisk bug; the stack is in its log): " + e.Panic
+}
+
+// maxLoggedStacks bounds the stacks logged for internal errors: a flood
+// of events hitting one bug logs the first ones in full, then a line each.
+const maxLoggedStacks = 20
+
+// internalError counts and logs a recovered panic and returns its error.
+func (e *Engine) internalError(stage, eventID string, r any) *InternalError {
+	n := e.metrics.InternalErrors.Add(1)
+	err := &InternalError{Stage: stage, Panic: fmt.Sprint(r)}
+	attrs := []any{"stage", stage, "event_id", eventID, "panic", err.Panic, "internal_errors", n}
+	if n <= maxLoggedStacks {
+		attrs = append(attrs, "stack", string(debug.Stack()))
+	}
+	e.log.Error("internal error: an event was refused instead of stopping the engine", attrs...)
+	return err
 }
 
 // Record dead-letters the rejected messages and records the scored events

@@ -60,6 +60,29 @@ type fixtureOptions struct {
 	// stuckCheck adds a readiness check that ignores its context and
 	// answers only when the test ends.
 	stuckCheck bool
+	// bugUser, when set, makes the state panic (an injected bug) when it
+	// observes or reports that user.
+	bugUser string
+}
+
+// bugState is the real store with a bug injected for one user.
+type bugState struct {
+	*features.Store
+	user string
+}
+
+func (s bugState) Observe(ev *schemas.LoginEvent, f *schemas.Features) {
+	if ev.UserID == s.user {
+		panic("injected bug observing " + ev.UserID)
+	}
+	s.Store.Observe(ev, f)
+}
+
+func (s bugState) UserCounters(userID string, at time.Time) map[string]float64 {
+	if userID == s.user {
+		panic("injected bug reading the counters of " + userID)
+	}
+	return s.Store.UserCounters(userID, at)
 }
 
 func newFixture(t testing.TB, opts fixtureOptions) *fixture {
@@ -80,10 +103,14 @@ func newFixture(t testing.TB, opts fixtureOptions) *fixture {
 		t.Fatalf("store: %v", err)
 	}
 	clock := func() time.Time { return testNow }
+	var state engine.State = store
+	if opts.bugUser != "" {
+		state = bugState{Store: store, user: opts.bugUser}
+	}
 	f.eng, err = engine.New(engine.Config{
 		Rules:         rm,
 		Enricher:      enricher,
-		State:         store,
+		State:         state,
 		Recorder:      engine.Recorder{Publisher: failingPublisher{&f.failRecord}},
 		Clock:         clock,
 		MaxFutureSkew: 5 * time.Minute,

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -107,8 +109,17 @@ func (s *Server) instrument(name string, h func(w http.ResponseWriter, r *http.R
 	obs := s.metrics.route(name)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		code := h(w, r)
-		obs.observe(code, time.Since(start))
+		code := http.StatusInternalServerError
+		defer func() {
+			// A panic in a handler (a bug) answers 500 in JSON, like any
+			// server error, where net/http would drop the connection.
+			if v := recover(); v != nil {
+				s.log.Error("internal error: a request's handler panicked", "route", name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				code = s.writeError(w, http.StatusInternalServerError, "", "internal error (a loginrisk bug; the stack is in its log)")
+			}
+			obs.observe(code, time.Since(start))
+		}()
+		code = h(w, r)
 	})
 }
 
