@@ -35,6 +35,7 @@ func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.
 		CityPath:      cfg.GeoIP.City,
 		ASNPath:       cfg.GeoIP.ASN,
 		AnonymousPath: cfg.GeoIP.Anonymous,
+		CacheEntries:  cfg.GeoIP.CacheEntries,
 	})
 	if err != nil {
 		return nil, err
