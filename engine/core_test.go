@@ -16,6 +16,13 @@ var coreT0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 func newTestEngine(t *testing.T, recent int) *engine.Engine {
 	t.Helper()
+	return newTestEngineState(t, recent, nil)
+}
+
+// newTestEngineState is newTestEngine with the store seen through wrap
+// (nil: the store itself).
+func newTestEngineState(t *testing.T, recent int, wrap func(*features.Store) engine.State) *engine.Engine {
+	t.Helper()
 	rm, err := rules.NewManager(rules.ManagerConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +31,11 @@ func newTestEngine(t *testing.T, recent int) *engine.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Rules: rm, State: store, RecentDecisions: recent})
+	var state engine.State = store
+	if wrap != nil {
+		state = wrap(store)
+	}
+	eng, err := engine.New(engine.Config{Rules: rm, State: state, RecentDecisions: recent})
 	if err != nil {
 		t.Fatal(err)
 	}

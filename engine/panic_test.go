@@ -10,7 +10,6 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/features"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -34,20 +33,12 @@ func (s *bugState) Observe(ev *schemas.LoginEvent, f *schemas.Features) {
 // events around it are scored, and no lock is left held: the same event
 // is scored normally once the bug is gone.
 func TestPanicWhileScoringIsRefused(t *testing.T) {
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := features.NewStore(features.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	state := &bugState{Store: store, user: "mallory"}
-	state.armed.Store(true)
-	eng, err := engine.New(engine.Config{Rules: rm, State: state})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var state *bugState
+	eng := newTestEngineState(t, 0, func(store *features.Store) engine.State {
+		state = &bugState{Store: store, user: "mallory"}
+		state.armed.Store(true)
+		return state
+	})
 	msg := func(id, user string) engine.Message {
 		return engine.Message{Value: fmt.Appendf(nil,
 			`{"event_id":%q,"occurred_at":%q,"user_id":%q,"ip":"198.51.100.7","outcome":"failure","failure_reason":"bad_password"}`,
