@@ -179,6 +179,11 @@ func (f *follower) partition(ctx context.Context, partition int) {
 		if !bytes.Contains(m.Value, lockKeyJSON) {
 			continue
 		}
+		if s.ownDecision(m.Headers) {
+			// Applied when this process made it.
+			s.metrics.OwnDecisionsSkipped.Add(1)
+			continue
+		}
 		d := new(schemas.Decision)
 		if err := json.Unmarshal(m.Value, d); err != nil || d.EventID == "" {
 			if err == nil {
@@ -194,7 +199,18 @@ func (f *follower) partition(ctx context.Context, partition int) {
 		f.applyMu.Lock()
 		f.apply(d)
 		f.applyMu.Unlock()
+		s.metrics.DecisionsFollowed.Add(1)
 	}
+}
+
+// ownDecision reports whether a decision's headers name this process.
+func (s *Stream) ownDecision(headers []kafka.Header) bool {
+	for _, h := range headers {
+		if h.Key == HeaderInstance {
+			return bytes.Equal(h.Value, s.instance[0].Value)
+		}
+	}
+	return false
 }
 
 // startOffset returns the offset of the first message at or after since,

@@ -302,3 +302,88 @@ func writeMessages(ctx context.Context, t *testing.T, w *kafka.Writer, msgs ...k
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestFollowDecisionsSkipsOwn: a process does not read back the lock
+// decisions it published itself (it applied them when it made them), but
+// applies every other process's, and a restarted process (a new Stream)
+// reads its predecessor's.
+func TestFollowDecisionsSkipsOwn(t *testing.T) {
+	brokers, _ := testkit.Kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := Config{Brokers: brokers, EventsTopic: testkit.Name("events"), DecisionsTopic: testkit.Name("decisions"), DLQTopic: testkit.Name("dlq"), Partitions: 2,
+		Logger: slog.New(slog.DiscardHandler)}
+	newStream := func() *Stream {
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := newStream(), newStream()
+	if err := a.EnsureTopics(ctx); err != nil {
+		t.Fatal(err)
+	}
+	decisions := func(prefix string, n int) []*schemas.Decision {
+		var ds []*schemas.Decision
+		for i := range n {
+			id := fmt.Sprintf("%s-%d", prefix, i)
+			ds = append(ds, &schemas.Decision{EventID: id, UserID: "u-" + id, Decision: schemas.VerdictLockout, Reasons: []schemas.Reason{},
+				OccurredAt: time.Now(), Lock: &schemas.Lock{Scope: schemas.ScopeUser, Key: "u-" + id, Until: time.Now().Add(time.Hour), Rule: "test"}})
+		}
+		return ds
+	}
+	since := time.Now().Add(-time.Minute)
+	if err := a.PublishDecisions(ctx, decisions("a", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PublishDecisions(ctx, decisions("b", 2)); err != nil {
+		t.Fatal(err)
+	}
+
+	follow := func(s *Stream, want int) map[string]bool {
+		t.Helper()
+		fctx, stop := context.WithCancel(ctx)
+		var mu sync.Mutex
+		applied := map[string]bool{}
+		done := make(chan error, 1)
+		go func() {
+			done <- s.FollowDecisions(fctx, since, func(d *schemas.Decision) {
+				mu.Lock()
+				applied[d.EventID] = true
+				mu.Unlock()
+			})
+		}()
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			m := s.Metrics()
+			if m.DecisionsFollowed.Load()+m.OwnDecisionsSkipped.Load() >= int64(want) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("FollowDecisions: %v", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return applied
+	}
+
+	got := follow(a, 5)
+	if len(got) != 2 || !got["b-0"] || !got["b-1"] {
+		t.Errorf("a applied %v, want b-0 and b-1 only", got)
+	}
+	if n := a.Metrics().OwnDecisionsSkipped.Load(); n != 3 {
+		t.Errorf("a skipped %d of its own decisions, want 3", n)
+	}
+	if n := a.Metrics().DecisionsFollowed.Load(); n != 2 {
+		t.Errorf("a followed %d decisions, want 2", n)
+	}
+
+	if got := follow(newStream(), 5); len(got) != 5 {
+		t.Errorf("a restarted process applied %d decisions (%v), want all 5", len(got), got)
+	}
+}

@@ -7,7 +7,9 @@ package kafkastream
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -127,9 +129,14 @@ type Metrics struct {
 	DeadLetteredTotal  atomic.Int64
 	DecisionsPublished atomic.Int64
 	CommitsTotal       atomic.Int64
-	RetriesTotal       atomic.Int64 // batch handling retried after an error
-	Lag                atomic.Int64 // sum over owned partitions of the last known lag
-	Connected          atomic.Bool  // the last broker round trip succeeded
+	// DecisionsFollowed counts other instances' lock decisions read back
+	// from the decisions topic and applied; OwnDecisionsSkipped this
+	// process's own, which it applied when it made them.
+	DecisionsFollowed   atomic.Int64
+	OwnDecisionsSkipped atomic.Int64
+	RetriesTotal        atomic.Int64 // batch handling retried after an error
+	Lag                 atomic.Int64 // sum over owned partitions of the last known lag
+	Connected           atomic.Bool  // the last broker round trip succeeded
 }
 
 // Stream owns the Kafka clients.
@@ -140,6 +147,10 @@ type Stream struct {
 	decisions *kafka.Writer
 	dlq       *kafka.Writer
 	metrics   Metrics
+	// instance names this process on the decisions it publishes (header
+	// HeaderInstance), so that its follower skips them: random per
+	// process, so that after a restart its earlier decisions are read.
+	instance []kafka.Header
 	// commitMu serialises offset commits: kafka-go sends the partition
 	// workers' commits over one coordinator connection, where concurrent
 	// waiters spin reading each other's responses.
@@ -153,6 +164,11 @@ func New(cfg Config) (*Stream, error) {
 		return nil, err
 	}
 	s := &Stream{cfg: cfg}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, fmt.Errorf("kafkastream: instance id: %w", err)
+	}
+	s.instance = []kafka.Header{{Key: HeaderInstance, Value: []byte(hex.EncodeToString(id[:]))}}
 	s.dialer = &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: cfg.TLS}
 	s.transport = &kafka.Transport{TLS: cfg.TLS, DialTimeout: 10 * time.Second}
 	if cfg.SASLMechanism != "" {
@@ -245,7 +261,7 @@ func (s *Stream) PublishDecisions(ctx context.Context, ds []*schemas.Decision) e
 		if err != nil {
 			return fmt.Errorf("encoding decision %s: %w", d.EventID, err)
 		}
-		msgs[i] = kafka.Message{Key: []byte(d.UserID), Value: value}
+		msgs[i] = kafka.Message{Key: []byte(d.UserID), Value: value, Headers: s.instance}
 	}
 	if err := s.decisions.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("publishing %d decisions to %s: %w", len(ds), s.cfg.DecisionsTopic, summarizeWriteErr(err))
@@ -268,6 +284,9 @@ const (
 	HeaderTopic     = "loginrisk-source-topic"
 	HeaderPartition = "loginrisk-source-partition"
 	HeaderOffset    = "loginrisk-source-offset"
+	// HeaderInstance, on a published decision, names the process that
+	// made it (random per process).
+	HeaderInstance = "loginrisk-instance"
 	// HeaderTruncated is set, to the original size in bytes, when the
 	// dead-lettered value was cut to MaxDeadLetterValue.
 	HeaderTruncated = "loginrisk-truncated"
