@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -156,11 +157,7 @@ func TestFollowDecisionsReplicatesLocks(t *testing.T) {
 // published before since are skipped, later ones applied, and messages
 // that are not decisions are skipped without stopping the partition.
 func TestFollowDecisionsSince(t *testing.T) {
-	brokers, _ := testkit.Kafka(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cfg := Config{Brokers: brokers, EventsTopic: testkit.Name("events"), DecisionsTopic: testkit.Name("decisions"), DLQTopic: testkit.Name("dlq"), Partitions: 2,
-		Logger: slog.New(slog.DiscardHandler)}
+	ctx, cfg := followTestConfig(t)
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +166,7 @@ func TestFollowDecisionsSince(t *testing.T) {
 	if err := s.EnsureTopics(ctx); err != nil {
 		t.Fatal(err)
 	}
-	writer := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: cfg.DecisionsTopic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	writer := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.DecisionsTopic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 	defer writer.Close()
 	decision := func(id string) []byte {
 		v, _ := schemas.EncodeDecision(nil, &schemas.Decision{EventID: id, UserID: "u-" + id, Decision: schemas.VerdictLockout, Reasons: []schemas.Reason{},
@@ -198,48 +195,19 @@ func TestFollowDecisionsSince(t *testing.T) {
 	published := false
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fctx, fstop := context.WithCancel(ctx)
-			var mu sync.Mutex
-			applied := map[string]int{}
-			done := make(chan error, 1)
-			go func() {
-				done <- s.FollowDecisions(fctx, tc.since, func(d *schemas.Decision) {
-					mu.Lock()
-					applied[d.EventID]++
-					mu.Unlock()
-				})
-			}()
-			if !published {
-				published = true
-				writeMessages(ctx, t, writer,
-					kafka.Message{Key: []byte("k1"), Value: []byte(`not json, "lock"`)},
-					kafka.Message{Key: []byte("k2"), Value: []byte(`{"user_id":"no event id","lock":null}`)},
-					kafka.Message{Key: []byte("k2"), Value: plain},
-					kafka.Message{Key: []byte("k1"), Value: decision("new-1")},
-					kafka.Message{Key: []byte("k2"), Value: decision("new-2")},
-				)
-			}
-			deadline := time.Now().Add(60 * time.Second)
-			for {
-				mu.Lock()
-				n := len(applied)
-				mu.Unlock()
-				if n >= len(tc.want) {
-					break
+			applied := followUntil(ctx, t, s, tc.since, func() {
+				if !published {
+					published = true
+					writeMessages(ctx, t, writer,
+						kafka.Message{Key: []byte("k1"), Value: []byte(`not json, "lock"`)},
+						kafka.Message{Key: []byte("k2"), Value: []byte(`{"user_id":"no event id","lock":null}`)},
+						kafka.Message{Key: []byte("k2"), Value: plain},
+						kafka.Message{Key: []byte("k1"), Value: decision("new-1")},
+						kafka.Message{Key: []byte("k2"), Value: decision("new-2")},
+					)
 				}
-				if time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			// Give a wrongly applied old decision the chance to show up.
-			time.Sleep(200 * time.Millisecond)
-			fstop()
-			if err := <-done; err != nil {
-				t.Errorf("FollowDecisions: %v", err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
+			}, func(applied map[string]int) bool { return len(applied) >= len(tc.want) },
+				200*time.Millisecond) // time for a wrongly applied old decision to show up
 			if len(applied) != len(tc.want) {
 				t.Errorf("applied %v, want %v", applied, tc.want)
 			}
@@ -288,6 +256,54 @@ func waitForStableGroup(ctx context.Context, t *testing.T, brokers []string, gro
 
 // writeMessages produces msgs, retrying while a real broker is still
 // propagating a topic just created.
+// followTestConfig returns a context for a follower test (two minutes)
+// and a configuration with fresh topics of two partitions on the test
+// broker.
+func followTestConfig(t *testing.T) (context.Context, Config) {
+	t.Helper()
+	brokers, _ := testkit.Kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx, Config{Brokers: brokers, EventsTopic: testkit.Name("events"), DecisionsTopic: testkit.Name("decisions"), DLQTopic: testkit.Name("dlq"), Partitions: 2,
+		Logger: slog.New(slog.DiscardHandler)}
+}
+
+// followUntil follows s's decisions from since: it calls started once the
+// follower runs, waits until enough (called with the decisions applied so
+// far, under their lock) or 60 s, lets settle pass, stops the follower and
+// returns how many times each event id was applied.
+func followUntil(ctx context.Context, t *testing.T, s *Stream, since time.Time, started func(), enough func(applied map[string]int) bool, settle time.Duration) map[string]int {
+	t.Helper()
+	fctx, stop := context.WithCancel(ctx)
+	var mu sync.Mutex
+	applied := map[string]int{}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.FollowDecisions(fctx, since, func(d *schemas.Decision) {
+			mu.Lock()
+			applied[d.EventID]++
+			mu.Unlock()
+		})
+	}()
+	started()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		ok := enough(applied)
+		mu.Unlock()
+		if ok {
+			break
+		}
+	}
+	time.Sleep(settle)
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("FollowDecisions: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return maps.Clone(applied)
+}
+
 func writeMessages(ctx context.Context, t *testing.T, w *kafka.Writer, msgs ...kafka.Message) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -308,11 +324,7 @@ func writeMessages(ctx context.Context, t *testing.T, w *kafka.Writer, msgs ...k
 // applies every other process's, and a restarted process (a new Stream)
 // reads its predecessor's.
 func TestFollowDecisionsSkipsOwn(t *testing.T) {
-	brokers, _ := testkit.Kafka(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cfg := Config{Brokers: brokers, EventsTopic: testkit.Name("events"), DecisionsTopic: testkit.Name("decisions"), DLQTopic: testkit.Name("dlq"), Partitions: 2,
-		Logger: slog.New(slog.DiscardHandler)}
+	ctx, cfg := followTestConfig(t)
 	newStream := func() *Stream {
 		s, err := New(cfg)
 		if err != nil {
@@ -342,38 +354,16 @@ func TestFollowDecisionsSkipsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	follow := func(s *Stream, want int) map[string]bool {
+	follow := func(s *Stream, want int64) map[string]int {
 		t.Helper()
-		fctx, stop := context.WithCancel(ctx)
-		var mu sync.Mutex
-		applied := map[string]bool{}
-		done := make(chan error, 1)
-		go func() {
-			done <- s.FollowDecisions(fctx, since, func(d *schemas.Decision) {
-				mu.Lock()
-				applied[d.EventID] = true
-				mu.Unlock()
-			})
-		}()
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
+		return followUntil(ctx, t, s, since, func() {}, func(map[string]int) bool {
 			m := s.Metrics()
-			if m.DecisionsFollowed.Load()+m.OwnDecisionsSkipped.Load() >= int64(want) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("FollowDecisions: %v", err)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		return applied
+			return m.DecisionsFollowed.Load()+m.OwnDecisionsSkipped.Load() >= want
+		}, 0)
 	}
 
 	got := follow(a, 5)
-	if len(got) != 2 || !got["b-0"] || !got["b-1"] {
+	if len(got) != 2 || got["b-0"] != 1 || got["b-1"] != 1 {
 		t.Errorf("a applied %v, want b-0 and b-1 only", got)
 	}
 	if n := a.Metrics().OwnDecisionsSkipped.Load(); n != 3 {
