@@ -277,7 +277,8 @@ func (s *Stream) PublishDecisions(ctx context.Context, ds []*schemas.Decision) e
 // and the reader retried the same fetch (docs/performance.md).
 const FetchMaxBytes = 4 << 20
 
-// Header names on dead-lettered messages.
+// Header names on the messages loginrisk publishes: dead-letters (the
+// reason and where the message came from) and decisions (HeaderInstance).
 const (
 	HeaderError     = "loginrisk-error"
 	HeaderField     = "loginrisk-field"
