@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,13 +38,7 @@ func TestStreamBadInputCorpus(t *testing.T) {
 	defer cancel()
 
 	name := testkit.Name("badinput")
-	stream, err := kafkastream.New(kafkastream.Config{
-		Brokers: brokers, GroupID: name, EventsTopic: name + "-events", DecisionsTopic: name + "-decisions",
-		DLQTopic: name + "-dlq", Partitions: 2, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := newNamedStream(t, brokers, name, 2)
 	defer stream.Close()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 15 * time.Second}
 	if _, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
@@ -106,17 +98,7 @@ func TestStreamBadInputCorpus(t *testing.T) {
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: name + "-events", Balancer: &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchBytes: 4 << 20}
 	defer w.Close()
-	// A topic just created may not be known to every broker yet: retry.
-	for attempt := 0; ; attempt++ {
-		err := w.WriteMessages(ctx, msgs...)
-		if err == nil {
-			break
-		}
-		if attempt == 30 {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Second)
-	}
+	testkit.Produce(ctx, t, w, msgs...)
 	// On a topic with the broker's default limit (the dead-letter topic),
 	// messages over message.max.bytes never reach a consumer: the producer
 	// is told so.

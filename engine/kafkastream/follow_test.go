@@ -3,7 +3,6 @@ package kafkastream
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -110,7 +109,7 @@ func TestFollowDecisionsReplicatesLocks(t *testing.T) {
 		}
 		msgs = append(msgs, kafka.Message{Key: []byte(user), Value: value})
 	}
-	writeMessages(ctx, t, writer, msgs...)
+	testkit.Produce(ctx, t, writer, msgs...)
 
 	at := start.Add(5 * time.Minute)
 	wantKey := user + "|" + ip
@@ -176,7 +175,7 @@ func TestFollowDecisionsSince(t *testing.T) {
 	// A decision without a lock changes no lock table: it is never applied.
 	plain, _ := schemas.EncodeDecision(nil, &schemas.Decision{EventID: "plain-1", UserID: "u-plain", Decision: schemas.VerdictAllow, Reasons: []schemas.Reason{}})
 	old := time.Now().Add(-2 * time.Hour)
-	writeMessages(ctx, t, writer,
+	testkit.Produce(ctx, t, writer,
 		kafka.Message{Key: []byte("k1"), Value: decision("old-1"), Time: old},
 		kafka.Message{Key: []byte("k2"), Value: decision("old-2"), Time: old},
 	)
@@ -198,7 +197,7 @@ func TestFollowDecisionsSince(t *testing.T) {
 			applied := followUntil(ctx, t, s, tc.since, func() {
 				if !published {
 					published = true
-					writeMessages(ctx, t, writer,
+					testkit.Produce(ctx, t, writer,
 						kafka.Message{Key: []byte("k1"), Value: []byte(`not json, "lock"`)},
 						kafka.Message{Key: []byte("k2"), Value: []byte(`{"user_id":"no event id","lock":null}`)},
 						kafka.Message{Key: []byte("k2"), Value: plain},
@@ -254,8 +253,6 @@ func waitForStableGroup(ctx context.Context, t *testing.T, brokers []string, gro
 	t.Fatalf("consumer group %s did not settle: %s", group, last)
 }
 
-// writeMessages produces msgs, retrying while a real broker is still
-// propagating a topic just created.
 // followTestConfig returns a context for a follower test (two minutes)
 // and a configuration with fresh topics of two partitions on the test
 // broker.
@@ -302,21 +299,6 @@ func followUntil(ctx context.Context, t *testing.T, s *Stream, since time.Time, 
 	mu.Lock()
 	defer mu.Unlock()
 	return maps.Clone(applied)
-}
-
-func writeMessages(ctx context.Context, t *testing.T, w *kafka.Writer, msgs ...kafka.Message) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := w.WriteMessages(ctx, msgs...)
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) || !errors.Is(err, kafka.UnknownTopicOrPartition) && !errors.Is(err, kafka.LeaderNotAvailable) {
-			t.Fatalf("producing to %s: %v", w.Topic, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // TestFollowDecisionsSkipsOwn: a process does not read back the lock

@@ -102,7 +102,7 @@ func TestPipelinedBatches(t *testing.T) {
 			for i := range msgs {
 				msgs[i] = kafka.Message{Value: []byte(strconv.Itoa(i))}
 			}
-			writeMessages(ctx, t, w, msgs...)
+			testkit.Produce(ctx, t, w, msgs...)
 			w.Close()
 
 			// The gate is on a batch past the first, so one commit comes

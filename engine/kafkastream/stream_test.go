@@ -33,6 +33,20 @@ func repoPath(rel string) string {
 
 // newEngine builds an engine on the shipped rules and the test City
 // database, recording through rec.
+// newNamedStream is a Stream in its own group on the topics name-events,
+// name-decisions and name-dlq, logging warnings to stderr.
+func newNamedStream(t *testing.T, brokers []string, name string, partitions int) *kafkastream.Stream {
+	t.Helper()
+	stream, err := kafkastream.New(kafkastream.Config{
+		Brokers: brokers, GroupID: name, EventsTopic: name + "-events", DecisionsTopic: name + "-decisions",
+		DLQTopic: name + "-dlq", Partitions: partitions, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream
+}
+
 func newEngine(t *testing.T, rec engine.Recorder, dlq engine.DeadLetterSink) *engine.Engine {
 	t.Helper()
 	rm, err := rules.NewManager(rules.ManagerConfig{})
@@ -81,13 +95,7 @@ func TestStreamScriptedDecisions(t *testing.T) {
 	defer cancel()
 
 	name := testkit.Name("scripted")
-	stream, err := kafkastream.New(kafkastream.Config{
-		Brokers: brokers, GroupID: name, EventsTopic: name + "-events", DecisionsTopic: name + "-decisions",
-		DLQTopic: name + "-dlq", Partitions: 3, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := newNamedStream(t, brokers, name, 3)
 	defer stream.Close()
 	if err := stream.EnsureTopics(ctx); err != nil {
 		t.Fatal(err)
@@ -194,17 +202,7 @@ func TestStreamScriptedDecisions(t *testing.T) {
 		msgs = append(msgs, kafka.Message{Key: []byte(s.ev.UserID), Value: b})
 		wantDecisions++
 	}
-	// A topic just created may not be known to every broker yet: retry.
-	for attempt := 0; ; attempt++ {
-		err := w.WriteMessages(ctx, msgs...)
-		if err == nil {
-			break
-		}
-		if attempt == 30 {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Second)
-	}
+	testkit.Produce(ctx, t, w, msgs...)
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	runDone := make(chan error, 1)
