@@ -84,21 +84,27 @@ type Store struct {
 type userState struct {
 	attempts            window
 	sources             recentSet // IP keys seen in the last hour
-	profile             *profile  // nil until a success or LoadProfile, then &ownProfile
 	consecutiveFailures uint32
 	lastSeen            uint32
+	hasProfile          bool // since a success or LoadProfile
 	// ownProfile is the profile, in the user's state: reading it follows
 	// no pointer to another object (a cache miss on a large population),
 	// and a user with a profile, which most have, is one allocation.
 	ownProfile profile
 }
 
+// profile returns the user's profile, or nil before it has one.
+func (u *userState) profile() *profile {
+	if !u.hasProfile {
+		return nil
+	}
+	return &u.ownProfile
+}
+
 // startProfile returns the user's profile, starting it if need be.
 func (u *userState) startProfile() *profile {
-	if u.profile == nil {
-		u.profile = &u.ownProfile
-	}
-	return u.profile
+	u.hasProfile = true
+	return &u.ownProfile
 }
 
 // ipState is one IPv4 address's (or IPv6 /64's) windows and users.
@@ -270,7 +276,7 @@ func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) 
 	sources, at := u.sources.count(o.at, [2]uint32{hour}, o.sourceKey)
 	f.UserDistinctIPs1h, o.sourceAt = sources[0], at
 
-	p := u.profile
+	p := u.profile()
 	known := p.known()
 	f.UserKnown = known
 	f.UserSuccessesTotal = 0
@@ -515,7 +521,7 @@ func (s *Store) Sweep(now time.Time) (removed int) {
 		if idle(u.lastSeen, Retention) {
 			u.attempts = window{}
 			u.sources = recentSet{}
-			return u.profile == nil || idle(u.lastSeen, s.cfg.ProfileRetention)
+			return !u.hasProfile || idle(u.lastSeen, s.cfg.ProfileRetention)
 		}
 		u.attempts.compact(t, &s.userWindow)
 		u.sources.compact(t, hour)
@@ -540,7 +546,7 @@ func (s *Store) Stats() StoreStats {
 	var st StoreStats
 	s.users.each(func(u *userState) {
 		st.Users++
-		if u.profile != nil {
+		if u.hasProfile {
 			st.Profiles++
 		}
 	})
