@@ -96,9 +96,7 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	if cfg.GeoIP == (GeoIPConfig{}) {
-		cfg.GeoIP = existingDemoGeoIP()
-	}
+	cfg.GeoIP = cfg.GeoIP.orTestDatabases()
 	logCfg := cfg.Log
 	if cf.logLevel == "" {
 		logCfg.Level = "warn"
@@ -195,8 +193,8 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 			defer b.deleteTopics()
 		}
 	}
-	fmt.Fprintf(b.stderr, "bench: %d events, %d users, %d partitions; %s; history %s\n",
-		o.events, o.users, o.partitions, b.brokerOr("no Kafka"), b.historyWhat())
+	fmt.Fprintf(b.stderr, "bench: %d events, %d users, %d partitions; %s; history %s; geoip %s\n",
+		o.events, o.users, o.partitions, b.brokerOr("no Kafka"), b.historyWhat(), b.cfg.GeoIP.describe())
 
 	gen := traffic.New(traffic.Config{Users: o.users, Seed: o.seed})
 	b.data = generateEvents(gen, o.events, o.genRate, time.Now(), b.stderr)
@@ -1013,7 +1011,7 @@ func (b *bench) print(stdout io.Writer) {
 			durationOrDash(r.p50), durationOrDash(r.p99), ratioOrDash(r.vsIngest), r.what)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "\nkafka: %s; history: %s\n", b.brokerOr("not used"), b.historyWhat())
+	fmt.Fprintf(stdout, "\nkafka: %s; history: %s; geoip: %s\n", b.brokerOr("not used"), b.historyWhat(), b.cfg.GeoIP.describe())
 	fmt.Fprintf(stdout, "machine: %d CPUs (GOMAXPROCS %d), %s, %s %s/%s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0),
 		cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(stdout, "command: %s\n", b.command)

@@ -83,6 +83,41 @@ type GeoIPConfig struct {
 	CacheEntries int `yaml:"cache_entries"`
 }
 
+// namesDatabase reports whether g names at least one database. Only the
+// three paths count: the other settings have defaults, so comparing the
+// whole struct with its zero value would never see "not configured".
+func (g GeoIPConfig) namesDatabase() bool {
+	return g.City != "" || g.ASN != "" || g.Anonymous != ""
+}
+
+// orTestDatabases is the layer the demo, the bench and `rules test` put
+// under the configuration: when no database path was given, the
+// repository's generated test databases (those that exist) are used; any
+// path given wins, and the other settings are kept either way.
+func (g GeoIPConfig) orTestDatabases() GeoIPConfig {
+	if g.namesDatabase() {
+		return g
+	}
+	test := existingDemoGeoIP()
+	g.City, g.ASN, g.Anonymous = test.City, test.ASN, test.Anonymous
+	return g
+}
+
+// describe names the databases in use for a footer or a first line:
+// "city=PATH asn=PATH anonymous=PATH", or "none".
+func (g GeoIPConfig) describe() string {
+	var parts []string
+	for _, db := range []struct{ name, path string }{{"city", g.City}, {"asn", g.ASN}, {"anonymous", g.Anonymous}} {
+		if db.path != "" {
+			parts = append(parts, db.name+"="+db.path)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
+}
+
 // maxCacheEntries bounds geoip.cache_entries (about 200 bytes an entry in
 // each of the four caches).
 const maxCacheEntries = 50_000_000

@@ -57,11 +57,11 @@ func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	if cfg.GeoIP == (GeoIPConfig{}) {
-		cfg.GeoIP = existingDemoGeoIP()
-		if cfg.GeoIP.City == "" {
-			fmt.Fprintln(stderr, "demo: testdata/geoip not found (run from the repository root); running without GeoIP")
-		}
+	cfg.GeoIP = cfg.GeoIP.orTestDatabases()
+	if cfg.GeoIP.namesDatabase() {
+		fmt.Fprintf(stderr, "demo: GeoIP %s\n", cfg.GeoIP.describe())
+	} else {
+		fmt.Fprintln(stderr, "demo: testdata/geoip not found (run from the repository root); running without GeoIP")
 	}
 	// The demo's terminal is for its progress line: logs from warn on,
 	// unless --log-level asks for more.
@@ -357,7 +357,8 @@ func (d *demo) summary(eng *engine.Engine, stream *kafkastream.Stream) {
 	}
 }
 
-// existingDemoGeoIP returns the test databases that exist.
+// existingDemoGeoIP returns the test databases that exist; a missing one
+// is left empty.
 func existingDemoGeoIP() GeoIPConfig {
 	g := demoGeoIP
 	for _, p := range []*string{&g.City, &g.ASN, &g.Anonymous} {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/loginrisk/loginrisk/engine/traffic"
 )
 
 // make demo writes history to a ClickHouse on this machine when there is
@@ -45,4 +48,64 @@ func TestFindDemoClickHouse(t *testing.T) {
 			t.Errorf("message = %q, want it to say plainly there is no ClickHouse", msg)
 		}
 	})
+}
+
+// TestDemoKeepsItsPromise runs `loginrisk demo` as a newcomer would (the
+// in-process broker, the embedded rules, the repository's test GeoIP
+// databases, the HTTP API) for a few seconds and checks that every attack
+// the demo announces shows up in its decisions through the rules meant to
+// catch it. A demo that silently loses a feature (GeoIP once) fails here.
+func TestDemoKeepsItsPromise(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for several seconds")
+	}
+	for _, env := range []string{"LOGINRISK_KAFKA_BROKERS", "LOGINRISK_CLICKHOUSE_DSN",
+		"LOGINRISK_GEOIP_CITY", "LOGINRISK_GEOIP_ASN", "LOGINRISK_GEOIP_ANONYMOUS", "LOGINRISK_RULES_DIR"} {
+		t.Setenv(env, "")
+	}
+	stdout, stderr, code := runCLI(t, "", "demo", "--duration", "12s", "--no-clickhouse", "--http", "127.0.0.1:0")
+	if code != 0 {
+		t.Fatalf("demo exit %d\nstderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "demo: GeoIP city=") {
+		t.Errorf("the demo does not say it uses the test GeoIP databases:\n%s", stderr)
+	}
+	fired := demoRulesFired(t, stdout)
+	caught := traffic.New(traffic.Config{Users: 1, Seed: 1}).CaughtBy()
+	for _, attack := range traffic.New(traffic.Config{Users: 1, Seed: 1}).Scenarios() {
+		if !strings.Contains(stderr, attack) {
+			t.Errorf("attack %s is not announced:\n%s", attack, stderr)
+		}
+		for _, rule := range caught[attack] {
+			if fired[rule] == 0 {
+				t.Errorf("attack %s: rule %s never fired in the demo's decisions", attack, rule)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("demo output:\n%s", stdout)
+	}
+}
+
+// demoRulesFired reads the demo's "Rules that fired" table: rule → count.
+func demoRulesFired(t *testing.T, out string) map[string]int {
+	t.Helper()
+	_, table, ok := strings.Cut(out, "Rules that fired")
+	if !ok {
+		t.Fatalf("no 'Rules that fired' table in:\n%s", out)
+	}
+	fired := map[string]int{}
+	lines := strings.Split(table, "\n")
+	for _, line := range lines[2:] { // the title's end and the header
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			break
+		}
+		n, err := strconv.Atoi(f[1])
+		if err != nil {
+			t.Fatalf("rules table row %q: %v", line, err)
+		}
+		fired[f[0]] = n
+	}
+	return fired
 }

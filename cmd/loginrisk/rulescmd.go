@@ -61,10 +61,7 @@ func cmdRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	geo := cfg.GeoIP
-	if geo == (GeoIPConfig{}) {
-		geo = existingDemoGeoIP()
-	}
+	geo := cfg.GeoIP.orTestDatabases()
 	enricher, err := features.NewEnricher(features.EnricherConfig{CityPath: geo.City, ASNPath: geo.ASN, AnonymousPath: geo.Anonymous})
 	if err != nil {
 		return err

@@ -98,6 +98,9 @@ type Generator struct {
 // scenario is an attack (or an unusual user) that yields its next event.
 type scenario interface {
 	name() string
+	// caughtBy names the shipped rules (rules/default) meant to catch
+	// it: the demo's promise, which its test checks.
+	caughtBy() []string
 	next(g *Generator, at time.Time) schemas.LoginEvent
 }
 
@@ -208,6 +211,16 @@ func (g *Generator) Scenarios() []string {
 	return out
 }
 
+// CaughtBy maps each attack scenario in the mix to the shipped rules meant
+// to catch it. A demo run long enough must see every one of them fire.
+func (g *Generator) CaughtBy() map[string][]string {
+	out := make(map[string][]string, len(g.scenarios))
+	for _, s := range g.scenarios {
+		out[s.name()] = s.caughtBy()
+	}
+	return out
+}
+
 // bruteForce: one hosting address guessing one account's password.
 type bruteForce struct {
 	victim int
@@ -215,7 +228,8 @@ type bruteForce struct {
 	tries  int
 }
 
-func (s *bruteForce) name() string { return "brute_force" }
+func (s *bruteForce) name() string       { return "brute_force" }
+func (s *bruteForce) caughtBy() []string { return []string{"failure_burst"} }
 func (s *bruteForce) next(g *Generator, at time.Time) schemas.LoginEvent {
 	if s.tries%50 == 0 {
 		s.victim = g.rng.IntN(len(g.users))
@@ -232,7 +246,8 @@ type credentialStuffing struct {
 	tries int
 }
 
-func (s *credentialStuffing) name() string { return "credential_stuffing" }
+func (s *credentialStuffing) name() string       { return "credential_stuffing" }
+func (s *credentialStuffing) caughtBy() []string { return []string{"credential_stuffing"} }
 func (s *credentialStuffing) next(g *Generator, at time.Time) schemas.LoginEvent {
 	if s.tries%200 == 0 {
 		s.addr = g.addrIn(hostingV4)
@@ -255,7 +270,8 @@ type passwordSpray struct {
 	tries int
 }
 
-func (s *passwordSpray) name() string { return "password_spray" }
+func (s *passwordSpray) name() string       { return "password_spray" }
+func (s *passwordSpray) caughtBy() []string { return []string{"password_spray"} }
 func (s *passwordSpray) next(g *Generator, at time.Time) schemas.LoginEvent {
 	if s.tries%300 == 0 {
 		base := g.addrIn(spoofV6)
@@ -272,7 +288,8 @@ type distributedBruteForce struct {
 	tries  int
 }
 
-func (s *distributedBruteForce) name() string { return "distributed_bruteforce" }
+func (s *distributedBruteForce) name() string       { return "distributed_bruteforce" }
+func (s *distributedBruteForce) caughtBy() []string { return []string{"distributed_bruteforce"} }
 func (s *distributedBruteForce) next(g *Generator, at time.Time) schemas.LoginEvent {
 	if s.tries%60 == 0 {
 		s.victim = g.rng.IntN(len(g.users))
@@ -290,6 +307,9 @@ type impossibleTravel struct {
 }
 
 func (s *impossibleTravel) name() string { return "impossible_travel" }
+func (s *impossibleTravel) caughtBy() []string {
+	return []string{"unfamiliar_city", "impossible_travel"}
+}
 func (s *impossibleTravel) next(g *Generator, at time.Time) schemas.LoginEvent {
 	s.step++
 	if s.step%2 == 1 {
@@ -305,7 +325,8 @@ func (s *impossibleTravel) next(g *Generator, at time.Time) schemas.LoginEvent {
 // torLogin: a known user's password used from a Tor exit.
 type torLogin struct{}
 
-func (s *torLogin) name() string { return "tor_login" }
+func (s *torLogin) name() string       { return "tor_login" }
+func (s *torLogin) caughtBy() []string { return []string{"anonymous_ip"} }
 func (s *torLogin) next(g *Generator, at time.Time) schemas.LoginEvent {
 	u := &g.users[g.rng.IntN(len(g.users))]
 	return g.event(at, u.id, g.addrIn(torV4), g.rng.IntN(3) == 0, attackerAgents[3], "")
