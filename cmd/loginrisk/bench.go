@@ -496,6 +496,13 @@ func (b *bench) ingestLimit(ctx context.Context) error {
 	for read.Load() < total {
 		jctx, cancel := context.WithTimeout(ctx, time.Minute)
 		gen, err := group.Next(jctx)
+		// A broker that has just started has no offsets topic yet and
+		// answers the first group of its life with a retriable error
+		// (Group Coordinator Not Available): wait and join again.
+		for kerr := kafka.Error(0); errors.As(err, &kerr) && kerr.Temporary() && jctx.Err() == nil; {
+			time.Sleep(250 * time.Millisecond)
+			gen, err = group.Next(jctx)
+		}
 		cancel()
 		if err != nil {
 			stopBar("")
