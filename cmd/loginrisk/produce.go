@@ -128,41 +128,76 @@ func produceLines(ctx context.Context, w *kafka.Writer, in io.Reader, progress f
 	return n, read, flush()
 }
 
-// progress draws a one-line progress bar on a terminal-like writer.
+// progress draws a one-line progress bar on a terminal. Into a file or a
+// pipe (a CI log, `| tee`) it writes a plain line every
+// progressPlainEvery instead of thousands of redraws.
 type progress struct {
-	w     io.Writer
-	label string
-	total int64
-	start time.Time
-	last  time.Time
+	w        io.Writer
+	terminal bool
+	label    string
+	total    int64
+	start    time.Time
+	last     time.Time
 }
+
+// progressPlainEvery spaces the progress lines written to a non-terminal.
+const progressPlainEvery = 5 * time.Second
 
 func newProgress(w io.Writer, label string, total int64) *progress {
 	now := time.Now()
-	return &progress{w: w, label: label, total: total, start: now}
+	return &progress{w: w, terminal: isTerminal(w), label: label, total: total, start: now, last: now}
 }
 
-// update redraws at most ten times a second.
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// update redraws at most ten times a second on a terminal, and writes a
+// line every progressPlainEvery elsewhere.
 func (p *progress) update(events, bytes int64) {
 	now := time.Now()
-	if now.Sub(p.last) < 100*time.Millisecond {
+	every := 100 * time.Millisecond
+	if !p.terminal {
+		every = progressPlainEvery
+	}
+	if now.Sub(p.last) < every {
 		return
 	}
 	p.last = now
 	rate := float64(events) / max(now.Sub(p.start).Seconds(), 1e-3)
+	start, end := "\r", ""
+	if !p.terminal {
+		start, end = "", "\n"
+	}
 	if p.total > 0 {
 		frac := min(float64(bytes)/float64(p.total), 1)
 		const width = 30
 		filled := int(frac * width)
-		fmt.Fprintf(p.w, "\r%s [%s%s] %3.0f%% %d events %.0f/s", p.label,
-			strings.Repeat("#", filled), strings.Repeat(".", width-filled), frac*100, events, rate)
+		fmt.Fprintf(p.w, "%s%s [%s%s] %3.0f%% %d events %.0f/s%s", start, p.label,
+			strings.Repeat("#", filled), strings.Repeat(".", width-filled), frac*100, events, rate, end)
 		return
 	}
-	fmt.Fprintf(p.w, "\r%s %d events %.0f/s", p.label, events, rate)
+	fmt.Fprintf(p.w, "%s%s %d events %.0f/s%s", start, p.label, events, rate, end)
 }
 
+// done ends the bar with msg and the time taken; an empty msg only erases
+// the bar (a stage that failed says why elsewhere).
 func (p *progress) done(msg string) {
-	fmt.Fprintf(p.w, "\r\033[K%s (%.1fs)\n", msg, time.Since(p.start).Seconds())
+	erase := "\r\033[K"
+	if !p.terminal {
+		erase = ""
+	}
+	if msg == "" {
+		fmt.Fprint(p.w, erase)
+		return
+	}
+	fmt.Fprintf(p.w, "%s%s (%.1fs)\n", erase, msg, time.Since(p.start).Seconds())
 }
 
 // encodeEvent writes one event as a JSON line.
