@@ -14,6 +14,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/loginrisk/loginrisk/engine/offline"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -89,7 +90,7 @@ func userIDOf(line []byte) []byte {
 // progress with the bytes read so far.
 func produceLines(ctx context.Context, w *kafka.Writer, in io.Reader, progress func(events, bytes int64)) (int64, int64, error) {
 	r := bufio.NewReaderSize(in, 1<<20)
-	lines := newLineReader(r, 8<<20)
+	lines := offline.NewLineReader(r, 8<<20)
 	batch := make([]kafka.Message, 0, 1000)
 	var n, read int64
 	flush := func() error {
@@ -105,7 +106,7 @@ func produceLines(ctx context.Context, w *kafka.Writer, in io.Reader, progress f
 		return nil
 	}
 	for {
-		line, err := lines.next()
+		line, err := lines.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}

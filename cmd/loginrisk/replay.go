@@ -2,15 +2,13 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/offline"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -74,53 +72,15 @@ type replayStats struct {
 	events, allow, challenge, lockout, duplicates, invalid int
 }
 
-// sweeper is the part of the state that replay sweeps by event time.
-type sweeper interface{ Sweep(now time.Time) int }
-
 // replay reads NDJSON events from in and writes decisions to out. Invalid
 // lines are reported on errw with their line number and skipped.
-func replay(ctx context.Context, eng *engine.Engine, state sweeper, in io.Reader, out io.Writer, errw io.Writer) (replayStats, error) {
+func replay(ctx context.Context, eng *engine.Engine, state offline.Sweeper, in io.Reader, out io.Writer, errw io.Writer) (replayStats, error) {
 	var st replayStats
-	r := bufio.NewReaderSize(in, 1<<20)
 	bw := bufio.NewWriterSize(out, 1<<20)
 	var buf []byte
-	var ev schemas.LoginEvent
-	var f schemas.Features
-	var newest time.Time
-	lines := newLineReader(r, schemas.MaxEventBytes)
-	for lineNo := 1; ; lineNo++ {
-		line, err := lines.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if errors.Is(err, errLineTooLong) {
-			st.invalid++
-			fmt.Fprintf(errw, "line %d: message is more than %d bytes\n", lineNo, schemas.MaxEventBytes)
-			continue
-		}
-		if err != nil {
-			return st, fmt.Errorf("reading events: %w", err)
-		}
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
-		if lineNo%65536 == 0 && ctx.Err() != nil {
-			return st, ctx.Err()
-		}
-		if err := schemas.Decode(line, &ev); err != nil {
-			st.invalid++
-			fmt.Fprintf(errw, "line %d: %v\n", lineNo, err)
-			continue
-		}
-		// ScoreInto keeps neither the event nor the features: both are
-		// reused for the next line.
-		scored, err := eng.ScoreInto(&ev, &f, false)
-		if err != nil {
-			st.invalid++
-			fmt.Fprintf(errw, "line %d: %v\n", lineNo, err)
-			continue
-		}
+	src := offline.NewNDJSON(in, errw)
+	_, err := offline.Run(ctx, src, []offline.Lane{{Engine: eng, State: state}}, func(_ *schemas.LoginEvent, outcomes []engine.Scored) error {
+		scored := outcomes[0]
 		st.events++
 		if scored.Duplicate {
 			st.duplicates++
@@ -136,70 +96,18 @@ func replay(ctx context.Context, eng *engine.Engine, state sweeper, in io.Reader
 		buf, _ = schemas.EncodeDecision(buf[:0], scored.Decision)
 		buf = append(buf, '\n')
 		if _, err := bw.Write(buf); err != nil {
-			return st, fmt.Errorf("writing decisions: %w", err)
+			return fmt.Errorf("writing decisions: %w", err)
 		}
-		if ev.OccurredAt.After(newest) {
-			newest = ev.OccurredAt
-		}
-		if st.events%200_000 == 0 {
-			state.Sweep(newest)
-			eng.Locks().Sweep(newest, 48*time.Hour)
-		}
+		return nil
+	})
+	st.invalid = src.Invalid
+	if err != nil {
+		return st, err
 	}
 	if err := bw.Flush(); err != nil {
 		return st, fmt.Errorf("writing decisions: %w", err)
 	}
 	return st, nil
-}
-
-var errLineTooLong = errors.New("line too long")
-
-// lineReader yields lines of at most max bytes; a longer line is skipped
-// whole and reported as errLineTooLong, so one bad line never stops a
-// replay.
-type lineReader struct {
-	r   *bufio.Reader
-	max int
-	buf []byte
-}
-
-func newLineReader(r *bufio.Reader, max int) *lineReader { return &lineReader{r: r, max: max} }
-
-func (l *lineReader) next() ([]byte, error) {
-	l.buf = l.buf[:0]
-	tooLong := false
-	for {
-		chunk, err := l.r.ReadSlice('\n')
-		if !tooLong {
-			if len(l.buf)+len(chunk) > l.max+1 {
-				tooLong = true
-				l.buf = l.buf[:0]
-			} else if err == nil && len(l.buf) == 0 {
-				return chunk, nil // the common case: no copy
-			} else {
-				l.buf = append(l.buf, chunk...)
-			}
-		}
-		switch {
-		case err == nil:
-			if tooLong {
-				return nil, errLineTooLong
-			}
-			return l.buf, nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		case errors.Is(err, io.EOF):
-			if tooLong {
-				return nil, errLineTooLong
-			}
-			if len(l.buf) == 0 {
-				return nil, io.EOF
-			}
-			return l.buf, nil
-		default:
-			return nil, err
-		}
-	}
 }
 
 func openInput(name string, stdin io.Reader) (io.Reader, func(), error) {
