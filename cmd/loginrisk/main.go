@@ -24,6 +24,8 @@ Usage:
   loginrisk demo    [--duration D] [--http ADDR]  everything embedded: broker, traffic, engine, HTTP
   loginrisk replay  --events F|- [--out F|-]      offline scoring of NDJSON events, deterministic
   loginrisk produce --events F|- --kafka-brokers B  publish NDJSON events to login-events
+  loginrisk eval    --events F --labels L         detection and false positives vs a fail2ban baseline
+  loginrisk eval    --generate DIR [--seed N]     write the labelled scenarios (events and labels)
   loginrisk rules check DIR                       validate a rules folder
   loginrisk rules test DIR                        run the rule test cases in DIR/tests
   loginrisk migrate [--config F]                  apply ClickHouse migrations
@@ -62,6 +64,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		"serve":   cmdServe,
 		"demo":    cmdDemo,
 		"replay":  cmdReplay,
+		"eval":    cmdEval,
 		"produce": cmdProduce,
 		"rules":   cmdRules,
 		"migrate": cmdMigrate,

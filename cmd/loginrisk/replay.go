@@ -43,13 +43,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
-	// Replay's stderr is for its report: library logs only from warn on,
-	// unless --log-level asks for more.
-	logCfg := cfg.Log
-	if cf.logLevel == "" {
-		logCfg.Level = "warn"
-	}
-	c, err := buildCore(cfg, newLogger(stderr, logCfg), nil, engine.Recorder{}, nil)
+	c, err := buildCore(cfg, newLogger(stderr, quietLog(cf, cfg.Log)), nil, engine.Recorder{}, nil)
 	if err != nil {
 		return err
 	}

@@ -136,11 +136,15 @@ func (g *Generator) cityPrefix(i int) netip.Prefix {
 }
 
 // addrIn draws an address inside p, avoiding the network's first address.
-func (g *Generator) addrIn(p netip.Prefix) netip.Addr {
+func (g *Generator) addrIn(p netip.Prefix) netip.Addr { return addrIn(g.rng, p) }
+
+// addrIn draws an address inside p with rng, avoiding the network's first
+// address.
+func addrIn(rng *rand.Rand, p netip.Prefix) netip.Addr {
 	b := p.Addr().AsSlice()
 	bits := p.Bits()
 	for i := len(b) - 1; i >= 0 && (i+1)*8 > bits; i-- {
-		r := byte(g.rng.IntN(256))
+		r := byte(rng.IntN(256))
 		if i*8 < bits { // keep the prefix bits of a partial byte
 			keep := byte(0xff << (8 - (bits - i*8)))
 			r = b[i]&keep | r&^keep

@@ -1,0 +1,107 @@
+package traffic
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Shared addresses of the labelled crowds: an office in London, a
+// carrier-grade NAT in Mumbai and two campus addresses in Berlin.
+var (
+	officeAddr     = netip.MustParseAddr("81.2.70.10")
+	carrierNATAddr = netip.MustParseAddr("49.36.7.1")
+	campusAddrs    = []netip.Addr{netip.MustParseAddr("91.64.50.10"), netip.MustParseAddr("91.64.50.11")}
+)
+
+// population makes the ordinary users; attacks pick their targets among
+// them, so it comes first.
+func (b *labBuilder) population() {
+	b.ordinary = make([]person, b.n(1500))
+	for i := range b.ordinary {
+		b.ordinary[i] = b.newPerson("user", -1, false)
+	}
+}
+
+// crowds adds the users behind shared addresses.
+func (b *labBuilder) crowds() {
+	office := make([]person, b.n(200))
+	for i := range office {
+		office[i] = b.newPerson("office", 0, false)
+	}
+	for d := range days {
+		for i := range office {
+			b.login("office_nat", "office", &office[i], b.day(d).Add(8*time.Hour+b.jitter(2*time.Hour)), officeAddr, 0.06)
+			b.login("office_nat", "office", &office[i], b.day(d).Add(13*time.Hour+b.jitter(90*time.Minute)), officeAddr, 0.06)
+		}
+	}
+	for range b.n(5000) {
+		p := b.newPerson("mobile", 10, true)
+		for d := range days {
+			for range 1 + b.rng.IntN(2) {
+				b.login("carrier_nat", "carrier", &p, b.day(d).Add(6*time.Hour+b.jitter(17*time.Hour)), carrierNATAddr, 0.04)
+			}
+		}
+	}
+	for range b.n(1500) {
+		p := b.newPerson("student", 3, false)
+		for d := range days {
+			for range 2 {
+				at := b.day(d).Add(8*time.Hour + b.jitter(12*time.Hour))
+				addr := campusAddrs[b.rng.IntN(len(campusAddrs))]
+				if b.rng.Float64() < 0.01 { // a wrong user name
+					b.add("university", "campus", attempt{at: at.Add(-20 * time.Second), user: p.id + "x", addr: addr,
+						agent: p.agent, device: p.device, reason: "unknown_user"})
+				}
+				b.login("university", "campus", &p, at, addr, 0.08)
+			}
+		}
+	}
+}
+
+// individuals adds the ordinary users' logins with their churn, the VPN
+// travellers and the users sharing an id across tenants.
+func (b *labBuilder) individuals() {
+	for i := range b.ordinary {
+		p := b.ordinary[i]
+		churn, churnDay := b.rng.Float64(), 1+b.rng.IntN(days-1)
+		for d := range days {
+			addr := p.addr
+			if d == churnDay {
+				switch {
+				case churn < 0.04: // a new phone, kept from now on
+					p.agent, p.device = browsers[2+2*b.rng.IntN(2)], fmt.Sprintf("dev-%016x", b.rng.Uint64())
+				case churn < 0.07: // a new home address from the ISP, same city
+					p.addr = addrIn(b.rng, cities[p.home].V4)
+					addr = p.addr
+				}
+			}
+			if churn >= 0.07 && churn < 0.10 && d == days-1 { // on holiday abroad
+				addr = addrIn(b.rng, cities[(p.home+1+b.rng.IntN(len(cities)-1))%len(cities)].V4)
+			}
+			for range 1 + b.rng.IntN(3) {
+				b.login("ordinary", "", &p, b.day(d).Add(6*time.Hour+b.jitter(17*time.Hour)), addr, 0.05)
+			}
+		}
+	}
+	for range b.n(30) {
+		p := b.newPerson("traveller", -1, false)
+		for d := range days {
+			for range 2 {
+				addr := p.addr
+				if d > 0 {
+					addr = addrIn(b.rng, tunnellyV4)
+				}
+				b.login("vpn_traveller", "", &p, b.day(d).Add(7*time.Hour+b.jitter(15*time.Hour)), addr, 0.05)
+			}
+		}
+	}
+	for i := range b.n(30) {
+		id := fmt.Sprintf("shared-%05d", i+1)
+		acme, globex := b.newPerson("x", 0, false), b.newPerson("x", 7, false)
+		acme.id, acme.tenant = id, "acme"
+		globex.id, globex.tenant = id, "globex"
+		b.routine("two_tenants", id, &acme)
+		b.routine("two_tenants", id, &globex)
+	}
+}
