@@ -47,9 +47,9 @@ func (r *Report) Write(w io.Writer) error {
 	attacks, benign := r.Tally.Rows()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d events scored, %d without a label.\n\n", r.Stats.Events, r.Tally.Unlabelled)
-	b.WriteString("Attacks: a campaign is detected at its first attempt challenged or refused.\n\n")
-	b.WriteString("| attack kind | system | campaigns detected | attempts until detection: median (per campaign) | successes stopped |\n")
-	b.WriteString("| --- | --- | --- | --- | --- |\n")
+	b.WriteString("Attacks: a campaign is detected at its first attempt challenged or refused; refused: at least one attempt locked out.\n\n")
+	b.WriteString("| attack kind | system | campaigns detected | refused | attempts until detection: median (per campaign) | successes stopped |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
 	for _, a := range attacks {
 		until := "-"
 		if len(a.AttemptsToDetect) > 0 {
@@ -59,7 +59,7 @@ func (r *Report) Write(w io.Writer) error {
 		if a.Successes > 0 {
 			stopped = fmt.Sprintf("%d / %d", a.SuccessesStopped, a.Successes)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d / %d | %s | %s |\n", a.Kind, a.System, a.Detected, a.Campaigns, until, stopped)
+		fmt.Fprintf(&b, "| %s | %s | %d / %d | %d | %s | %s |\n", a.Kind, a.System, a.Detected, a.Campaigns, a.Refused, until, stopped)
 	}
 	b.WriteString("\nGenuine logins: challenged attempts, refused attempts (lockouts) and users refused at least once.\n\n")
 	b.WriteString("| genuine kind | system | attempts | users | challenged | lockouts | users locked out |\n")

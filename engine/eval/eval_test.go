@@ -42,11 +42,12 @@ func TestTallyOnAHandMadeFixture(t *testing.T) {
 	spray := func(c string) traffic.Label { return traffic.Label{Kind: "spray", Campaign: c, Attack: true} }
 	office := traffic.Label{Kind: "office"}
 	// Campaign c1: system a challenges its 3rd attempt, b never reacts;
-	// its one success (4th) is refused by a only.
+	// its one success (4th) is challenged by a only; a never refuses
+	// an attempt of it.
 	tally.Add(attemptAt(1, "u1", "10.0.0.1", false), spray("c1"), allow, allow)
 	tally.Add(attemptAt(2, "u2", "10.0.0.1", false), spray("c1"), allow, allow)
 	tally.Add(attemptAt(3, "u3", "10.0.0.1", false), spray("c1"), challenge, allow)
-	tally.Add(attemptAt(4, "u4", "10.0.0.1", true), spray("c1"), lockout, allow)
+	tally.Add(attemptAt(4, "u4", "10.0.0.1", true), spray("c1"), challenge, allow)
 	// Campaign c2: a stops its first attempt, b its second.
 	tally.Add(attemptAt(5, "u5", "10.0.0.2", false), spray("c2"), lockout, allow)
 	tally.Add(attemptAt(6, "u6", "10.0.0.2", true), spray("c2"), allow, lockout)
@@ -67,8 +68,8 @@ func TestTallyOnAHandMadeFixture(t *testing.T) {
 	}
 	attacks, benign := tally.Rows()
 	wantAttacks := []AttackRow{
-		{Kind: "spray", System: "a", Campaigns: 2, Detected: 2, AttemptsToDetect: []int{3, 1}, Successes: 2, SuccessesStopped: 1},
-		{Kind: "spray", System: "b", Campaigns: 2, Detected: 1, AttemptsToDetect: []int{2}, Successes: 2, SuccessesStopped: 1},
+		{Kind: "spray", System: "a", Campaigns: 2, Detected: 2, Refused: 1, AttemptsToDetect: []int{3, 1}, Successes: 2, SuccessesStopped: 1},
+		{Kind: "spray", System: "b", Campaigns: 2, Detected: 1, Refused: 1, AttemptsToDetect: []int{2}, Successes: 2, SuccessesStopped: 1},
 	}
 	if !reflect.DeepEqual(attacks, wantAttacks) {
 		t.Errorf("attack rows\n%+v\nwant\n%+v", attacks, wantAttacks)
@@ -202,7 +203,7 @@ func TestRunScoresLikeReplay(t *testing.T) {
 	if err := report.Write(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| burst | engine | 1 / 1 | 5 (5) | - |", "| burst | fail2ban | 1 / 1 | 6 (6) | - |",
+	for _, want := range []string{"| burst | engine | 1 / 1 | 1 | 5 (5) | - |", "| burst | fail2ban | 1 / 1 | 1 | 6 (6) | - |",
 		"| owner | engine | 1 | 1 | 0.00 % | 0 | 0 |", "10 events scored, 1 without a label"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())

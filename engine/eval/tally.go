@@ -36,6 +36,7 @@ type sysTally struct {
 	// detectedAt is that attempt's number (1-based), absent if never.
 	campaignAttempts map[string]int
 	detectedAt       map[string]int
+	refused          map[string]bool // campaigns with an attempt locked out
 }
 
 // NewTally returns an empty tally comparing the named systems.
@@ -50,7 +51,7 @@ func (t *Tally) Add(ev *schemas.LoginEvent, l traffic.Label, verdicts ...schemas
 		k = &kindTally{attack: l.Attack, bySystem: map[string]*sysTally{}}
 		for _, s := range t.systems {
 			k.bySystem[s] = &sysTally{users: map[string]bool{}, lockedUsers: map[string]bool{},
-				campaignAttempts: map[string]int{}, detectedAt: map[string]int{}}
+				campaignAttempts: map[string]int{}, detectedAt: map[string]int{}, refused: map[string]bool{}}
 		}
 		t.kinds[l.Kind] = k
 	}
@@ -78,6 +79,9 @@ func (t *Tally) Add(ev *schemas.LoginEvent, l traffic.Label, verdicts ...schemas
 		if !l.Attack {
 			continue
 		}
+		if v == schemas.VerdictLockout {
+			st.refused[campaign] = true
+		}
 		if ev.Success() {
 			st.successes++
 			if stopped {
@@ -97,7 +101,8 @@ func (t *Tally) Add(ev *schemas.LoginEvent, l traffic.Label, verdicts ...schemas
 type AttackRow struct {
 	Kind, System     string
 	Campaigns        int
-	Detected         int
+	Detected         int // campaigns with an attempt challenged or refused
+	Refused          int // campaigns with an attempt refused (lockout)
 	AttemptsToDetect []int // per detected campaign, in campaign order
 	Successes        int   // attack attempts that had the right credentials
 	SuccessesStopped int   // of those, challenged or refused
@@ -155,6 +160,9 @@ func (t *Tally) Rows() (attacks []AttackRow, benign []BenignRow) {
 				if at, ok := st.detectedAt[c]; ok {
 					row.Detected++
 					row.AttemptsToDetect = append(row.AttemptsToDetect, at)
+				}
+				if st.refused[c] {
+					row.Refused++
 				}
 			}
 			attacks = append(attacks, row)
