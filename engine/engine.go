@@ -351,8 +351,14 @@ type eventLockKeys struct {
 	hUser, hIP, hDevice uint64 // LockTable.stringHash of each
 }
 
+// Only a client device_id is a device lock key: the fallback device key
+// (a hash of the user agent) is shared by strangers, so an event without a
+// device_id has no device key for locks.
 func (e *Engine) eventLockKeys(ev *schemas.LoginEvent, f *schemas.Features) eventLockKeys {
-	k := eventLockKeys{user: ev.UserID, ip: ipKey(ev.Addr, f), device: f.DeviceKey}
+	k := eventLockKeys{user: ev.UserID, ip: ipKey(ev.Addr, f)}
+	if f.HasDeviceID {
+		k.device = f.DeviceKey
+	}
 	k.hUser = e.locks.stringHash(k.user)
 	k.hIP = e.locks.stringHash(k.ip)
 	if k.device != "" {
@@ -361,7 +367,9 @@ func (e *Engine) eventLockKeys(ev *schemas.LoginEvent, f *schemas.Features) even
 	return k
 }
 
-// lock returns the event's lock key of scope and its hash.
+// lock returns the event's lock key of scope and its hash. A device lock
+// on an event without a device_id (possible through a policy's
+// default_scope: device) falls back to user_ip.
 func (k *eventLockKeys) lock(scope schemas.LockScope) (lockKey, uint64) {
 	switch scope {
 	case schemas.ScopeUser:
@@ -369,10 +377,11 @@ func (k *eventLockKeys) lock(scope schemas.LockScope) (lockKey, uint64) {
 	case schemas.ScopeIP:
 		return lockKey{scope: scope, a: k.ip}, combineHash(scope, k.hIP, 0)
 	case schemas.ScopeDevice:
-		return lockKey{scope: scope, a: k.device}, combineHash(scope, k.hDevice, 0)
-	default:
-		return lockKey{scope: schemas.ScopeUserIP, a: k.user, b: k.ip}, combineHash(schemas.ScopeUserIP, k.hUser, k.hIP)
+		if k.device != "" {
+			return lockKey{scope: scope, a: k.device}, combineHash(scope, k.hDevice, 0)
+		}
 	}
+	return lockKey{scope: schemas.ScopeUserIP, a: k.user, b: k.ip}, combineHash(schemas.ScopeUserIP, k.hUser, k.hIP)
 }
 
 // lockScopesChecked is the order in which active locks are looked up.

@@ -48,7 +48,7 @@ rules:
   - {id: lock_heavy, when: user_failures_1h >= 10, weight: 50, action: lockout, scope: user}
   - {id: step_up, when: success && user_failures_15m >= 3, weight: 10, action: challenge}
   - {id: city, when: new_city, weight: 30}
-  - {id: travel, when: travel_km > 500, weight: 45, scope: device, duration: 2h}
+  - {id: travel, when: has_device_id && travel_km > 500, weight: 45, scope: device, duration: 2h}
   - {id: device, when: new_device, weight: 45}
   - {id: trust, when: user_successes_total > 100, weight: -40}
   - {id: shadow_lock, when: tor_exit, weight: 100, action: lockout, mode: shadow}
@@ -117,7 +117,7 @@ func TestDecisionOrder(t *testing.T) {
 			verdict: "lockout", by: ByScoreLockout, matched: "big", score: 80, raw: 80,
 			lock: LockRequest{Scope: "user_ip", Base: 10 * time.Minute, Rule: "score"}},
 		{name: "score lockout takes scope and duration of the heaviest rule (first on ties)",
-			f:       schemas.Features{UserID: "bob", TravelKm: 600, NewDevice: true},
+			f:       schemas.Features{UserID: "bob", HasDeviceID: true, TravelKm: 600, NewDevice: true},
 			verdict: "lockout", by: ByScoreLockout, matched: "travel device", score: 90, raw: 90,
 			lock: LockRequest{Scope: "device", Base: 2 * time.Hour, Rule: "score"}},
 		{name: "score exactly lockout_at locks out", f: schemas.Features{UserID: "bob", Hosting: true, UserSuccessesTotal: 101, NewCity: true},
@@ -125,7 +125,7 @@ func TestDecisionOrder(t *testing.T) {
 			lock: LockRequest{Scope: "user_ip", Base: 10 * time.Minute, Rule: "score"}},
 		{name: "score exactly challenge_at challenges", f: schemas.Features{UserID: "bob", NewCity: true},
 			verdict: "challenge", by: ByScoreChallenge, matched: "city", score: 30, raw: 30},
-		{name: "score is clamped at 100", f: schemas.Features{UserID: "bob", Hosting: true, TravelKm: 600},
+		{name: "score is clamped at 100", f: schemas.Features{UserID: "bob", Hosting: true, HasDeviceID: true, TravelKm: 600},
 			verdict: "lockout", by: ByScoreLockout, matched: "travel big", score: 100, raw: 125,
 			lock: LockRequest{Scope: "user_ip", Base: 10 * time.Minute, Rule: "score"}},
 		{name: "score is clamped at 0", f: schemas.Features{UserID: "bob", UserSuccessesTotal: 500},

@@ -385,7 +385,7 @@ func (p *fileParser) rule(n *yaml.Node) *Rule {
 	if !hasID {
 		p.errorf(n.Line, label, "id", "required")
 	}
-	var whenNode, weightNode *yaml.Node
+	var whenNode, weightNode, scopeNode *yaml.Node
 	p.mapping(n, label, "", func(key string, k, v *yaml.Node) {
 		switch key {
 		case "id":
@@ -419,6 +419,7 @@ func (p *fileParser) rule(n *yaml.Node) *Rule {
 				}
 			}
 		case "scope":
+			scopeNode = v
 			if s, ok := p.str(v, label, key); ok {
 				if sc := schemas.LockScope(s); sc.Valid() {
 					r.Scope = sc
@@ -464,6 +465,9 @@ func (p *fileParser) rule(n *yaml.Node) *Rule {
 			p.errorf(whenLine(whenNode, ee.line), label, "when", "%v", ee)
 		} else {
 			r.program, r.fast = c.program, c.fast
+			if msg := checkDeviceScope(r.Scope, c); msg != "" {
+				p.errorf(scopeNode.Line, label, "scope", "%s", msg)
+			}
 		}
 	}
 	if len(p.errs) > before {

@@ -101,8 +101,8 @@ func (t *Tally) Add(ev *schemas.LoginEvent, l traffic.Label, verdicts ...schemas
 type AttackRow struct {
 	Kind, System     string
 	Campaigns        int
-	Detected         int // campaigns with an attempt challenged or refused
-	Refused          int // campaigns with an attempt refused (lockout)
+	Detected         int   // campaigns with an attempt challenged or refused
+	Refused          int   // campaigns with an attempt refused (lockout)
 	AttemptsToDetect []int // per detected campaign, in campaign order
 	Successes        int   // attack attempts that had the right credentials
 	SuccessesStopped int   // of those, challenged or refused
