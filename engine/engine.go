@@ -351,7 +351,8 @@ type eventLockKeys struct {
 	hUser, hIP, hDevice uint64 // LockTable.stringHash of each
 }
 
-// Only a client device_id is a device lock key: the fallback device key
+// eventLockKeys returns the lock keys of an event. Only a client
+// device_id is a device lock key: the fallback device key
 // (a hash of the user agent) is shared by strangers, so an event without a
 // device_id has no device key for locks.
 func (e *Engine) eventLockKeys(ev *schemas.LoginEvent, f *schemas.Features) eventLockKeys {
