@@ -26,6 +26,8 @@ Usage:
   loginrisk produce --events F|- --kafka-brokers B  publish NDJSON events to login-events
   loginrisk eval    --events F --labels L         detection and false positives vs a fail2ban baseline
   loginrisk eval    --generate DIR [--seed N]     write the labelled scenarios (events and labels)
+  loginrisk backtest --rules NEW [--base DIR] (--events F | --clickhouse-dsn DSN --from T [--to T]) [--labels L]
+                                                  what a rule change would change, on the same events
   loginrisk rules check DIR                       validate a rules folder
   loginrisk rules test DIR                        run the rule test cases in DIR/tests
   loginrisk migrate [--config F]                  apply ClickHouse migrations
@@ -61,16 +63,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) error{
-		"serve":   cmdServe,
-		"demo":    cmdDemo,
-		"replay":  cmdReplay,
-		"eval":    cmdEval,
-		"produce": cmdProduce,
-		"rules":   cmdRules,
-		"migrate": cmdMigrate,
-		"query":   cmdQuery,
-		"bench":   cmdBench,
-		"load":    cmdLoad,
+		"serve":    cmdServe,
+		"demo":     cmdDemo,
+		"replay":   cmdReplay,
+		"eval":     cmdEval,
+		"backtest": cmdBacktest,
+		"produce":  cmdProduce,
+		"rules":    cmdRules,
+		"migrate":  cmdMigrate,
+		"query":    cmdQuery,
+		"bench":    cmdBench,
+		"load":     cmdLoad,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

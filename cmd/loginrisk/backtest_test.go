@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/backtest"
+	"github.com/loginrisk/loginrisk/engine/eval"
+	"github.com/loginrisk/loginrisk/engine/history"
+	"github.com/loginrisk/loginrisk/engine/testkit"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// shippedRulesWith copies the shipped rules into a folder, replacing old
+// with new (which must occur exactly once), and returns the folder.
+func shippedRulesWith(t *testing.T, old, new string) string {
+	t.Helper()
+	src := repoFile("rules/default")
+	dir := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found += strings.Count(string(data), old)
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if found != 1 {
+		t.Fatalf("%q occurs %d times in the shipped rules, want once", old, found)
+	}
+	return dir
+}
+
+// impossibleTravelWeight is the shipped impossible_travel rule's weight
+// line; raising it to 40 turns its 65-point challenges into lockouts.
+const impossibleTravelWeight = "travel_speed_kmh > 1000\n    weight: 35"
+
+func TestBacktestSameRulesChangeNothing(t *testing.T) {
+	dir := t.TempDir()
+	if _, stderr, code := runCLI(t, "", "eval", "--generate", dir, "--scale", "0.04"); code != 0 {
+		t.Fatal(stderr)
+	}
+	same := shippedRulesWith(t, "weight: 35", "weight: 35")
+	out, stderr, code := runCLI(t, "", "backtest", "--rules", same, "--events", filepath.Join(dir, eval.EventsFile))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "0 decisions change") || strings.Contains(out, "Causes") || !strings.Contains(out, backtest.NoLabels) {
+		t.Errorf("the shipped rules against themselves:\n%s", out)
+	}
+}
+
+func TestBacktestReportsAKnownChange(t *testing.T) {
+	next := shippedRulesWith(t, impossibleTravelWeight, strings.Replace(impossibleTravelWeight, "35", "40", 1))
+	labels := filepath.Join(t.TempDir(), "labels.ndjson")
+	// travel-sf (challenged today) and travel-london-later (allowed) are
+	// called attacks, the London logins before them genuine.
+	var lines []string
+	for i := range 7 {
+		lines = append(lines, `{"event_id":"travel-london-`+string(rune('0'+i))+`","kind":"home","attack":false}`)
+	}
+	lines = append(lines, `{"event_id":"travel-sf","kind":"stolen","attack":true}`, `{"event_id":"travel-london-later","kind":"stolen","attack":true}`)
+	if err := os.WriteFile(labels, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := runCLI(t, "", "backtest", "--rules", next, "--events", repoFile("testdata/fixtures/travel.ndjson"), "--labels", labels)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"10 events scored by both",
+		"1 decisions change (10.00 %)\n  challenge -> lockout   1\n\nCauses",
+		"  impossible_travel: 1 events (challenge -> lockout 1)\n    e.g. travel-sf user traveler ip 73.162.88.19: challenge (score 65) -> lockout (score 70)\n",
+		"Against the labels (9 labelled events",
+		"base precision 1.0000 recall 0.5000 (true positives 1, false positives 0, missed attacks 1)",
+		"new  precision 1.0000 recall 0.5000",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("backtest output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "e.g.") != 1 {
+		t.Errorf("want exactly one example:\n%s", out)
+	}
+}
+
+// TestBacktestFromClickHouse stores scored events with the history writer
+// in a fresh database, then backtests from it: the report is the one the
+// same events give from a file.
+func TestBacktestFromClickHouse(t *testing.T) {
+	dsn := testkit.ClickHouse(t)
+	dsn, db, err := benchDSN(dsn, "_backtest_"+strings.TrimPrefix(testkit.Name(""), "_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := history.Migrate(ctx, dsn, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { (&bench{log: newLogger(os.Stderr, LogConfig{Level: "warn"})}).dropDatabase(dsn, db) })
+
+	dir := t.TempDir()
+	if _, stderr, code := runCLI(t, "", "eval", "--generate", dir, "--scale", "0.04", "--seed", "5"); code != 0 {
+		t.Fatal(stderr)
+	}
+	events := filepath.Join(dir, eval.EventsFile)
+	storeScored(ctx, t, dsn, events)
+
+	// unfamiliar_city at 70: every first login from a new city locks out.
+	next := shippedRulesWith(t, "new_city\n    weight: 30", "new_city\n    weight: 70")
+	fromFile, stderr, code := runCLI(t, "", "backtest", "--rules", next, "--events", events)
+	if code != 0 {
+		t.Fatalf("from the file: exit %d: %s", code, stderr)
+	}
+	fromCH, stderr, code := runCLI(t, "", "backtest", "--rules", next, "--clickhouse-dsn", dsn,
+		"--from", "2026-11-01", "--to", "2026-11-06")
+	if code != 0 {
+		t.Fatalf("from ClickHouse: exit %d: %s", code, stderr)
+	}
+	if fromCH != fromFile {
+		t.Errorf("from ClickHouse:\n%s\nfrom the file:\n%s", fromCH, fromFile)
+	}
+	if strings.Contains(fromFile, " 0 events scored") || strings.Contains(fromFile, "\n0 decisions change") {
+		t.Errorf("the test needs events and changes:\n%s", fromFile)
+	}
+	// A window that holds none of them.
+	empty, _, code := runCLI(t, "", "backtest", "--rules", next, "--clickhouse-dsn", dsn, "--from", "2026-10-01", "--to", "2026-10-02")
+	if code != 0 || !strings.Contains(empty, ": 0 events scored by both") {
+		t.Errorf("an empty window: exit %d:\n%s", code, empty)
+	}
+}
+
+// storeScored scores the events of an NDJSON file with the shipped rules
+// and writes them to the history at dsn, as serve would.
+func storeScored(ctx context.Context, t *testing.T, dsn, events string) {
+	t.Helper()
+	cfg := defaultConfig()
+	cfg.GeoIP = cfg.GeoIP.orTestDatabases()
+	c, err := buildCore(cfg, newLogger(os.Stderr, LogConfig{Level: "warn"}), nil, engine.Recorder{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	data, err := os.ReadFile(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scored []schemas.ScoredEvent
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		ev := new(schemas.LoginEvent)
+		if err := schemas.Decode([]byte(line), ev); err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.engine.Score(ev, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scored = append(scored, s.ScoredEvent)
+	}
+	w, err := history.New(history.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+	if err := w.WriteHistory(ctx, scored); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	<-done
+	w.Close()
+}
