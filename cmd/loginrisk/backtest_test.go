@@ -97,6 +97,12 @@ func TestBacktestReportsAKnownChange(t *testing.T) {
 	if strings.Count(out, "e.g.") != 1 {
 		t.Errorf("want exactly one example:\n%s", out)
 	}
+	// --base: the change undone, against the shipped rules as the new side.
+	same := shippedRulesWith(t, impossibleTravelWeight, impossibleTravelWeight)
+	out, stderr, code = runCLI(t, "", "backtest", "--base", next, "--rules", same, "--events", repoFile("testdata/fixtures/travel.ndjson"))
+	if code != 0 || !strings.Contains(out, "  lockout   -> challenge 1\n") || !strings.Contains(out, "travel-sf user traveler ip 73.162.88.19: lockout (score 70) -> challenge (score 65)") {
+		t.Errorf("with --base: exit %d %s\n%s", code, stderr, out)
+	}
 }
 
 // TestBacktestFromClickHouse stores scored events with the history writer
@@ -186,4 +192,29 @@ func storeScored(ctx context.Context, t *testing.T, dsn, events string) {
 	stop()
 	<-done
 	w.Close()
+}
+
+func TestBacktestUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no new rules", []string{"--events", "x.ndjson"}, "--rules NEW is required"},
+		{"no events", []string{"--rules", "rules/default"}, "give either --events F or --from T"},
+		{"both sources", []string{"--rules", "rules/default", "--events", "x", "--from", "-1h"}, "give either --events F or --from T"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, "", append([]string{"backtest"}, tt.args...)...)
+			if code != 2 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tt.want)
+			}
+		})
+	}
+	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
+	_, stderr, code := runCLI(t, "", "backtest", "--rules", repoFile("rules/default"), "--from", "-1h")
+	if code != 1 || !strings.Contains(stderr, "--clickhouse-dsn (or LOGINRISK_CLICKHOUSE_DSN) is required") {
+		t.Errorf("--from without a DSN: exit %d, %q", code, stderr)
+	}
 }
