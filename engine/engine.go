@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -305,22 +306,17 @@ func fillEventFeatures(ev *schemas.LoginEvent, f *schemas.Features) {
 	f.AuthMethod = ev.AuthMethod
 	f.TenantID = ev.TenantID
 	f.HourUTC = ev.OccurredAt.Hour()
-	if f.IPv6 {
-		p, _ := ev.Addr.Prefix(64)
-		f.Network = p.String()
-	} else {
-		p, _ := ev.Addr.Prefix(24)
-		f.Network = p.String()
-	}
+	f.Network = features.NetworkOf(ev.Addr).String()
 }
 
 // addrKey is the key of an address in IP-scoped locks and the last
-// decisions by address: the address, or its /64 for IPv6 (an attacker
-// rotating inside one /64 is one source). An IPv4-mapped address
-// (::ffff:1.2.3.4) is its IPv4 form: an attacker alternating the two
-// forms is one source, as the per-address counters see it.
+// decisions by address: its IPv4 address (features.KeyAddr: IPv4-mapped,
+// NAT64, 6to4 and Teredo addresses carry one), or its /64 for IPv6 (an
+// attacker rotating inside one /64 is one source). The per-address
+// counters use the same mapping, so a lock and the counts that set it
+// name the same source.
 func addrKey(addr netip.Addr) string {
-	addr = addr.Unmap()
+	addr = features.KeyAddr(addr)
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
 		return p.String()
@@ -330,16 +326,16 @@ func addrKey(addr netip.Addr) string {
 
 // ipKey is addrKey for a scored event (ev.Addr is unmapped by
 // schemas.ParseIP) without formatting the address again in the usual
-// cases: the enrichment's /64 for IPv6, the event's text for IPv4 sent as
-// IPv4.
+// cases: the enrichment's /64 for IPv6 that carries no IPv4 address, the
+// event's text for IPv4 sent as IPv4.
 func ipKey(addr netip.Addr, f *schemas.Features) string {
 	switch {
 	case !addr.IsValid():
 		return f.IP
-	case addr.Is6() && f.Network != "":
-		return f.Network
 	case addr.Is4() && strings.IndexByte(f.IP, ':') < 0:
 		return f.IP
+	case addr.Is6() && f.Network != "" && features.KeyAddr(addr).Is6():
+		return f.Network
 	}
 	return addrKey(addr)
 }

@@ -82,6 +82,15 @@ configured (no GeoIP database) keeps its zero value and its ` + "`*_known`" + ` 
 is false. Windows use event time (` + "`occurred_at`" + `), never the wall clock.
 How the windows are kept, and how exact they are, is in the documentation of
 package features; performance figures are in features-performance.md.
+
+Address and network features, and ip and user_ip locks, key an address
+by the IPv4 address it carries when it is IPv4-mapped (` + "`::ffff:0:0/96`" + `),
+NAT64 (` + "`64:ff9b::/96`" + `, the last 32 bits), 6to4 (` + "`2002::/16`" + `, bits 16-47)
+or Teredo (` + "`2001::/32`" + `, the last 32 bits inverted): IPv4 clients behind
+one NAT64 gateway or Teredo server are separate sources, not one /64. The
+local-use NAT64 prefix ` + "`64:ff9b:1::/48`" + ` is kept as IPv6, because where
+its IPv4 address sits depends on the operator's prefix length. Other IPv6
+addresses are grouped by their /64. The ` + "`ip`" + ` feature is the address as sent.
 `)
 	if err != nil {
 		fmt.Fprintf(&b, "\n**Incomplete: %v**\n", err)

@@ -93,7 +93,7 @@ type Enricher struct {
 // address so that a hash collision is a miss, not a wrong answer.
 type ipInfo struct {
 	addr    netip.Addr
-	network string   // networkOf(addr)
+	network string   // NetworkOf(addr)
 	place   *place   // nil when unknown
 	as      *asnInfo // nil when unknown
 	flags   ipFlags
@@ -112,7 +112,7 @@ type netInfo struct {
 	flags   ipFlags
 }
 
-// networkName is the name of an address's /24 or /64 (networkOf), cached
+// networkName is the name of an address's /24 or /64 (NetworkOf), cached
 // so the warm path does not format it; network is that prefix's first
 // address, checked on a hit.
 type networkName struct {
@@ -433,7 +433,7 @@ func maskBytes(b [16]byte, bits int) [16]byte {
 
 // networkName returns the name of addr's /24 or /64, cached.
 func (e *Enricher) networkName(addr netip.Addr) string {
-	p := networkOf(addr)
+	p := NetworkOf(addr)
 	key := hashNetwork(addr)
 	if n, ok := e.names.Get(key); ok && n.network == p.Addr() {
 		return n.name

@@ -386,7 +386,7 @@ func TestNetworkCacheMatchesLookups(t *testing.T) {
 			cached.names.Wait()
 			want.HourUTC, want.Failure = t0.Hour(), true
 			n := direct.resolveIP(addr)
-			info := ipInfo{addr: addr, network: networkOf(addr).String(), place: n.place, as: n.as, flags: n.flags}
+			info := ipInfo{addr: addr, network: NetworkOf(addr).String(), place: n.place, as: n.as, flags: n.flags}
 			info.fill(&want)
 			dev := direct.lookupDevice("")
 			dev.fill(&want)

@@ -6,9 +6,11 @@ import (
 	"net/netip"
 )
 
-// networkOf is the network an address is grouped in for "network"
-// features and profiles: its /24 for IPv4, its /64 for IPv6.
-func networkOf(addr netip.Addr) netip.Prefix {
+// NetworkOf is the network an address is grouped in for "network"
+// features and profiles: the /24 of its IPv4 address (KeyAddr), else its
+// /64.
+func NetworkOf(addr netip.Addr) netip.Prefix {
+	addr = KeyAddr(addr)
 	bits := 24
 	if addr.Is6() {
 		bits = 64
@@ -17,12 +19,12 @@ func networkOf(addr netip.Addr) netip.Prefix {
 	return p
 }
 
-// ipKey is the key of the per-IP state: the address itself for IPv4, its
-// /64 for IPv6 (an attacker rotating addresses inside one /64 is one
-// source).
+// ipKey is the key of the per-IP state: its IPv4 address (KeyAddr), else
+// its /64 (an attacker rotating addresses inside one /64 is one source).
 type ipKey [16]byte
 
 func ipKeyOf(addr netip.Addr) ipKey {
+	addr = KeyAddr(addr)
 	k := addr.As16()
 	if addr.Is6() {
 		clear(k[8:]) // the /64
@@ -118,9 +120,10 @@ func hashWords(b [16]byte) uint64 {
 // hashIPKey is the store's hash of an IP key (also the shard choice).
 func hashIPKey(k ipKey) uint64 { return hashWords(k) }
 
-// hashNetwork is the store's hash of the network of addr (networkOf),
+// hashNetwork is the store's hash of the network of addr (NetworkOf),
 // computed without building the prefix.
 func hashNetwork(addr netip.Addr) uint64 {
+	addr = KeyAddr(addr)
 	b := addr.As16()
 	prefixLen := uint64(24)
 	if addr.Is6() {

@@ -14,7 +14,7 @@ type Features struct {
 	// The attempt.
 	UserID        string `expr:"user_id" unit:"" doc:"account identifier"`
 	IP            string `expr:"ip" unit:"" doc:"client address as sent by the gateway"`
-	Network       string `expr:"network" unit:"" doc:"the client's /24 (IPv4) or /64 (IPv6) network"`
+	Network       string `expr:"network" unit:"" doc:"the client's /24 (IPv4, and IPv6 that carries an IPv4 address) or /64 (IPv6) network"`
 	IPv6          bool   `expr:"ipv6" unit:"" doc:"the client address is IPv6"`
 	Success       bool   `expr:"success" unit:"" doc:"the credential check succeeded"`
 	Failure       bool   `expr:"failure" unit:"" doc:"the credential check failed"`
