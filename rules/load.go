@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -23,9 +22,6 @@ import (
 
 //go:embed default
 var defaultFiles embed.FS
-
-// maxFileBytes bounds one rule or test file.
-const maxFileBytes = 1 << 20
 
 // Set is a loaded, compiled and validated rule set with its policy. It is
 // immutable and safe for concurrent use.
@@ -72,8 +68,18 @@ func (s *Set) Files() []string { return slices.Clone(s.files) }
 // sub-folders such as tests/, and not hidden files (".x.yaml") or editor
 // leftovers ("#x.yaml#") — compiles every rule and validates the set. All
 // problems of all files are returned together (see LoadError).
+//
+// Only regular files are read, each up to 1 MiB; a symbolic link is
+// followed only to a regular file inside dir. Anything else (a FIFO, a
+// device, a link out of the folder, a larger file) is an error naming the
+// file, and no error quotes the content of a file that is not a rule file.
 func Load(dir string) (*Set, error) {
-	return load(os.DirFS(dir), ".", func(name string) string { return filepath.Join(dir, name) })
+	folder, err := openFolder(dir)
+	if err != nil {
+		return nil, fmt.Errorf("loading rules %s: %w", dir, err)
+	}
+	defer folder.close()
+	return load(folder, ".", func(name string) string { return filepath.Join(dir, name) })
 }
 
 // LoadFS is Load on a file system; dir is a path in fsys ("." for its root).
@@ -103,48 +109,6 @@ func isRuleFile(name string) bool {
 	}
 	ext := path.Ext(name)
 	return ext == ".yaml" || ext == ".yml"
-}
-
-// readYAMLFiles returns the rule-file names in dir, sorted, with their
-// bytes.
-func readYAMLFiles(fsys fs.FS, dir string) ([]string, [][]byte, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	var names []string
-	var contents [][]byte
-	for _, e := range entries {
-		if e.IsDir() || !isRuleFile(e.Name()) {
-			continue
-		}
-		data, err := readFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, nil, err
-		}
-		names = append(names, e.Name())
-		contents = append(contents, data)
-	}
-	return names, contents, nil
-}
-
-func readFile(fsys fs.FS, name string) ([]byte, error) {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if info.IsDir() {
-		return nil, fmt.Errorf("%s is a folder", name)
-	}
-	if info.Size() > maxFileBytes {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed", name, info.Size(), maxFileBytes)
-	}
-	return fs.ReadFile(fsys, name)
 }
 
 func load(fsys fs.FS, dir string, display func(string) string) (*Set, error) {
@@ -210,14 +174,20 @@ func (p *fileParser) errorf(line int, rule, field, format string, args ...any) {
 	p.errs = append(p.errs, &LoadError{File: p.file, Line: line, Rule: rule, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
-var yamlLineError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlLineError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	// yamlAnchorName is the one part of the YAML parser's messages that
+	// quotes the document ("unknown anchor 'x' referenced").
+	yamlAnchorName = regexp.MustCompile(`anchor '[^']*' `)
+)
 
-// parseYAML parses a document and returns its root mapping, or nil after
-// recording why not.
+// parseYAML parses a document and returns its root, or nil after
+// recording why not. A syntax error names the line and the problem, never
+// the text: the file may not be a rule file at all.
 func (p *fileParser) parseYAML(data []byte, what string) *yaml.Node {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		msg := err.Error()
+		msg := yamlAnchorName.ReplaceAllString(err.Error(), "anchor ")
 		if m := yamlLineError.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
 			p.errorf(line, "", "", "%s", m[2])
@@ -231,6 +201,19 @@ func (p *fileParser) parseYAML(data []byte, what string) *yaml.Node {
 		return nil
 	}
 	return doc.Content[0]
+}
+
+// kindOf names the kind of a node without its value, for a node that may
+// be anything (the root of a file that may not be a rule file).
+func kindOf(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode, yaml.MappingNode, yaml.AliasNode:
+		return kindName(n)
+	}
+	if n.Tag == "!!null" {
+		return "nothing"
+	}
+	return "a scalar"
 }
 
 // mapping iterates a mapping node's keys, reporting duplicates and a
@@ -316,18 +299,27 @@ func (p *fileParser) list(n *yaml.Node, rule, field string, fn func(item *yaml.N
 }
 
 // parse reads a rule file: `rules:` (a list) and optionally `policy:`.
+// A file whose top level is not a mapping with one of them is not a rule
+// file, and its error quotes nothing of it (not even its keys).
 func (p *fileParser) parse(data []byte) ([]*Rule, *Policy) {
-	root := p.parseYAML(data, "rules: and/or policy:")
+	const want = "rules: and/or policy:"
+	root := p.parseYAML(data, want)
 	if root == nil {
+		return nil, nil
+	}
+	if !isRuleFileRoot(root) {
+		got := kindOf(root)
+		if root.Kind == yaml.MappingNode {
+			got = "a mapping with neither"
+		}
+		p.errorf(root.Line, "", "", "not a rule file: want a mapping with %s, got %s", want, got)
 		return nil, nil
 	}
 	var rules []*Rule
 	var policy *Policy
-	var hasRules bool
 	p.mapping(root, "", "", func(key string, k, v *yaml.Node) {
 		switch key {
 		case "rules":
-			hasRules = true
 			if v.Tag == "!!null" {
 				return
 			}
@@ -342,10 +334,21 @@ func (p *fileParser) parse(data []byte) ([]*Rule, *Policy) {
 			p.errorf(k.Line, "", key, "unknown section; a rule file has rules: and optionally policy:")
 		}
 	})
-	if !hasRules && policy == nil && len(p.errs) == 0 {
-		p.errorf(root.Line, "", "", "no rules: and no policy:")
-	}
 	return rules, policy
+}
+
+// isRuleFileRoot reports whether a document's root is a mapping with a
+// rules: or policy: key.
+func isRuleFileRoot(root *yaml.Node) bool {
+	if root.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if k := root.Content[i].Value; k == "rules" || k == "policy" {
+			return true
+		}
+	}
+	return false
 }
 
 var ruleIDPattern = regexp.MustCompile(`^[a-z0-9_]+$`)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -181,8 +180,14 @@ func RunFeatureCase(set *Set, tc TestCase) error {
 // LoadTests loads the test cases in dir/tests/*.yaml (dir is a rules
 // folder). A folder without tests/ has no cases and no error. All problems
 // of all files are returned together, as *LoadError.
+// The files are read as Load reads rule files.
 func LoadTests(dir string) ([]TestCase, error) {
-	return loadTests(os.DirFS(dir), ".", func(name string) string { return filepath.Join(dir, "tests", name) })
+	folder, err := openFolder(dir)
+	if err != nil {
+		return nil, fmt.Errorf("loading rule tests %s: %w", filepath.Join(dir, "tests"), err)
+	}
+	defer folder.close()
+	return loadTests(folder, ".", func(name string) string { return filepath.Join(dir, "tests", name) })
 }
 
 // LoadTestsFS is LoadTests on a file system; dir is a path in fsys.
@@ -225,8 +230,14 @@ type testParser struct {
 
 // parse reads a test file: a list of cases.
 func (p *testParser) parse(data []byte) []TestCase {
-	root := p.parseYAML(data, "a list of test cases")
+	const want = "a list of test cases"
+	root := p.parseYAML(data, want)
 	if root == nil {
+		return nil
+	}
+	if root.Kind != yaml.SequenceNode {
+		// Not a test file: its error quotes nothing of it.
+		p.errorf(root.Line, "", "", "not a test file: want %s, got %s", want, kindOf(root))
 		return nil
 	}
 	var cases []TestCase
@@ -242,7 +253,7 @@ func (p *testParser) testCase(n *yaml.Node) (TestCase, bool) {
 	before := len(p.errs)
 	tc := TestCase{File: p.file, Line: n.Line}
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n.Line, "", "", "want a test case (a mapping), got %s", kindName(n))
+		p.errorf(n.Line, "", "", "want a test case (a mapping), got %s", kindOf(n))
 		return tc, false
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {

@@ -589,6 +589,31 @@ func TestReload(t *testing.T) {
 		})
 	}
 
+	// The rules-folder attack of issue 16: a link to a secret file put the
+	// secret in the 422 answer.
+	t.Run("a link to a secret file is refused without its content", func(t *testing.T) {
+		if err := os.WriteFile(account, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		const secret = "hunter2-s3cret-do-not-print"
+		secretFile := filepath.Join(t.TempDir(), "secret")
+		if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		link := filepath.Join(f.rulesDir, "zz-secret.yaml")
+		if err := os.Symlink(secretFile, link); err != nil {
+			t.Skipf("no symbolic links here: %v", err)
+		}
+		defer os.Remove(link)
+		resp := f.do(request{method: "POST", path: "/v1/rules/reload", token: adminToken})
+		if resp.code != 422 {
+			t.Fatalf("got %d %s, want 422", resp.code, resp.body)
+		}
+		if e := resp.errorJSON(t); !strings.Contains(e.Error, "zz-secret.yaml is a symbolic link") || strings.Contains(e.Error, secret) {
+			t.Errorf("422 error %q should name the link and not quote its target", e.Error)
+		}
+	})
+
 	t.Run("no reload function", func(t *testing.T) {
 		g := newFixture(t, fixtureOptions{noReload: true})
 		if resp := g.do(request{method: "POST", path: "/v1/rules/reload", token: adminToken}); resp.code != 501 {
