@@ -172,13 +172,17 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 			b.real = true
 		}
 		if b.cfg.ClickHouse.DSN != "" {
-			dsn, db, err := benchDSN(b.cfg.ClickHouse.DSN, suffix)
+			dsn, db, err := benchDSN(string(b.cfg.ClickHouse.DSN), suffix)
 			if err != nil {
 				return err
 			}
-			b.cfg.ClickHouse.DSN = dsn
+			b.cfg.ClickHouse.DSN = DSN(dsn)
+			conn, err := b.cfg.ClickHouse.connString()
+			if err != nil {
+				return err
+			}
 			if !o.keep {
-				defer b.dropDatabase(dsn, db)
+				defer b.dropDatabase(conn, db)
 			}
 		}
 		stream, err := b.newStream()
@@ -231,7 +235,7 @@ func (b *bench) historyWhat() string {
 	if b.cfg.ClickHouse.DSN == "" {
 		return "off"
 	}
-	return "to ClickHouse " + redactDSN(b.cfg.ClickHouse.DSN)
+	return "to ClickHouse " + b.cfg.ClickHouse.DSN.String()
 }
 
 func (b *bench) newStream() (*kafkastream.Stream, error) {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -60,7 +59,7 @@ type TLSConfig struct {
 
 // ClickHouseConfig configures the history.
 type ClickHouseConfig struct {
-	DSN string `yaml:"dsn"`
+	DSN DSN `yaml:"dsn"`
 	// Password, when set, replaces the password of the DSN's user (or
 	// of the user "default"), so the DSN can live in the file and the
 	// password in a file: or env: secret.
@@ -178,6 +177,9 @@ func (s Secret) GoString() string { return `"` + s.String() + `"` }
 // handler).
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
 
+// MarshalYAML hides the value from YAML.
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
 // LogValue hides the value from every slog handler.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
@@ -265,7 +267,9 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 	if v, ok := lookup("LOGINRISK_KAFKA_SASL_PASSWORD"); ok {
 		c.Kafka.SASLPassword = Secret(v)
 	}
-	str("LOGINRISK_CLICKHOUSE_DSN", &c.ClickHouse.DSN)
+	if v, ok := lookup("LOGINRISK_CLICKHOUSE_DSN"); ok {
+		c.ClickHouse.DSN = DSN(v)
+	}
 	if v, ok := lookup("LOGINRISK_CLICKHOUSE_PASSWORD"); ok {
 		c.ClickHouse.Password = Secret(v)
 	}
@@ -341,7 +345,7 @@ func (cf *commonFlags) load(fs *flag.FlagSet) (Config, error) {
 		c.Kafka.Brokers = splitList(cf.kafkaBrokers)
 	}
 	if set["clickhouse-dsn"] {
-		c.ClickHouse.DSN = cf.clickhouseDSN
+		c.ClickHouse.DSN = DSN(cf.clickhouseDSN)
 	}
 	if set["geoip-city"] {
 		c.GeoIP.City = cf.geoipCity
@@ -375,27 +379,10 @@ func (c *Config) resolveSecrets() error {
 	}
 	if c.ClickHouse.Password, err = c.ClickHouse.Password.Resolve("clickhouse.password"); err != nil {
 		errs = append(errs, err)
-	} else if c.ClickHouse.Password != "" && c.ClickHouse.DSN != "" {
-		if c.ClickHouse.DSN, err = dsnWithPassword(c.ClickHouse.DSN, string(c.ClickHouse.Password)); err != nil {
-			errs = append(errs, err)
-		}
+	} else if _, err := c.ClickHouse.connString(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// dsnWithPassword sets the password of a DSN's user ("default" when the
-// DSN names none).
-func dsnWithPassword(dsn, password string) (string, error) {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Host == "" {
-		return dsn, fmt.Errorf("clickhouse.password: the dsn %q is not a URL to add a password to", redactDSN(dsn))
-	}
-	user := "default"
-	if u.User != nil && u.User.Username() != "" {
-		user = u.User.Username()
-	}
-	u.User = url.UserPassword(user, password)
-	return u.String(), nil
 }
 
 // Validate checks every section and returns all problems.
@@ -421,8 +408,8 @@ func (c *Config) Validate(needKafka bool) error {
 	if c.Kafka.TLS.CertFile != "" && c.Kafka.TLS.KeyFile == "" || c.Kafka.TLS.CertFile == "" && c.Kafka.TLS.KeyFile != "" {
 		errs = append(errs, errors.New("kafka.tls.cert_file and kafka.tls.key_file must be set together"))
 	}
-	if c.ClickHouse.DSN != "" && !strings.HasPrefix(c.ClickHouse.DSN, "clickhouse://") && !strings.HasPrefix(c.ClickHouse.DSN, "tcp://") {
-		errs = append(errs, fmt.Errorf("clickhouse.dsn: %q must start with clickhouse:// (the native protocol)", redactDSN(c.ClickHouse.DSN)))
+	if dsn := string(c.ClickHouse.DSN); dsn != "" && !strings.HasPrefix(dsn, "clickhouse://") && !strings.HasPrefix(dsn, "tcp://") {
+		errs = append(errs, fmt.Errorf("clickhouse.dsn: %q must start with clickhouse:// (the native protocol)", c.ClickHouse.DSN))
 	}
 	if c.ClickHouse.BatchSize < 1 || c.ClickHouse.MaxBuffer < c.ClickHouse.BatchSize {
 		errs = append(errs, fmt.Errorf("clickhouse.batch_size (%d) must be at least 1 and at most clickhouse.max_buffer (%d)", c.ClickHouse.BatchSize, c.ClickHouse.MaxBuffer))
@@ -501,18 +488,4 @@ func (h *HTTPConfig) validate() []error {
 		errs = append(errs, fmt.Errorf("http.max_body_bytes: %d must be at least 1024", h.MaxBodyBytes))
 	}
 	return errs
-}
-
-// redactDSN hides a password in a DSN for messages.
-func redactDSN(dsn string) string {
-	at := strings.LastIndex(dsn, "@")
-	scheme := strings.Index(dsn, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return dsn
-	}
-	userinfo := dsn[scheme+3 : at]
-	if i := strings.Index(userinfo, ":"); i >= 0 {
-		return dsn[:scheme+3] + userinfo[:i] + ":[redacted]" + dsn[at:]
-	}
-	return dsn
 }

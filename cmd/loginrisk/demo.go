@@ -91,7 +91,7 @@ func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 
 	found := false
 	if cfg.ClickHouse.DSN == "" && !*noClickHouse {
-		cfg.ClickHouse.DSN = findDemoClickHouse(ctx, stderr)
+		cfg.ClickHouse.DSN = DSN(findDemoClickHouse(ctx, stderr))
 		found = cfg.ClickHouse.DSN != ""
 	}
 	d := &demo{cfg: cfg, log: log, stderr: stderr, stdout: stdout, historyFound: found}
@@ -138,7 +138,7 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 		}
 		// A local ClickHouse the demo found by itself, not one it was
 		// asked to use: say why it cannot be used and run without.
-		fmt.Fprintf(d.stderr, "demo: the ClickHouse found at %s cannot be used (%v); running without history\n", redactDSN(d.cfg.ClickHouse.DSN), err)
+		fmt.Fprintf(d.stderr, "demo: the ClickHouse found at %s cannot be used (%v); running without history\n", d.cfg.ClickHouse.DSN, err)
 		d.cfg.ClickHouse.DSN = ""
 		h = nil
 	}
@@ -348,7 +348,7 @@ func (d *demo) summary(eng *engine.Engine, stream *kafkastream.Stream) {
 	fmt.Fprintf(d.stdout, "\nActive locks at the end: %d (user %d, ip %d, user_ip %d, device %d)\n", len(locks),
 		byScope[schemas.ScopeUser], byScope[schemas.ScopeIP], byScope[schemas.ScopeUserIP], byScope[schemas.ScopeDevice])
 	if d.history != nil {
-		dsn := redactDSN(d.cfg.ClickHouse.DSN)
+		dsn := d.cfg.ClickHouse.DSN.String()
 		fmt.Fprintf(d.stdout, "\nHistory: %d rows written to ClickHouse (%s). Try:\n", d.history.Metrics().RowsWrittenTotal.Load(), dsn)
 		fmt.Fprintf(d.stdout, "  ./bin/loginrisk query top_attacking_ips --clickhouse-dsn %s\n", dsn)
 		fmt.Fprintf(d.stdout, "  ./bin/loginrisk query rule_hit_rates --clickhouse-dsn %s\n", dsn)

@@ -20,15 +20,19 @@ func openHistory(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Wr
 	if cfg.ClickHouse.DSN == "" {
 		return nil, nil
 	}
+	dsn, err := cfg.ClickHouse.connString()
+	if err != nil {
+		return nil, err
+	}
 	if migrate {
 		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		if err := history.Migrate(mctx, cfg.ClickHouse.DSN, log); err != nil {
+		if err := history.Migrate(mctx, dsn, log); err != nil {
 			return nil, err
 		}
 	}
 	return history.New(history.Config{
-		DSN:           cfg.ClickHouse.DSN,
+		DSN:           dsn,
 		BatchSize:     cfg.ClickHouse.BatchSize,
 		FlushInterval: cfg.ClickHouse.FlushInterval,
 		MaxBuffer:     cfg.ClickHouse.MaxBuffer,
@@ -52,7 +56,11 @@ func cmdMigrate(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return fmt.Errorf("clickhouse.dsn is required (--clickhouse-dsn or LOGINRISK_CLICKHOUSE_DSN)")
 	}
 	log := newLogger(stderr, cfg.Log)
-	if err := history.Migrate(ctx, cfg.ClickHouse.DSN, log); err != nil {
+	dsn, err := cfg.ClickHouse.connString()
+	if err != nil {
+		return err
+	}
+	if err := history.Migrate(ctx, dsn, log); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "migrations applied")
@@ -102,7 +110,11 @@ func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if cfg.ClickHouse.DSN == "" {
 		return fmt.Errorf("clickhouse.dsn is required (--clickhouse-dsn or LOGINRISK_CLICKHOUSE_DSN)")
 	}
-	cols, rows, err := history.RunQuery(ctx, cfg.ClickHouse.DSN, name, params)
+	dsn, err := cfg.ClickHouse.connString()
+	if err != nil {
+		return err
+	}
+	cols, rows, err := history.RunQuery(ctx, dsn, name, params)
 	if err != nil {
 		return err
 	}

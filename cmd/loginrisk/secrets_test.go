@@ -142,10 +142,10 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		var logged bytes.Buffer
 		slog.New(slog.NewTextHandler(&logged, nil)).Info("configuration", "config", cfg)
 		for what, out := range map[string]string{"%v": fmt.Sprintf("%v", cfg), "%+v": fmt.Sprintf("%+v", cfg), "slog": logged.String()} {
-			if strings.Count(out, "[redacted]") != 2 {
-				t.Errorf("%s of the configuration does not show the SASL password and the token as [redacted]:\n%s", what, out)
+			if strings.Count(out, "[redacted]") != 3 {
+				t.Errorf("%s of the configuration does not show the SASL password, the token and the DSN's password as [redacted]:\n%s", what, out)
 			}
-			assertNoSecrets(t, what+" of the configuration", strings.ReplaceAll(out, cfg.ClickHouse.DSN, redactDSN(cfg.ClickHouse.DSN)))
+			assertNoSecrets(t, what+" of the configuration", out)
 		}
 	})
 
@@ -290,8 +290,8 @@ func TestClickHousePasswordSecret(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := loadConfig(t, path)
-			if cfg.ClickHouse.DSN != tc.want {
-				t.Errorf("dsn = %q, want %q", cfg.ClickHouse.DSN, tc.want)
+			if got, err := cfg.ClickHouse.connString(); err != nil || got != tc.want {
+				t.Errorf("connection dsn = %q (%v), want %q", got, err, tc.want)
 			}
 			if tc.password == "" {
 				return
@@ -308,11 +308,10 @@ func TestClickHousePasswordSecret(t *testing.T) {
 					b, _ := json.Marshal(cfg.ClickHouse.Password)
 					return string(b)
 				}(),
-				"JSON slog":    logged.String(),
-				"redacted DSN": redactDSN(cfg.ClickHouse.DSN),
-				// The whole configuration, but for the DSN field itself,
-				// which is only ever printed through redactDSN.
-				"JSON of the configuration": strings.ReplaceAll(string(js), cfg.ClickHouse.DSN, redactDSN(cfg.ClickHouse.DSN)),
+				"JSON slog":                 logged.String(),
+				"the DSN":                   cfg.ClickHouse.DSN.String(),
+				"JSON of the configuration": string(js),
+				"%+v of the configuration":  fmt.Sprintf("%+v", cfg),
 			} {
 				if strings.Contains(out, password) {
 					t.Errorf("%s shows the password: %s", what, out)

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// DSN is a ClickHouse connection string as configured
+// (clickhouse://user:password@host:9000/db?...). Its password never
+// prints: formatted with any fmt verb that uses String (%v, %+v, %s, %q)
+// or %#v, encoded as JSON or YAML, or logged by any slog handler, it shows
+// as user:[redacted]@ (and password=[redacted] in the query). Only
+// ClickHouseConfig.connString reads it whole, to connect.
+type DSN string
+
+// String is the DSN with its password redacted.
+func (d DSN) String() string { return redactDSN(string(d)) }
+
+// GoString is String quoted, for %#v.
+func (d DSN) GoString() string { return strconv.Quote(d.String()) }
+
+// MarshalJSON encodes String.
+func (d DSN) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// MarshalYAML encodes String.
+func (d DSN) MarshalYAML() (any, error) { return d.String(), nil }
+
+// LogValue is String, for every slog handler.
+func (d DSN) LogValue() slog.Value { return slog.StringValue(d.String()) }
+
+// dsnQueryPassword is the password parameter clickhouse-go also reads.
+var dsnQueryPassword = regexp.MustCompile(`([?&]password=)[^&#]*`)
+
+// redactDSN hides the passwords of a DSN (its user info and its password
+// parameter) for messages.
+func redactDSN(dsn string) string {
+	dsn = dsnQueryPassword.ReplaceAllString(dsn, "${1}[redacted]")
+	at := strings.LastIndex(dsn, "@")
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return dsn
+	}
+	userinfo := dsn[scheme+3 : at]
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return dsn[:scheme+3] + userinfo[:i] + ":[redacted]" + dsn[at:]
+	}
+	return dsn
+}
+
+// connString is the DSN to connect with: the DSN with Password, when
+// set, as the password of its user ("default" when it names none). It is
+// built where a connection is opened, so the configuration never holds
+// the password in a plain string.
+func (c ClickHouseConfig) connString() (string, error) {
+	dsn := string(c.DSN)
+	if c.Password == "" || dsn == "" {
+		return dsn, nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("clickhouse.password: the dsn %q is not a URL to add a password to", c.DSN)
+	}
+	user := "default"
+	if u.User != nil && u.User.Username() != "" {
+		user = u.User.Username()
+	}
+	u.User = url.UserPassword(user, string(c.Password))
+	return u.String(), nil
+}
