@@ -134,6 +134,11 @@ type HTTPConfig struct {
 	TLSCert      string        `yaml:"tls_cert"`
 	TLSKey       string        `yaml:"tls_key"`
 	MaxBodyBytes int64         `yaml:"max_body_bytes"`
+	// TokenFile is where the admin token generated when Tokens is empty
+	// is written (mode 0600); only its path is printed. Empty:
+	// $XDG_RUNTIME_DIR/loginrisk-admin-token, else
+	// ~/.cache/loginrisk/admin-token (defaultTokenFile).
+	TokenFile string `yaml:"token_file"`
 }
 
 // TokenConfig is one bearer token and its role (score, read or admin).
@@ -279,6 +284,7 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 	integer("LOGINRISK_GEOIP_CACHE_ENTRIES", &c.GeoIP.CacheEntries)
 	str("LOGINRISK_RULES_DIR", &c.Rules.Dir)
 	str("LOGINRISK_HTTP_ADDR", &c.HTTP.Addr)
+	str("LOGINRISK_HTTP_TOKEN_FILE", &c.HTTP.TokenFile)
 	if v, ok := lookup("LOGINRISK_HTTP_TOKEN"); ok && v != "" {
 		c.HTTP.Tokens = append(c.HTTP.Tokens, TokenConfig{Name: "env", Token: Secret(v), Role: "admin"})
 	}

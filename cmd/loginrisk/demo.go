@@ -48,7 +48,7 @@ func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	rate := fs.Int("rate", 400, "login attempts per second")
 	users := fs.Int("users", 2000, "ordinary users in the population")
 	seed := fs.Uint64("seed", 1, "traffic seed")
-	httpToken := fs.String("http-token", "", "bearer `token` for the HTTP API (default: generated and printed)")
+	httpToken := fs.String("http-token", "", "bearer `token` for the HTTP API (default: generated); written to http.token_file, whose path is printed")
 	noClickHouse := fs.Bool("no-clickhouse", false, "do not look for a local ClickHouse to write history to")
 	if err := fs.Parse(args); err != nil {
 		return err

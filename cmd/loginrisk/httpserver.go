@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -35,8 +34,10 @@ func (s *httpServer) shutdown() {
 }
 
 // startHTTP starts the API when http.addr is set. Without configured
-// tokens it uses token (or a generated one) as an admin token and prints
-// it, so the API can be tried at once.
+// tokens it uses token (or a generated one) as an admin token, writes it
+// to http.token_file (mode 0600) and prints that file's path and a curl
+// command that reads it, never the token: stderr is the log. The file is
+// removed at shutdown.
 func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Stream, h *history.Writer, log *slog.Logger, stderr io.Writer, token string) (*httpServer, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &httpServer{cancel: cancel}
@@ -61,15 +62,28 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 		}
 		tokens = append(tokens, httpapi.Token{Name: name, Secret: string(t.Token), Role: httpapi.Role(t.Role)})
 	}
+	tokenFile := ""
 	if len(tokens) == 0 {
 		if token == "" {
-			var b [16]byte
-			_, _ = rand.Read(b[:])
-			token = hex.EncodeToString(b[:])
+			token = newAdminToken()
 		}
+		tokenFile = cfg.HTTP.TokenFile
+		if tokenFile == "" {
+			var err error
+			if tokenFile, err = defaultTokenFile(); err != nil {
+				cancel()
+				return nil, err
+			}
+		}
+		if err := writeTokenFile(tokenFile, token); err != nil {
+			cancel()
+			return nil, err
+		}
+		s.wg.Go(func() {
+			<-ctx.Done()
+			_ = os.Remove(tokenFile)
+		})
 		tokens = []httpapi.Token{{Name: "local-admin", Secret: token, Role: httpapi.RoleAdmin}}
-		fmt.Fprintf(stderr, "http: no tokens configured; admin token for this run: %s\n", token)
-		fmt.Fprintf(stderr, "http: try: curl -s -H 'Authorization: Bearer %s' http://%s/v1/rules\n", token, cfg.HTTP.Addr)
 	}
 	ready := []httpapi.Check{{Name: "rules", Fn: func(context.Context) error {
 		if c.rules.Current() == nil {
@@ -107,6 +121,10 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 		return nil, fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
 	}
 	fmt.Fprintf(stderr, "http: API on http://%s\n", ln.Addr())
+	if tokenFile != "" {
+		fmt.Fprintf(stderr, "http: no tokens configured; the admin token for this run is in %s (mode 0600)\n", tokenFile)
+		fmt.Fprintf(stderr, "http: try: curl -s -H \"Authorization: Bearer $(cat %s)\" http://%s/v1/rules\n", shellQuote(tokenFile), ln.Addr())
+	}
 	s.wg.Go(func() {
 		if err := srv.ServeListener(ctx, ln, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("http server stopped", "err", err)
