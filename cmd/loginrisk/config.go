@@ -139,7 +139,21 @@ type HTTPConfig struct {
 	// $XDG_RUNTIME_DIR/loginrisk-admin-token, else
 	// ~/.cache/loginrisk/admin-token (defaultTokenFile).
 	TokenFile string `yaml:"token_file"`
+	// MetricsAddr, when set, serves GET /metrics on a listener of its own
+	// (host:port) instead of Addr.
+	MetricsAddr string `yaml:"metrics_addr"`
+	// MetricsAuth is who may read GET /metrics: "read" (the default) a
+	// token of the read or admin role; "none" anyone, which Validate
+	// allows only on a loopback listener. Rule hit counts tell an
+	// attacker which rules a spray trips.
+	MetricsAuth string `yaml:"metrics_auth"`
 }
+
+// The values of http.metrics_auth.
+const (
+	metricsAuthRead = "read"
+	metricsAuthNone = "none"
+)
 
 // TokenConfig is one bearer token and its role (score, read or admin).
 type TokenConfig struct {
@@ -220,7 +234,7 @@ func defaultConfig() Config {
 		ClickHouse: ClickHouseConfig{Migrate: true, WarmUp: true, BatchSize: 5000, FlushInterval: 200 * time.Millisecond, MaxBuffer: 50000},
 		GeoIP:      GeoIPConfig{CacheEntries: features.DefaultCacheEntries},
 		Rules:      RulesConfig{Watch: true},
-		HTTP:       HTTPConfig{Addr: "127.0.0.1:8080", MaxBodyBytes: 64 << 10},
+		HTTP:       HTTPConfig{Addr: "127.0.0.1:8080", MaxBodyBytes: 64 << 10, MetricsAuth: metricsAuthRead},
 		Engine:     EngineConfig{RecentDecisions: 100_000, MaxFutureSkew: 5 * time.Minute, MaxPastSkew: 24 * time.Hour, SweepInterval: time.Minute},
 		Log:        LogConfig{Level: "info", Format: "text"},
 	}
@@ -285,6 +299,8 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 	str("LOGINRISK_RULES_DIR", &c.Rules.Dir)
 	str("LOGINRISK_HTTP_ADDR", &c.HTTP.Addr)
 	str("LOGINRISK_HTTP_TOKEN_FILE", &c.HTTP.TokenFile)
+	str("LOGINRISK_HTTP_METRICS_ADDR", &c.HTTP.MetricsAddr)
+	str("LOGINRISK_HTTP_METRICS_AUTH", &c.HTTP.MetricsAuth)
 	if v, ok := lookup("LOGINRISK_HTTP_TOKEN"); ok && v != "" {
 		c.HTTP.Tokens = append(c.HTTP.Tokens, TokenConfig{Name: "env", Token: Secret(v), Role: "admin"})
 	}
@@ -480,18 +496,43 @@ func (h *HTTPConfig) validate() []error {
 			errs = append(errs, fmt.Errorf("http.tokens[%d].token: must be at least 16 characters", i))
 		}
 	}
-	loopback := host == "localhost"
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		loopback = true
-	}
+	loopback := isLoopback(host)
 	if !loopback && len(h.Tokens) == 0 {
 		errs = append(errs, fmt.Errorf("http.addr: %s listens beyond loopback but http.tokens is empty; add tokens or listen on 127.0.0.1", h.Addr))
 	}
 	if (h.TLSCert == "") != (h.TLSKey == "") {
 		errs = append(errs, errors.New("http.tls_cert and http.tls_key must be set together"))
 	}
+	metricsField, metricsAddr, metricsLoopback := "http.addr", h.Addr, loopback
+	if h.MetricsAddr != "" {
+		metricsField, metricsAddr = "http.metrics_addr", h.MetricsAddr
+		if host, _, err := net.SplitHostPort(h.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("http.metrics_addr: %q is not host:port", h.MetricsAddr))
+		} else {
+			metricsLoopback = isLoopback(host)
+		}
+	}
+	switch h.MetricsAuth {
+	case metricsAuthRead:
+	case metricsAuthNone:
+		if !metricsLoopback {
+			errs = append(errs, fmt.Errorf("http.metrics_auth: none serves the metrics (rule hit counts among them) to anyone, but %s %s listens beyond loopback; use read (a token of the read role) or a loopback http.metrics_addr", metricsField, metricsAddr))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("http.metrics_auth: %q is not one of read, none", h.MetricsAuth))
+	}
 	if h.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("http.max_body_bytes: %d must be at least 1024", h.MaxBodyBytes))
 	}
 	return errs
+}
+
+// isLoopback reports whether a listener's host (name or address) is
+// loopback only: localhost, 127.0.0.0/8 or ::1.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -110,6 +110,10 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 		Reload:       c.rules.Reload,
 		Ready:        ready,
 		Registry:     prometheus.NewRegistry(),
+		// Rule hit counts are for the read role, or for a loopback
+		// listener (Validate).
+		MetricsOpen:        cfg.HTTP.MetricsAuth == metricsAuthNone,
+		MetricsOwnListener: cfg.HTTP.MetricsAddr != "",
 	})
 	if err != nil {
 		cancel()
@@ -119,6 +123,20 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
+	}
+	if cfg.HTTP.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.HTTP.MetricsAddr)
+		if err != nil {
+			cancel()
+			ln.Close()
+			return nil, fmt.Errorf("http.metrics_addr %s: %w", cfg.HTTP.MetricsAddr, err)
+		}
+		fmt.Fprintf(stderr, "http: metrics on http://%s/metrics\n", mln.Addr())
+		s.wg.Go(func() {
+			if err := srv.ServeMetricsListener(ctx, mln, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("http metrics server stopped", "err", err)
+			}
+		})
 	}
 	fmt.Fprintf(stderr, "http: API on http://%s\n", ln.Addr())
 	if tokenFile != "" {

@@ -63,6 +63,9 @@ type fixtureOptions struct {
 	// bugUser, when set, makes the state panic (an injected bug) when it
 	// observes or reports that user.
 	bugUser string
+	// metricsOpen and metricsOwnListener set Config.MetricsOpen and
+	// Config.MetricsOwnListener.
+	metricsOpen, metricsOwnListener bool
 }
 
 // bugState is the real store with a bug injected for one user.
@@ -137,7 +140,9 @@ func newFixture(t testing.TB, opts fixtureOptions) *fixture {
 				return f.readyErr
 			}},
 		},
-		RecentDecisions: 100_000,
+		RecentDecisions:    100_000,
+		MetricsOpen:        opts.metricsOpen,
+		MetricsOwnListener: opts.metricsOwnListener,
 	}
 	if !opts.noReload {
 		cfg.Reload = rm.Reload

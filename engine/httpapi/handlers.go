@@ -298,8 +298,10 @@ type checkResult struct {
 
 // handleReadyz is GET /readyz: every check runs at once, each bounded by
 // CheckTimeout (a check that ignores its context is reported as timed out,
-// not waited for); 503 when any fails.
-func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request, _ *credential) int {
+// not waited for); 503 when any fails. Anyone sees each check's name and
+// status; a check's error (a broker's or ClickHouse's address, a server's
+// message) only a caller with a read or admin token, and the debug log.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request, caller *credential) int {
 	type outcome struct {
 		i   int
 		err error
@@ -330,10 +332,14 @@ wait:
 		}
 	}
 	status, code := "ok", http.StatusOK
-	for _, res := range results {
+	details := caller != nil && caller.roles&(readBit|adminBit) != 0
+	for i, res := range results {
 		if res.Status != "ok" {
 			status, code = "unavailable", http.StatusServiceUnavailable
 			s.log.Debug("readiness check failed", "check", res.Name, "err", res.Error)
+		}
+		if !details {
+			results[i].Error = ""
 		}
 	}
 	return s.writeValue(w, code, struct {

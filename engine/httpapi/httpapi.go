@@ -61,7 +61,7 @@ type Config struct {
 	// Engine scores and answers status lookups. Required.
 	Engine *engine.Engine
 	// Tokens are the accepted bearer tokens; at least one is required:
-	// only /healthz, /readyz and /metrics are open.
+	// only /healthz and /readyz are open (and /metrics with MetricsOpen).
 	Tokens []Token
 	// MaxBodyBytes bounds a request body (default and maximum: one
 	// LoginEvent, schemas.MaxEventBytes = 64 KiB); a larger one gets 413.
@@ -92,6 +92,15 @@ type Config struct {
 	// Collectors; GET /metrics serves it. Nil: a new registry with the Go
 	// and process collectors.
 	Registry *prometheus.Registry
+	// MetricsOpen serves GET /metrics without a token. By default it needs
+	// a token of the read or admin role: the counts of rule hits tell an
+	// attacker which rules a spray trips. Open it only on a listener that
+	// only the scraper reaches.
+	MetricsOpen bool
+	// MetricsOwnListener serves GET /metrics only through MetricsHandler
+	// (on a listener of its own, such as a loopback port for a local
+	// scraper); the API's handler then answers it 404.
+	MetricsOwnListener bool
 	// Collectors are registered too: the Kafka and history adapters'.
 	Collectors []prometheus.Collector
 	// RecentDecisions is the engine's recent_decisions setting, quoted in
@@ -136,7 +145,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("httpapi: an engine is required"))
 	}
 	if len(c.Tokens) == 0 {
-		errs = append(errs, errors.New("http.tokens: at least one token is required (only /healthz, /readyz and /metrics are open)"))
+		errs = append(errs, errors.New("http.tokens: at least one token is required (only /healthz and /readyz are open)"))
 	}
 	names := make(map[string]int, len(c.Tokens))
 	secrets := make(map[string]int, len(c.Tokens))
@@ -199,11 +208,12 @@ type Server struct {
 	now     func() time.Time
 	creds   []credential
 	handler http.Handler
-	routes  []*route
 	bufs    sync.Pool // *[]byte: request bodies and encoded responses
 	metrics *Metrics
 	// metricsHandler serves the registry on GET /metrics.
 	metricsHandler http.Handler
+	// metricsMux serves GET /metrics alone, for its own listener.
+	metricsMux http.Handler
 	// reloadMu makes concurrent reload requests take turns, so each
 	// answer's previous_version is the set it replaced.
 	reloadMu sync.Mutex
@@ -226,7 +236,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.cfg.Tokens = nil // only the hashes are kept
 	s.metrics = newMetrics()
-	s.handler = s.buildMux()
+	isMetrics := func(rt *route) bool { return rt.pattern == metricsPattern }
+	s.handler = s.buildMux(func(rt *route) bool { return !cfg.MetricsOwnListener || !isMetrics(rt) })
+	s.metricsMux = s.buildMux(isMetrics)
 
 	reg := cfg.Registry
 	if reg == nil {
@@ -248,6 +260,11 @@ func New(cfg Config) (*Server, error) {
 // another server.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// MetricsHandler returns a handler of GET /metrics alone (with the same
+// token rule as on the API), for a listener of its own; see
+// Config.MetricsOwnListener and ServeMetricsListener.
+func (s *Server) MetricsHandler() http.Handler { return s.metricsMux }
+
 // Metrics returns the server's counters.
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
@@ -267,12 +284,24 @@ func (s *Server) Serve(ctx context.Context, addr, tlsCert, tlsKey string) error 
 // ServeListener is Serve on a listener the caller opened (e.g. on port 0);
 // it closes ln.
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener, tlsCert, tlsKey string) error {
+	return s.serve(ctx, ln, s.handler, "http api", tlsCert, tlsKey)
+}
+
+// ServeMetricsListener serves MetricsHandler on ln, as ServeListener
+// serves the API.
+func (s *Server) ServeMetricsListener(ctx context.Context, ln net.Listener, tlsCert, tlsKey string) error {
+	return s.serve(ctx, ln, s.metricsMux, "http metrics", tlsCert, tlsKey)
+}
+
+// serve serves handler on ln until ctx ends; what names the listener in
+// logs and errors.
+func (s *Server) serve(ctx context.Context, ln net.Listener, handler http.Handler, what, tlsCert, tlsKey string) error {
 	if (tlsCert == "") != (tlsKey == "") {
 		ln.Close()
-		return errors.New("http api: the TLS certificate and key must be given together")
+		return errors.New(what + ": the TLS certificate and key must be given together")
 	}
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler:           handler,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.WriteTimeout,
@@ -284,11 +313,11 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, tlsCert, tl
 		cert, err := tls.LoadX509KeyPair(tlsCert, tlsKey)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("http api: loading TLS certificate %s: %w", tlsCert, err)
+			return fmt.Errorf("%s: loading TLS certificate %s: %w", what, tlsCert, err)
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
-	s.log.Info("http api listening", "addr", ln.Addr().String(), "tls", tlsCert != "")
+	s.log.Info(what+" listening", "addr", ln.Addr().String(), "tls", tlsCert != "")
 
 	done := make(chan error, 1)
 	go func() {
@@ -300,17 +329,17 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, tlsCert, tl
 	}()
 	select {
 	case err := <-done:
-		return fmt.Errorf("http api: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		s.log.Warn("http api: requests still in flight at the shutdown timeout; closing", "timeout", s.cfg.ShutdownTimeout, "err", err)
+		s.log.Warn(what+": requests still in flight at the shutdown timeout; closing", "timeout", s.cfg.ShutdownTimeout, "err", err)
 		srv.Close()
 	}
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http api: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +62,11 @@ func TestAuthMatrix(t *testing.T) {
 		{name: "reload by admin role", method: "POST", path: "/v1/rules/reload", token: adminToken, want: 200},
 		{name: "healthz is open", method: "GET", path: "/healthz", want: 200},
 		{name: "readyz is open", method: "GET", path: "/readyz", want: 200},
-		{name: "metrics is open", method: "GET", path: "/metrics", want: 200},
+		// Rule hit counts are not public (issue 16).
+		{name: "metrics without token", method: "GET", path: "/metrics", want: 401},
+		{name: "metrics by score role", method: "GET", path: "/metrics", token: scoreToken, want: 403},
+		{name: "metrics by read role", method: "GET", path: "/metrics", token: readToken, want: 200},
+		{name: "metrics by admin role", method: "GET", path: "/metrics", token: adminToken, want: 200},
 		{name: "healthz ignores a bad token", method: "GET", path: "/healthz", token: "not-a-token-0123456789", want: 200},
 	}
 	for _, tc := range tests {
@@ -450,6 +455,10 @@ func TestBacklogFull(t *testing.T) {
 	}
 }
 
+// TestReadyz runs the checks for callers of each kind. Anyone sees each
+// check's name and status; the error of a failed check (a broker's or
+// ClickHouse's address and message, which /readyz used to show to anyone,
+// issue 16) only a token of the read or admin role.
 func TestReadyz(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	tests := []struct {
@@ -461,37 +470,58 @@ func TestReadyz(t *testing.T) {
 		{name: "all ready", wantCode: 200, wantStatus: "ok"},
 		{name: "kafka down", kafkaErr: errors.New("dial tcp 127.0.0.1:9092: connection refused"), wantCode: 503, wantStatus: "unavailable"},
 	}
+	callers := []struct {
+		name        string
+		token       string
+		wantDetails bool
+	}{
+		{name: "anonymous"},
+		{name: "unknown token", token: "not-a-token-0123456789"},
+		{name: "score role", token: scoreToken},
+		{name: "read role", token: readToken, wantDetails: true},
+		{name: "admin role", token: adminToken, wantDetails: true},
+	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f.setReady(tc.kafkaErr)
-			resp := f.do(request{method: "GET", path: "/readyz"})
-			if resp.code != tc.wantCode {
-				t.Fatalf("got %d %s, want %d", resp.code, resp.body, tc.wantCode)
-			}
-			var got struct {
-				Status string        `json:"status"`
-				Checks []checkResult `json:"checks"`
-			}
-			if err := json.Unmarshal(resp.body, &got); err != nil {
-				t.Fatal(err)
-			}
-			if got.Status != tc.wantStatus || len(got.Checks) != 2 || got.Checks[0].Name != "rules" || got.Checks[0].Status != "ok" {
-				t.Fatalf("readiness = %+v", got)
-			}
-			kafka := got.Checks[1]
-			if tc.kafkaErr == nil && (kafka.Status != "ok" || kafka.Error != "") {
-				t.Errorf("kafka check = %+v, want ok", kafka)
-			}
-			if tc.kafkaErr != nil && (kafka.Status != "error" || kafka.Error != tc.kafkaErr.Error()) {
-				t.Errorf("kafka check = %+v, want the error", kafka)
-			}
-		})
+		for _, caller := range callers {
+			t.Run(tc.name+"/"+caller.name, func(t *testing.T) {
+				f.setReady(tc.kafkaErr)
+				resp := f.do(request{method: "GET", path: "/readyz", token: caller.token})
+				if resp.code != tc.wantCode {
+					t.Fatalf("got %d %s, want %d", resp.code, resp.body, tc.wantCode)
+				}
+				var got struct {
+					Status string        `json:"status"`
+					Checks []checkResult `json:"checks"`
+				}
+				if err := json.Unmarshal(resp.body, &got); err != nil {
+					t.Fatal(err)
+				}
+				if got.Status != tc.wantStatus || len(got.Checks) != 2 || got.Checks[0].Name != "rules" || got.Checks[0].Status != "ok" {
+					t.Fatalf("readiness = %+v", got)
+				}
+				kafka := got.Checks[1]
+				switch {
+				case tc.kafkaErr == nil:
+					if kafka.Status != "ok" || kafka.Error != "" {
+						t.Errorf("kafka check = %+v, want ok", kafka)
+					}
+				case caller.wantDetails:
+					if kafka.Status != "error" || kafka.Error != tc.kafkaErr.Error() {
+						t.Errorf("kafka check = %+v, want the error", kafka)
+					}
+				default:
+					if kafka.Name != "kafka" || kafka.Status != "error" || strings.Contains(string(resp.body), "9092") || strings.Contains(string(resp.body), `"error":`) {
+						t.Errorf("answer %s, want the check's name and state without its error", resp.body)
+					}
+				}
+			})
+		}
 	}
 }
 
 func TestReadyzStuckCheck(t *testing.T) {
 	f := newFixture(t, fixtureOptions{stuckCheck: true})
-	resp := f.do(request{method: "GET", path: "/readyz"})
+	resp := f.do(request{method: "GET", path: "/readyz", token: readToken})
 	var got struct {
 		Status string        `json:"status"`
 		Checks []checkResult `json:"checks"`
@@ -663,7 +693,7 @@ func TestMetrics(t *testing.T) {
 	f.score(event{id: "bf-henry@example.com-198.51.100.40-0", user: "henry@example.com", ip: "198.51.100.40", outcome: "failure",
 		at: testNow.Add(-5 * time.Minute)}, false) // a duplicate
 	f.do(request{method: "GET", path: "/v1/users/henry@example.com/status"}) // 401
-	resp := f.do(request{method: "GET", path: "/metrics"})
+	resp := f.do(request{method: "GET", path: "/metrics", token: readToken})
 	if resp.code != 200 {
 		t.Fatalf("metrics: %d", resp.code)
 	}
@@ -686,6 +716,64 @@ func TestMetrics(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("metrics:\n%s", text)
+	}
+}
+
+// TestMetricsAccess covers where and to whom GET /metrics answers: by
+// default on the API to the read and admin roles (rule hit counts are not
+// public, issue 16); with MetricsOpen to anyone; with MetricsOwnListener
+// only on MetricsHandler, with the same token rule.
+func TestMetricsAccess(t *testing.T) {
+	tests := []struct {
+		name string
+		opts fixtureOptions
+		// The answers of the API's handler and of MetricsHandler, without
+		// a token and with the score and read roles' tokens.
+		api, own [3]int
+	}{
+		{name: "default: read role on the API", api: [3]int{401, 403, 200}, own: [3]int{401, 403, 200}},
+		{name: "open", opts: fixtureOptions{metricsOpen: true}, api: [3]int{200, 200, 200}, own: [3]int{200, 200, 200}},
+		{name: "own listener", opts: fixtureOptions{metricsOwnListener: true}, api: [3]int{404, 404, 404}, own: [3]int{401, 403, 200}},
+		{name: "own listener, open", opts: fixtureOptions{metricsOwnListener: true, metricsOpen: true}, api: [3]int{404, 404, 404}, own: [3]int{200, 200, 200}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.opts)
+			f.bruteForce("henry@example.com", "198.51.100.40") // a rule hit to show
+			own := httptest.NewServer(f.srv.MetricsHandler())
+			defer own.Close()
+			for i, token := range []string{"", scoreToken, readToken} {
+				for _, srv := range []struct {
+					name string
+					url  string
+					want int
+				}{{"API", f.ts.URL, tc.api[i]}, {"metrics listener", own.URL, tc.own[i]}} {
+					req, err := http.NewRequest(http.MethodGet, srv.url+"/metrics", nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if token != "" {
+						req.Header.Set("Authorization", "Bearer "+token)
+					}
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != srv.want {
+						t.Errorf("%s, token %q: GET /metrics = %d, want %d", srv.name, token, resp.StatusCode, srv.want)
+					}
+					if hits := strings.Contains(string(body), "loginrisk_rule_hits_total"); hits != (srv.want == 200) {
+						t.Errorf("%s, token %q: answer %d shows rule hits: %v", srv.name, token, resp.StatusCode, hits)
+					}
+				}
+			}
+			// The metrics listener serves nothing else.
+			if resp, err := http.Get(own.URL + "/v1/rules"); err != nil || resp.StatusCode != 404 {
+				t.Errorf("metrics listener GET /v1/rules: %v %v, want 404", resp.StatusCode, err)
+			}
+		})
 	}
 }
 

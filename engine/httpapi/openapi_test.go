@@ -267,7 +267,9 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "readyz", req: request{method: "GET", path: "/readyz"}, want: 200, conforming: conforms},
 		{name: "readyz failing", req: request{method: "GET", path: "/readyz"}, want: 503, conforming: conforms,
 			before: func() { f.setReady(errors.New("kafka: no broker reachable")) }},
-		{name: "metrics", req: request{method: "GET", path: "/metrics"}, want: 200, conforming: conforms},
+		{name: "metrics", req: request{method: "GET", path: "/metrics", token: readToken}, want: 200, conforming: conforms},
+		{name: "metrics no token", req: request{method: "GET", path: "/metrics"}, want: 401, conforming: nonconforming},
+		{name: "metrics score role", req: request{method: "GET", path: "/metrics", token: scoreToken}, want: 403, conforming: nonconforming},
 
 		{name: "score backlog full", req: request{method: "POST", path: "/v1/score", token: scoreToken, body: event{id: "oa-8"}.json()}, want: 503, conforming: conforms,
 			before: func() { fillBacklog(t, f.eng) }},

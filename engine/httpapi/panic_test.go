@@ -36,7 +36,7 @@ func TestHandlerBugAnswers500(t *testing.T) {
 		t.Error("after the bug, another user's status has no counters")
 	}
 
-	metrics := f.do(request{method: "GET", path: "/metrics"})
+	metrics := f.do(request{method: "GET", path: "/metrics", token: readToken})
 	if !strings.Contains(string(metrics.body), "loginrisk_internal_errors_total 1\n") {
 		t.Error("metrics do not count the internal error: want loginrisk_internal_errors_total 1")
 	}

@@ -61,7 +61,20 @@ var routeTable = []route{
 	{http.MethodPost, "/v1/rules/reload", "reloadRules", adminBit, (*Server).handleReload},
 	{http.MethodGet, "/healthz", "healthz", open, (*Server).handleHealthz},
 	{http.MethodGet, "/readyz", "readyz", open, (*Server).handleReadyz},
-	{http.MethodGet, "/metrics", "metrics", open, (*Server).handleMetrics},
+	// /metrics needs the read role unless Config.MetricsOpen (routeRoles).
+	{http.MethodGet, "/metrics", "metrics", readBit | adminBit, (*Server).handleMetrics},
+}
+
+// metricsPattern is the route of the Prometheus metrics.
+const metricsPattern = "/metrics"
+
+// routeRoles is who may call rt on this server: the table's roles, but
+// anyone for /metrics when Config.MetricsOpen.
+func (s *Server) routeRoles(rt *route) roleSet {
+	if rt.pattern == metricsPattern && s.cfg.MetricsOpen {
+		return open
+	}
+	return rt.roles
 }
 
 // Route names of the fallbacks, for metrics.
@@ -70,17 +83,21 @@ const (
 	routeMethodNotAllowed = "method_not_allowed"
 )
 
-// buildMux registers every route, a JSON 405 for each known path under a
-// method it does not serve, and a JSON 404 for everything else.
-func (s *Server) buildMux() http.Handler {
+// buildMux registers every route that serve accepts, a JSON 405 for each
+// of their paths under a method it does not serve, and a JSON 404 for
+// everything else.
+func (s *Server) buildMux(serve func(*route) bool) http.Handler {
 	mux := http.NewServeMux()
 	methods := map[string][]string{}
 	var paths []string
 	for i := range routeTable {
-		rt := &routeTable[i]
-		s.routes = append(s.routes, rt)
+		if !serve(&routeTable[i]) {
+			continue
+		}
+		rt := routeTable[i]
+		rt.roles = s.routeRoles(&rt)
 		mux.Handle(rt.method+" "+rt.pattern, s.instrument(rt.name, func(w http.ResponseWriter, r *http.Request) int {
-			return s.authorize(rt, w, r)
+			return s.authorize(&rt, w, r)
 		}))
 		if _, seen := methods[rt.pattern]; !seen {
 			paths = append(paths, rt.pattern)
@@ -124,10 +141,15 @@ func (s *Server) instrument(name string, h func(w http.ResponseWriter, r *http.R
 }
 
 // authorize checks the bearer token and its role, then hands over to the
-// route's handler.
+// route's handler. An open route gets the caller of a valid token, if one
+// is sent (GET /readyz shows more to the read role), and nil otherwise.
 func (s *Server) authorize(rt *route, w http.ResponseWriter, r *http.Request) int {
 	if rt.roles == open {
-		return rt.handle(s, w, r, nil)
+		var caller *credential
+		if h := r.Header.Get("Authorization"); h != "" {
+			caller = s.authenticate(h)
+		}
+		return rt.handle(s, w, r, caller)
 	}
 	caller := s.authenticate(r.Header.Get("Authorization"))
 	if caller == nil {
