@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"syscall"
 )
 
 // maxFileBytes bounds one rule or test file: a larger one is an error, and
@@ -43,7 +42,7 @@ func (f folderFS) Open(name string) (fs.File, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 	}
-	return f.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	return f.root.OpenFile(name, openFlags, 0)
 }
 
 func (f folderFS) close() error { return f.root.Close() }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -38,13 +37,13 @@ func TestLoadRejectsIrregularFiles(t *testing.T) {
 			make: func(t *testing.T, dir string) { symlink(t, "/dev/zero", filepath.Join(dir, "bad.yaml")) }},
 		{name: "fifo", wantErr: ErrNotRegularFile, wantText: "a FIFO",
 			make: func(t *testing.T, dir string) {
-				if err := syscall.Mkfifo(filepath.Join(dir, "bad.yaml"), 0o600); err != nil {
+				if err := mkfifo(filepath.Join(dir, "bad.yaml")); err != nil {
 					t.Skipf("no FIFOs here: %v", err)
 				}
 			}},
 		{name: "symlink to a fifo inside", wantErr: ErrNotRegularFile, wantText: "a symbolic link to a FIFO",
 			make: func(t *testing.T, dir string) {
-				if err := syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o600); err != nil {
+				if err := mkfifo(filepath.Join(dir, "pipe")); err != nil {
 					t.Skipf("no FIFOs here: %v", err)
 				}
 				symlink(t, "pipe", filepath.Join(dir, "bad.yaml"))
