@@ -99,7 +99,11 @@ func backtestSource(ctx context.Context, cfg Config, events, from, to string, st
 	if err != nil {
 		return nil, nil, fmt.Errorf("--to: %w", err)
 	}
-	w, err := history.New(history.Config{DSN: cfg.ClickHouse.DSN})
+	dsn, err := cfg.ClickHouse.connString()
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := history.New(history.Config{DSN: dsn})
 	if err != nil {
 		return nil, nil, err
 	}
