@@ -67,9 +67,10 @@ func TestDedupeAndLastDecisions(t *testing.T) {
 	if first.Duplicate || first.Features != &f || f.UserID != "alice" {
 		t.Fatalf("first score: duplicate %v, features %p (want %p), user %q", first.Duplicate, first.Features, &f, f.UserID)
 	}
-	// The same event_id again, with other content: the earlier decision,
-	// state untouched.
-	again, err := eng.Score(loginEvent(t, "e1", "mallory", "203.0.113.9", coreT0.Add(time.Second), schemas.OutcomeSuccess), false)
+	// The same event again (a redelivery): the earlier decision, state
+	// untouched. (Another attempt under the same id is a conflict:
+	// TestReusedEventIDIsAConflict.)
+	again, err := eng.Score(loginEvent(t, "e1", "alice", "198.51.100.7", coreT0, schemas.OutcomeFailure), false)
 	if err != nil {
 		t.Fatal(err)
 	}

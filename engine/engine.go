@@ -59,11 +59,14 @@ type Config struct {
 type Metrics struct {
 	EventsTotal     atomic.Int64
 	DuplicatesTotal atomic.Int64
-	RejectedTotal   atomic.Int64
-	Allow           atomic.Int64
-	Challenge       atomic.Int64
-	Lockout         atomic.Int64
-	LocksSet        atomic.Int64
+	// ConflictsTotal counts events refused because their event_id was
+	// remembered for a different attempt (ConflictError).
+	ConflictsTotal atomic.Int64
+	RejectedTotal  atomic.Int64
+	Allow          atomic.Int64
+	Challenge      atomic.Int64
+	Lockout        atomic.Int64
+	LocksSet       atomic.Int64
 	// InternalErrors counts events whose decoding or scoring panicked (a
 	// bug): each was refused with an InternalError instead of stopping
 	// the process, and dead-lettered when it came from Kafka.
@@ -121,9 +124,12 @@ type Engine struct {
 	// again in full (only needed when history is written).
 	keepOutcomes bool
 	pending      chan schemas.ScoredEvent // Submit's queue for RunRecorder
-	queued       atomic.Int64             // places reserved in pending
-	scratch      sync.Pool
-	metrics      Metrics
+	// newest is the latest occurred_at scored or warmed up, in Unix
+	// nanoseconds: the engine's event time (EventTime).
+	newest  atomic.Int64
+	queued  atomic.Int64 // places reserved in pending
+	scratch sync.Pool
+	metrics Metrics
 }
 
 // scratch is one goroutine's reusable state for scoring.
@@ -174,6 +180,53 @@ func (e *Engine) RulesVersion() string { return e.cfg.Rules.Current().Version() 
 // Rules returns the rule set in use.
 func (e *Engine) Rules() *rules.Set { return e.cfg.Rules.Current() }
 
+// EventTime returns the newest occurred_at the engine has scored or warmed
+// up from history (zero before the first): the event time against which
+// idle state and locks are swept, since every window and lock runs on
+// event time, not on the wall clock.
+func (e *Engine) EventTime() time.Time {
+	n := e.newest.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// advance moves the engine's event time to t if t is newer.
+func (e *Engine) advance(t time.Time) {
+	n := t.UnixNano()
+	for {
+		cur := e.newest.Load()
+		if n <= cur || e.newest.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
+
+// ErrEventIDConflict is wrapped by ConflictError.
+var ErrEventIDConflict = errors.New("event_id reused for a different attempt")
+
+// ConflictError is the error of an event whose event_id the engine
+// remembers for a different attempt: another tenant, user, address,
+// outcome or time. An event_id names one attempt (across tenants: see
+// README, "Event"), so such an event is neither a duplicate — answering
+// it with the other attempt's decision would hide it, a brute-force
+// bypass for anyone who can choose the id — nor scored: it is refused
+// (409 over HTTP, dead-lettered on Kafka).
+type ConflictError struct {
+	EventID string
+	// Field is the first field that differs from the remembered attempt:
+	// tenant_id, user_id, ip, outcome or occurred_at.
+	Field string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("event_id %q was already used for another attempt (its %s differs): a reused event_id is a conflict, not a duplicate, and the event was not scored", e.EventID, e.Field)
+}
+
+// Unwrap makes errors.Is(err, ErrEventIDConflict) true.
+func (e *ConflictError) Unwrap() error { return ErrEventIDConflict }
+
 // ErrClockSkew is wrapped by the error for an event whose occurred_at is
 // outside the accepted window around the engine's clock.
 var ErrClockSkew = errors.New("occurred_at outside the accepted clock skew")
@@ -206,7 +259,9 @@ type Scored struct {
 
 // Score decides one validated event and records its effect on the state
 // and the lock table (but not on Kafka or history: see Process). A known
-// event_id returns the earlier decision and changes nothing. With dryRun
+// event_id returns the earlier decision and changes nothing, when the
+// event is the same attempt; for another attempt the error is a
+// *ConflictError and nothing changes either. With dryRun
 // the state and locks are only read. The engine may keep ev (it must not
 // be reused by the caller); the features are freshly allocated.
 func (e *Engine) Score(ev *schemas.LoginEvent, dryRun bool) (Scored, error) {
@@ -241,10 +296,15 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 	// (same event by HTTP and Kafka) wait and get the same decision
 	// instead of counting twice.
 	s.mu.Lock()
-	prev, slot, ok := s.lookupLocked(h, ev.EventID)
+	entry, slot, ok := s.lookupLocked(h, ev.EventID)
 	if ok {
 		s.mu.Unlock()
+		if field := entry.conflict(ev); field != "" {
+			e.metrics.ConflictsTotal.Add(1)
+			return Scored{}, &ConflictError{EventID: ev.EventID, Field: field}
+		}
 		e.metrics.DuplicatesTotal.Add(1)
+		prev := entry.outcome
 		if prev.Event == nil {
 			prev.Event = ev
 		}
@@ -285,7 +345,8 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 				*kept.Event, *kept.Features = *ev, *f
 			}
 		}
-		s.insertLocked(slot, h, ev.EventID, kept)
+		s.insertLocked(slot, h, ev.EventID, attemptOf(ev), kept)
+		e.advance(ev.OccurredAt)
 		e.lastByUser.put(ev.UserID, d)
 		e.lastByIP.put(keys.ip, d)
 		e.metrics.EventsTotal.Add(1)
@@ -505,10 +566,15 @@ func lockedDetail(l *schemas.Lock) string {
 }
 
 // setLock locks k from the event's time for the policy's escalated
-// duration (only computed, not stored, in a dry run).
+// duration (only computed, not stored, in a dry run). The lock ends on a
+// whole second, rounded up: history keeps lock ends to the second, and a
+// decision read back from it (a redelivered event's, after a restart) must
+// be the one first published.
 func (e *Engine) setLock(set *rules.Set, k lockKey, ev *schemas.LoginEvent, res *rules.Result, dryRun bool) *schemas.Lock {
 	policy := set.Policy()
-	duration := func(prior int) time.Duration { return policy.LockDuration(res.Lock.Base, prior) }
+	duration := func(prior int) time.Duration {
+		return ceilSecond(ev.OccurredAt.Add(policy.LockDuration(res.Lock.Base, prior))).Sub(ev.OccurredAt)
+	}
 	var until time.Time
 	if dryRun {
 		until = ev.OccurredAt.Add(duration(0))
@@ -517,6 +583,14 @@ func (e *Engine) setLock(set *rules.Set, k lockKey, ev *schemas.LoginEvent, res 
 		e.metrics.LocksSet.Add(1)
 	}
 	return &schemas.Lock{Scope: k.scope, Key: k.String(), Until: until, Rule: res.Lock.Rule}
+}
+
+// ceilSecond rounds t up to a whole second.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }
 
 // Prepare decodes and scores a batch of raw messages: valid events are

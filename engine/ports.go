@@ -54,14 +54,18 @@ func (r Recorder) Record(ctx context.Context, batch []schemas.ScoredEvent) error
 }
 
 // WarmSource rebuilds state at start-up from history, so a restart does not
-// hand attackers a fresh window. Profiles streams every user's profile (one
-// aggregate query); Recent streams the scored events since a time in
-// event-time order (the windows); ActiveLocks returns the locks still active
-// at now.
+// hand attackers a fresh window. Newest returns the newest occurred_at
+// stored (zero when there is none), the warm-up's anchor in event time;
+// Profiles streams every user's profile (one aggregate query); Recent
+// streams the scored events since a time in event-time order (the
+// windows); ActiveLocks returns the locks active at a time. None of them
+// includes the records of administrators' actions, which are not login
+// attempts.
 type WarmSource interface {
+	Newest(ctx context.Context) (time.Time, error)
 	Profiles(ctx context.Context, fn func(*schemas.UserProfile) error) error
 	Recent(ctx context.Context, since time.Time, fn func(schemas.ScoredEvent) error) error
-	ActiveLocks(ctx context.Context, now time.Time) ([]schemas.Lock, error)
+	ActiveLocks(ctx context.Context, at time.Time) ([]schemas.Lock, error)
 }
 
 // Message is one raw login event as it arrived from a stream.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"hash/maphash"
+	"net/netip"
 	"sync"
 
 	"github.com/loginrisk/loginrisk/schemas"
@@ -14,6 +15,9 @@ const recentShards = 256
 // recentDecisions remembers the outcomes of the last events by event_id:
 // the dedupe that makes a redelivered or re-posted event count once and
 // get the same decision, and the answer to GET /v1/decisions/{event_id}.
+// An event_id is one attempt: each entry also remembers what identifies
+// the attempt (see attempt), so that an event reusing the id for another
+// attempt is told apart from a redelivery (a conflict, see ConflictError).
 //
 // Each shard keeps its entries in a FIFO ring (which bounds memory: the
 // oldest entry makes room for the newest) indexed by an open-addressing
@@ -24,10 +28,10 @@ const recentShards = 256
 // evicted early), never make one event a duplicate of another: a false
 // duplicate would drop an attempt.
 //
-// An entry holds the id, the decision and, only where the engine keeps
-// them (a history writer is configured, so a duplicate can be recorded
-// again in full), the event and its features: 48 bytes plus 16 of index
-// per entry, besides the decision.
+// An entry holds the id, the attempt's tenant and outcome, the decision
+// and, only where the engine keeps them (a history writer is configured,
+// so a duplicate can be recorded again in full), the event and its
+// features: 72 bytes plus 16 of index per entry, besides the decision.
 type recentDecisions struct {
 	seed   maphash.Seed
 	shards [recentShards]recentShard
@@ -45,7 +49,46 @@ type recentShard struct {
 type recentEntry struct {
 	hash    uint64
 	key     string
+	attempt attempt
 	outcome schemas.ScoredEvent
+}
+
+// attempt is the part of what identifies an attempt that its decision
+// does not hold; the decision holds the user, the address and the time.
+type attempt struct {
+	tenant  string
+	success bool
+}
+
+func attemptOf(ev *schemas.LoginEvent) attempt {
+	return attempt{tenant: ev.TenantID, success: ev.Success()}
+}
+
+// conflict returns the first field in which ev differs from the attempt
+// remembered in e (tenant_id, user_id, ip, outcome, occurred_at), or "" when
+// ev is the same attempt: a redelivery or a re-post. The address is
+// compared parsed, so "::ffff:1.2.3.4" and "1.2.3.4" are one address.
+func (e *recentEntry) conflict(ev *schemas.LoginEvent) string {
+	d := e.outcome.Decision
+	switch {
+	case e.attempt.tenant != ev.TenantID:
+		return "tenant_id"
+	case d.UserID != ev.UserID:
+		return "user_id"
+	case d.IP != ev.IP && !sameAddr(d.IP, ev.Addr):
+		return "ip"
+	case e.attempt.success != ev.Success():
+		return "outcome"
+	case !d.OccurredAt.Equal(ev.OccurredAt):
+		return "occurred_at"
+	}
+	return ""
+}
+
+// sameAddr reports whether the address text ip is addr.
+func sameAddr(ip string, addr netip.Addr) bool {
+	a, err := schemas.ParseIP(ip)
+	return err == nil && addr.IsValid() && a == addr.Unmap()
 }
 
 // An index word keeps a ring position+1 in its low recentPosBits and the
@@ -103,24 +146,24 @@ func (s *recentShard) probe(h uint64) (slot int, found bool) {
 	}
 }
 
-// lookupLocked returns the outcome remembered under key (hash h) and the
+// lookupLocked returns the entry remembered under key (hash h) and the
 // index slot an insertion of key must use; the caller holds s.mu and must
 // not change the shard in between.
-func (s *recentShard) lookupLocked(h uint64, key string) (outcome schemas.ScoredEvent, slot int, ok bool) {
+func (s *recentShard) lookupLocked(h uint64, key string) (entry recentEntry, slot int, ok bool) {
 	slot, found := s.probe(h)
 	if !found {
-		return schemas.ScoredEvent{}, slot, false
+		return recentEntry{}, slot, false
 	}
 	e := &s.ring[s.index[slot]&recentPosMask-1]
 	if e.key != key {
-		return schemas.ScoredEvent{}, slot, false // another key with the same hash tag
+		return recentEntry{}, slot, false // another key with the same hash tag
 	}
-	return e.outcome, slot, true
+	return *e, slot, true
 }
 
-// insertLocked stores an outcome for key (hash h) at the index slot
-// lookupLocked returned for it, taking the oldest place in the ring.
-func (s *recentShard) insertLocked(slot int, h uint64, key string, outcome schemas.ScoredEvent) {
+// insertLocked stores an attempt's outcome for key (hash h) at the index
+// slot lookupLocked returned for it, taking the oldest place in the ring.
+func (s *recentShard) insertLocked(slot int, h uint64, key string, at attempt, outcome schemas.ScoredEvent) {
 	pos := s.next
 	if w := s.index[slot]; w != 0 {
 		// The slot belongs to a different key with the same tag, or to key
@@ -132,7 +175,7 @@ func (s *recentShard) insertLocked(slot int, h uint64, key string, outcome schem
 	if old := &s.ring[pos]; old.hash != 0 {
 		s.deleteWord(old.hash&^recentPosMask | uint64(pos+1))
 	}
-	s.ring[pos] = recentEntry{hash: h, key: key, outcome: outcome}
+	s.ring[pos] = recentEntry{hash: h, key: key, attempt: at, outcome: outcome}
 	if s.next++; int(s.next) == len(s.ring) {
 		s.next = 0
 	}
@@ -163,19 +206,19 @@ func (r *recentDecisions) get(key string) (schemas.ScoredEvent, bool) {
 	h := r.hash(key)
 	s := r.shard(h)
 	s.mu.Lock()
-	out, _, ok := s.lookupLocked(h, key)
+	e, _, ok := s.lookupLocked(h, key)
 	s.mu.Unlock()
-	return out, ok
+	return e.outcome, ok
 }
 
-// put stores an outcome under key (warm-up); a key already present is
-// replaced and moves to the newest place.
-func (r *recentDecisions) put(key string, outcome schemas.ScoredEvent) {
+// put stores an attempt's outcome under key (warm-up); a key already
+// present is replaced and moves to the newest place.
+func (r *recentDecisions) put(key string, at attempt, outcome schemas.ScoredEvent) {
 	h := r.hash(key)
 	s := r.shard(h)
 	s.mu.Lock()
 	_, slot, _ := s.lookupLocked(h, key)
-	s.insertLocked(slot, h, key, outcome)
+	s.insertLocked(slot, h, key, at, outcome)
 	s.mu.Unlock()
 }
 

@@ -20,7 +20,7 @@ func checkRecentShard(t *testing.T, s *recentShard) {
 		}
 		live++
 		out, _, ok := s.lookupLocked(e.hash, e.key)
-		if !ok || out.Decision != e.outcome.Decision {
+		if !ok || out.outcome.Decision != e.outcome.Decision {
 			t.Fatalf("ring entry %d (%s) is not found through the index", pos, e.key)
 		}
 	}
@@ -58,7 +58,7 @@ func TestRecentShardIndex(t *testing.T) {
 			hashOf[key] = h
 		}
 		out, slot, found := s.lookupLocked(h, key)
-		if found && out.Decision != stored[key] {
+		if found && out.outcome.Decision != stored[key] {
 			t.Fatalf("step %d: %s found with another key's decision", step, key)
 		}
 		if rng.IntN(4) == 0 {
@@ -67,11 +67,11 @@ func TestRecentShardIndex(t *testing.T) {
 		// Score inserts only keys it did not find; warm-up's put also
 		// replaces a key it found.
 		d := &schemas.Decision{EventID: key}
-		s.insertLocked(slot, h, key, schemas.ScoredEvent{Decision: d})
+		s.insertLocked(slot, h, key, attempt{}, schemas.ScoredEvent{Decision: d})
 		stored[key] = d
 		checkRecentShard(t, s)
 		// The newest entry is always found.
-		if out, _, ok := s.lookupLocked(h, key); !ok || out.Decision != d {
+		if out, _, ok := s.lookupLocked(h, key); !ok || out.outcome.Decision != d {
 			t.Fatalf("step %d: the entry just stored for %s is not found", step, key)
 		}
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/loginrisk/loginrisk/schemas"
@@ -14,21 +15,45 @@ type ProfileLoader interface {
 	LoadProfile(p *schemas.UserProfile)
 }
 
+// WarmSpan is how much event time before the newest event in history the
+// warm-up replays: the longest window the state keeps (24 h).
+const WarmSpan = 24 * time.Hour
+
 // WarmStats reports what a warm-up restored.
 type WarmStats struct {
+	// Anchor is the newest occurred_at in history (zero when it is
+	// empty): the warm-up's "now", in event time.
+	Anchor   time.Time
 	Profiles int
 	Events   int
 	Locks    int
 }
 
-// WarmUp rebuilds the state from history so that a restart does not hand an
-// attacker a fresh window: user profiles first, then the windows by
-// replaying the events of the last window (24 h before now) through the
-// state — not through the rules, so no lock is set twice — and remembering
-// their decisions for dedupe, then the locks still active. Call it before
-// consuming.
-func (e *Engine) WarmUp(ctx context.Context, src WarmSource, now time.Time) (WarmStats, error) {
+// WarmUp rebuilds the state from history so that a restart does not hand
+// an attacker a fresh window, and so that a redelivered event gets the
+// decision it got before. Everything is anchored at the newest occurred_at
+// in history, never at the wall clock: the windows and locks run on event
+// time, so after an outage, with a backlog or when older events are
+// replayed, the state is the one the events imply. In order:
+//
+//   - user profiles (one aggregate over every success);
+//   - the events of the last WarmSpan before the anchor, in event order:
+//     each is fed through the state (not through the rules), the locks
+//     their decisions set are set again with the same ends — which rebuilds
+//     the offences that escalate the next lock — and their decisions are
+//     remembered for dedupe, so a redelivered event_id is answered with
+//     its stored decision instead of being scored again;
+//   - the locks still active at the anchor that were set before that span,
+//     and the lifts made by administrators since.
+//
+// Call it before consuming.
+func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) {
 	var st WarmStats
+	anchor, err := src.Newest(ctx)
+	if err != nil {
+		return st, fmt.Errorf("warm-up anchor: %w", err)
+	}
+	st.Anchor = anchor
 	if loader, ok := e.cfg.State.(ProfileLoader); ok {
 		err := src.Profiles(ctx, func(p *schemas.UserProfile) error {
 			loader.LoadProfile(p)
@@ -39,8 +64,13 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource, now time.Time) (War
 			return st, fmt.Errorf("warm-up profiles: %w", err)
 		}
 	}
+	if anchor.IsZero() {
+		return st, nil // an empty history
+	}
+	since := anchor.Add(-WarmSpan)
+	resetAfter := e.cfg.Rules.Current().Policy().OffenceResetAfter
 	var f schemas.Features
-	err := src.Recent(ctx, now.Add(-24*time.Hour), func(se schemas.ScoredEvent) error {
+	err = src.Recent(ctx, since, func(se schemas.ScoredEvent) error {
 		ev := se.Event
 		if ev == nil || se.Decision == nil {
 			return nil
@@ -59,28 +89,70 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource, now time.Time) (War
 			fillEventFeatures(ev, &f)
 		}
 		e.cfg.State.Observe(ev, &f)
+		e.replayLock(ev, se.Decision, resetAfter)
+		at := attemptOf(ev)
 		if !e.keepOutcomes {
 			se.Event, se.Features = nil, nil
 		} else if se.Features == nil {
 			se.Features = new(schemas.Features)
 			*se.Features = f
 		}
-		e.recent.put(ev.EventID, se)
+		e.recent.put(ev.EventID, at, se)
+		e.advance(ev.OccurredAt)
 		st.Events++
 		return nil
 	})
 	if err != nil {
 		return st, fmt.Errorf("warm-up windows: %w", err)
 	}
-	locks, err := src.ActiveLocks(ctx, now)
+	locks, err := src.ActiveLocks(ctx, anchor)
 	if err != nil {
 		return st, fmt.Errorf("warm-up locks: %w", err)
 	}
+	active := make(map[lockKey]bool, len(locks))
 	for _, l := range locks {
 		if k, ok := ParseLockKey(l.Scope, l.Key); ok {
-			e.locks.restore(k, now, l.Until, l.Rule)
+			// A lock the span did not set was set before it: one offence,
+			// older than the span (a no-op for the locks replayed above).
+			e.locks.restore(k, since.Add(-time.Second), l.Until, l.Rule)
+			active[k] = true
 			st.Locks++
 		}
 	}
+	// A lock replayed above that history no longer reports active was
+	// lifted by an administrator: lift it again (its offences stay).
+	for _, l := range e.locks.Active(anchor) {
+		if k, ok := ParseLockKey(l.Scope, l.Key); ok && !active[k] {
+			e.locks.lift(k, anchor)
+		}
+	}
 	return st, nil
+}
+
+// replayLock sets again, at its event's time and with its recorded end,
+// the lock a decision from history set. A decision that only reported an
+// active lock (reason "locked" naming the decision's own lock) set none.
+func (e *Engine) replayLock(ev *schemas.LoginEvent, d *schemas.Decision, resetAfter time.Duration) {
+	l := d.Lock
+	if l == nil || l.Rule == AdminLiftRule || !l.Until.After(ev.OccurredAt) || reportsActiveLock(d) {
+		return
+	}
+	k, ok := ParseLockKey(l.Scope, l.Key)
+	if !ok {
+		return
+	}
+	until := l.Until
+	e.locks.set(k, ev.OccurredAt, l.Rule, resetAfter, func(int) time.Duration { return until.Sub(ev.OccurredAt) })
+}
+
+// reportsActiveLock reports whether d's lock is the active lock its
+// "locked" reason names (see decide and lockedDetail).
+func reportsActiveLock(d *schemas.Decision) bool {
+	prefix := string(d.Lock.Scope) + " lock on " + d.Lock.Key + " until "
+	for _, r := range d.Reasons {
+		if r.Rule == schemas.ReasonLocked && strings.HasPrefix(r.Detail, prefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -171,7 +171,7 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 			errs <- err
 		}
 	}()
-	wg.Go(func() { c.sweep(runCtx, time.Minute, time.Now) })
+	wg.Go(func() { c.sweep(runCtx, time.Minute, c.eventTime) })
 	srv, err := startHTTP(runCtx, d.cfg, c, stream, h, d.log, d.stderr, token)
 	if err != nil {
 		stopEngine()

@@ -72,11 +72,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) 
 	defer c.Close()
 	if h != nil && cfg.ClickHouse.WarmUp {
 		start := time.Now()
-		st, err := c.engine.WarmUp(ctx, h, time.Now())
+		st, err := c.engine.WarmUp(ctx, h)
 		if err != nil {
 			return err
 		}
-		log.Info("state rebuilt from history", "profiles", st.Profiles, "events", st.Events, "locks", st.Locks, "took", time.Since(start).Round(time.Millisecond))
+		log.Info("state rebuilt from history", "anchor", st.Anchor, "profiles", st.Profiles, "events", st.Events, "locks", st.Locks, "took", time.Since(start).Round(time.Millisecond))
 	}
 
 	// Background parts run until bgCtx ends, which is after the consumer
@@ -98,7 +98,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) 
 			}
 		})
 	}
-	bg.Go(func() { c.sweep(bgCtx, cfg.Engine.SweepInterval, time.Now) })
+	bg.Go(func() { c.sweep(bgCtx, cfg.Engine.SweepInterval, c.eventTime) })
 	bg.Go(func() { reloadOnSIGHUP(bgCtx, c, log) })
 	srv, err := startHTTP(bgCtx, cfg, c, stream, h, log, stderr, "")
 	if err != nil {

@@ -71,6 +71,18 @@ func (c *core) Close() {
 	c.enricher.Close()
 }
 
+// eventTime is the time serve sweeps at: the engine's event time (the
+// newest occurred_at scored or warmed up), never later than the wall clock.
+// Sweeping at the wall clock would drop every window and lock of a backlog
+// or of a replay of older events as idle, a minute after it was built.
+func (c *core) eventTime() time.Time {
+	t, now := c.engine.EventTime(), time.Now()
+	if t.Before(now) {
+		return t
+	}
+	return now
+}
+
 // sweep drops idle state and expired locks every interval, relative to
 // the newest event time the clock gives.
 func (c *core) sweep(ctx context.Context, interval time.Duration, now func() time.Time) {

@@ -12,6 +12,27 @@ import (
 	chschema "github.com/loginrisk/loginrisk/schemas/clickhouse"
 )
 
+// notAdmin leaves out the records of administrators' actions (a lock lift
+// is stored as a row with source 'admin'): they are not login attempts.
+const notAdmin = "source != 'admin'"
+
+// newestSQL finds the newest occurred_at of a login attempt, to the
+// nanosecond; 0 when there is none.
+const newestSQL = `SELECT max(toUInt64(occurred_at) * 1000000000 + occurred_at_ns) FROM login_events WHERE ` + notAdmin
+
+// Newest returns the newest occurred_at stored, or the zero time when no
+// login attempt is stored (engine.WarmSource): the warm-up's anchor.
+func (w *Writer) Newest(ctx context.Context) (time.Time, error) {
+	var ns uint64
+	if err := w.conn.QueryRow(ctx, newestSQL).Scan(&ns); err != nil {
+		return time.Time{}, fmt.Errorf("history: finding the newest event: %w", err)
+	}
+	if ns == 0 {
+		return time.Time{}, nil
+	}
+	return time.Unix(0, int64(ns)).UTC(), nil
+}
+
 // profilesSQL builds every user's profile in one pass over the successful
 // logins. Redelivered rows do not matter: arrays hold distinct values,
 // argMax picks the same row, and the count is of distinct event ids.
@@ -29,7 +50,7 @@ const profilesSQL = `SELECT
     argMax(latitude, toUInt64(occurred_at) * 1000000000 + occurred_at_ns) AS last_latitude,
     argMax(longitude, toUInt64(occurred_at) * 1000000000 + occurred_at_ns) AS last_longitude
 FROM login_events
-WHERE outcome = 'success'
+WHERE outcome = 'success' AND ` + notAdmin + `
 GROUP BY user_id`
 
 // Profiles streams every user's profile, built by one aggregate query over
@@ -91,7 +112,7 @@ func sorted[T cmp.Ordered](s []T) []T {
 // order. The bound is a whole second; Recent drops the rows before since.
 var recentSQL = "SELECT " + strings.Join(recordColumns, ", ") + `
 FROM login_events FINAL
-WHERE occurred_at >= %s
+WHERE occurred_at >= %s AND ` + notAdmin + `
 ORDER BY occurred_at, occurred_at_ns, event_id`
 
 // Recent streams the scored events that occurred at or after since, each
@@ -128,7 +149,7 @@ func (w *Writer) Recent(ctx context.Context, since time.Time, fn func(schemas.Sc
 // set or reported it, leaving out decisions made before the lock was last
 // lifted by hand (a lift at the same second as a decision keeps the lock:
 // when in doubt, stay locked).
-const activeLocksSQL = `SELECT
+var activeLocksSQL = `SELECT
     scope,
     lock_key,
     max(lock_until) AS until,
@@ -137,7 +158,7 @@ FROM
 (
     SELECT CAST(lock_scope AS String) AS scope, lock_key, lock_until, lock_rule, decided_at
     FROM login_events
-    WHERE lock_scope != '' AND lock_until > %[1]s
+    WHERE lock_scope != '' AND lock_until > %[1]s AND ` + notAdmin + `
 ) AS locks
 ANY LEFT JOIN
 (
@@ -150,8 +171,9 @@ WHERE decided_at >= lifted_at
 GROUP BY scope, lock_key
 ORDER BY scope, lock_key`
 
-// ActiveLocks returns the locks still active at now, ordered by scope and
-// key (engine.WarmSource). Until has whole seconds, rounded up.
+// ActiveLocks returns the locks active at event time now (the warm-up's
+// anchor), ordered by scope and key (engine.WarmSource). Until has whole
+// seconds, rounded up.
 func (w *Writer) ActiveLocks(ctx context.Context, now time.Time) ([]schemas.Lock, error) {
 	rows, err := w.conn.Query(ctx, fmt.Sprintf(activeLocksSQL, chschema.DateTimeLiteral(now)))
 	if err != nil {

@@ -75,6 +75,9 @@ func (s *Server) handleScore(w http.ResponseWriter, r *http.Request, _ *credenti
 		if errors.As(err, &fe) {
 			return s.writeFieldError(w, http.StatusUnprocessableEntity, err)
 		}
+		if errors.Is(err, engine.ErrEventIDConflict) {
+			return s.writeError(w, http.StatusConflict, "event_id", err.Error())
+		}
 		s.log.Error("scoring an event failed", "event_id", ev.EventID, "err", err)
 		return s.writeError(w, http.StatusInternalServerError, "", "scoring failed: "+err.Error())
 	}

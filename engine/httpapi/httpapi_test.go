@@ -192,6 +192,36 @@ func TestScoreSameEventTwice(t *testing.T) {
 	}
 }
 
+// TestScoreReusedEventIDConflicts is issue 16.3 over HTTP: after
+// mallory's success with event_id dup-x, six failures for victim under the
+// same id each answer 409 naming the conflict, never mallory's allow, and
+// none is recorded; mallory's event posted again is still a duplicate.
+func TestScoreReusedEventIDConflicts(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	first := f.score(event{id: "dup-x", user: "mallory", ip: "203.0.113.9", outcome: "success"}, false)
+	backlog := f.eng.Backlog()
+	for i := range 6 {
+		e := event{id: "dup-x", user: "victim", ip: "198.51.100.77", outcome: "failure", at: testNow.Add(time.Duration(i-30) * time.Second)}
+		resp := f.do(request{method: "POST", path: "/v1/score", token: scoreToken, body: e.json()})
+		if resp.code != http.StatusConflict {
+			t.Fatalf("victim's failure %d under mallory's event_id: %d %s, want 409", i+1, resp.code, resp.body)
+		}
+		if body := resp.errorJSON(t); body.Field != "event_id" || !strings.Contains(body.Error, "user_id differs") || !strings.Contains(body.Error, "dup-x") {
+			t.Errorf("409 body %+v: want field event_id and an error naming dup-x and user_id", body)
+		}
+	}
+	if got := f.eng.Backlog(); got != backlog {
+		t.Errorf("conflicts were submitted for recording: backlog %d → %d", backlog, got)
+	}
+	if got := f.status("users/victim"); got.LastDecision != nil {
+		t.Errorf("victim has a last decision %+v after conflicts only", got.LastDecision)
+	}
+	again := f.score(event{id: "dup-x", user: "mallory", ip: "203.0.113.9", outcome: "success"}, false)
+	if fmt.Sprint(again) != fmt.Sprint(first) {
+		t.Errorf("mallory's event posted again: %+v, want the first decision %+v", again, first)
+	}
+}
+
 func TestDryRun(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	user, ip := "dry@example.com", "203.0.113.9"

@@ -226,6 +226,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "score read role", req: request{method: "POST", path: "/v1/score", token: readToken, body: scoreBody}, want: 403, conforming: nonconforming},
 		{name: "score too large", req: request{method: "POST", path: "/v1/score", token: scoreToken, body: []byte(`{"pad":"` + strings.Repeat("x", 65<<10) + `"}`)}, want: 413, conforming: nonconforming},
 		{name: "score text", req: request{method: "POST", path: "/v1/score", token: scoreToken, contentType: "text/plain", body: scoreBody}, want: 415, conforming: nonconforming},
+		{name: "score conflict", req: request{method: "POST", path: "/v1/score", token: scoreToken, body: event{id: "oa-1", user: "mallory@example.com"}.json()}, want: 409, conforming: conforms},
 		{name: "score skewed", req: request{method: "POST", path: "/v1/score", token: scoreToken, body: event{id: "oa-7", at: testNow.Add(time.Hour)}.json()}, want: 422, conforming: conforms},
 
 		{name: "user status", req: request{method: "GET", path: "/v1/users/ivan@example.com/status", token: scoreToken}, want: 200, conforming: conforms},

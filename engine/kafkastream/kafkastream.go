@@ -311,6 +311,8 @@ func (s *Stream) DeadLetter(ctx context.Context, rejected []engine.Rejected) err
 		var fe *schemas.FieldError
 		if errors.As(r.Err, &fe) {
 			field = fe.Field
+		} else if errors.Is(r.Err, engine.ErrEventIDConflict) {
+			field = "event_id"
 		}
 		msgs[i] = kafka.Message{
 			Key:   r.Message.Key,
