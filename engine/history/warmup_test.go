@@ -1,0 +1,179 @@
+package history
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/rules"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// warmEngine builds an engine with the shipped rules, the test GeoIP
+// database and a fresh store, recording to w.
+func warmEngine(t *testing.T, w *Writer) *engine.Engine {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	rm, err := rules.NewManager(rules.ManagerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enr, err := features.NewEnricher(features.EnricherConfig{CityPath: filepath.Join(filepath.Dir(file), "..", "..", "testdata", "geoip", "City-Test.mmdb")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enr.Close() })
+	store, err := features.NewStore(features.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enr, State: store, Recorder: engine.Recorder{History: w}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+// encodedWithout encodes a decision with decided_at cleared: the one part
+// of a decision that may differ when it is given again.
+func encodedWithout(t *testing.T, d *schemas.Decision) []byte {
+	t.Helper()
+	c := *d
+	c.DecidedAt = time.Time{}
+	b, err := schemas.EncodeDecision(nil, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestWarmUpInEventTime is issue 17's crash, in one process: events two
+// weeks older than the wall clock (inside no wall-clock window) are scored
+// and stored by one engine, which then "dies"; a second engine warms up
+// from history. Anchored at the newest event, it must
+//
+//   - answer every stored event_id with the stored decision, byte for
+//     byte but decided_at, without scoring it again;
+//   - then decide every later event exactly as the first engine, which
+//     never stopped, decides it: the windows, the profile (an unfamiliar
+//     city), the lock still active, and the escalation of a key whose
+//     first lock has expired (the second lock is longer).
+func TestWarmUpInEventTime(t *testing.T) {
+	dsn := migratedDatabase(t)
+	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	ctx := testContext(t)
+	base := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Second)
+	london := func(n int) string { a, _ := traffic.CityAddr("London", n, false); return a.String() }
+	paris := func(n int) string { a, _ := traffic.CityAddr("Paris", n, false); return a.String() }
+	var evs []*schemas.LoginEvent
+	add := func(id, user, ip string, at time.Duration, outcome schemas.Outcome) {
+		ev := &schemas.LoginEvent{EventID: id, OccurredAt: base.Add(at), UserID: user, IP: ip, Outcome: outcome, UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}
+		if outcome == schemas.OutcomeFailure {
+			ev.FailureReason = "bad_password"
+		}
+		if err := schemas.Validate(ev); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	// alice logs in from London for hours; a burst of guesses locks
+	// victim out from one address, twice (the first lock expires); the
+	// restart comes between the two bursts and while mallory is locked.
+	// mallory's attempts are stamped mid-second, so her lock would end
+	// mid-second but for the rounding that lets history keep it exactly.
+	for i := range 12 {
+		add(fmt.Sprintf("alice-%d", i), "alice", london(1), time.Duration(i)*20*time.Minute, schemas.OutcomeSuccess)
+	}
+	for i := range 12 {
+		add(fmt.Sprintf("victim-a%d", i), "victim", paris(7), 3*time.Hour+time.Duration(i)*15*time.Second, schemas.OutcomeFailure)
+	}
+	for i := range 12 {
+		add(fmt.Sprintf("mallory-%d", i), "mallory", paris(9), 3*time.Hour+40*time.Minute+time.Duration(i)*10*time.Second+250*time.Millisecond, schemas.OutcomeFailure)
+	}
+	restartAfter := len(evs)
+	for i := range 12 {
+		add(fmt.Sprintf("victim-b%d", i), "victim", paris(7), 3*time.Hour+50*time.Minute+time.Duration(i)*15*time.Second, schemas.OutcomeFailure)
+	}
+	for i := range 6 {
+		add(fmt.Sprintf("mallory-late-%d", i), "mallory", paris(9), 3*time.Hour+45*time.Minute+time.Duration(i)*10*time.Second, schemas.OutcomeFailure)
+	}
+	add("alice-paris", "alice", paris(3), 4*time.Hour+30*time.Minute, schemas.OutcomeSuccess)
+	add("alice-london", "alice", london(1), 5*time.Hour+30*time.Minute, schemas.OutcomeSuccess)
+
+	first := warmEngine(t, w)
+	stored := map[string][]byte{}
+	score := func(eng *engine.Engine, ev *schemas.LoginEvent) engine.Scored {
+		c := *ev
+		sc, err := eng.Score(&c, false)
+		if err != nil {
+			t.Fatalf("scoring %s: %v", ev.EventID, err)
+		}
+		return sc
+	}
+	var locks int
+	for _, ev := range evs[:restartAfter] {
+		sc := score(first, ev)
+		if err := w.WriteHistory(ctx, []schemas.ScoredEvent{sc.ScoredEvent}); err != nil {
+			t.Fatal(err)
+		}
+		stored[ev.EventID] = encodedWithout(t, sc.Decision)
+		if sc.Decision.Lock != nil {
+			locks++
+		}
+	}
+	if locks == 0 {
+		t.Fatal("the script set no lock before the restart: it tests nothing")
+	}
+
+	second := warmEngine(t, w)
+	st, err := second.WarmUp(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := evs[restartAfter-1].OccurredAt
+	t.Logf("warm-up: %+v", st)
+	if !st.Anchor.Equal(newest) || st.Events != restartAfter || st.Locks == 0 {
+		t.Errorf("warm-up anchored at %s with %d events and %d locks; want the newest event %s, all %d events, the active lock",
+			st.Anchor, st.Events, st.Locks, newest, restartAfter)
+	}
+	if !second.EventTime().Equal(newest) {
+		t.Errorf("EventTime after warm-up %s, want %s", second.EventTime(), newest)
+	}
+	// Redelivered: the stored decision, not scored again.
+	for _, ev := range evs[:restartAfter] {
+		sc := score(second, ev)
+		if !sc.Duplicate {
+			t.Errorf("redelivered %s was scored again", ev.EventID)
+			continue
+		}
+		if got := encodedWithout(t, sc.Decision); !bytes.Equal(got, stored[ev.EventID]) {
+			t.Errorf("redelivered %s:\n got %s\nwant %s", ev.EventID, got, stored[ev.EventID])
+		}
+	}
+	if got := second.Metrics().EventsTotal.Load(); got != 0 {
+		t.Errorf("the warmed engine scored %d redelivered events", got)
+	}
+	// Later events: the same decisions as the engine that never stopped.
+	var lockouts, challenges int
+	for _, ev := range evs[restartAfter:] {
+		want, got := score(first, ev), score(second, ev)
+		if w, g := encodedWithout(t, want.Decision), encodedWithout(t, got.Decision); !bytes.Equal(w, g) {
+			t.Errorf("%s after the restart:\n got %s\nwant %s", ev.EventID, g, w)
+		}
+		switch want.Decision.Decision {
+		case schemas.VerdictLockout:
+			lockouts++
+		case schemas.VerdictChallenge:
+			challenges++
+		}
+	}
+	if lockouts == 0 || challenges == 0 {
+		t.Errorf("after the restart %d lockouts and %d challenges: the script no longer exercises locks and profiles", lockouts, challenges)
+	}
+}
