@@ -40,6 +40,9 @@ func cmdProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if *topic == "" {
 		*topic = cfg.Kafka.EventsTopic
 	}
+	if err := ensureEventsTopic(ctx, cfg, *topic, stderr); err != nil {
+		return err
+	}
 	in, closeIn, err := openInput(*events, stdin)
 	if err != nil {
 		return err
@@ -57,6 +60,24 @@ func cmdProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	n, _, err := produceLines(ctx, p, in, bar.update)
 	bar.done(fmt.Sprintf("%d events published to %s", n, *topic))
 	return err
+}
+
+// ensureEventsTopic creates topic (as the events topic, with the
+// decisions and dead-letter topics) the way serve does, when
+// kafka.create_topics is on: a first run of produce then works before
+// serve ever ran. Without it, a missing topic is an error that says how
+// to fix it.
+func ensureEventsTopic(ctx context.Context, cfg Config, topic string, stderr io.Writer) error {
+	if !cfg.Kafka.CreateTopics {
+		return nil
+	}
+	cfg.Kafka.EventsTopic = topic
+	stream, err := newStream(cfg, newLogger(stderr, cfg.Log))
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	return stream.EnsureTopics(ctx)
 }
 
 // newEventWriter returns a writer that publishes to topic keyed by
@@ -98,6 +119,9 @@ func produceLines(ctx context.Context, w *kafka.Writer, in io.Reader, progress f
 			return nil
 		}
 		if err := w.WriteMessages(ctx, batch...); err != nil {
+			if errors.Is(err, kafka.UnknownTopicOrPartition) {
+				return fmt.Errorf("publishing to %s: %w (create the topic, or set kafka.create_topics: true to let produce and serve create it)", w.Topic, err)
+			}
 			return fmt.Errorf("publishing to %s: %w", w.Topic, err)
 		}
 		n += int64(len(batch))

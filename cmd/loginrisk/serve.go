@@ -35,18 +35,7 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 }
 
 func serve(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) error {
-	tlsCfg, err := kafkaTLS(cfg.Kafka.TLS)
-	if err != nil {
-		return err
-	}
-	stream, err := kafkastream.New(kafkastream.Config{
-		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID,
-		EventsTopic: cfg.Kafka.EventsTopic, DecisionsTopic: cfg.Kafka.DecisionsTopic, DLQTopic: cfg.Kafka.DLQTopic,
-		Partitions: cfg.Kafka.Partitions, Replication: cfg.Kafka.Replication, MaxBatch: cfg.Kafka.MaxBatch, MaxInFlight: cfg.Kafka.MaxInFlight,
-		DrainTimeout: cfg.Kafka.DrainTimeout, TLS: tlsCfg,
-		SASLMechanism: cfg.Kafka.SASLMechanism, SASLUser: cfg.Kafka.SASLUser, SASLPassword: string(cfg.Kafka.SASLPassword),
-		Logger: log,
-	})
+	stream, err := newStream(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -119,6 +108,22 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) 
 	}
 	log.Info("loginrisk stopped cleanly")
 	return nil
+}
+
+// newStream builds the Kafka adapter from the configuration.
+func newStream(cfg Config, log *slog.Logger) (*kafkastream.Stream, error) {
+	tlsCfg, err := kafkaTLS(cfg.Kafka.TLS)
+	if err != nil {
+		return nil, err
+	}
+	return kafkastream.New(kafkastream.Config{
+		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID,
+		EventsTopic: cfg.Kafka.EventsTopic, DecisionsTopic: cfg.Kafka.DecisionsTopic, DLQTopic: cfg.Kafka.DLQTopic,
+		Partitions: cfg.Kafka.Partitions, Replication: cfg.Kafka.Replication, MaxBatch: cfg.Kafka.MaxBatch, MaxInFlight: cfg.Kafka.MaxInFlight,
+		DrainTimeout: cfg.Kafka.DrainTimeout, TLS: tlsCfg,
+		SASLMechanism: cfg.Kafka.SASLMechanism, SASLUser: cfg.Kafka.SASLUser, SASLPassword: string(cfg.Kafka.SASLPassword),
+		Logger: log,
+	})
 }
 
 // reloadOnSIGHUP reloads the rules on every SIGHUP.

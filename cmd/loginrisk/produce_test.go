@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/loginrisk/loginrisk/engine/testkit"
+)
+
+// TestProduceCreatesTopic is issue 17.4: produce into a topic that does
+// not exist yet creates it the way serve does (with kafka.partitions
+// partitions) and publishes every event, on a real broker; with
+// kafka.create_topics off it fails with one line that says the fix.
+func TestProduceCreatesTopic(t *testing.T) {
+	brokers, _ := testkit.Kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 15 * time.Second}
+	dir := t.TempDir()
+	events := filepath.Join(dir, "events.ndjson")
+	var lines strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&lines, `{"event_id":"p-%d","occurred_at":"2026-03-02T09:00:00Z","user_id":"u%d","outcome":"success","ip":"198.51.100.%d"}`+"\n", i, i, i+1)
+	}
+	if err := os.WriteFile(events, []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	config := func(name string, create bool) string {
+		path := filepath.Join(dir, name+".yaml")
+		body := fmt.Sprintf("kafka:\n  brokers: [%s]\n  events_topic: %s-events\n  decisions_topic: %s-decisions\n  dlq_topic: %s-dlq\n  partitions: 3\n  create_topics: %v\n",
+			strings.Join(brokers, ", "), name, name, name, create)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	partitions := func(topic string) int {
+		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err != nil || len(md.Topics) != 1 || md.Topics[0].Error != nil {
+			return 0
+		}
+		return len(md.Topics[0].Partitions)
+	}
+
+	name := testkit.Name("produce")
+	t.Cleanup(func() {
+		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{name + "-events", name + "-decisions", name + "-dlq"}})
+	})
+	_, stderr, code := runCLI(t, "", "produce", "--config", config(name, true), "--events", events)
+	if code != 0 || !strings.Contains(stderr, "20 events published to "+name+"-events") {
+		t.Fatalf("produce into a new topic: exit %d\n%s", code, stderr)
+	}
+	for _, topic := range []string{name + "-events", name + "-decisions", name + "-dlq"} {
+		if got := partitions(topic); got != 3 {
+			t.Errorf("topic %s has %d partitions, want 3 (kafka.partitions)", topic, got)
+		}
+	}
+
+	off := testkit.Name("produce-off")
+	_, stderr, code = runCLI(t, "", "produce", "--config", config(off, false), "--events", events)
+	if code == 0 || !strings.Contains(stderr, "create_topics: true") {
+		t.Errorf("produce into a missing topic without create_topics: exit %d, want a failure naming the fix:\n%s", code, stderr)
+	}
+}
