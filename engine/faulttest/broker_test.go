@@ -51,5 +51,5 @@ func TestBrokerRestart(t *testing.T) {
 	if f.starts != 1 {
 		t.Errorf("serve was started %d times; it must reconnect by itself", f.starts)
 	}
-	f.checkComplete(es, nil)
+	f.checkComplete(es)
 }

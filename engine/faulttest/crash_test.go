@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,33 +12,34 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
+// crashEventAge is how old the crash test's events are: older than the
+// wall clock's 24 h (so a warm-up or sweep anchored at the wall clock
+// would find no window and no lock of them), inside the test's
+// engine.max_past_skew (crashEventAge + 24 h), so that serve scores them.
+const crashEventAge = 72 * time.Hour
+
 // TestCrashRecovery SIGKILLs serve three times at random moments while it
 // consumes 100 000 events (attacks mixed in) from a six-partition topic,
 // restarting it each time with the same group (it resumes from the
-// committed offsets and warms up from ClickHouse). At the end every event
-// has exactly one history row and a decision, redelivered events kept
-// their decision and score (but for the gap documented in
-// docs/reliability.md), and the decisions and locks agree with an
-// uninterrupted loginrisk replay of the same events wherever they do not
-// depend on how the partitions interleaved (see compareWithReplay).
+// committed offsets and warms up from ClickHouse). The events are three
+// days old, so every restart comes after a long gap in event time: the
+// warm-up must be anchored at the newest event in history, not at the wall
+// clock. At the end every event has exactly one history row and a
+// decision; a redelivered event got the decision it got the first time,
+// byte for byte but decided_at (no allowance); and every verdict, score
+// and lock agrees with an uninterrupted loginrisk replay of the same
+// events, but for the divergences compareWithReplay names and bounds.
 func TestCrashRecovery(t *testing.T) {
 	svc := needServices(t)
 	t.Parallel()
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, seed^0xc7a5))
 	const n, kills = 100_000, 3
-	f := newFixture(t, svc.brokers, svc.dsn, serveConfig{})
-	es := generateEvents(t, n, seed)
+	f := newFixture(t, svc.brokers, svc.dsn, serveConfig{MaxPastSkew: crashEventAge + 24*time.Hour})
+	es := generateEventsAt(t, n, seed, time.Now().UTC().Add(-crashEventAge))
 	want := f.replay(es)
 	f.produceAll(es)
 
-	// What each killed run left behind: how far it had published decisions
-	// and which events it had stored.
-	type killed struct {
-		decisionsEnd map[int]int64
-		stored       map[string]bool
-	}
-	var snapshots []killed
 	p := f.startServe()
 	for k := 1; k <= kills; k++ {
 		// The k-th kill comes once about k/(kills+1) of the events have
@@ -50,20 +52,7 @@ func TestCrashRecovery(t *testing.T) {
 		})
 		time.Sleep(time.Duration(rng.Int64N(int64(300 * time.Millisecond))))
 		p.kill()
-		// An INSERT the server had received in full when the client died
-		// still completes; give it a moment before looking.
-		time.Sleep(time.Second)
-		ctx := f.ctx(time.Minute)
-		pr := f.progress(ctx)
-		_, end, err := f.topicRange(ctx, f.decisionsTopic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored, err := f.historyIDs(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		snapshots = append(snapshots, killed{end, stored})
+		pr := f.progress(f.ctx(time.Minute))
 		t.Logf("SIGKILL %d at %s of run %d: %s", k, time.Since(p.start).Round(time.Millisecond), p.n, pr)
 		if pr.committed >= n {
 			t.Errorf("kill %d came after everything was committed: it tested nothing", k)
@@ -75,31 +64,44 @@ func TestCrashRecovery(t *testing.T) {
 		t.Errorf("serve exited with %d after SIGTERM (took %s)", code, took)
 	}
 	f.logWarmUps()
+	f.checkWarmUpsInEventTime(es, kills)
 
-	// A redelivered event may change its decision only if its first one
-	// was published but not stored when serve died (the warm-up did not
-	// know it, so it was scored again) and it depends on what other
-	// partitions did first: see compareWithReplay and
-	// docs/reliability.md.
-	rescored := func(id string, ps []published) bool {
-		unstored, addressDependent := false, false
-		for _, s := range snapshots {
-			for _, p := range ps {
-				if !s.stored[id] && p.offset < s.decisionsEnd[p.partition] {
-					unstored = true
+	got := f.checkComplete(es)
+	compareWithReplay(t, es, got.last, want)
+}
+
+// checkWarmUpsInEventTime asserts that every restart's warm-up was
+// anchored in the events' time — at or before the newest event, after the
+// first — and rebuilt windows from them, although they are older than the
+// wall clock's 24 h.
+func (f *fixture) checkWarmUpsInEventTime(es *eventSet, restarts int) {
+	f.t.Helper()
+	lines := f.logLines(`msg="state rebuilt from history"`)
+	if len(lines) != restarts+1 {
+		f.t.Errorf("%d warm-ups logged, want %d", len(lines), restarts+1)
+		return
+	}
+	first, last := es.events[0].OccurredAt, es.events[len(es.events)-1].OccurredAt
+	for i, l := range lines[1:] {
+		var anchor time.Time
+		var events int
+		for _, field := range strings.Fields(l) {
+			switch {
+			case strings.HasPrefix(field, "anchor="):
+				a, err := time.Parse("2006-01-02T15:04:05.999999999Z07:00", strings.TrimPrefix(field, "anchor="))
+				if err != nil {
+					// slog's text handler writes times in RFC 3339.
+					f.t.Errorf("restart %d: anchor %q: %v", i+1, field, err)
 				}
+				anchor = a
+			case strings.HasPrefix(field, "events="):
+				events, _ = strconv.Atoi(strings.TrimPrefix(field, "events="))
 			}
 		}
-		for _, p := range ps {
-			addressDependent = addressDependent || ipDependent(p.d)
+		if anchor.Before(first) || anchor.After(last) || events == 0 {
+			f.t.Errorf("restart %d warmed up at %s with %d events; want an anchor among the events (%s to %s) and their windows", i+1, anchor, events, first, last)
 		}
-		return unstored && addressDependent
 	}
-	got := f.checkComplete(es, rescored)
-	if got.diverging > 0 {
-		t.Logf("known gap: %d redelivered events got another verdict; each was published but not yet stored when serve was killed, and address-dependent", got.diverging)
-	}
-	compareWithReplay(t, es, got.last, want)
 }
 
 // compareWithReplay compares serve's final decisions (the last one
@@ -160,10 +162,10 @@ func compareWithReplay(t *testing.T, es *eventSet, got, want map[string]*schemas
 		}
 		return true, addressDependent(es.events[setter].EventID)
 	}
-	explained := func(id string) bool {
-		if addressDependent(id) {
-			return true
-		}
+	// knockOn reports whether a decision that is not address-dependent
+	// itself carries a lock first set by different events in the two runs
+	// because of an address-dependent decision.
+	knockOn := func(id string) bool {
 		for _, d := range []*schemas.Decision{got[id], want[id]} {
 			if d.Lock != nil {
 				if diverges, ok := keyDiverges(lockKey{d.Lock.Scope, d.Lock.Key}); diverges && ok {
@@ -210,7 +212,7 @@ func compareWithReplay(t *testing.T, es *eventSet, got, want map[string]*schemas
 		t.Errorf("%d locks set differently from replay without an address-dependent decision to explain it, e.g.\n%s", len(unexplained), strings.Join(first(unexplained, 10), "\n"))
 	}
 
-	var same, ipDep int
+	var same, ipDep, knock int
 	var differ []string
 	counts := map[schemas.Verdict][2]int{}
 	for id, w := range want {
@@ -227,27 +229,57 @@ func compareWithReplay(t *testing.T, es *eventSet, got, want map[string]*schemas
 		switch {
 		case sameOutcome(g, w):
 			same++
-		case explained(id):
+		case addressDependent(id):
 			ipDep++
+		case knockOn(id):
+			knock++
 		default:
 			differ = append(differ, fmt.Sprintf("%s serve %s/%d %v, replay %s/%d %v", id, g.Decision, g.Score, reasonRules(g), w.Decision, w.Score, reasonRules(w)))
 		}
 	}
-	t.Logf("per event: %d same verdict, score and lock as replay, %d differ through address-dependent decisions; allow/challenge/lockout: serve %d/%d/%d, replay %d/%d/%d",
-		same, ipDep, counts[schemas.VerdictAllow][0], counts[schemas.VerdictChallenge][0], counts[schemas.VerdictLockout][0],
+	t.Logf("per event: %d same verdict, score and lock as replay; %d differ and are address-dependent (bound %d), %d differ through a lock an address-dependent decision moved (bound %d); allow/challenge/lockout: serve %d/%d/%d, replay %d/%d/%d",
+		same, ipDep, maxAddressDependent, knock, maxKnockOn, counts[schemas.VerdictAllow][0], counts[schemas.VerdictChallenge][0], counts[schemas.VerdictLockout][0],
 		counts[schemas.VerdictAllow][1], counts[schemas.VerdictChallenge][1], counts[schemas.VerdictLockout][1])
 	if len(differ) > 0 {
 		slices.Sort(differ)
-		t.Errorf("%d decisions differ from replay without an address-dependent cause, e.g.\n%s", len(differ), strings.Join(first(differ, 10), "\n"))
+		t.Errorf("%d decisions differ from replay without an address-dependent cause (no tolerance), e.g.\n%s", len(differ), strings.Join(first(differ, 10), "\n"))
+	}
+	if ipDep > maxAddressDependent {
+		t.Errorf("%d address-dependent decisions differ from replay, more than the documented bound %d", ipDep, maxAddressDependent)
+	}
+	if knock > maxKnockOn {
+		t.Errorf("%d decisions differ through a lock an address-dependent decision moved, more than the documented bound %d", knock, maxKnockOn)
+	}
+	if moved := onlyServe + onlyReplay + retimed; moved > maxMovedLocks {
+		t.Errorf("%d locks set by different events than in replay, more than the documented bound %d", moved, maxMovedLocks)
 	}
 }
 
-// sameOutcome compares verdict, score and lock scope and key.
+// The divergences from replay that cannot be avoided, and their bounds
+// for TestCrashRecovery's 100 000 events (docs/reliability.md, "Restarts
+// and replay"): serve runs six partitions concurrently, so the rules over
+// per-address counters see other users' events in another order than
+// replay's file order, and an address lock refuses every attempt from the
+// address once set.
+const (
+	// maxAddressDependent bounds the decisions that differ from replay
+	// and are address-dependent in either run (ipDependent).
+	maxAddressDependent = 10_000
+	// maxKnockOn bounds the decisions that are not address-dependent but
+	// carry a lock that an address-dependent decision made another event
+	// set (an address lock won over a per-user lock on the same attempt).
+	maxKnockOn = 500
+	// maxMovedLocks bounds the lock keys set in one run only, or first
+	// set by different events, each by an address-dependent decision.
+	maxMovedLocks = 150
+)
+
+// sameOutcome compares verdict, score and lock: scope, key, end and rule.
 func sameOutcome(a, b *schemas.Decision) bool {
 	if a.Decision != b.Decision || a.Score != b.Score || (a.Lock == nil) != (b.Lock == nil) {
 		return false
 	}
-	return a.Lock == nil || a.Lock.Scope == b.Lock.Scope && a.Lock.Key == b.Lock.Key
+	return a.Lock == nil || *a.Lock == *b.Lock
 }
 
 func reasonRules(d *schemas.Decision) []string {

@@ -135,7 +135,7 @@ func TestHistoryOutage(t *testing.T) {
 	if code, took := p.terminate(30 * time.Second); code != 0 {
 		t.Errorf("serve exited with %d after SIGTERM (took %s)", code, took)
 	}
-	f.checkComplete(es, nil)
+	f.checkComplete(es)
 }
 
 // readiness probes serve's GET /readyz. Until the HTTP API is wired into

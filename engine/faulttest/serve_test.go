@@ -75,6 +75,7 @@ type serveConfig struct {
 	FlushInterval time.Duration // clickhouse.flush_interval (default 200ms)
 	MaxBuffer     int           // clickhouse.max_buffer (default 50000)
 	HTTPAddr      string        // http.addr (default "": no HTTP API)
+	MaxPastSkew   time.Duration // engine.max_past_skew (default 24h)
 }
 
 func (c *serveConfig) setDefaults() {
@@ -92,6 +93,9 @@ func (c *serveConfig) setDefaults() {
 	}
 	if c.MaxBuffer == 0 {
 		c.MaxBuffer = 50000
+	}
+	if c.MaxPastSkew == 0 {
+		c.MaxPastSkew = 24 * time.Hour
 	}
 }
 
@@ -129,12 +133,14 @@ rules:
   watch: false
 http:
   addr: %q
+engine:
+  max_past_skew: %s
 log:
   level: info
   format: text
 `, strings.Join(quoted, ", "), f.group, f.eventsTopic, f.decisionsTopic, f.dlqTopic, f.partitions,
 		c.MaxBatch, c.DrainTimeout, f.dsn, c.BatchSize, c.FlushInterval, c.MaxBuffer,
-		geoip("City-Test.mmdb"), geoip("ASN-Test.mmdb"), geoip("Anonymous-IP-Test.mmdb"), c.HTTPAddr)
+		geoip("City-Test.mmdb"), geoip("ASN-Test.mmdb"), geoip("Anonymous-IP-Test.mmdb"), c.HTTPAddr, c.MaxPastSkew)
 	f.configPath = filepath.Join(f.dir, "loginrisk.yaml")
 	if err := os.WriteFile(f.configPath, []byte(yaml), 0o644); err != nil {
 		f.t.Fatal(err)
@@ -285,7 +291,7 @@ func (f *fixture) logLines(substr string) []string {
 // logWarmUps logs each start's warm-up summary line.
 func (f *fixture) logWarmUps() {
 	for _, l := range f.logLines(`msg="state rebuilt from history"`) {
-		f.t.Logf("serve warm-up: %s", l[indexOr0(l, "profiles="):])
+		f.t.Logf("serve warm-up: %s", l[indexOr0(l, "anchor="):])
 	}
 }
 

@@ -101,5 +101,5 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("serve exited with %d after the second SIGTERM (took %s)", code, took)
 	}
 	f.logWarmUps()
-	f.checkComplete(es, nil)
+	f.checkComplete(es)
 }

@@ -60,7 +60,7 @@ func TestClockSkewDeadLettered(t *testing.T) {
 		t.Errorf("serve exited with %d after SIGTERM (took %s)", code, took)
 	}
 	f.wantDLQ = int64(len(skewed))
-	f.checkComplete(es, nil)
+	f.checkComplete(es)
 
 	dlq, err := f.readTopic(f.ctx(time.Minute), f.dlqTopic)
 	if err != nil {
