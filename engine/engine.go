@@ -125,7 +125,9 @@ type Engine struct {
 	keepOutcomes bool
 	pending      chan schemas.ScoredEvent // Submit's queue for RunRecorder
 	// newest is the latest occurred_at scored or warmed up, in Unix
-	// nanoseconds: the engine's event time (EventTime).
+	// seconds: the engine's event time (EventTime). Whole seconds, so
+	// that the partitions write this shared word about once a second
+	// each, not once per event.
 	newest  atomic.Int64
 	queued  atomic.Int64 // places reserved in pending
 	scratch sync.Pool
@@ -181,20 +183,20 @@ func (e *Engine) RulesVersion() string { return e.cfg.Rules.Current().Version() 
 func (e *Engine) Rules() *rules.Set { return e.cfg.Rules.Current() }
 
 // EventTime returns the newest occurred_at the engine has scored or warmed
-// up from history (zero before the first): the event time against which
-// idle state and locks are swept, since every window and lock runs on
-// event time, not on the wall clock.
+// up from history, to the second (zero before the first): the event time
+// against which idle state and locks are swept, since every window and
+// lock runs on event time, not on the wall clock.
 func (e *Engine) EventTime() time.Time {
 	n := e.newest.Load()
 	if n == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, n).UTC()
+	return time.Unix(n, 0).UTC()
 }
 
 // advance moves the engine's event time to t if t is newer.
 func (e *Engine) advance(t time.Time) {
-	n := t.UnixNano()
+	n := t.Unix()
 	for {
 		cur := e.newest.Load()
 		if n <= cur || e.newest.CompareAndSwap(cur, n) {

@@ -220,6 +220,9 @@ func TestScoreReusedEventIDConflicts(t *testing.T) {
 	if fmt.Sprint(again) != fmt.Sprint(first) {
 		t.Errorf("mallory's event posted again: %+v, want the first decision %+v", again, first)
 	}
+	if m := f.do(request{method: "GET", path: "/metrics", token: readToken}); !strings.Contains(string(m.body), "\nloginrisk_events_conflict_total 6\n") {
+		t.Errorf("/metrics does not count the 6 conflicts:\n%s", m.body)
+	}
 }
 
 func TestDryRun(t *testing.T) {

@@ -91,7 +91,7 @@ func (rm *routeMetrics) observe(code int, d time.Duration) {
 type engineCollector struct {
 	eng  *engine.Engine
 	desc struct {
-		events, duplicates, rejected, internalErrors, decisions, ruleHits, locksSet, backlog, lockKeys, rulesInfo *prometheus.Desc
+		events, duplicates, conflicts, rejected, internalErrors, decisions, ruleHits, locksSet, backlog, lockKeys, rulesInfo *prometheus.Desc
 	}
 }
 
@@ -99,6 +99,7 @@ func newEngineCollector(eng *engine.Engine) *engineCollector {
 	c := &engineCollector{eng: eng}
 	c.desc.events = prometheus.NewDesc("loginrisk_events_scored_total", "Events scored (each event_id once, whether by Kafka or HTTP).", nil, nil)
 	c.desc.duplicates = prometheus.NewDesc("loginrisk_events_duplicate_total", "Events whose event_id was already scored; they got the earlier decision.", nil, nil)
+	c.desc.conflicts = prometheus.NewDesc("loginrisk_events_conflict_total", "Events refused because their event_id was already used for another attempt (409, dead-lettered).", nil, nil)
 	c.desc.rejected = prometheus.NewDesc("loginrisk_events_rejected_total", "Kafka messages that could not be scored (dead-lettered).", nil, nil)
 	c.desc.internalErrors = prometheus.NewDesc("loginrisk_internal_errors_total", "Events refused because decoding or scoring them panicked (a loginrisk bug; the stack is in the log).", nil, nil)
 	c.desc.decisions = prometheus.NewDesc("loginrisk_decisions_total", "Decisions by verdict.", []string{"decision"}, nil)
@@ -113,7 +114,7 @@ func newEngineCollector(eng *engine.Engine) *engineCollector {
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := &c.desc
-	for _, desc := range []*prometheus.Desc{d.events, d.duplicates, d.rejected, d.internalErrors, d.decisions, d.ruleHits, d.locksSet, d.backlog, d.lockKeys, d.rulesInfo} {
+	for _, desc := range []*prometheus.Desc{d.events, d.duplicates, d.conflicts, d.rejected, d.internalErrors, d.decisions, d.ruleHits, d.locksSet, d.backlog, d.lockKeys, d.rulesInfo} {
 		ch <- desc
 	}
 }
@@ -125,6 +126,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := prometheus.CounterValue
 	ch <- constMetric(d.events, counter, float64(m.EventsTotal.Load()))
 	ch <- constMetric(d.duplicates, counter, float64(m.DuplicatesTotal.Load()))
+	ch <- constMetric(d.conflicts, counter, float64(m.ConflictsTotal.Load()))
 	ch <- constMetric(d.rejected, counter, float64(m.RejectedTotal.Load()))
 	ch <- constMetric(d.internalErrors, counter, float64(m.InternalErrors.Load()))
 	ch <- constMetric(d.decisions, counter, float64(m.Allow.Load()), "allow")
