@@ -24,9 +24,10 @@ const crashEventAge = 72 * time.Hour
 // committed offsets and warms up from ClickHouse). The events are three
 // days old, so every restart comes after a long gap in event time: the
 // warm-up must be anchored at the newest event in history, not at the wall
-// clock. At the end every event has exactly one history row and a
-// decision; a redelivered event got the decision it got the first time,
-// byte for byte but decided_at (no allowance); and every verdict, score
+// clock. Then the last 5 000 events are delivered again to a new serve.
+// At the end every event has exactly one history row and a decision; a
+// redelivered event got the decision it got the first time, byte for byte
+// but decided_at (no allowance); and every verdict, score
 // and lock agrees with an uninterrupted loginrisk replay of the same
 // events, but for the divergences compareWithReplay names and bounds.
 func TestCrashRecovery(t *testing.T) {
@@ -63,10 +64,29 @@ func TestCrashRecovery(t *testing.T) {
 	if code, took := p.terminate(30 * time.Second); code != 0 {
 		t.Errorf("serve exited with %d after SIGTERM (took %s)", code, took)
 	}
+
+	// A redelivery across a restart, for certain: the last events again
+	// (a gateway retrying, an offset reset) to a new serve, which must
+	// answer each from history — the warm-up's dedupe memory — with the
+	// decision first published (checkComplete compares them byte for byte
+	// but decided_at).
+	const again = 5000
+	f.produceRange(es, n-again, n)
+	p = f.startServe()
+	eventually(t, 2*time.Minute, 200*time.Millisecond, "the redelivered events decided again", p, func() (bool, string) {
+		got, err := f.topicCount(f.ctx(10*time.Second), f.decisionsTopic)
+		return got >= n+again, fmt.Sprintf("%d decisions (%v)", got, err)
+	})
+	if code, took := p.terminate(30 * time.Second); code != 0 {
+		t.Errorf("serve exited with %d after SIGTERM (took %s)", code, took)
+	}
 	f.logWarmUps()
-	f.checkWarmUpsInEventTime(es, kills)
+	f.checkWarmUpsInEventTime(es, kills+1)
 
 	got := f.checkComplete(es)
+	if got.duplicates < again {
+		t.Errorf("%d decisions published more than once, want at least the %d redelivered after the last restart", got.duplicates, again)
+	}
 	compareWithReplay(t, es, got.last, want)
 }
 

@@ -93,16 +93,22 @@ func newProducer(brokers []string, topic string) *kafka.Writer {
 // produceAll publishes every event, in chunks.
 func (f *fixture) produceAll(es *eventSet) {
 	f.t.Helper()
+	f.produceRange(es, 0, len(es.events))
+}
+
+// produceRange publishes events [from, to), in chunks.
+func (f *fixture) produceRange(es *eventSet, from, to int) {
+	f.t.Helper()
 	w := newProducer(f.brokers, f.eventsTopic)
 	defer w.Close()
 	ctx := f.ctx(2 * time.Minute)
 	start := time.Now()
-	for from := 0; from < len(es.events); from += 5000 {
-		if err := w.WriteMessages(ctx, es.messages(from, min(from+5000, len(es.events)))...); err != nil {
+	for i := from; i < to; i += 5000 {
+		if err := w.WriteMessages(ctx, es.messages(i, min(i+5000, to))...); err != nil {
 			f.t.Fatalf("producing events: %v", err)
 		}
 	}
-	f.t.Logf("produced %d events to %s in %s", len(es.events), f.eventsTopic, time.Since(start).Round(time.Millisecond))
+	f.t.Logf("produced %d events to %s in %s", to-from, f.eventsTopic, time.Since(start).Round(time.Millisecond))
 }
 
 // pacedProducer publishes the events at a steady rate in the background,
