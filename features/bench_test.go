@@ -300,7 +300,7 @@ func BenchmarkStoreMemory(b *testing.B) {
 				s.Observe(&ev, &f)
 			}
 		}
-		if st := s.Stats(); st.Users != users || st.IPs != ips {
+		if st := s.Stats(); st.Keys[Users] != users || st.Keys[Addresses]+st.Keys[Networks] != ips {
 			b.Fatalf("stats %+v", st)
 		}
 	})

@@ -1,12 +1,13 @@
 package features
 
 import (
+	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
-	"math/bits"
 	"net/netip"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loginrisk/loginrisk/schemas"
@@ -26,6 +27,16 @@ const DefaultProfileRetention = 30 * 24 * time.Hour
 // DefaultShards is the default number of lock shards per key kind.
 const DefaultShards = 256
 
+// Default caps on the keys held, sized for a million active users: each
+// of the million may have its own address, /64 and device key.
+// docs/features-performance.md gives the bytes a key takes.
+const (
+	DefaultMaxUsers     = 1_000_000
+	DefaultMaxAddresses = 1_000_000
+	DefaultMaxNetworks  = 1_000_000
+	DefaultMaxDevices   = 1_000_000
+)
+
 // ipRetention is how long an idle IP is kept: its longest window and a
 // margin.
 const ipRetention = time.Hour + 10*time.Minute
@@ -37,6 +48,38 @@ const (
 	maxSourcesPerKey = 64 // distinct sources per user, users per IP, users per device
 )
 
+// KeyKind is a kind of key the store holds, each in a table of its own
+// with its own cap.
+type KeyKind int
+
+// The kinds of keys.
+const (
+	Users     KeyKind = iota // (tenant, user) identities
+	Addresses                // IPv4 addresses
+	Networks                 // IPv6 /64 networks (an IPv6 source's key)
+	Devices                  // device keys (device_id, or derived from the user agent)
+	NumKeyKinds
+)
+
+// String returns the kind's name in metrics: user, address, network,
+// device.
+func (k KeyKind) String() string {
+	switch k {
+	case Users:
+		return "user"
+	case Addresses:
+		return "address"
+	case Networks:
+		return "network"
+	case Devices:
+		return "device"
+	}
+	return fmt.Sprintf("KeyKind(%d)", int(k))
+}
+
+// KeyCounts is a count for each kind of key.
+type KeyCounts [NumKeyKinds]int64
+
 // StoreConfig configures a Store.
 type StoreConfig struct {
 	// Shards is the number of lock shards for each key kind (users, IPs,
@@ -46,6 +89,39 @@ type StoreConfig struct {
 	// user's last event; at least Retention. Zero means
 	// DefaultProfileRetention.
 	ProfileRetention time.Duration
+	// MaxUsers, MaxAddresses, MaxNetworks and MaxDevices cap the keys of
+	// each kind held, each at least Shards (the cap is divided among
+	// the shards). A new key at a cap takes the place of the least
+	// recently seen of a sample of its shard's keys (evictSample) that
+	// may go: any device, a user without a failure in the last 24 h, an
+	// address or network without one in the last hour (the longest
+	// windows rules can lock on). When none may go, the new key is not
+	// tracked: its attempt is scored against empty state, as a first
+	// attempt, and counted as refused. Zero means the Default* cap.
+	MaxUsers, MaxAddresses, MaxNetworks, MaxDevices int
+}
+
+// caps returns the caps by kind.
+func (c StoreConfig) caps() [NumKeyKinds]int {
+	return [NumKeyKinds]int{Users: c.MaxUsers, Addresses: c.MaxAddresses, Networks: c.MaxNetworks, Devices: c.MaxDevices}
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c StoreConfig) withDefaults() StoreConfig {
+	fill := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	fill(&c.Shards, DefaultShards)
+	if c.ProfileRetention == 0 {
+		c.ProfileRetention = DefaultProfileRetention
+	}
+	fill(&c.MaxUsers, DefaultMaxUsers)
+	fill(&c.MaxAddresses, DefaultMaxAddresses)
+	fill(&c.MaxNetworks, DefaultMaxNetworks)
+	fill(&c.MaxDevices, DefaultMaxDevices)
+	return c
 }
 
 // Validate checks the configuration after defaults are filled.
@@ -56,25 +132,39 @@ func (c StoreConfig) Validate() error {
 	if c.ProfileRetention < Retention {
 		return fmt.Errorf("features: profile retention %s must be at least the window retention %s", c.ProfileRetention, Retention)
 	}
+	for kind, n := range c.caps() {
+		if n < c.Shards {
+			return fmt.Errorf("features: the cap on %ss, %d, must be at least the shard count %d: %w", KeyKind(kind), n, c.Shards, ErrCapTooSmall)
+		}
+	}
 	return nil
 }
 
-// StoreStats counts the keys a Store tracks.
+// ErrCapTooSmall is the error of a key cap below the shard count.
+var ErrCapTooSmall = errors.New("cap below the shard count")
+
+// StoreStats counts the keys a Store holds, and what its caps did since
+// it started.
 type StoreStats struct {
-	Users    int
-	Profiles int // users with a profile (at least one success)
-	IPs      int // IPv4 addresses and IPv6 /64s
-	Devices  int
+	Keys     KeyCounts // held now
+	Profiles int64     // users with a profile (at least one success)
+	// Evicted counts keys deleted to make room for a new key at a cap,
+	// Refused new keys not tracked because none could go.
+	Evicted, Refused KeyCounts
 }
 
 // Store is the behavioural state: per-user, per-IP and per-device
-// sliding windows and per-user profiles, in sharded maps. It is safe for
-// concurrent use; see the package documentation for its semantics.
+// sliding windows and per-user profiles, in sharded tables whose keys
+// are placed by a per-process random seed. It is safe for concurrent
+// use; see the package documentation for its semantics.
 type Store struct {
 	cfg     StoreConfig
-	users   table[string, userState]
-	ips     table[ipKey, ipState]
-	devices table[string, deviceState]
+	seed    maphash.Seed
+	users   *table[string, userState]
+	ips     [2]*table[ipKey, ipState] // by family: addresses (IPv4), networks (IPv6 /64s)
+	devices *table[string, deviceState]
+
+	profiles atomic.Int64 // users with a profile
 
 	userWindow windowSpec
 	ipWindow   windowSpec
@@ -86,7 +176,8 @@ type userState struct {
 	sources             recentSet // IP keys seen in the last hour
 	consecutiveFailures uint32
 	lastSeen            uint32
-	hasProfile          bool // since a success or LoadProfile
+	hasProfile          bool   // since a success or LoadProfile
+	lastFailure         uint32 // 0: none
 	// ownProfile is the profile, in the user's state: reading it follows
 	// no pointer to another object (a cache miss on a large population),
 	// and a user with a profile, which most have, is one allocation.
@@ -101,17 +192,12 @@ func (u *userState) profile() *profile {
 	return &u.ownProfile
 }
 
-// startProfile returns the user's profile, starting it if need be.
-func (u *userState) startProfile() *profile {
-	u.hasProfile = true
-	return &u.ownProfile
-}
-
 // ipState is one IPv4 address's (or IPv6 /64's) windows and users.
 type ipState struct {
-	attempts window
-	users    recentSet // users tried in the last hour
-	lastSeen uint32
+	attempts    window
+	users       recentSet // users tried in the last hour
+	lastSeen    uint32
+	lastFailure uint32 // 0: none
 }
 
 // deviceState is one device key's users.
@@ -120,25 +206,58 @@ type deviceState struct {
 	lastSeen uint32
 }
 
+// mayEvict reports whether a key last seen at lastSeen, with its last
+// failure at lastFailure (0: none), may make room at time now: no
+// failure within protect before now (nor after it, for a late event).
+func mayEvict(lastSeen, lastFailure, now, protect uint32) (uint32, bool) {
+	return lastSeen, lastFailure == 0 || int64(lastFailure) <= int64(now)-int64(protect)
+}
+
+// startProfile returns the user's profile, starting it if need be.
+func (u *userState) startProfile() *profile {
+	u.hasProfile = true
+	return &u.ownProfile
+}
+
 // NewStore returns an empty store.
 func NewStore(cfg StoreConfig) (*Store, error) {
-	if cfg.Shards == 0 {
-		cfg.Shards = DefaultShards
-	}
-	if cfg.ProfileRetention == 0 {
-		cfg.ProfileRetention = DefaultProfileRetention
-	}
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	caps := cfg.caps()
 	return &Store{
 		cfg:        cfg,
-		users:      newTable[string, userState](cfg.Shards),
-		ips:        newTable[ipKey, ipState](cfg.Shards),
-		devices:    newTable[string, deviceState](cfg.Shards),
+		seed:       maphash.MakeSeed(),
+		users:      newTable[string, userState](cfg.Shards, caps[Users]),
+		ips:        [2]*table[ipKey, ipState]{newTable[ipKey, ipState](cfg.Shards, caps[Addresses]), newTable[ipKey, ipState](cfg.Shards, caps[Networks])},
+		devices:    newTable[string, deviceState](cfg.Shards, caps[Devices]),
 		userWindow: newWindowSpec(day, maxUserRecords, 15*minute, minute, 15*minute, hour, day),
 		ipWindow:   newWindowSpec(hour, maxIPRecords, 0, minute, 10*minute, hour),
 	}, nil
+}
+
+// placeString and placeIP are the hashes that place keys in the tables:
+// seeded per process, so that no one can choose keys that share a shard
+// or a probe. The store's fixed hashes (hashString, hashIPKey) give the
+// values that must be the same in every process (distinct-set keys,
+// profile values, network tags) and never place a key.
+func (s *Store) placeString(key string) uint64 { return maphash.String(s.seed, key) }
+
+func (s *Store) placeIP(key ipKey) uint64 { return maphash.Comparable(s.seed, key) }
+
+// ipTable returns the table of key's family.
+func (s *Store) ipTable(key ipKey) *table[ipKey, ipState] {
+	if isIPv4Key(key) {
+		return s.ips[0]
+	}
+	return s.ips[1]
+}
+
+// isIPv4Key reports whether key is an IPv4 address (in its IPv4-mapped
+// form).
+func isIPv4Key(key ipKey) bool {
+	return key[10] == 0xff && key[11] == 0xff && [10]byte(key[:10]) == [10]byte{}
 }
 
 // Observe reads the behavioural features of the attempt ev into f and
@@ -232,30 +351,53 @@ func (s *Store) apply(ev *schemas.LoginEvent, f *schemas.Features, record bool) 
 	s.applyDevice(f.DeviceKey, &o, f, record)
 }
 
+// userEvictable reports whether u may make room for a new user at now,
+// and when u was last seen.
+func (s *Store) userEvictable(now uint32) func(u *userState) (uint32, bool) {
+	return func(u *userState) (uint32, bool) {
+		return mayEvict(u.lastSeen, u.lastFailure, now, s.userWindow.horizon)
+	}
+}
+
+// evictedUser accounts for a user deleted to make room (nil for none).
+func (s *Store) evictedUser(u *userState) {
+	if u != nil && u.hasProfile {
+		s.profiles.Add(-1)
+	}
+}
+
 func (s *Store) applyUser(userID string, o *observation, f *schemas.Features, record bool) {
 	// Unlocked by defer although a deferred call costs about 25
 	// instructions here: a panic under the lock (a bug, recovered by
 	// net/http for a score request) must not leave the shard locked
 	// and every later event of its users waiting for ever.
-	sh := s.users.shard(o.userHash)
+	hash := s.placeString(userID)
+	sh := s.users.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	u := sh.get(o.userHash, userID)
-	switch {
-	case u != nil:
-	case !record:
-		// Peek of an unknown user: read an empty state on the stack
-		// (only read may see it, so that it does not escape).
+	u := sh.get(hash, userID)
+	if u == nil && record {
+		if evicted, ok := s.users.makeRoom(sh, s.userEvictable(o.at)); ok {
+			s.evictedUser(evicted)
+			u = new(userState)
+			s.users.put(sh, hash, strings.Clone(userID), u)
+		}
+	}
+	if u == nil {
+		// Peek of an unknown user, or a new user refused at the cap:
+		// read an empty state on the stack (only read may see it, so
+		// that it does not escape).
 		var unknown userState
 		unknown.read(o, &s.userWindow, f)
 		return
-	default:
-		u = new(userState)
-		sh.put(o.userHash, strings.Clone(userID), u)
 	}
 	u.read(o, &s.userWindow, f)
 	if record {
+		hadProfile := u.hasProfile
 		u.update(o, &s.userWindow)
+		if !hadProfile && u.hasProfile {
+			s.profiles.Add(1)
+		}
 	}
 }
 
@@ -318,6 +460,7 @@ func (u *userState) update(o *observation, spec *windowSpec) {
 	}
 	u.lastSeen = max(u.lastSeen, o.at)
 	if o.failure {
+		u.lastFailure = max(u.lastFailure, o.at)
 		if u.consecutiveFailures < math.MaxUint32 {
 			u.consecutiveFailures++
 		}
@@ -355,25 +498,33 @@ func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
 		f.IPDistinctUsers10m, f.IPDistinctUsers1h, f.IPSuccessRatio1h = 0, 0, 0
 		return
 	}
-	sh := s.ips.shard(o.ipHash)
+	t := s.ipTable(o.ipKey)
+	hash := s.placeIP(o.ipKey)
+	sh := t.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	st := sh.get(o.ipHash, o.ipKey)
-	switch {
-	case st != nil:
-	case !record:
+	st := sh.get(hash, o.ipKey)
+	if st == nil && record {
+		if _, ok := t.makeRoom(sh, func(st *ipState) (uint32, bool) {
+			return mayEvict(st.lastSeen, st.lastFailure, o.at, s.ipWindow.horizon)
+		}); ok {
+			st = new(ipState)
+			t.put(sh, hash, o.ipKey, st)
+		}
+	}
+	if st == nil {
 		var unknown ipState // as for users: on the stack
 		unknown.read(o, &s.ipWindow, f)
 		return
-	default:
-		st = new(ipState)
-		sh.put(o.ipHash, o.ipKey, st)
 	}
 	at := st.read(o, &s.ipWindow, f)
 	if record {
 		st.attempts.add(attempt{at: o.at, tag: makeTag(0, o.failure)}, &s.ipWindow)
 		st.users.addAt(at, o.userKey, o.at, hour, maxSourcesPerKey)
 		st.lastSeen = max(st.lastSeen, o.at)
+		if o.failure {
+			st.lastFailure = max(st.lastFailure, o.at)
+		}
 	}
 }
 
@@ -395,19 +546,22 @@ func (s *Store) applyDevice(deviceKey string, o *observation, f *schemas.Feature
 		f.DeviceDistinctUsers24h = 0
 		return
 	}
-	sh := s.devices.shard(o.deviceHash)
+	hash := s.placeString(deviceKey)
+	sh := s.devices.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	st := sh.get(o.deviceHash, deviceKey)
-	switch {
-	case st != nil:
-	case !record:
+	st := sh.get(hash, deviceKey)
+	if st == nil && record {
+		// A device has no failures to protect: its set of users only.
+		if _, ok := s.devices.makeRoom(sh, func(st *deviceState) (uint32, bool) { return st.lastSeen, true }); ok {
+			st = new(deviceState)
+			s.devices.put(sh, hash, strings.Clone(deviceKey), st)
+		}
+	}
+	if st == nil {
 		var unknown deviceState // as for users: on the stack
 		unknown.read(o, f)
 		return
-	default:
-		st = new(deviceState)
-		sh.put(o.deviceHash, strings.Clone(deviceKey), st)
 	}
 	at := st.read(o, f)
 	if record {
@@ -441,14 +595,22 @@ func (s *Store) LoadProfile(p *schemas.UserProfile) {
 		at = toEventTime(p.LastSuccessAt)
 	}
 	entries := profileEntries(p)
-	hash := hashString(p.UserID)
+	hash := s.placeString(p.UserID)
 	sh := s.users.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	u := sh.get(hash, p.UserID)
 	if u == nil {
+		evicted, ok := s.users.makeRoom(sh, s.userEvictable(at))
+		if !ok {
+			return // counted as refused
+		}
+		s.evictedUser(evicted)
 		u = new(userState)
-		sh.put(hash, strings.Clone(p.UserID), u)
+		s.users.put(sh, hash, strings.Clone(p.UserID), u)
+	}
+	if !u.hasProfile {
+		s.profiles.Add(1)
 	}
 	pr := u.startProfile()
 	if pr.entries == nil {
@@ -511,7 +673,7 @@ func profileEntries(p *schemas.UserProfile) []profileEntry {
 // longer than their longest window, devices idle for Retention. It also
 // trims expired records of the keys it keeps. It returns the number of
 // keys removed. The engine calls it periodically with the newest event
-// time.
+// time. It holds a shard's lock for a bounded number of keys at a time.
 func (s *Store) Sweep(now time.Time) (removed int) {
 	t := toEventTime(now)
 	idle := func(lastSeen uint32, d time.Duration) bool {
@@ -521,38 +683,54 @@ func (s *Store) Sweep(now time.Time) (removed int) {
 		if idle(u.lastSeen, Retention) {
 			u.attempts = window{}
 			u.sources = recentSet{}
-			return !u.hasProfile || idle(u.lastSeen, s.cfg.ProfileRetention)
+			drop := !u.hasProfile || idle(u.lastSeen, s.cfg.ProfileRetention)
+			if drop && u.hasProfile {
+				s.profiles.Add(-1)
+			}
+			return drop
 		}
 		u.attempts.compact(t, &s.userWindow)
 		u.sources.compact(t, hour)
 		return false
 	})
-	removed += s.ips.sweep(func(st *ipState) bool {
-		if idle(st.lastSeen, ipRetention) {
-			return true
-		}
-		st.attempts.compact(t, &s.ipWindow)
-		st.users.compact(t, hour)
-		return false
-	})
+	for _, ips := range s.ips {
+		removed += ips.sweep(func(st *ipState) bool {
+			if idle(st.lastSeen, ipRetention) {
+				return true
+			}
+			st.attempts.compact(t, &s.ipWindow)
+			st.users.compact(t, hour)
+			return false
+		})
+	}
 	removed += s.devices.sweep(func(st *deviceState) bool {
 		return st.users.compact(t, day) || idle(st.lastSeen, Retention)
 	})
 	return removed
 }
 
-// Stats counts the keys tracked.
+// Stats counts the keys held and what the caps did, without taking the
+// shards' locks.
 func (s *Store) Stats() StoreStats {
 	var st StoreStats
-	s.users.each(func(u *userState) {
-		st.Users++
-		if u.hasProfile {
-			st.Profiles++
-		}
-	})
-	st.IPs = s.ips.len()
-	st.Devices = s.devices.len()
+	st.Profiles = s.profiles.Load()
+	count := func(kind KeyKind, held, evicted, refused *atomic.Int64) {
+		st.Keys[kind], st.Evicted[kind], st.Refused[kind] = held.Load(), evicted.Load(), refused.Load()
+	}
+	count(Users, &s.users.held, &s.users.evicted, &s.users.refused)
+	count(Addresses, &s.ips[0].held, &s.ips[0].evicted, &s.ips[0].refused)
+	count(Networks, &s.ips[1].held, &s.ips[1].evicted, &s.ips[1].refused)
+	count(Devices, &s.devices.held, &s.devices.evicted, &s.devices.refused)
 	return st
+}
+
+// Caps returns the cap on each kind of key.
+func (s *Store) Caps() KeyCounts {
+	var c KeyCounts
+	for kind, n := range s.cfg.caps() {
+		c[kind] = int64(n)
+	}
+	return c
 }
 
 // haversineKm is the great-circle distance between two points, on a
@@ -564,147 +742,6 @@ func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
 	dLon := (lon2 - lon1) * rad
 	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
 	return 2 * earthRadiusKm * math.Asin(math.Min(1, math.Sqrt(a)))
-}
-
-// table is a hash table split into shards, each with its own lock. Keys
-// come with the store's 64-bit hash of them (which the caller has
-// already, for the shard): a shard is an open-addressing table of slots
-// holding the hash, the key and the value, probed linearly from the
-// hash, so a lookup compares hashes in one array and the key once, where
-// a Go map would hash the key again and follow its groups.
-type table[K comparable, V any] struct {
-	shards []tableShard[K, V]
-	mask   uint64
-}
-
-type tableShard[K comparable, V any] struct {
-	mu    sync.Mutex
-	slots []tableSlot[K, V] // a power of two long, or none
-	n     int               // values held
-	_     [24]byte          // keep neighbouring shards' locks off one cache line
-}
-
-// tableSlot is one slot of a shard: empty when v is nil.
-type tableSlot[K comparable, V any] struct {
-	hash uint64
-	key  K
-	v    *V
-}
-
-// Shard sizes: at least minTableSlots slots, grown (doubled) before
-// more than 7/8 of them hold values.
-const minTableSlots = 8
-
-func newTable[K comparable, V any](shards int) table[K, V] {
-	return table[K, V]{shards: make([]tableShard[K, V], shards), mask: uint64(shards - 1)}
-}
-
-func (t *table[K, V]) shard(hash uint64) *tableShard[K, V] { return &t.shards[hash&t.mask] }
-
-// slotOf is where the probe for hash starts: bits above those that chose
-// the shard.
-func slotOf(hash uint64, mask int) int { return int(hash>>24) & mask }
-
-// get returns the value of key (whose hash is hash), or nil.
-func (sh *tableShard[K, V]) get(hash uint64, key K) *V {
-	if len(sh.slots) == 0 {
-		return nil
-	}
-	mask := len(sh.slots) - 1
-	for i := slotOf(hash, mask); ; i = (i + 1) & mask {
-		s := &sh.slots[i]
-		if s.v == nil {
-			return nil
-		}
-		if s.hash == hash && s.key == key {
-			return s.v
-		}
-	}
-}
-
-// put adds key, which the shard does not hold, with its value.
-func (sh *tableShard[K, V]) put(hash uint64, key K, v *V) {
-	if (sh.n+1)*8 > len(sh.slots)*7 {
-		sh.resize(max(minTableSlots, 2*len(sh.slots)))
-	}
-	sh.place(tableSlot[K, V]{hash: hash, key: key, v: v})
-	sh.n++
-}
-
-// place puts s in the first empty slot of its probe.
-func (sh *tableShard[K, V]) place(s tableSlot[K, V]) {
-	mask := len(sh.slots) - 1
-	i := slotOf(s.hash, mask)
-	for sh.slots[i].v != nil {
-		i = (i + 1) & mask
-	}
-	sh.slots[i] = s
-}
-
-// resize moves the values to size slots (none for size 0).
-func (sh *tableShard[K, V]) resize(size int) {
-	old := sh.slots
-	sh.slots = nil
-	if size > 0 {
-		sh.slots = make([]tableSlot[K, V], size)
-	}
-	for _, s := range old {
-		if s.v != nil {
-			sh.place(s)
-		}
-	}
-}
-
-// sweep deletes the values drop reports idle, one shard at a time.
-func (t *table[K, V]) sweep(drop func(*V) bool) (removed int) {
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		n := 0
-		for j := range sh.slots {
-			if s := &sh.slots[j]; s.v != nil && drop(s.v) {
-				*s = tableSlot[K, V]{}
-				n++
-			}
-		}
-		if n > 0 {
-			// Emptied slots break the probes past them: place what is
-			// left again, in a table sized for it with room to grow.
-			sh.n -= n
-			size := 0
-			if sh.n > 0 {
-				size = max(minTableSlots, 1<<bits.Len(uint(2*sh.n-1)))
-			}
-			sh.resize(size)
-			removed += n
-		}
-		sh.mu.Unlock()
-	}
-	return removed
-}
-
-func (t *table[K, V]) each(fn func(*V)) {
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		for _, s := range sh.slots {
-			if s.v != nil {
-				fn(s.v)
-			}
-		}
-		sh.mu.Unlock()
-	}
-}
-
-func (t *table[K, V]) len() int {
-	n := 0
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		n += sh.n
-		sh.mu.Unlock()
-	}
-	return n
 }
 
 // UserCounters reports userID's window counters at time at without an
@@ -719,7 +756,7 @@ func (s *Store) UserCounters(userID string, at time.Time) map[string]float64 {
 		consecutive uint32
 		sources     int
 	)
-	hash := hashString(userID)
+	hash := s.placeString(userID)
 	sh := s.users.shard(hash)
 	sh.mu.Lock()
 	if u := sh.get(hash, userID); u != nil {
@@ -754,8 +791,8 @@ func (s *Store) IPCounters(addr netip.Addr, at time.Time) map[string]float64 {
 	)
 	if addr.IsValid() {
 		key := ipKeyOf(addr)
-		hash := hashIPKey(key)
-		sh := s.ips.shard(hash)
+		hash := s.placeIP(key)
+		sh := s.ipTable(key).shard(hash)
 		sh.mu.Lock()
 		if st := sh.get(hash, key); st != nil {
 			c = st.attempts.counts(t, &s.ipWindow, 0)
