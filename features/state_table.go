@@ -73,8 +73,8 @@ const (
 	// sweepStep is the number of slots a sweep visits per hold of a
 	// shard's lock.
 	sweepStep = 256
-	// evictSample values, found in at most evictProbe slots after the
-	// shard's hand, are compared by an eviction.
+	// evictSample values after the shard's hand are compared by an
+	// eviction, which looks at evictProbe slots at most.
 	evictSample = 16
 	evictProbe  = 64
 	// tombstoneHash marks a tombstone (any hash but 0 would do).
@@ -203,10 +203,12 @@ func (t *table[K, V]) remove(sh *tableShard[K, V], s *tableSlot[K, V]) {
 
 // makeRoom makes room for one more key in sh, the shard of a key it does
 // not hold, when the shard is at its limit: it deletes the least
-// recently seen, of up to evictSample values after the shard's hand,
-// among those evictable reports may go (and when each was last seen),
-// and returns it (nil when there was room). It reports false, changing
-// nothing but the refusal count, when none of them may go.
+// recently seen of evictSample values after the shard's hand among those
+// evictable reports may go (and when each was last seen), and returns it
+// (nil when there was room). When none of those may go it looks on, up
+// to evictProbe slots, for one that may. It reports false, changing
+// nothing but the refusal count, when it found none: the hand has moved
+// on, so the next new key looks at other keys.
 func (t *table[K, V]) makeRoom(sh *tableShard[K, V], evictable func(*V) (lastSeen uint32, ok bool)) (evicted *V, ok bool) {
 	if sh.live < t.limit {
 		return nil, true
@@ -231,7 +233,7 @@ func (t *table[K, V]) makeRoom(sh *tableShard[K, V], evictable func(*V) (lastSee
 			if seen, ok := evictable(s.v); ok && (oldest == nil || seen < oldestSeen) {
 				oldest, oldestSeen = s, seen
 			}
-			if sampled++; sampled == evictSample {
+			if sampled++; sampled >= evictSample && oldest != nil {
 				break
 			}
 		}
@@ -240,7 +242,7 @@ func (t *table[K, V]) makeRoom(sh *tableShard[K, V], evictable func(*V) (lastSee
 	if len(sh.slots) > 0 {
 		sh.hand = consider(sh.slots, sh.hand, evictProbe)
 	}
-	if sampled < evictSample && sh.old != nil {
+	if (sampled < evictSample || oldest == nil) && sh.old != nil {
 		consider(sh.old[sh.moved:], 0, evictProbe)
 	}
 	if oldest == nil {

@@ -1,0 +1,324 @@
+package features
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// The attacks of issue 16 on the state store: user ids crafted to collide
+// under the store's old placement (hash flooding), and floods of unique
+// keys (memory).
+
+// oldPlacementHash is the hash the store placed keys by before they were
+// placed by a per-process seed: hashString as it was (words of eight
+// bytes, little-endian; the padded last word; the splitmix64 finaliser).
+// It is kept here only to craft colliding ids, as an attacker would.
+func oldPlacementHash(s string) uint64 {
+	const k = 0x9e3779b97f4a7c15
+	h := uint64(len(s)) * k
+	for len(s) >= 8 {
+		h = bits.RotateLeft64((h^binary.LittleEndian.Uint64([]byte(s[:8])))*k, 31)
+		s = s[8:]
+	}
+	if len(s) > 0 {
+		var w [8]byte
+		copy(w[:], s)
+		h = bits.RotateLeft64((h^binary.LittleEndian.Uint64(w[:]))*k, 31)
+	}
+	return mix64(h)
+}
+
+// collidingUserIDs returns n distinct printable 16-byte user ids with one
+// and the same oldPlacementHash: the old placement put them all in one
+// shard, probing from one slot. Every step of the old hash is
+// invertible, so for any first word the second word that brings the
+// state to a chosen value is computed, not searched; only its being
+// printable is left to chance (about one first word in 3,000).
+func collidingUserIDs(n int) []string {
+	k := uint64(0x9e3779b97f4a7c15)
+	kInverse := k // Newton's iteration: k*kInverse = 1 mod 2^64
+	for range 6 {
+		kInverse *= 2 - k*kInverse
+	}
+	const target = 0x1234_5678_9abc_def0 // the state after the second word
+	want := bits.RotateLeft64(target, -31) * kInverse
+	printable := func(w uint64) bool {
+		for range 8 {
+			if c := byte(w); c < '!' || c > '~' {
+				return false
+			}
+			w >>= 8
+		}
+		return true
+	}
+	var pow94 [8]uint64
+	for j, p := 0, uint64(1); j < 8; j, p = j+1, p*94 {
+		pow94[j] = p
+	}
+	ids := make([]string, 0, n)
+	var b [16]byte
+	for i := uint64(0); len(ids) < n; i++ {
+		for j := range 8 { // i in base 94, printable
+			b[j] = '!' + byte(i/pow94[j]%94)
+		}
+		h := bits.RotateLeft64((16*k^binary.LittleEndian.Uint64(b[:8]))*k, 31)
+		second := h ^ want
+		if !printable(second) {
+			continue
+		}
+		binary.LittleEndian.PutUint64(b[8:], second)
+		ids = append(ids, string(b[:]))
+	}
+	return ids
+}
+
+// probeStats reports the users table's largest shard and the mean number
+// of slots a lookup of a held key visits (its distance from its home
+// slot plus one): the work of every later event of that key.
+func (t *table[K, V]) probeStats() (largestShard int, meanProbe float64) {
+	var probes, keys int
+	for i := range t.shards {
+		sh := &t.shards[i]
+		largestShard = max(largestShard, sh.live)
+		for _, slots := range [][]tableSlot[K, V]{sh.slots, sh.old} {
+			mask := len(slots) - 1
+			for j, s := range slots {
+				if s.v != nil {
+					probes += (j-slotOf(s.hash, mask))&mask + 1
+					keys++
+				}
+			}
+		}
+	}
+	return largestShard, float64(probes) / float64(keys)
+}
+
+// TestCollidingUserIDsStayFlat: user ids crafted to share one hash under
+// the old placement spread over the shards, and a lookup of each visits
+// a few slots, as for any ids. Under the old placement they were all in
+// one shard, a lookup visiting half of them on average (about 2,000
+// slots here): each event of the flood cost O(n) under one lock.
+func TestCollidingUserIDsStayFlat(t *testing.T) {
+	const n = 4096
+	ids := collidingUserIDs(n)
+	for _, id := range ids[1:] {
+		if oldPlacementHash(id) != oldPlacementHash(ids[0]) {
+			t.Fatalf("%q does not collide with %q under the old hash", id, ids[0])
+		}
+	}
+	s := newTestStore(t)
+	var f schemas.Features
+	for i, id := range ids {
+		ev := schemas.LoginEvent{UserID: id, OccurredAt: t0.Add(time.Duration(i) * time.Millisecond), Addr: netip.MustParseAddr(hostingV4), Outcome: schemas.OutcomeFailure}
+		f = schemas.Features{}
+		s.Observe(&ev, &f)
+	}
+	if got := s.Stats().Keys[Users]; got != n {
+		t.Errorf("%d users held, want %d", got, n)
+	}
+	largest, meanProbe := s.users.probeStats()
+	// 16 keys a shard on average; the largest of 256 binomial counts is
+	// about 30. Linear probing at the 7/8 load a shard grows at visits
+	// 4.5 slots on average for a held key.
+	if mean := n / DefaultShards; largest > 4*mean {
+		t.Errorf("the largest shard holds %d of %d colliding users (%d a shard on average)", largest, n, mean)
+	}
+	if meanProbe > 5 {
+		t.Errorf("a lookup of a colliding user visits %.1f slots on average, want at most 5", meanProbe)
+	}
+	t.Logf("largest shard %d users, mean probe %.2f slots", largest, meanProbe)
+}
+
+// BenchmarkObserveColliding observes failures of users already held
+// whose ids collide under the old placement, and of as many random ids
+// (their count is the sub-benchmark's n): the cost per event is the same.
+func BenchmarkObserveColliding(b *testing.B) {
+	const n = 20_000
+	random := make([]string, n)
+	for i := range random {
+		random[i] = fmt.Sprintf("%016x", mix64(uint64(i)))
+	}
+	for _, tt := range []struct {
+		name string
+		ids  []string
+	}{{"colliding", collidingUserIDs(n)}, {"random", random}} {
+		b.Run(fmt.Sprintf("%s/n=%d", tt.name, n), func(b *testing.B) {
+			s := newTestStore(b)
+			ev := schemas.LoginEvent{Addr: netip.MustParseAddr(hostingV4), Outcome: schemas.OutcomeFailure}
+			var f schemas.Features
+			at := t0
+			observe := func(i int) {
+				ev.UserID, ev.OccurredAt = tt.ids[i%n], at
+				f = schemas.Features{}
+				s.Observe(&ev, &f)
+				at = at.Add(10 * time.Millisecond)
+			}
+			for i := range n {
+				observe(i)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				observe(i)
+			}
+		})
+	}
+}
+
+// newCappedStore returns a store of one shard (so that an eviction
+// compares every key) with the given caps.
+func newCappedStore(t testing.TB, users, addresses, networks, devices int) *Store {
+	t.Helper()
+	s, err := NewStore(StoreConfig{Shards: 1, MaxUsers: users, MaxAddresses: addresses, MaxNetworks: networks, MaxDevices: devices})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// observeAt records one attempt without enrichment and returns its
+// features.
+func observeAt(s *Store, user, ip, device string, ok bool, at time.Time) schemas.Features {
+	ev := schemas.LoginEvent{UserID: user, OccurredAt: at, Addr: netip.MustParseAddr(ip), Outcome: schemas.OutcomeFailure}
+	if ok {
+		ev.Outcome = schemas.OutcomeSuccess
+	}
+	f := schemas.Features{DeviceKey: device}
+	s.Observe(&ev, &f)
+	return f
+}
+
+// TestCapEvictsLeastRecentlySeen: at the cap on users, a new user takes
+// the place of the user seen least recently; users seen again since are
+// kept, with their profiles.
+func TestCapEvictsLeastRecentlySeen(t *testing.T) {
+	s := newCappedStore(t, 8, 100, 100, 100)
+	for i := range 8 {
+		observeAt(s, fmt.Sprintf("u%d", i), londonV4, "", true, t0.Add(time.Duration(i)*time.Minute))
+	}
+	for i := range 4 { // u0-u3 come back: u4-u7 are now the least recently seen
+		observeAt(s, fmt.Sprintf("u%d", i), londonV4, "", true, t0.Add(time.Hour+time.Duration(i)*time.Minute))
+	}
+	for i := range 4 {
+		observeAt(s, fmt.Sprintf("new%d", i), londonV4, "", true, t0.Add(2*time.Hour+time.Duration(i)*time.Minute))
+	}
+	st := s.Stats()
+	if st.Keys[Users] != 8 || st.Evicted[Users] != 4 || st.Refused[Users] != 0 || st.Profiles != 8 {
+		t.Fatalf("stats %+v, want 8 users and profiles, 4 evicted", st)
+	}
+	for i := range 8 {
+		var f schemas.Features
+		ev := schemas.LoginEvent{UserID: fmt.Sprintf("u%d", i), OccurredAt: t0.Add(3 * time.Hour), Addr: netip.MustParseAddr(londonV4), Outcome: schemas.OutcomeSuccess}
+		s.Peek(&ev, &f)
+		if kept := i < 4; f.UserKnown != kept {
+			t.Errorf("u%d: known %v, want %v (u0-u3 were seen again, u4-u7 not)", i, f.UserKnown, kept)
+		}
+	}
+}
+
+// TestCapKeepsKeysWithRecentFailures: a user with a failure in the last
+// 24 h, or an address with one in the last hour, is never evicted, even
+// when it is the least recently seen; when every key has one, the new key
+// is refused: scored against empty state, not recorded, and counted.
+func TestCapKeepsKeysWithRecentFailures(t *testing.T) {
+	s := newCappedStore(t, 4, 2, 100, 100)
+	// The victim is under a slow brute force: the least recently seen
+	// user, with failures.
+	for i := range 3 {
+		observeAt(s, "victim", parisV4, "", false, t0.Add(time.Duration(i)*time.Minute))
+	}
+	observeAt(s, "quiet", londonV4, "", true, t0.Add(time.Hour))
+	for i := range 3 { // a flood of new failing users: quiet makes room, then they are refused
+		observeAt(s, fmt.Sprintf("flood%d", i), londonV4, "", false, t0.Add(2*time.Hour+time.Duration(i)*time.Minute))
+	}
+	st := s.Stats()
+	if st.Keys[Users] != 4 || st.Evicted[Users] != 1 || st.Refused[Users] != 0 {
+		t.Fatalf("after the first flood: stats %+v, want 4 users, 1 evicted (quiet)", st)
+	}
+	f := observeAt(s, "flood3", londonV4, "", false, t0.Add(3*time.Hour))
+	g := observeAt(s, "flood3", londonV4, "", false, t0.Add(3*time.Hour+time.Second))
+	if st := s.Stats(); st.Refused[Users] != 2 || st.Keys[Users] != 4 {
+		t.Errorf("stats %+v, want 2 refused", st)
+	}
+	if f.UserFailures24h != 1 || g.UserFailures24h != 1 || g.UserConsecutiveFailures != 1 {
+		t.Errorf("a refused user is scored as a first attempt each time: failures 24h %d then %d, consecutive %d", f.UserFailures24h, g.UserFailures24h, g.UserConsecutiveFailures)
+	}
+	if f := observeAt(s, "victim", parisV4, "", false, t0.Add(4*time.Hour)); f.UserFailures24h != 4 || f.UserConsecutiveFailures != 4 {
+		t.Errorf("the victim's failures after the flood: 24h %d consecutive %d, want 4 and 4", f.UserFailures24h, f.UserConsecutiveFailures)
+	}
+	// A day later the failures no longer protect: the least recently
+	// seen user (the first flood user) makes room.
+	observeAt(s, "tomorrow", londonV4, "", true, t0.Add(26*time.Hour+time.Minute))
+	if st := s.Stats(); st.Evicted[Users] != 2 || st.Refused[Users] != 2 {
+		t.Errorf("a day later: stats %+v, want 2 evicted", st)
+	}
+
+	// Addresses: the address with failures in the last hour stays.
+	if st := s.Stats(); st.Keys[Addresses] != 2 || st.Evicted[Addresses] != 0 {
+		t.Fatalf("addresses: stats %+v, want paris and london", st)
+	}
+	// Both idle for an hour: london, the least recently seen, goes.
+	observeAt(s, "victim", tokyoV4, "", false, t0.Add(26*time.Hour+2*time.Minute))
+	if st := s.Stats(); st.Keys[Addresses] != 2 || st.Evicted[Addresses] != 1 {
+		t.Errorf("addresses: stats %+v, want 1 evicted", st)
+	}
+	// Then paris, whose failures are a day old; then tokyo and sf, which
+	// failed minutes ago, both stay and paris is refused.
+	observeAt(s, "victim", sfV4, "", false, t0.Add(26*time.Hour+3*time.Minute))
+	observeAt(s, "victim", parisV4, "", false, t0.Add(26*time.Hour+4*time.Minute))
+	if st := s.Stats(); st.Refused[Addresses] != 1 || st.Evicted[Addresses] != 2 {
+		t.Errorf("addresses: stats %+v, want london and paris evicted, then paris refused", st)
+	}
+}
+
+// TestCapsAreSeparatePerKind: a flood of IPv6 /64s, which are cheap to
+// rotate, evicts networks only, never the IPv4 addresses; devices go by
+// last use whatever their users did.
+func TestCapsAreSeparatePerKind(t *testing.T) {
+	s := newCappedStore(t, 100, 2, 2, 2)
+	observeAt(s, "alice", londonV4, "phone", false, t0)
+	for i := range 10 {
+		ip := fmt.Sprintf("2001:db8:%x::1", i)
+		observeAt(s, "alice", ip, fmt.Sprintf("bot%d", i), true, t0.Add(2*time.Hour+time.Duration(i)*time.Second))
+	}
+	st := s.Stats()
+	want := KeyCounts{Users: 1, Addresses: 1, Networks: 2, Devices: 2}
+	if st.Keys != want || st.Evicted[Networks] != 8 || st.Evicted[Devices] != 9 || st.Evicted[Addresses] != 0 {
+		t.Errorf("stats %+v, want keys %v, 8 networks and 9 devices evicted", st, want)
+	}
+}
+
+// TestFloodOfUniqueKeysIsCapped is the memory attack of issue 16: failures
+// with unique user ids from unique addresses. The store holds no more
+// keys than its caps, and the victim's counters survive the flood.
+func TestFloodOfUniqueKeysIsCapped(t *testing.T) {
+	const users, addresses = 512, 256
+	s, err := NewStore(StoreConfig{Shards: 16, MaxUsers: users, MaxAddresses: addresses})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		observeAt(s, "victim", parisV4, "", false, t0.Add(time.Duration(i)*time.Second))
+	}
+	for i := range 20_000 {
+		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String()
+		observeAt(s, fmt.Sprintf("flood-%06d-%s", i, ip), ip, "", false, t0.Add(time.Minute+time.Duration(i)*time.Second))
+	}
+	st := s.Stats()
+	if st.Keys[Users] > users || st.Keys[Addresses] > addresses {
+		t.Errorf("after the flood the store holds %d users and %d addresses, caps %d and %d", st.Keys[Users], st.Keys[Addresses], users, addresses)
+	}
+	if st.Refused[Users] == 0 || st.Evicted[Addresses] == 0 {
+		t.Errorf("stats %+v: users with failures are refused, addresses idle for an hour evicted", st)
+	}
+	if f := observeAt(s, "victim", parisV4, "", false, t0.Add(20_001*time.Second)); f.UserFailures24h != 6 {
+		t.Errorf("the victim's failures in the last 24 h after the flood: %d, want 6", f.UserFailures24h)
+	}
+	t.Logf("stats %+v", st)
+}
