@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -321,4 +326,85 @@ func TestFloodOfUniqueKeysIsCapped(t *testing.T) {
 		t.Errorf("the victim's failures in the last 24 h after the flood: %d, want 6", f.UserFailures24h)
 	}
 	t.Logf("stats %+v", st)
+}
+
+// Bytes a key held at a cap takes in BenchmarkStoreFlood's flood, in use
+// on the Go heap (docs/features-performance.md, "Caps"): a user with one
+// failure and a 256-byte id, an address with one failure, each with its
+// share of the table and of the holes evicted keys leave in the heap's
+// spans. The benchmark fails when the heap in use exceeds the caps times
+// these.
+const (
+	floodBytesPerUser    = 640
+	floodBytesPerAddress = 260
+)
+
+// BenchmarkStoreFlood is the memory attack of issue 16 against capped
+// state: a million failures, each with a unique 256-byte user id from a
+// unique IPv4 address, 100 ms apart in event time (28 hours), against
+// caps of 250,000 users and addresses. It reports the keys held, the Go
+// heap in use and the process's resident set after the flood, and the
+// bound (the caps times the documented bytes per key); run it once:
+//
+//	go test ./features -run '^$' -bench StoreFlood -benchtime 1x
+func BenchmarkStoreFlood(b *testing.B) {
+	if testing.Short() {
+		b.Skip("a million events")
+	}
+	const events, maxUsers, maxAddresses = 1_000_000, 250_000, 250_000
+	bound := float64(maxUsers*floodBytesPerUser + maxAddresses*floodBytesPerAddress)
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		s, err := NewStore(StoreConfig{MaxUsers: maxUsers, MaxAddresses: maxAddresses})
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := []byte(strings.Repeat("x", 256))
+		ev := schemas.LoginEvent{Outcome: schemas.OutcomeFailure}
+		var f schemas.Features
+		for i := range events {
+			binary.BigEndian.PutUint64(id, uint64(i))  // unique, the rest of the 256 bytes fixed
+			ev.UserID = unsafe.String(&id[0], len(id)) // the store keeps a copy
+			ev.Addr = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+			ev.OccurredAt = t0.Add(time.Duration(i) * 100 * time.Millisecond)
+			f = schemas.Features{}
+			s.Observe(&ev, &f)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		st := s.Stats()
+		heap := float64(after.HeapInuse) - float64(before.HeapInuse)
+		b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/(1<<20), "alloc-MiB")
+		b.ReportMetric(float64(st.Keys[Users]), "users")
+		b.ReportMetric(float64(st.Keys[Addresses]), "addresses")
+		b.ReportMetric(float64(st.Evicted[Users]), "users-evicted")
+		b.ReportMetric(float64(st.Refused[Users]), "users-refused")
+		b.ReportMetric(float64(st.Evicted[Addresses]), "addresses-evicted")
+		b.ReportMetric(heap/(1<<20), "heap-MiB")
+		b.ReportMetric(bound/(1<<20), "bound-MiB")
+		if rss, ok := residentBytes(); ok {
+			b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
+		}
+		if heap > bound {
+			b.Errorf("the store takes %.0f MiB of heap, over the bound of %.0f MiB", heap/(1<<20), bound/(1<<20))
+		}
+		runtime.KeepAlive(s)
+	}
+}
+
+// residentBytes is the process's resident set (VmRSS), where /proc has it.
+func residentBytes() (int64, bool) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
 }

@@ -52,7 +52,7 @@ type tableShard[K comparable, V any] struct {
 	used  int    // slots of slots that are not empty: values and tombstones
 	hand  int    // the slot of slots where the next eviction looks first
 	moves uint32 // moves started, so that a sweep between holds notices one
-	_     [28]byte
+	_     [36]byte // 128 bytes: neighbouring shards' locks on other cache lines
 }
 
 // tableSlot is one slot of a shard: empty when it is the zero slot, a

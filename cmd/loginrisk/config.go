@@ -26,6 +26,7 @@ type Config struct {
 	Rules      RulesConfig      `yaml:"rules"`
 	HTTP       HTTPConfig       `yaml:"http"`
 	Engine     EngineConfig     `yaml:"engine"`
+	State      StateConfig      `yaml:"state"`
 	Log        LogConfig        `yaml:"log"`
 }
 
@@ -170,6 +171,36 @@ type EngineConfig struct {
 	SweepInterval   time.Duration `yaml:"sweep_interval"`
 }
 
+// StateConfig caps the keys the behavioural state holds, by kind
+// (features.StoreConfig): at a cap the least recently seen key without
+// recent failures makes room, else the new key is not tracked.
+type StateConfig struct {
+	MaxUsers     int `yaml:"max_users"`
+	MaxAddresses int `yaml:"max_addresses"` // IPv4 addresses
+	MaxNetworks  int `yaml:"max_networks"`  // IPv6 /64 networks
+	MaxDevices   int `yaml:"max_devices"`
+}
+
+// stateCap is one of the caps, by its YAML name.
+type stateCap struct {
+	name string
+	v    *int
+}
+
+// caps lists the caps with their YAML names, for validation and the
+// LOGINRISK_STATE_* overrides.
+func (c *StateConfig) caps() []stateCap {
+	return []stateCap{{"max_users", &c.MaxUsers}, {"max_addresses", &c.MaxAddresses}, {"max_networks", &c.MaxNetworks}, {"max_devices", &c.MaxDevices}}
+}
+
+// maxStateCap bounds each state cap: a thousand times the default.
+const maxStateCap = 1_000_000_000
+
+// storeConfig is the features.StoreConfig of the caps.
+func (c StateConfig) storeConfig() features.StoreConfig {
+	return features.StoreConfig{MaxUsers: c.MaxUsers, MaxAddresses: c.MaxAddresses, MaxNetworks: c.MaxNetworks, MaxDevices: c.MaxDevices}
+}
+
 // LogConfig configures slog.
 type LogConfig struct {
 	Level  string `yaml:"level"`
@@ -236,7 +267,11 @@ func defaultConfig() Config {
 		Rules:      RulesConfig{Watch: true},
 		HTTP:       HTTPConfig{Addr: "127.0.0.1:8080", MaxBodyBytes: 64 << 10, MetricsAuth: metricsAuthRead},
 		Engine:     EngineConfig{RecentDecisions: 100_000, MaxFutureSkew: 5 * time.Minute, MaxPastSkew: 24 * time.Hour, SweepInterval: time.Minute},
-		Log:        LogConfig{Level: "info", Format: "text"},
+		State: StateConfig{
+			MaxUsers: features.DefaultMaxUsers, MaxAddresses: features.DefaultMaxAddresses,
+			MaxNetworks: features.DefaultMaxNetworks, MaxDevices: features.DefaultMaxDevices,
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -303,6 +338,9 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 	str("LOGINRISK_HTTP_METRICS_AUTH", &c.HTTP.MetricsAuth)
 	if v, ok := lookup("LOGINRISK_HTTP_TOKEN"); ok && v != "" {
 		c.HTTP.Tokens = append(c.HTTP.Tokens, TokenConfig{Name: "env", Token: Secret(v), Role: "admin"})
+	}
+	for _, cp := range c.State.caps() {
+		integer("LOGINRISK_STATE_"+strings.ToUpper(cp.name), cp.v)
 	}
 	str("LOGINRISK_LOG_LEVEL", &c.Log.Level)
 	str("LOGINRISK_LOG_FORMAT", &c.Log.Format)
@@ -463,6 +501,11 @@ func (c *Config) Validate(needKafka bool) error {
 	}
 	if c.Engine.MaxFutureSkew < 0 || c.Engine.MaxPastSkew < 0 {
 		errs = append(errs, errors.New("engine.max_future_skew and engine.max_past_skew must not be negative"))
+	}
+	for _, cp := range c.State.caps() {
+		if *cp.v < features.DefaultShards || *cp.v > maxStateCap {
+			errs = append(errs, fmt.Errorf("state.%s: %d must be between %d (the store's shard count) and %d", cp.name, *cp.v, features.DefaultShards, maxStateCap))
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

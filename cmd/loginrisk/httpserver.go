@@ -114,6 +114,7 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 		// listener (Validate).
 		MetricsOpen:        cfg.HTTP.MetricsAuth == metricsAuthNone,
 		MetricsOwnListener: cfg.HTTP.MetricsAddr != "",
+		Collectors:         []prometheus.Collector{newStateCollector(c.store)},
 	})
 	if err != nil {
 		cancel()

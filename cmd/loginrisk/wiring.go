@@ -40,7 +40,7 @@ func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.
 	if err != nil {
 		return nil, err
 	}
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := features.NewStore(cfg.State.storeConfig())
 	if err != nil {
 		enricher.Close()
 		return nil, err

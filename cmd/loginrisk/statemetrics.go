@@ -1,0 +1,58 @@
+package main
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loginrisk/loginrisk/features"
+)
+
+// stateCollector exports the behavioural state's key counts and what its
+// caps did, read at scrape time from features.Store.Stats (atomic loads,
+// no shard lock).
+type stateCollector struct {
+	store                                    *features.Store
+	keys, limits, profiles, evicted, refused *prometheus.Desc
+}
+
+func newStateCollector(store *features.Store) *stateCollector {
+	kind := []string{"kind"}
+	return &stateCollector{
+		store:    store,
+		keys:     prometheus.NewDesc("loginrisk_state_keys", "Keys the behavioural state holds, by kind (user, address: IPv4, network: IPv6 /64, device).", kind, nil),
+		limits:   prometheus.NewDesc("loginrisk_state_keys_limit", "The cap on the keys of each kind (state.max_*).", kind, nil),
+		profiles: prometheus.NewDesc("loginrisk_state_profiles", "Users with a profile (at least one success).", nil, nil),
+		evicted:  prometheus.NewDesc("loginrisk_state_evictions_total", "Keys deleted to make room for a new key at a cap, by kind.", kind, nil),
+		refused:  prometheus.NewDesc("loginrisk_state_refused_total", "New keys not tracked because a cap was reached and no key could make room (every candidate had recent failures); their attempts were scored against empty state.", kind, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.keys, c.limits, c.profiles, c.evicted, c.refused} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	st, limits := c.store.Stats(), c.store.Caps()
+	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
+	for k := range features.NumKeyKinds {
+		kind := k.String()
+		ch <- constMetric(c.keys, gauge, st.Keys[k], kind)
+		ch <- constMetric(c.limits, gauge, limits[k], kind)
+		ch <- constMetric(c.evicted, counter, st.Evicted[k], kind)
+		ch <- constMetric(c.refused, counter, st.Refused[k], kind)
+	}
+	ch <- constMetric(c.profiles, gauge, st.Profiles)
+}
+
+// constMetric is prometheus.MustNewConstMetric without the panic: a bad
+// metric is reported by the scrape instead.
+func constMetric(desc *prometheus.Desc, t prometheus.ValueType, v int64, labels ...string) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(desc, t, float64(v), labels...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(desc, err)
+	}
+	return m
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// TestStateMetricsOnTheEndpoint: the state's key counts, caps, evictions
+// and refusals reach GET /metrics of the HTTP API that serve starts, and
+// the caps come from the state section of the configuration.
+func TestStateMetricsOnTheEndpoint(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.State.MaxUsers = 256 // one user a shard
+	c, err := buildCore(cfg, newLogger(io.Discard, LogConfig{Level: "warn"}), nil, engine.Recorder{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// 3,000 users failing at once: each shard holds one, the others are
+	// refused (their failures protect the one held).
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for i := range 3000 {
+		ev := schemas.LoginEvent{UserID: fmt.Sprintf("u%d", i), OccurredAt: at, Addr: netip.MustParseAddr("192.0.2.1"), Outcome: schemas.OutcomeFailure}
+		var f schemas.Features
+		c.store.Observe(&ev, &f)
+	}
+	st := c.store.Stats()
+	if st.Keys[features.Users] > 256 || st.Refused[features.Users] == 0 {
+		t.Fatalf("store stats %+v: want at most 256 users and refusals", st)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr bytes.Buffer
+	srv, err := startHTTP(ctx, cfg, c, nil, nil, newLogger(io.Discard, LogConfig{Level: "warn"}), &stderr, "state-metrics-test-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.shutdown()
+	addr := regexp.MustCompile(`API on (http://\S+)`).FindStringSubmatch(stderr.String())
+	if addr == nil {
+		t.Fatalf("no address in %q", stderr.String())
+	}
+	resp, err := http.Get(addr[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`loginrisk_state_keys{kind="user"} ` + strconv.FormatInt(st.Keys[features.Users], 10),
+		`loginrisk_state_keys{kind="address"} 1`,
+		`loginrisk_state_keys_limit{kind="user"} 256`,
+		`loginrisk_state_keys_limit{kind="network"} 1e+06`,
+		`loginrisk_state_refused_total{kind="user"} ` + strconv.FormatInt(st.Refused[features.Users], 10),
+		`loginrisk_state_evictions_total{kind="device"} 0`,
+		`loginrisk_state_profiles 0`,
+	} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+// TestStateCaps: the state caps default to the features defaults, are read
+// from the file and from LOGINRISK_STATE_*, and values out of range are
+// refused naming the key.
+func TestStateCaps(t *testing.T) {
+	write := func(yaml string) string {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	if got, want := loadConfig(t, write("")).State.storeConfig(), defaultConfig().State.storeConfig(); got != want || got.MaxUsers != 1_000_000 {
+		t.Errorf("default caps %+v, want %+v", got, want)
+	}
+	st := loadConfig(t, write("state:\n  max_users: 5000\n  max_devices: 7000\n")).State
+	if st.MaxUsers != 5000 || st.MaxDevices != 7000 || st.MaxAddresses != 1_000_000 {
+		t.Errorf("caps from the file: %+v", st)
+	}
+	t.Setenv("LOGINRISK_STATE_MAX_NETWORKS", "9000")
+	if got := loadConfig(t, write("state:\n  max_networks: 5000\n")).State.MaxNetworks; got != 9000 {
+		t.Errorf("max_networks from the environment = %d, want 9000", got)
+	}
+	os.Unsetenv("LOGINRISK_STATE_MAX_NETWORKS")
+	for _, bad := range []string{"0", "100", "2000000000"} {
+		_, stderr, code := runCLI(t, "", "migrate", "--config", write("state:\n  max_addresses: "+bad+"\n"), "--check-config")
+		if code != 1 || !strings.Contains(stderr, "state.max_addresses: "+bad+" must be between 256") {
+			t.Errorf("max_addresses %s: exit %d, %s; want it refused by name", bad, code, stderr)
+		}
+	}
+}
