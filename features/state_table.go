@@ -48,10 +48,10 @@ type tableShard[K comparable, V any] struct {
 	slots []tableSlot[K, V]
 	old   []tableSlot[K, V]
 	moved int
-	live  int    // values held, in slots and old
-	used  int    // slots of slots that are not empty: values and tombstones
-	hand  int    // the slot of slots where the next eviction looks first
-	moves uint32 // moves started, so that a sweep between holds notices one
+	live  int      // values held, in slots and old
+	used  int      // slots of slots that are not empty: values and tombstones
+	hand  int      // the slot of slots where the next eviction looks first
+	moves uint32   // moves started, so that a sweep between holds notices one
 	_     [36]byte // 128 bytes: neighbouring shards' locks on other cache lines
 }
 
