@@ -90,8 +90,36 @@
 // itself once idle for StoreConfig.ProfileRetention (30 days by default;
 // a user without a profile goes with its windows). Measured on the Go
 // heap by BenchmarkStoreMemory (docs/features-performance.md): a user with
-// one success and one failure takes 328 bytes, a user under attack (full
-// records, buckets, 64 sources) 2.5 KiB, a source with five attempts by
-// five users 291 bytes, a device with one user 120 bytes; a million users
-// from 200,000 addresses, half with a device_id, take 450 MiB in all.
+// one success and one failure takes about 340 bytes, a user under attack
+// (full records, buckets, 64 sources) 2.6 KiB, a source with five
+// attempts by five users about 300 bytes, a device with one user about
+// 130 bytes; a million users from 200,000 addresses, half with a
+// device_id, take about 470 MiB in all.
+//
+// Caps. Each kind of key (users, IPv4 addresses, IPv6 /64 networks,
+// devices) has a cap, StoreConfig.MaxUsers and the like, a million each
+// by default. A new key at a cap takes the place of the least recently
+// seen of a sample of 16 keys of its own shard that may go (looking at
+// up to 64 slots; placement makes the shards even): a device always
+// may; a user may not while it has a failure in the last 24 h, nor an
+// address or network with one in the last hour, since those windows are
+// the ones rules count failures over to lock. When none may go, the new
+// key is refused: its attempt is scored against empty state (as a first
+// attempt) and not recorded, and StoreStats.Refused counts it. Refusing
+// rather than evicting a key with recent failures keeps an attacker
+// from flushing a victim's failure counts with a flood of new keys; the
+// price is that, while the flood's own failures fill the cap, new keys
+// of that kind are not counted (keys of the other kinds are, each table
+// having its own cap). A sample can miss a key that may go elsewhere in
+// the shard; the next new key's sample starts where this one stopped.
+// Which key goes depends on the placement, so a replay that reaches a
+// cap may differ between processes; below the caps it does not.
+//
+// Placement. The tables place keys by hash/maphash with a seed chosen
+// per process, so no one can craft keys that share a shard or a probe
+// (hash flooding); the fixed hashes above give only values that must be
+// the same in every process (distinct-set keys, profile values, network
+// tags). A shard that grows or empties moves to a new slot array a few
+// slots per insertion, and Sweep holds a shard's lock for 256 slots at a
+// time, so no call holds a lock for work that grows with the state.
 package features

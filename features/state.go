@@ -90,10 +90,9 @@ type StoreConfig struct {
 	// DefaultProfileRetention.
 	ProfileRetention time.Duration
 	// MaxUsers, MaxAddresses, MaxNetworks and MaxDevices cap the keys of
-	// each kind held, each at least Shards (the cap is divided among
-	// the shards). A new key at a cap takes the place of the least
-	// recently seen of a sample of its shard's keys (evictSample) that
-	// may go: any device, a user without a failure in the last 24 h, an
+	// each kind held, each at least Shards. A new key at a cap takes the
+	// place of the least recently seen of a sample of its shard's keys
+	// (evictSample) that may go: any device, a user without a failure in the last 24 h, an
 	// address or network without one in the last hour (the longest
 	// windows rules can lock on). When none may go, the new key is not
 	// tracked: its attempt is scored against empty state, as a first
@@ -380,7 +379,7 @@ func (s *Store) applyUser(userID string, o *observation, f *schemas.Features, re
 		if evicted, ok := s.users.makeRoom(sh, s.userEvictable(o.at)); ok {
 			s.evictedUser(evicted)
 			u = new(userState)
-			s.users.put(sh, hash, strings.Clone(userID), u)
+			sh.put(hash, strings.Clone(userID), u)
 		}
 	}
 	if u == nil {
@@ -509,7 +508,7 @@ func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
 			return mayEvict(st.lastSeen, st.lastFailure, o.at, s.ipWindow.horizon)
 		}); ok {
 			st = new(ipState)
-			t.put(sh, hash, o.ipKey, st)
+			sh.put(hash, o.ipKey, st)
 		}
 	}
 	if st == nil {
@@ -555,7 +554,7 @@ func (s *Store) applyDevice(deviceKey string, o *observation, f *schemas.Feature
 		// A device has no failures to protect: its set of users only.
 		if _, ok := s.devices.makeRoom(sh, func(st *deviceState) (uint32, bool) { return st.lastSeen, true }); ok {
 			st = new(deviceState)
-			s.devices.put(sh, hash, strings.Clone(deviceKey), st)
+			sh.put(hash, strings.Clone(deviceKey), st)
 		}
 	}
 	if st == nil {
@@ -607,7 +606,7 @@ func (s *Store) LoadProfile(p *schemas.UserProfile) {
 		}
 		s.evictedUser(evicted)
 		u = new(userState)
-		s.users.put(sh, hash, strings.Clone(p.UserID), u)
+		sh.put(hash, strings.Clone(p.UserID), u)
 	}
 	if !u.hasProfile {
 		s.profiles.Add(1)

@@ -27,16 +27,16 @@ import (
 //     at most evictProbe.
 //   - A deleted key leaves a tombstone (a probe goes on past it), which a
 //     later put may reuse; a move leaves them behind.
-//   - A shard holds at most limit keys (the table's cap divided among
-//     the shards): at the limit, a new key takes the place of one that
-//     may go (makeRoom) or is refused.
+//   - The table holds at most limit keys (its cap): a new key first
+//     reserves its place in held (makeRoom); at the limit it takes the
+//     place of a key of its shard that may go, or is refused.
 type table[K comparable, V any] struct {
 	shards []tableShard[K, V]
 	mask   uint64
-	limit  int // keys a shard may hold
-	// held counts the keys of all shards, evicted those deleted to make
-	// room at the limit, refused the keys not admitted: read without
-	// the shards' locks (metrics).
+	limit  int64 // keys the table may hold
+	// held counts the keys of all shards (and places reserved for keys
+	// being put), evicted those deleted to make room at the limit,
+	// refused the keys not admitted: read without the shards' locks.
 	held, evicted, refused atomic.Int64
 }
 
@@ -82,12 +82,12 @@ const (
 )
 
 // newTable returns a table of shards shards (a power of two) holding at
-// most maxKeys keys in all: maxKeys/shards a shard.
+// most maxKeys keys.
 func newTable[K comparable, V any](shards, maxKeys int) *table[K, V] {
 	return &table[K, V]{
 		shards: make([]tableShard[K, V], shards),
 		mask:   uint64(shards - 1),
-		limit:  max(1, maxKeys/shards),
+		limit:  int64(maxKeys),
 	}
 }
 
@@ -99,7 +99,15 @@ func slotOf(hash uint64, mask int) int { return int(hash>>24) & mask }
 
 // get returns the value of key (whose hash is hash), or nil.
 func (sh *tableShard[K, V]) get(hash uint64, key K) *V {
-	if v := find(sh.slots, hash, key); v != nil || sh.old == nil {
+	if sh.old != nil {
+		return sh.getMoving(hash, key)
+	}
+	return find(sh.slots, hash, key)
+}
+
+// getMoving is get while the shard moves: a key not moved yet is in old.
+func (sh *tableShard[K, V]) getMoving(hash uint64, key K) *V {
+	if v := find(sh.slots, hash, key); v != nil {
 		return v
 	}
 	return find(sh.old, hash, key)
@@ -127,15 +135,14 @@ func find[K comparable, V any](slots []tableSlot[K, V], hash uint64, key K) *V {
 }
 
 // put adds key, which the shard does not hold (get returned nil), with
-// its value; the caller has made room for it (makeRoom).
-func (t *table[K, V]) put(sh *tableShard[K, V], hash uint64, key K, v *V) {
+// its value, in the place makeRoom made for it.
+func (sh *tableShard[K, V]) put(hash uint64, key K, v *V) {
 	sh.step(moveStep)
 	if (sh.used+1)*8 > len(sh.slots)*7 {
 		sh.startMove()
 	}
 	sh.place(tableSlot[K, V]{hash: hash, key: key, v: v})
 	sh.live++
-	t.held.Add(1)
 }
 
 // place puts s in the first tombstone or empty slot of its probe in
@@ -194,7 +201,7 @@ func (sh *tableShard[K, V]) step(n int) {
 	}
 }
 
-// remove makes the slot s, holding a value, a tombstone.
+// remove makes the slot s of sh, holding a value, a tombstone.
 func (t *table[K, V]) remove(sh *tableShard[K, V], s *tableSlot[K, V]) {
 	*s = tableSlot[K, V]{hash: tombstoneHash}
 	sh.live--
@@ -202,16 +209,19 @@ func (t *table[K, V]) remove(sh *tableShard[K, V], s *tableSlot[K, V]) {
 }
 
 // makeRoom makes room for one more key in sh, the shard of a key it does
-// not hold, when the shard is at its limit: it deletes the least
-// recently seen of evictSample values after the shard's hand among those
-// evictable reports may go (and when each was last seen), and returns it
-// (nil when there was room). When none of those may go it looks on, up
-// to evictProbe slots, for one that may. It reports false, changing
-// nothing but the refusal count, when it found none: the hand has moved
-// on, so the next new key looks at other keys.
+// not hold, and reserves it, before a put. When the table is at its
+// limit it deletes the least recently seen of evictSample values after
+// the shard's hand among those evictable reports may go (and when each
+// was last seen), whose place the new key takes, and returns it (nil
+// when there was room). When none of those may go it looks on, up to
+// evictProbe slots, for one that may. It reports false, changing nothing
+// but the refusal count, when it found none: the hand has moved on, so
+// the next new key looks at other keys.
 func (t *table[K, V]) makeRoom(sh *tableShard[K, V], evictable func(*V) (lastSeen uint32, ok bool)) (evicted *V, ok bool) {
-	if sh.live < t.limit {
-		return nil, true
+	for n := t.held.Load(); n < t.limit; n = t.held.Load() {
+		if t.held.CompareAndSwap(n, n+1) {
+			return nil, true
+		}
 	}
 	sh.step(moveStep) // so that most values are in slots
 	var (
@@ -250,7 +260,8 @@ func (t *table[K, V]) makeRoom(sh *tableShard[K, V], evictable func(*V) (lastSee
 		return nil, false
 	}
 	evicted = oldest.v
-	t.remove(sh, oldest)
+	*oldest = tableSlot[K, V]{hash: tombstoneHash} // held stays: the new key takes its place
+	sh.live--
 	t.evicted.Add(1)
 	return evicted, true
 }

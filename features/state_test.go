@@ -672,8 +672,11 @@ func TestTableAgainstMap(t *testing.T) {
 						*v++
 						model[key]++
 					} else {
+						if _, ok := tab.makeRoom(sh, nil); !ok {
+							t.Fatalf("step %d: no room below the limit", step)
+						}
 						v := new(int)
-						tab.put(sh, h, key, v)
+						sh.put(h, key, v)
 						model[key] = 0
 					}
 				default: // sweep about a third of the keys
