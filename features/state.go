@@ -241,9 +241,9 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 // or a probe. The store's fixed hashes (hashString, hashIPKey) give the
 // values that must be the same in every process (distinct-set keys,
 // profile values, network tags) and never place a key.
-func (s *Store) placeString(key string) uint64 { return maphash.String(s.seed, key) }
+func (s *Store) placeString(key string) uint64 { return maphash.String(s.seed, key) | placedBit }
 
-func (s *Store) placeIP(key ipKey) uint64 { return maphash.Comparable(s.seed, key) }
+func (s *Store) placeIP(key ipKey) uint64 { return maphash.Comparable(s.seed, key) | placedBit }
 
 // ipTable returns the table of key's family.
 func (s *Store) ipTable(key ipKey) *table[ipKey, ipState] {

@@ -56,7 +56,8 @@ type tableShard[K comparable, V any] struct {
 }
 
 // tableSlot is one slot of a shard: empty when it is the zero slot, a
-// tombstone when v is nil and hash is not 0.
+// tombstone when v is nil and hash is tombstoneHash. A key's hash has
+// placedBit set, so it is neither.
 type tableSlot[K comparable, V any] struct {
 	hash uint64
 	key  K
@@ -77,8 +78,11 @@ const (
 	// eviction, which looks at evictProbe slots at most.
 	evictSample = 16
 	evictProbe  = 64
-	// tombstoneHash marks a tombstone (any hash but 0 would do).
+	// tombstoneHash marks a tombstone; placedBit is set in every key's
+	// hash (above the bits that choose a shard and a slot), so that an
+	// empty slot (hash 0) and a tombstone never match a key.
 	tombstoneHash = 1
+	placedBit     = 1 << 63
 )
 
 // newTable returns a table of shards shards (a power of two) holding at
@@ -97,41 +101,21 @@ func (t *table[K, V]) shard(hash uint64) *tableShard[K, V] { return &t.shards[ha
 // the shard.
 func slotOf(hash uint64, mask int) int { return int(hash>>24) & mask }
 
-// get returns the value of key (whose hash is hash), or nil.
+// get returns the value of key (whose hash is hash), or nil: it looks in
+// slots, then, while the shard moves, in old. (One loop over both with
+// no call, so that it is inlined: the call was a third of a lookup.)
+// Every slot array has empty slots (at most 7/8 are used), which end a
+// probe; a tombstone's hash, without placedBit, matches no key's.
 func (sh *tableShard[K, V]) get(hash uint64, key K) *V {
-	if sh.old != nil {
-		return sh.getMoving(hash, key)
-	}
-	return find(sh.slots, hash, key)
-}
-
-// getMoving is get while the shard moves: a key not moved yet is in old.
-func (sh *tableShard[K, V]) getMoving(hash uint64, key K) *V {
-	if v := find(sh.slots, hash, key); v != nil {
-		return v
-	}
-	return find(sh.old, hash, key)
-}
-
-// find returns the value of key in slots, or nil. Every slot array has
-// empty slots (at most 7/8 are used), which end a probe.
-func find[K comparable, V any](slots []tableSlot[K, V], hash uint64, key K) *V {
-	if len(slots) == 0 {
-		return nil
-	}
-	mask := len(slots) - 1
-	for i := slotOf(hash, mask); ; i = (i + 1) & mask {
-		s := &slots[i]
-		if s.v == nil {
-			if s.hash == 0 {
-				return nil
+	for slots, old := sh.slots, sh.old; slots != nil; slots, old = old, nil {
+		mask := len(slots) - 1
+		for i := slotOf(hash, mask); slots[i].hash != 0; i = (i + 1) & mask {
+			if s := &slots[i]; s.hash == hash && s.key == key {
+				return s.v
 			}
-			continue // a tombstone
-		}
-		if s.hash == hash && s.key == key {
-			return s.v
 		}
 	}
+	return nil
 }
 
 // put adds key, which the shard does not hold (get returned nil), with

@@ -631,9 +631,9 @@ func TestTableAgainstMap(t *testing.T) {
 		name string
 		hash func(key int) uint64
 	}{
-		{"store hash", func(key int) uint64 { return hashString(strconv.Itoa(key)) }},
-		{"equal hashes", func(key int) uint64 { return uint64(key % 7) }},
-		{"one start slot", func(key int) uint64 { return uint64(key) & 0xff }}, // bits 24 up are 0
+		{"store hash", func(key int) uint64 { return hashString(strconv.Itoa(key)) | placedBit }},
+		{"equal hashes", func(key int) uint64 { return uint64(key%7) | placedBit }},
+		{"one start slot", func(key int) uint64 { return uint64(key)&0xff | placedBit }}, // bits 24 to 62 are 0
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
