@@ -48,7 +48,8 @@ func TestStateMetricsOnTheEndpoint(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stderr bytes.Buffer
-	srv, err := startHTTP(ctx, cfg, c, nil, nil, newLogger(io.Discard, LogConfig{Level: "warn"}), &stderr, "state-metrics-test-token")
+	const token = "state-metrics-test-token"
+	srv, err := startHTTP(ctx, cfg, c, nil, nil, newLogger(io.Discard, LogConfig{Level: "warn"}), &stderr, token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,12 @@ func TestStateMetricsOnTheEndpoint(t *testing.T) {
 	if addr == nil {
 		t.Fatalf("no address in %q", stderr.String())
 	}
-	resp, err := http.Get(addr[1] + "/metrics")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr[1]+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token) // /metrics needs the read role
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
