@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -407,4 +408,91 @@ func residentBytes() (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// fillShard puts keys 0..n-1 in a one-shard table, each after makeRoom,
+// and calls after(i) after each put.
+func fillShard(t *testing.T, tab *table[int, int], n int, after func(i int)) {
+	t.Helper()
+	sh := &tab.shards[0]
+	for i := range n {
+		h := mix64(uint64(i)) | placedBit
+		if _, ok := tab.makeRoom(sh, nil); !ok {
+			t.Fatalf("no room for key %d", i)
+		}
+		sh.put(h, i, new(int))
+		after(i)
+	}
+}
+
+// TestShardMovesAStepAtATime: a shard that outgrows its slots moves to a
+// new array moveStep slots per put, not all at once, and every key is
+// found while it moves.
+func TestShardMovesAStepAtATime(t *testing.T) {
+	tab := newTable[int, int](1, 1<<20)
+	sh := &tab.shards[0]
+	moves, puts, maxPuts := 0, 0, 0
+	fillShard(t, tab, 20_000, func(i int) {
+		if sh.old == nil {
+			if puts > 0 {
+				maxPuts = max(maxPuts, puts)
+			}
+			puts = 0
+			return
+		}
+		if puts == 0 {
+			moves++
+			if sh.moved > moveStep {
+				t.Fatalf("key %d started a move of %d slots and moved %d at once, want at most %d", i, len(sh.old), sh.moved, moveStep)
+			}
+		}
+		puts++
+		if i%97 == 0 {
+			for k := 0; k <= i; k += 13 {
+				if sh.get(mix64(uint64(k))|placedBit, k) == nil {
+					t.Fatalf("key %d not found while the shard moves (%d of %d slots moved)", k, sh.moved, len(sh.old))
+				}
+			}
+		}
+	})
+	if moves < 5 || maxPuts < 2 {
+		t.Errorf("%d moves, the longest over %d puts: want moves spread over puts", moves, maxPuts)
+	}
+}
+
+// TestSweepReleasesTheLock: a sweep of a shard larger than sweepStep
+// slots lets another goroutine take the shard's lock before it is done,
+// where a sweep holding the lock for the whole shard would not.
+func TestSweepReleasesTheLock(t *testing.T) {
+	tab := newTable[int, int](1, 1<<20)
+	sh := &tab.shards[0]
+	fillShard(t, tab, 4000, func(int) {})
+	for sh.old != nil { // finish the last move, so the sweep starts scanning at once
+		sh.step(moveStep)
+	}
+	var visited, visitedWhenLocked atomic.Int64
+	visitedWhenLocked.Store(-1)
+	started := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-started
+		sh.mu.Lock()
+		visitedWhenLocked.Store(visited.Load())
+		sh.mu.Unlock()
+	}()
+	tab.sweep(func(*int) bool {
+		if visited.Add(1) == 1 {
+			close(started)
+		}
+		// Work for 5 µs, so that a hold of sweepStep values outlasts the
+		// millisecond after which a waiter is served first (sync.Mutex).
+		for start := time.Now(); time.Since(start) < 5*time.Microsecond; {
+		}
+		return false
+	})
+	<-done
+	if got, total := visitedWhenLocked.Load(), visited.Load(); got < 0 || got >= total {
+		t.Errorf("the other goroutine got the lock after %d of %d values were swept, want before the end", got, total)
+	}
 }
