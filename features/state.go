@@ -350,12 +350,10 @@ func (s *Store) apply(ev *schemas.LoginEvent, f *schemas.Features, record bool) 
 	s.applyDevice(f.DeviceKey, &o, f, record)
 }
 
-// userEvictable reports whether u may make room for a new user at now,
-// and when u was last seen.
-func (s *Store) userEvictable(now uint32) func(u *userState) (uint32, bool) {
-	return func(u *userState) (uint32, bool) {
-		return mayEvict(u.lastSeen, u.lastFailure, now, s.userWindow.horizon)
-	}
+// userMayGo reports when u was last seen, and whether it may make room
+// for a new user at now.
+func (s *Store) userMayGo(u *userState, now uint32) (uint32, bool) {
+	return mayEvict(u.lastSeen, u.lastFailure, now, s.userWindow.horizon)
 }
 
 // evictedUser accounts for a user deleted to make room (nil for none).
@@ -376,7 +374,7 @@ func (s *Store) applyUser(userID string, o *observation, f *schemas.Features, re
 	defer sh.mu.Unlock()
 	u := sh.get(hash, userID)
 	if u == nil && record {
-		if evicted, ok := s.users.makeRoom(sh, s.userEvictable(o.at)); ok {
+		if evicted, ok := s.users.makeRoom(sh, func(u *userState) (uint32, bool) { return s.userMayGo(u, o.at) }); ok {
 			s.evictedUser(evicted)
 			u = new(userState)
 			sh.put(hash, strings.Clone(userID), u)
@@ -600,7 +598,7 @@ func (s *Store) LoadProfile(p *schemas.UserProfile) {
 	defer sh.mu.Unlock()
 	u := sh.get(hash, p.UserID)
 	if u == nil {
-		evicted, ok := s.users.makeRoom(sh, s.userEvictable(at))
+		evicted, ok := s.users.makeRoom(sh, func(u *userState) (uint32, bool) { return s.userMayGo(u, at) })
 		if !ok {
 			return // counted as refused
 		}

@@ -51,8 +51,7 @@ type tableShard[K comparable, V any] struct {
 	live  int      // values held, in slots and old
 	used  int      // slots of slots that are not empty: values and tombstones
 	hand  int      // the slot of slots where the next eviction looks first
-	moves uint32   // moves started, so that a sweep between holds notices one
-	_     [36]byte // 128 bytes: neighbouring shards' locks on other cache lines
+	_     [40]byte // 128 bytes: neighbouring shards' locks on other cache lines
 }
 
 // tableSlot is one slot of a shard: empty when it is the zero slot, a
@@ -156,7 +155,6 @@ func (sh *tableShard[K, V]) startMove() {
 	size := max(minTableSlots, 1<<bits.Len(uint(need*8/7)))
 	sh.old, sh.moved = sh.slots, 0
 	sh.slots, sh.used, sh.hand = make([]tableSlot[K, V], size), 0, 0
-	sh.moves++
 	if sh.live == 0 {
 		sh.old = nil // nothing to move
 	}
