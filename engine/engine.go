@@ -48,6 +48,9 @@ type Config struct {
 	Clock func() time.Time
 	// RecentDecisions bounds the event_id dedupe and decision lookup.
 	RecentDecisions int
+	// FeedSize is how many recent decisions the console's Feed keeps with
+	// their features; 0 keeps no feed (and costs nothing per event).
+	FeedSize int
 	// MaxFutureSkew and MaxPastSkew bound how far an event's occurred_at
 	// may be from Clock (ignored without a Clock). Zero disables the check.
 	MaxFutureSkew time.Duration
@@ -123,6 +126,7 @@ type Engine struct {
 	// besides the decision, so that a redelivered duplicate is recorded
 	// again in full (only needed when history is written).
 	keepOutcomes bool
+	feed         *Feed                    // nil unless Config.FeedSize
 	pending      chan schemas.ScoredEvent // Submit's queue for RunRecorder
 	// newest is the latest occurred_at scored or warmed up, in Unix
 	// seconds: the engine's event time (EventTime). Whole seconds, so
@@ -166,12 +170,22 @@ func New(cfg Config) (*Engine, error) {
 		pending:      make(chan schemas.ScoredEvent, 10_000),
 		keepOutcomes: cfg.Recorder.History != nil,
 	}
+	if cfg.FeedSize < 0 {
+		return nil, fmt.Errorf("engine: feed size %d must not be negative", cfg.FeedSize)
+	}
+	if cfg.FeedSize > 0 {
+		e.feed = newFeed(cfg.FeedSize)
+	}
 	e.scratch.New = func() any { return new(scratch) }
 	return e, nil
 }
 
 // Metrics returns the engine's counters.
 func (e *Engine) Metrics() *Metrics { return &e.metrics }
+
+// Feed returns the console's feed of recent decisions, nil unless
+// Config.FeedSize is set.
+func (e *Engine) Feed() *Feed { return e.feed }
 
 // Locks returns the lock table.
 func (e *Engine) Locks() *LockTable { return e.locks }
@@ -351,6 +365,9 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 		e.advance(ev.OccurredAt)
 		e.lastByUser.put(ev.UserID, d)
 		e.lastByIP.put(keys.ip, d)
+		if e.feed != nil {
+			e.feed.add(d, f)
+		}
 		e.metrics.EventsTotal.Add(1)
 		e.metrics.count(d)
 	}
