@@ -50,6 +50,8 @@ type fixture struct {
 	registry *prometheus.Registry
 	// failRecord makes the recorder fail (lifts cannot be recorded).
 	failRecord atomic.Bool
+	// published are the decisions the recorder published.
+	published publishedDecisions
 	// readyErr is the error of the "kafka" readiness check.
 	readyMu  sync.Mutex
 	readyErr error
@@ -66,6 +68,10 @@ type fixtureOptions struct {
 	// metricsOpen and metricsOwnListener set Config.MetricsOpen and
 	// Config.MetricsOwnListener.
 	metricsOpen, metricsOwnListener bool
+	// noFeed leaves the engine without the console's feed.
+	noFeed bool
+	// history is Config.History.
+	history HistoryQuery
 }
 
 // bugState is the real store with a bug injected for one user.
@@ -106,6 +112,10 @@ func newFixture(t testing.TB, opts fixtureOptions) *fixture {
 		t.Fatalf("store: %v", err)
 	}
 	clock := func() time.Time { return testNow }
+	feedSize := 10_000
+	if opts.noFeed {
+		feedSize = 0
+	}
 	var state engine.State = store
 	if opts.bugUser != "" {
 		state = bugState{Store: store, user: opts.bugUser}
@@ -114,10 +124,11 @@ func newFixture(t testing.TB, opts fixtureOptions) *fixture {
 		Rules:         rm,
 		Enricher:      enricher,
 		State:         state,
-		Recorder:      engine.Recorder{Publisher: failingPublisher{&f.failRecord}},
+		Recorder:      engine.Recorder{Publisher: failingPublisher{fail: &f.failRecord, published: &f.published}},
 		Clock:         clock,
 		MaxFutureSkew: 5 * time.Minute,
 		MaxPastSkew:   24 * time.Hour,
+		FeedSize:      feedSize,
 	})
 	if err != nil {
 		t.Fatalf("engine: %v", err)
@@ -143,6 +154,8 @@ func newFixture(t testing.TB, opts fixtureOptions) *fixture {
 		RecentDecisions:    100_000,
 		MetricsOpen:        opts.metricsOpen,
 		MetricsOwnListener: opts.metricsOwnListener,
+		History:            opts.history,
+		RulesStatus:        RulesStatusOf(rm),
 	}
 	if !opts.noReload {
 		cfg.Reload = rm.Reload
@@ -162,14 +175,43 @@ func newFixture(t testing.TB, opts fixtureOptions) *fixture {
 	return f
 }
 
-// failingPublisher fails while fail is set, else accepts everything.
-type failingPublisher struct{ fail *atomic.Bool }
+// failingPublisher fails while fail is set, else keeps what it publishes.
+type failingPublisher struct {
+	fail      *atomic.Bool
+	published *publishedDecisions
+}
 
-func (p failingPublisher) PublishDecisions(context.Context, []*schemas.Decision) error {
+func (p failingPublisher) PublishDecisions(_ context.Context, ds []*schemas.Decision) error {
 	if p.fail.Load() {
 		return errors.New("broker unreachable")
 	}
+	p.published.add(ds)
 	return nil
+}
+
+// publishedDecisions are the decisions a fixture's recorder published.
+type publishedDecisions struct {
+	mu        sync.Mutex
+	decisions []*schemas.Decision
+}
+
+func (p *publishedDecisions) add(ds []*schemas.Decision) {
+	p.mu.Lock()
+	p.decisions = append(p.decisions, ds...)
+	p.mu.Unlock()
+}
+
+// find returns the published decisions match accepts.
+func (p *publishedDecisions) find(match func(*schemas.Decision) bool) []*schemas.Decision {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*schemas.Decision
+	for _, d := range p.decisions {
+		if match(d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func (f *fixture) setReady(err error) {

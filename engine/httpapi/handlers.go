@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -257,12 +258,17 @@ func (s *Server) handleRules(w http.ResponseWriter, _ *http.Request, _ *credenti
 	set := s.eng.Rules()
 	out := ruleSet{Version: set.Version(), Rules: []ruleInfo{}}
 	for _, rule := range set.Rules() {
-		out.Rules = append(out.Rules, ruleInfo{
-			ID: rule.ID, Mode: string(rule.Mode), Weight: rule.Weight,
-			Action: string(rule.Action), Scope: string(rule.Scope), Description: rule.Description,
-		})
+		out.Rules = append(out.Rules, newRuleInfo(rule))
 	}
 	return s.writeValue(w, http.StatusOK, out)
+}
+
+// newRuleInfo describes a loaded rule.
+func newRuleInfo(rule *rules.Rule) ruleInfo {
+	return ruleInfo{
+		ID: rule.ID, Mode: string(rule.Mode), Weight: rule.Weight,
+		Action: string(rule.Action), Scope: string(rule.Scope), Description: rule.Description,
+	}
 }
 
 // handleReload is POST /v1/rules/reload.

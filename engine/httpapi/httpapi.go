@@ -106,6 +106,12 @@ type Config struct {
 	// RecentDecisions is the engine's recent_decisions setting, quoted in
 	// the 404 of GET /v1/decisions/{event_id}; 0 leaves it out.
 	RecentDecisions int
+	// History runs the analyst queries behind the console's timelines;
+	// nil: no history (the console says so and shows what memory holds).
+	History HistoryQuery
+	// RulesStatus reports the last rules reload for the console; nil
+	// leaves it out.
+	RulesStatus func() RulesStatus
 }
 
 func (c *Config) setDefaults() {

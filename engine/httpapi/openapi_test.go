@@ -117,6 +117,13 @@ type conformance struct {
 }
 
 func newConformance(t *testing.T) *conformance {
+	// The console's files are text like the metrics: validate them as
+	// strings, as kin-openapi does text/plain.
+	for _, ct := range []string{"text/html", "text/javascript", "text/css"} {
+		if openapi3filter.RegisteredBodyDecoder(ct) == nil {
+			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.RegisteredBodyDecoder("text/plain"))
+		}
+	}
 	doc := loadDoc(t)
 	// Match requests to any server: the tests' servers listen on random ports.
 	doc.Servers = nil
@@ -242,6 +249,47 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "decision unknown", req: request{method: "GET", path: "/v1/decisions/oa-2", token: readToken}, want: 404, conforming: conforms},
 		{name: "decision id too long", req: request{method: "GET", path: "/v1/decisions/" + strings.Repeat("e", 129), token: readToken}, want: 400, conforming: nonconforming},
 		{name: "decision no token", req: request{method: "GET", path: "/v1/decisions/oa-1"}, want: 401, conforming: nonconforming},
+
+		{name: "locks", req: request{method: "GET", path: "/v1/locks", token: readToken}, want: 200, conforming: conforms},
+		{name: "locks filtered", req: request{method: "GET", path: "/v1/locks?scope=user_ip&q=IVAN&limit=5", token: adminToken}, want: 200, conforming: conforms},
+		{name: "locks bad scope", req: request{method: "GET", path: "/v1/locks?scope=planet", token: readToken}, want: 400, conforming: nonconforming},
+		{name: "locks bad limit", req: request{method: "GET", path: "/v1/locks?limit=0", token: readToken}, want: 400, conforming: nonconforming},
+		{name: "locks no token", req: request{method: "GET", path: "/v1/locks"}, want: 401, conforming: nonconforming},
+		{name: "locks score role", req: request{method: "GET", path: "/v1/locks", token: scoreToken}, want: 403, conforming: nonconforming},
+		{name: "whoami", req: request{method: "GET", path: "/v1/console/whoami", token: readToken}, want: 200, conforming: conforms},
+		{name: "whoami no token", req: request{method: "GET", path: "/v1/console/whoami"}, want: 401, conforming: nonconforming},
+		{name: "whoami score role", req: request{method: "GET", path: "/v1/console/whoami", token: scoreToken}, want: 403, conforming: nonconforming},
+		{name: "live", req: request{method: "GET", path: "/v1/console/live", token: readToken}, want: 200, conforming: conforms},
+		{name: "live no token", req: request{method: "GET", path: "/v1/console/live"}, want: 401, conforming: nonconforming},
+		{name: "live score role", req: request{method: "GET", path: "/v1/console/live", token: scoreToken}, want: 403, conforming: nonconforming},
+		{name: "console decisions", req: request{method: "GET", path: "/v1/console/decisions", token: readToken}, want: 200, conforming: conforms},
+		{name: "console decisions filtered", req: request{method: "GET", path: "/v1/console/decisions?outcome=lockout&user=ivan%40example.com&ip=198.51.100.0%2F24&rule=failure_burst&tenant=&limit=10", token: adminToken}, want: 200, conforming: conforms},
+		{name: "console decisions bad outcome", req: request{method: "GET", path: "/v1/console/decisions?outcome=maybe", token: readToken}, want: 400, conforming: nonconforming},
+		{name: "console decisions bad ip", req: request{method: "GET", path: "/v1/console/decisions?ip=nowhere", token: readToken}, want: 400, conforming: conforms},
+		{name: "console decisions no token", req: request{method: "GET", path: "/v1/console/decisions"}, want: 401, conforming: nonconforming},
+		{name: "console decisions score role", req: request{method: "GET", path: "/v1/console/decisions", token: scoreToken}, want: 403, conforming: nonconforming},
+		{name: "console decision", req: request{method: "GET", path: "/v1/console/decisions/oa-4", token: readToken}, want: 200, conforming: conforms},
+		{name: "console decision unknown", req: request{method: "GET", path: "/v1/console/decisions/oa-2", token: readToken}, want: 404, conforming: conforms},
+		{name: "console decision id too long", req: request{method: "GET", path: "/v1/console/decisions/" + strings.Repeat("e", 129), token: readToken}, want: 400, conforming: nonconforming},
+		{name: "console decision no token", req: request{method: "GET", path: "/v1/console/decisions/oa-4"}, want: 401, conforming: nonconforming},
+		{name: "console decision score role", req: request{method: "GET", path: "/v1/console/decisions/oa-4", token: scoreToken}, want: 403, conforming: nonconforming},
+		{name: "console user", req: request{method: "GET", path: "/v1/console/users/ivan@example.com", token: readToken}, want: 200, conforming: conforms},
+		{name: "console user with tenant", req: request{method: "GET", path: "/v1/console/users/ivan@example.com?tenant=acme", token: readToken}, want: 200, conforming: conforms},
+		{name: "console user too long", req: request{method: "GET", path: "/v1/console/users/" + strings.Repeat("u", 300), token: readToken}, want: 400, conforming: nonconforming},
+		{name: "console user no token", req: request{method: "GET", path: "/v1/console/users/ivan"}, want: 401, conforming: nonconforming},
+		{name: "console user score role", req: request{method: "GET", path: "/v1/console/users/ivan", token: scoreToken}, want: 403, conforming: nonconforming},
+		{name: "console address", req: request{method: "GET", path: "/v1/console/ips/198.51.100.50", token: readToken}, want: 200, conforming: conforms},
+		{name: "console network", req: request{method: "GET", path: "/v1/console/ips/198.51.100.0%2F24", token: readToken}, want: 200, conforming: conforms},
+		{name: "console v6 network", req: request{method: "GET", path: "/v1/console/ips/2001:db8:5:6::%2F64", token: readToken}, want: 200, conforming: conforms},
+		{name: "console address bad", req: request{method: "GET", path: "/v1/console/ips/not-an-ip", token: readToken}, want: 400, conforming: conforms},
+		{name: "console address no token", req: request{method: "GET", path: "/v1/console/ips/198.51.100.50"}, want: 401, conforming: nonconforming},
+		{name: "console address score role", req: request{method: "GET", path: "/v1/console/ips/198.51.100.50", token: scoreToken}, want: 403, conforming: nonconforming},
+		{name: "console rules", req: request{method: "GET", path: "/v1/console/rules", token: readToken}, want: 200, conforming: conforms},
+		{name: "console rules no token", req: request{method: "GET", path: "/v1/console/rules"}, want: 401, conforming: nonconforming},
+		{name: "console rules score role", req: request{method: "GET", path: "/v1/console/rules", token: scoreToken}, want: 403, conforming: nonconforming},
+		{name: "console page", req: request{method: "GET", path: "/ui/index.html"}, want: 200, conforming: conforms},
+		{name: "console style", req: request{method: "GET", path: "/ui/console.css"}, want: 200, conforming: conforms},
+		{name: "console missing file", req: request{method: "GET", path: "/ui/nothing.js"}, want: 404, conforming: conforms},
 
 		{name: "lift bad scope", req: request{method: "DELETE", path: "/v1/locks/planet/x", token: adminToken}, want: 400, conforming: nonconforming},
 		{name: "lift no token", req: request{method: "DELETE", path: "/v1/locks/user_ip/" + lockKey}, want: 401, conforming: nonconforming},

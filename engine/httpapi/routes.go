@@ -59,6 +59,16 @@ var routeTable = []route{
 	{http.MethodDelete, "/v1/locks/{scope}/{key...}", "liftLock", adminBit, (*Server).handleLift},
 	{http.MethodGet, "/v1/rules", "rules", readBit | adminBit, (*Server).handleRules},
 	{http.MethodPost, "/v1/rules/reload", "reloadRules", adminBit, (*Server).handleReload},
+	{http.MethodGet, "/v1/locks", "locks", readBit | adminBit, (*Server).handleLocks},
+	// The console's endpoints (console.go) and its page (ui.go).
+	{http.MethodGet, "/v1/console/whoami", "consoleWhoami", readBit | adminBit, (*Server).handleWhoami},
+	{http.MethodGet, "/v1/console/live", "consoleLive", readBit | adminBit, (*Server).handleLive},
+	{http.MethodGet, "/v1/console/decisions", "consoleDecisions", readBit | adminBit, (*Server).handleDecisions},
+	{http.MethodGet, "/v1/console/decisions/{event_id}", "consoleDecision", readBit | adminBit, (*Server).handleConsoleDecision},
+	{http.MethodGet, "/v1/console/users/{user_id}", "consoleUser", readBit | adminBit, (*Server).handleConsoleUser},
+	{http.MethodGet, "/v1/console/ips/{ip}", "consoleAddress", readBit | adminBit, (*Server).handleConsoleAddress},
+	{http.MethodGet, "/v1/console/rules", "consoleRules", readBit | adminBit, (*Server).handleConsoleRules},
+	{http.MethodGet, "/ui/{path...}", "console", open, (*Server).handleUI},
 	{http.MethodGet, "/healthz", "healthz", open, (*Server).handleHealthz},
 	{http.MethodGet, "/readyz", "readyz", open, (*Server).handleReadyz},
 	// /metrics needs the read role unless Config.MetricsOpen (routeRoles).

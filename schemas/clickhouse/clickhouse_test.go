@@ -209,7 +209,7 @@ func TestEmbeddedQueries(t *testing.T) {
 			t.Errorf("%s: rendered query %q keeps placeholders, header or semicolon", q.Name, sql)
 		}
 	}
-	want := []string{"accounts_under_attack", "decisions_over_time", "impossible_travel_cases", "new_device_then_mfa_failed",
+	want := []string{"accounts_under_attack", "address_timeline", "decisions_over_time", "impossible_travel_cases", "new_device_then_mfa_failed",
 		"rule_hit_rates", "top_attacking_ips", "top_attacking_networks", "user_timeline"}
 	if !slices.Equal(names, want) {
 		t.Errorf("queries %v, want %v", names, want)
