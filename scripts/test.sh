@@ -10,6 +10,10 @@ eval "$env_lines"
 export REQUIRE_SERVICES=1
 trap 'scripts/services.sh down >/dev/null 2>&1 || true' EXIT
 
+# The console's browser test drives Debian's chromium (installed when missing).
+LOGINRISK_CHROMIUM=$(scripts/chromium.sh) || echo "test: chromium is missing and could not be installed; the console's browser test will fail"
+export LOGINRISK_CHROMIUM
+
 echo "test: KAFKA_BROKERS=${KAFKA_BROKERS:-<in-process broker>} CLICKHOUSE_DSN=${CLICKHOUSE_DSN:-<none>}"
 if [[ -z ${KAFKA_BROKERS:-} ]]; then
   # services.sh said why in one line; the Kafka tests use the in-process broker.

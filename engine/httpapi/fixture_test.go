@@ -72,6 +72,8 @@ type fixtureOptions struct {
 	noFeed bool
 	// history is Config.History.
 	history HistoryQuery
+	// geoip enriches with the generated test databases of testdata/geoip.
+	geoip bool
 }
 
 // bugState is the real store with a bug injected for one user.
@@ -102,7 +104,13 @@ func newFixture(t testing.TB, opts fixtureOptions) *fixture {
 	if err != nil {
 		t.Fatalf("rules: %v", err)
 	}
-	enricher, err := features.NewEnricher(features.EnricherConfig{})
+	var geo features.EnricherConfig
+	if opts.geoip {
+		dir := filepath.Join("..", "..", "testdata", "geoip")
+		geo = features.EnricherConfig{CityPath: filepath.Join(dir, "City-Test.mmdb"), ASNPath: filepath.Join(dir, "ASN-Test.mmdb"),
+			AnonymousPath: filepath.Join(dir, "Anonymous-IP-Test.mmdb")}
+	}
+	enricher, err := features.NewEnricher(geo)
 	if err != nil {
 		t.Fatalf("enricher: %v", err)
 	}

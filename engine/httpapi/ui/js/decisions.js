@@ -39,6 +39,7 @@ export function decisions(root, { arg, onAuthError }) {
     el('div', { class: 'head' }, el('h1', {}, 'Decisions'), el('label', { class: 'muted' }, paused, ' pause')),
     el('div', { class: 'filters' }, filters.map((f) => inputs[f])), status, list);
 
+  let shown = '';
   async function load() {
     if (paused.checked) return;
     const params = { limit: 200 };
@@ -48,6 +49,9 @@ export function decisions(root, { arg, onAuthError }) {
       fill(list, note(v.note));
       return;
     }
+    const signature = JSON.stringify(v.decisions);
+    if (signature === shown) return;
+    shown = signature;
     fill(list, decisionTable(v.decisions, 'No recent decision matches.', { id: 'decisions-table' }));
   }
   const p = poll(load, 3000, status, onAuthError);

@@ -18,7 +18,7 @@ export function el(tag, attrs, ...children) {
 }
 
 function append(node, children) {
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     node.append(c instanceof Node ? c : String(c));
   }
@@ -38,16 +38,19 @@ const decimalFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 
 export const num = (n) => numberFormat.format(n);
 export const dec = (n) => decimalFormat.format(n);
 
-const timeFormat = new Intl.DateTimeFormat(undefined, {
-  year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
-});
+const clockFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dateFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const yearFormat = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
-// time renders an RFC 3339 time in the viewer's zone, with UTC on hover.
+// time renders an RFC 3339 time in the viewer's zone (today: the clock
+// only; this year: without the year), with the full UTC time on hover.
 export function time(iso) {
   if (!iso || iso.startsWith('0001-')) return el('span', { class: 'muted' }, '—');
   const d = new Date(iso);
   if (isNaN(d)) return el('span', {}, iso);
-  return el('time', { datetime: d.toISOString(), title: 'UTC ' + d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') }, timeFormat.format(d));
+  const now = new Date();
+  const format = d.toDateString() === now.toDateString() ? clockFormat : d.getFullYear() === now.getFullYear() ? dateFormat : yearFormat;
+  return el('time', { datetime: d.toISOString(), title: d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '') + ' UTC' }, format.format(d));
 }
 
 // verdict renders allow / challenge / lockout in its colour.

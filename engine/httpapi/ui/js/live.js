@@ -10,6 +10,7 @@ import { poll } from './poll.js';
 // bucket is the seconds averaged into one point of the chart.
 const bucket = 5;
 const verdicts = ['allow', 'challenge', 'lockout'];
+const chartHeight = 200;
 
 // colour reads a verdict's colour from the style sheet, so the chart uses
 // the colours of every badge.
@@ -23,10 +24,9 @@ export function live(root, { onAuthError }) {
   fill(root,
     el('div', { class: 'head' }, el('h1', {}, 'Live'), el('span', { class: 'muted', id: 'live-now' })),
     status, totals,
-    el('div', { class: 'live-grid' },
-      card('Decisions per second, last 15 minutes (' + bucket + ' s mean)', chartBox, el('div', { class: 'legend' },
-        verdicts.map((v) => el('span', { class: 'key v-' + v }, v)))),
-      side));
+    card('Decisions per second, last 15 minutes (' + bucket + ' s mean)', chartBox, el('div', { class: 'legend' },
+      verdicts.map((v) => el('span', { class: 'key v-' + v }, v)))),
+    side);
 
   let chart = null;
   function draw(series) {
@@ -54,14 +54,14 @@ export function live(root, { onAuthError }) {
     const width = Math.max(chartBox.clientWidth, 280);
     if (!chart) {
       chart = new uPlot({
-        width, height: 260,
+        width, height: chartHeight,
         scales: { x: { time: true } },
         axes: [{ stroke: '#667' }, { stroke: '#667', size: 50, values: (u, vals) => vals.map((v) => num(v)) }],
         legend: { show: false },
         cursor: { drag: { x: false, y: false } },
         series: [{}, ...verdicts.map((v) => ({ label: v, stroke: colour(v), width: 1.5, fill: colour(v) + '22', points: { show: false } }))],
       }, data, chartBox);
-      new ResizeObserver(() => chart && chart.setSize({ width: Math.max(chartBox.clientWidth, 280), height: 260 })).observe(chartBox);
+      new ResizeObserver(() => chart && chart.setSize({ width: Math.max(chartBox.clientWidth, 280), height: chartHeight })).observe(chartBox);
     } else {
       chart.setData(data);
     }

@@ -36,8 +36,10 @@ export function locks(root, { arg, session, onAuthError }) {
     admin ? null : note('Your token has the read role: an admin token can lift locks.'),
     result, status, list);
 
-  // confirming is the key of the lock whose lift waits for confirmation.
+  // confirming is the key of the lock whose lift waits for confirmation;
+  // shown is what the table shows.
   let confirming = '';
+  let shown = '';
 
   function actions(l) {
     if (!admin) return null;
@@ -65,6 +67,10 @@ export function locks(root, { arg, session, onAuthError }) {
   async function load() {
     const v = await call('/v1/locks' + query({ scope: scope.value, q: filter.value.trim(), limit: 1000 }));
     fill(count, num(v.total) + ' active' + (v.total > v.locks.length ? ', first ' + num(v.locks.length) + ' shown' : ''));
+    // Unchanged data leaves the table (and a pending confirmation) alone.
+    const signature = JSON.stringify(v.locks) + '\n' + confirming;
+    if (signature === shown) return;
+    shown = signature;
     const rows = v.locks.map((l) => Object.assign({ __attrs: { 'data-lock': l.scope + '/' + l.key } }, l));
     fill(list, table([
       ['scope', (l) => el('span', { class: 'scope' }, l.scope)],

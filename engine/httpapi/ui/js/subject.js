@@ -66,7 +66,7 @@ function render(body, v) {
     card('Known contexts: successful logins (' + v.contexts.source + ')', el('div', { class: 'contexts' },
       ['cities', 'networks', 'devices'].map((k) => el('div', {}, el('h3', {}, k),
         table([['value', (c) => el('span', { class: k === 'cities' ? '' : 'mono' }, c.value)], ['logins', (c) => num(c.count), 'num'], ['last', (c) => time(c.last_seen)]], v.contexts[k], 'None seen.'))))),
-    card('History (ClickHouse)', historyTable(v.history)));
+    el('div', { id: 'subject-history-card' }, card('History (ClickHouse)', historyTable(v.history))));
 }
 
 function historyTable(h) {
