@@ -169,6 +169,9 @@ type EngineConfig struct {
 	MaxFutureSkew   time.Duration `yaml:"max_future_skew"`
 	MaxPastSkew     time.Duration `yaml:"max_past_skew"`
 	SweepInterval   time.Duration `yaml:"sweep_interval"`
+	// FeedSize is how many recent decisions, with their features, the
+	// console's feed keeps when the HTTP API is on (0: no feed).
+	FeedSize int `yaml:"feed_size"`
 }
 
 // StateConfig caps the keys the behavioural state holds, by kind
@@ -266,7 +269,7 @@ func defaultConfig() Config {
 		GeoIP:      GeoIPConfig{CacheEntries: features.DefaultCacheEntries},
 		Rules:      RulesConfig{Watch: true},
 		HTTP:       HTTPConfig{Addr: "127.0.0.1:8080", MaxBodyBytes: 64 << 10, MetricsAuth: metricsAuthRead},
-		Engine:     EngineConfig{RecentDecisions: 100_000, MaxFutureSkew: 5 * time.Minute, MaxPastSkew: 24 * time.Hour, SweepInterval: time.Minute},
+		Engine:     EngineConfig{RecentDecisions: 100_000, MaxFutureSkew: 5 * time.Minute, MaxPastSkew: 24 * time.Hour, SweepInterval: time.Minute, FeedSize: 10_000},
 		State: StateConfig{
 			MaxUsers: features.DefaultMaxUsers, MaxAddresses: features.DefaultMaxAddresses,
 			MaxNetworks: features.DefaultMaxNetworks, MaxDevices: features.DefaultMaxDevices,
@@ -498,6 +501,9 @@ func (c *Config) Validate(needKafka bool) error {
 	errs = append(errs, c.HTTP.validate()...)
 	if c.Engine.RecentDecisions < 1 {
 		errs = append(errs, fmt.Errorf("engine.recent_decisions: %d must be at least 1", c.Engine.RecentDecisions))
+	}
+	if c.Engine.FeedSize < 0 {
+		errs = append(errs, fmt.Errorf("engine.feed_size: %d must not be negative", c.Engine.FeedSize))
 	}
 	if c.Engine.MaxFutureSkew < 0 || c.Engine.MaxPastSkew < 0 {
 		errs = append(errs, errors.New("engine.max_future_skew and engine.max_past_skew must not be negative"))

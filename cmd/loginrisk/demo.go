@@ -177,6 +177,13 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 		stopEngine()
 		return err
 	}
+	if srv.url != "" {
+		signIn := "a read or admin token of http.tokens"
+		if srv.tokenFile != "" {
+			signIn = "the admin token in " + srv.tokenFile
+		}
+		fmt.Fprintf(d.stderr, "demo: console on %s/ui/ (sign in with %s)\n", srv.url, signIn)
+	}
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	watchDone := make(chan struct{})
 	go func() { defer close(watchDone); d.watchDecisions(watchCtx) }()

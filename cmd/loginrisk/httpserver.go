@@ -24,6 +24,9 @@ import (
 type httpServer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// url is the API's base URL (http://host:port), empty without one;
+	// tokenFile holds the admin token made for this run, if one was.
+	url, tokenFile string
 }
 
 // shutdown stops the listener and the recorder (which records what is
@@ -84,6 +87,7 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 			_ = os.Remove(tokenFile)
 		})
 		tokens = []httpapi.Token{{Name: "local-admin", Secret: token, Role: httpapi.RoleAdmin}}
+		s.tokenFile = tokenFile
 	}
 	ready := []httpapi.Check{{Name: "rules", Fn: func(context.Context) error {
 		if c.rules.Current() == nil {
@@ -102,6 +106,12 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 			return nil
 		}})
 	}
+	var historyQuery httpapi.HistoryQuery
+	if h != nil {
+		historyQuery = func(ctx context.Context, name string, params map[string]string) ([]string, [][]string, error) {
+			return history.RunQueryText(ctx, string(cfg.ClickHouse.DSN), name, params)
+		}
+	}
 	srv, err := httpapi.New(httpapi.Config{
 		Engine:       c.engine,
 		Tokens:       tokens,
@@ -115,6 +125,8 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 		MetricsOpen:        cfg.HTTP.MetricsAuth == metricsAuthNone,
 		MetricsOwnListener: cfg.HTTP.MetricsAddr != "",
 		Collectors:         []prometheus.Collector{newStateCollector(c.store)},
+		History:            historyQuery,
+		RulesStatus:        httpapi.RulesStatusOf(c.rules),
 	})
 	if err != nil {
 		cancel()
@@ -124,6 +136,10 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
+	}
+	s.url = "http://" + ln.Addr().String()
+	if cfg.HTTP.TLSCert != "" {
+		s.url = "https://" + ln.Addr().String()
 	}
 	if cfg.HTTP.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.HTTP.MetricsAddr)

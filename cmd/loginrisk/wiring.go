@@ -55,6 +55,9 @@ func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.
 		RecentDecisions: cfg.Engine.RecentDecisions,
 		Logger:          log,
 	}
+	if cfg.HTTP.Addr != "" {
+		ecfg.FeedSize = cfg.Engine.FeedSize // only the console reads it
+	}
 	if clock != nil {
 		ecfg.MaxFutureSkew = cfg.Engine.MaxFutureSkew
 		ecfg.MaxPastSkew = cfg.Engine.MaxPastSkew

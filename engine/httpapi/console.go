@@ -224,7 +224,7 @@ func addrMatcher(v string) (func(ip string) bool, netip.Prefix, bool) {
 }
 
 // noFeed answers 200 with an empty list and says why.
-const noFeedNote = "this server keeps no feed of recent decisions (console.feed_size is 0)"
+const noFeedNote = "this server keeps no feed of recent decisions (engine.feed_size is 0)"
 
 // handleDecisions is GET /v1/console/decisions: the feed's recent
 // decisions, newest first, filtered by verdict, rule, user, tenant and

@@ -77,7 +77,7 @@ export function live(root, { onAuthError }) {
       table([['scope', (r) => link('#locks/' + r[0], r[0], 'scope')], ['locks', (r) => num(r[1]), 'num']], Object.entries(v.locks_by_scope), 'No active locks.'));
     if (!v.feed) {
       fill(side, lockCard);
-      fill(chartBox, note('This server keeps no feed of recent decisions (console.feed_size is 0): only the totals and the locks are live.'));
+      fill(chartBox, note('This server keeps no feed of recent decisions (engine.feed_size is 0): only the totals and the locks are live.'));
       return;
     }
     draw(v.series);
