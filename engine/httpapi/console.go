@@ -46,7 +46,8 @@ const (
 	consoleDefaultLimit  = 100  // rows of a list when limit is not given
 	consoleMaxLimit      = 5000 // the largest limit accepted
 	historyTimeout       = 10 * time.Second
-	historyRows          = 200 // newest rows of a user's or an address's timeline shown
+	historyRows          = 200                 // newest rows of a user's or an address's timeline shown
+	historyPeriod        = 30 * 24 * time.Hour // how far back a timeline looks
 )
 
 // whoami is GET /v1/console/whoami: who the token is and what the server
@@ -428,6 +429,7 @@ func (s *Server) timeline(ctx context.Context, name string, params map[string]st
 	}
 	ctx, cancel := context.WithTimeout(ctx, historyTimeout)
 	defer cancel()
+	params["from"] = s.now().Add(-historyPeriod).UTC().Format(time.RFC3339) // the server's clock, not the query pack's
 	cols, rows, err := s.cfg.History(ctx, name, params)
 	if err != nil {
 		s.log.Warn("console: history query failed", "query", name, "err", err)
