@@ -48,6 +48,8 @@ const (
 	historyTimeout       = 10 * time.Second
 	historyRows          = 200                 // newest rows of a user's or an address's timeline shown
 	historyPeriod        = 30 * 24 * time.Hour // how far back a timeline looks
+	historyPageRows      = 1000                // rows of one timeline query
+	historyMaxPages      = 20                  // queries of one timeline at most
 )
 
 // whoami is GET /v1/console/whoami: who the token is and what the server
@@ -429,17 +431,52 @@ func (s *Server) timeline(ctx context.Context, name string, params map[string]st
 	}
 	ctx, cancel := context.WithTimeout(ctx, historyTimeout)
 	defer cancel()
+	// The timelines run in time order from "from", a page of
+	// historyPageRows at a time: the newest rows are on the last page,
+	// which starts at the second of the previous page's last row.
 	params["from"] = s.now().Add(-historyPeriod).UTC().Format(time.RFC3339) // the server's clock, not the query pack's
-	cols, rows, err := s.cfg.History(ctx, name, params)
-	if err != nil {
-		s.log.Warn("console: history query failed", "query", name, "err", err)
-		return historyView{Configured: true, Query: name, Error: err.Error()}
+	params["limit"] = strconv.Itoa(historyPageRows)
+	view := historyView{Configured: true, Query: name}
+	var rows [][]string
+	seen := map[string]bool{} // event_ids of the previous page's last second
+	for page := 0; ; page++ {
+		cols, got, err := s.cfg.History(ctx, name, params)
+		if err != nil {
+			s.log.Warn("console: history query failed", "query", name, "err", err)
+			view.Error = err.Error()
+			return view
+		}
+		view.Columns = cols
+		at, id := slices.Index(cols, "occurred_at"), slices.Index(cols, "event_id")
+		for _, r := range got {
+			if id < 0 || !seen[r[id]] {
+				rows = append(rows, r)
+			}
+		}
+		rows = rows[max(len(rows)-historyRows, 0):]
+		if len(got) < historyPageRows || at < 0 || id < 0 {
+			break
+		}
+		if page == historyMaxPages-1 {
+			view.Note = fmt.Sprintf("more than %d attempts since %s: the newest are not shown; query ClickHouse with loginrisk query %s", historyMaxPages*historyPageRows, params["from"], name)
+			break
+		}
+		last := got[len(got)-1][at]
+		clear(seen)
+		for _, r := range got {
+			if r[at] == last {
+				seen[r[id]] = true
+			}
+		}
+		if len(seen) == len(got) {
+			view.Note = "a single second holds a whole page of attempts: the newest are not shown"
+			break
+		}
+		params["from"] = last
 	}
-	// The timelines are in time order: the console shows the newest
-	// historyRows first.
-	rows = rows[max(len(rows)-historyRows, 0):]
-	slices.Reverse(rows)
-	return historyView{Configured: true, Query: name, Columns: cols, Rows: rows}
+	slices.Reverse(rows) // newest first
+	view.Rows = rows
+	return view
 }
 
 // subjectView is GET /v1/console/users/{user_id} and

@@ -100,7 +100,6 @@ func newBrowser(t *testing.T, path string) *browser {
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
 		// The machine's network is closed: no call home of any kind.
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
@@ -132,10 +131,17 @@ func newBrowser(t *testing.T, path string) *browser {
 			}
 		}
 	}()
-	if err := chromedp.Do(ctx); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatalf("starting chromium %s: %v", path, err)
 	}
 	return b
+}
+
+// signIn opens the console of f and signs in with token.
+func (b *browser) signIn(t *testing.T, f *fixture, token string) {
+	t.Helper()
+	b.do(t, "opening the console", chromedp.Navigate(f.ts.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	b.do(t, "signing in", chromedp.SendKeys(chromedp.CSS("#token"), token+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#nav")))
 }
 
 // reported returns the errors the browser reported so far.
@@ -256,8 +262,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// or a cookie.
 	b.do(t, "opening the console", chromedp.Navigate(f.ts.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#token")))
 	shots.take(t, b, "console-login")
-	b.do(t, "signing in", chromedp.SendKeys(chromedp.CSS("#token"), adminToken+kb.Enter),
-		chromedp.WaitVisible(chromedp.CSS("#nav")))
+	b.signIn(t, f, adminToken)
 	if who := b.text(t, "#who-name"); who != "alice · admin" {
 		t.Errorf("signed in as %q, want alice · admin", who)
 	}
@@ -444,5 +449,31 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	if errs := b.reported(); len(errs) > 0 {
 		t.Errorf("the browser reported errors (a CSP violation, a script error):\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestConsoleUserTimelineInBrowser checks that, with history configured,
+// the user view shows the user's timeline from ClickHouse: the rows the
+// API reads through the query pack, newest first.
+func TestConsoleUserTimelineInBrowser(t *testing.T) {
+	path := chromiumPath(t)
+	dsn := historyDatabase(t)
+	f := newFixture(t, fixtureOptions{geoip: true, history: historyQuery(dsn)})
+	f.recordHistory(dsn, kenjiEvents())
+	b := newBrowser(t, path)
+	b.signIn(t, f, readToken)
+	b.do(t, "looking up kenji", chromedp.Navigate(f.ts.URL+"/ui/#user/"+url.PathEscape("kenji@example.com")),
+		chromedp.WaitVisible(chromedp.CSS("#subject-history")))
+	ids := eval[[]string](t, b, "[...document.querySelectorAll('#subject-history tbody tr td:nth-child(2)')].map(td => td.textContent)")
+	if strings.Join(ids, " ") != "k5 k4 k3 k2 k1" {
+		t.Errorf("the page's timeline lists %v, want k5 … k1 from ClickHouse", ids)
+	}
+	if got := b.text(t, "#subject-contexts"); !strings.Contains(got, "Tokyo, JP") || !strings.Contains(got, "(FROM HISTORY)") {
+		t.Errorf("known contexts read %q, want Tokyo, JP from history", got)
+	}
+	b.do(t, "scrolling to the timeline", chromedp.ScrollIntoView(chromedp.CSS("#subject-contexts")))
+	newScreenshots(t).take(t, b, "console-user-history")
+	if errs := b.reported(); len(errs) > 0 {
+		t.Errorf("the browser reported errors:\n%s", strings.Join(errs, "\n"))
 	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -60,41 +61,9 @@ func historyDatabase(t *testing.T) string {
 // answered as an error.
 func TestConsoleTimelinesFromClickHouse(t *testing.T) {
 	dsn := historyDatabase(t)
-	query := func(ctx context.Context, name string, params map[string]string) ([]string, [][]string, error) {
-		return history.RunQueryText(ctx, dsn, name, params)
-	}
-	f := newFixture(t, fixtureOptions{geoip: true, history: query})
-	const user, home, away = "kenji@example.com", "126.72.233.117", "185.220.101.228"
-	var batch []schemas.ScoredEvent
-	for i, e := range []event{
-		{id: "k1", ip: home}, {id: "k2", ip: home}, {id: "k3", ip: away, outcome: "failure"},
-		{id: "k4", ip: home}, {id: "k5", ip: away, outcome: "failure"},
-	} {
-		e.user, e.at = user, testNow.Add(time.Duration(i-10)*time.Minute)
-		var ev schemas.LoginEvent
-		if err := schemas.Decode(e.json(), &ev); err != nil {
-			t.Fatal(err)
-		}
-		sc, err := f.eng.Score(&ev, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch = append(batch, sc.ScoredEvent)
-	}
-	w, err := history.New(history.Config{DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; w.Close() })
-	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-	defer wcancel()
-	if err := w.WriteHistory(wctx, batch); err != nil {
-		t.Fatalf("writing history: %v", err)
-	}
-
+	f := newFixture(t, fixtureOptions{geoip: true, history: historyQuery(dsn)})
+	const user, home = "kenji@example.com", "126.72.233.117"
+	f.recordHistory(dsn, kenjiEvents())
 	column := func(h historyView, name string) []string {
 		t.Helper()
 		for i, c := range h.Columns {
@@ -131,13 +100,89 @@ func TestConsoleTimelinesFromClickHouse(t *testing.T) {
 		}
 	}
 
-	broken := newFixture(t, fixtureOptions{history: func(ctx context.Context, name string, params map[string]string) ([]string, [][]string, error) {
-		u, _ := url.Parse(dsn)
-		u.Path = "/" + testkit.Name("loginrisk_missing")
-		return history.RunQueryText(ctx, u.String(), name, params)
-	}})
+	// An account under attack: more attempts than one query returns, five
+	// to a second, so pages meet inside a second. The newest are shown.
+	var flood []event
+	const floodN = 2*historyPageRows + 100
+	for i := range floodN {
+		flood = append(flood, event{id: fmt.Sprintf("f%05d", i), user: "flood@example.com", ip: "203.0.113.9", outcome: "failure",
+			at: testNow.Add(-time.Hour + time.Duration(i)*200*time.Millisecond)})
+	}
+	f.recordHistory(dsn, flood)
+	f.getJSON("/v1/console/users/flood@example.com", readToken, &v)
+	ids := column(v.History, "event_id")
+	if dup := len(ids) - len(uniq(ids)); dup > 0 {
+		t.Errorf("the flooded timeline repeats %d attempts where its pages meet", dup)
+	}
+	want := fmt.Sprintf("f%05d", floodN-1)
+	if len(ids) != historyRows || ids[0] != want || ids[len(ids)-1] != fmt.Sprintf("f%05d", floodN-historyRows) || v.History.Note != "" {
+		t.Errorf("the flooded timeline has %d rows from %s to %s (note %q); want the newest %d, %s first", len(ids), ids[0], ids[len(ids)-1], v.History.Note, historyRows, want)
+	}
+
+	missing, _ := url.Parse(dsn)
+	missing.Path = "/" + testkit.Name("loginrisk_missing")
+	broken := newFixture(t, fixtureOptions{history: historyQuery(missing.String())})
 	broken.getJSON("/v1/console/users/"+url.PathEscape(user), readToken, &v)
 	if !v.History.Configured || v.History.Error == "" || v.Contexts.Source != "memory" {
 		t.Errorf("with a failing query: history %+v, contexts from %s; want the error shown and memory's contexts", v.History, v.Contexts.Source)
 	}
+}
+
+// kenjiEvents are a user's attempts: successes from home (Tokyo), failures
+// from a Tor exit, the newest a minute before the clock.
+func kenjiEvents() []event {
+	const home, away = "126.72.233.117", "185.220.101.228"
+	out := []event{{id: "k1", ip: home}, {id: "k2", ip: home}, {id: "k3", ip: away, outcome: "failure"},
+		{id: "k4", ip: home}, {id: "k5", ip: away, outcome: "failure"}}
+	for i := range out {
+		out[i].user, out[i].at = "kenji@example.com", testNow.Add(time.Duration(i-len(out))*time.Minute)
+	}
+	return out
+}
+
+// recordHistory scores events through f's engine and writes them to the
+// history database dsn.
+func (f *fixture) recordHistory(dsn string, events []event) {
+	f.t.Helper()
+	var batch []schemas.ScoredEvent
+	for _, e := range events {
+		var ev schemas.LoginEvent
+		if err := schemas.Decode(e.json(), &ev); err != nil {
+			f.t.Fatal(err)
+		}
+		sc, err := f.eng.Score(&ev, false)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		batch = append(batch, sc.ScoredEvent)
+	}
+	w, err := history.New(history.Config{DSN: dsn})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done; w.Close() }()
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if err := w.WriteHistory(wctx, batch); err != nil {
+		f.t.Fatalf("writing history: %v", err)
+	}
+}
+
+// historyQuery is the Config.History of serve: the query pack on dsn.
+func historyQuery(dsn string) HistoryQuery {
+	return func(ctx context.Context, name string, params map[string]string) ([]string, [][]string, error) {
+		return history.RunQueryText(ctx, dsn, name, params)
+	}
+}
+
+// uniq returns the distinct values of s.
+func uniq(s []string) map[string]bool {
+	m := map[string]bool{}
+	for _, v := range s {
+		m[v] = true
+	}
+	return m
 }

@@ -63,9 +63,9 @@ function render(body, v) {
         : note('No decision in memory.')) : null,
       counters.length ? card('Counters now', el('dl', { class: 'facts counters' }, counters.map(([k, n]) => [el('dt', { class: 'mono' }, k), el('dd', { class: 'num' }, dec(n))]))) : null),
     card('Recent decisions (memory)', v.feed ? decisionTable(v.recent, 'No recent decision in memory.', { id: 'subject-recent' }) : note('This server keeps no feed of recent decisions.')),
-    card('Known contexts: successful logins (' + v.contexts.source + ')', el('div', { class: 'contexts' },
+    el('div', { id: 'subject-contexts' }, card('Known contexts: successful logins (from ' + v.contexts.source + ')', el('div', { class: 'contexts' },
       ['cities', 'networks', 'devices'].map((k) => el('div', {}, el('h3', {}, k),
-        table([['value', (c) => el('span', { class: k === 'cities' ? '' : 'mono' }, c.value)], ['logins', (c) => num(c.count), 'num'], ['last', (c) => time(c.last_seen)]], v.contexts[k], 'None seen.'))))),
+        table([['value', (c) => el('span', { class: k === 'cities' ? '' : 'mono' }, c.value)], ['logins', (c) => num(c.count), 'num'], ['last', (c) => time(c.last_seen)]], v.contexts[k], 'None seen.')))))),
     el('div', { id: 'subject-history-card' }, card('History (ClickHouse)', historyTable(v.history))));
 }
 
