@@ -185,6 +185,26 @@ func TestAnalystQueries(t *testing.T) {
 			},
 		},
 		{
+			name: "address timeline", query: "address_timeline", params: with(hour, "address", "203.0.113.9", "limit", "3"),
+			columns: []string{"occurred_at", "event_id", "user_id", "outcome", "failure_reason", "ip", "network", "country", "city", "asn", "device_key",
+				"score", "decision", "lock", "reasons", "rules_version"},
+			rows: [][]string{
+				{at(11), "b1", "u1", "failure", "bad_password", "203.0.113.9", "203.0.113.0/24", "NL", "Amsterdam", "64500", "", "40", "challenge", "", "ip_spray(40)", "v1"},
+				{at(12), "b2", "u6", "failure", "bad_password", "203.0.113.9", "203.0.113.0/24", "NL", "Amsterdam", "64500", "", "40", "challenge", "", "ip_spray(40)", "v1"},
+				{at(13), "b3", "u1", "failure", "bad_password", "203.0.113.9", "203.0.113.0/24", "NL", "Amsterdam", "64500", "", "40", "challenge", "", "ip_spray(40)", "v1"},
+			},
+		},
+		{
+			name: "network timeline", query: "address_timeline", params: with(hour, "address", "198.51.100.0/24"),
+			columns: []string{"occurred_at", "event_id", "user_id", "outcome", "failure_reason", "ip", "network", "country", "city", "asn", "device_key",
+				"score", "decision", "lock", "reasons", "rules_version"},
+			rows: [][]string{
+				{at(15), "c1", "u7", "failure", "bad_password", "198.51.100.20", "198.51.100.0/24", "US", "Ashburn", "64501", "", "0", "allow", "", "", "v1"},
+				{at(16), "c2", "u7", "failure", "bad_password", "198.51.100.20", "198.51.100.0/24", "US", "Ashburn", "64501", "", "0", "allow", "", "", "v1"},
+				{at(17), "c3", "u7", "success", "", "198.51.100.20", "198.51.100.0/24", "US", "Ashburn", "64501", "", "0", "allow", "", "", "v1"},
+			},
+		},
+		{
 			name: "impossible travel", query: "impossible_travel_cases", params: twoHours,
 			columns: []string{"occurred_at", "user_id", "event_id", "outcome", "ip", "country", "city", "distance_km", "speed_kmh", "seconds_since_last", "score", "decision"},
 			rows:    [][]string{{at(50), "carol", "t1", "success", "1.0.16.1", "JP", "Tokyo", "9500", "19000", "1800", "50", "challenge"}},
