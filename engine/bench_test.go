@@ -84,7 +84,9 @@ type benchCore struct {
 	rules    *rules.Manager
 }
 
-func newBenchCore(b *testing.B) *benchCore {
+// newBenchCore builds the engine the benchmarks drive; tune adjusts its
+// configuration (e.g. the console's feed).
+func newBenchCore(b *testing.B, tune ...func(*engine.Config)) *benchCore {
 	b.Helper()
 	rm, err := rules.NewManager(rules.ManagerConfig{})
 	if err != nil {
@@ -104,7 +106,11 @@ func newBenchCore(b *testing.B) *benchCore {
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enricher, State: store})
+	cfg := engine.Config{Rules: rm, Enricher: enricher, State: store}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	eng, err := engine.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -247,8 +253,17 @@ func (c *benchCore) cacheMisses() [2]int64 {
 // enrichment, features, rules, policy and the lock table, state updated.
 // warm-heap-MB is the live heap after the warm-up (the engine's tables,
 // the feature state and caches, the benchmark's own chunk of events).
-func BenchmarkScore(b *testing.B) {
-	c := newBenchCore(b)
+func BenchmarkScore(b *testing.B) { benchScore(b, newBenchCore(b)) }
+
+// BenchmarkScoreWithFeed is BenchmarkScore with the console's feed on
+// (engine.feed_size 10 000, as serve and demo run with the HTTP API): the
+// feed's cost is the difference.
+func BenchmarkScoreWithFeed(b *testing.B) {
+	benchScore(b, newBenchCore(b, func(c *engine.Config) { c.FeedSize = 10_000 }))
+}
+
+// benchScore scores the benchmark traffic one event at a time on c.
+func benchScore(b *testing.B, c *benchCore) {
 	t := newBenchTraffic(b)
 	c.warmUp(b, t, benchWarmChunks)
 	var ms runtime.MemStats

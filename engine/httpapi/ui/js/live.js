@@ -20,15 +20,17 @@ export function live(root, { onAuthError }) {
   const status = el('div', { class: 'status' });
   const totals = el('div', { class: 'totals' });
   const chartBox = el('div', { class: 'chart', id: 'live-chart' });
+  const version = el('span', { class: 'muted' });
   const side = el('div', { class: 'side' });
   fill(root,
-    el('div', { class: 'head' }, el('h1', {}, 'Live'), el('span', { class: 'muted', id: 'live-now' })),
+    el('div', { class: 'head' }, el('h1', {}, 'Live'), version),
     status, totals,
     card('Decisions per second, last 15 minutes (' + bucket + ' s mean)', chartBox, el('div', { class: 'legend' },
       verdicts.map((v) => el('span', { class: 'key v-' + v }, v)))),
     side);
 
   let chart = null;
+  const resize = new ResizeObserver(() => chart && chart.setSize({ width: Math.max(chartBox.clientWidth, 280), height: chartHeight }));
   function draw(series) {
     const n = Math.floor(series.allow.length / bucket);
     const xs = new Array(n);
@@ -61,7 +63,7 @@ export function live(root, { onAuthError }) {
         cursor: { drag: { x: false, y: false } },
         series: [{}, ...verdicts.map((v) => ({ label: v, stroke: colour(v), width: 1.5, fill: colour(v) + '22', points: { show: false } }))],
       }, data, chartBox);
-      new ResizeObserver(() => chart && chart.setSize({ width: Math.max(chartBox.clientWidth, 280), height: chartHeight })).observe(chartBox);
+      resize.observe(chartBox);
     } else {
       chart.setData(data);
     }
@@ -69,7 +71,7 @@ export function live(root, { onAuthError }) {
 
   async function load() {
     const v = await call('/v1/console/live');
-    document.getElementById('live-now') && fill(document.getElementById('live-now'), 'rules ', v.rules_version);
+    fill(version, 'rules ', v.rules_version);
     fill(totals, ...['events', ...verdicts].map((k) =>
       el('div', { class: 'total' + (k === 'events' ? '' : ' v-' + k) }, el('span', { class: 'n' }, num(v.totals[k] || 0)), el('span', {}, k === 'events' ? 'decisions since start' : k))));
     const locksTotal = Object.values(v.locks_by_scope).reduce((a, b) => a + b, 0);
@@ -88,5 +90,12 @@ export function live(root, { onAuthError }) {
       lockCard);
   }
   const p = poll(load, 2000, status, onAuthError);
-  return { stop: () => { p.stop(); if (chart) chart.destroy(); } };
+  return {
+    stop() {
+      p.stop();
+      resize.disconnect();
+      if (chart) chart.destroy();
+      chart = null;
+    },
+  };
 }
