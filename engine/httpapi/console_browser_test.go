@@ -291,6 +291,16 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("the first rule firing most is %q on the page, %q in the API", top, live.Top.Rules[0].Key)
 		}
 		shots.take(t, b, "console-live")
+
+		// The chart follows by itself: decisions made now show up within a
+		// refresh, without a reload.
+		for i := range 5 {
+			f.score(event{id: fmt.Sprintf("live-%d", i), at: testNow}, false)
+		}
+		expr := fmt.Sprintf("document.querySelector('#live-chart').dataset.total === '%d'", want+5)
+		if !get(t, b, "waiting for the chart to take 5 new decisions", chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(15*time.Second))) {
+			t.Error("the chart did not update")
+		}
 	})
 
 	var lifted lockRow
