@@ -226,7 +226,7 @@ func addrMatcher(v string) (func(ip string) bool, netip.Prefix, bool) {
 	}, netip.PrefixFrom(a, a.BitLen()), true
 }
 
-// noFeed answers 200 with an empty list and says why.
+// noFeedNote is what a list says when the engine keeps no feed.
 const noFeedNote = "this server keeps no feed of recent decisions (engine.feed_size is 0)"
 
 // handleDecisions is GET /v1/console/decisions: the feed's recent
@@ -291,10 +291,13 @@ func (s *Server) handleDecisions(w http.ResponseWriter, r *http.Request, _ *cred
 	return s.writeValue(w, http.StatusOK, out)
 }
 
-// feature is one feature of a decision's detail, named as rules name it.
+// feature is one feature of a decision's detail, named as rules name it,
+// with its unit (count, km, second...; empty for flags, names and
+// identifiers such as the ASN).
 type feature struct {
 	Name  string `json:"name"`
 	Value any    `json:"value"`
+	Unit  string `json:"unit,omitempty"`
 }
 
 // featureList lists f's features in the order schemas.Features declares
@@ -308,7 +311,7 @@ func featureList(f *schemas.Features) []feature {
 		if name == "" || name == "-" {
 			continue
 		}
-		out = append(out, feature{Name: name, Value: v.Field(i).Interface()})
+		out = append(out, feature{Name: name, Value: v.Field(i).Interface(), Unit: t.Field(i).Tag.Get("unit")})
 	}
 	return out
 }

@@ -59,6 +59,17 @@ export function decisions(root, { arg, onAuthError }) {
   return p;
 }
 
+// featureValue renders a feature: quantities with separators and their
+// unit, identifiers (an ASN) and names as they are.
+function featureValue(f) {
+  if (typeof f.value !== 'number' || !f.unit) return String(f.value);
+  const unit = unitSymbols[f.unit] ?? ' ' + f.unit;
+  return num(f.value) + unit;
+}
+
+// unitSymbols are the short forms of the catalogue's units.
+const unitSymbols = { count: '', ratio: '', second: ' s', hour: ' h', degree: '°' };
+
 // decision is one decision with its features.
 export function decision(root, { arg, onAuthError }) {
   const status = el('div', { class: 'status' });
@@ -78,7 +89,7 @@ export function decision(root, { arg, onAuthError }) {
         card('Reasons', reasons(d))),
       card('Features', v.features.length
         ? el('div', { class: 'features' }, v.features.map((f) => el('div', { class: 'feature' + (f.value === false || f.value === 0 || f.value === '' ? ' zero' : '') },
-          el('span', { class: 'mono' }, f.name), el('span', { class: 'mono' }, typeof f.value === 'number' ? num(f.value) : String(f.value)))))
+          el('span', { class: 'mono' }, f.name), el('span', { class: 'mono' }, featureValue(f)))))
         : note('The features of this decision are no longer in memory.')));
   }, 0, status, onAuthError);
   return p;
