@@ -56,9 +56,6 @@ var routeTable = []route{
 	{http.MethodGet, "/v1/users/{user_id}/status", "userStatus", scoreBit | readBit | adminBit, (*Server).handleUserStatus},
 	{http.MethodGet, "/v1/ips/{ip}/status", "ipStatus", scoreBit | readBit | adminBit, (*Server).handleIPStatus},
 	{http.MethodGet, "/v1/decisions/{event_id}", "decision", scoreBit | readBit | adminBit, (*Server).handleDecision},
-	{http.MethodDelete, "/v1/locks/{scope}/{key...}", "liftLock", adminBit, (*Server).handleLift},
-	{http.MethodGet, "/v1/rules", "rules", readBit | adminBit, (*Server).handleRules},
-	{http.MethodPost, "/v1/rules/reload", "reloadRules", adminBit, (*Server).handleReload},
 	{http.MethodGet, "/v1/locks", "locks", readBit | adminBit, (*Server).handleLocks},
 	// The console's endpoints (console.go) and its page (ui.go).
 	{http.MethodGet, "/v1/console/whoami", "consoleWhoami", readBit | adminBit, (*Server).handleWhoami},
@@ -69,6 +66,9 @@ var routeTable = []route{
 	{http.MethodGet, "/v1/console/ips/{ip}", "consoleAddress", readBit | adminBit, (*Server).handleConsoleAddress},
 	{http.MethodGet, "/v1/console/rules", "consoleRules", readBit | adminBit, (*Server).handleConsoleRules},
 	{http.MethodGet, "/ui/{path...}", "console", open, (*Server).handleUI},
+	{http.MethodDelete, "/v1/locks/{scope}/{key...}", "liftLock", adminBit, (*Server).handleLift},
+	{http.MethodGet, "/v1/rules", "rules", readBit | adminBit, (*Server).handleRules},
+	{http.MethodPost, "/v1/rules/reload", "reloadRules", adminBit, (*Server).handleReload},
 	{http.MethodGet, "/healthz", "healthz", open, (*Server).handleHealthz},
 	{http.MethodGet, "/readyz", "readyz", open, (*Server).handleReadyz},
 	// /metrics needs the read role unless Config.MetricsOpen (routeRoles).
