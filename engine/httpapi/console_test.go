@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/loginrisk/loginrisk/schemas"
@@ -104,5 +107,37 @@ func TestConsoleWithoutFeed(t *testing.T) {
 	f.getJSON("/v1/console/users/ivan@example.com", readToken, &user)
 	if user.Feed || len(user.Recent) != 0 || user.Status == nil || len(user.Status.Locks) != 1 {
 		t.Errorf("ivan without a feed: %+v", user)
+	}
+}
+
+// TestConsoleRulesShowTheLastReload checks the rules view reports hits and
+// a broken reload, with its error, while the previous set stays in use.
+func TestConsoleRulesShowTheLastReload(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ivan := f.bruteForce("ivan@example.com", "198.51.100.50")
+	type rulesView struct {
+		Version string        `json:"version"`
+		Rules   []consoleRule `json:"rules"`
+		Reload  *RulesStatus  `json:"reload"`
+	}
+	var v rulesView
+	f.getJSON("/v1/console/rules", readToken, &v)
+	hits := map[string]int64{}
+	for _, r := range v.Rules {
+		hits[r.ID] = r.HitsWindow
+	}
+	if v.Reload == nil || !v.Reload.LastReloadSuccessful || hits[ivan.Lock.Rule] != 1 {
+		t.Fatalf("rules view %+v: want a successful load and one hit of %s", v, ivan.Lock.Rule)
+	}
+	if err := os.WriteFile(filepath.Join(f.rulesDir, "broken.yaml"), []byte("rules:\n  - id: broken\n    when: nosuchfeature > 1\n    weight: 10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if resp := f.do(request{method: "POST", path: "/v1/rules/reload", token: adminToken}); resp.code != 422 {
+		t.Fatalf("reloading broken rules: %d %s", resp.code, resp.body)
+	}
+	version := v.Version
+	f.getJSON("/v1/console/rules", readToken, &v)
+	if v.Reload.LastReloadSuccessful || !strings.Contains(v.Reload.LastError, "nosuchfeature") || v.Version != version || v.Reload.ReloadFailuresTotal != 1 {
+		t.Errorf("after a broken reload: %+v, want the error and version %s still in use", v.Reload, version)
 	}
 }
