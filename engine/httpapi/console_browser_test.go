@@ -144,6 +144,14 @@ func (b *browser) signIn(t *testing.T, f *fixture, token string) {
 	b.do(t, "signing in", chromedp.SendKeys(chromedp.CSS("#token"), token+kb.Enter), chromedp.WaitVisible(chromedp.CSS("#nav")))
 }
 
+// forget drops the reported errors that contain s: the ones a step
+// expects.
+func (b *browser) forget(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.errors = slices.DeleteFunc(b.errors, func(e string) bool { return strings.Contains(e, s) })
+}
+
 // reported returns the errors the browser reported so far.
 func (b *browser) reported() []string {
 	b.mu.Lock()
@@ -448,7 +456,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 
 	t.Run("read role", func(t *testing.T) {
-		b.do(t, "signing in with the read token", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#token")),
+		b.do(t, "signing out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#token")))
+		if stored := eval[string](t, b, "sessionStorage.getItem('loginrisk.token') || ''"); stored != "" {
+			t.Errorf("signing out left the token in session storage")
+		}
+		b.do(t, "signing in with an unknown token", chromedp.SendKeys(chromedp.CSS("#token"), "not-a-token-0123456789"+kb.Enter))
+		if msg := get(t, b, "waiting for the refusal", chromedp.Poll[string]("document.getElementById('login-error').textContent")); msg != "This token is not accepted." {
+			t.Errorf("an unknown token got %q", msg)
+		}
+		b.forget("status of 401 (Unauthorized) (" + f.ts.URL + "/v1/console/whoami")
+		b.do(t, "signing in with the read token",
 			chromedp.SendKeys(chromedp.CSS("#token"), readToken+kb.Enter),
 			chromedp.WaitVisible(chromedp.CSS("#nav")), chromedp.Navigate(f.ts.URL+"/ui/#locks"), chromedp.WaitVisible(chromedp.CSS("#locks-table")))
 		buttons := eval[int](t, b, "document.querySelectorAll('button[data-lift]').length")
