@@ -426,9 +426,10 @@ type historyView struct {
 	Note       string     `json:"note,omitempty"`
 }
 
-// timeline runs a history query for the subject views; its failure is
-// shown on the page, not answered as an error.
-func (s *Server) timeline(ctx context.Context, name string, params map[string]string) historyView {
+// timeline runs a history query for the subject views and keeps its
+// newest historyRows rows; each, when set, sees every row read. A failure
+// is shown on the page, not answered as an error.
+func (s *Server) timeline(ctx context.Context, name string, params map[string]string, each func(cols, row []string)) historyView {
 	if s.cfg.History == nil {
 		return historyView{Note: "history is not configured (no ClickHouse): this page shows what memory holds"}
 	}
@@ -454,6 +455,9 @@ func (s *Server) timeline(ctx context.Context, name string, params map[string]st
 		for _, r := range got {
 			if id < 0 || !seen[r[id]] {
 				rows = append(rows, r)
+				if each != nil {
+					each(cols, r)
+				}
 			}
 		}
 		rows = rows[max(len(rows)-historyRows, 0):]
@@ -529,46 +533,45 @@ func (s *Server) handleConsoleUser(w http.ResponseWriter, r *http.Request, _ *cr
 			}
 		}
 	}
-	v.History = s.timeline(r.Context(), "user_timeline", map[string]string{"user_id": userID})
+	// The known contexts come from every row of the history read (not only
+	// the rows shown), else from memory.
+	fromHistory, rowsRead := newContextTally(), 0
+	v.History = s.timeline(r.Context(), "user_timeline", map[string]string{"user_id": userID}, func(cols, row []string) {
+		rowsRead++
+		fromHistory.addHistoryRow(cols, row)
+	})
 	v.Contexts = tally.result("memory")
-	if len(v.History.Rows) > 0 {
-		v.Contexts = historyContexts(v.History).result("history")
+	if rowsRead > 0 && v.History.Error == "" {
+		v.Contexts = fromHistory.result("history")
 	}
 	return s.writeValue(w, http.StatusOK, v)
 }
 
-// historyContexts tallies the successful logins of a timeline.
-func historyContexts(h historyView) *contextTally {
-	col := map[string]int{}
-	for i, c := range h.Columns {
-		col[c] = i
-	}
-	get := func(row []string, name string) string {
-		if i, ok := col[name]; ok && i < len(row) {
+// addHistoryRow tallies a timeline row (columns cols) when it is a
+// successful login.
+func (c *contextTally) addHistoryRow(cols, row []string) {
+	get := func(name string) string {
+		if i := slices.Index(cols, name); i >= 0 && i < len(row) {
 			return row[i]
 		}
 		return ""
 	}
-	tally := newContextTally()
-	for _, row := range h.Rows {
-		if get(row, "outcome") != string(schemas.OutcomeSuccess) {
-			continue
-		}
-		at, _ := time.Parse(time.RFC3339, get(row, "occurred_at"))
-		network := get(row, "network")
-		if network == "" {
-			if a, err := schemas.ParseIP(get(row, "ip")); err == nil {
-				bits := 24
-				if a.Is6() {
-					bits = 64
-				}
-				p, _ := a.Prefix(bits)
-				network = p.String()
-			}
-		}
-		tally.add(at, cityOf(get(row, "country"), get(row, "city")), network, get(row, "device_key"))
+	if get("outcome") != string(schemas.OutcomeSuccess) {
+		return
 	}
-	return tally
+	at, _ := time.Parse(time.RFC3339, get("occurred_at"))
+	network := get("network")
+	if network == "" {
+		if a, err := schemas.ParseIP(get("ip")); err == nil {
+			bits := 24
+			if a.Is6() {
+				bits = 64
+			}
+			p, _ := a.Prefix(bits)
+			network = p.String()
+		}
+	}
+	c.add(at, cityOf(get("country"), get("city")), network, get("device_key"))
 }
 
 // handleConsoleAddress is GET /v1/console/ips/{ip}: an address, or a
@@ -610,7 +613,7 @@ func (s *Server) handleConsoleAddress(w http.ResponseWriter, r *http.Request, _ 
 		}
 	}
 	v.Contexts = tally.result("memory")
-	v.History = s.timeline(r.Context(), "address_timeline", map[string]string{"address": v.Subject})
+	v.History = s.timeline(r.Context(), "address_timeline", map[string]string{"address": v.Subject}, nil)
 	return s.writeValue(w, http.StatusOK, v)
 }
 
