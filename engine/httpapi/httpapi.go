@@ -1,8 +1,9 @@
 // Package httpapi is the engine's synchronous HTTP adapter: the login
 // gateway scores an attempt and asks whether a user or an address is locked,
 // operators lift locks and reload rules, and orchestrators probe health,
-// readiness and Prometheus metrics. schemas/openapi.yaml describes every
-// route; a test holds the server to it.
+// readiness and Prometheus metrics. It also serves the security team's web
+// console under /ui/ (ui.go, console.go, docs/console.md).
+// schemas/openapi.yaml describes every route; a test holds the server to it.
 package httpapi
 
 import (
