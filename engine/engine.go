@@ -707,20 +707,41 @@ func (e *Engine) Record(ctx context.Context, b *Batch) error {
 	return e.cfg.Recorder.Record(ctx, b.Scored)
 }
 
-// ParseLockKey parses the text form of a lock key ("user|ip" for user_ip).
+// ParseLockKey parses the text form of a lock key ("user|ip" for user_ip)
+// and checks it against the field limits: a user part of at most
+// schemas.MaxUserIDLen bytes, a device key of at most
+// schemas.MaxDeviceIDLen, an address part that is an address or a network
+// in text form of at most schemas.MaxIPKeyLen.
 func ParseLockKey(scope schemas.LockScope, key string) (lockKey, bool) {
-	if !scope.Valid() || key == "" {
+	if !scope.Valid() || key == "" || len(key) > schemas.MaxLockKeyLen {
 		return lockKey{}, false
 	}
-	if scope != schemas.ScopeUserIP {
-		return lockKey{scope: scope, a: key}, true
+	switch scope {
+	case schemas.ScopeUser:
+		return lockKey{scope: scope, a: key}, len(key) <= schemas.MaxUserIDLen
+	case schemas.ScopeDevice:
+		return lockKey{scope: scope, a: key}, len(key) <= schemas.MaxDeviceIDLen
+	case schemas.ScopeIP:
+		return lockKey{scope: scope, a: key}, validIPKey(key)
 	}
-	for i := len(key) - 1; i >= 0; i-- {
-		if key[i] == '|' {
-			return lockKey{scope: scope, a: key[:i], b: key[i+1:]}, i > 0 && i < len(key)-1
-		}
+	i := strings.LastIndexByte(key, '|')
+	if i <= 0 || i > schemas.MaxUserIDLen || !validIPKey(key[i+1:]) {
+		return lockKey{}, false
 	}
-	return lockKey{}, false
+	return lockKey{scope: scope, a: key[:i], b: key[i+1:]}, true
+}
+
+// validIPKey reports whether s can be the address part of a lock key: an
+// address or a network (an IPv6 /64) in text form.
+func validIPKey(s string) bool {
+	if s == "" || len(s) > schemas.MaxIPKeyLen {
+		return false
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	_, err := netip.ParsePrefix(s)
+	return err == nil
 }
 
 // Decision returns the remembered decision for an event id.

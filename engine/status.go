@@ -112,24 +112,82 @@ func (e *Engine) Lift(ctx context.Context, scope schemas.LockScope, key, actor s
 	return d, nil
 }
 
+// Errors of a lock from outside this process that the engine refuses
+// (see admitLock).
+var (
+	// ErrBadLockRule: the lock's rule is longer than schemas.MaxRuleLen.
+	ErrBadLockRule = errors.New("invalid lock rule")
+	// ErrLockTooLong: the lock lasts longer than the policy's longest
+	// lock (rules.Policy.LongestLock), which caps every lock it sets.
+	ErrLockTooLong = errors.New("lock lasts longer than the policy's longest lock")
+	// ErrLockAhead: the lock was set further ahead of the engine's clock
+	// than Config.MaxFutureSkew, which no event can be.
+	ErrLockAhead = errors.New("lock set ahead of the engine's clock")
+)
+
+// lockSpanSlack is what a lock may last beyond the policy's longest lock
+// and still be admitted: history keeps until in whole seconds, rounded up.
+const lockSpanSlack = time.Second
+
+// admitLock checks a lock that comes from outside this process — another
+// instance's decision, a row of history at start-up — and set at setAt,
+// before it may enter the lock table. Independently of how the lock was
+// authenticated it must be one this engine could have set: a scope, key
+// and rule within the field limits, set no further ahead of the clock
+// than MaxFutureSkew (when the engine has a clock), and ending at most
+// the policy's longest lock after setAt. With these bounds every key a
+// stream of decisions adds leaves the table at the sweep after its lock
+// and its offence record expire (see TestForgedLocksLeaveTheTable).
+func (e *Engine) admitLock(l *schemas.Lock, setAt time.Time) (lockKey, error) {
+	k, ok := ParseLockKey(l.Scope, l.Key)
+	if !ok {
+		return lockKey{}, fmt.Errorf("%w: lock.scope %q with a lock.key of %d bytes", ErrBadLockKey, truncate(string(l.Scope), 16), len(l.Key))
+	}
+	if len(l.Rule) > schemas.MaxRuleLen {
+		return lockKey{}, fmt.Errorf("%w: lock.rule is %d bytes, more than the %d allowed", ErrBadLockRule, len(l.Rule), schemas.MaxRuleLen)
+	}
+	if e.cfg.Clock != nil && e.cfg.MaxFutureSkew > 0 {
+		if limit := e.cfg.Clock().Add(e.cfg.MaxFutureSkew); setAt.After(limit) {
+			return lockKey{}, fmt.Errorf("%w: set at %s, more than %s ahead", ErrLockAhead, setAt.UTC().Format(time.RFC3339), e.cfg.MaxFutureSkew)
+		}
+	}
+	longest := e.cfg.Rules.Current().Policy().LongestLock()
+	if span := l.Until.Sub(setAt); span > longest+lockSpanSlack {
+		return lockKey{}, fmt.Errorf("%w: lock.until %s is %s after it was set, the policy's longest lock is %s",
+			ErrLockTooLong, l.Until.UTC().Format(time.RFC3339), span.Round(time.Second), longest)
+	}
+	return k, nil
+}
+
+// truncate returns at most n bytes of s, for messages that quote input.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
 // ApplyDecision updates the lock table from a decision published by any
 // instance (the replicated lock table): a lock it sets is installed, an
 // admin_lift record lifts one. Decisions this instance made are applied
-// again harmlessly.
-func (e *Engine) ApplyDecision(d *schemas.Decision) {
+// again harmlessly. A lock admitLock refuses changes nothing and is
+// returned as an error (ErrBadLockKey, ErrBadLockRule, ErrLockTooLong,
+// ErrLockAhead); the caller counts and reports it.
+func (e *Engine) ApplyDecision(d *schemas.Decision) error {
 	if d == nil || d.Lock == nil {
-		return
+		return nil
 	}
-	k, ok := ParseLockKey(d.Lock.Scope, d.Lock.Key)
-	if !ok {
-		return
+	k, err := e.admitLock(d.Lock, d.OccurredAt)
+	if err != nil {
+		return err
 	}
 	if d.Lock.Rule == AdminLiftRule {
 		e.locks.lift(k, d.Lock.Until)
-		return
+		return nil
 	}
 	if d.Lock.Rule == "" || !d.Lock.Until.After(d.OccurredAt) {
-		return
+		return nil
 	}
 	e.locks.restore(k, d.OccurredAt, d.Lock.Until, d.Lock.Rule)
+	return nil
 }

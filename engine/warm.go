@@ -27,6 +27,9 @@ type WarmStats struct {
 	Profiles int
 	Events   int
 	Locks    int
+	// LocksRefused counts the locks of history that admitLock refused
+	// (longer than the policy's longest lock, beyond the field limits).
+	LocksRefused int
 }
 
 // WarmUp rebuilds the state from history so that a restart does not hand
@@ -69,6 +72,7 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 	}
 	since := anchor.Add(-WarmSpan)
 	resetAfter := e.cfg.Rules.Current().Policy().OffenceResetAfter
+	var refused lockRefusals
 	var f schemas.Features
 	err = src.Recent(ctx, since, func(se schemas.ScoredEvent) error {
 		ev := se.Event
@@ -89,7 +93,9 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 			fillEventFeatures(ev, &f)
 		}
 		e.cfg.State.Observe(ev, &f)
-		e.replayLock(ev, se.Decision, resetAfter)
+		if err := e.replayLock(ev, se.Decision, resetAfter); err != nil {
+			refused.add(se.Decision.Lock, err)
+		}
 		at := attemptOf(ev)
 		if !e.keepOutcomes {
 			se.Event, se.Features = nil, nil
@@ -109,15 +115,25 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 	if err != nil {
 		return st, fmt.Errorf("warm-up locks: %w", err)
 	}
+	// History does not keep when an active lock was set, only that it
+	// is active at the anchor: the anchor is the latest it can have been
+	// set, which bounds its span from below.
 	active := make(map[lockKey]bool, len(locks))
-	for _, l := range locks {
-		if k, ok := ParseLockKey(l.Scope, l.Key); ok {
-			// A lock the span did not set was set before it: one offence,
-			// older than the span (a no-op for the locks replayed above).
-			e.locks.restore(k, since.Add(-time.Second), l.Until, l.Rule)
-			active[k] = true
-			st.Locks++
+	for i := range locks {
+		l := &locks[i]
+		k, err := e.admitLock(l, anchor)
+		if err != nil {
+			refused.add(l, err)
+			continue
 		}
+		// A lock the span did not set was set before it: one offence,
+		// older than the span (a no-op for the locks replayed above).
+		e.locks.restore(k, since.Add(-time.Second), l.Until, l.Rule)
+		active[k] = true
+		st.Locks++
+	}
+	if st.LocksRefused = len(refused.keys); st.LocksRefused > 0 {
+		e.log.Warn("warm-up refused locks from history", "count", st.LocksRefused, "first_err", refused.first)
 	}
 	// A lock replayed above that history no longer reports active was
 	// lifted by an administrator: lift it again (its offences stay).
@@ -132,17 +148,35 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 // replayLock sets again, at its event's time and with its recorded end,
 // the lock a decision from history set. A decision that only reported an
 // active lock (reason "locked" naming the decision's own lock) set none.
-func (e *Engine) replayLock(ev *schemas.LoginEvent, d *schemas.Decision, resetAfter time.Duration) {
+// A lock admitLock refuses is not set, and returned as an error.
+func (e *Engine) replayLock(ev *schemas.LoginEvent, d *schemas.Decision, resetAfter time.Duration) error {
 	l := d.Lock
 	if l == nil || l.Rule == AdminLiftRule || !l.Until.After(ev.OccurredAt) || reportsActiveLock(d) {
-		return
+		return nil
 	}
-	k, ok := ParseLockKey(l.Scope, l.Key)
-	if !ok {
-		return
+	k, err := e.admitLock(l, ev.OccurredAt)
+	if err != nil {
+		return err
 	}
 	until := l.Until
 	e.locks.set(k, ev.OccurredAt, l.Rule, resetAfter, func(int) time.Duration { return until.Sub(ev.OccurredAt) })
+	return nil
+}
+
+// lockRefusals collects the locks of history a warm-up refused: each
+// scope and key once (a lock is read both as the event that set it and
+// as active), with the first reason for the log.
+type lockRefusals struct {
+	keys  map[string]struct{}
+	first error
+}
+
+func (r *lockRefusals) add(l *schemas.Lock, err error) {
+	if r.keys == nil {
+		r.keys = make(map[string]struct{})
+		r.first = err
+	}
+	r.keys[string(l.Scope)+"\x00"+l.Key] = struct{}{}
 }
 
 // reportsActiveLock reports whether d's lock is the active lock its

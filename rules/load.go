@@ -375,6 +375,8 @@ func (p *fileParser) rule(n *yaml.Node) *Rule {
 				switch {
 				case !ruleIDPattern.MatchString(id):
 					p.errorf(v.Line, "", "id", "%q must match [a-z0-9_]+", id)
+				case len(id) > schemas.MaxRuleLen:
+					p.errorf(v.Line, "", "id", "is %d characters, more than the %d allowed", len(id), schemas.MaxRuleLen)
 				case slices.Contains(reservedIDs, id):
 					p.errorf(v.Line, "", "id", "%q is reserved", id)
 				}

@@ -105,7 +105,7 @@ func (p *Policy) LockDuration(base time.Duration, priorOffences int) time.Durati
 	if len(ladder) == 0 {
 		return base
 	}
-	last := ladder[len(ladder)-1]
+	last := p.LongestLock()
 	if base <= 0 {
 		base = ladder[0]
 	}
@@ -124,6 +124,16 @@ func (p *Policy) LockDuration(base time.Duration, priorOffences int) time.Durati
 		return last
 	}
 	return ladder[i]
+}
+
+// LongestLock returns the longest lock the policy can set: the last rung
+// of the ladder, which caps every lock (see LockDuration). A lock that
+// claims to last longer was not set by this policy.
+func (p *Policy) LongestLock() time.Duration {
+	if len(p.LockDurations) == 0 {
+		return 0
+	}
+	return p.LockDurations[len(p.LockDurations)-1]
 }
 
 // PriorOffences returns the offences that still count for escalation: count

@@ -45,6 +45,20 @@ func (s LockScope) Valid() bool {
 	return false
 }
 
+// Field limits of a Lock, in bytes. A lock from outside the process (a
+// decision read back from the topic, history at start-up) beyond them is
+// refused.
+const (
+	// MaxIPKeyLen bounds the address part of a lock key: an address, or
+	// an IPv6 /64, in text form.
+	MaxIPKeyLen = 64
+	// MaxLockKeyLen bounds a lock key; the longest is a user_ip key, a
+	// user_id, "|" and an address key.
+	MaxLockKeyLen = MaxUserIDLen + 1 + MaxIPKeyLen
+	// MaxRuleLen bounds a rule id, and so the rule of a lock or a reason.
+	MaxRuleLen = 128
+)
+
 // Lock is an active lock on a scope and key, set by a decision.
 type Lock struct {
 	Scope LockScope `json:"scope"`

@@ -42,7 +42,7 @@ func cmdBacktest(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if (*events == "") == (*from == "") {
 		return usage("give either --events F or --from T (with --clickhouse-dsn) to read the history")
 	}
-	cfg, err := cf.configure(fs, stderr, false)
+	cfg, err := cf.configure(fs, stderr, 0)
 	if err != nil {
 		return err
 	}

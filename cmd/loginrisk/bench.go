@@ -92,11 +92,15 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if o.skip[stageProduce] {
 		o.skip[stageIngest], o.skip[stageDrain] = true, true // nothing to read
 	}
-	cfg, err := cf.configure(fs, stderr, false)
+	cfg, err := cf.configure(fs, stderr, 0)
 	if err != nil {
 		return err
 	}
 	cfg.GeoIP = cfg.GeoIP.orTestDatabases()
+	// The harness's engine is the only reader of its decisions.
+	if err := cfg.Kafka.withRunDecisionKey(); err != nil {
+		return err
+	}
 	logCfg := cfg.Log
 	if cf.logLevel == "" {
 		logCfg.Level = "warn"
@@ -242,7 +246,7 @@ func (b *bench) newStream() (*kafkastream.Stream, error) {
 	kc := b.cfg.Kafka
 	return kafkastream.New(kafkastream.Config{
 		Brokers: kc.Brokers, GroupID: kc.GroupID, EventsTopic: kc.EventsTopic, DecisionsTopic: kc.DecisionsTopic,
-		DLQTopic: kc.DLQTopic, Partitions: kc.Partitions, Replication: kc.Replication, Logger: b.log,
+		DLQTopic: kc.DLQTopic, Partitions: kc.Partitions, Replication: kc.Replication, DecisionKeys: kc.decisionKeys(), Logger: b.log,
 	})
 }
 

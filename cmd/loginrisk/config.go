@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/loginrisk/loginrisk/engine/kafkastream"
 	"github.com/loginrisk/loginrisk/features"
 )
 
@@ -47,6 +50,41 @@ type KafkaConfig struct {
 	SASLUser       string        `yaml:"sasl_user"`
 	SASLPassword   Secret        `yaml:"sasl_password"`
 	TLS            TLSConfig     `yaml:"tls"`
+	// DecisionKeys authenticate the decisions topic (HMAC-SHA-256): the
+	// first signs, every one verifies. serve requires at least one, the
+	// same on every instance (docs/security.md).
+	DecisionKeys []DecisionKeyConfig `yaml:"decision_keys"`
+}
+
+// DecisionKeyConfig is one key of the decisions MAC: an id sent with each
+// signed decision and a secret of at least 32 bytes.
+type DecisionKeyConfig struct {
+	ID     string `yaml:"id"`
+	Secret Secret `yaml:"secret"`
+}
+
+// decisionKeys returns the configured keys in the adapter's form.
+func (k KafkaConfig) decisionKeys() []kafkastream.DecisionKey {
+	out := make([]kafkastream.DecisionKey, len(k.DecisionKeys))
+	for i, dk := range k.DecisionKeys {
+		out[i] = kafkastream.DecisionKey{ID: dk.ID, Secret: []byte(dk.Secret)}
+	}
+	return out
+}
+
+// withRunDecisionKey gives a configuration without decision keys one
+// random key for this process alone: for demo and bench, whose engine
+// is the only reader of its decisions.
+func (k *KafkaConfig) withRunDecisionKey() error {
+	if len(k.DecisionKeys) > 0 {
+		return nil
+	}
+	var b [kafkastream.MinDecisionKeyBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Errorf("generating a decision key: %w", err)
+	}
+	k.DecisionKeys = []DecisionKeyConfig{{ID: "run-" + hex.EncodeToString(b[:3]), Secret: Secret(hex.EncodeToString(b[:]))}}
+	return nil
 }
 
 // TLSConfig is a client TLS setup.
@@ -440,6 +478,11 @@ func (c *Config) resolveSecrets() error {
 			errs = append(errs, err)
 		}
 	}
+	for i := range c.Kafka.DecisionKeys {
+		if c.Kafka.DecisionKeys[i].Secret, err = c.Kafka.DecisionKeys[i].Secret.Resolve(fmt.Sprintf("kafka.decision_keys[%d].secret", i)); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.ClickHouse.Password, err = c.ClickHouse.Password.Resolve("clickhouse.password"); err != nil {
 		errs = append(errs, err)
 	} else if _, err := c.ClickHouse.connString(); err != nil {
@@ -448,11 +491,30 @@ func (c *Config) resolveSecrets() error {
 	return errors.Join(errs...)
 }
 
+// needs says what a subcommand requires of the configuration beyond
+// what is always checked.
+type needs uint8
+
+const (
+	// needKafka: brokers (serve, produce).
+	needKafka needs = 1 << iota
+	// needDecisionKeys: kafka.decision_keys (serve, which publishes and
+	// follows decisions with other instances).
+	needDecisionKeys
+)
+
 // Validate checks every section and returns all problems.
-func (c *Config) Validate(needKafka bool) error {
+func (c *Config) Validate(need needs) error {
 	var errs []error
-	if needKafka && len(c.Kafka.Brokers) == 0 {
+	if need&needKafka != 0 && len(c.Kafka.Brokers) == 0 {
 		errs = append(errs, errors.New("kafka.brokers: at least one broker is required (--kafka-brokers or LOGINRISK_KAFKA_BROKERS)"))
+	}
+	// Keys given are always checked; none is an error only where
+	// decisions are shared between processes.
+	if len(c.Kafka.DecisionKeys) > 0 || need&needDecisionKeys != 0 {
+		if err := kafkastream.ValidateDecisionKeys(c.Kafka.decisionKeys()); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, b := range c.Kafka.Brokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {

@@ -53,7 +53,7 @@ func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := cf.configure(fs, stderr, false)
+	cfg, err := cf.configure(fs, stderr, 0)
 	if err != nil {
 		return err
 	}
@@ -89,6 +89,11 @@ func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		cfg.Kafka.DLQTopic += suffix
 	}
 
+	// One process reads its own decisions: a key for this run will do,
+	// unless the configuration names keys.
+	if err := cfg.Kafka.withRunDecisionKey(); err != nil {
+		return err
+	}
 	found := false
 	if cfg.ClickHouse.DSN == "" && !*noClickHouse {
 		cfg.ClickHouse.DSN = DSN(findDemoClickHouse(ctx, stderr))
@@ -122,7 +127,7 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 	stream, err := kafkastream.New(kafkastream.Config{
 		Brokers: d.cfg.Kafka.Brokers, GroupID: d.cfg.Kafka.GroupID,
 		EventsTopic: d.cfg.Kafka.EventsTopic, DecisionsTopic: d.cfg.Kafka.DecisionsTopic, DLQTopic: d.cfg.Kafka.DLQTopic,
-		Partitions: d.cfg.Kafka.Partitions, Logger: d.log,
+		Partitions: d.cfg.Kafka.Partitions, DecisionKeys: d.cfg.Kafka.decisionKeys(), Logger: d.log,
 	})
 	if err != nil {
 		return err

@@ -43,7 +43,7 @@ func cmdEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fs.Usage()
 		return exitCode(2)
 	}
-	cfg, err := cf.configure(fs, stderr, false)
+	cfg, err := cf.configure(fs, stderr, 0)
 	if err != nil {
 		return err
 	}

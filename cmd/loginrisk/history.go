@@ -48,7 +48,7 @@ func cmdMigrate(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := cf.configure(fs, stderr, false)
+	cfg, err := cf.configure(fs, stderr, 0)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if *list || name == "" {
 		return listQueries(stdout)
 	}
-	cfg, err := cf.configure(fs, stderr, false)
+	cfg, err := cf.configure(fs, stderr, 0)
 	if err != nil {
 		return err
 	}

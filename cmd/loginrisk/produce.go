@@ -33,7 +33,7 @@ func cmdProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintln(stderr, "loginrisk produce: --events is required")
 		return exitCode(2)
 	}
-	cfg, err := cf.configure(fs, stderr, true)
+	cfg, err := cf.configure(fs, stderr, needKafka)
 	if err != nil {
 		return err
 	}
@@ -72,6 +72,10 @@ func ensureEventsTopic(ctx context.Context, cfg Config, topic string, stderr io.
 		return nil
 	}
 	cfg.Kafka.EventsTopic = topic
+	// This stream only creates topics; it never signs or reads a decision.
+	if err := cfg.Kafka.withRunDecisionKey(); err != nil {
+		return err
+	}
 	stream, err := newStream(cfg, newLogger(stderr, cfg.Log))
 	if err != nil {
 		return err

@@ -30,7 +30,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fs.Usage()
 		return exitCode(2)
 	}
-	cfg, err := cf.configure(fs, stderr, false)
+	cfg, err := cf.configure(fs, stderr, 0)
 	if err != nil {
 		return err
 	}

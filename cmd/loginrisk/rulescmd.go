@@ -57,7 +57,7 @@ func cmdRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		return exitCode(1)
 	}
-	cfg, err := cf.configure(fs, stderr, false)
+	cfg, err := cf.configure(fs, stderr, 0)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := cf.configure(fs, stderr, true)
+	cfg, err := cf.configure(fs, stderr, needKafka|needDecisionKeys)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
-		log.Info("state rebuilt from history", "anchor", st.Anchor, "profiles", st.Profiles, "events", st.Events, "locks", st.Locks, "took", time.Since(start).Round(time.Millisecond))
+		log.Info("state rebuilt from history", "anchor", st.Anchor, "profiles", st.Profiles, "events", st.Events, "locks", st.Locks, "locks_refused", st.LocksRefused, "took", time.Since(start).Round(time.Millisecond))
 	}
 
 	// Background parts run until bgCtx ends, which is after the consumer
@@ -122,7 +122,7 @@ func newStream(cfg Config, log *slog.Logger) (*kafkastream.Stream, error) {
 		Partitions: cfg.Kafka.Partitions, Replication: cfg.Kafka.Replication, MaxBatch: cfg.Kafka.MaxBatch, MaxInFlight: cfg.Kafka.MaxInFlight,
 		DrainTimeout: cfg.Kafka.DrainTimeout, TLS: tlsCfg,
 		SASLMechanism: cfg.Kafka.SASLMechanism, SASLUser: cfg.Kafka.SASLUser, SASLPassword: string(cfg.Kafka.SASLPassword),
-		Logger: log,
+		DecisionKeys: cfg.Kafka.decisionKeys(), Logger: log,
 	})
 }
 

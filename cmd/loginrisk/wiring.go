@@ -133,13 +133,13 @@ func kafkaTLS(c TLSConfig) (*tls.Config, error) {
 // configure builds the validated configuration of a subcommand whose flags
 // are parsed. With --check-config it prints the verdict and returns an
 // exitCode (0 when valid).
-func (cf *commonFlags) configure(fs *flag.FlagSet, stderr io.Writer, needKafka bool) (Config, error) {
+func (cf *commonFlags) configure(fs *flag.FlagSet, stderr io.Writer, need needs) (Config, error) {
 	cfg, err := cf.load(fs)
 	if err == nil {
 		err = cfg.resolveSecrets()
 	}
 	if err == nil {
-		err = cfg.Validate(needKafka)
+		err = cfg.Validate(need)
 	}
 	if cf.checkConfig {
 		if err != nil {

@@ -22,7 +22,7 @@ import (
 var lockKeyJSON = []byte(`"lock"`)
 
 // followSummaryEvery is how often FollowDecisions reports the decisions it
-// had to skip since its last report.
+// did not apply since its last report.
 const followSummaryEvery = time.Minute
 
 // FollowDecisions keeps a replicated view of every instance's decisions: it
@@ -36,12 +36,17 @@ const followSummaryEvery = time.Minute
 // reader per partition. apply is never called concurrently; within a
 // partition it sees the decisions in order.
 //
+// Only authenticated decisions are applied: a lock decision whose MAC is
+// missing (ErrUnsigned) or does not verify under Config.DecisionKeys
+// (ErrBadMAC) is dropped before it is decoded, as is a message that is
+// not a Decision; a decision apply returns an error for is counted as
+// refused. Each kind has a counter in Metrics, and the drops are reported
+// as one warning per minute with their counts and the first reason.
+//
 // The partitions are looked up once at start (retrying until the topic
 // exists or ctx ends); partitions added later are followed after a
-// restart. A message that is not a Decision is skipped, and the skips are
-// reported as one warning per minute with their count. FollowDecisions
-// returns nil when ctx ends.
-func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply func(*schemas.Decision)) error {
+// restart. FollowDecisions returns nil when ctx ends.
+func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply func(*schemas.Decision) error) error {
 	if apply == nil {
 		return errors.New("kafkastream: FollowDecisions needs an apply function")
 	}
@@ -71,13 +76,13 @@ func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply fun
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				f.reportSkipped()
+				f.reportDropped()
 			}
 		}
 	}()
 	wg.Wait()
 	<-summarised
-	f.reportSkipped()
+	f.reportDropped()
 	return nil
 }
 
@@ -137,9 +142,9 @@ type follower struct {
 	since  time.Time
 
 	applyMu sync.Mutex
-	apply   func(*schemas.Decision)
+	apply   func(*schemas.Decision) error
 
-	skipped  atomic.Int64 // undecodable messages since the last report
+	dropped  atomic.Int64 // decisions not applied since the last report
 	firstErr atomic.Pointer[string]
 }
 
@@ -184,22 +189,43 @@ func (f *follower) partition(ctx context.Context, partition int) {
 			s.metrics.OwnDecisionsSkipped.Add(1)
 			continue
 		}
+		if err := s.signer.verify(m.Headers, m.Key, m.Value); err != nil {
+			if errors.Is(err, ErrUnsigned) {
+				s.metrics.DecisionsUnsigned.Add(1)
+			} else {
+				s.metrics.DecisionsBadMAC.Add(1)
+			}
+			f.drop(partition, m.Offset, err)
+			continue
+		}
 		d := new(schemas.Decision)
 		if err := json.Unmarshal(m.Value, d); err != nil || d.EventID == "" {
 			if err == nil {
 				err = errors.New("no event_id")
 			}
-			f.skipped.Add(1)
-			if f.firstErr.Load() == nil {
-				msg := fmt.Sprintf("partition %d offset %d: %v", partition, m.Offset, err)
-				f.firstErr.CompareAndSwap(nil, &msg)
-			}
+			s.metrics.DecisionsUndecodable.Add(1)
+			f.drop(partition, m.Offset, fmt.Errorf("not a decision: %w", err))
 			continue
 		}
 		f.applyMu.Lock()
-		f.apply(d)
+		err = f.apply(d)
 		f.applyMu.Unlock()
+		if err != nil {
+			s.metrics.DecisionsRefused.Add(1)
+			f.drop(partition, m.Offset, fmt.Errorf("refused: %w", err))
+			continue
+		}
 		s.metrics.DecisionsFollowed.Add(1)
+	}
+}
+
+// drop counts a decision that was not applied, keeping the first reason
+// for the next report.
+func (f *follower) drop(partition int, offset int64, err error) {
+	f.dropped.Add(1)
+	if f.firstErr.Load() == nil {
+		msg := fmt.Sprintf("partition %d offset %d: %v", partition, offset, err)
+		f.firstErr.CompareAndSwap(nil, &msg)
 	}
 }
 
@@ -282,10 +308,10 @@ func readOffsetAt(ctx context.Context, conn *kafka.Conn, t time.Time) (int64, er
 	return offset, nil
 }
 
-// reportSkipped logs the undecodable decisions skipped since the last
-// report, if any, as one warning.
-func (f *follower) reportSkipped() {
-	n := f.skipped.Swap(0)
+// reportDropped logs the decisions not applied since the last report,
+// if any, as one warning with the totals by kind.
+func (f *follower) reportDropped() {
+	n := f.dropped.Swap(0)
 	first := f.firstErr.Swap(nil)
 	if n == 0 {
 		return
@@ -294,5 +320,8 @@ func (f *follower) reportSkipped() {
 	if first != nil {
 		example = *first
 	}
-	f.log.Warn("skipped undecodable messages on the decisions topic", "count", n, "first_err", example)
+	m := &f.stream.metrics
+	f.log.Warn("decisions on the decisions topic were not applied", "count", n, "first_err", example,
+		"unsigned_total", m.DecisionsUnsigned.Load(), "bad_mac_total", m.DecisionsBadMAC.Load(),
+		"refused_total", m.DecisionsRefused.Load(), "undecodable_total", m.DecisionsUndecodable.Load())
 }

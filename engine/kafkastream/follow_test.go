@@ -71,6 +71,7 @@ func TestFollowDecisionsReplicatesLocks(t *testing.T) {
 		Partitions:     4,
 		MaxBatch:       50,
 		DrainTimeout:   5 * time.Second,
+		DecisionKeys:   testDecisionKeys,
 	}
 	a, b := newInstance(t, "a", cfg), newInstance(t, "b", cfg)
 	if err := a.stream.EnsureTopics(ctx); err != nil {
@@ -175,10 +176,10 @@ func TestFollowDecisionsSince(t *testing.T) {
 	// A decision without a lock changes no lock table: it is never applied.
 	plain, _ := schemas.EncodeDecision(nil, &schemas.Decision{EventID: "plain-1", UserID: "u-plain", Decision: schemas.VerdictAllow, Reasons: []schemas.Reason{}})
 	old := time.Now().Add(-2 * time.Hour)
-	testkit.Produce(ctx, t, writer,
+	testkit.Produce(ctx, t, writer, signed(t, testDecisionKeys[0],
 		kafka.Message{Key: []byte("k1"), Value: decision("old-1"), Time: old},
 		kafka.Message{Key: []byte("k2"), Value: decision("old-2"), Time: old},
-	)
+	)...)
 
 	tests := []struct {
 		name  string
@@ -197,13 +198,13 @@ func TestFollowDecisionsSince(t *testing.T) {
 			applied := followUntil(ctx, t, s, tc.since, func() {
 				if !published {
 					published = true
-					testkit.Produce(ctx, t, writer,
+					testkit.Produce(ctx, t, writer, signed(t, testDecisionKeys[0],
 						kafka.Message{Key: []byte("k1"), Value: []byte(`not json, "lock"`)},
 						kafka.Message{Key: []byte("k2"), Value: []byte(`{"user_id":"no event id","lock":null}`)},
 						kafka.Message{Key: []byte("k2"), Value: plain},
 						kafka.Message{Key: []byte("k1"), Value: decision("new-1")},
 						kafka.Message{Key: []byte("k2"), Value: decision("new-2")},
-					)
+					)...)
 				}
 			}, func(applied map[string]int) bool { return len(applied) >= len(tc.want) },
 				200*time.Millisecond) // time for a wrongly applied old decision to show up
@@ -262,7 +263,7 @@ func followTestConfig(t *testing.T) (context.Context, Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx, Config{Brokers: brokers, EventsTopic: testkit.Name("events"), DecisionsTopic: testkit.Name("decisions"), DLQTopic: testkit.Name("dlq"), Partitions: 2,
-		Logger: slog.New(slog.DiscardHandler)}
+		DecisionKeys: testDecisionKeys, Logger: slog.New(slog.DiscardHandler)}
 }
 
 // followUntil follows s's decisions from since: it calls started once the
@@ -276,10 +277,11 @@ func followUntil(ctx context.Context, t *testing.T, s *Stream, since time.Time, 
 	applied := map[string]int{}
 	done := make(chan error, 1)
 	go func() {
-		done <- s.FollowDecisions(fctx, since, func(d *schemas.Decision) {
+		done <- s.FollowDecisions(fctx, since, func(d *schemas.Decision) error {
 			mu.Lock()
 			applied[d.EventID]++
 			mu.Unlock()
+			return nil
 		})
 	}()
 	started()

@@ -51,6 +51,12 @@ type Config struct {
 	SASLUser      string
 	SASLPassword  string
 
+	// DecisionKeys authenticate the decisions topic: the first signs
+	// every decision published, and a decision read back is applied only
+	// when its MAC verifies under one of them (key rotation: keep the
+	// previous key here until no instance signs with it). Required.
+	DecisionKeys []DecisionKey
+
 	Logger *slog.Logger
 }
 
@@ -119,7 +125,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("kafka topic %q: invalid name", t)
 		}
 	}
-	return nil
+	return ValidateDecisionKeys(c.DecisionKeys)
 }
 
 // Metrics counts what the adapter did; fields are read with atomic loads.
@@ -134,9 +140,19 @@ type Metrics struct {
 	// process's own, which it applied when it made them.
 	DecisionsFollowed   atomic.Int64
 	OwnDecisionsSkipped atomic.Int64
-	RetriesTotal        atomic.Int64 // batch handling retried after an error
-	Lag                 atomic.Int64 // sum over owned partitions of the last known lag
-	Connected           atomic.Bool  // the last broker round trip succeeded
+	// Lock decisions read back and not applied: DecisionsUnsigned
+	// carried no MAC, DecisionsBadMAC one that does not verify (forged,
+	// altered, or signed with a key no longer accepted), DecisionsRefused
+	// verified but the engine refused the lock (longer than the policy's
+	// longest, a key beyond the field limits), DecisionsUndecodable are
+	// not a Decision.
+	DecisionsUnsigned    atomic.Int64
+	DecisionsBadMAC      atomic.Int64
+	DecisionsRefused     atomic.Int64
+	DecisionsUndecodable atomic.Int64
+	RetriesTotal         atomic.Int64 // batch handling retried after an error
+	Lag                  atomic.Int64 // sum over owned partitions of the last known lag
+	Connected            atomic.Bool  // the last broker round trip succeeded
 }
 
 // Stream owns the Kafka clients.
@@ -151,6 +167,8 @@ type Stream struct {
 	// HeaderInstance), so that its follower skips them: random per
 	// process, so that after a restart its earlier decisions are read.
 	instance []kafka.Header
+	// signer signs the decisions published and verifies those followed.
+	signer *signer
 	// commitMu serialises offset commits: kafka-go sends the partition
 	// workers' commits over one coordinator connection, where concurrent
 	// waiters spin reading each other's responses.
@@ -163,7 +181,11 @@ func New(cfg Config) (*Stream, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Stream{cfg: cfg}
+	sg, err := newSigner(cfg.DecisionKeys)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stream{cfg: cfg, signer: sg}
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("kafkastream: instance id: %w", err)
@@ -253,15 +275,26 @@ func (s *Stream) Ping(ctx context.Context) error {
 }
 
 // PublishDecisions implements engine.DecisionPublisher: it writes the
-// decisions keyed by user_id and returns once all replicas acknowledged.
+// decisions keyed by user_id, each signed (HeaderMACKey, HeaderMAC) and
+// naming this process (HeaderInstance), and returns once all replicas
+// acknowledged.
 func (s *Stream) PublishDecisions(ctx context.Context, ds []*schemas.Decision) error {
 	msgs := make([]kafka.Message, len(ds))
+	// One allocation each for every message's headers and MACs.
+	headers := make([]kafka.Header, 0, 3*len(ds))
+	macs := make([]byte, 0, macHexLen*len(ds))
 	for i, d := range ds {
 		value, err := schemas.EncodeDecision(nil, d)
 		if err != nil {
 			return fmt.Errorf("encoding decision %s: %w", d.EventID, err)
 		}
-		msgs[i] = kafka.Message{Key: []byte(d.UserID), Value: value, Headers: s.instance}
+		key := []byte(d.UserID)
+		start := len(macs)
+		macs = s.signer.sign(macs, key, value)
+		mac := s.signer.headers(macs[start:len(macs):len(macs)])
+		first := len(headers)
+		headers = append(headers, s.instance[0], mac[0], mac[1])
+		msgs[i] = kafka.Message{Key: key, Value: value, Headers: headers[first:len(headers):len(headers)]}
 	}
 	if err := s.decisions.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("publishing %d decisions to %s: %w", len(ds), s.cfg.DecisionsTopic, summarizeWriteErr(err))
@@ -286,8 +319,14 @@ const (
 	HeaderPartition = "loginrisk-source-partition"
 	HeaderOffset    = "loginrisk-source-offset"
 	// HeaderInstance, on a published decision, names the process that
-	// made it (random per process).
+	// made it (random per process). It is not covered by the MAC and
+	// authenticates nothing: it only spares a process its own decisions.
 	HeaderInstance = "loginrisk-instance"
+	// HeaderMACKey, on a published decision, is the id of the
+	// DecisionKey that signed it; HeaderMAC is the HMAC-SHA-256, in hex,
+	// of the message key and value under that key (see sign.go).
+	HeaderMACKey = "loginrisk-mac-key"
+	HeaderMAC    = "loginrisk-mac"
 	// HeaderTruncated is set, to the original size in bytes, when the
 	// dead-lettered value was cut to MaxDeadLetterValue.
 	HeaderTruncated = "loginrisk-truncated"

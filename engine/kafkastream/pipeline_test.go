@@ -88,7 +88,8 @@ func TestPipelinedBatches(t *testing.T) {
 			stream, err := New(Config{
 				Brokers: brokers, GroupID: name, EventsTopic: name + "-events", DecisionsTopic: name + "-decisions",
 				DLQTopic: name + "-dlq", Partitions: 1, MaxBatch: maxBatch, MaxInFlight: inFlight, DrainTimeout: time.Second,
-				Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+				DecisionKeys: testDecisionKeys,
+				Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 			})
 			if err != nil {
 				t.Fatal(err)

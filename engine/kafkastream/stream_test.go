@@ -39,7 +39,9 @@ func newNamedStream(t *testing.T, brokers []string, name string, partitions int)
 	t.Helper()
 	stream, err := kafkastream.New(kafkastream.Config{
 		Brokers: brokers, GroupID: name, EventsTopic: name + "-events", DecisionsTopic: name + "-decisions",
-		DLQTopic: name + "-dlq", Partitions: partitions, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		DLQTopic: name + "-dlq", Partitions: partitions,
+		DecisionKeys: []kafkastream.DecisionKey{{ID: "test", Secret: []byte("stream-test-secret-0123456789abcdef")}},
+		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)

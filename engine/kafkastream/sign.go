@@ -1,0 +1,175 @@
+package kafkastream
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"regexp"
+	"sync"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// DecisionKey is one key of the MAC that authenticates the decisions
+// topic: every decision this process publishes carries an HMAC-SHA-256 of
+// its message key and value under the signing key, and the follower
+// applies only decisions whose MAC verifies under one of the accepted
+// keys (see docs/security.md).
+type DecisionKey struct {
+	// ID names the key in the HeaderMACKey header, so that a verifier
+	// knows which key to try: 1 to 32 characters of [A-Za-z0-9._-].
+	ID string
+	// Secret is the HMAC key, at least MinDecisionKeyBytes long.
+	Secret []byte
+}
+
+// MinDecisionKeyBytes is the shortest secret a DecisionKey may have: the
+// output size of SHA-256, as RFC 2104 recommends for an HMAC key.
+const MinDecisionKeyBytes = 32
+
+// decisionKeyID is the form of a DecisionKey's ID.
+var decisionKeyID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
+
+// Errors of a decision whose MAC does not verify; ErrBadMAC wraps the
+// more specific ones.
+var (
+	// ErrUnsigned: the message carries no MAC header (or no key id).
+	ErrUnsigned = errors.New("decision is not signed")
+	// ErrBadMAC: the MAC is malformed, does not match the key and value,
+	// or names a key that is not accepted.
+	ErrBadMAC = errors.New("decision's MAC does not verify")
+)
+
+// ValidateDecisionKeys checks a list of keys as kafka.decision_keys: at
+// least one, each ID well-formed and unique, each secret long enough.
+// Errors name the field by its position.
+func ValidateDecisionKeys(keys []DecisionKey) error {
+	if len(keys) == 0 {
+		return errors.New("kafka.decision_keys: at least one key is required: decisions are signed with the first and verified with any of them (docs/security.md)")
+	}
+	var errs []error
+	seen := make(map[string]int, len(keys))
+	for i, k := range keys {
+		if !decisionKeyID.MatchString(k.ID) {
+			errs = append(errs, fmt.Errorf("kafka.decision_keys[%d].id: %q must be 1 to 32 characters of A-Z a-z 0-9 . _ -", i, k.ID))
+		} else if j, dup := seen[k.ID]; dup {
+			errs = append(errs, fmt.Errorf("kafka.decision_keys[%d].id: %q is also the id of kafka.decision_keys[%d]", i, k.ID, j))
+		} else {
+			seen[k.ID] = i
+		}
+		if len(k.Secret) < MinDecisionKeyBytes {
+			errs = append(errs, fmt.Errorf("kafka.decision_keys[%d].secret: %d bytes, at least %d are required (e.g. openssl rand -hex 32)", i, len(k.Secret), MinDecisionKeyBytes))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// signer signs with one key and verifies with several. It is safe for
+// concurrent use.
+type signer struct {
+	signID   []byte // the signing key's id, shared by every message's header
+	accepted map[string][]byte
+	pool     sync.Pool // of hash.Hash keyed with the signing key
+}
+
+func newSigner(keys []DecisionKey) (*signer, error) {
+	if err := ValidateDecisionKeys(keys); err != nil {
+		return nil, err
+	}
+	s := &signer{signID: []byte(keys[0].ID), accepted: make(map[string][]byte, len(keys))}
+	for _, k := range keys {
+		s.accepted[k.ID] = bytes.Clone(k.Secret)
+	}
+	signing := s.accepted[keys[0].ID]
+	s.pool.New = func() any { return hmac.New(sha256.New, signing) }
+	return s, nil
+}
+
+// macDomain separates this MAC from any other use of the same secret,
+// and versions the layout of the signed bytes.
+const macDomain = "loginrisk-decision-v1\x00"
+
+// macHexLen is the length of the MAC header's value: HMAC-SHA-256 in hex.
+const macHexLen = 2 * sha256.Size
+
+// writeSigned feeds h the bytes a MAC covers: the domain, the message
+// key's length and bytes, then the value. The length makes the split
+// between key and value unambiguous, so a MAC cannot be moved to another
+// key with the same concatenation.
+func writeSigned(h hash.Hash, key, value []byte) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(key)))
+	h.Write([]byte(macDomain))
+	h.Write(n[:])
+	h.Write(key)
+	h.Write(value)
+}
+
+// sign appends to dst the hex MAC of key and value under the signing key.
+func (s *signer) sign(dst, key, value []byte) []byte {
+	h := s.pool.Get().(hash.Hash)
+	h.Reset()
+	writeSigned(h, key, value)
+	var sum [sha256.Size]byte
+	dst = hex.AppendEncode(dst, h.Sum(sum[:0]))
+	s.pool.Put(h)
+	return dst
+}
+
+// headers returns the two MAC headers of a message whose hex MAC is mac.
+func (s *signer) headers(mac []byte) [2]kafka.Header {
+	return [2]kafka.Header{{Key: HeaderMACKey, Value: s.signID}, {Key: HeaderMAC, Value: mac}}
+}
+
+// verify checks a message's MAC headers against its key and value. A
+// header given twice is refused: which copy would count is ambiguous.
+func (s *signer) verify(headers []kafka.Header, key, value []byte) error {
+	var id, mac []byte
+	var ids, macs int
+	for _, h := range headers {
+		switch h.Key {
+		case HeaderMACKey:
+			id, ids = h.Value, ids+1
+		case HeaderMAC:
+			mac, macs = h.Value, macs+1
+		}
+	}
+	if ids == 0 && macs == 0 {
+		return ErrUnsigned
+	}
+	if ids != 1 || macs != 1 {
+		return fmt.Errorf("%w: %d %s and %d %s headers, want one each", ErrBadMAC, ids, HeaderMACKey, macs, HeaderMAC)
+	}
+	secret, ok := s.accepted[string(id)]
+	if !ok {
+		return fmt.Errorf("%w: key id %q is not among kafka.decision_keys", ErrBadMAC, truncate(id, 32))
+	}
+	var got [sha256.Size]byte
+	if len(mac) != macHexLen {
+		return fmt.Errorf("%w: %s is %d bytes, want %d hex digits", ErrBadMAC, HeaderMAC, len(mac), macHexLen)
+	}
+	if _, err := hex.Decode(got[:], mac); err != nil {
+		return fmt.Errorf("%w: %s is not hex", ErrBadMAC, HeaderMAC)
+	}
+	h := hmac.New(sha256.New, secret)
+	writeSigned(h, key, value)
+	var want [sha256.Size]byte
+	if !hmac.Equal(h.Sum(want[:0]), got[:]) {
+		return fmt.Errorf("%w: wrong MAC for key id %q", ErrBadMAC, id)
+	}
+	return nil
+}
+
+// truncate returns at most n bytes of b as a string, for messages that
+// quote what a message carried.
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
