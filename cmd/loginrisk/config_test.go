@@ -39,3 +39,51 @@ func TestGeoIPCacheEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestDecisionKeysConfig: serve refuses to start without
+// kafka.decision_keys (naming the field, also under --check-config),
+// secrets may come from env: and file:, two keys are accepted at once,
+// bad keys are refused by name, and commands that share no decisions
+// need none.
+func TestDecisionKeysConfig(t *testing.T) {
+	write := func(yaml string) string {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte("kafka:\n  brokers: [127.0.0.1:9092]\n"+yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	t.Setenv("LOGINRISK_TEST_DECISION_KEY", "from-env-0123456789abcdef0123456789")
+	tests := []struct {
+		name string
+		cmd  string
+		yaml string
+		want string // "" = valid
+	}{
+		{"serve without keys", "serve", "", "kafka.decision_keys: at least one key is required"},
+		{"serve with a key from env:", "serve", "  decision_keys: [{id: k1, secret: env:LOGINRISK_TEST_DECISION_KEY}]\n", ""},
+		{"serve with two keys", "serve", "  decision_keys:\n    - {id: k2, secret: env:LOGINRISK_TEST_DECISION_KEY}\n    - {id: k1, secret: the-previous-key-0123456789abcdef}\n", ""},
+		{"serve with a short key", "serve", "  decision_keys: [{id: k1, secret: short}]\n", "kafka.decision_keys[0].secret: 5 bytes, at least 32"},
+		{"serve with an unset env:", "serve", "  decision_keys: [{id: k1, secret: env:LOGINRISK_TEST_UNSET_KEY}]\n", "kafka.decision_keys[0].secret: environment variable LOGINRISK_TEST_UNSET_KEY is not set"},
+		{"serve with a repeated id", "serve", "  decision_keys:\n    - {id: k1, secret: env:LOGINRISK_TEST_DECISION_KEY}\n    - {id: k1, secret: env:LOGINRISK_TEST_DECISION_KEY}\n", `kafka.decision_keys[1].id: "k1" is also`},
+		{"migrate without keys", "migrate", "", ""},
+		{"migrate with a bad key", "migrate", "  decision_keys: [{id: k1, secret: short}]\n", "kafka.decision_keys[0].secret"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, "", tc.cmd, "--config", write(tc.yaml), "--check-config")
+			if tc.want == "" && code != 0 || tc.want != "" && (code != 1 || !strings.Contains(stderr, tc.want)) {
+				t.Errorf("exit %d, %s; want %q", code, stderr, tc.want)
+			}
+			if strings.Contains(stderr, "from-env-0123") || strings.Contains(stderr, "the-previous-key") {
+				t.Errorf("a decision key is printed: %s", stderr)
+			}
+		})
+	}
+	t.Run("serve fails fast", func(t *testing.T) {
+		_, stderr, code := runCLI(t, "", "serve", "--config", write(""))
+		if code == 0 || !strings.Contains(stderr, "kafka.decision_keys") {
+			t.Errorf("serve without keys: exit %d, %s; want a refusal naming kafka.decision_keys", code, stderr)
+		}
+	})
+}

@@ -21,12 +21,13 @@ import (
 
 // The secrets of TestSecretsNeverPrinted: an HTTP token read from a file,
 // a Kafka SASL password read from the environment, a ClickHouse password in
-// the DSN.
+// the DSN, a decision key read from a file.
 const (
-	secretToken      = "tok-from-file-7c1d9e2a4b"
-	secretSASL       = "sasl-from-env-5f3a8b0d"
-	secretClickHouse = "ch-in-dsn-91be4c7f"
-	saslEnv          = "LOGINRISK_TEST_SASL_PASSWORD"
+	secretDecisionKey = "decision-key-from-file-3e8a1c5b7d9f0246"
+	secretToken       = "tok-from-file-7c1d9e2a4b"
+	secretSASL        = "sasl-from-env-5f3a8b0d"
+	secretClickHouse  = "ch-in-dsn-91be4c7f"
+	saslEnv           = "LOGINRISK_TEST_SASL_PASSWORD"
 )
 
 // secretsConfig writes a configuration holding the three secrets (and
@@ -36,6 +37,10 @@ func secretsConfig(t *testing.T, brokers []string, dsn, extra string) string {
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte(secretToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "decision-key")
+	if err := os.WriteFile(keyFile, []byte(secretDecisionKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv(saslEnv, secretSASL)
@@ -49,6 +54,8 @@ func secretsConfig(t *testing.T, brokers []string, dsn, extra string) string {
   sasl_mechanism: SCRAM-SHA-512
   sasl_user: loginrisk
   sasl_password: env:%s
+  decision_keys:
+    - {id: k1, secret: "file:%s"}
 clickhouse:
   dsn: %q
 http:
@@ -57,7 +64,7 @@ http:
     - {name: gateway, token: "file:%s", role: score}
 log:
   level: debug
-%s`, strings.Join(brokers, ","), testkit.Name("secrets"), saslEnv, dsn, tokenFile, extra)
+%s`, strings.Join(brokers, ","), testkit.Name("secrets"), saslEnv, keyFile, dsn, tokenFile, extra)
 	path := filepath.Join(dir, "loginrisk.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -84,7 +91,7 @@ func clickHouseDSNWithPassword(t *testing.T) string {
 // assertNoSecrets fails when any secret appears in out.
 func assertNoSecrets(t *testing.T, what, out string) {
 	t.Helper()
-	for _, s := range []string{secretToken, secretSASL, secretClickHouse} {
+	for _, s := range []string{secretToken, secretSASL, secretClickHouse, secretDecisionKey} {
 		if strings.Contains(out, s) {
 			t.Errorf("%s prints the secret %q:\n%s", what, s, out)
 		}
@@ -136,14 +143,14 @@ func TestSecretsNeverPrinted(t *testing.T) {
 
 	t.Run("effective configuration formatted and logged", func(t *testing.T) {
 		cfg := loadConfig(t, secretsConfig(t, brokers, dsn, ""))
-		if string(cfg.Kafka.SASLPassword) != secretSASL || string(cfg.HTTP.Tokens[0].Token) != secretToken {
-			t.Fatalf("the file: and env: references were not resolved: %q %q", cfg.Kafka.SASLPassword, cfg.HTTP.Tokens[0].Token)
+		if string(cfg.Kafka.SASLPassword) != secretSASL || string(cfg.HTTP.Tokens[0].Token) != secretToken || string(cfg.Kafka.DecisionKeys[0].Secret) != secretDecisionKey {
+			t.Fatalf("the file: and env: references were not resolved: %q %q %q", cfg.Kafka.SASLPassword, cfg.HTTP.Tokens[0].Token, cfg.Kafka.DecisionKeys[0].Secret)
 		}
 		var logged bytes.Buffer
 		slog.New(slog.NewTextHandler(&logged, nil)).Info("configuration", "config", cfg)
 		for what, out := range map[string]string{"%v": fmt.Sprintf("%v", cfg), "%+v": fmt.Sprintf("%+v", cfg), "slog": logged.String()} {
-			if strings.Count(out, "[redacted]") != 3 {
-				t.Errorf("%s of the configuration does not show the SASL password, the token and the DSN's password as [redacted]:\n%s", what, out)
+			if strings.Count(out, "[redacted]") != 4 {
+				t.Errorf("%s of the configuration does not show the SASL password, the decision key, the token and the DSN's password as [redacted]:\n%s", what, out)
 			}
 			assertNoSecrets(t, what+" of the configuration", out)
 		}

@@ -118,6 +118,8 @@ func (f *fixture) writeConfig(c serveConfig) {
   create_topics: true
   max_batch: %d
   drain_timeout: %s
+  decision_keys:
+    - {id: faulttest, secret: %q}
 clickhouse:
   dsn: %q
   migrate: true
@@ -139,13 +141,17 @@ log:
   level: info
   format: text
 `, strings.Join(quoted, ", "), f.group, f.eventsTopic, f.decisionsTopic, f.dlqTopic, f.partitions,
-		c.MaxBatch, c.DrainTimeout, f.dsn, c.BatchSize, c.FlushInterval, c.MaxBuffer,
+		c.MaxBatch, c.DrainTimeout, faulttestDecisionKey, f.dsn, c.BatchSize, c.FlushInterval, c.MaxBuffer,
 		geoip("City-Test.mmdb"), geoip("ASN-Test.mmdb"), geoip("Anonymous-IP-Test.mmdb"), c.HTTPAddr, c.MaxPastSkew)
 	f.configPath = filepath.Join(f.dir, "loginrisk.yaml")
 	if err := os.WriteFile(f.configPath, []byte(yaml), 0o644); err != nil {
 		f.t.Fatal(err)
 	}
 }
+
+// faulttestDecisionKey signs the decisions of every serve of a test, so
+// that a restarted serve believes its predecessor's.
+const faulttestDecisionKey = "faulttest-decision-key-0123456789abcdef"
 
 // httpToken is the admin bearer token given to serve (LOGINRISK_HTTP_TOKEN)
 // in case its HTTP API needs one; /readyz itself is open.
