@@ -1,11 +1,15 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loginrisk/loginrisk/engine/kafkastream"
 	"github.com/loginrisk/loginrisk/features"
 )
 
@@ -86,4 +90,44 @@ func TestDecisionKeysConfig(t *testing.T) {
 			t.Errorf("serve without keys: exit %d, %s; want a refusal naming kafka.decision_keys", code, stderr)
 		}
 	})
+}
+
+// TestFollowerMetricsExported: the follower's counters of decisions not
+// applied reach the Prometheus registry, one series per reason.
+func TestFollowerMetricsExported(t *testing.T) {
+	var m kafkastream.Metrics
+	m.DecisionsFollowed.Add(7)
+	m.DecisionsUnsigned.Add(3)
+	m.DecisionsBadMAC.Add(2)
+	m.DecisionsRefused.Add(1)
+	reg := prometheus.NewRegistry()
+	for _, c := range followerCollectors(&m) {
+		if err := reg.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]float64{}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, s := range f.GetMetric() {
+			series := f.GetName()
+			for _, l := range s.GetLabel() {
+				series += "{" + l.GetName() + "=" + l.GetValue() + "}"
+			}
+			got[series] = s.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"loginrisk_decisions_followed_total":                        7,
+		"loginrisk_decisions_not_applied_total{reason=unsigned}":    3,
+		"loginrisk_decisions_not_applied_total{reason=bad_mac}":     2,
+		"loginrisk_decisions_not_applied_total{reason=refused}":     1,
+		"loginrisk_decisions_not_applied_total{reason=undecodable}": 0,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("gathered %v, want %v", got, want)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -112,6 +113,10 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 			return history.RunQueryText(ctx, string(cfg.ClickHouse.DSN), name, params)
 		}
 	}
+	collectors := []prometheus.Collector{newStateCollector(c.store)}
+	if stream != nil {
+		collectors = append(collectors, followerCollectors(stream.Metrics())...)
+	}
 	srv, err := httpapi.New(httpapi.Config{
 		Engine:       c.engine,
 		Tokens:       tokens,
@@ -124,7 +129,7 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 		// listener (Validate).
 		MetricsOpen:        cfg.HTTP.MetricsAuth == metricsAuthNone,
 		MetricsOwnListener: cfg.HTTP.MetricsAddr != "",
-		Collectors:         []prometheus.Collector{newStateCollector(c.store)},
+		Collectors:         collectors,
 		History:            historyQuery,
 		RulesStatus:        httpapi.RulesStatusOf(c.rules),
 	})
@@ -166,4 +171,22 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 		}
 	})
 	return s, nil
+}
+
+// followerCollectors export the decisions follower's counters: the
+// other instances' lock decisions applied, and by reason those that were
+// not (docs/security.md).
+func followerCollectors(m *kafkastream.Metrics) []prometheus.Collector {
+	counter := func(name, help string, labels prometheus.Labels, c *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(c.Load()) })
+	}
+	const notApplied = "loginrisk_decisions_not_applied_total"
+	const notAppliedHelp = "Lock decisions read back from the decisions topic and not applied, by reason: unsigned (no MAC), bad_mac (a MAC that does not verify under kafka.decision_keys), refused (a lock the engine could not have set), undecodable."
+	return []prometheus.Collector{
+		counter("loginrisk_decisions_followed_total", "Other instances' lock decisions read back from the decisions topic and applied.", nil, &m.DecisionsFollowed),
+		counter(notApplied, notAppliedHelp, prometheus.Labels{"reason": "unsigned"}, &m.DecisionsUnsigned),
+		counter(notApplied, notAppliedHelp, prometheus.Labels{"reason": "bad_mac"}, &m.DecisionsBadMAC),
+		counter(notApplied, notAppliedHelp, prometheus.Labels{"reason": "refused"}, &m.DecisionsRefused),
+		counter(notApplied, notAppliedHelp, prometheus.Labels{"reason": "undecodable"}, &m.DecisionsUndecodable),
+	}
 }
