@@ -74,7 +74,16 @@ func ValidateDecisionKeys(keys []DecisionKey) error {
 type signer struct {
 	signID   []byte // the signing key's id, shared by every message's header
 	accepted map[string][]byte
-	pool     sync.Pool // of hash.Hash keyed with the signing key
+	pool     sync.Pool // of *macState keyed with the signing key
+}
+
+// macState is one signer's reusable HMAC and buffers: handed to the
+// hash through an interface, stack buffers would escape, one allocation
+// each per decision.
+type macState struct {
+	h      hash.Hash
+	prefix [len(macDomain) + 8]byte
+	sum    [sha256.Size]byte
 }
 
 func newSigner(keys []DecisionKey) (*signer, error) {
@@ -86,7 +95,7 @@ func newSigner(keys []DecisionKey) (*signer, error) {
 		s.accepted[k.ID] = bytes.Clone(k.Secret)
 	}
 	signing := s.accepted[keys[0].ID]
-	s.pool.New = func() any { return hmac.New(sha256.New, signing) }
+	s.pool.New = func() any { return newMACState(signing) }
 	return s, nil
 }
 
@@ -97,27 +106,30 @@ const macDomain = "loginrisk-decision-v1\x00"
 // macHexLen is the length of the MAC header's value: HMAC-SHA-256 in hex.
 const macHexLen = 2 * sha256.Size
 
-// writeSigned feeds h the bytes a MAC covers: the domain, the message
-// key's length and bytes, then the value. The length makes the split
-// between key and value unambiguous, so a MAC cannot be moved to another
-// key with the same concatenation.
-func writeSigned(h hash.Hash, key, value []byte) {
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(key)))
-	h.Write([]byte(macDomain))
-	h.Write(n[:])
-	h.Write(key)
-	h.Write(value)
+func newMACState(secret []byte) *macState {
+	st := &macState{h: hmac.New(sha256.New, secret)}
+	copy(st.prefix[:], macDomain)
+	return st
+}
+
+// mac computes into st.sum the MAC of key and value: over the domain,
+// the message key's length and bytes, then the value. The length makes
+// the split between key and value unambiguous, so a MAC cannot be moved
+// to another key with the same concatenation.
+func (st *macState) mac(key, value []byte) []byte {
+	st.h.Reset()
+	binary.BigEndian.PutUint64(st.prefix[len(macDomain):], uint64(len(key)))
+	st.h.Write(st.prefix[:])
+	st.h.Write(key)
+	st.h.Write(value)
+	return st.h.Sum(st.sum[:0])
 }
 
 // sign appends to dst the hex MAC of key and value under the signing key.
 func (s *signer) sign(dst, key, value []byte) []byte {
-	h := s.pool.Get().(hash.Hash)
-	h.Reset()
-	writeSigned(h, key, value)
-	var sum [sha256.Size]byte
-	dst = hex.AppendEncode(dst, h.Sum(sum[:0]))
-	s.pool.Put(h)
+	st := s.pool.Get().(*macState)
+	dst = hex.AppendEncode(dst, st.mac(key, value))
+	s.pool.Put(st)
 	return dst
 }
 
@@ -156,10 +168,7 @@ func (s *signer) verify(headers []kafka.Header, key, value []byte) error {
 	if _, err := hex.Decode(got[:], mac); err != nil {
 		return fmt.Errorf("%w: %s is not hex", ErrBadMAC, HeaderMAC)
 	}
-	h := hmac.New(sha256.New, secret)
-	writeSigned(h, key, value)
-	var want [sha256.Size]byte
-	if !hmac.Equal(h.Sum(want[:0]), got[:]) {
+	if !hmac.Equal(newMACState(secret).mac(key, value), got[:]) {
 		return fmt.Errorf("%w: wrong MAC for key id %q", ErrBadMAC, id)
 	}
 	return nil
