@@ -173,3 +173,27 @@ func TestEncodedValuesValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestLockLimitsInSchema keeps the published limits of a decision's lock
+// equal to the ones the engine enforces on locks from outside.
+func TestLockLimitsInSchema(t *testing.T) {
+	var doc struct {
+		Properties struct {
+			Lock struct {
+				Properties map[string]struct {
+					MaxLength int `json:"maxLength"`
+				} `json:"properties"`
+			} `json:"lock"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(DecisionSchema, &doc); err != nil {
+		t.Fatal(err)
+	}
+	lock := doc.Properties.Lock.Properties
+	if got := lock["key"].MaxLength; got != MaxLockKeyLen {
+		t.Errorf("decision.schema.json lock.key maxLength %d, MaxLockKeyLen %d", got, MaxLockKeyLen)
+	}
+	if got := lock["rule"].MaxLength; got != MaxRuleLen {
+		t.Errorf("decision.schema.json lock.rule maxLength %d, MaxRuleLen %d", got, MaxRuleLen)
+	}
+}
