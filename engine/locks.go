@@ -31,6 +31,7 @@ type lockEntry struct {
 	next        *lockEntry // another key with the same hash (rare)
 	until       time.Time
 	rule        string
+	setAt       time.Time // event time the lock ending at until was set
 	offences    int       // locks set on this key within the reset window
 	lastOffence time.Time // event time the last lock was set
 	liftedAt    time.Time // when an administrator last lifted the lock
@@ -262,8 +263,7 @@ func (t *LockTable) set(k lockKey, at time.Time, rule string, resetAfter time.Du
 	d := duration(e.offences)
 	until := at.Add(d)
 	if until.After(e.until) {
-		e.until = until
-		e.rule = rule
+		e.until, e.rule, e.setAt = until, rule, at
 	}
 	e.offences++
 	e.lastOffence = at
@@ -283,27 +283,37 @@ func (t *LockTable) restore(k lockKey, setAt, until time.Time, rule string) {
 		return
 	}
 	if until.After(e.until) {
-		e.until, e.rule = until, rule
+		e.until, e.rule, e.setAt = until, rule, setAt
 		if e.offences == 0 {
 			e.offences, e.lastOffence = 1, setAt
 		}
 	}
 }
 
-// lift removes the active lock on k; the offence history stays so the
-// next lock still escalates. It reports whether a lock was active at at.
-func (t *LockTable) lift(k lockKey, at time.Time) bool {
+// lift removes the lock on k active at at, if liftable says a lift at at
+// reaches it; the offence history stays so the next lock still escalates.
+// It reports whether it lifted one.
+func (t *LockTable) lift(k lockKey, at time.Time, reach time.Duration) bool {
 	h := t.keyHash(k)
 	s := t.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.findLocked(h, k)
-	if e == nil || !at.Before(e.until) {
+	if e == nil || !at.Before(e.until) || !liftable(e.setAt, at, reach) {
 		return false
 	}
 	e.until = time.Time{}
 	e.liftedAt = at
 	return true
+}
+
+// liftable reports whether a lift at at reaches a lock set at setAt: one
+// set no later than at + reach, where reach is how far ahead of the
+// lift's clock a lock's event time can be (the engine's future skew;
+// negative: no bound). So an older lift — read late from another
+// partition, or replayed — never lifts a lock set after it.
+func liftable(setAt, at time.Time, reach time.Duration) bool {
+	return reach < 0 || !setAt.After(at.Add(reach))
 }
 
 // Sweep drops keys whose lock expired and whose offence history is older

@@ -83,7 +83,7 @@ func TestLockTableByKey(t *testing.T) {
 	if want := lockT0.Add(31 * time.Minute); !second.Equal(want) {
 		t.Errorf("escalated lock until %s, want %s", second, want)
 	}
-	if !tab.lift(k, lockT0.Add(12*time.Minute)) {
+	if !tab.lift(k, lockT0.Add(12*time.Minute), -1) {
 		t.Error("lift found no lock")
 	}
 	if _, ok := tab.active(k, lockT0.Add(12*time.Minute)); ok {

@@ -76,7 +76,8 @@ func (e *Engine) Lift(ctx context.Context, scope schemas.LockScope, key, actor s
 	if !ok {
 		return nil, ErrBadLockKey
 	}
-	if _, ok := e.locks.active(k, at); !ok {
+	reach := e.liftReach()
+	if le, ok := e.locks.active(k, at); !ok || !liftable(le.setAt, at, reach) {
 		return nil, ErrNoSuchLock
 	}
 	user := ""
@@ -108,7 +109,7 @@ func (e *Engine) Lift(ctx context.Context, scope schemas.LockScope, key, actor s
 	if err := e.cfg.Recorder.Record(ctx, []schemas.ScoredEvent{{Event: ev, Features: &schemas.Features{UserID: user, IP: ip}, Decision: d}}); err != nil {
 		return nil, fmt.Errorf("recording the lift: %w", err)
 	}
-	e.locks.lift(k, at)
+	e.locks.lift(k, at, reach)
 	return d, nil
 }
 
@@ -167,6 +168,16 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// liftReach is how far ahead of a lift's time a lock it lifts may have
+// been set: the future skew events are held to, or no bound when they are
+// held to none (no clock, or MaxFutureSkew 0).
+func (e *Engine) liftReach() time.Duration {
+	if e.cfg.Clock == nil || e.cfg.MaxFutureSkew <= 0 {
+		return -1
+	}
+	return e.cfg.MaxFutureSkew
+}
+
 // ApplyDecision updates the lock table from a decision published by any
 // instance (the replicated lock table): a lock it sets is installed, an
 // admin_lift record lifts one. Decisions this instance made are applied
@@ -182,7 +193,7 @@ func (e *Engine) ApplyDecision(d *schemas.Decision) error {
 		return err
 	}
 	if d.Lock.Rule == AdminLiftRule {
-		e.locks.lift(k, d.Lock.Until)
+		e.locks.lift(k, d.Lock.Until, e.liftReach())
 		return nil
 	}
 	if d.Lock.Rule == "" || !d.Lock.Until.After(d.OccurredAt) {

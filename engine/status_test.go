@@ -150,3 +150,68 @@ func TestForgedLocksLeaveTheTable(t *testing.T) {
 		t.Errorf("lock table holds %d keys a sweep after %s: the flood outlives its bound", got, bound)
 	}
 }
+
+// liftDecision is the record of an administrator's lift of the user lock
+// on user at at, as Lift publishes it.
+func liftDecision(at time.Time, user string) *schemas.Decision {
+	return &schemas.Decision{EventID: "lift-" + user, UserID: user, OccurredAt: at, DecidedAt: at, Decision: schemas.VerdictAllow,
+		Lock: &schemas.Lock{Scope: schemas.ScopeUser, Key: user, Until: at, Rule: engine.AdminLiftRule}}
+}
+
+// TestLiftNeverReachesALaterLock: a lift lifts the lock it was made for,
+// but the same lift replayed later, or read after a newer lock (decisions
+// on other partitions arrive in any order), leaves a lock set more than
+// the future skew after it in place.
+func TestLiftNeverReachesALaterLock(t *testing.T) {
+	t0 := coreT0
+	first := lockDecision(t0.Add(-10*time.Minute), schemas.ScopeUser, "alice", t0.Add(time.Hour), "failure_burst")
+	lift := liftDecision(t0, "alice")
+	later := lockDecision(t0.Add(futureSkew+time.Minute), schemas.ScopeUser, "alice", t0.Add(2*time.Hour), "account_takeover")
+	locked := func(eng *engine.Engine, at time.Time) string {
+		if l := eng.UserStatus("alice", at).Locks; len(l) == 1 {
+			return l[0].Rule
+		}
+		return ""
+	}
+	apply := func(t *testing.T, eng *engine.Engine, ds ...*schemas.Decision) {
+		t.Helper()
+		for _, d := range ds {
+			if err := eng.ApplyDecision(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	t.Run("replayed", func(t *testing.T) {
+		now := t0
+		eng := newClockedEngine(t, &now)
+		apply(t, eng, first, lift)
+		if r := locked(eng, t0); r != "" {
+			t.Fatalf("the lift did not lift the lock it was made for (locked by %s)", r)
+		}
+		now = later.OccurredAt
+		apply(t, eng, later, lift)
+		if r := locked(eng, now); r != "account_takeover" {
+			t.Errorf("after the lift was replayed, locked by %q, want the later lock", r)
+		}
+	})
+	t.Run("read after the later lock", func(t *testing.T) {
+		now := later.OccurredAt
+		eng := newClockedEngine(t, &now)
+		apply(t, eng, later, lift, first)
+		if r := locked(eng, now); r != "account_takeover" {
+			t.Errorf("locked by %q, want the later lock", r)
+		}
+	})
+	t.Run("admin lift of a lock set within the skew", func(t *testing.T) {
+		now := t0
+		eng := newClockedEngine(t, &now)
+		apply(t, eng, lockDecision(t0.Add(futureSkew), schemas.ScopeUser, "alice", t0.Add(time.Hour), "failure_burst"))
+		if _, err := eng.Lift(t.Context(), schemas.ScopeUser, "alice", "soc", t0); err != nil {
+			t.Fatalf("Lift of a lock set by an event ahead of the clock: %v", err)
+		}
+		if r := locked(eng, t0.Add(futureSkew)); r != "" {
+			t.Errorf("still locked by %s after the lift", r)
+		}
+	})
+}

@@ -139,7 +139,7 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 	// lifted by an administrator: lift it again (its offences stay).
 	for _, l := range e.locks.Active(anchor) {
 		if k, ok := ParseLockKey(l.Scope, l.Key); ok && !active[k] {
-			e.locks.lift(k, anchor)
+			e.locks.lift(k, anchor, -1)
 		}
 	}
 	return st, nil
