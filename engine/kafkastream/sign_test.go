@@ -442,3 +442,76 @@ func BenchmarkSignDecision(b *testing.B) {
 		buf = sg.sign(buf[:0], key, value)
 	}
 }
+
+// TestReplayedLiftDoesNotLiftALaterLock: the MAC does not stop a genuine
+// signed message from being published again. An administrator's lift,
+// copied byte for byte (headers and all) from the topic and republished
+// after a newer lock on the same key, must not lift that lock on another
+// instance.
+func TestReplayedLiftDoesNotLiftALaterLock(t *testing.T) {
+	ctx, cfg := followTestConfig(t)
+	cfg.Partitions = 1
+	admin, err := New(cfg) // the instance an administrator lifts on
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := admin.EnsureTopics(ctx); err != nil {
+		t.Fatal(err)
+	}
+	follower, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer follower.Close()
+	adminEng := newClockedEngine(t, engine.Recorder{Publisher: admin})
+	eng := newClockedEngine(t, engine.Recorder{})
+	following(ctx, t, follower, eng)
+
+	now := time.Now().UTC()
+	user := "replayed@example.com"
+	first := lockDecision("first", user, now.Add(-20*time.Minute), now.Add(time.Hour), "failure_burst")
+	if err := adminEng.ApplyDecision(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.PublishDecisions(ctx, []*schemas.Decision{first}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first lock was not applied", func() bool { return len(locksOn(eng, user)) == 1 })
+	if _, err := adminEng.Lift(ctx, schemas.ScopeUser, user, "soc", now.Add(-10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the lift was not applied", func() bool { return len(locksOn(eng, user)) == 0 })
+
+	// The lift as it is on the topic: the second message.
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.DecisionsTopic, Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(1); err != nil {
+		t.Fatal(err)
+	}
+	liftMsg, err := r.FetchMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(liftMsg.Value), engine.AdminLiftRule) {
+		t.Fatalf("second message is %s, want the lift", liftMsg.Value)
+	}
+
+	later := lockDecision("later", user, now, now.Add(2*time.Hour), "account_takeover")
+	if err := admin.PublishDecisions(ctx, []*schemas.Decision{later}); err != nil {
+		t.Fatal(err)
+	}
+	writer := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.DecisionsTopic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer writer.Close()
+	testkit.Produce(ctx, t, writer, kafka.Message{Key: liftMsg.Key, Value: liftMsg.Value, Headers: liftMsg.Headers})
+	if err := admin.PublishDecisions(ctx, []*schemas.Decision{lockDecision("control", "control@example.com", now, now.Add(time.Hour), "failure_burst")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the decision after the replay was not applied", func() bool { return len(locksOn(eng, "control@example.com")) == 1 })
+	if l := locksOn(eng, user); len(l) != 1 || l[0].Rule != "account_takeover" {
+		t.Errorf("after the replayed lift, %s is locked by %+v; want the later lock", user, l)
+	}
+	if got := follower.Metrics().DecisionsFollowed.Load(); got != 5 {
+		t.Errorf("DecisionsFollowed = %d, want 5 (first, lift, later, the replayed lift, control): a replay verifies", got)
+	}
+}
