@@ -142,7 +142,7 @@ const lockSpanSlack = time.Second
 func (e *Engine) admitLock(l *schemas.Lock, setAt time.Time) (lockKey, error) {
 	k, ok := ParseLockKey(l.Scope, l.Key)
 	if !ok {
-		return lockKey{}, fmt.Errorf("%w: lock.scope %q with a lock.key of %d bytes", ErrBadLockKey, truncate(string(l.Scope), 16), len(l.Key))
+		return lockKey{}, fmt.Errorf("%w: lock.scope %.16q with a lock.key of %d bytes", ErrBadLockKey, l.Scope, len(l.Key))
 	}
 	if len(l.Rule) > schemas.MaxRuleLen {
 		return lockKey{}, fmt.Errorf("%w: lock.rule is %d bytes, more than the %d allowed", ErrBadLockRule, len(l.Rule), schemas.MaxRuleLen)
@@ -158,14 +158,6 @@ func (e *Engine) admitLock(l *schemas.Lock, setAt time.Time) (lockKey, error) {
 			ErrLockTooLong, l.Until.UTC().Format(time.RFC3339), span.Round(time.Second), longest)
 	}
 	return k, nil
-}
-
-// truncate returns at most n bytes of s, for messages that quote input.
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 // liftReach is how far ahead of a lift's time a lock it lifts may have

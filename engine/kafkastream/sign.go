@@ -159,7 +159,7 @@ func (s *signer) verify(headers []kafka.Header, key, value []byte) error {
 	}
 	secret, ok := s.accepted[string(id)]
 	if !ok {
-		return fmt.Errorf("%w: key id %q is not among kafka.decision_keys", ErrBadMAC, truncate(id, 32))
+		return fmt.Errorf("%w: key id %.32q is not among kafka.decision_keys", ErrBadMAC, id)
 	}
 	var got [sha256.Size]byte
 	if len(mac) != macHexLen {
@@ -169,16 +169,7 @@ func (s *signer) verify(headers []kafka.Header, key, value []byte) error {
 		return fmt.Errorf("%w: %s is not hex", ErrBadMAC, HeaderMAC)
 	}
 	if !hmac.Equal(newMACState(secret).mac(key, value), got[:]) {
-		return fmt.Errorf("%w: wrong MAC for key id %q", ErrBadMAC, id)
+		return fmt.Errorf("%w: wrong MAC for key id %.32q", ErrBadMAC, id)
 	}
 	return nil
-}
-
-// truncate returns at most n bytes of b as a string, for messages that
-// quote what a message carried.
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "…"
-	}
-	return string(b)
 }
