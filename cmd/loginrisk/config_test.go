@@ -131,3 +131,30 @@ func TestFollowerMetricsExported(t *testing.T) {
 		t.Errorf("gathered %v, want %v", got, want)
 	}
 }
+
+// TestREADMEConfigLoads: the configuration example of README.md is a
+// configuration loginrisk reads (every key known), with the decision
+// keys where serve looks for them.
+func TestREADMEConfigLoads(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strings.Index(string(data), "```yaml\nkafka:\n")
+	if start < 0 {
+		t.Fatal("README.md has no ```yaml block starting with kafka:")
+	}
+	block := string(data[start+len("```yaml\n"):])
+	block = block[:strings.Index(block, "```")]
+	path := filepath.Join(t.TempDir(), "readme.yaml")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := defaultConfig()
+	if err := c.loadFile(path); err != nil {
+		t.Fatalf("README.md's configuration: %v", err)
+	}
+	if len(c.Kafka.DecisionKeys) != 2 || c.Kafka.DecisionKeys[0].Secret != "file:/run/secrets/decision-key" {
+		t.Errorf("README.md's kafka.decision_keys read as %+v, want two keys, the first from a file", c.Kafka.DecisionKeys)
+	}
+}
