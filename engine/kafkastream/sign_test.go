@@ -1,8 +1,10 @@
 package kafkastream
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -149,17 +151,38 @@ func newClockedEngine(t *testing.T, rec engine.Recorder) *engine.Engine {
 	return eng
 }
 
-// following runs s's follower into eng until the test ends.
-func following(ctx context.Context, t *testing.T, s *Stream, eng *engine.Engine) {
+// following runs s's follower into eng until the test ends or the
+// returned function, which waits for it, is called.
+func following(ctx context.Context, t *testing.T, s *Stream, eng *engine.Engine) (stop func()) {
 	t.Helper()
-	fctx, stop := context.WithCancel(ctx)
+	fctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := s.FollowDecisions(fctx, time.Now().Add(-time.Hour), eng.ApplyDecision); err != nil {
 			t.Errorf("FollowDecisions: %v", err)
 		}
 	})
-	t.Cleanup(func() { stop(); wg.Wait() })
+	stop = func() { cancel(); wg.Wait() }
+	t.Cleanup(stop)
+	return stop
+}
+
+// lockedBuffer is a log destination safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // waitFor polls cond for up to 60 s.
@@ -214,13 +237,16 @@ func TestForgedDecisionsAreNotApplied(t *testing.T) {
 	if err := genuine.EnsureTopics(ctx); err != nil {
 		t.Fatal(err)
 	}
-	follower, err := New(cfg)
+	var logged lockedBuffer
+	followerCfg := cfg
+	followerCfg.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+	follower, err := New(followerCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer follower.Close()
 	eng := newClockedEngine(t, engine.Recorder{})
-	following(ctx, t, follower, eng)
+	stopFollowing := following(ctx, t, follower, eng)
 
 	now := time.Now().UTC()
 	// A genuine lock on lifted, which the forged lift must not lift.
@@ -272,6 +298,13 @@ func TestForgedDecisionsAreNotApplied(t *testing.T) {
 	}
 	if got := m.DecisionsRefused.Load(); got != 0 {
 		t.Errorf("DecisionsRefused = %d, want 0", got)
+	}
+	// The six drops are one warning with their count (the report comes
+	// once a minute, and when the follower stops), not six lines.
+	stopFollowing()
+	out := logged.String()
+	if n := strings.Count(out, "were not applied"); n != 1 || !strings.Contains(out, "count=6") || !strings.Contains(out, "unsigned_total=3") || !strings.Contains(out, "bad_mac_total=3") {
+		t.Errorf("want one warning with count=6, unsigned_total=3 and bad_mac_total=3; the log:\n%s", out)
 	}
 }
 
