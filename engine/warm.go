@@ -49,6 +49,10 @@ type WarmStats struct {
 //   - the locks still active at the anchor that were set before that span,
 //     and the lifts made by administrators since.
 //
+// Every lock from history passes admitLock first, as a lock from another
+// instance does: those it refuses are not set, and are counted in
+// LocksRefused and logged as one warning.
+//
 // Call it before consuming.
 func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) {
 	var st WarmStats
