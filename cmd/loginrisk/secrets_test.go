@@ -167,7 +167,9 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 		defer cancel()
-		var stdout, stderr bytes.Buffer
+		// Locked buffers: kafka-go's retrying goroutines may still log a
+		// line while serve returns (seen once under -race).
+		var stdout, stderr lockedBuffer
 		err := cmdServe(ctx, []string{"--config", path}, strings.NewReader(""), &stdout, &stderr)
 		out := stdout.String() + stderr.String()
 		if !strings.Contains(out, "http: API on") || !strings.Contains(out, "loginrisk serving") {
