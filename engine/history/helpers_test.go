@@ -22,7 +22,7 @@ import (
 
 // testDSN returns CLICKHOUSE_DSN. Without it the test is skipped, unless
 // REQUIRE_SERVICES=1 (CI), where it fails.
-func testDSN(t *testing.T) string {
+func testDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("CLICKHOUSE_DSN")
 	if dsn == "" {
@@ -35,7 +35,7 @@ func testDSN(t *testing.T) string {
 }
 
 // withDatabase returns dsn pointing at another database.
-func withDatabase(t *testing.T, dsn, database string) string {
+func withDatabase(t testing.TB, dsn, database string) string {
 	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -46,7 +46,7 @@ func withDatabase(t *testing.T, dsn, database string) string {
 }
 
 // testConn opens a connection to dsn, closed at the end of the test.
-func testConn(t *testing.T, dsn string) driver.Conn {
+func testConn(t testing.TB, dsn string) driver.Conn {
 	t.Helper()
 	opts, err := parseDSN(dsn, "")
 	if err != nil {
@@ -62,7 +62,7 @@ func testConn(t *testing.T, dsn string) driver.Conn {
 
 // freshDatabase returns a DSN for a new, not yet created database
 // loginrisk_test_<random>, dropped at the end of the test.
-func freshDatabase(t *testing.T) string {
+func freshDatabase(t testing.TB) string {
 	t.Helper()
 	base := testDSN(t)
 	var b [6]byte
@@ -80,7 +80,7 @@ func freshDatabase(t *testing.T) string {
 }
 
 // migratedDatabase returns a DSN for a fresh database with the schema.
-func migratedDatabase(t *testing.T) string {
+func migratedDatabase(t testing.TB) string {
 	t.Helper()
 	dsn := freshDatabase(t)
 	if err := Migrate(testContext(t), dsn, testLogger(t)); err != nil {
@@ -89,17 +89,17 @@ func migratedDatabase(t *testing.T) string {
 	return dsn
 }
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

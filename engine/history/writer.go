@@ -425,13 +425,21 @@ func (w *Writer) insert(ctx context.Context, batch []record) error {
 	if err != nil {
 		return err
 	}
+	if err := appendRows(b, batch); err != nil {
+		_ = b.Abort()
+		return err
+	}
+	return b.Send()
+}
+
+// appendRows appends the rows to an INSERT's batch.
+func appendRows(b driver.Batch, batch []record) error {
 	for i := range batch {
 		if err := b.Append(batch[i].columns()...); err != nil {
-			_ = b.Abort()
 			return fmt.Errorf("appending event %s: %w", batch[i].EventID, err)
 		}
 	}
-	return b.Send()
+	return nil
 }
 
 // Healthy reports whether inserts are going through; while they fail it
