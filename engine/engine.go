@@ -377,15 +377,8 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 // fillEventFeatures sets the features that come from the event alone, for
 // engines without an Enricher.
 func fillEventFeatures(ev *schemas.LoginEvent, f *schemas.Features) {
-	f.UserID = ev.UserID
-	f.IP = ev.IP
+	f.SetEventFeatures(ev)
 	f.IPv6 = ev.Addr.Is6()
-	f.Success = ev.Success()
-	f.Failure = !f.Success
-	f.FailureReason = ev.FailureReason
-	f.AuthMethod = ev.AuthMethod
-	f.TenantID = ev.TenantID
-	f.HourUTC = ev.OccurredAt.Hour()
 	f.Network = features.NetworkOf(ev.Addr).String()
 }
 

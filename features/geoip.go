@@ -329,14 +329,7 @@ func (e *Enricher) Close() error {
 // leaves the behavioural features alone. ev.Addr should be set (Decode and
 // Validate set it); when it is not, ev.IP is parsed.
 func (e *Enricher) Enrich(ev *schemas.LoginEvent, f *schemas.Features) {
-	f.UserID = ev.UserID
-	f.IP = ev.IP
-	f.Success = ev.Success()
-	f.Failure = !f.Success
-	f.FailureReason = ev.FailureReason
-	f.AuthMethod = ev.AuthMethod
-	f.TenantID = ev.TenantID
-	f.HourUTC = ev.OccurredAt.UTC().Hour()
+	f.SetEventFeatures(ev)
 	if e.closed.Load() {
 		return
 	}

@@ -578,7 +578,7 @@ func TestStatusCounters(t *testing.T) {
 	}
 
 	// Every counter is a feature the rules know by that name.
-	cat, err := CatalogueFeatures()
+	cat, err := schemas.FeatureCatalogue()
 	if err != nil {
 		t.Fatal(err)
 	}

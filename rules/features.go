@@ -14,9 +14,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// feature is one field of schemas.Features as rules name it (its `expr`
-// tag), with what the loader, the detail templates, the test cases and the
-// compiled expressions need to read or set it.
+// feature is one feature of the catalogue (schemas.FeatureCatalogue) with
+// what the loader, the detail templates, the test cases and the compiled
+// expressions need to read or set it.
 type feature struct {
 	name   string
 	index  int
@@ -24,31 +24,20 @@ type feature struct {
 	kind   reflect.Kind
 }
 
-// catalogue maps the expr names of schemas.Features to their fields. It is
-// derived once from the type and never changes.
+// catalogue maps the expr names of schemas.Features to their fields: an
+// index of schemas.FeatureCatalogue, built once.
 type catalogue struct {
 	byName map[string]feature
 	names  []string // sorted
+	err    error    // the catalogue's error: the tags of schemas.Features are wrong
 }
 
 var featureCatalogue = sync.OnceValue(func() *catalogue {
-	t := reflect.TypeFor[schemas.Features]()
-	c := &catalogue{byName: make(map[string]feature, t.NumField())}
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		name := sf.Tag.Get("expr")
-		if name == "" || name == "-" || !sf.IsExported() {
-			continue
-		}
-		switch sf.Type.Kind() {
-		case reflect.Bool, reflect.Int, reflect.Float64, reflect.String:
-		default:
-			// Only these four kinds exist today; a new kind is readable by
-			// expr but not by templates, test cases or the compiled form.
-			continue
-		}
-		c.byName[name] = feature{name: name, index: i, offset: sf.Offset, kind: sf.Type.Kind()}
-		c.names = append(c.names, name)
+	features, err := schemas.FeatureCatalogue()
+	c := &catalogue{byName: make(map[string]feature, len(features)), err: err}
+	for _, f := range features {
+		c.byName[f.Name] = feature{name: f.Name, index: f.Index, offset: f.Offset, kind: f.Kind}
+		c.names = append(c.names, f.Name)
 	}
 	sort.Strings(c.names)
 	return c

@@ -112,6 +112,9 @@ func isRuleFile(name string) bool {
 }
 
 func load(fsys fs.FS, dir string, display func(string) string) (*Set, error) {
+	if err := featureCatalogue().err; err != nil {
+		return nil, fmt.Errorf("loading rules %s: %w", display(""), err)
+	}
 	names, contents, err := readYAMLFiles(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("loading rules %s: %w", display(""), err)

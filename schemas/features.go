@@ -6,58 +6,67 @@ package schemas
 // moment of the attempt. Window counts include the current attempt;
 // "new_*" flags compare against what was known before it.
 //
-// The `expr` tag is the name rules use; `unit` and `doc` feed the feature
-// catalogue (docs/features.md, checked by a test). A feature whose source is
-// not configured (no GeoIP database) keeps its zero value and its *_known
-// flag is false.
+// The struct tags are the one place that says what a feature is; the
+// feature catalogue (FeatureCatalogue) reads them once, and the rules'
+// environment, docs/features.md and the login_events columns of the history
+// all derive from it:
+//   - expr: the name rules use (snake_case, unique);
+//   - unit: the unit of a number (count, km, second, ...), if any;
+//   - column: the login_events column that stores the feature, when it is
+//     not the expr name; "-" for a feature the history does not store but
+//     recomputes from the stored event (SetEventFeatures). The column's type
+//     follows from the Go type: bool is UInt8, int is UInt32 (clamped to
+//     0..2^32-1), float64 is Float64, string is String;
+//   - group: the heading of docs/features.md the feature and the ones after
+//     it fall under (on the first feature of a group);
+//   - doc: one line saying what the feature means.
+//
+// Adding a feature is one field here with its tags, the code that computes
+// it (package features) and a migration adding its column (see
+// docs/features.md). A feature whose source is not configured (no GeoIP
+// database) keeps its zero value and its *_known flag is false.
 type Features struct {
-	// The attempt.
-	UserID        string `expr:"user_id" unit:"" doc:"account identifier"`
-	IP            string `expr:"ip" unit:"" doc:"client address as sent by the gateway"`
-	Network       string `expr:"network" unit:"" doc:"the client's /24 (IPv4, and IPv6 that carries an IPv4 address) or /64 (IPv6) network"`
-	IPv6          bool   `expr:"ipv6" unit:"" doc:"the client address is IPv6"`
-	Success       bool   `expr:"success" unit:"" doc:"the credential check succeeded"`
-	Failure       bool   `expr:"failure" unit:"" doc:"the credential check failed"`
-	FailureReason string `expr:"failure_reason" unit:"" doc:"bad_password, unknown_user, mfa_failed, locked, other or empty"`
-	AuthMethod    string `expr:"auth_method" unit:"" doc:"password, mfa, sso, passkey, token or empty"`
-	TenantID      string `expr:"tenant_id" unit:"" doc:"tenant of the account, if any"`
-	HourUTC       int    `expr:"hour_utc" unit:"hour" doc:"hour of day of the attempt, UTC (0-23)"`
+	UserID        string `expr:"user_id" column:"-" group:"The attempt" doc:"account identifier"`
+	IP            string `expr:"ip" column:"-" doc:"client address as sent by the gateway"`
+	Network       string `expr:"network" doc:"the client's /24 (IPv4, and IPv6 that carries an IPv4 address) or /64 (IPv6) network"`
+	IPv6          bool   `expr:"ipv6" doc:"the client address is IPv6"`
+	Success       bool   `expr:"success" column:"-" doc:"the credential check succeeded"`
+	Failure       bool   `expr:"failure" column:"-" doc:"the credential check failed"`
+	FailureReason string `expr:"failure_reason" column:"-" doc:"bad_password, unknown_user, mfa_failed, locked, other or empty"`
+	AuthMethod    string `expr:"auth_method" column:"-" doc:"password, mfa, sso, passkey, token or empty"`
+	TenantID      string `expr:"tenant_id" column:"-" doc:"tenant of the account, if any"`
+	HourUTC       int    `expr:"hour_utc" unit:"hour" column:"-" doc:"hour of day of the attempt, UTC (0-23)"`
 
-	// GeoIP City.
-	GeoKnown         bool    `expr:"geo_known" unit:"" doc:"a City database is loaded and has the address"`
-	Country          string  `expr:"country" unit:"" doc:"ISO 3166-1 alpha-2 country code"`
-	Subdivision      string  `expr:"subdivision" unit:"" doc:"ISO 3166-2 code of the first subdivision"`
-	City             string  `expr:"city" unit:"" doc:"English city name"`
+	GeoKnown         bool    `expr:"geo_known" group:"GeoIP City" doc:"a City database is loaded and has the address"`
+	Country          string  `expr:"country" doc:"ISO 3166-1 alpha-2 country code"`
+	Subdivision      string  `expr:"subdivision" doc:"ISO 3166-2 code of the first subdivision"`
+	City             string  `expr:"city" doc:"English city name"`
 	Latitude         float64 `expr:"latitude" unit:"degree" doc:"approximate latitude"`
 	Longitude        float64 `expr:"longitude" unit:"degree" doc:"approximate longitude"`
 	AccuracyRadiusKm int     `expr:"accuracy_radius_km" unit:"km" doc:"radius around the location the address is likely in"`
-	TimeZone         string  `expr:"time_zone" unit:"" doc:"IANA time zone of the location"`
+	TimeZone         string  `expr:"time_zone" doc:"IANA time zone of the location"`
 
-	// GeoIP ASN.
-	ASNKnown bool   `expr:"asn_known" unit:"" doc:"an ASN database is loaded and has the address"`
-	ASN      int    `expr:"asn" unit:"" doc:"autonomous system number"`
-	ASOrg    string `expr:"as_org" unit:"" doc:"autonomous system organisation"`
+	ASNKnown bool   `expr:"asn_known" group:"GeoIP ASN" doc:"an ASN database is loaded and has the address"`
+	ASN      int    `expr:"asn" doc:"autonomous system number"`
+	ASOrg    string `expr:"as_org" doc:"autonomous system organisation"`
 
-	// GeoIP Anonymous-IP.
-	AnonKnown        bool `expr:"anon_known" unit:"" doc:"an Anonymous-IP database is loaded"`
-	Anonymous        bool `expr:"anonymous" unit:"" doc:"any of the anonymous flags below"`
-	AnonymousVPN     bool `expr:"anonymous_vpn" unit:"" doc:"a known VPN provider"`
-	Hosting          bool `expr:"hosting" unit:"" doc:"a hosting or cloud provider"`
-	PublicProxy      bool `expr:"public_proxy" unit:"" doc:"a public proxy"`
-	TorExit          bool `expr:"tor_exit" unit:"" doc:"a Tor exit node"`
-	ResidentialProxy bool `expr:"residential_proxy" unit:"" doc:"a residential proxy"`
+	AnonKnown        bool `expr:"anon_known" group:"GeoIP Anonymous-IP" doc:"an Anonymous-IP database is loaded"`
+	Anonymous        bool `expr:"anonymous" doc:"any of the anonymous flags below"`
+	AnonymousVPN     bool `expr:"anonymous_vpn" doc:"a known VPN provider"`
+	Hosting          bool `expr:"hosting" doc:"a hosting or cloud provider"`
+	PublicProxy      bool `expr:"public_proxy" doc:"a public proxy"`
+	TorExit          bool `expr:"tor_exit" doc:"a Tor exit node"`
+	ResidentialProxy bool `expr:"residential_proxy" doc:"a residential proxy"`
 
-	// Device.
-	Browser      string `expr:"browser" unit:"" doc:"browser or client family (Chrome, Firefox, curl, ...)"`
-	BrowserMajor int    `expr:"browser_major" unit:"" doc:"browser major version, 0 when unknown"`
-	OS           string `expr:"os" unit:"" doc:"operating system family"`
-	DeviceType   string `expr:"device_type" unit:"" doc:"desktop, mobile, tablet, bot or unknown"`
-	Automation   bool   `expr:"automation" unit:"" doc:"the user agent is a script, headless browser or crawler, or is missing"`
-	DeviceKey    string `expr:"device_key" unit:"" doc:"device_id when sent, else a hash of the parsed user agent"`
-	HasDeviceID  bool   `expr:"has_device_id" unit:"" doc:"the gateway sent a device_id"`
+	Browser      string `expr:"browser" group:"Device" doc:"browser or client family (Chrome, Firefox, curl, ...)"`
+	BrowserMajor int    `expr:"browser_major" doc:"browser major version, 0 when unknown"`
+	OS           string `expr:"os" doc:"operating system family"`
+	DeviceType   string `expr:"device_type" doc:"desktop, mobile, tablet, bot or unknown"`
+	Automation   bool   `expr:"automation" doc:"the user agent is a script, headless browser or crawler, or is missing"`
+	DeviceKey    string `expr:"device_key" doc:"device_id when sent, else a hash of the parsed user agent"`
+	HasDeviceID  bool   `expr:"has_device_id" doc:"the gateway sent a device_id"`
 
-	// Per user.
-	UserFailures1m          int     `expr:"user_failures_1m" unit:"count" doc:"failures for the user in the last minute"`
+	UserFailures1m          int     `expr:"user_failures_1m" unit:"count" group:"Per user" doc:"failures for the user in the last minute"`
 	UserFailures15m         int     `expr:"user_failures_15m" unit:"count" doc:"failures for the user in the last 15 minutes"`
 	UserFailures1h          int     `expr:"user_failures_1h" unit:"count" doc:"failures for the user in the last hour"`
 	UserFailures24h         int     `expr:"user_failures_24h" unit:"count" doc:"failures for the user in the last 24 hours"`
@@ -68,19 +77,18 @@ type Features struct {
 	UserConsecutiveFailures int     `expr:"user_consecutive_failures" unit:"count" doc:"failures since the user's last success, this attempt included"`
 	UserNetworkFailures15m  int     `expr:"user_network_failures_15m" unit:"count" doc:"failures for the user from this attempt's network (/24 or /64) in the last 15 minutes"`
 	UserDistinctIPs1h       int     `expr:"user_distinct_ips_1h" unit:"count" doc:"distinct source networks (IPv6 by /64) that tried the user in the last hour"`
-	UserKnown               bool    `expr:"user_known" unit:"" doc:"the user has a successful login on record"`
+	UserKnown               bool    `expr:"user_known" doc:"the user has a successful login on record"`
 	UserSuccessesTotal      int     `expr:"user_successes_total" unit:"count" doc:"successful logins on record for the user, before this attempt"`
-	NewCountry              bool    `expr:"new_country" unit:"" doc:"the country is known and the user never logged in successfully from it"`
-	NewCity                 bool    `expr:"new_city" unit:"" doc:"the city is known and the user never logged in successfully from it"`
-	NewASN                  bool    `expr:"new_asn" unit:"" doc:"the ASN is known and the user never logged in successfully from it"`
-	NewDevice               bool    `expr:"new_device" unit:"" doc:"the user never logged in successfully with this device key"`
-	NewNetwork              bool    `expr:"new_network" unit:"" doc:"the user never logged in successfully from this /24 or /64"`
+	NewCountry              bool    `expr:"new_country" doc:"the country is known and the user never logged in successfully from it"`
+	NewCity                 bool    `expr:"new_city" doc:"the city is known and the user never logged in successfully from it"`
+	NewASN                  bool    `expr:"new_asn" doc:"the ASN is known and the user never logged in successfully from it"`
+	NewDevice               bool    `expr:"new_device" doc:"the user never logged in successfully with this device key"`
+	NewNetwork              bool    `expr:"new_network" doc:"the user never logged in successfully from this /24 or /64"`
 	SecondsSinceLastSuccess float64 `expr:"seconds_since_last_success" unit:"second" doc:"time since the user's last success, -1 when none"`
 	TravelKm                float64 `expr:"travel_km" unit:"km" doc:"great-circle distance from the last successful login's location, 0 when unknown"`
 	TravelSpeedKmh          float64 `expr:"travel_speed_kmh" unit:"km/h" doc:"travel_km divided by the time since the last success, 0 when unknown"`
 
-	// Per IP (IPv6 grouped by /64).
-	IPFailures1m       int     `expr:"ip_failures_1m" unit:"count" doc:"failures from the address in the last minute"`
+	IPFailures1m       int     `expr:"ip_failures_1m" unit:"count" group:"Per IP (IPv6 grouped by /64)" doc:"failures from the address in the last minute"`
 	IPFailures10m      int     `expr:"ip_failures_10m" unit:"count" doc:"failures from the address in the last 10 minutes"`
 	IPFailures1h       int     `expr:"ip_failures_1h" unit:"count" doc:"failures from the address in the last hour"`
 	IPAttempts1h       int     `expr:"ip_attempts_1h" unit:"count" doc:"attempts from the address in the last hour"`
@@ -88,6 +96,5 @@ type Features struct {
 	IPDistinctUsers1h  int     `expr:"ip_distinct_users_1h" unit:"count" doc:"distinct users tried from the address in the last hour"`
 	IPSuccessRatio1h   float64 `expr:"ip_success_ratio_1h" unit:"ratio" doc:"successes / attempts from the address in the last hour (0-1)"`
 
-	// Per device key.
-	DeviceDistinctUsers24h int `expr:"device_distinct_users_24h" unit:"count" doc:"distinct users seen with the device key in the last 24 hours"`
+	DeviceDistinctUsers24h int `expr:"device_distinct_users_24h" unit:"count" group:"Per device key" doc:"distinct users seen with the device key in the last 24 hours"`
 }

@@ -1,59 +1,12 @@
 package features
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"reflect"
-	"regexp"
 	"testing"
 	"time"
 
 	"github.com/loginrisk/loginrisk/schemas"
 )
-
-var update = flag.Bool("update", false, "rewrite docs/features.md from schemas.Features")
-
-var cataloguePath = filepath.Join("..", "docs", "features.md")
-
-func TestCatalogueIsCurrent(t *testing.T) {
-	want := Catalogue()
-	if *update {
-		if err := os.WriteFile(cataloguePath, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(cataloguePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != want {
-		t.Errorf("%s is out of date: run go test ./features -run TestCatalogueIsCurrent -update (or go generate ./features)", cataloguePath)
-	}
-}
-
-func TestCatalogueTags(t *testing.T) {
-	features, err := CatalogueFeatures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	snake := regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
-	seen := map[string]string{}
-	for _, f := range features {
-		if !snake.MatchString(f.Name) {
-			t.Errorf("%s: expr name %q is not snake_case", f.Field, f.Name)
-		}
-		if other, dup := seen[f.Name]; dup {
-			t.Errorf("%s and %s share the expr name %q", other, f.Field, f.Name)
-		}
-		seen[f.Name] = f.Field
-	}
-	for _, s := range catalogueSections {
-		if _, ok := seen[s.first]; !ok {
-			t.Errorf("catalogue section %q starts at %q, which is not a feature", s.title, s.first)
-		}
-	}
-}
 
 // TestEveryFeatureIsFilled runs a small scenario and checks that every
 // field of schemas.Features takes a non-zero value at least once: a

@@ -1,0 +1,88 @@
+package schemas
+
+import (
+	"fmt"
+	"strings"
+)
+
+// featureDocIntro opens docs/features.md, before the tables.
+const featureDocIntro = `# Feature catalogue
+
+<!-- Generated from the struct tags of schemas.Features by
+schemas.FeatureDoc; do not edit. Regenerate with
+go run ./schemas/cataloguegen > docs/features.md (or make catalogue) -->
+
+Rules are expressions over these names (github.com/expr-lang/expr, compiled
+against ` + "`schemas.Features`" + `). Window counts include the attempt being
+scored; ` + "`new_*`" + ` flags compare with what was known before it and are false
+for a user without a previous success. A feature whose source is not
+configured (no GeoIP database) keeps its zero value and its ` + "`*_known`" + ` flag
+is false. Windows use event time (` + "`occurred_at`" + `), never the wall clock.
+How the windows are kept, and how exact they are, is in the documentation of
+package features; performance figures are in features-performance.md.
+
+Address and network features, and ip and user_ip locks, key an address
+by the IPv4 address it carries when it is IPv4-mapped (` + "`::ffff:0:0/96`" + `),
+NAT64 (` + "`64:ff9b::/96`" + `, the last 32 bits), 6to4 (` + "`2002::/16`" + `, bits 16-47)
+or Teredo (` + "`2001::/32`" + `, the last 32 bits inverted): IPv4 clients behind
+one NAT64 gateway or Teredo server are separate sources, not one /64. The
+local-use NAT64 prefix ` + "`64:ff9b:1::/48`" + ` is kept as IPv6, because where
+its IPv4 address sits depends on the operator's prefix length. Other IPv6
+addresses are grouped by their /64. The ` + "`ip`" + ` feature is the address as sent.
+
+Every scored event is stored in the ` + "`login_events`" + ` table of the history
+(history.md) with the features it was scored on, one column each; the
+column is named in the tables below. A feature marked *from the event* is
+not stored itself: it is recomputed from the stored event when the history
+is read back.
+
+## Adding a feature
+
+Everything about a feature is said once, in the struct tags of its field of
+` + "`schemas.Features`" + ` (schemas/features.go); the rules' environment, the
+history's columns and this page derive from them. A new feature needs:
+
+1. **The field and its tags** in ` + "`schemas.Features`" + `: ` + "`expr`" + ` (the name rules
+   use), ` + "`unit`" + ` (for a number), ` + "`doc`" + ` (one line), and ` + "`column`" + ` only
+   when the column is not named like the feature (` + "`column:\"-\"`" + ` for a
+   feature computed from the event alone, set in
+   ` + "`Features.SetEventFeatures`" + `). The column's type follows from the Go type:
+   bool is UInt8, int is UInt32, float64 is Float64, string is String.
+2. **The code that computes it**, in package features (enrichment or
+   behavioural state).
+3. **A migration** adding the column to ` + "`login_events`" + `, a new file
+   schemas/clickhouse/migrations/NNNN_<name>.sql such as
+   ` + "`ALTER TABLE login_events ADD COLUMN IF NOT EXISTS <column> <type>`" + `.
+   A test compares the catalogue's columns with the ones the migrations
+   create on a real ClickHouse.
+4. **This page**: ` + "`go run ./schemas/cataloguegen > docs/features.md`" + `; a test
+   fails while it is out of date.
+
+Nothing else lists the features: the rules, the detail templates, the rule
+test cases and the history writer and reader find the new one by itself.
+`
+
+// FeatureDoc renders docs/features.md: every feature rules can use, by
+// group, with its type, unit, history column and meaning, from the
+// feature catalogue.
+func FeatureDoc() (string, error) {
+	features, err := FeatureCatalogue()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString(featureDocIntro)
+	group := ""
+	for _, f := range features {
+		if f.Group != group {
+			group = f.Group
+			fmt.Fprintf(&b, "\n## %s\n\n| feature | type | unit | column | meaning |\n| --- | --- | --- | --- | --- |\n", group)
+		}
+		column := "*from the event*"
+		if f.Column != "" {
+			column = fmt.Sprintf("`%s` %s", f.Column, f.ColumnType)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", f.Name, f.Type, f.Unit, column, strings.ReplaceAll(f.Doc, "|", `\|`))
+	}
+	return b.String(), nil
+}
