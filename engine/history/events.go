@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -13,12 +12,12 @@ import (
 	chschema "github.com/loginrisk/loginrisk/schemas/clickhouse"
 )
 
-// eventsSQL reads the events of a time range, deduplicated (FINAL), in
-// event order. The bounds are whole seconds; EventReader drops the rows
-// outside the exact range.
-var eventsSQL = "SELECT " + strings.Join(recordColumns, ", ") + `
+// eventsSQL reads the columns of a record (%[1]s) of the events of a time
+// range (%[2]s to %[3]s), deduplicated (FINAL), in event order. The bounds
+// are whole seconds; EventReader drops the rows outside the exact range.
+const eventsSQL = `SELECT %[1]s
 FROM login_events FINAL
-WHERE occurred_at >= %s AND occurred_at <= %s
+WHERE occurred_at >= %[2]s AND occurred_at <= %[3]s
 ORDER BY occurred_at, occurred_at_ns, event_id`
 
 // EventReader reads the login events stored between two times, each once,
@@ -27,8 +26,7 @@ ORDER BY occurred_at, occurred_at_ns, event_id`
 // features and decisions are ignored.
 type EventReader struct {
 	rows     driver.Rows
-	rec      record
-	dest     []any
+	row      *rowBinding
 	from, to time.Time
 	// Rejected counts the stored events the engine refused (an event
 	// stored by an older version that today's validation refuses).
@@ -41,23 +39,21 @@ func (w *Writer) ReadEvents(ctx context.Context, from, to time.Time) (*EventRead
 	if !from.Before(to) {
 		return nil, fmt.Errorf("history: reading events: from %s is not before to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
-	sql := fmt.Sprintf(eventsSQL, chschema.DateTimeLiteral(from.Truncate(time.Second)), chschema.DateTimeLiteral(to.Truncate(time.Second)))
+	sql := fmt.Sprintf(eventsSQL, w.columns.selectList, chschema.DateTimeLiteral(from.Truncate(time.Second)), chschema.DateTimeLiteral(to.Truncate(time.Second)))
 	rows, err := w.conn.Query(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("history: reading events: %w", err)
 	}
-	r := &EventReader{rows: rows, from: from, to: to}
-	r.dest = r.rec.columns()
-	return r, nil
+	return &EventReader{rows: rows, row: w.columns.bind(), from: from, to: to}, nil
 }
 
 // Next fills ev with the next event; io.EOF after the last.
 func (r *EventReader) Next(_ context.Context, ev *schemas.LoginEvent) error {
 	for r.rows.Next() {
-		if err := r.rows.Scan(r.dest...); err != nil {
+		if err := r.rows.Scan(r.row.dest...); err != nil {
 			return fmt.Errorf("history: reading events: %w", err)
 		}
-		se := r.rec.scored()
+		se := r.row.stored().scored()
 		if se.Event.OccurredAt.Before(r.from) || !se.Event.OccurredAt.Before(r.to) {
 			continue
 		}

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/loginrisk/loginrisk/schemas"
 	chschema "github.com/loginrisk/loginrisk/schemas/clickhouse"
 )
 
@@ -81,28 +83,58 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 		t.Fatalf("second Migrate changed schema_migrations:\n%v\n%v", first, second)
 	}
 
-	// The INSERT names exactly the columns of login_events.
-	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'login_events' ORDER BY name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var columns []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		columns = append(columns, name)
-	}
-	if want := slices.Sorted(slices.Values(recordColumns)); !slices.Equal(columns, want) {
-		t.Errorf("login_events columns\n%v\ndiffer from the writer's\n%v", columns, want)
-	}
+	assertRecordColumns(t, conn)
 	for _, table := range []string{"login_events_by_ip", "admin_actions", "ip_hourly", "rule_daily", "decisions_hourly", "user_daily",
 		"login_events_by_ip_mv", "ip_hourly_mv", "rule_daily_active_mv", "rule_daily_shadow_mv", "decisions_hourly_mv", "user_daily_mv"} {
 		if n := queryUint64(t, conn, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = '%s'", table)); n != 1 {
 			t.Errorf("table %s missing", table)
 		}
+	}
+}
+
+// assertRecordColumns checks that the migrations created exactly the
+// columns of a record (the INSERT names them all), and that each feature
+// column has the type the catalogue writes to it (LowCardinality is how the
+// migration stores it, not a different type).
+func assertRecordColumns(t *testing.T, conn driver.Conn) {
+	t.Helper()
+	rows, err := conn.Query(testContext(t), "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'login_events' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	types := map[string]string{}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+		types[name] = strings.TrimSuffix(strings.TrimPrefix(typ, "LowCardinality("), ")")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	table, err := recordColumns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := slices.Sorted(slices.Values(table.names)); !slices.Equal(names, want) {
+		t.Errorf("login_events columns\n%v\ndiffer from the record's\n%v", names, want)
+	}
+	features := 0
+	for _, c := range table.columns {
+		if c.feature == nil {
+			continue
+		}
+		features++
+		if got := types[c.name]; got != c.feature.ColumnType {
+			t.Errorf("column %s (feature %s) is %s in login_events, the catalogue writes %s", c.name, c.feature.Name, got, c.feature.ColumnType)
+		}
+	}
+	if catalogue, _ := schemas.FeatureCatalogue(); features == 0 || features > len(catalogue) {
+		t.Errorf("%d feature columns for %d features", features, len(catalogue))
 	}
 }
 

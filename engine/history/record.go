@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -35,158 +38,182 @@ var epoch = time.Unix(0, 0).UTC()
 
 // record is one login_events row in ClickHouse column types. It is the one
 // place where schemas types become column values (newRecord) and back
-// (scored); columns() lists its fields in recordColumns order.
+// (scored). A field tagged ch is the column it names; Features holds the
+// feature columns, one for each feature of schemas.FeatureCatalogue that
+// has one (recordColumns lists them all, in this order).
 type record struct {
-	EventID         string
-	OccurredAt      time.Time
-	OccurredAtNs    uint32
-	UserID          string
-	Outcome         string
-	IP              string
-	UserAgent       string
-	DeviceID        string
-	FailureReason   string
-	AuthMethod      string
-	TenantID        string
-	AttributeKeys   []string
-	AttributeValues []string
+	EventID         string    `ch:"event_id"`
+	OccurredAt      time.Time `ch:"occurred_at"`
+	OccurredAtNs    uint32    `ch:"occurred_at_ns"`
+	UserID          string    `ch:"user_id"`
+	Outcome         string    `ch:"outcome"`
+	IP              string    `ch:"ip"`
+	UserAgent       string    `ch:"user_agent"`
+	DeviceID        string    `ch:"device_id"`
+	FailureReason   string    `ch:"failure_reason"`
+	AuthMethod      string    `ch:"auth_method"`
+	TenantID        string    `ch:"tenant_id"`
+	AttributeKeys   []string  `ch:"attribute_keys"`
+	AttributeValues []string  `ch:"attribute_values"`
 
-	Network          string
-	IPv6             uint8
-	GeoKnown         uint8
-	Country          string
-	Subdivision      string
-	City             string
-	Latitude         float64
-	Longitude        float64
-	AccuracyRadiusKm uint32
-	TimeZone         string
-	ASNKnown         uint8
-	ASN              uint32
-	ASOrg            string
-	AnonKnown        uint8
-	Anonymous        uint8
-	AnonymousVPN     uint8
-	Hosting          uint8
-	PublicProxy      uint8
-	TorExit          uint8
-	ResidentialProxy uint8
-	Browser          string
-	BrowserMajor     uint32
-	OS               string
-	DeviceType       string
-	Automation       uint8
-	DeviceKey        string
-	HasDeviceID      uint8
+	Features schemas.Features
 
-	UserFailures1m          uint32
-	UserFailures15m         uint32
-	UserFailures1h          uint32
-	UserFailures24h         uint32
-	UserSuccesses1m         uint32
-	UserSuccesses15m        uint32
-	UserSuccesses1h         uint32
-	UserSuccesses24h        uint32
-	UserConsecutiveFailures uint32
-	UserNetworkFailures15m  uint32
-	UserDistinctIPs1h       uint32
-	UserKnown               uint8
-	UserSuccessesTotal      uint32
-	NewCountry              uint8
-	NewCity                 uint8
-	NewASN                  uint8
-	NewDevice               uint8
-	NewNetwork              uint8
-	SecondsSinceLastSuccess float64
-	TravelKm                float64
-	TravelSpeedKmh          float64
-	IPFailures1m            uint32
-	IPFailures10m           uint32
-	IPFailures1h            uint32
-	IPAttempts1h            uint32
-	IPDistinctUsers10m      uint32
-	IPDistinctUsers1h       uint32
-	IPSuccessRatio1h        float64
-	DeviceDistinctUsers24h  uint32
-
-	Score         uint8
-	Decision      string
-	LockScope     string
-	LockKey       string
-	LockUntil     time.Time
-	LockRule      string
-	ReasonRules   []string
-	ReasonWeights []int32
-	ReasonDetails []string
-	ShadowRules   []string
-	ShadowWeights []int32
-	RulesVersion  string
-	DecidedAt     time.Time
-	Source        string
+	Score         uint8     `ch:"score"`
+	Decision      string    `ch:"decision"`
+	LockScope     string    `ch:"lock_scope"`
+	LockKey       string    `ch:"lock_key"`
+	LockUntil     time.Time `ch:"lock_until"`
+	LockRule      string    `ch:"lock_rule"`
+	ReasonRules   []string  `ch:"reason_rules"`
+	ReasonWeights []int32   `ch:"reason_weights"`
+	ReasonDetails []string  `ch:"reason_details"`
+	ShadowRules   []string  `ch:"shadow_rules"`
+	ShadowWeights []int32   `ch:"shadow_weights"`
+	RulesVersion  string    `ch:"rules_version"`
+	DecidedAt     time.Time `ch:"decided_at"`
+	Source        string    `ch:"source"`
 }
 
-// recordColumns are the login_events columns a record fills, in the order
-// of record.columns. INSERTs name them; Recent selects them.
-var recordColumns = []string{
-	"event_id", "occurred_at", "occurred_at_ns", "user_id", "outcome", "ip",
-	"user_agent", "device_id", "failure_reason", "auth_method", "tenant_id",
-	"attribute_keys", "attribute_values",
-
-	"network", "ipv6", "geo_known", "country", "subdivision", "city",
-	"latitude", "longitude", "accuracy_radius_km", "time_zone", "asn_known",
-	"asn", "as_org", "anon_known", "anonymous", "anonymous_vpn", "hosting",
-	"public_proxy", "tor_exit", "residential_proxy", "browser",
-	"browser_major", "os", "device_type", "automation", "device_key",
-	"has_device_id",
-
-	"user_failures_1m", "user_failures_15m", "user_failures_1h",
-	"user_failures_24h", "user_successes_1m", "user_successes_15m",
-	"user_successes_1h", "user_successes_24h", "user_consecutive_failures",
-	"user_network_failures_15m", "user_distinct_ips_1h", "user_known",
-	"user_successes_total", "new_country", "new_city", "new_asn",
-	"new_device", "new_network", "seconds_since_last_success", "travel_km",
-	"travel_speed_kmh", "ip_failures_1m", "ip_failures_10m", "ip_failures_1h",
-	"ip_attempts_1h", "ip_distinct_users_10m", "ip_distinct_users_1h",
-	"ip_success_ratio_1h", "device_distinct_users_24h",
-
-	"score", "decision", "lock_scope", "lock_key", "lock_until", "lock_rule",
-	"reason_rules", "reason_weights", "reason_details", "shadow_rules",
-	"shadow_weights", "rules_version", "decided_at", "source",
+// column is one login_events column: where its value is in a record, and
+// how it is converted.
+type column struct {
+	name   string
+	typ    reflect.Type // of the record's field
+	offset uintptr      // of the field in record
+	conv   conversion
+	// feature is the catalogue entry of a feature column.
+	feature *schemas.Feature
 }
 
-// columns returns pointers to the fields, in recordColumns order, for
-// batch.Append (which dereferences them) and rows.Scan.
-func (r *record) columns() []any {
-	return []any{
-		&r.EventID, &r.OccurredAt, &r.OccurredAtNs, &r.UserID, &r.Outcome, &r.IP,
-		&r.UserAgent, &r.DeviceID, &r.FailureReason, &r.AuthMethod, &r.TenantID,
-		&r.AttributeKeys, &r.AttributeValues,
+// conversion says how a field becomes a column value and back.
+type conversion uint8
 
-		&r.Network, &r.IPv6, &r.GeoKnown, &r.Country, &r.Subdivision, &r.City,
-		&r.Latitude, &r.Longitude, &r.AccuracyRadiusKm, &r.TimeZone, &r.ASNKnown,
-		&r.ASN, &r.ASOrg, &r.AnonKnown, &r.Anonymous, &r.AnonymousVPN, &r.Hosting,
-		&r.PublicProxy, &r.TorExit, &r.ResidentialProxy, &r.Browser,
-		&r.BrowserMajor, &r.OS, &r.DeviceType, &r.Automation, &r.DeviceKey,
-		&r.HasDeviceID,
+const (
+	asIs    conversion = iota // the field has the column's type
+	asFlag                    // a bool feature, UInt8 0 or 1
+	asCount                   // an int feature, UInt32 clamped to 0..2^32-1
+)
 
-		&r.UserFailures1m, &r.UserFailures15m, &r.UserFailures1h,
-		&r.UserFailures24h, &r.UserSuccesses1m, &r.UserSuccesses15m,
-		&r.UserSuccesses1h, &r.UserSuccesses24h, &r.UserConsecutiveFailures,
-		&r.UserNetworkFailures15m, &r.UserDistinctIPs1h, &r.UserKnown,
-		&r.UserSuccessesTotal, &r.NewCountry, &r.NewCity, &r.NewASN,
-		&r.NewDevice, &r.NewNetwork, &r.SecondsSinceLastSuccess, &r.TravelKm,
-		&r.TravelSpeedKmh, &r.IPFailures1m, &r.IPFailures10m, &r.IPFailures1h,
-		&r.IPAttempts1h, &r.IPDistinctUsers10m, &r.IPDistinctUsers1h,
-		&r.IPSuccessRatio1h, &r.DeviceDistinctUsers24h,
+// columnTable lists the columns of a record, derived once from the struct
+// and the feature catalogue.
+type columnTable struct {
+	columns []column
+	names   []string // column names, in order
+	// flags and counts are the offsets in record of the features
+	// converted asFlag and asCount, in column order.
+	flags, counts []uintptr
+	// insertSQL is the INSERT every batch uses; selectList names the
+	// columns for a SELECT.
+	insertSQL, selectList string
+}
 
-		&r.Score, &r.Decision, &r.LockScope, &r.LockKey, &r.LockUntil, &r.LockRule,
-		&r.ReasonRules, &r.ReasonWeights, &r.ReasonDetails, &r.ShadowRules,
-		&r.ShadowWeights, &r.RulesVersion, &r.DecidedAt, &r.Source,
+// recordColumns returns the columns of a record. The reflection runs once,
+// at the first call (New makes it).
+var recordColumns = sync.OnceValues(func() (*columnTable, error) {
+	features, err := schemas.FeatureCatalogue()
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	t := &columnTable{}
+	rt := reflect.TypeFor[record]()
+	for sf := range rt.Fields() {
+		if sf.Type == reflect.TypeFor[schemas.Features]() {
+			for i := range features {
+				f := &features[i]
+				if f.Column == "" {
+					continue
+				}
+				c := column{name: f.Column, typ: sf.Type.Field(f.Index).Type, offset: sf.Offset + f.Offset, feature: f}
+				switch f.Kind {
+				case reflect.Bool:
+					c.conv = asFlag
+					t.flags = append(t.flags, c.offset)
+				case reflect.Int:
+					c.conv = asCount
+					t.counts = append(t.counts, c.offset)
+				}
+				t.columns = append(t.columns, c)
+			}
+			continue
+		}
+		name := sf.Tag.Get("ch")
+		if name == "" {
+			return nil, fmt.Errorf("history: record.%s has no ch tag", sf.Name)
+		}
+		t.columns = append(t.columns, column{name: name, typ: sf.Type, offset: sf.Offset})
+	}
+	for _, c := range t.columns {
+		t.names = append(t.names, c.name)
+	}
+	t.selectList = strings.Join(t.names, ", ")
+	t.insertSQL = "INSERT INTO login_events (" + t.selectList + ")"
+	return t, nil
+})
+
+// rowBinding holds one row for batch.Append and rows.Scan: dest has a
+// pointer for each column, to a field of rec or, for a bool or int
+// feature, to a slot holding its column value. It is made once per batch
+// or query, so that a row costs a copy and the conversions, not an
+// allocation.
+type rowBinding struct {
+	table  *columnTable
+	rec    record
+	dest   []any
+	flags  []uint8
+	counts []uint32
+}
+
+func (t *columnTable) bind() *rowBinding {
+	b := &rowBinding{
+		table:  t,
+		dest:   make([]any, len(t.columns)),
+		flags:  make([]uint8, len(t.flags)),
+		counts: make([]uint32, len(t.counts)),
+	}
+	base := unsafe.Pointer(&b.rec)
+	flags, counts := 0, 0
+	for i, c := range t.columns {
+		switch c.conv {
+		case asFlag:
+			b.dest[i] = &b.flags[flags]
+			flags++
+		case asCount:
+			b.dest[i] = &b.counts[counts]
+			counts++
+		default:
+			b.dest[i] = reflect.NewAt(c.typ, unsafe.Add(base, c.offset)).Interface()
+		}
+	}
+	return b
+}
+
+// The conversions read and write the features at their offsets: the table
+// checked each column's kind against its field, so each pointer conversion
+// matches the field's type. This keeps a row free of reflection.
+
+// load makes r the bound row, for batch.Append(b.dest...).
+func (b *rowBinding) load(r *record) {
+	b.rec = *r
+	base := unsafe.Pointer(&b.rec)
+	for i, off := range b.table.flags {
+		b.flags[i] = flag(*(*bool)(unsafe.Add(base, off)))
+	}
+	for i, off := range b.table.counts {
+		b.counts[i] = count(*(*int)(unsafe.Add(base, off)))
 	}
 }
 
-// insertSQL is the INSERT every batch uses.
-var insertSQL = "INSERT INTO login_events (" + strings.Join(recordColumns, ", ") + ")"
+// stored returns the row rows.Scan(b.dest...) read.
+func (b *rowBinding) stored() *record {
+	base := unsafe.Pointer(&b.rec)
+	for i, off := range b.table.flags {
+		*(*bool)(unsafe.Add(base, off)) = b.flags[i] != 0
+	}
+	for i, off := range b.table.counts {
+		*(*int)(unsafe.Add(base, off)) = int(b.counts[i])
+	}
+	return &b.rec
+}
 
 // newRecord converts a scored event into a row. Features may be nil (only
 // the event's own fields are then known).
@@ -268,74 +295,14 @@ func newRecord(se *schemas.ScoredEvent, source string) (record, error) {
 		r.ShadowRules[i], r.ShadowWeights[i] = hit.Rule, int32(hit.Weight)
 	}
 	if f := se.Features; f != nil {
-		r.setFeatures(f)
+		r.Features = *f
 	}
 	return r, nil
 }
 
-func (r *record) setFeatures(f *schemas.Features) {
-	r.Network = f.Network
-	r.IPv6 = flag(f.IPv6)
-	r.GeoKnown = flag(f.GeoKnown)
-	r.Country = f.Country
-	r.Subdivision = f.Subdivision
-	r.City = f.City
-	r.Latitude = f.Latitude
-	r.Longitude = f.Longitude
-	r.AccuracyRadiusKm = count(f.AccuracyRadiusKm)
-	r.TimeZone = f.TimeZone
-	r.ASNKnown = flag(f.ASNKnown)
-	r.ASN = count(f.ASN)
-	r.ASOrg = f.ASOrg
-	r.AnonKnown = flag(f.AnonKnown)
-	r.Anonymous = flag(f.Anonymous)
-	r.AnonymousVPN = flag(f.AnonymousVPN)
-	r.Hosting = flag(f.Hosting)
-	r.PublicProxy = flag(f.PublicProxy)
-	r.TorExit = flag(f.TorExit)
-	r.ResidentialProxy = flag(f.ResidentialProxy)
-	r.Browser = f.Browser
-	r.BrowserMajor = count(f.BrowserMajor)
-	r.OS = f.OS
-	r.DeviceType = f.DeviceType
-	r.Automation = flag(f.Automation)
-	r.DeviceKey = f.DeviceKey
-	r.HasDeviceID = flag(f.HasDeviceID)
-
-	r.UserFailures1m = count(f.UserFailures1m)
-	r.UserFailures15m = count(f.UserFailures15m)
-	r.UserFailures1h = count(f.UserFailures1h)
-	r.UserFailures24h = count(f.UserFailures24h)
-	r.UserSuccesses1m = count(f.UserSuccesses1m)
-	r.UserSuccesses15m = count(f.UserSuccesses15m)
-	r.UserSuccesses1h = count(f.UserSuccesses1h)
-	r.UserSuccesses24h = count(f.UserSuccesses24h)
-	r.UserConsecutiveFailures = count(f.UserConsecutiveFailures)
-	r.UserNetworkFailures15m = count(f.UserNetworkFailures15m)
-	r.UserDistinctIPs1h = count(f.UserDistinctIPs1h)
-	r.UserKnown = flag(f.UserKnown)
-	r.UserSuccessesTotal = count(f.UserSuccessesTotal)
-	r.NewCountry = flag(f.NewCountry)
-	r.NewCity = flag(f.NewCity)
-	r.NewASN = flag(f.NewASN)
-	r.NewDevice = flag(f.NewDevice)
-	r.NewNetwork = flag(f.NewNetwork)
-	r.SecondsSinceLastSuccess = f.SecondsSinceLastSuccess
-	r.TravelKm = f.TravelKm
-	r.TravelSpeedKmh = f.TravelSpeedKmh
-	r.IPFailures1m = count(f.IPFailures1m)
-	r.IPFailures10m = count(f.IPFailures10m)
-	r.IPFailures1h = count(f.IPFailures1h)
-	r.IPAttempts1h = count(f.IPAttempts1h)
-	r.IPDistinctUsers10m = count(f.IPDistinctUsers10m)
-	r.IPDistinctUsers1h = count(f.IPDistinctUsers1h)
-	r.IPSuccessRatio1h = f.IPSuccessRatio1h
-	r.DeviceDistinctUsers24h = count(f.DeviceDistinctUsers24h)
-}
-
 // scored converts a row read back from login_events into a scored event:
-// the event, all the features (those that come from the event itself are
-// filled from it) and the decision. Times come back in UTC; decided_at and
+// the event, all the features (those without a column of their own are
+// recomputed from the event) and the decision. Times come back in UTC; decided_at and
 // the lock's end have whole seconds.
 func (r *record) scored() schemas.ScoredEvent {
 	ev := &schemas.LoginEvent{
@@ -361,74 +328,9 @@ func (r *record) scored() schemas.ScoredEvent {
 	if addr, err := schemas.ParseIP(r.IP); err == nil {
 		ev.Addr = addr
 	}
-	f := &schemas.Features{
-		UserID:        ev.UserID,
-		IP:            ev.IP,
-		Network:       r.Network,
-		IPv6:          r.IPv6 != 0,
-		Success:       ev.Success(),
-		Failure:       !ev.Success(),
-		FailureReason: ev.FailureReason,
-		AuthMethod:    ev.AuthMethod,
-		TenantID:      ev.TenantID,
-		HourUTC:       ev.OccurredAt.Hour(),
-
-		GeoKnown:         r.GeoKnown != 0,
-		Country:          r.Country,
-		Subdivision:      r.Subdivision,
-		City:             r.City,
-		Latitude:         r.Latitude,
-		Longitude:        r.Longitude,
-		AccuracyRadiusKm: int(r.AccuracyRadiusKm),
-		TimeZone:         r.TimeZone,
-		ASNKnown:         r.ASNKnown != 0,
-		ASN:              int(r.ASN),
-		ASOrg:            r.ASOrg,
-		AnonKnown:        r.AnonKnown != 0,
-		Anonymous:        r.Anonymous != 0,
-		AnonymousVPN:     r.AnonymousVPN != 0,
-		Hosting:          r.Hosting != 0,
-		PublicProxy:      r.PublicProxy != 0,
-		TorExit:          r.TorExit != 0,
-		ResidentialProxy: r.ResidentialProxy != 0,
-		Browser:          r.Browser,
-		BrowserMajor:     int(r.BrowserMajor),
-		OS:               r.OS,
-		DeviceType:       r.DeviceType,
-		Automation:       r.Automation != 0,
-		DeviceKey:        r.DeviceKey,
-		HasDeviceID:      r.HasDeviceID != 0,
-
-		UserFailures1m:          int(r.UserFailures1m),
-		UserFailures15m:         int(r.UserFailures15m),
-		UserFailures1h:          int(r.UserFailures1h),
-		UserFailures24h:         int(r.UserFailures24h),
-		UserSuccesses1m:         int(r.UserSuccesses1m),
-		UserSuccesses15m:        int(r.UserSuccesses15m),
-		UserSuccesses1h:         int(r.UserSuccesses1h),
-		UserSuccesses24h:        int(r.UserSuccesses24h),
-		UserConsecutiveFailures: int(r.UserConsecutiveFailures),
-		UserNetworkFailures15m:  int(r.UserNetworkFailures15m),
-		UserDistinctIPs1h:       int(r.UserDistinctIPs1h),
-		UserKnown:               r.UserKnown != 0,
-		UserSuccessesTotal:      int(r.UserSuccessesTotal),
-		NewCountry:              r.NewCountry != 0,
-		NewCity:                 r.NewCity != 0,
-		NewASN:                  r.NewASN != 0,
-		NewDevice:               r.NewDevice != 0,
-		NewNetwork:              r.NewNetwork != 0,
-		SecondsSinceLastSuccess: r.SecondsSinceLastSuccess,
-		TravelKm:                r.TravelKm,
-		TravelSpeedKmh:          r.TravelSpeedKmh,
-		IPFailures1m:            int(r.IPFailures1m),
-		IPFailures10m:           int(r.IPFailures10m),
-		IPFailures1h:            int(r.IPFailures1h),
-		IPAttempts1h:            int(r.IPAttempts1h),
-		IPDistinctUsers10m:      int(r.IPDistinctUsers10m),
-		IPDistinctUsers1h:       int(r.IPDistinctUsers1h),
-		IPSuccessRatio1h:        r.IPSuccessRatio1h,
-		DeviceDistinctUsers24h:  int(r.DeviceDistinctUsers24h),
-	}
+	f := new(schemas.Features)
+	*f = r.Features
+	f.SetEventFeatures(ev)
 	d := &schemas.Decision{
 		EventID:      ev.EventID,
 		UserID:       ev.UserID,

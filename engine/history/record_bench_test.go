@@ -54,14 +54,18 @@ func BenchmarkAppendRows(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	table, err := recordColumns()
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := testContext(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		ib, err := conn.PrepareBatch(ctx, insertSQL)
+		ib, err := conn.PrepareBatch(ctx, table.insertSQL)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := appendRows(ib, batch); err != nil {
+		if err := table.appendRows(ib, batch); err != nil {
 			b.Fatal(err)
 		}
 		if err := ib.Abort(); err != nil {

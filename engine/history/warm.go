@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/loginrisk/loginrisk/schemas"
@@ -108,11 +107,12 @@ func sorted[T cmp.Ordered](s []T) []T {
 	return s
 }
 
-// recentSQL reads the events since a time, deduplicated (FINAL), in event
-// order. The bound is a whole second; Recent drops the rows before since.
-var recentSQL = "SELECT " + strings.Join(recordColumns, ", ") + `
+// recentSQL reads the columns of a record (%[1]s) of the events since a
+// time (%[2]s), deduplicated (FINAL), in event order. The bound is a whole
+// second; Recent drops the rows before since.
+const recentSQL = `SELECT %[1]s
 FROM login_events FINAL
-WHERE occurred_at >= %s AND ` + notAdmin + `
+WHERE occurred_at >= %[2]s AND ` + notAdmin + `
 ORDER BY occurred_at, occurred_at_ns, event_id`
 
 // Recent streams the scored events that occurred at or after since, each
@@ -120,18 +120,17 @@ ORDER BY occurred_at, occurred_at_ns, event_id`
 // features and their decision (decided_at and the lock's end to the
 // second).
 func (w *Writer) Recent(ctx context.Context, since time.Time, fn func(schemas.ScoredEvent) error) error {
-	rows, err := w.conn.Query(ctx, fmt.Sprintf(recentSQL, chschema.DateTimeLiteral(since.Truncate(time.Second))))
+	rows, err := w.conn.Query(ctx, fmt.Sprintf(recentSQL, w.columns.selectList, chschema.DateTimeLiteral(since.Truncate(time.Second))))
 	if err != nil {
 		return fmt.Errorf("history: loading recent events: %w", err)
 	}
 	defer rows.Close()
-	var r record
-	dest := r.columns()
+	row := w.columns.bind()
 	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(row.dest...); err != nil {
 			return fmt.Errorf("history: loading recent events: %w", err)
 		}
-		se := r.scored()
+		se := row.stored().scored()
 		if se.Event.OccurredAt.Before(since) {
 			continue
 		}

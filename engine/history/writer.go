@@ -132,6 +132,7 @@ type Writer struct {
 	cfg     Config
 	log     *slog.Logger
 	conn    driver.Conn
+	columns *columnTable // of login_events, for inserts and reads
 	metrics Metrics
 
 	running atomic.Bool
@@ -161,6 +162,10 @@ func New(cfg Config) (*Writer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	columns, err := recordColumns()
+	if err != nil {
+		return nil, err
+	}
 	opts, err := parseDSN(cfg.DSN, cfg.Database)
 	if err != nil {
 		return nil, err
@@ -170,6 +175,7 @@ func New(cfg Config) (*Writer, error) {
 		return nil, err
 	}
 	return &Writer{
+		columns: columns,
 		cfg:     cfg,
 		log:     cfg.Logger,
 		conn:    conn,
@@ -421,21 +427,23 @@ func (w *Writer) insertRetrying(ctx context.Context, batch []record) error {
 func (w *Writer) insert(ctx context.Context, batch []record) error {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.InsertTimeout)
 	defer cancel()
-	b, err := w.conn.PrepareBatch(ctx, insertSQL)
+	b, err := w.conn.PrepareBatch(ctx, w.columns.insertSQL)
 	if err != nil {
 		return err
 	}
-	if err := appendRows(b, batch); err != nil {
+	if err := w.columns.appendRows(b, batch); err != nil {
 		_ = b.Abort()
 		return err
 	}
 	return b.Send()
 }
 
-// appendRows appends the rows to an INSERT's batch.
-func appendRows(b driver.Batch, batch []record) error {
+// appendRows appends the rows to an INSERT's batch, through one binding.
+func (t *columnTable) appendRows(b driver.Batch, batch []record) error {
+	row := t.bind()
 	for i := range batch {
-		if err := b.Append(batch[i].columns()...); err != nil {
+		row.load(&batch[i])
+		if err := b.Append(row.dest...); err != nil {
 			return fmt.Errorf("appending event %s: %w", batch[i].EventID, err)
 		}
 	}
