@@ -189,11 +189,11 @@ func Validate(ev *LoginEvent) error {
 	if err := checkString("tenant_id", ev.TenantID, MaxTenantIDLen, false); err != nil {
 		return err
 	}
-	if ev.FailureReason != "" && !slices.Contains(FailureReasons, ev.FailureReason) {
-		return fieldErr("failure_reason", "%q is not one of %s", clip(ev.FailureReason), strings.Join(FailureReasons, ", "))
+	if ev.FailureReason != "" && !slices.Contains(failureReasons, ev.FailureReason) {
+		return fieldErr("failure_reason", "%q is not one of %s", clip(ev.FailureReason), strings.Join(failureReasons, ", "))
 	}
-	if ev.AuthMethod != "" && !slices.Contains(AuthMethods, ev.AuthMethod) {
-		return fieldErr("auth_method", "%q is not one of %s", clip(ev.AuthMethod), strings.Join(AuthMethods, ", "))
+	if ev.AuthMethod != "" && !slices.Contains(authMethods, ev.AuthMethod) {
+		return fieldErr("auth_method", "%q is not one of %s", clip(ev.AuthMethod), strings.Join(authMethods, ", "))
 	}
 	if len(ev.Attributes) > MaxAttributes {
 		return fieldErr("attributes", "has %d entries, more than the %d allowed", len(ev.Attributes), MaxAttributes)

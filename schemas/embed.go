@@ -1,13 +1,22 @@
 package schemas
 
-import _ "embed"
+import (
+	"bytes"
+	_ "embed"
+)
 
-// LoginEventSchema is the JSON Schema of LoginEvent (login_event.schema.json).
-//
-//go:embed login_event.schema.json
-var LoginEventSchema []byte
+// The JSON Schemas, as embedded; LoginEventSchema and DecisionSchema give
+// copies.
+var (
+	//go:embed login_event.schema.json
+	loginEventSchema []byte
+	//go:embed decision.schema.json
+	decisionSchema []byte
+)
 
-// DecisionSchema is the JSON Schema of Decision (decision.schema.json).
-//
-//go:embed decision.schema.json
-var DecisionSchema []byte
+// LoginEventSchema returns the JSON Schema of LoginEvent
+// (login_event.schema.json).
+func LoginEventSchema() []byte { return bytes.Clone(loginEventSchema) }
+
+// DecisionSchema returns the JSON Schema of Decision (decision.schema.json).
+func DecisionSchema() []byte { return bytes.Clone(decisionSchema) }

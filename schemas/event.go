@@ -6,6 +6,7 @@ package schemas
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -32,11 +33,18 @@ const (
 	MaxEventBytes = 64 << 10
 )
 
-// FailureReasons lists the accepted values of LoginEvent.FailureReason.
-var FailureReasons = []string{"bad_password", "unknown_user", "mfa_failed", "locked", "other"}
+// The accepted values of LoginEvent.FailureReason and AuthMethod. The
+// tables are never changed; FailureReasons and AuthMethods give copies.
+var (
+	failureReasons = []string{"bad_password", "unknown_user", "mfa_failed", "locked", "other"}
+	authMethods    = []string{"password", "mfa", "sso", "passkey", "token"}
+)
 
-// AuthMethods lists the accepted values of LoginEvent.AuthMethod.
-var AuthMethods = []string{"password", "mfa", "sso", "passkey", "token"}
+// FailureReasons returns the accepted values of LoginEvent.FailureReason.
+func FailureReasons() []string { return slices.Clone(failureReasons) }
+
+// AuthMethods returns the accepted values of LoginEvent.AuthMethod.
+func AuthMethods() []string { return slices.Clone(authMethods) }
 
 // LoginEvent is one login attempt as published by the gateway to the
 // login-events topic (keyed by user_id) or posted to POST /v1/score.

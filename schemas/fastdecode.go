@@ -242,9 +242,9 @@ func decodeEvent(data []byte, e *LoginEvent, ids *idStrings) (occurredAt []byte,
 		case fieldDeviceID:
 			i = ids.value(data, i, idDeviceID)
 		case fieldFailureReason:
-			i = stringValue(data, i, &e.FailureReason, FailureReasons)
+			i = stringValue(data, i, &e.FailureReason, failureReasons)
 		case fieldAuthMethod:
-			i = stringValue(data, i, &e.AuthMethod, AuthMethods)
+			i = stringValue(data, i, &e.AuthMethod, authMethods)
 		case fieldTenantID:
 			i = ids.value(data, i, idTenantID)
 		case fieldAttributes:

@@ -64,13 +64,13 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		// that is every field the encoder always writes.
 		requiredFromTag bool
 	}{
-		{"login_event.schema.json", LoginEventSchema, reflect.TypeFor[LoginEvent](), false},
-		{"decision.schema.json", DecisionSchema, reflect.TypeFor[Decision](), true},
+		{"login_event.schema.json", LoginEventSchema(), reflect.TypeFor[LoginEvent](), false},
+		{"decision.schema.json", DecisionSchema(), reflect.TypeFor[Decision](), true},
 		{"decision.lock", nil, reflect.TypeFor[Lock](), true},
 		{"decision.reasons", nil, reflect.TypeFor[Reason](), true},
 	}
 	var decision rawSchema
-	if err := json.Unmarshal(DecisionSchema, &decision); err != nil {
+	if err := json.Unmarshal(DecisionSchema(), &decision); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range tests {
@@ -106,7 +106,7 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 	}
 	// The event's required fields are exactly those Validate requires.
 	var ev rawSchema
-	mustUnmarshal(t, LoginEventSchema, &ev)
+	mustUnmarshal(t, LoginEventSchema(), &ev)
 	for _, f := range ev.Required {
 		var e LoginEvent
 		if err := Decode([]byte(withField(t, f, "")), &e); err == nil || !strings.Contains(err.Error(), f+": is required") {
@@ -123,8 +123,8 @@ func mustUnmarshal(t *testing.T, data []byte, v any) {
 }
 
 func TestEncodedValuesValidate(t *testing.T) {
-	evSchema := compileSchema(t, "login_event.schema.json", LoginEventSchema)
-	decSchema := compileSchema(t, "decision.schema.json", DecisionSchema)
+	evSchema := compileSchema(t, "login_event.schema.json", LoginEventSchema())
+	decSchema := compileSchema(t, "decision.schema.json", DecisionSchema())
 
 	var ev LoginEvent
 	if err := Decode([]byte(validEvent), &ev); err != nil {
@@ -186,7 +186,7 @@ func TestLockLimitsInSchema(t *testing.T) {
 			} `json:"lock"`
 		} `json:"properties"`
 	}
-	if err := json.Unmarshal(DecisionSchema, &doc); err != nil {
+	if err := json.Unmarshal(DecisionSchema(), &doc); err != nil {
 		t.Fatal(err)
 	}
 	lock := doc.Properties.Lock.Properties

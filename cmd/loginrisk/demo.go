@@ -121,6 +121,13 @@ type demo struct {
 	mu        sync.Mutex
 	byRule    map[string]int64
 	examples  map[string]string // rule → an example detail
+
+	// progressLast is when the progress line was last printed, and the
+	// decisions counted then (for the rate); printProgress's alone.
+	progressLast struct {
+		at      time.Time
+		decided int64
+	}
 }
 
 func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int, seed uint64, token string) error {
@@ -302,21 +309,20 @@ func (d *demo) watchDecisions(ctx context.Context) {
 	}
 }
 
-var progressLast struct {
-	at      time.Time
-	decided int64
-}
-
+// printProgress rewrites the progress line at most twice a second. Only
+// run's goroutine calls it (from produce, then while waiting for the last
+// decisions).
 func (d *demo) printProgress(now time.Time) {
-	if now.Sub(progressLast.at) < 500*time.Millisecond {
+	last := &d.progressLast
+	if now.Sub(last.at) < 500*time.Millisecond {
 		return
 	}
 	decided := d.decided.Load()
 	rate := 0.0
-	if !progressLast.at.IsZero() {
-		rate = float64(decided-progressLast.decided) / now.Sub(progressLast.at).Seconds()
+	if !last.at.IsZero() {
+		rate = float64(decided-last.decided) / now.Sub(last.at).Seconds()
 	}
-	progressLast.at, progressLast.decided = now, decided
+	last.at, last.decided = now, decided
 	fmt.Fprintf(d.stderr, "\r\033[Kproduced %d · decided %d (%.0f/s) · allow %d · challenge %d · lockout %d · dead-lettered %d",
 		d.produced.Load(), decided, rate, d.byKind[0].Load(), d.byKind[1].Load(), d.byKind[2].Load(), d.malformed.Load())
 }

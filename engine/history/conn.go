@@ -71,8 +71,8 @@ func serverVersion(ctx context.Context, conn driver.Conn) (chschema.ServerVersio
 	if err != nil {
 		return chschema.ServerVersion{}, fmt.Errorf("history: %w", err)
 	}
-	if !v.AtLeast(chschema.MinServerVersion) {
-		return v, fmt.Errorf("%w: ClickHouse %s is older than %s", ErrUnsupportedServer, v, chschema.MinServerVersion)
+	if minimum := chschema.MinServerVersion(); !v.AtLeast(minimum) {
+		return v, fmt.Errorf("%w: ClickHouse %s is older than %s", ErrUnsupportedServer, v, minimum)
 	}
 	return v, nil
 }

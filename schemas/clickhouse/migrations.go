@@ -128,7 +128,7 @@ func parseMigration(name string, version int, data []byte) (Migration, error) {
 	}
 	// Render once for the oldest and a current server so that a template
 	// error shows at load time.
-	for _, caps := range []Capabilities{CapabilitiesOf(MinServerVersion), CapabilitiesOf(ServerVersion{Major: 99})} {
+	for _, caps := range []Capabilities{CapabilitiesOf(MinServerVersion()), CapabilitiesOf(ServerVersion{Major: 99})} {
 		stmts, err := m.Statements(caps)
 		if err != nil {
 			return Migration{}, err

@@ -31,7 +31,7 @@ type Query struct {
 // Param is one parameter of a Query.
 type Param struct {
 	Name        string
-	Type        string // one of ParamTypes
+	Type        string // one of ParamTypes()
 	Default     string // "" when required
 	Description string
 }
@@ -39,10 +39,13 @@ type Param struct {
 // Required reports whether the parameter has no default.
 func (p Param) Required() bool { return p.Default == "" }
 
-// ParamTypes lists the parameter types a query may declare. DateTime
+// paramTypes is the table ParamTypes copies.
+var paramTypes = []string{"String", "UInt32", "UInt64", "Int64", "Float64", "DateTime"}
+
+// ParamTypes returns the parameter types a query may declare. DateTime
 // values are RFC 3339 times, "2006-01-02", "2006-01-02 15:04:05" (UTC),
 // "now", or a negative offset from now such as "-24h", "-90m" or "-7d".
-var ParamTypes = []string{"String", "UInt32", "UInt64", "Int64", "Float64", "DateTime"}
+func ParamTypes() []string { return slices.Clone(paramTypes) }
 
 var (
 	paramLine   = regexp.MustCompile(`^@param\s+([a-z_][a-z0-9_]*)\s+([A-Za-z0-9]+)\s+(\S+)\s*(.*)$`)
@@ -121,8 +124,8 @@ func parseQuery(name, text string) (Query, error) {
 		if p.Default == "-" {
 			p.Default = ""
 		}
-		if !slices.Contains(ParamTypes, p.Type) {
-			return Query{}, fmt.Errorf("parameter %s: type %s is not one of %s", p.Name, p.Type, strings.Join(ParamTypes, ", "))
+		if !slices.Contains(paramTypes, p.Type) {
+			return Query{}, fmt.Errorf("parameter %s: type %s is not one of %s", p.Name, p.Type, strings.Join(paramTypes, ", "))
 		}
 		if slices.ContainsFunc(q.Params, func(o Param) bool { return o.Name == p.Name }) {
 			return Query{}, fmt.Errorf("parameter %s declared twice", p.Name)

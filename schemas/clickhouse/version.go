@@ -16,9 +16,9 @@ type ServerVersion struct {
 	Major, Minor, Patch int
 }
 
-// MinServerVersion is the oldest release the schema is written for and
-// tested on (Debian's clickhouse-server package).
-var MinServerVersion = ServerVersion{Major: 18, Minor: 16}
+// MinServerVersion returns the oldest release the schema is written for
+// and tested on (Debian's clickhouse-server package).
+func MinServerVersion() ServerVersion { return ServerVersion{Major: 18, Minor: 16} }
 
 // ParseServerVersion parses "MAJOR.MINOR[.PATCH[.BUILD]]".
 func ParseServerVersion(s string) (ServerVersion, error) {

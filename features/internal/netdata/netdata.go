@@ -17,9 +17,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// AnonymousFlags lists the Anonymous-IP flags a network may carry, without
+// anonymousFlags lists the Anonymous-IP flags a network may carry, without
 // the "is_" prefix of their GeoIP2 record keys.
-var AnonymousFlags = []string{"anonymous_vpn", "hosting_provider", "public_proxy", "tor_exit_node", "residential_proxy"}
+var anonymousFlags = []string{"anonymous_vpn", "hosting_provider", "public_proxy", "tor_exit_node", "residential_proxy"}
 
 // File is the whole source file.
 type File struct {
@@ -128,8 +128,8 @@ func (f *File) validate() error {
 			errs = append(errs, fmt.Errorf("%s: asn %d is not in asns", where, n.ASN))
 		}
 		for _, flag := range n.Anonymous {
-			if !slices.Contains(AnonymousFlags, flag) {
-				errs = append(errs, fmt.Errorf("%s: anonymous flag %q is not one of %s", where, flag, strings.Join(AnonymousFlags, ", ")))
+			if !slices.Contains(anonymousFlags, flag) {
+				errs = append(errs, fmt.Errorf("%s: anonymous flag %q is not one of %s", where, flag, strings.Join(anonymousFlags, ", ")))
 			}
 		}
 		if !n.Sample.IsValid() || !n.CIDR.Contains(n.Sample) {
