@@ -50,6 +50,10 @@ services-up:
 services-down:
 	@scripts/services.sh down
 
+## catalogue: regenerate docs/features.md from the struct tags of schemas.Features.
+catalogue:
+	$(GO) run ./schemas/cataloguegen > docs/features.md
+
 ## geoip: regenerate the test GeoIP databases from testdata/geoip/networks.yaml.
 geoip:
 	$(GO) run ./features/mmdbgen
