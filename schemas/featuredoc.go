@@ -50,16 +50,21 @@ history's columns and this page derive from them. A new feature needs:
    bool is UInt8, int is UInt32, float64 is Float64, string is String.
 2. **The code that computes it**, in package features (enrichment or
    behavioural state).
-3. **A migration** adding the column to ` + "`login_events`" + `, a new file
-   schemas/clickhouse/migrations/NNNN_<name>.sql such as
-   ` + "`ALTER TABLE login_events ADD COLUMN IF NOT EXISTS <column> <type>`" + `.
-   A test compares the catalogue's columns with the ones the migrations
-   create on a real ClickHouse.
+3. **A migration** adding the column to ` + "`login_events`" + `: a new file
+   schemas/clickhouse/migrations/NNNN_<name>.sql whose one statement is
+   ` + "`ALTER TABLE login_events ADD COLUMN <column> <type>`" + ` (ClickHouse 18.16
+   has no ` + "`ADD COLUMN IF NOT EXISTS`" + `, so keep it alone in its file: it
+   applies whole or not at all). Rows stored before it read the feature as
+   zero. A test compares the catalogue's columns and their types with the
+   ones the migrations create on a real ClickHouse.
 4. **This page**: ` + "`go run ./schemas/cataloguegen > docs/features.md`" + `; a test
    fails while it is out of date.
 
 Nothing else lists the features: the rules, the detail templates, the rule
 test cases and the history writer and reader find the new one by itself.
+The tests then ask for what only a person can add: a scenario in which
+package features computes the new feature (TestEveryFeatureIsFilled fails
+while it is never set).
 `
 
 // FeatureDoc renders docs/features.md: every feature rules can use, by

@@ -11,6 +11,29 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
+// richFeatures sets every feature to a value of its own, read from the
+// feature catalogue so that a new feature is covered too: bools true,
+// numbers and strings distinct; the features of the event alone from ev.
+func richFeatures(ev *schemas.LoginEvent) *schemas.Features {
+	f := new(schemas.Features)
+	v := reflect.ValueOf(f).Elem()
+	features, _ := schemas.FeatureCatalogue()
+	for i, feat := range features {
+		switch field := v.Field(feat.Index); feat.Kind {
+		case reflect.Bool:
+			field.SetBool(true)
+		case reflect.Int:
+			field.SetInt(int64(i + 1))
+		case reflect.Float64:
+			field.SetFloat(float64(i) + 0.25)
+		case reflect.String:
+			field.SetString(feat.Name + " value")
+		}
+	}
+	f.SetEventFeatures(ev)
+	return f
+}
+
 // richEvent has every field set, to check the round trip through a row.
 func richEvent() schemas.ScoredEvent {
 	at := time.Date(2026, 3, 1, 10, 30, 15, 123456789, time.UTC)
@@ -18,20 +41,7 @@ func richEvent() schemas.ScoredEvent {
 	ev := se.Event
 	ev.UserAgent, ev.DeviceID, ev.AuthMethod, ev.TenantID = "Mozilla/5.0", "dev-1", "password", "t1"
 	ev.Attributes = map[string]string{"app": "web", "region": "eu"}
-	se.Features = &schemas.Features{
-		UserID: "alice", IP: "2001:db8::7", Network: "2001:db8::/64", IPv6: true, Failure: true,
-		FailureReason: "bad_password", AuthMethod: "password", TenantID: "t1", HourUTC: 10,
-		GeoKnown: true, Country: "GB", Subdivision: "ENG", City: "London", Latitude: 51.5142, Longitude: -0.0931,
-		AccuracyRadiusKm: 20, TimeZone: "Europe/London", ASNKnown: true, ASN: 20712, ASOrg: "Andrews & Arnold",
-		AnonKnown: true, Anonymous: true, AnonymousVPN: true, Hosting: true, PublicProxy: true, TorExit: true, ResidentialProxy: true,
-		Browser: "Firefox", BrowserMajor: 128, OS: "Linux", DeviceType: "desktop", Automation: true, DeviceKey: "dev-1", HasDeviceID: true,
-		UserFailures1m: 1, UserFailures15m: 2, UserFailures1h: 3, UserFailures24h: 4, UserSuccesses1m: 5, UserSuccesses15m: 6,
-		UserSuccesses1h: 7, UserSuccesses24h: 8, UserConsecutiveFailures: 9, UserNetworkFailures15m: 10, UserDistinctIPs1h: 11,
-		UserKnown: true, UserSuccessesTotal: 12, NewCountry: true, NewCity: true, NewASN: true, NewDevice: true, NewNetwork: true,
-		SecondsSinceLastSuccess: 3600.5, TravelKm: 343.2, TravelSpeedKmh: 343.1,
-		IPFailures1m: 13, IPFailures10m: 14, IPFailures1h: 15, IPAttempts1h: 16, IPDistinctUsers10m: 17, IPDistinctUsers1h: 18,
-		IPSuccessRatio1h: 0.25, DeviceDistinctUsers24h: 19,
-	}
+	se.Features = richFeatures(ev)
 	se.Decision = &schemas.Decision{
 		EventID: "rich-1", UserID: "alice", IP: "2001:db8::7", OccurredAt: at, DecidedAt: at.Add(time.Second).Truncate(time.Second),
 		Score: 85, Decision: schemas.VerdictLockout,
@@ -83,7 +93,8 @@ func TestRecordRoundTrip(t *testing.T) {
 // UInt32 column values, counts clamped to the column's range.
 func TestRecordConvertsFeatures(t *testing.T) {
 	se := richEvent()
-	se.Features.UserFailures1m, se.Features.ASN, se.Features.TorExit = -3, math.MaxUint32+5, true
+	f := se.Features
+	f.UserFailures1m, f.ASN, f.TorExit = -3, math.MaxUint32+5, true
 	r, err := newRecord(&se, SourceKafka)
 	if err != nil {
 		t.Fatal(err)
@@ -96,8 +107,8 @@ func TestRecordConvertsFeatures(t *testing.T) {
 		values[name] = reflect.ValueOf(row.dest[i]).Elem().Interface()
 	}
 	for name, want := range map[string]any{
-		"user_failures_1m": uint32(0), "asn": uint32(math.MaxUint32), "user_failures_15m": uint32(2),
-		"tor_exit": uint8(1), "new_city": uint8(1), "travel_km": 343.2, "country": "GB", "event_id": "rich-1",
+		"user_failures_1m": uint32(0), "asn": uint32(math.MaxUint32), "user_failures_15m": uint32(f.UserFailures15m),
+		"tor_exit": uint8(1), "new_city": uint8(1), "travel_km": f.TravelKm, "country": f.Country, "event_id": "rich-1",
 	} {
 		if values[name] != want {
 			t.Errorf("column %s = %#v, want %#v", name, values[name], want)
