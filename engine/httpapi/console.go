@@ -300,18 +300,15 @@ type feature struct {
 	Unit  string `json:"unit,omitempty"`
 }
 
-// featureList lists f's features in the order schemas.Features declares
-// them, by their expr names.
+// featureList lists f's features in the order of the feature catalogue
+// (schemas.FeatureCatalogue), by their rule names. The catalogue has no
+// error while the rules load (rules.Load checks it).
 func featureList(f *schemas.Features) []feature {
+	catalogue, _ := schemas.FeatureCatalogue()
 	v := reflect.ValueOf(f).Elem()
-	t := v.Type()
-	out := make([]feature, 0, t.NumField())
-	for i := range t.NumField() {
-		name := t.Field(i).Tag.Get("expr")
-		if name == "" || name == "-" {
-			continue
-		}
-		out = append(out, feature{Name: name, Value: v.Field(i).Interface(), Unit: t.Field(i).Tag.Get("unit")})
+	out := make([]feature, 0, len(catalogue))
+	for _, c := range catalogue {
+		out = append(out, feature{Name: c.Name, Value: v.Field(c.Index).Interface(), Unit: c.Unit})
 	}
 	return out
 }
