@@ -92,10 +92,10 @@ func TestDedupeAndLastDecisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := eng.UserStatus("alice", coreT0.Add(time.Minute)); st.LastDecision != second.Decision {
+	if st := eng.UserStatus("", "alice", coreT0.Add(time.Minute)); st.LastDecision != second.Decision {
 		t.Errorf("alice's last decision %+v, want e2's", st.LastDecision)
 	}
-	if st := eng.UserStatus("bob", coreT0); st.LastDecision != nil {
+	if st := eng.UserStatus("", "bob", coreT0); st.LastDecision != nil {
 		t.Errorf("bob has a last decision %+v", st.LastDecision)
 	}
 	if st := eng.IPStatus(netip.MustParseAddr("198.51.100.7"), coreT0); st.LastDecision != first.Decision {
@@ -152,7 +152,7 @@ func TestRecentEviction(t *testing.T) {
 		t.Errorf("%d of %d ids remembered with capacity %d", found, n, capacity)
 	}
 	for u := range 700 {
-		st := eng.UserStatus(fmt.Sprintf("user-%d", u), coreT0)
+		st := eng.UserStatus("", fmt.Sprintf("user-%d", u), coreT0)
 		if st.LastDecision == nil {
 			t.Fatalf("user-%d has no last decision", u)
 		}

@@ -363,7 +363,7 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 		}
 		s.insertLocked(slot, h, ev.EventID, attemptOf(ev), kept)
 		e.advance(ev.OccurredAt)
-		e.lastByUser.put(ev.UserID, d)
+		e.lastByUser.put(keys.user, d)
 		e.lastByIP.put(keys.ip, d)
 		if e.feed != nil {
 			e.feed.add(d, f)
@@ -414,7 +414,9 @@ func ipKey(addr netip.Addr, f *schemas.Features) string {
 }
 
 // eventLockKeys are the strings an event's lock keys are made of, with
-// their hashes, each computed once per event.
+// their hashes, each computed once per event: user is the user key
+// (schemas.UserKey), so a user's locks are its tenant's only; ip and
+// device are global.
 type eventLockKeys struct {
 	user, ip, device    string
 	hUser, hIP, hDevice uint64 // LockTable.stringHash of each
@@ -425,7 +427,7 @@ type eventLockKeys struct {
 // (a hash of the user agent) is shared by strangers, so an event without a
 // device_id has no device key for locks.
 func (e *Engine) eventLockKeys(ev *schemas.LoginEvent, f *schemas.Features) eventLockKeys {
-	k := eventLockKeys{user: ev.UserID, ip: ipKey(ev.Addr, f)}
+	k := eventLockKeys{user: schemas.UserKey(ev.TenantID, ev.UserID), ip: ipKey(ev.Addr, f)}
 	if f.HasDeviceID {
 		k.device = f.DeviceKey
 	}
@@ -552,7 +554,8 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 		}
 	}
 	if locked {
-		lock := &schemas.Lock{Scope: activeKey.scope, Key: activeKey.String(), Until: active.until, Rule: active.rule}
+		lock := new(schemas.Lock)
+		*lock = activeKey.lock(active.until, active.rule)
 		d.Decision = schemas.VerdictLockout
 		if d.Lock == nil {
 			d.Lock = lock
@@ -563,18 +566,28 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 }
 
 // lockedDetail is the detail of the "locked" reason:
-// "<scope> lock on <key> until <RFC 3339> (set by <rule>)".
+// "<scope> lock on <key>[ in tenant <tenant>] until <RFC 3339> (set by <rule>)".
 func lockedDetail(l *schemas.Lock) string {
 	var stack [160]byte
-	b := append(stack[:0], l.Scope...)
-	b = append(b, " lock on "...)
-	b = append(b, l.Key...)
-	b = append(b, " until "...)
+	b := appendLockedPrefix(stack[:0], l)
 	b = l.Until.AppendFormat(b, time.RFC3339)
 	b = append(b, " (set by "...)
 	b = append(b, l.Rule...)
 	b = append(b, ')')
 	return string(b)
+}
+
+// appendLockedPrefix appends the start of lockedDetail, up to the time:
+// "<scope> lock on <key>[ in tenant <tenant>] until ".
+func appendLockedPrefix(b []byte, l *schemas.Lock) []byte {
+	b = append(b, l.Scope...)
+	b = append(b, " lock on "...)
+	b = append(b, l.Key...)
+	if l.TenantID != "" {
+		b = append(b, " in tenant "...)
+		b = append(b, l.TenantID...)
+	}
+	return append(b, " until "...)
 }
 
 // setLock locks k from the event's time for the policy's escalated
@@ -594,7 +607,8 @@ func (e *Engine) setLock(set *rules.Set, k lockKey, ev *schemas.LoginEvent, res 
 		until = e.locks.set(k, ev.OccurredAt, res.Lock.Rule, policy.OffenceResetAfter, duration)
 		e.metrics.LocksSet.Add(1)
 	}
-	return &schemas.Lock{Scope: k.scope, Key: k.String(), Until: until, Rule: res.Lock.Rule}
+	l := k.lock(until, res.Lock.Rule)
+	return &l
 }
 
 // ceilSecond rounds t up to a whole second.
@@ -701,17 +715,21 @@ func (e *Engine) Record(ctx context.Context, b *Batch) error {
 }
 
 // ParseLockKey parses the text form of a lock key ("user|ip" for user_ip)
+// of a user in tenant (schemas.Lock.TenantID; "" for the default tenant)
 // and checks it against the field limits: a user part of at most
-// schemas.MaxUserIDLen bytes, a device key of at most
-// schemas.MaxDeviceIDLen, an address part that is an address or a network
-// in text form of at most schemas.MaxIPKeyLen.
-func ParseLockKey(scope schemas.LockScope, key string) (lockKey, bool) {
-	if !scope.Valid() || key == "" || len(key) > schemas.MaxLockKeyLen {
+// schemas.MaxUserIDLen bytes, a tenant of at most schemas.MaxTenantIDLen,
+// a device key of at most schemas.MaxDeviceIDLen, an address part that is
+// an address or a network in text form of at most schemas.MaxIPKeyLen. A
+// tenant is only part of a scope that names a user: with another scope it
+// makes the key invalid.
+func ParseLockKey(scope schemas.LockScope, tenant, key string) (lockKey, bool) {
+	if !scope.Valid() || key == "" || len(key) > schemas.MaxLockKeyLen || len(tenant) > schemas.MaxTenantIDLen ||
+		(tenant != "" && !scope.HasUser()) {
 		return lockKey{}, false
 	}
 	switch scope {
 	case schemas.ScopeUser:
-		return lockKey{scope: scope, a: key}, len(key) <= schemas.MaxUserIDLen
+		return lockKey{scope: scope, a: schemas.UserKey(tenant, key)}, len(key) <= schemas.MaxUserIDLen
 	case schemas.ScopeDevice:
 		return lockKey{scope: scope, a: key}, len(key) <= schemas.MaxDeviceIDLen
 	case schemas.ScopeIP:
@@ -721,7 +739,7 @@ func ParseLockKey(scope schemas.LockScope, key string) (lockKey, bool) {
 	if i <= 0 || i > schemas.MaxUserIDLen || !validIPKey(key[i+1:]) {
 		return lockKey{}, false
 	}
-	return lockKey{scope: scope, a: key[:i], b: key[i+1:]}, true
+	return lockKey{scope: scope, a: schemas.UserKey(tenant, key[:i]), b: key[i+1:]}, true
 }
 
 // validIPKey reports whether s can be the address part of a lock key: an

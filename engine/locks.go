@@ -11,18 +11,42 @@ import (
 )
 
 // lockKey identifies a lock without building a string on the hot path:
-// user and ip are the event's user_id and IP key (the address, or its /64
-// for IPv6); device is a device key.
+// a is the user key (schemas.UserKey: the tenant and the user_id) for the
+// scopes that name a user, the IP key (the address, or its /64 for IPv6)
+// for ip, the device key for device; b is the IP key of user_ip.
 type lockKey struct {
 	scope schemas.LockScope
 	a, b  string
 }
 
+// String is the key's text form in decisions, status lookups and lifts
+// (schemas.Lock.Key): the user_id without its tenant, "user_id|ip" for
+// user_ip. The tenant is apart (tenant).
 func (k lockKey) String() string {
-	if k.scope == schemas.ScopeUserIP {
-		return k.a + "|" + k.b
+	a := k.a
+	if k.scope.HasUser() {
+		_, a = schemas.SplitUserKey(a)
 	}
-	return k.a
+	if k.scope == schemas.ScopeUserIP {
+		return a + "|" + k.b
+	}
+	return a
+}
+
+// tenant is the tenant of a key that names a user ("" for the default
+// tenant and for the other scopes).
+func (k lockKey) tenant() string {
+	if !k.scope.HasUser() {
+		return ""
+	}
+	tenant, _ := schemas.SplitUserKey(k.a)
+	return tenant
+}
+
+// lock is the lock on k until until, set by rule, as decisions and status
+// lookups show it.
+func (k lockKey) lock(until time.Time, rule string) schemas.Lock {
+	return schemas.Lock{Scope: k.scope, Key: k.String(), TenantID: k.tenant(), Until: until, Rule: rule}
 }
 
 // lockEntry is one lock and the offence history of its key.
@@ -373,7 +397,7 @@ func (t *LockTable) activeMatching(now time.Time, match func(lockKey) bool) []sc
 		for _, first := range s.m {
 			for e := first; e != nil; e = e.next {
 				if now.Before(e.until) && match(e.key) {
-					out = append(out, schemas.Lock{Scope: e.key.scope, Key: e.key.String(), Until: e.until, Rule: e.rule})
+					out = append(out, e.key.lock(e.until, e.rule))
 				}
 			}
 		}
@@ -388,9 +412,9 @@ func (t *LockTable) activeMatching(now time.Time, match func(lockKey) bool) []sc
 	return out
 }
 
-// activeForUser lists the locks active at now that refuse user: its user
-// lock and its user_ip locks, ordered by scope and key. It looks up only
-// that user's keys.
+// activeForUser lists the locks active at now that refuse user (a user
+// key, schemas.UserKey): its user lock and its user_ip locks, ordered by
+// scope and key. It looks up only that user's keys.
 func (t *LockTable) activeForUser(user string, now time.Time) []schemas.Lock {
 	return t.activeForKeys(now, lockKey{scope: schemas.ScopeUser, a: user}, t.pairsByUser.others(t, user), func(ip string) lockKey {
 		return lockKey{scope: schemas.ScopeUserIP, a: user, b: ip}
@@ -409,7 +433,7 @@ func (t *LockTable) activeForKeys(now time.Time, own lockKey, others []string, p
 	out := []schemas.Lock{}
 	add := func(k lockKey) {
 		if e, ok := t.active(k, now); ok {
-			out = append(out, schemas.Lock{Scope: k.scope, Key: k.String(), Until: e.until, Rule: e.rule})
+			out = append(out, k.lock(e.until, e.rule))
 		}
 	}
 	add(own)

@@ -14,7 +14,7 @@ import (
 // CounterReader reads current window counters without an attempt;
 // features.Store implements it.
 type CounterReader interface {
-	UserCounters(userID string, at time.Time) map[string]float64
+	UserCounters(tenantID, userID string, at time.Time) map[string]float64
 	IPCounters(addr netip.Addr, at time.Time) map[string]float64
 }
 
@@ -26,16 +26,17 @@ type Status struct {
 	LastDecision *schemas.Decision  `json:"last_decision,omitempty"`
 }
 
-// UserStatus reports the locks that would refuse userID (user-wide and
-// user_ip locks), its counters and its last decision, at time at. It has
-// no side effects.
-func (e *Engine) UserStatus(userID string, at time.Time) Status {
+// UserStatus reports the locks that would refuse the user (tenantID,
+// userID) (user-wide and user_ip locks), its counters and its last
+// decision, at time at; "" is the default tenant. It has no side effects.
+func (e *Engine) UserStatus(tenantID, userID string, at time.Time) Status {
 	st := Status{Counters: map[string]float64{}}
-	st.Locks = e.locks.activeForUser(userID, at)
+	user := schemas.UserKey(tenantID, userID)
+	st.Locks = e.locks.activeForUser(user, at)
 	if cr, ok := e.cfg.State.(CounterReader); ok {
-		st.Counters = cr.UserCounters(userID, at)
+		st.Counters = cr.UserCounters(tenantID, userID, at)
 	}
-	if d, ok := e.lastByUser.get(userID); ok {
+	if d, ok := e.lastByUser.get(user); ok {
 		st.LastDecision = d
 	}
 	return st
@@ -70,9 +71,11 @@ var ErrBadLockKey = errors.New("invalid lock scope or key")
 // Lift removes an active lock at time at on behalf of actor, once it is
 // recorded like a decision: a Decision whose reason is admin_lift and whose lock
 // ends at at, published to the decisions topic (so every instance lifts
-// it too) and kept in history. It returns that record.
-func (e *Engine) Lift(ctx context.Context, scope schemas.LockScope, key, actor string, at time.Time) (*schemas.Decision, error) {
-	k, ok := ParseLockKey(scope, key)
+// it too) and kept in history. tenant is the locked user's tenant for a
+// scope that names a user ("" for the default tenant), as
+// schemas.Lock.TenantID. It returns that record.
+func (e *Engine) Lift(ctx context.Context, scope schemas.LockScope, tenant, key, actor string, at time.Time) (*schemas.Decision, error) {
+	k, ok := ParseLockKey(scope, tenant, key)
 	if !ok {
 		return nil, ErrBadLockKey
 	}
@@ -81,8 +84,8 @@ func (e *Engine) Lift(ctx context.Context, scope schemas.LockScope, key, actor s
 		return nil, ErrNoSuchLock
 	}
 	user := ""
-	if scope == schemas.ScopeUser || scope == schemas.ScopeUserIP {
-		user = k.a
+	if scope.HasUser() {
+		_, user = schemas.SplitUserKey(k.a)
 	}
 	ip := ""
 	if scope == schemas.ScopeIP {
@@ -90,23 +93,28 @@ func (e *Engine) Lift(ctx context.Context, scope schemas.LockScope, key, actor s
 	} else if scope == schemas.ScopeUserIP {
 		ip = k.b
 	}
+	lock := k.lock(at, AdminLiftRule)
+	name := k.String()
+	if tenant != "" {
+		name = tenant + "-" + name
+	}
 	d := &schemas.Decision{
-		EventID:      fmt.Sprintf("admin-lift-%s-%d", strings.ReplaceAll(k.String(), "|", "-"), at.UnixNano()),
+		EventID:      fmt.Sprintf("admin-lift-%s-%d", strings.ReplaceAll(name, "|", "-"), at.UnixNano()),
 		UserID:       user,
 		IP:           ip,
 		OccurredAt:   at,
 		DecidedAt:    at,
 		Decision:     schemas.VerdictAllow,
-		Lock:         &schemas.Lock{Scope: scope, Key: k.String(), Until: at, Rule: AdminLiftRule},
+		Lock:         &lock,
 		Reasons:      []schemas.Reason{{Rule: AdminLiftRule, Weight: 0, Detail: "lock lifted by " + actor}},
 		RulesVersion: e.RulesVersion(),
 	}
-	ev := &schemas.LoginEvent{EventID: d.EventID, OccurredAt: at, UserID: user, IP: ip, Outcome: schemas.OutcomeSuccess,
+	ev := &schemas.LoginEvent{EventID: d.EventID, OccurredAt: at, UserID: user, IP: ip, TenantID: lock.TenantID, Outcome: schemas.OutcomeSuccess,
 		Attributes: map[string]string{"admin_action": "lift_lock", "actor": actor, "lock_scope": string(scope), "lock_key": k.String()}}
 	// Recorded first, lifted after: a lift that cannot be recorded changes
 	// nothing anywhere, so every instance keeps agreeing on the lock and
 	// the administrator can simply retry.
-	if err := e.cfg.Recorder.Record(ctx, []schemas.ScoredEvent{{Event: ev, Features: &schemas.Features{UserID: user, IP: ip}, Decision: d}}); err != nil {
+	if err := e.cfg.Recorder.Record(ctx, []schemas.ScoredEvent{{Event: ev, Features: &schemas.Features{UserID: user, IP: ip, TenantID: lock.TenantID}, Decision: d}}); err != nil {
 		return nil, fmt.Errorf("recording the lift: %w", err)
 	}
 	e.locks.lift(k, at, reach)
@@ -140,9 +148,9 @@ const lockSpanSlack = time.Second
 // stream of decisions adds leaves the table at the sweep after its lock
 // and its offence record expire (see TestForgedLocksLeaveTheTable).
 func (e *Engine) admitLock(l *schemas.Lock, setAt time.Time) (lockKey, error) {
-	k, ok := ParseLockKey(l.Scope, l.Key)
+	k, ok := ParseLockKey(l.Scope, l.TenantID, l.Key)
 	if !ok {
-		return lockKey{}, fmt.Errorf("%w: lock.scope %.16q with a lock.key of %d bytes", ErrBadLockKey, l.Scope, len(l.Key))
+		return lockKey{}, fmt.Errorf("%w: lock.scope %.16q with a lock.key of %d bytes and a lock.tenant_id of %d", ErrBadLockKey, l.Scope, len(l.Key), len(l.TenantID))
 	}
 	if len(l.Rule) > schemas.MaxRuleLen {
 		return lockKey{}, fmt.Errorf("%w: lock.rule is %d bytes, more than the %d allowed", ErrBadLockRule, len(l.Rule), schemas.MaxRuleLen)

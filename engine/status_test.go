@@ -168,7 +168,7 @@ func TestLiftNeverReachesALaterLock(t *testing.T) {
 	lift := liftDecision(t0, "alice")
 	later := lockDecision(t0.Add(futureSkew+time.Minute), schemas.ScopeUser, "alice", t0.Add(2*time.Hour), "account_takeover")
 	locked := func(eng *engine.Engine, at time.Time) string {
-		if l := eng.UserStatus("alice", at).Locks; len(l) == 1 {
+		if l := eng.UserStatus("", "alice", at).Locks; len(l) == 1 {
 			return l[0].Rule
 		}
 		return ""
@@ -207,7 +207,7 @@ func TestLiftNeverReachesALaterLock(t *testing.T) {
 		now := t0
 		eng := newClockedEngine(t, &now)
 		apply(t, eng, lockDecision(t0.Add(futureSkew), schemas.ScopeUser, "alice", t0.Add(time.Hour), "failure_burst"))
-		if _, err := eng.Lift(t.Context(), schemas.ScopeUser, "alice", "soc", t0); err != nil {
+		if _, err := eng.Lift(t.Context(), schemas.ScopeUser, "", "alice", "soc", t0); err != nil {
 			t.Fatalf("Lift of a lock set by an event ahead of the clock: %v", err)
 		}
 		if r := locked(eng, t0.Add(futureSkew)); r != "" {

@@ -142,7 +142,7 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 	// A lock replayed above that history no longer reports active was
 	// lifted by an administrator: lift it again (its offences stay).
 	for _, l := range e.locks.Active(anchor) {
-		if k, ok := ParseLockKey(l.Scope, l.Key); ok && !active[k] {
+		if k, ok := ParseLockKey(l.Scope, l.TenantID, l.Key); ok && !active[k] {
 			e.locks.lift(k, anchor, -1)
 		}
 	}
@@ -186,7 +186,7 @@ func (r *lockRefusals) add(l *schemas.Lock, err error) {
 // reportsActiveLock reports whether d's lock is the active lock its
 // "locked" reason names (see decide and lockedDetail).
 func reportsActiveLock(d *schemas.Decision) bool {
-	prefix := string(d.Lock.Scope) + " lock on " + d.Lock.Key + " until "
+	prefix := string(appendLockedPrefix(nil, d.Lock))
 	for _, r := range d.Reasons {
 		if r.Rule == schemas.ReasonLocked && strings.HasPrefix(r.Detail, prefix) {
 			return true

@@ -293,17 +293,18 @@ type observation struct {
 
 func newObservation(ev *schemas.LoginEvent, f *schemas.Features) observation {
 	var o observation
-	o.set(ev, f)
+	o.set(ev, schemas.UserKey(ev.TenantID, ev.UserID), f)
 	return o
 }
 
 // set fills o from the attempt ev and its enrichment f (in place: an
-// observation is too large to copy on every event).
-func (o *observation) set(ev *schemas.LoginEvent, f *schemas.Features) {
+// observation is too large to copy on every event); user is the
+// attempt's user key (schemas.UserKey).
+func (o *observation) set(ev *schemas.LoginEvent, user string, f *schemas.Features) {
 	*o = observation{
 		at:       toEventTime(ev.OccurredAt),
 		failure:  !ev.Success(),
-		userHash: hashString(ev.UserID),
+		userHash: hashString(user),
 	}
 	o.userKey = uint32(o.userHash >> 32)
 	addr := ev.Addr
@@ -343,9 +344,12 @@ func (o *observation) set(ev *schemas.LoginEvent, f *schemas.Features) {
 // apply is Observe (record) and Peek (!record): each key's features are
 // read, then the attempt recorded, under that key's lock.
 func (s *Store) apply(ev *schemas.LoginEvent, f *schemas.Features, record bool) {
+	// A user is a tenant's user; addresses and devices are global, so one
+	// address attacking two tenants is one attacker.
+	user := schemas.UserKey(ev.TenantID, ev.UserID)
 	var o observation
-	o.set(ev, f)
-	s.applyUser(ev.UserID, &o, f, record)
+	o.set(ev, user, f)
+	s.applyUser(user, &o, f, record)
 	s.applyIP(&o, f, record)
 	s.applyDevice(f.DeviceKey, &o, f, record)
 }
@@ -363,21 +367,21 @@ func (s *Store) evictedUser(u *userState) {
 	}
 }
 
-func (s *Store) applyUser(userID string, o *observation, f *schemas.Features, record bool) {
+func (s *Store) applyUser(user string, o *observation, f *schemas.Features, record bool) {
 	// Unlocked by defer although a deferred call costs about 25
 	// instructions here: a panic under the lock (a bug, recovered by
 	// net/http for a score request) must not leave the shard locked
 	// and every later event of its users waiting for ever.
-	hash := s.placeString(userID)
+	hash := s.placeString(user)
 	sh := s.users.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	u := sh.get(hash, userID)
+	u := sh.get(hash, user)
 	if u == nil && record {
 		if evicted, ok := s.users.makeRoom(sh, func(u *userState) (uint32, bool) { return s.userMayGo(u, o.at) }); ok {
 			s.evictedUser(evicted)
 			u = new(userState)
-			sh.put(hash, strings.Clone(userID), u)
+			sh.put(hash, strings.Clone(user), u)
 		}
 	}
 	if u == nil {
@@ -575,7 +579,8 @@ func (st *deviceState) read(o *observation, f *schemas.Features) (userAt int) {
 	return at
 }
 
-// LoadProfile seeds a user's profile from history (warm restart). It
+// LoadProfile seeds the profile of the user (p.TenantID, p.UserID) from
+// history (warm restart). It
 // merges with what the store already has: the known values are united,
 // successes_total is the larger of the two, and the later last success
 // wins. Successes replayed through Observe at or before the loaded last
@@ -592,11 +597,12 @@ func (s *Store) LoadProfile(p *schemas.UserProfile) {
 		at = toEventTime(p.LastSuccessAt)
 	}
 	entries := profileEntries(p)
-	hash := s.placeString(p.UserID)
+	user := schemas.UserKey(p.TenantID, p.UserID)
+	hash := s.placeString(user)
 	sh := s.users.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	u := sh.get(hash, p.UserID)
+	u := sh.get(hash, user)
 	if u == nil {
 		evicted, ok := s.users.makeRoom(sh, func(u *userState) (uint32, bool) { return s.userMayGo(u, at) })
 		if !ok {
@@ -604,7 +610,7 @@ func (s *Store) LoadProfile(p *schemas.UserProfile) {
 		}
 		s.evictedUser(evicted)
 		u = new(userState)
-		sh.put(hash, strings.Clone(p.UserID), u)
+		sh.put(hash, strings.Clone(user), u)
 	}
 	if !u.hasProfile {
 		s.profiles.Add(1)
@@ -741,22 +747,23 @@ func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
 	return 2 * earthRadiusKm * math.Asin(math.Min(1, math.Sqrt(a)))
 }
 
-// UserCounters reports userID's window counters at time at without an
-// attempt (status lookups): failures and successes per window,
+// UserCounters reports the window counters of the user (tenantID,
+// userID) at time at without an attempt (status lookups): failures and successes per window,
 // consecutive failures and distinct source addresses in the last hour,
 // named as the rules name the features. An unknown user has all zeros.
 // It implements engine.CounterReader.
-func (s *Store) UserCounters(userID string, at time.Time) map[string]float64 {
+func (s *Store) UserCounters(tenantID, userID string, at time.Time) map[string]float64 {
 	t := toEventTime(at)
 	var (
 		c           windowCounts
 		consecutive uint32
 		sources     int
 	)
-	hash := s.placeString(userID)
+	user := schemas.UserKey(tenantID, userID)
+	hash := s.placeString(user)
 	sh := s.users.shard(hash)
 	sh.mu.Lock()
-	if u := sh.get(hash, userID); u != nil {
+	if u := sh.get(hash, user); u != nil {
 		c = u.attempts.counts(t, &s.userWindow, 0)
 		consecutive = u.consecutiveFailures
 		sources = u.sources.distinct(t, hour)

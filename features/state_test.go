@@ -550,7 +550,7 @@ func TestStatusCounters(t *testing.T) {
 	at := t0.Add(30 * time.Second)
 
 	addr, _ := schemas.ParseIP(sfV4)
-	user, ip := sc.s.UserCounters("alice", at), sc.s.IPCounters(addr, at)
+	user, ip := sc.s.UserCounters("", "alice", at), sc.s.IPCounters(addr, at)
 	wantUser := map[string]float64{
 		"user_failures_1m": 4, "user_failures_24h": 4, "user_successes_1m": 1,
 		"user_consecutive_failures": 4, "user_distinct_ips_1h": 2,
@@ -569,11 +569,11 @@ func TestStatusCounters(t *testing.T) {
 		}
 	}
 	// An hour later the one-minute windows are empty, the day window not.
-	later := sc.s.UserCounters("alice", t0.Add(2*time.Hour))
+	later := sc.s.UserCounters("", "alice", t0.Add(2*time.Hour))
 	if later["user_failures_1m"] != 0 || later["user_failures_24h"] != 4 {
 		t.Errorf("two hours later: %v", later)
 	}
-	if none := sc.s.UserCounters("nobody", at); none["user_failures_24h"] != 0 {
+	if none := sc.s.UserCounters("", "nobody", at); none["user_failures_24h"] != 0 {
 		t.Errorf("unknown user: %v", none)
 	}
 

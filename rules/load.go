@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/loginrisk/loginrisk/schemas"
 	"go.yaml.in/yaml/v3"
@@ -548,6 +549,49 @@ func (p *fileParser) policy(key, n *yaml.Node) *Policy {
 	return pol
 }
 
+// userRef parses one entry of a users list: a user id of the default
+// tenant, or {tenant: T, user: U} for a user of tenant T.
+func (p *fileParser) userRef(n *yaml.Node, field string) (UserRef, bool) {
+	var u UserRef
+	if n.Kind != yaml.MappingNode {
+		s, ok := p.str(n, "", field)
+		u.UserID = s
+		return u, ok && p.checkID(n.Line, field, "user id", s)
+	}
+	ok := p.mapping(n, "", field, func(name string, k, v *yaml.Node) {
+		switch name {
+		case "tenant":
+			u.TenantID, _ = p.str(v, "", field+".tenant")
+		case "user":
+			u.UserID, _ = p.str(v, "", field+".user")
+		default:
+			p.errorf(k.Line, "", field+"."+name, "unknown field; want tenant, user")
+		}
+	})
+	if !ok {
+		return u, false
+	}
+	if u.TenantID == "" {
+		p.errorf(n.Line, "", field, "an entry with no tenant; write the user id alone for the default tenant")
+		return u, false
+	}
+	return u, p.checkID(n.Line, field, "tenant", u.TenantID) && p.checkID(n.Line, field, "user id", u.UserID)
+}
+
+// checkID reports a user id or tenant that no event can carry: empty, or
+// with a control character (schemas.Validate refuses both).
+func (p *fileParser) checkID(line int, field, what, s string) bool {
+	switch {
+	case s == "":
+		p.errorf(line, "", field, "empty %s", what)
+		return false
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		p.errorf(line, "", field, "%s %q has a control character", what, s)
+		return false
+	}
+	return true
+}
+
 // lists parses allow: / deny: {cidrs, users, asns}.
 func (p *fileParser) lists(n *yaml.Node, field string) Lists {
 	var l Lists
@@ -567,12 +611,8 @@ func (p *fileParser) lists(n *yaml.Node, field string) Lists {
 			})
 		case "users":
 			p.list(v, "", sub, func(item *yaml.Node) {
-				if s, ok := p.str(item, "", sub); ok {
-					if s == "" {
-						p.errorf(item.Line, "", sub, "empty user id")
-						return
-					}
-					l.Users = append(l.Users, s)
+				if u, ok := p.userRef(item, sub); ok {
+					l.Users = append(l.Users, u)
 				}
 			})
 		case "asns":
@@ -592,7 +632,7 @@ func (p *fileParser) lists(n *yaml.Node, field string) Lists {
 	if len(l.Users) > 0 {
 		l.users = make(map[string]struct{}, len(l.Users))
 		for _, u := range l.Users {
-			l.users[u] = struct{}{}
+			l.users[schemas.UserKey(u.TenantID, u.UserID)] = struct{}{}
 		}
 	}
 	if len(l.ASNs) > 0 {

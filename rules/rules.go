@@ -83,18 +83,25 @@ func (r *Rule) String() string { return r.ID }
 // Lists are the allow or deny entries of a policy.
 type Lists struct {
 	CIDRs []netip.Prefix
-	Users []string
+	Users []UserRef
 	ASNs  []int
 
-	users map[string]struct{}
+	users map[string]struct{} // by schemas.UserKey
 	asns  map[int]struct{}
+}
+
+// UserRef names a user in a list: a user id of a tenant ("" for the
+// default tenant). The same user id in another tenant is another user.
+type UserRef struct {
+	TenantID string
+	UserID   string
 }
 
 // contains reports whether the attempt's user, address or ASN is listed.
 // addr may be invalid (no CIDR then matches).
 func (l *Lists) contains(f *schemas.Features, addr netip.Addr) bool {
 	if len(l.users) > 0 {
-		if _, ok := l.users[f.UserID]; ok {
+		if _, ok := l.users[schemas.UserKey(f.TenantID, f.UserID)]; ok {
 			return true
 		}
 	}

@@ -59,11 +59,29 @@ const (
 	MaxRuleLen = 128
 )
 
+// HasUser reports whether a lock of scope s names a user (user, user_ip),
+// and so a tenant: such a lock refuses that tenant's user only.
+func (s LockScope) HasUser() bool {
+	switch s {
+	case ScopeUser, ScopeUserIP:
+		return true
+	}
+	return false
+}
+
 // Lock is an active lock on a scope and key, set by a decision.
 type Lock struct {
 	Scope LockScope `json:"scope"`
-	Key   string    `json:"key"`
-	Until time.Time `json:"until"`
+	// Key names what is locked: the user_id (user), the address key
+	// (ip), "user_id|address key" (user_ip) or the device key (device).
+	// It never carries the tenant: a user lock of a user in a tenant other
+	// than the default one has the tenant in TenantID.
+	Key string `json:"key"`
+	// TenantID is the tenant of the locked user, for a scope that names a
+	// user (HasUser), when it is not the default tenant (""); otherwise
+	// empty.
+	TenantID string    `json:"tenant_id,omitempty"`
+	Until    time.Time `json:"until"`
 	// Rule is the rule (or "policy.deny" / "score") that set the lock.
 	Rule string `json:"rule,omitempty"`
 }

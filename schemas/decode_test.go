@@ -170,3 +170,34 @@ func TestDecodeIgnoresUnknownFields(t *testing.T) {
 		t.Fatalf("unknown field rejected: %v", err)
 	}
 }
+
+// TestUserKey: the default tenant's key is the user id; other tenants'
+// keys differ from it and from each other, and split back.
+func TestUserKey(t *testing.T) {
+	tests := []struct{ tenant, user string }{
+		{"", "bob"}, {"acme", "bob"}, {"globex", "bob"}, {"acme", "bo"}, {"acm", "ebob"}, {"a|b", "c/d"},
+	}
+	seen := map[string]int{}
+	for i, tt := range tests {
+		k := UserKey(tt.tenant, tt.user)
+		if prev, dup := seen[k]; dup {
+			t.Errorf("UserKey(%q, %q) = %q, the key of case %d too", tt.tenant, tt.user, k, prev)
+		}
+		seen[k] = i
+		if tenant, user := SplitUserKey(k); tenant != tt.tenant || user != tt.user {
+			t.Errorf("SplitUserKey(UserKey(%q, %q)) = %q, %q", tt.tenant, tt.user, tenant, user)
+		}
+		if tt.tenant == "" && k != tt.user {
+			t.Errorf("default tenant's key %q, want the user id %q", k, tt.user)
+		}
+		// The separator is a byte Validate refuses in both fields.
+		ev := LoginEvent{EventID: "e", OccurredAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UserID: tt.user + userKeySeparator, Outcome: OutcomeSuccess, IP: "1.2.3.4", TenantID: tt.tenant}
+		if err := Validate(&ev); err == nil {
+			t.Errorf("a user id with the separator validates")
+		}
+		ev.UserID, ev.TenantID = tt.user, "t"+userKeySeparator
+		if err := Validate(&ev); err == nil {
+			t.Errorf("a tenant_id with the separator validates")
+		}
+	}
+}

@@ -29,6 +29,10 @@ func EncodeDecision(buf []byte, d *Decision) ([]byte, error) {
 		buf = appendString(buf, string(d.Lock.Scope))
 		buf = append(buf, `,"key":`...)
 		buf = appendString(buf, d.Lock.Key)
+		if d.Lock.TenantID != "" {
+			buf = append(buf, `,"tenant_id":`...)
+			buf = appendString(buf, d.Lock.TenantID)
+		}
 		buf = append(buf, `,"until":`...)
 		buf = appendTime(buf, d.Lock.Until)
 		if d.Lock.Rule != "" {

@@ -19,6 +19,7 @@ func TestEncodeDecisionMatchesEncodingJSON(t *testing.T) {
 			Reasons: []Reason{{Rule: "failure_burst", Weight: 40, Detail: "5 failures in 15 min"}, {Rule: "x", Weight: -5}},
 			Shadow:  []ShadowHit{{Rule: "s", Weight: 3}}, RulesVersion: "abc"}},
 		{"escaping", Decision{EventID: "q\"\\<>&\n\t\x01\u2028é\xff", UserID: "日本", Decision: VerdictChallenge, OccurredAt: at.In(time.FixedZone("x", 3600)), DecidedAt: at, Reasons: []Reason{}}},
+		{"lock of a tenant's user", Decision{EventID: "e4", UserID: "bob", Decision: VerdictLockout, Lock: &Lock{Scope: ScopeUser, Key: "bob", TenantID: "acme", Until: at, Rule: "r"}, Reasons: []Reason{}}},
 		{"lock without rule", Decision{EventID: "e3", Decision: VerdictLockout, Lock: &Lock{Scope: ScopeIP, Key: "1.2.3.4", Until: at}, Reasons: []Reason{}}},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import "time"
 // the places, networks and devices they came from. The engine loads it at
 // start-up so "new city" and "new device" survive a restart.
 type UserProfile struct {
+	TenantID       string // "" for the default tenant
 	UserID         string
 	Countries      []string
 	Cities         []string // "country/city", as features keep them

@@ -344,6 +344,7 @@ func (r *record) scored() schemas.ScoredEvent {
 	}
 	if r.LockScope != "" {
 		d.Lock = &schemas.Lock{Scope: schemas.LockScope(r.LockScope), Key: r.LockKey, Until: r.LockUntil.UTC(), Rule: r.LockRule}
+		d.Lock.TenantID = lockTenant(d.Lock.Scope, r.TenantID)
 	}
 	for i := range d.Reasons {
 		d.Reasons[i].Rule = r.ReasonRules[i]
@@ -385,4 +386,16 @@ func clampDateTime(t time.Time) time.Time {
 		return time.Unix(math.MaxUint32, 0).UTC()
 	}
 	return t.UTC()
+}
+
+// lockTenant is the tenant of a stored lock of scope, from the tenant of
+// its row's event: history keeps no tenant of its own for a lock, since a
+// lock that names a user is always on the user of the event that set or
+// met it (the engine locks an event's own keys), and a lock of another
+// scope has no tenant.
+func lockTenant(scope schemas.LockScope, eventTenant string) string {
+	if !scope.HasUser() {
+		return ""
+	}
+	return eventTenant
 }

@@ -33,10 +33,11 @@ func (w *Writer) Newest(ctx context.Context) (time.Time, error) {
 }
 
 // profilesSQL builds every user's profile in one pass over the successful
-// logins. Redelivered rows do not matter: arrays hold distinct values,
+// logins, a user being a tenant's user. Redelivered rows do not matter: arrays hold distinct values,
 // argMax picks the same row, and the count is of distinct event ids.
 // last_ns orders logins to the nanosecond (occurred_at has whole seconds).
 const profilesSQL = `SELECT
+    tenant_id,
     user_id,
     groupUniqArrayIf(CAST(country AS String), country != '') AS countries,
     groupUniqArrayIf(concat(CAST(country AS String), '/', city), city != '') AS cities,
@@ -50,7 +51,7 @@ const profilesSQL = `SELECT
     argMax(longitude, toUInt64(occurred_at) * 1000000000 + occurred_at_ns) AS last_longitude
 FROM login_events
 WHERE outcome = 'success' AND ` + notAdmin + `
-GROUP BY user_id`
+GROUP BY tenant_id, user_id`
 
 // Profiles streams every user's profile, built by one aggregate query over
 // the successful logins (engine.WarmSource). The slices are sorted, nil
@@ -69,7 +70,7 @@ func (w *Writer) Profiles(ctx context.Context, fn func(*schemas.UserProfile) err
 	)
 	for rows.Next() {
 		p := new(schemas.UserProfile)
-		if err := rows.Scan(&p.UserID, &p.Countries, &p.Cities, &asns, &p.Devices, &p.Networks,
+		if err := rows.Scan(&p.TenantID, &p.UserID, &p.Countries, &p.Cities, &asns, &p.Devices, &p.Networks,
 			&count, &lastNs, &geo, &p.LastLatitude, &p.LastLongitude); err != nil {
 			return fmt.Errorf("history: loading profiles: %w", err)
 		}
@@ -144,18 +145,21 @@ func (w *Writer) Recent(ctx context.Context, since time.Time, fn func(schemas.Sc
 	return nil
 }
 
-// activeLocksSQL finds, per lock, the latest end among the decisions that
-// set or reported it, leaving out decisions made before the lock was last
-// lifted by hand (a lift at the same second as a decision keeps the lock:
-// when in doubt, stay locked).
+// activeLocksSQL finds, per lock and tenant of the event that set or met
+// it, the latest end among the decisions that set or reported it, leaving
+// out decisions made before the lock was last lifted by hand (a lift at
+// the same second as a decision keeps the lock: when in doubt, stay
+// locked). ActiveLocks keeps the tenant of the scopes that name a user
+// (lockTenant) and merges the others' rows.
 var activeLocksSQL = `SELECT
     scope,
+    tenant_id,
     lock_key,
     max(lock_until) AS until,
     argMax(lock_rule, lock_until) AS rule
 FROM
 (
-    SELECT CAST(lock_scope AS String) AS scope, lock_key, lock_until, lock_rule, decided_at
+    SELECT CAST(lock_scope AS String) AS scope, tenant_id, lock_key, lock_until, lock_rule, decided_at
     FROM login_events
     WHERE lock_scope != '' AND lock_until > %[1]s AND ` + notAdmin + `
 ) AS locks
@@ -167,8 +171,8 @@ ANY LEFT JOIN
     GROUP BY scope, lock_key
 ) AS lifts USING (scope, lock_key)
 WHERE decided_at >= lifted_at
-GROUP BY scope, lock_key
-ORDER BY scope, lock_key`
+GROUP BY scope, lock_key, tenant_id
+ORDER BY scope, lock_key, tenant_id`
 
 // ActiveLocks returns the locks active at event time now (the warm-up's
 // anchor), ordered by scope and key (engine.WarmSource). Until has whole
@@ -181,15 +185,25 @@ func (w *Writer) ActiveLocks(ctx context.Context, now time.Time) ([]schemas.Lock
 	defer rows.Close()
 	var out []schemas.Lock
 	for rows.Next() {
-		var scope, key, rule string
+		var scope, tenant, key, rule string
 		var until time.Time
-		if err := rows.Scan(&scope, &key, &until, &rule); err != nil {
+		if err := rows.Scan(&scope, &tenant, &key, &until, &rule); err != nil {
 			return nil, fmt.Errorf("history: loading active locks: %w", err)
 		}
 		if until = until.UTC(); !until.After(now) {
 			continue
 		}
-		out = append(out, schemas.Lock{Scope: schemas.LockScope(scope), Key: key, Until: until, Rule: rule})
+		l := schemas.Lock{Scope: schemas.LockScope(scope), Key: key, Until: until, Rule: rule}
+		l.TenantID = lockTenant(l.Scope, tenant)
+		// The rows of one lock are next to each other: an address
+		// locked by the events of two tenants is one lock.
+		if n := len(out); n > 0 && out[n-1].Scope == l.Scope && out[n-1].Key == l.Key && out[n-1].TenantID == l.TenantID {
+			if l.Until.After(out[n-1].Until) {
+				out[n-1].Until, out[n-1].Rule = l.Until, l.Rule
+			}
+			continue
+		}
+		out = append(out, l)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("history: loading active locks: %w", err)

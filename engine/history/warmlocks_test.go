@@ -59,11 +59,11 @@ func TestWarmUpRefusesOverlongLocks(t *testing.T) {
 	if st.Locks != 2 || st.LocksRefused != 1 {
 		t.Errorf("warm-up restored %d locks and refused %d, want 2 and 1", st.Locks, st.LocksRefused)
 	}
-	if l := eng.UserStatus("victim", justSet).Locks; len(l) != 0 {
+	if l := eng.UserStatus("", "victim", justSet).Locks; len(l) != 0 {
 		t.Errorf("a 30-day lock from history was restored: %+v", l)
 	}
 	for _, user := range []string{"alice", "bob"} {
-		if l := eng.UserStatus(user, justSet).Locks; len(l) != 1 {
+		if l := eng.UserStatus("", user, justSet).Locks; len(l) != 1 {
 			t.Errorf("the 24 h lock on %s from history was not restored: %+v", user, l)
 		}
 	}

@@ -509,19 +509,20 @@ func (s *Server) handleConsoleUser(w http.ResponseWriter, r *http.Request, _ *cr
 	if !ok {
 		return code
 	}
-	_, byTenant := q["tenant"]
+	// A user is a tenant's user: without a tenant, the default tenant's
+	// (as GET /v1/users/{user_id}/status).
 	tenant := q.Get("tenant")
 	if len(tenant) > schemas.MaxTenantIDLen {
 		return s.writeError(w, http.StatusBadRequest, "tenant", fmt.Sprintf("tenant: is %d bytes, more than the %d allowed", len(tenant), schemas.MaxTenantIDLen))
 	}
 	now := s.now()
-	st := s.eng.UserStatus(userID, now)
+	st := s.eng.UserStatus(tenant, userID, now)
 	v := subjectView{Kind: "user", Subject: userID, TenantID: tenant, Status: &st, Recent: []feedRow{}}
 	tally := newContextTally()
 	if feed := s.eng.Feed(); feed != nil {
 		v.Feed = true
 		entries := feed.Recent(consoleSubjectRecent, func(e *engine.FeedEntry) bool {
-			return e.Decision.UserID == userID && (!byTenant || e.Features.TenantID == tenant)
+			return e.Decision.UserID == userID && e.Features.TenantID == tenant
 		})
 		v.Recent = feedRows(entries)
 		for _, e := range entries {
@@ -533,7 +534,7 @@ func (s *Server) handleConsoleUser(w http.ResponseWriter, r *http.Request, _ *cr
 	// The known contexts come from every row of the history read (not only
 	// the rows shown), else from memory.
 	fromHistory, rowsRead := newContextTally(), 0
-	v.History = s.timeline(r.Context(), "user_timeline", map[string]string{"user_id": userID}, func(cols, row []string) {
+	v.History = s.timeline(r.Context(), "user_timeline", map[string]string{"user_id": userID, "tenant": tenant}, func(cols, row []string) {
 		rowsRead++
 		fromHistory.addHistoryRow(cols, row)
 	})

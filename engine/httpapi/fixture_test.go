@@ -89,11 +89,11 @@ func (s bugState) Observe(ev *schemas.LoginEvent, f *schemas.Features) {
 	s.Store.Observe(ev, f)
 }
 
-func (s bugState) UserCounters(userID string, at time.Time) map[string]float64 {
+func (s bugState) UserCounters(tenantID, userID string, at time.Time) map[string]float64 {
 	if userID == s.user {
 		panic("injected bug reading the counters of " + userID)
 	}
-	return s.Store.UserCounters(userID, at)
+	return s.Store.UserCounters(tenantID, userID, at)
 }
 
 func newFixture(t testing.TB, opts fixtureOptions) *fixture {

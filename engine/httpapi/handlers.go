@@ -146,14 +146,33 @@ func readBody(body io.Reader, buf []byte, limit int64) (out []byte, tooLarge boo
 	}
 }
 
-// handleUserStatus is GET /v1/users/{user_id}/status.
+// handleUserStatus is GET /v1/users/{user_id}/status[?tenant=T].
 func (s *Server) handleUserStatus(w http.ResponseWriter, r *http.Request, _ *credential) int {
 	userID := r.PathValue("user_id")
 	if msg := checkParam(userID, schemas.MaxUserIDLen); msg != "" {
 		return s.writeError(w, http.StatusBadRequest, "user_id", "user_id: "+msg)
 	}
-	st := s.eng.UserStatus(userID, s.now())
+	tenant, msg := tenantParam(r)
+	if msg != "" {
+		return s.writeError(w, http.StatusBadRequest, "tenant", "tenant: "+msg)
+	}
+	st := s.eng.UserStatus(tenant, userID, s.now())
 	return s.writeStatus(w, &st)
+}
+
+// tenantParam returns the query parameter tenant (a user's tenant_id; ""
+// for the default tenant), or what is wrong with it.
+func tenantParam(r *http.Request) (tenant, msg string) {
+	values, ok := r.URL.Query()["tenant"]
+	switch {
+	case !ok:
+		return "", ""
+	case len(values) > 1:
+		return "", "is given more than once"
+	case values[0] == "":
+		return "", "" // the default tenant, said explicitly
+	}
+	return values[0], checkParam(values[0], schemas.MaxTenantIDLen)
 }
 
 // writeStatus answers 200 with a status.
@@ -212,9 +231,16 @@ func (s *Server) handleLift(w http.ResponseWriter, r *http.Request, caller *cred
 	if msg := checkParam(key, 1024); msg != "" {
 		return s.writeError(w, http.StatusBadRequest, "key", "key: "+msg)
 	}
+	tenant, msg := tenantParam(r)
+	if msg == "" && tenant != "" && !scope.HasUser() {
+		msg = fmt.Sprintf("a %s lock names no user, so it has no tenant", scope)
+	}
+	if msg != "" {
+		return s.writeError(w, http.StatusBadRequest, "tenant", "tenant: "+msg)
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), liftTimeout)
 	defer cancel()
-	d, err := s.eng.Lift(ctx, scope, key, caller.name, s.now())
+	d, err := s.eng.Lift(ctx, scope, tenant, key, caller.name, s.now())
 	switch {
 	case errors.Is(err, engine.ErrBadLockKey):
 		want := "a non-empty key"
@@ -223,14 +249,18 @@ func (s *Server) handleLift(w http.ResponseWriter, r *http.Request, caller *cred
 		}
 		return s.writeError(w, http.StatusBadRequest, "key", fmt.Sprintf("key: %q is not a %s lock key; want %s", clip(key), scope, want))
 	case errors.Is(err, engine.ErrNoSuchLock):
-		return s.writeError(w, http.StatusNotFound, "", fmt.Sprintf("no active %s lock on %q", scope, clip(key)))
+		where := ""
+		if tenant != "" {
+			where = fmt.Sprintf(" in tenant %q", clip(tenant))
+		}
+		return s.writeError(w, http.StatusNotFound, "", fmt.Sprintf("no active %s lock on %q%s", scope, clip(key), where))
 	case err != nil:
-		s.log.Error("lifting a lock failed: the lift could not be recorded", "scope", string(scope), "key", key, "actor", caller.name, "err", err)
+		s.log.Error("lifting a lock failed: the lift could not be recorded", "scope", string(scope), "tenant_id", tenant, "key", key, "actor", caller.name, "err", err)
 		w.Header()["Retry-After"] = retryAfter
 		return s.writeError(w, http.StatusServiceUnavailable, "",
 			"the lift could not be recorded, so the lock stays on every instance; retry later: "+err.Error())
 	}
-	s.log.Info("lock lifted", "scope", string(scope), "key", key, "actor", caller.name, "event_id", d.EventID)
+	s.log.Info("lock lifted", "scope", string(scope), "tenant_id", tenant, "key", key, "actor", caller.name, "event_id", d.EventID)
 	buf := s.getBuf()
 	out, _ := schemas.EncodeDecision(*buf, d)
 	defer s.putBuf(buf, out)

@@ -115,7 +115,7 @@ func TestFollowDecisionsReplicatesLocks(t *testing.T) {
 	at := start.Add(5 * time.Minute)
 	wantKey := user + "|" + ip
 	locked := func(in *instance) bool {
-		for _, l := range in.eng.UserStatus(user, at).Locks {
+		for _, l := range in.eng.UserStatus("", user, at).Locks {
 			if l.Scope == schemas.ScopeUserIP && l.Key == wantKey && l.Rule == "failure_burst" && l.Until.Equal(start.Add(4*time.Minute).Add(10*time.Minute)) {
 				return true
 			}
@@ -127,7 +127,7 @@ func TestFollowDecisionsReplicatesLocks(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("after 90s: instance a locked=%v (scored %d), b locked=%v (scored %d); a: %+v b: %+v",
 				locked(a), a.eng.Metrics().EventsTotal.Load(), locked(b), b.eng.Metrics().EventsTotal.Load(),
-				a.eng.UserStatus(user, at), b.eng.UserStatus(user, at))
+				a.eng.UserStatus("", user, at), b.eng.UserStatus("", user, at))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -141,7 +141,7 @@ func TestFollowDecisionsReplicatesLocks(t *testing.T) {
 	if scoredA == 5 {
 		other, scorer = b, a
 	}
-	if _, err := other.eng.Lift(ctx, schemas.ScopeUserIP, wantKey, "test", at); err != nil {
+	if _, err := other.eng.Lift(ctx, schemas.ScopeUserIP, "", wantKey, "test", at); err != nil {
 		t.Fatalf("lift on instance %s: %v", other.name, err)
 	}
 	deadline = time.Now().Add(60 * time.Second)

@@ -214,7 +214,7 @@ func encoded(t *testing.T, d *schemas.Decision) kafka.Message {
 
 // locksOn returns the locks that refuse user now on eng.
 func locksOn(eng *engine.Engine, user string) []schemas.Lock {
-	return eng.UserStatus(user, time.Now()).Locks
+	return eng.UserStatus("", user, time.Now()).Locks
 }
 
 // TestForgedDecisionsAreNotApplied is the attack of issue 16: someone who
@@ -431,7 +431,7 @@ func TestPublishedDecisionsAreSigned(t *testing.T) {
 	if err := eng.ApplyDecision(lockDecision("d1", "u1", now, now.Add(time.Hour), "failure_burst")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eng.Lift(ctx, schemas.ScopeUser, "u1", "soc", now); err != nil {
+	if _, err := eng.Lift(ctx, schemas.ScopeUser, "", "u1", "soc", now); err != nil {
 		t.Fatal(err)
 	}
 
@@ -511,7 +511,7 @@ func TestReplayedLiftDoesNotLiftALaterLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the first lock was not applied", func() bool { return len(locksOn(eng, user)) == 1 })
-	if _, err := adminEng.Lift(ctx, schemas.ScopeUser, user, "soc", now.Add(-10*time.Minute)); err != nil {
+	if _, err := adminEng.Lift(ctx, schemas.ScopeUser, "", user, "soc", now.Add(-10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the lift was not applied", func() bool { return len(locksOn(eng, user)) == 0 })
