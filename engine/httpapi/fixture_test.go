@@ -316,6 +316,7 @@ type event struct {
 	ip      string
 	outcome string
 	at      time.Time
+	tenant  string // tenant_id; none when empty
 }
 
 func (e event) json() []byte {
@@ -337,6 +338,9 @@ func (e event) json() []byte {
 	}
 	if e.outcome == "failure" {
 		m["failure_reason"] = "bad_password"
+	}
+	if e.tenant != "" {
+		m["tenant_id"] = e.tenant
 	}
 	data, _ := json.Marshal(m)
 	return data
