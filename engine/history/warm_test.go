@@ -45,7 +45,7 @@ func richEvent() schemas.ScoredEvent {
 	se.Decision = &schemas.Decision{
 		EventID: "rich-1", UserID: "alice", IP: "2001:db8::7", OccurredAt: at, DecidedAt: at.Add(time.Second).Truncate(time.Second),
 		Score: 85, Decision: schemas.VerdictLockout,
-		Lock:         &schemas.Lock{Scope: schemas.ScopeUserIP, Key: "alice|2001:db8::/64", Until: at.Add(10 * time.Minute).Truncate(time.Second), Rule: "failure_burst"},
+		Lock:         &schemas.Lock{Scope: schemas.ScopeUserIP, Key: "alice|2001:db8::/64", TenantID: "t1", Until: at.Add(10 * time.Minute).Truncate(time.Second), Rule: "failure_burst"},
 		Reasons:      []schemas.Reason{{Rule: "failure_burst", Weight: 60, Detail: "9 failures"}, {Rule: "new_country", Weight: 25}},
 		Shadow:       []schemas.ShadowHit{{Rule: "tor_block", Weight: 100}},
 		RulesVersion: "abc123",

@@ -1,0 +1,160 @@
+package history
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// TestWarmUpKeepsTenantsApart: bob of acme (London), bob of globex (Tokyo)
+// and bob of the default tenant (Paris) log in for days; then dave of acme
+// is locked out of one address, and the engine restarts. The warmed engine
+// must know three bobs, each with his own profile, read back from the
+// profiles aggregate (their logins are older than the replayed span), and
+// the lock of acme's dave, not globex's: every later attempt gets the
+// features and the decision of the engine that never stopped.
+func TestWarmUpKeepsTenantsApart(t *testing.T) {
+	dsn := migratedDatabase(t)
+	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	ctx := testContext(t)
+	base := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Second)
+	addr := func(city string, n int) string { a, _ := traffic.CityAddr(city, n, false); return a.String() }
+	var evs []*schemas.LoginEvent
+	add := func(tenant, user, ip string, at time.Duration, outcome schemas.Outcome) {
+		ev := &schemas.LoginEvent{EventID: fmt.Sprintf("%s-%s-%d", tenant, user, len(evs)), OccurredAt: base.Add(at), TenantID: tenant,
+			UserID: user, IP: ip, Outcome: outcome, UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}
+		if outcome == schemas.OutcomeFailure {
+			ev.FailureReason = "bad_password"
+		}
+		if err := schemas.Validate(ev); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	for day := range 3 {
+		for i := range 3 {
+			at := time.Duration(day)*24*time.Hour + time.Duration(i)*time.Hour
+			add("acme", "bob", addr("London", 1), at, schemas.OutcomeSuccess)
+			add("globex", "bob", addr("Tokyo", 1), at+10*time.Minute, schemas.OutcomeSuccess)
+			add("", "bob", addr("Paris", 1), at+20*time.Minute, schemas.OutcomeSuccess)
+		}
+	}
+	attacked := addr("Paris", 9)
+	for i := range 6 {
+		add("acme", "dave", attacked, 5*24*time.Hour+time.Duration(i)*10*time.Second, schemas.OutcomeFailure)
+	}
+	restartAfter := len(evs)
+	later := 5*24*time.Hour + 5*time.Minute
+	add("acme", "bob", addr("London", 1), later, schemas.OutcomeSuccess)
+	add("globex", "bob", addr("Tokyo", 1), later+time.Minute, schemas.OutcomeSuccess)
+	add("", "bob", addr("Paris", 1), later+2*time.Minute, schemas.OutcomeSuccess)
+	add("acme", "dave", attacked, later+3*time.Minute, schemas.OutcomeSuccess)
+	add("globex", "dave", attacked, later+4*time.Minute, schemas.OutcomeSuccess)
+
+	first := warmEngine(t, w)
+	score := func(eng *engine.Engine, ev *schemas.LoginEvent) engine.Scored {
+		c := *ev
+		sc, err := eng.Score(&c, false)
+		if err != nil {
+			t.Fatalf("scoring %s: %v", ev.EventID, err)
+		}
+		return sc
+	}
+	stored := map[string][]byte{}
+	for _, ev := range evs[:restartAfter] {
+		sc := score(first, ev)
+		if err := w.WriteHistory(ctx, []schemas.ScoredEvent{sc.ScoredEvent}); err != nil {
+			t.Fatal(err)
+		}
+		stored[ev.EventID] = encodedWithout(t, sc.Decision)
+	}
+	lock := first.UserStatus("acme", "dave", base.Add(later))
+	if len(lock.Locks) != 1 || lock.Locks[0].TenantID != "acme" || lock.Locks[0].Key != "dave|"+attacked {
+		t.Fatalf("before the restart acme's dave has locks %+v, want one user_ip lock on %s in tenant acme", lock.Locks, attacked)
+	}
+
+	active, err := w.ActiveLocks(ctx, evs[restartAfter-1].OccurredAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(active) != 1 || active[0] != lock.Locks[0] {
+		t.Errorf("ActiveLocks %+v, want acme's dave's lock %+v", active, lock.Locks[0])
+	}
+
+	second := warmEngine(t, w)
+	st, err := second.WarmUp(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Profiles != 3 {
+		t.Errorf("warm-up loaded %d profiles, want 3 (a bob per tenant)", st.Profiles)
+	}
+	for _, ev := range evs[restartAfter-6 : restartAfter] { // redelivered: the stored decision, lock tenant included
+		if sc := score(second, ev); !sc.Duplicate || !bytes.Equal(encodedWithout(t, sc.Decision), stored[ev.EventID]) {
+			t.Errorf("redelivered %s: duplicate %v\n got %s\nwant %s", ev.EventID, sc.Duplicate, encodedWithout(t, sc.Decision), stored[ev.EventID])
+		}
+	}
+	wantVerdict := []schemas.Verdict{schemas.VerdictAllow, schemas.VerdictAllow, schemas.VerdictAllow, schemas.VerdictLockout, schemas.VerdictAllow}
+	for i, ev := range evs[restartAfter:] {
+		want, got := score(first, ev), score(second, ev)
+		if w, g := encodedWithout(t, want.Decision), encodedWithout(t, got.Decision); !bytes.Equal(w, g) {
+			t.Errorf("%s after the restart:\n got %s\nwant %s", ev.EventID, g, w)
+		}
+		wf, gf := want.Features, got.Features
+		if gf.UserKnown != wf.UserKnown || gf.UserSuccessesTotal != wf.UserSuccessesTotal || gf.NewCity != wf.NewCity || gf.TravelKm != wf.TravelKm {
+			t.Errorf("%s after the restart: known %v, %d successes, new city %v, travel %.0f km; the engine that never stopped: %v, %d, %v, %.0f",
+				ev.EventID, gf.UserKnown, gf.UserSuccessesTotal, gf.NewCity, gf.TravelKm, wf.UserKnown, wf.UserSuccessesTotal, wf.NewCity, wf.TravelKm)
+		}
+		if got.Decision.Decision != wantVerdict[i] {
+			t.Errorf("%s after the restart: %s %+v, want %s", ev.EventID, got.Decision.Decision, got.Decision.Reasons, wantVerdict[i])
+		}
+		if ev.UserID == "bob" && (!gf.UserKnown || gf.UserSuccessesTotal != 9 || gf.NewCity || gf.TravelKm != 0) {
+			t.Errorf("%s after the restart: known %v, %d successes, new city %v, travel %.0f km; want his own 9 logins at home",
+				ev.EventID, gf.UserKnown, gf.UserSuccessesTotal, gf.NewCity, gf.TravelKm)
+		}
+	}
+}
+
+// TestActiveLocksTenants: a user lock is read back per tenant (the tenant
+// of the events that set it), an address lock set by the events of two
+// tenants is one lock with no tenant.
+func TestActiveLocksTenants(t *testing.T) {
+	dsn := migratedDatabase(t)
+	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	ctx := testContext(t)
+	lockout := decided(schemas.VerdictLockout, 80, schemas.Reason{Rule: "r", Weight: 80})
+	tenant := func(id string) func(*schemas.ScoredEvent) {
+		return func(se *schemas.ScoredEvent) { se.Event.TenantID, se.Features.TenantID = id, id }
+	}
+	events := []schemas.ScoredEvent{
+		event("t1", "bob", "192.0.2.1", minutes(20), schemas.OutcomeFailure, lockout, tenant("acme"),
+			locked(schemas.ScopeUser, "bob", minutes(40), "acme_rule")),
+		event("t2", "bob", "192.0.2.2", minutes(21), schemas.OutcomeFailure, lockout, tenant("globex"),
+			locked(schemas.ScopeUser, "bob", minutes(45), "globex_rule")),
+		event("t3", "carol", "203.0.113.5", minutes(22), schemas.OutcomeFailure, lockout, tenant("acme"),
+			locked(schemas.ScopeIP, "203.0.113.5", minutes(50), "ip_first")),
+		event("t4", "carol", "203.0.113.5", minutes(23), schemas.OutcomeFailure, lockout, tenant("globex"),
+			locked(schemas.ScopeIP, "203.0.113.5", minutes(55), "ip_second")),
+	}
+	if err := w.WriteHistory(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.ActiveLocks(ctx, minutes(30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []schemas.Lock{
+		{Scope: schemas.ScopeIP, Key: "203.0.113.5", Until: minutes(55), Rule: "ip_second"},
+		{Scope: schemas.ScopeUser, Key: "bob", TenantID: "acme", Until: minutes(40), Rule: "acme_rule"},
+		{Scope: schemas.ScopeUser, Key: "bob", TenantID: "globex", Until: minutes(45), Rule: "globex_rule"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ActiveLocks\n got %+v\nwant %+v", got, want)
+	}
+}
