@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -156,5 +157,79 @@ func TestActiveLocksTenants(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ActiveLocks\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestAnalystQueriesTenants: the per-account queries keep the same user id
+// of two tenants apart: a timeline is one tenant's user's, accounts under
+// attack are counted per tenant, and a new device of acme's bob is not
+// followed by the MFA failure of globex's bob.
+func TestAnalystQueriesTenants(t *testing.T) {
+	dsn := migratedDatabase(t)
+	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	tenant := func(id string) func(*schemas.ScoredEvent) {
+		return func(se *schemas.ScoredEvent) { se.Event.TenantID, se.Features.TenantID = id, id }
+	}
+	mfa := func(se *schemas.ScoredEvent) {
+		failed("mfa_failed")(se)
+		se.Event.AuthMethod, se.Features.AuthMethod = "mfa", "mfa"
+	}
+	fail, ok := schemas.OutcomeFailure, schemas.OutcomeSuccess
+	const ip = "203.0.113.7"
+	events := []schemas.ScoredEvent{
+		event("a1", "bob", ip, minutes(1), fail, failed("bad_password"), tenant("acme")),
+		event("a2", "bob", ip, minutes(2), fail, failed("bad_password"), tenant("acme")),
+		event("a3", "bob", ip, minutes(3), fail, failed("bad_password"), tenant("acme")),
+		event("g1", "bob", ip, minutes(4), fail, failed("bad_password"), tenant("globex")),
+		event("g2", "bob", ip, minutes(5), fail, failed("bad_password"), tenant("globex")),
+		event("d1", "bob", ip, minutes(6), fail, failed("bad_password")),
+		event("a4", "bob", "81.2.69.160", minutes(20), ok, device("dev-new", true), tenant("acme")),
+		event("g3", "bob", "126.72.31.5", minutes(22), fail, mfa, tenant("globex")),
+	}
+	if err := w.WriteHistory(testContext(t), events); err != nil {
+		t.Fatal(err)
+	}
+	period := map[string]string{"from": "2026-03-01T10:00:00Z", "to": "2026-03-01T11:00:00Z"}
+	with := func(kv ...string) map[string]string {
+		out := map[string]string{"from": period["from"], "to": period["to"]}
+		for i := 0; i+1 < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return out
+	}
+	column := func(columns []string, rows [][]any, name string) []string {
+		i := slices.Index(columns, name)
+		if i < 0 {
+			t.Fatalf("no column %s in %q", name, columns)
+		}
+		var out []string
+		for _, row := range rows {
+			out = append(out, FormatValue(row[i]))
+		}
+		return out
+	}
+	tests := []struct {
+		name, query string
+		params      map[string]string
+		column      string
+		want        []string
+	}{
+		{"acme's bob's timeline", "user_timeline", with("user_id", "bob", "tenant", "acme"), "event_id", []string{"a1", "a2", "a3", "a4"}},
+		{"globex's bob's timeline", "user_timeline", with("user_id", "bob", "tenant", "globex"), "event_id", []string{"g1", "g2", "g3"}},
+		{"the default tenant's bob's timeline", "user_timeline", with("user_id", "bob"), "event_id", []string{"d1"}},
+		{"accounts under attack, tenants", "accounts_under_attack", with("min_failures", "1"), "tenant_id", []string{"acme", "globex", ""}},
+		{"accounts under attack, failures", "accounts_under_attack", with("min_failures", "1"), "failures", []string{"3", "3", "1"}},
+		{"new device then another tenant's mfa failure", "new_device_then_mfa_failed", with(), "user_id", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			columns, rows, err := RunQuery(testContext(t), dsn, tt.query, tt.params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := column(columns, rows, tt.column); !slices.Equal(got, tt.want) {
+				t.Errorf("%s: %q, want %q", tt.column, got, tt.want)
+			}
+		})
 	}
 }

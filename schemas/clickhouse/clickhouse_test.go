@@ -229,7 +229,8 @@ func TestRender(t *testing.T) {
 -- @param from DateTime -24h start
 -- @param n UInt32 10 rows
 -- @param speed Float64 900 km/h
-SELECT * FROM login_events WHERE user_id = {user:String} AND occurred_at >= {from:DateTime} AND x > {speed:Float64} LIMIT {n:UInt32};
+-- @param tenant String '' the account's tenant
+SELECT * FROM login_events WHERE tenant_id = {tenant:String} AND user_id = {user:String} AND occurred_at >= {from:DateTime} AND x > {speed:Float64} LIMIT {n:UInt32};
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -241,6 +242,8 @@ SELECT * FROM login_events WHERE user_id = {user:String} AND occurred_at >= {fro
 		wantErr string
 	}{
 		{"defaults", map[string]string{"user": "alice"}, "user_id = 'alice' AND occurred_at >= toDateTime(1772368200, 'UTC') AND x > toFloat64(900) LIMIT 10", ""},
+		{"empty default", map[string]string{"user": "alice"}, "tenant_id = '' AND user_id = 'alice'", ""},
+		{"tenant given", map[string]string{"user": "alice", "tenant": "acme"}, "tenant_id = 'acme' AND user_id = 'alice'", ""},
 		{"injection is quoted", map[string]string{"user": `a' OR 1=1 --\`}, `user_id = 'a\' OR 1=1 --\\'`, ""},
 		{"absolute time", map[string]string{"user": "a", "from": "2026-03-01"}, "toDateTime(1772323200, 'UTC')", ""},
 		{"rfc3339 time", map[string]string{"user": "a", "from": "2026-03-01T01:00:00+01:00"}, "toDateTime(1772323200, 'UTC')", ""},
@@ -283,6 +286,7 @@ func TestParseQueryErrors(t *testing.T) {
 		{"no description", "-- @param x UInt64 1 x\nSELECT {x:UInt64}", "description"},
 		{"two statements", "-- d\nSELECT 1; SELECT 2", "exactly one"},
 		{"bad param line", "-- d\n-- @param x\nSELECT 1", "bad parameter line"},
+		{"empty default of a number", "-- d\n-- @param x UInt64 '' x\nSELECT {x:UInt64}", "needs type String"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

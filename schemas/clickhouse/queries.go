@@ -17,7 +17,8 @@ import (
 //
 //	-- @param NAME TYPE DEFAULT description...
 //
-// where DEFAULT is "-" for a required parameter. The body refers to
+// where DEFAULT is "-" for a required parameter and ” for the empty
+// string (a String whose default is empty). The body refers to
 // parameters as {NAME:TYPE}; Render substitutes them with literals built
 // from the parsed value (ClickHouse 18.16 has no server-side query
 // parameters), so a value can never change the query's structure.
@@ -32,12 +33,24 @@ type Query struct {
 type Param struct {
 	Name        string
 	Type        string // one of ParamTypes()
-	Default     string // "" when required
+	Default     string // as written: "" when required, emptyDefault for the empty string
 	Description string
 }
 
+// emptyDefault is the DEFAULT of a parameter whose default is the empty
+// string.
+const emptyDefault = "''"
+
 // Required reports whether the parameter has no default.
 func (p Param) Required() bool { return p.Default == "" }
+
+// defaultValue is the value of the parameter when it is not given.
+func (p Param) defaultValue() string {
+	if p.Default == emptyDefault {
+		return ""
+	}
+	return p.Default
+}
 
 // paramTypes is the table ParamTypes copies.
 var paramTypes = []string{"String", "UInt32", "UInt64", "Int64", "Float64", "DateTime"}
@@ -130,8 +143,11 @@ func parseQuery(name, text string) (Query, error) {
 		if slices.ContainsFunc(q.Params, func(o Param) bool { return o.Name == p.Name }) {
 			return Query{}, fmt.Errorf("parameter %s declared twice", p.Name)
 		}
+		if p.Default == emptyDefault && p.Type != "String" {
+			return Query{}, fmt.Errorf("parameter %s: the empty default %s needs type String, not %s", p.Name, emptyDefault, p.Type)
+		}
 		if p.Default != "" {
-			if _, err := literal(p, p.Default, time.Unix(2e9, 0)); err != nil {
+			if _, err := literal(p, p.defaultValue(), time.Unix(2e9, 0)); err != nil {
 				return Query{}, fmt.Errorf("default of %w", err)
 			}
 		}
@@ -200,7 +216,7 @@ func (q *Query) Render(params map[string]string, now time.Time) (string, error) 
 			if p.Required() {
 				return "", fmt.Errorf("query %s: parameter %s (%s) is required", q.Name, p.Name, p.Type)
 			}
-			v = p.Default
+			v = p.defaultValue()
 		}
 		lit, err := literal(p, v, now)
 		if err != nil {

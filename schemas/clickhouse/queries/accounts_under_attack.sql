@@ -3,11 +3,14 @@
 -- event ids): how many addresses, networks and countries the failures
 -- came from, the lockouts, and whether the account also logged in
 -- successfully in the period (successes, last_success; empty when none).
+-- An account is a tenant's user: the same user_id in two tenants is two
+-- rows (tenant_id '' is the default tenant).
 -- @param from DateTime -24h start of the period (inclusive)
 -- @param to DateTime now end of the period (exclusive)
 -- @param min_failures UInt64 5 leave out accounts with fewer failures
 -- @param limit UInt32 50 rows to return
 SELECT
+    tenant_id,
     user_id,
     uniqExactIf(event_id, outcome = 'failure') AS failures,
     uniqExactIf(ip, outcome = 'failure') AS failing_ips,
@@ -20,7 +23,7 @@ SELECT
     nullIf(maxIf(occurred_at, outcome = 'success'), toDateTime(0)) AS last_success
 FROM login_events
 WHERE occurred_at >= {from:DateTime} AND occurred_at < {to:DateTime}
-GROUP BY user_id
+GROUP BY tenant_id, user_id
 HAVING failures >= {min_failures:UInt64}
-ORDER BY failures DESC, user_id
+ORDER BY failures DESC, tenant_id, user_id
 LIMIT {limit:UInt32}

@@ -1,7 +1,9 @@
 -- One address's or network's attempts in time order: who tried, from
 -- where, the score, the decision, any lock and the reasons (rule(weight):
 -- detail), free of redelivered duplicates. The address matches the ip
--- column, a network (/24 or /64 in CIDR text) the network column.
+-- column, a network (/24 or /64 in CIDR text) the network column. Who
+-- tried is a tenant's user: tenant_id ('' for the default tenant) and
+-- user_id.
 -- @param address String - an address, or a network as features name it (198.51.100.0/24)
 -- @param from DateTime -30d start of the period (inclusive)
 -- @param to DateTime now end of the period (exclusive)
@@ -9,6 +11,7 @@
 SELECT
     occurred_at,
     event_id,
+    tenant_id,
     user_id,
     outcome,
     failure_reason,

@@ -1,6 +1,7 @@
 -- Attempts whose location is too far from the account's previous
 -- successful login for the time between them (travel_speed_kmh as the
--- features computed it at decision time), fastest first.
+-- features computed it at decision time), fastest first. The account is
+-- tenant_id's user_id ('' is the default tenant).
 -- @param from DateTime -7d start of the period (inclusive)
 -- @param to DateTime now end of the period (exclusive)
 -- @param min_speed_kmh Float64 900 leave out slower travel (900 km/h is an airliner)
@@ -8,6 +9,7 @@
 -- @param limit UInt32 100 rows to return
 SELECT
     occurred_at,
+    tenant_id,
     user_id,
     event_id,
     outcome,

@@ -1,12 +1,14 @@
 -- Successful logins from a device new to the account followed, within a
 -- few minutes, by a failed MFA step (failure_reason mfa_failed) for the
 -- same account: the password was right but the second factor was not,
--- the pattern of a phished or stuffed password.
+-- the pattern of a phished or stuffed password. The same account is the
+-- same tenant's user (tenant_id '' is the default tenant).
 -- @param from DateTime -7d start of the period for the new-device login (inclusive)
 -- @param to DateTime now end of the period for the new-device login (exclusive)
 -- @param within_minutes UInt32 10 longest time between the login and the MFA failure
 -- @param limit UInt32 100 rows to return
 SELECT
+    tenant_id,
     user_id,
     login_at,
     login_event_id,
@@ -20,6 +22,7 @@ SELECT
 FROM
 (
     SELECT
+        tenant_id,
         user_id,
         occurred_at AS login_at,
         occurred_at_ns AS login_ns,
@@ -34,6 +37,7 @@ FROM
 ALL INNER JOIN
 (
     SELECT
+        tenant_id,
         user_id,
         occurred_at AS mfa_at,
         occurred_at_ns AS mfa_ns,
@@ -43,8 +47,8 @@ ALL INNER JOIN
     WHERE outcome = 'failure' AND failure_reason = 'mfa_failed'
         AND occurred_at >= {from:DateTime}
         AND occurred_at < {to:DateTime} + {within_minutes:UInt32} * 60
-) AS mfa_failures USING (user_id)
+) AS mfa_failures USING (tenant_id, user_id)
 WHERE (mfa_at > login_at OR (mfa_at = login_at AND mfa_ns > login_ns))
     AND mfa_at <= login_at + {within_minutes:UInt32} * 60
-ORDER BY login_at, user_id, mfa_at, mfa_event_id
+ORDER BY login_at, tenant_id, user_id, mfa_at, mfa_event_id
 LIMIT {limit:UInt32}

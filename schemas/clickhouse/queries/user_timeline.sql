@@ -1,7 +1,9 @@
 -- One account's attempts in time order with where they came from, the
 -- score, the decision, any lock and the reasons (rule(weight): detail),
--- free of redelivered duplicates.
+-- free of redelivered duplicates. An account is a tenant's user:
+-- tenant names it with user_id ('' for the default tenant).
 -- @param user_id String - the account
+-- @param tenant String '' the account's tenant (its events' tenant_id; '' for the default tenant)
 -- @param from DateTime -30d start of the period (inclusive)
 -- @param to DateTime now end of the period (exclusive)
 -- @param limit UInt32 1000 rows to return
@@ -24,6 +26,6 @@ SELECT
     arrayStringConcat(arrayMap((r, w) -> concat(r, '(', toString(w), ')'), shadow_rules, shadow_weights), '; ') AS shadow,
     rules_version
 FROM login_events FINAL
-WHERE user_id = {user_id:String} AND occurred_at >= {from:DateTime} AND occurred_at < {to:DateTime}
+WHERE tenant_id = {tenant:String} AND user_id = {user_id:String} AND occurred_at >= {from:DateTime} AND occurred_at < {to:DateTime}
 ORDER BY occurred_at, occurred_at_ns, event_id
 LIMIT {limit:UInt32}
