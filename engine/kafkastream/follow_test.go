@@ -96,50 +96,80 @@ func TestFollowDecisionsReplicatesLocks(t *testing.T) {
 	}
 	waitForStableGroup(ctx, t, brokers, cfg.GroupID, 2, cfg.Partitions)
 
-	user, ip := "mallory-target@example.com", "203.0.113.66"
+	// The same user id in the default tenant and in tenant acme, each
+	// from its own address: two users, two locks, both replicated with
+	// their tenant, and none on acme's namesake in globex.
+	user, ip, acmeIP := "mallory-target@example.com", "203.0.113.66", "203.0.113.67"
 	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	writer := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: cfg.EventsTopic, Balancer: &kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 	defer writer.Close()
 	var msgs []kafka.Message
 	for i := range 5 {
-		ev := schemas.LoginEvent{EventID: fmt.Sprintf("follow-%d", i), OccurredAt: start.Add(time.Duration(i) * time.Minute), UserID: user,
-			Outcome: schemas.OutcomeFailure, IP: ip, FailureReason: "bad_password", UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"}
-		value, err := json.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
+		for _, who := range []struct{ tenant, ip string }{{"", ip}, {"acme", acmeIP}} {
+			ev := schemas.LoginEvent{EventID: fmt.Sprintf("follow-%s-%d", who.tenant, i), OccurredAt: start.Add(time.Duration(i) * time.Minute), UserID: user,
+				TenantID: who.tenant, Outcome: schemas.OutcomeFailure, IP: who.ip, FailureReason: "bad_password",
+				UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"}
+			value, err := json.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs = append(msgs, kafka.Message{Key: []byte(user), Value: value})
 		}
-		msgs = append(msgs, kafka.Message{Key: []byte(user), Value: value})
 	}
 	testkit.Produce(ctx, t, writer, msgs...)
 
 	at := start.Add(5 * time.Minute)
-	wantKey := user + "|" + ip
-	locked := func(in *instance) bool {
-		for _, l := range in.eng.UserStatus("", user, at).Locks {
-			if l.Scope == schemas.ScopeUserIP && l.Key == wantKey && l.Rule == "failure_burst" && l.Until.Equal(start.Add(4*time.Minute).Add(10*time.Minute)) {
+	wantKey, acmeKey := user+"|"+ip, user+"|"+acmeIP
+	hasLock := func(in *instance, tenant, key string) bool {
+		for _, l := range in.eng.UserStatus(tenant, user, at).Locks {
+			if l.Scope == schemas.ScopeUserIP && l.Key == key && l.TenantID == tenant && l.Rule == "failure_burst" && l.Until.Equal(start.Add(4*time.Minute).Add(10*time.Minute)) {
 				return true
 			}
 		}
 		return false
 	}
+	locked := func(in *instance) bool { return hasLock(in, "", wantKey) }
+	acmeLocked := func(in *instance) bool { return hasLock(in, "acme", acmeKey) }
 	deadline := time.Now().Add(90 * time.Second)
-	for !(locked(a) && locked(b)) {
+	for !(locked(a) && locked(b) && acmeLocked(a) && acmeLocked(b)) {
 		if time.Now().After(deadline) {
-			t.Fatalf("after 90s: instance a locked=%v (scored %d), b locked=%v (scored %d); a: %+v b: %+v",
-				locked(a), a.eng.Metrics().EventsTotal.Load(), locked(b), b.eng.Metrics().EventsTotal.Load(),
-				a.eng.UserStatus("", user, at), b.eng.UserStatus("", user, at))
+			t.Fatalf("after 90s: instance a locked=%v/%v (scored %d), b locked=%v/%v (scored %d); a: %+v %+v b: %+v %+v",
+				locked(a), acmeLocked(a), a.eng.Metrics().EventsTotal.Load(), locked(b), acmeLocked(b), b.eng.Metrics().EventsTotal.Load(),
+				a.eng.UserStatus("", user, at), a.eng.UserStatus("acme", user, at), b.eng.UserStatus("", user, at), b.eng.UserStatus("acme", user, at))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	for _, in := range []*instance{a, b} {
+		if st := in.eng.UserStatus("", user, at); len(st.Locks) != 1 {
+			t.Errorf("instance %s: the default tenant's user has locks %+v, want only its own", in.name, st.Locks)
+		}
+		if st := in.eng.UserStatus("globex", user, at); len(st.Locks) != 0 {
+			t.Errorf("instance %s: globex's namesake has locks %+v, want none", in.name, st.Locks)
+		}
+	}
 	scoredA, scoredB := a.eng.Metrics().EventsTotal.Load(), b.eng.Metrics().EventsTotal.Load()
-	if !(scoredA == 5 && scoredB == 0 || scoredA == 0 && scoredB == 5) {
-		t.Errorf("events scored: a %d, b %d; want all five by one instance (one partition, one owner)", scoredA, scoredB)
+	if !(scoredA == 10 && scoredB == 0 || scoredA == 0 && scoredB == 10) {
+		t.Errorf("events scored: a %d, b %d; want all ten by one instance (one partition, one owner)", scoredA, scoredB)
 	}
 
-	// A lift on the instance that did not score is replicated back.
+	// A lift on the instance that did not score is replicated back, and
+	// lifts that tenant's user's lock only.
 	other, scorer := a, b
-	if scoredA == 5 {
+	if scoredA == 10 {
 		other, scorer = b, a
+	}
+	if _, err := other.eng.Lift(ctx, schemas.ScopeUserIP, "acme", acmeKey, "test", at); err != nil {
+		t.Fatalf("lift of acme's lock on instance %s: %v", other.name, err)
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for acmeLocked(scorer) {
+		if time.Now().After(deadline) {
+			t.Fatalf("instance %s still has acme's lock lifted on %s", scorer.name, other.name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !locked(scorer) {
+		t.Errorf("instance %s: lifting acme's user's lock lifted the default tenant's", scorer.name)
 	}
 	if _, err := other.eng.Lift(ctx, schemas.ScopeUserIP, "", wantKey, "test", at); err != nil {
 		t.Fatalf("lift on instance %s: %v", other.name, err)
