@@ -128,7 +128,11 @@ func loadRequests(what string, n, users int, seed uint64) ([][]byte, error) {
 			}
 			out[i] = b
 		case "user-status":
-			out[i] = []byte("/v1/users/" + url.PathEscape(ev.UserID) + "/status")
+			path := "/v1/users/" + url.PathEscape(ev.UserID) + "/status"
+			if ev.TenantID != "" {
+				path += "?tenant=" + url.QueryEscape(ev.TenantID)
+			}
+			out[i] = []byte(path)
 		case "ip-status":
 			out[i] = []byte("/v1/ips/" + ev.IP + "/status")
 		default:

@@ -63,7 +63,7 @@ func (t *Tally) Add(ev *schemas.LoginEvent, l traffic.Label, verdicts ...schemas
 	if l.Attack && !slices.Contains(k.campaigns, campaign) {
 		k.campaigns = append(k.campaigns, campaign)
 	}
-	user := ev.TenantID + "\x00" + ev.UserID
+	user := schemas.UserKey(ev.TenantID, ev.UserID)
 	for i, s := range t.systems {
 		st, v := k.bySystem[s], verdicts[i]
 		st.attempts++
