@@ -313,7 +313,7 @@ func TestRedeliveryCollapses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 1 || cols[1] != "failures" || FormatValue(rows[0][1]) != "10" {
+	if len(rows) != 1 || cols[2] != "failures" || FormatValue(rows[0][2]) != "10" {
 		t.Errorf("accounts_under_attack after redelivery: %v %v, want 10 failures for the top account", cols, rows)
 	}
 }
