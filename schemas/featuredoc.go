@@ -30,6 +30,13 @@ local-use NAT64 prefix ` + "`64:ff9b:1::/48`" + ` is kept as IPv6, because where
 its IPv4 address sits depends on the operator's prefix length. Other IPv6
 addresses are grouped by their /64. The ` + "`ip`" + ` feature is the address as sent.
 
+A user is ` + "`(tenant_id, user_id)`" + `, an empty tenant being the default one:
+the per-user features (windows, profile, travel) of ` + "`bob`" + ` of tenant ` + "`acme`" + `
+never count the attempts of ` + "`bob`" + ` of tenant ` + "`globex`" + `. Address, network
+and device features are global: they count every tenant's attempts, and
+the same user id in two tenants is two users in their distinct-user
+counts, so one address attacking two tenants is one attacker.
+
 Every scored event is stored in the ` + "`login_events`" + ` table of the history
 (history.md) with the features it was scored on, one column each; the
 column is named in the tables below. A feature marked *from the event* is

@@ -26,7 +26,7 @@ package schemas
 // docs/features.md). A feature whose source is not configured (no GeoIP
 // database) keeps its zero value and its *_known flag is false.
 type Features struct {
-	UserID        string `expr:"user_id" column:"-" group:"The attempt" doc:"account identifier"`
+	UserID        string `expr:"user_id" column:"-" group:"The attempt" doc:"account identifier, within its tenant"`
 	IP            string `expr:"ip" column:"-" doc:"client address as sent by the gateway"`
 	Network       string `expr:"network" doc:"the client's /24 (IPv4, and IPv6 that carries an IPv4 address) or /64 (IPv6) network"`
 	IPv6          bool   `expr:"ipv6" doc:"the client address is IPv6"`
@@ -34,7 +34,7 @@ type Features struct {
 	Failure       bool   `expr:"failure" column:"-" doc:"the credential check failed"`
 	FailureReason string `expr:"failure_reason" column:"-" doc:"bad_password, unknown_user, mfa_failed, locked, other or empty"`
 	AuthMethod    string `expr:"auth_method" column:"-" doc:"password, mfa, sso, passkey, token or empty"`
-	TenantID      string `expr:"tenant_id" column:"-" doc:"tenant of the account, if any"`
+	TenantID      string `expr:"tenant_id" column:"-" doc:"tenant of the account, empty for the default tenant; a user is (tenant_id, user_id)"`
 	HourUTC       int    `expr:"hour_utc" unit:"hour" column:"-" doc:"hour of day of the attempt, UTC (0-23)"`
 
 	GeoKnown         bool    `expr:"geo_known" group:"GeoIP City" doc:"a City database is loaded and has the address"`
@@ -66,7 +66,7 @@ type Features struct {
 	DeviceKey    string `expr:"device_key" doc:"device_id when sent, else a hash of the parsed user agent"`
 	HasDeviceID  bool   `expr:"has_device_id" doc:"the gateway sent a device_id"`
 
-	UserFailures1m          int     `expr:"user_failures_1m" unit:"count" group:"Per user" doc:"failures for the user in the last minute"`
+	UserFailures1m          int     `expr:"user_failures_1m" unit:"count" group:"Per user (tenant_id and user_id)" doc:"failures for the user in the last minute"`
 	UserFailures15m         int     `expr:"user_failures_15m" unit:"count" doc:"failures for the user in the last 15 minutes"`
 	UserFailures1h          int     `expr:"user_failures_1h" unit:"count" doc:"failures for the user in the last hour"`
 	UserFailures24h         int     `expr:"user_failures_24h" unit:"count" doc:"failures for the user in the last 24 hours"`
