@@ -455,6 +455,29 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.do(t, "back to 1280×800", chromedp.EmulateViewport(1280, 800))
 	})
 
+	t.Run("tenant lock", func(t *testing.T) {
+		// A lock of a tenant's user shows its tenant and is lifted with it.
+		const user, ip = "tenant-bob", "198.51.100.77"
+		for i := range 5 {
+			f.score(event{id: fmt.Sprintf("browser-acme-%d", i), user: user, ip: ip, outcome: "failure", tenant: "acme",
+				at: testNow.Add(time.Duration(i-5) * time.Minute)}, false)
+		}
+		id := "user_ip/" + user + "|" + ip + "?tenant=acme"
+		b.do(t, "opening the locks", chromedp.Navigate(f.ts.URL+"/ui/#locks"), chromedp.WaitVisible(chromedp.CSS("button[data-lift="+cssString(id)+"]")))
+		if text := b.text(t, "tr[data-lock="+cssString(id)+"]"); !strings.Contains(text, user+" (acme)") {
+			t.Errorf("the row of %s reads %q, which does not name the tenant", id, text)
+		}
+		b.do(t, "lifting "+id, chromedp.Click(chromedp.CSS("button[data-lift="+cssString(id)+"]")),
+			chromedp.WaitVisible(chromedp.CSS("button[data-confirm="+cssString(id)+"]")),
+			chromedp.Click(chromedp.CSS("button[data-confirm="+cssString(id)+"]")),
+			chromedp.WaitVisible(chromedp.CSS(".result .ok")), chromedp.WaitNotPresent(chromedp.CSS("tr[data-lock="+cssString(id)+"]")))
+		var st engine.Status
+		f.getJSON("/v1/users/"+user+"/status?tenant=acme", readToken, &st)
+		if len(st.Locks) != 0 {
+			t.Errorf("after the lift from the page acme's %s has locks %+v", user, st.Locks)
+		}
+	})
+
 	t.Run("read role", func(t *testing.T) {
 		b.do(t, "signing out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#token")))
 		if stored := eval[string](t, b, "sessionStorage.getItem('loginrisk.token') || ''"); stored != "" {

@@ -59,6 +59,21 @@ func TestTenantStatusAndLift(t *testing.T) {
 			}
 		})
 	}
+	// The console's user view is the tenant's user's too.
+	for _, tt := range []struct {
+		query string
+		locks int
+	}{{"?tenant=acme", 1}, {"", 0}, {"?tenant=globex", 0}} {
+		resp := f.do(request{method: "GET", path: "/v1/console/users/bob" + tt.query, token: readToken})
+		var v struct {
+			Status struct {
+				Locks []schemas.Lock `json:"locks"`
+			} `json:"status"`
+		}
+		if resp.code != 200 || json.Unmarshal(resp.body, &v) != nil || len(v.Status.Locks) != tt.locks {
+			t.Errorf("console user view %q: %d %s, want %d locks", tt.query, resp.code, resp.body, tt.locks)
+		}
+	}
 	lift := func(query string) response {
 		return f.do(request{method: "DELETE", path: "/v1/locks/user_ip/bob%7C" + ip + query, token: adminToken})
 	}

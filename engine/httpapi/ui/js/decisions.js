@@ -15,7 +15,7 @@ export function decisionTable(rows, empty, attrs) {
     ['decision', (r) => verdict(r.decision.decision)],
     ['score', (r) => num(r.decision.score), 'num'],
     ['login', (r) => login(r.login)],
-    ['user', (r) => userLink(r.decision.user_id)],
+    ['user', (r) => userLink(r.decision.user_id, r.tenant_id)],
     ['address', (r) => addressLink(r.decision.ip)],
     ['place', (r) => [r.city, r.country].filter(Boolean).join(', ') || '—'],
     ['reasons', (r) => reasons(r.decision)],

@@ -62,8 +62,11 @@ export const login = (o) => el('span', { class: 'login-' + o }, o === 'success' 
 // link renders an in-page link to a view.
 export const link = (hash, text, cls) => el('a', { href: hash, class: cls }, text);
 
-// userLink and addressLink open the user and address views.
-export const userLink = (u) => (u ? link('#user/' + encodeURIComponent(u), u, 'mono') : el('span', { class: 'muted' }, '—'));
+// userLink and addressLink open the user and address views; a user of a
+// tenant other than the default one is that tenant's (#user/ID/TENANT).
+export const userLink = (u, tenant) => (u
+  ? link('#user/' + encodeURIComponent(u) + (tenant ? '/' + encodeURIComponent(tenant) : ''), tenant ? u + ' (' + tenant + ')' : u, 'mono')
+  : el('span', { class: 'muted' }, '—'));
 export const addressLink = (a) => (a ? link('#address/' + encodeURIComponent(a), a, 'mono') : el('span', { class: 'muted' }, '—'));
 export const decisionLink = (id) => link('#decision/' + encodeURIComponent(id), id, 'mono');
 
@@ -90,8 +93,9 @@ export function reasons(d) {
   return el('ul', { class: 'reasons' }, list, shadow);
 }
 
-// lockText renders a lock as "scope key until".
+// lockText renders a lock as "scope key [in tenant T] until".
 export function lockText(l) {
   if (!l) return el('span', { class: 'muted' }, '—');
-  return el('span', {}, el('span', { class: 'scope' }, l.scope), ' ', el('span', { class: 'mono' }, l.key), ' until ', time(l.until));
+  return el('span', {}, el('span', { class: 'scope' }, l.scope), ' ', el('span', { class: 'mono' }, l.key),
+    l.tenant_id ? [' in tenant ', el('span', { class: 'mono' }, l.tenant_id)] : null, ' until ', time(l.until));
 }

@@ -11,15 +11,19 @@ const scopes = ['user', 'ip', 'user_ip', 'device'];
 // subject links a lock key to the user or address view.
 function subject(l) {
   switch (l.scope) {
-    case 'user': return userLink(l.key);
+    case 'user': return userLink(l.key, l.tenant_id);
     case 'ip': return addressLink(l.key);
     case 'user_ip': {
       const i = l.key.lastIndexOf('|');
-      return el('span', {}, userLink(l.key.slice(0, i)), el('span', { class: 'muted' }, ' | '), addressLink(l.key.slice(i + 1)));
+      return el('span', {}, userLink(l.key.slice(0, i), l.tenant_id), el('span', { class: 'muted' }, ' | '), addressLink(l.key.slice(i + 1)));
     }
     default: return el('span', { class: 'mono' }, l.key);
   }
 }
+
+// lockID names a lock in the page: scope/key, and ?tenant=T for a lock
+// of a tenant's user.
+const lockID = (l) => l.scope + '/' + l.key + (l.tenant_id ? '?tenant=' + l.tenant_id : '');
 
 export function locks(root, { arg, session, onAuthError }) {
   const admin = session.role === 'admin';
@@ -43,7 +47,7 @@ export function locks(root, { arg, session, onAuthError }) {
 
   function actions(l) {
     if (!admin) return null;
-    const id = l.scope + '/' + l.key;
+    const id = lockID(l);
     if (confirming !== id) {
       return el('button', { type: 'button', class: 'small', 'data-lift': id, onclick: () => { confirming = id; p.now(); } }, 'Lift…');
     }
@@ -55,7 +59,8 @@ export function locks(root, { arg, session, onAuthError }) {
   async function lift(l) {
     confirming = '';
     try {
-      const d = await call('/v1/locks/' + seg(l.scope) + '/' + seg(l.key), { method: 'DELETE' });
+      // A lock of a tenant's user is named by its key and tenant.
+      const d = await call('/v1/locks/' + seg(l.scope) + '/' + seg(l.key) + query({ tenant: l.tenant_id }), { method: 'DELETE' });
       fill(result, el('p', { class: 'ok' }, 'Lifted the ', l.scope, ' lock on ', el('span', { class: 'mono' }, l.key), '; recorded as ', decisionLink(d.event_id), '.'));
     } catch (err) {
       if (onAuthError(err)) return;
@@ -71,7 +76,7 @@ export function locks(root, { arg, session, onAuthError }) {
     const signature = JSON.stringify(v.locks) + '\n' + confirming;
     if (signature === shown) return;
     shown = signature;
-    const rows = v.locks.map((l) => Object.assign({ __attrs: { 'data-lock': l.scope + '/' + l.key } }, l));
+    const rows = v.locks.map((l) => Object.assign({ __attrs: { 'data-lock': lockID(l) } }, l));
     fill(list, table([
       ['scope', (l) => el('span', { class: 'scope' }, l.scope)],
       ['key', (l) => subject(l)],
