@@ -724,7 +724,7 @@ func (e *Engine) Record(ctx context.Context, b *Batch) error {
 // makes the key invalid.
 func ParseLockKey(scope schemas.LockScope, tenant, key string) (lockKey, bool) {
 	if !scope.Valid() || key == "" || len(key) > schemas.MaxLockKeyLen || len(tenant) > schemas.MaxTenantIDLen ||
-		(tenant != "" && !scope.HasUser()) {
+		(tenant != "" && !scope.HasUser()) || !schemas.UserKeyPart(tenant) || (scope.HasUser() && !schemas.UserKeyPart(key)) {
 		return lockKey{}, false
 	}
 	switch scope {

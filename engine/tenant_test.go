@@ -142,6 +142,18 @@ func TestTenantLocksApart(t *testing.T) {
 	if _, err := eng.Lift(ctx, schemas.ScopeIP, "acme", "198.51.100.7", "test", at); !errors.Is(err, engine.ErrBadLockKey) {
 		t.Errorf("lifting an ip lock of a tenant: %v, want ErrBadLockKey", err)
 	}
+	// No text names another tenant's user: a key or tenant holding the
+	// user key's separator is refused, from a lift or a decision.
+	for _, bad := range []struct{ tenant, key string }{{"", "acme\x00bob"}, {"ac\x00me", "bob"}} {
+		if _, err := eng.Lift(ctx, schemas.ScopeUser, bad.tenant, bad.key, "test", at); !errors.Is(err, engine.ErrBadLockKey) {
+			t.Errorf("lifting %q of tenant %q: %v, want ErrBadLockKey", bad.key, bad.tenant, err)
+		}
+		forged := &schemas.Decision{EventID: "forged", UserID: "bob", OccurredAt: at,
+			Lock: &schemas.Lock{Scope: schemas.ScopeUser, Key: bad.key, TenantID: bad.tenant, Until: at, Rule: engine.AdminLiftRule}}
+		if err := follower.ApplyDecision(forged); !errors.Is(err, engine.ErrBadLockKey) {
+			t.Errorf("applying a lift of %q of tenant %q: %v, want ErrBadLockKey", bad.key, bad.tenant, err)
+		}
+	}
 	lift, err := eng.Lift(ctx, schemas.ScopeUser, "acme", "bob", "test", at)
 	if err != nil {
 		t.Fatal(err)

@@ -29,3 +29,9 @@ func SplitUserKey(key string) (tenantID, userID string) {
 	}
 	return "", key
 }
+
+// UserKeyPart reports whether s can be one part of a user key: it does
+// not hold the separator. Every validated tenant_id and user_id can; a
+// lock key read from outside (a decision, history) is checked with it, so
+// that no text can name another tenant's user.
+func UserKeyPart(s string) bool { return !strings.Contains(s, userKeySeparator) }
