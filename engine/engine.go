@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -531,6 +533,9 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 	if locked {
 		n++
 	}
+	if res.SparedCrowd {
+		n++
+	}
 	d := newDecision(n)
 	d.EventID = ev.EventID
 	d.UserID = ev.UserID
@@ -544,6 +549,9 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 	d.Score = res.Score
 	d.Decision = res.Verdict
 	d.Reasons = res.Reasons(f, d.Reasons)
+	if res.SparedCrowd {
+		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonSharedAddress, Detail: sharedDetail(f)})
+	}
 	if len(res.Shadow) > 0 {
 		d.Shadow = res.ShadowHits(make([]schemas.ShadowHit, 0, len(res.Shadow)))
 	}
@@ -563,6 +571,19 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonLocked, Weight: 0, Detail: lockedDetail(lock)})
 	}
 	return d
+}
+
+// sharedDetail is the detail of the "shared_address" reason: "no ip lock
+// on a shared address: <n> users succeeded from it in 7 days, <p>% of its
+// attempts in 24 h".
+func sharedDetail(f *schemas.Features) string {
+	var stack [128]byte
+	b := append(stack[:0], "no ip lock on a shared address: "...)
+	b = strconv.AppendInt(b, int64(f.IPSucceededUsers7d), 10)
+	b = append(b, " users succeeded from it in 7 days, "...)
+	b = strconv.AppendInt(b, int64(math.Round(100*f.IPSuccessRatio24h)), 10)
+	b = append(b, "% of its attempts in 24 h"...)
+	return string(b)
 }
 
 // lockedDetail is the detail of the "locked" reason:

@@ -286,6 +286,26 @@ func BenchmarkStoreMemory(b *testing.B) {
 			s.applyIP(&o, &f, true)
 		}
 	})
+	measure("crowd-addresses", ips, "ip", func(s *Store) {
+		for i := range 5 * ips { // five attempts by five users per address: its day, /24 and ASN
+			event(i, i%2, &ev, &f)
+			ev.Addr = addr(i % ips)
+			o := newObservation(&ev, &f)
+			s.applyCrowds(&ev, &o, &f, true)
+		}
+	})
+	measure("crowd-failing-users", busy, "user", func(s *Store) {
+		for n := range 4 { // four failures in a day from one address: the account's week and its network's day
+			for u := range busy {
+				event(u, 1, &ev, &f)
+				ev.OccurredAt = t0.Add(time.Duration(n) * time.Hour)
+				ev.Addr = addr(u % 8) // few addresses: the accounts' own state is measured
+				f.UserFailures24h = n + 1
+				o := newObservation(&ev, &f)
+				s.applyCrowds(&ev, &o, &f, true)
+			}
+		}
+	})
 	measure("devices", users/2, "device", func(s *Store) {
 		for u := 0; u < users; u += 2 { // the users with a device_id
 			event(u, 0, &ev, &f)

@@ -63,6 +63,24 @@
 // the least recently seen making room: they are exact up to 64 distinct
 // keys in the window and at least 64 beyond.
 //
+// Crowds. Per address, per network (IPv4 /24; an IPv6 /64 is its
+// address's key already) and per ASN, the store keeps attempts, failures
+// and unknown_user failures in 10-minute buckets over 24 hours (1 h and
+// 24 h counts are exact to within the one bucket straddling the window's
+// start), the users who failed in the last hour and the users who
+// succeeded in the last 7 days (distinct sets as above, exact up to 64;
+// beyond, a set that would drop a member still in its window starts
+// HyperLogLog sketches per time slot, github.com/axiomhq/hyperloglog at
+// precision 10, about 3.3 % standard error, and its count is their
+// estimate: state_crowd_sketch.go, at most 4 Ki crowds with sketches).
+// From them ip_shared / net_shared: 10 or more users succeeded in 7 days
+// and half or more of the attempts of 24 hours succeeded (rules/README.md,
+// "Shared addresses"). They live in their own table (state_crowd.go) of
+// Go maps, capped at 4 Mi keys; a key is kept for 7 days after its last
+// attempt when two or more users succeeded from it, else for a day. The
+// warm-up replays a day of history (engine.WarmSpan), so after a restart
+// the 7-day sets hold that day's users until the week refills.
+//
 // Out-of-order events. A late attempt is read at its own time (attempts
 // after it do not count) and recorded in its place, so later attempts
 // count it. Distinct sets keep only when a key was last seen, so a late

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -29,6 +30,10 @@ func TestEveryFeatureIsFilled(t *testing.T) {
 	add("u1", "89.187.170.5", false, 5*time.Minute, nil)
 	add("u1", "91.219.237.77", true, 6*time.Minute, func(ev *schemas.LoginEvent) { ev.DeviceID = "d1" })
 	add("u3", "91.219.237.77", true, 7*time.Minute, func(ev *schemas.LoginEvent) { ev.DeviceID = "d1" })
+	add("ghost", "67.80.241.9", false, 8*time.Minute, func(ev *schemas.LoginEvent) { ev.FailureReason = "unknown_user" })
+	for i := range 10 { // ten users succeed from one address: it is shared
+		add(fmt.Sprintf("crowd%d", i), sfV4, true, 9*time.Minute+time.Duration(i)*time.Second, nil)
+	}
 	filled := map[string]bool{}
 	typ := reflect.TypeFor[schemas.Features]()
 	for _, ev := range events {

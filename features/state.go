@@ -150,6 +150,10 @@ type StoreStats struct {
 	// Evicted counts keys deleted to make room for a new key at a cap,
 	// Refused new keys not tracked because none could go.
 	Evicted, Refused KeyCounts
+	// Crowds are the address, network and ASN keys of the day-and-week
+	// crowd counts (state_crowd.go); CrowdsRefused the new ones not kept
+	// at their cap.
+	Crowds, CrowdsRefused int64
 }
 
 // Store is the behavioural state: per-user, per-IP and per-device
@@ -164,6 +168,7 @@ type Store struct {
 	devices *table[string, deviceState]
 
 	profiles atomic.Int64 // users with a profile
+	crowds   *crowdTable  // addresses, networks and ASNs over a day and a week
 
 	userWindow windowSpec
 	ipWindow   windowSpec
@@ -231,6 +236,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		users:      newTable[string, userState](cfg.Shards, caps[Users]),
 		ips:        [2]*table[ipKey, ipState]{newTable[ipKey, ipState](cfg.Shards, caps[Addresses]), newTable[ipKey, ipState](cfg.Shards, caps[Networks])},
 		devices:    newTable[string, deviceState](cfg.Shards, caps[Devices]),
+		crowds:     newCrowdTable(),
 		userWindow: newWindowSpec(day, maxUserRecords, 15*minute, minute, 15*minute, hour, day),
 		ipWindow:   newWindowSpec(hour, maxIPRecords, 0, minute, 10*minute, hour),
 	}, nil
@@ -352,6 +358,7 @@ func (s *Store) apply(ev *schemas.LoginEvent, f *schemas.Features, record bool) 
 	s.applyUser(user, &o, f, record)
 	s.applyIP(&o, f, record)
 	s.applyDevice(f.DeviceKey, &o, f, record)
+	s.applyCrowds(ev, &o, f, record)
 }
 
 // userMayGo reports when u was last seen, and whether it may make room
@@ -709,6 +716,7 @@ func (s *Store) Sweep(now time.Time) (removed int) {
 	removed += s.devices.sweep(func(st *deviceState) bool {
 		return st.users.compact(t, day) || idle(st.lastSeen, Retention)
 	})
+	removed += s.crowds.sweep(t)
 	return removed
 }
 
@@ -724,6 +732,7 @@ func (s *Store) Stats() StoreStats {
 	count(Addresses, &s.ips[0].held, &s.ips[0].evicted, &s.ips[0].refused)
 	count(Networks, &s.ips[1].held, &s.ips[1].evicted, &s.ips[1].refused)
 	count(Devices, &s.devices.held, &s.devices.evicted, &s.devices.refused)
+	st.Crowds, st.CrowdsRefused = s.crowds.len()
 	return st
 }
 

@@ -402,7 +402,10 @@ func TestSweep(t *testing.T) {
 	ev.DeviceID = "phone-1"
 	sc.observe(ev)
 	sc.login("attacked", hostingV4, false, t0)
-	want := StoreStats{Keys: KeyCounts{Users: 2, Addresses: 2, Devices: 2}, Profiles: 1} // phone-1 and the UA key of "attacked"
+	// phone-1 and the UA key of "attacked"; the crowds are the two
+	// addresses, their /24s and the hosting address's ASN (one failure of
+	// an account starts no crowd of its own).
+	want := StoreStats{Keys: KeyCounts{Users: 2, Addresses: 2, Devices: 2}, Profiles: 1, Crowds: 5}
 	if st := sc.s.Stats(); st != want {
 		t.Fatalf("stats %+v, want %+v", st, want)
 	}
@@ -413,8 +416,8 @@ func TestSweep(t *testing.T) {
 		removed int
 	}{
 		{"an hour later nothing is idle", time.Hour, want, 0},
-		{"two hours later the IPs are gone", 2 * time.Hour, StoreStats{Keys: KeyCounts{Users: 2, Devices: 2}, Profiles: 1}, 2},
-		{"after Retention only the profile is left", Retention + time.Second, StoreStats{Keys: KeyCounts{Users: 1}, Profiles: 1}, 3},
+		{"two hours later the IPs are gone, not their day counts", 2 * time.Hour, StoreStats{Keys: KeyCounts{Users: 2, Devices: 2}, Profiles: 1, Crowds: 5}, 2},
+		{"after Retention only the profile is left", Retention + time.Second, StoreStats{Keys: KeyCounts{Users: 1}, Profiles: 1}, 8},
 		{"after the profile retention, nothing", DefaultProfileRetention + time.Second, StoreStats{}, 1},
 	}
 	for _, st := range steps {

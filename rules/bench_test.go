@@ -50,7 +50,7 @@ var scenarios = []scenario{
 		name: "credential stuffing from a hosting provider",
 		features: schemas.Features{UserID: "user4711", IP: "203.0.113.9", Failure: true, FailureReason: "unknown_user", Hosting: true, Anonymous: true,
 			Automation: true, Browser: "python-requests", DeviceType: "bot", UserFailures15m: 1, UserNetworkFailures15m: 1,
-			IPFailures10m: 300, IPFailures1h: 1200, IPDistinctUsers10m: 290, IPDistinctUsers1h: 1150, IPSuccessRatio1h: 0.01},
+			IPFailures10m: 300, IPFailures1h: 1200, IPDistinctUsers10m: 290, IPDistinctUsers1h: 1150, IPFailedUsers1h: 1150, IPSuccessRatio1h: 0.01},
 		verdict: "lockout", matched: "anonymous_ip credential_stuffing password_spray bot_user_agent",
 	},
 	{

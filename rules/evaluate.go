@@ -21,6 +21,9 @@ const (
 	ByScoreLockout   DecidedBy = "score_lockout"   // score >= lockout_at
 	ByScoreChallenge DecidedBy = "score_challenge" // score >= challenge_at
 	ByScore          DecidedBy = "score"           // below challenge_at: allow
+	// BySharedAddress: an ip lock asked for on a shared address, for a user
+	// who has succeeded from its network before, became a challenge.
+	BySharedAddress DecidedBy = "shared_address"
 )
 
 // Rule ids a LockRequest carries when no rule set the lock.
@@ -64,6 +67,9 @@ type Result struct {
 	Shadow  []*Rule
 	// Lock is set when Verdict is lockout.
 	Lock LockRequest
+	// SparedCrowd is set when an ip lock was asked for on a shared address
+	// and became a challenge or a user_ip lock (see Evaluate).
+	SparedCrowd bool
 	// Errors counts rules whose evaluation failed at run time (they count
 	// as not matched); Err is the first such error. Only rules interpreted
 	// by expr's VM can fail (see README.md).
@@ -85,6 +91,7 @@ func (r *Result) Reset() {
 	r.Score, r.RawScore = 0, 0
 	r.Verdict, r.DecidedBy, r.Rule = "", "", nil
 	r.Lock = LockRequest{}
+	r.SparedCrowd = false
 	r.Errors, r.Err = 0, nil
 }
 
@@ -142,6 +149,13 @@ func (r *Result) ShadowHits(dst []schemas.ShadowHit) []schemas.ShadowHit {
 //     first on ties), else the default scope and first rung;
 //  7. score >= challenge_at → challenge;
 //  8. otherwise allow.
+//
+// A lock of scope ip that a rule or the score asks for on a shared
+// address (f.IPShared: an office or carrier NAT, a campus) never falls on
+// the crowd behind it: a user who has succeeded from the address's network
+// before is challenged (decided by "shared_address"), anyone else gets a
+// user_ip lock, which stops that account from that address. Only the deny
+// list locks a shared address.
 //
 // Rules are evaluated in every case, so an allow-listed attempt still
 // reports its score and reasons. Shadow rules are reported in r.Shadow and
@@ -209,6 +223,22 @@ func (s *Set) Evaluate(f *schemas.Features, addr netip.Addr, r *Result) {
 	default:
 		r.Verdict, r.DecidedBy = schemas.VerdictAllow, ByScore
 	}
+	if r.Verdict == schemas.VerdictLockout && r.DecidedBy != ByDenylist && r.Lock.Scope == schemas.ScopeIP && f.IPShared {
+		spareCrowd(f, r)
+	}
+}
+
+// spareCrowd turns an ip lock on a shared address into what falls on the
+// attempt's account alone: a challenge for a user who has succeeded from
+// the address's network before (a colleague's typo during an attack from
+// the same NAT), else a user_ip lock.
+func spareCrowd(f *schemas.Features, r *Result) {
+	r.SparedCrowd = true
+	if f.UserKnown && !f.NewNetwork {
+		r.Verdict, r.DecidedBy, r.Lock = schemas.VerdictChallenge, BySharedAddress, LockRequest{}
+		return
+	}
+	r.Lock.Scope = schemas.ScopeUserIP
 }
 
 // match runs the rule's `when`: the lowered closures when there are, else

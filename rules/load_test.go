@@ -125,7 +125,8 @@ func TestLoadDefault(t *testing.T) {
 	}
 	wantIDs := []string{
 		"unfamiliar_city", "new_device", "impossible_travel", "failure_burst", "distributed_bruteforce",
-		"failure_then_success", "anonymous_ip", "residential_proxy", "credential_stuffing", "password_spray", "bot_user_agent",
+		"slow_guesser", "patient_bruteforce", "failure_then_success", "anonymous_ip", "residential_proxy",
+		"credential_stuffing", "password_spray", "network_spray", "hosting_stuffing", "bot_user_agent",
 	}
 	if got := set.IDs(); strings.Join(got, " ") != strings.Join(wantIDs, " ") {
 		t.Errorf("ids %v, want %v", got, wantIDs)

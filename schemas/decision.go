@@ -121,6 +121,12 @@ type Decision struct {
 // already active.
 const ReasonLocked = "locked"
 
+// ReasonSharedAddress is the reason rule (weight 0) of a decision whose
+// ip lock was not set because the address is shared (ip_shared): the
+// decision is a challenge or a user_ip lock instead, and the detail says
+// why the address counts as shared.
+const ReasonSharedAddress = "shared_address"
+
 // ScoredEvent is what the history keeps of one event: the event, the
 // features the rules saw and the decision.
 type ScoredEvent struct {

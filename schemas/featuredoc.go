@@ -37,6 +37,16 @@ and device features are global: they count every tenant's attempts, and
 the same user id in two tenants is two users in their distinct-user
 counts, so one address attacking two tenants is one attacker.
 
+Distinct counts marked "estimated beyond" are exact up to 64 members in
+their window. Past that, a HyperLogLog sketch per time slot
+(github.com/axiomhq/hyperloglog, precision 10: 1,024 registers, standard
+error 1.04/√1024 ≈ 3.3 %) estimates them, and the slot straddling the
+window's start counts whole (an hour is 60 to 70 minutes, 24 hours 24 to
+28 hours, 7 days up to 7 days and 4 hours); the estimate may lag by 16
+members, or a 16th of itself. The 24-hour counts of attempts and failures
+per address, network and ASN are kept in 10-minute buckets and exclude
+the bucket straddling the window's start.
+
 Every scored event is stored in the ` + "`login_events`" + ` table of the history
 (history.md) with the features it was scored on, one column each; the
 column is named in the tables below. A feature marked *from the event* is

@@ -76,7 +76,11 @@ type Features struct {
 	UserSuccesses24h        int     `expr:"user_successes_24h" unit:"count" doc:"successes for the user in the last 24 hours"`
 	UserConsecutiveFailures int     `expr:"user_consecutive_failures" unit:"count" doc:"failures since the user's last success, this attempt included"`
 	UserNetworkFailures15m  int     `expr:"user_network_failures_15m" unit:"count" doc:"failures for the user from this attempt's network (/24 or /64) in the last 15 minutes"`
-	UserDistinctIPs1h       int     `expr:"user_distinct_ips_1h" unit:"count" doc:"distinct source networks (IPv6 by /64) that tried the user in the last hour"`
+	UserDistinctIPs1h       int     `expr:"user_distinct_ips_1h" unit:"count" doc:"distinct source addresses (IPv4 addresses, IPv6 /64s) that tried the user in the last hour"`
+	UserFailures7d          int     `expr:"user_failures_7d" unit:"count" doc:"failures for the user in the last 7 days, counted per UTC day and from the user's second failure within 24 hours (a lone typo is not kept); 0 on a success with no failure in 24 hours"`
+	UserFailedNetworks7d    int     `expr:"user_failed_networks_7d" unit:"count" doc:"distinct networks (/24 or /64) the user failed from in the last 7 days, from the user's second failure within 24 hours (exact up to 64, estimated beyond); 0 on a success with no failure in 24 hours"`
+	UserNetworkFailures24h  int     `expr:"user_network_failures_24h" unit:"count" doc:"failures for the user from this attempt's network in the last 24 hours, from the user's third failure within 24 hours; 0 on a success with no failure in 24 hours"`
+	UserNetworkSuccesses24h int     `expr:"user_network_successes_24h" unit:"count" doc:"successes for the user from this attempt's network in the last 24 hours, counted once user_network_failures_24h has started (this attempt included); 0 on a success with no failure in 24 hours"`
 	UserKnown               bool    `expr:"user_known" doc:"the user has a successful login on record"`
 	UserSuccessesTotal      int     `expr:"user_successes_total" unit:"count" doc:"successful logins on record for the user, before this attempt"`
 	NewCountry              bool    `expr:"new_country" doc:"the country is known and the user never logged in successfully from it"`
@@ -95,6 +99,40 @@ type Features struct {
 	IPDistinctUsers10m int     `expr:"ip_distinct_users_10m" unit:"count" doc:"distinct users tried from the address in the last 10 minutes"`
 	IPDistinctUsers1h  int     `expr:"ip_distinct_users_1h" unit:"count" doc:"distinct users tried from the address in the last hour"`
 	IPSuccessRatio1h   float64 `expr:"ip_success_ratio_1h" unit:"ratio" doc:"successes / attempts from the address in the last hour (0-1)"`
+	// Sharing and attack signs of the address over a day and a week
+	// (counted in 10-minute slots: exact to within one slot at the far end).
+	IPFailures24h            int     `expr:"ip_failures_24h" unit:"count" doc:"failures from the address in the last 24 hours"`
+	IPAttempts24h            int     `expr:"ip_attempts_24h" unit:"count" doc:"attempts from the address in the last 24 hours"`
+	IPSuccessRatio24h        float64 `expr:"ip_success_ratio_24h" unit:"ratio" doc:"successes / attempts from the address in the last 24 hours (0-1)"`
+	IPUnknownUserFailures24h int     `expr:"ip_unknown_user_failures_24h" unit:"count" doc:"failures for user names that do not exist (failure_reason unknown_user) from the address in the last 24 hours"`
+	IPFailedUsers1h          int     `expr:"ip_failed_users_1h" unit:"count" doc:"distinct users who failed from the address in the last hour (exact up to 64, estimated beyond)"`
+	IPSucceededUsers24h      int     `expr:"ip_succeeded_users_24h" unit:"count" doc:"distinct users who succeeded from the address in the last 24 hours (exact up to 64, estimated beyond)"`
+	IPSucceededUsers7d       int     `expr:"ip_succeeded_users_7d" unit:"count" doc:"distinct users who succeeded from the address in the last 7 days (exact up to 64, estimated beyond)"`
+	IPShared                 bool    `expr:"ip_shared" doc:"the address is shared (an office or carrier NAT, a campus): 10 or more users succeeded from it in 7 days and half or more of its attempts in 24 hours succeeded; no address lock falls on it"`
+
+	// Per network: the address's /24 (IPv4) or /64 (IPv6), the same
+	// signs as the address's.
+	NetFailures1h             int     `expr:"net_failures_1h" unit:"count" group:"Per network (IPv4 /24, IPv6 /64)" doc:"failures from the network in the last hour"`
+	NetFailures24h            int     `expr:"net_failures_24h" unit:"count" doc:"failures from the network in the last 24 hours"`
+	NetAttempts24h            int     `expr:"net_attempts_24h" unit:"count" doc:"attempts from the network in the last 24 hours"`
+	NetSuccessRatio24h        float64 `expr:"net_success_ratio_24h" unit:"ratio" doc:"successes / attempts from the network in the last 24 hours (0-1)"`
+	NetUnknownUserFailures24h int     `expr:"net_unknown_user_failures_24h" unit:"count" doc:"unknown_user failures from the network in the last 24 hours"`
+	NetFailedUsers1h          int     `expr:"net_failed_users_1h" unit:"count" doc:"distinct users who failed from the network in the last hour (exact up to 64, estimated beyond)"`
+	NetSucceededUsers24h      int     `expr:"net_succeeded_users_24h" unit:"count" doc:"distinct users who succeeded from the network in the last 24 hours (exact up to 64, estimated beyond)"`
+	NetSucceededUsers7d       int     `expr:"net_succeeded_users_7d" unit:"count" doc:"distinct users who succeeded from the network in the last 7 days (exact up to 64, estimated beyond)"`
+	NetShared                 bool    `expr:"net_shared" doc:"the network is shared, by the thresholds of ip_shared"`
+
+	// Per ASN, for hosting and anonymising networks only (anonymous, from
+	// the Anonymous-IP database; 0 elsewhere): stuffing spread over a
+	// hosting provider's many addresses.
+	ASNFailures1h             int     `expr:"asn_failures_1h" unit:"count" group:"Per ASN (hosting and anonymising networks)" doc:"failures from the autonomous system in the last hour (hosting and anonymising networks only, else 0)"`
+	ASNFailures24h            int     `expr:"asn_failures_24h" unit:"count" doc:"failures from the autonomous system in the last 24 hours"`
+	ASNAttempts24h            int     `expr:"asn_attempts_24h" unit:"count" doc:"attempts from the autonomous system in the last 24 hours"`
+	ASNSuccessRatio24h        float64 `expr:"asn_success_ratio_24h" unit:"ratio" doc:"successes / attempts from the autonomous system in the last 24 hours (0-1)"`
+	ASNUnknownUserFailures24h int     `expr:"asn_unknown_user_failures_24h" unit:"count" doc:"unknown_user failures from the autonomous system in the last 24 hours"`
+	ASNFailedUsers1h          int     `expr:"asn_failed_users_1h" unit:"count" doc:"distinct users who failed from the autonomous system in the last hour (exact up to 64, estimated beyond)"`
+	ASNSucceededUsers24h      int     `expr:"asn_succeeded_users_24h" unit:"count" doc:"distinct users who succeeded from the autonomous system in the last 24 hours (exact up to 64, estimated beyond)"`
+	ASNSucceededUsers7d       int     `expr:"asn_succeeded_users_7d" unit:"count" doc:"distinct users who succeeded from the autonomous system in the last 7 days (exact up to 64, estimated beyond)"`
 
 	DeviceDistinctUsers24h int `expr:"device_distinct_users_24h" unit:"count" group:"Per device key" doc:"distinct users seen with the device key in the last 24 hours"`
 }

@@ -1,0 +1,35 @@
+-- The crowd and long-horizon features (issue 15): per address, network
+-- (/24, /64) and ASN, who succeeds and who fails over a day and a week,
+-- and whether the address or network is shared; per account, its
+-- failures over a week and from one network over a day. Rows written before this migration read
+-- 0 for them.
+ALTER TABLE login_events
+    ADD COLUMN ip_failures_24h               UInt32,
+    ADD COLUMN ip_attempts_24h               UInt32,
+    ADD COLUMN ip_success_ratio_24h          Float64,
+    ADD COLUMN ip_unknown_user_failures_24h  UInt32,
+    ADD COLUMN ip_failed_users_1h            UInt32,
+    ADD COLUMN ip_succeeded_users_24h        UInt32,
+    ADD COLUMN ip_succeeded_users_7d         UInt32,
+    ADD COLUMN ip_shared                     UInt8,
+    ADD COLUMN net_failures_1h               UInt32,
+    ADD COLUMN net_failures_24h              UInt32,
+    ADD COLUMN net_attempts_24h              UInt32,
+    ADD COLUMN net_success_ratio_24h         Float64,
+    ADD COLUMN net_unknown_user_failures_24h UInt32,
+    ADD COLUMN net_failed_users_1h           UInt32,
+    ADD COLUMN net_succeeded_users_24h       UInt32,
+    ADD COLUMN net_succeeded_users_7d        UInt32,
+    ADD COLUMN net_shared                    UInt8,
+    ADD COLUMN asn_failures_1h               UInt32,
+    ADD COLUMN asn_failures_24h              UInt32,
+    ADD COLUMN asn_attempts_24h              UInt32,
+    ADD COLUMN asn_success_ratio_24h         Float64,
+    ADD COLUMN asn_unknown_user_failures_24h UInt32,
+    ADD COLUMN asn_failed_users_1h           UInt32,
+    ADD COLUMN asn_succeeded_users_24h       UInt32,
+    ADD COLUMN asn_succeeded_users_7d        UInt32,
+    ADD COLUMN user_failures_7d              UInt32,
+    ADD COLUMN user_failed_networks_7d       UInt32,
+    ADD COLUMN user_network_failures_24h     UInt32,
+    ADD COLUMN user_network_successes_24h    UInt32;
