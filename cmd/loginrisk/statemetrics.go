@@ -12,23 +12,26 @@ import (
 type stateCollector struct {
 	store                                    *features.Store
 	keys, limits, profiles, evicted, refused *prometheus.Desc
+	crowds, crowdsRefused                    *prometheus.Desc
 }
 
 func newStateCollector(store *features.Store) *stateCollector {
 	kind := []string{"kind"}
 	return &stateCollector{
-		store:    store,
-		keys:     prometheus.NewDesc("loginrisk_state_keys", "Keys the behavioural state holds, by kind (user, address: IPv4, network: IPv6 /64, device).", kind, nil),
-		limits:   prometheus.NewDesc("loginrisk_state_keys_limit", "The cap on the keys of each kind (state.max_*).", kind, nil),
-		profiles: prometheus.NewDesc("loginrisk_state_profiles", "Users with a profile (at least one success).", nil, nil),
-		evicted:  prometheus.NewDesc("loginrisk_state_evictions_total", "Keys deleted to make room for a new key at a cap, by kind.", kind, nil),
-		refused:  prometheus.NewDesc("loginrisk_state_refused_total", "New keys not tracked because a cap was reached and no key could make room (every candidate had recent failures); their attempts were scored against empty state.", kind, nil),
+		store:         store,
+		keys:          prometheus.NewDesc("loginrisk_state_keys", "Keys the behavioural state holds, by kind (user, address: IPv4, network: IPv6 /64, device).", kind, nil),
+		limits:        prometheus.NewDesc("loginrisk_state_keys_limit", "The cap on the keys of each kind (state.max_*).", kind, nil),
+		profiles:      prometheus.NewDesc("loginrisk_state_profiles", "Users with a profile (at least one success).", nil, nil),
+		evicted:       prometheus.NewDesc("loginrisk_state_evictions_total", "Keys deleted to make room for a new key at a cap, by kind.", kind, nil),
+		refused:       prometheus.NewDesc("loginrisk_state_refused_total", "New keys not tracked because a cap was reached and no key could make room (every candidate had recent failures); their attempts were scored against empty state.", kind, nil),
+		crowds:        prometheus.NewDesc("loginrisk_state_crowd_keys", "Keys of the day-and-week crowd state: addresses, /24s, hosting ASNs, failing accounts and account + network pairs.", nil, nil),
+		crowdsRefused: prometheus.NewDesc("loginrisk_state_crowd_refused_total", "New crowd keys not kept because the crowd state's cap (4 Mi keys) was reached; their attempts read empty crowd counts.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.keys, c.limits, c.profiles, c.evicted, c.refused} {
+	for _, d := range []*prometheus.Desc{c.keys, c.limits, c.profiles, c.evicted, c.refused, c.crowds, c.crowdsRefused} {
 		ch <- d
 	}
 }
@@ -45,6 +48,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- constMetric(c.refused, counter, st.Refused[k], kind)
 	}
 	ch <- constMetric(c.profiles, gauge, st.Profiles)
+	ch <- constMetric(c.crowds, gauge, st.Crowds)
+	ch <- constMetric(c.crowdsRefused, counter, st.CrowdsRefused)
 }
 
 // constMetric is prometheus.MustNewConstMetric without the panic: a bad
