@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loginrisk/loginrisk/engine/testkit"
+
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -49,18 +49,7 @@ func TestTransitionAddressesAreSeparateSources(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rm, err := rules.NewManager(rules.ManagerConfig{Dir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			store, err := features.NewStore(features.StoreConfig{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			eng, err := engine.New(engine.Config{Rules: rm, State: store})
-			if err != nil {
-				t.Fatal(err)
-			}
+			eng, _ := testkit.Engine(t, dir, engine.Config{})
 			at := coreT0
 			var locked *schemas.Decision
 			for i, ip := range tc.attacker {

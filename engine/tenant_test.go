@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loginrisk/loginrisk/engine/testkit"
+
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -32,18 +32,7 @@ func newRulesEngine(t *testing.T, yaml string) *engine.Engine {
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rm, err := rules.NewManager(rules.ManagerConfig{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := features.NewStore(features.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, State: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testkit.Engine(t, dir, engine.Config{})
 	return eng
 }
 

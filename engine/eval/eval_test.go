@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loginrisk/loginrisk/engine/testkit"
+
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/offline"
 	"github.com/loginrisk/loginrisk/engine/traffic"
-	"github.com/loginrisk/loginrisk/features"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -159,18 +159,7 @@ func TestReadLabelsNamesTheBadLineAndField(t *testing.T) {
 // shipped rules: failure_burst needs 5 failures from one network, fail2ban
 // bans at the 5th and refuses the 6th.
 func TestRunScoresLikeReplay(t *testing.T) {
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := features.NewStore(features.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, State: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, store := testkit.Engine(t, "", engine.Config{})
 	var in bytes.Buffer
 	labels := Labels{}
 	add := func(ev *schemas.LoginEvent, l traffic.Label) {

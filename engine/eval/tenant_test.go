@@ -7,11 +7,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/loginrisk/loginrisk/engine/testkit"
+
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/offline"
 	"github.com/loginrisk/loginrisk/engine/traffic"
 	"github.com/loginrisk/loginrisk/features"
-	"github.com/loginrisk/loginrisk/rules"
 )
 
 // TestTwoTenantsAreTwoPeople runs the labelled two_tenants scenario (the
@@ -44,18 +45,7 @@ func TestTwoTenantsAreTwoPeople(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer enr.Close()
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := features.NewStore(features.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enr, State: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, store := testkit.Engine(t, "", engine.Config{Enricher: enr})
 	var errw bytes.Buffer
 	report, err := Run(context.Background(), offline.NewNDJSON(&in, &errw), offline.Lane{Engine: eng, State: store}, kept)
 	if err != nil {

@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loginrisk/loginrisk/engine/testkit"
+
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -37,18 +37,7 @@ func TestWarmUpRefusesOverlongLocks(t *testing.T) {
 	if err := w.WriteHistory(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := features.NewStore(features.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, State: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testkit.Engine(t, "", engine.Config{})
 	st, err := eng.WarmUp(ctx, w)
 	if err != nil {
 		t.Fatal(err)

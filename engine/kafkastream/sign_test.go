@@ -15,8 +15,6 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/testkit"
-	"github.com/loginrisk/loginrisk/features"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -136,18 +134,7 @@ func TestValidateDecisionKeys(t *testing.T) {
 // five-minute future skew.
 func newClockedEngine(t *testing.T, rec engine.Recorder) *engine.Engine {
 	t.Helper()
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := features.NewStore(features.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, State: store, Recorder: rec, Clock: time.Now, MaxFutureSkew: 5 * time.Minute, MaxPastSkew: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testkit.Engine(t, "", engine.Config{Recorder: rec, Clock: time.Now, MaxFutureSkew: 5 * time.Minute, MaxPastSkew: 24 * time.Hour})
 	return eng
 }
 

@@ -6,27 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loginrisk/loginrisk/engine/testkit"
+
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/offline"
-	"github.com/loginrisk/loginrisk/features"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
 func lane(t *testing.T) offline.Lane {
 	t.Helper()
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := features.NewStore(features.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, State: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, store := testkit.Engine(t, "", engine.Config{})
 	return offline.Lane{Engine: eng, State: store}
 }
 

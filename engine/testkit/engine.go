@@ -1,0 +1,37 @@
+package testkit
+
+import (
+	"testing"
+
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/rules"
+)
+
+// Engine builds the engine a test scores with: cfg as given, plus the rules
+// of rulesDir ("" for the shipped set) and a fresh feature store with the
+// default configuration, unless cfg already names rules or state. It
+// returns the engine and the store it made (nil when cfg named one).
+func Engine(t testing.TB, rulesDir string, cfg engine.Config) (*engine.Engine, *features.Store) {
+	t.Helper()
+	if cfg.Rules == nil {
+		rm, err := rules.NewManager(rules.ManagerConfig{Dir: rulesDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Rules = rm
+	}
+	var store *features.Store
+	if cfg.State == nil {
+		var err error
+		if store, err = features.NewStore(features.StoreConfig{}); err != nil {
+			t.Fatal(err)
+		}
+		cfg.State = store
+	}
+	eng, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng, store
+}
