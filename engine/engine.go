@@ -57,7 +57,10 @@ type Config struct {
 	// may be from Clock (ignored without a Clock). Zero disables the check.
 	MaxFutureSkew time.Duration
 	MaxPastSkew   time.Duration
-	Logger        *slog.Logger
+	// AttackMode holds the thresholds of attack mode (attackmode.go);
+	// zero fields take the defaults.
+	AttackMode AttackModeConfig
+	Logger     *slog.Logger
 }
 
 // Metrics counts the engine's work; fields are read with atomic loads.
@@ -138,6 +141,7 @@ type Engine struct {
 	queued  atomic.Int64 // places reserved in pending
 	scratch sync.Pool
 	metrics Metrics
+	attack  *attackDetector
 }
 
 // scratch is one goroutine's reusable state for scoring.
@@ -171,6 +175,7 @@ func New(cfg Config) (*Engine, error) {
 		lastByIP:     newLastDecisions(cfg.RecentDecisions),
 		pending:      make(chan schemas.ScoredEvent, 10_000),
 		keepOutcomes: cfg.Recorder.History != nil,
+		attack:       newAttackDetector(cfg.AttackMode, cfg.Logger),
 	}
 	if cfg.FeedSize < 0 {
 		return nil, fmt.Errorf("engine: feed size %d must not be negative", cfg.FeedSize)
@@ -350,6 +355,7 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 	} else {
 		e.cfg.State.Observe(ev, f)
 	}
+	e.attack.observe(ev, f, !dryRun)
 	sc := e.scratch.Get().(*scratch)
 	keys := e.eventLockKeys(ev, f)
 	d := e.decide(e.cfg.Rules.Current(), ev, f, &keys, &sc.result, dryRun)

@@ -97,6 +97,7 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 			fillEventFeatures(ev, &f)
 		}
 		e.cfg.State.Observe(ev, &f)
+		e.attack.observe(ev, &f, true)
 		if err := e.replayLock(ev, se.Decision, resetAfter); err != nil {
 			refused.add(se.Decision.Lock, err)
 		}

@@ -135,4 +135,11 @@ type Features struct {
 	ASNSucceededUsers7d       int     `expr:"asn_succeeded_users_7d" unit:"count" doc:"distinct users who succeeded from the autonomous system in the last 7 days (exact up to 64, estimated beyond)"`
 
 	DeviceDistinctUsers24h int `expr:"device_distinct_users_24h" unit:"count" group:"Per device key" doc:"distinct users seen with the device key in the last 24 hours"`
+
+	AttackMode               bool    `expr:"attack_mode" group:"Platform (attack mode)" doc:"the engine is in attack mode: platform-wide failures far above their baseline for this hour of the week (detection.md, Attack mode)"`
+	PlatformFailures15m      int     `expr:"platform_failures_15m" unit:"count" doc:"failed logins on the whole platform, every tenant, in the last 15 minutes"`
+	PlatformFailureRateRatio float64 `expr:"platform_failure_rate_ratio" unit:"ratio" doc:"platform_failures_15m over the failures expected in 15 minutes at this hour of the week"`
+	PlatformFailureShare     float64 `expr:"platform_failure_share" unit:"ratio" doc:"failures / attempts on the platform in the last 15 minutes (0-1)"`
+	PlatformUnknownUserShare float64 `expr:"platform_unknown_user_share" unit:"ratio" doc:"unknown_user failures / failures on the platform in the last 15 minutes (0-1)"`
+	PlatformNeverFailRatio   float64 `expr:"platform_never_fail_ratio" unit:"ratio" doc:"failures on accounts that never fail, per attempt, in the last 15 minutes, over the same in the baseline"`
 }
