@@ -293,6 +293,12 @@ func (s *Server) handleRules(w http.ResponseWriter, _ *http.Request, _ *credenti
 	return s.writeValue(w, http.StatusOK, out)
 }
 
+// handleAttackMode answers GET /v1/attack-mode: the engine's attack mode
+// and its signals.
+func (s *Server) handleAttackMode(w http.ResponseWriter, _ *http.Request, _ *credential) int {
+	return s.writeValue(w, http.StatusOK, s.eng.AttackMode())
+}
+
 // newRuleInfo describes a loaded rule.
 func newRuleInfo(rule *rules.Rule) ruleInfo {
 	return ruleInfo{

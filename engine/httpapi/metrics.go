@@ -92,6 +92,7 @@ type engineCollector struct {
 	eng  *engine.Engine
 	desc struct {
 		events, duplicates, conflicts, rejected, internalErrors, decisions, ruleHits, locksSet, backlog, lockKeys, rulesInfo *prometheus.Desc
+		attackMode, attackFailures, attackRateRatio, attackUnknownShare, attackNeverFail                                     *prometheus.Desc
 	}
 }
 
@@ -108,13 +109,19 @@ func newEngineCollector(eng *engine.Engine) *engineCollector {
 	c.desc.backlog = prometheus.NewDesc("loginrisk_recording_backlog", "Events scored over HTTP and queued, not yet published and stored.", nil, nil)
 	c.desc.lockKeys = prometheus.NewDesc("loginrisk_lock_table_keys", "Keys in the lock table: active locks and offence records.", nil, nil)
 	c.desc.rulesInfo = prometheus.NewDesc("loginrisk_rules_info", "The rule set in use (always 1).", []string{"version"}, nil)
+	c.desc.attackMode = prometheus.NewDesc("loginrisk_attack_mode", "1 while the engine is in attack mode (docs/detection.md), else 0.", nil, nil)
+	c.desc.attackFailures = prometheus.NewDesc("loginrisk_platform_failures_15m", "Failed logins on the platform in the last 15 minutes of event time.", nil, nil)
+	c.desc.attackRateRatio = prometheus.NewDesc("loginrisk_platform_failure_rate_ratio", "Platform failures in 15 minutes over their baseline for the hour of the week.", nil, nil)
+	c.desc.attackUnknownShare = prometheus.NewDesc("loginrisk_platform_unknown_user_share", "Share of the last 15 minutes' failures that were unknown_user.", nil, nil)
+	c.desc.attackNeverFail = prometheus.NewDesc("loginrisk_platform_never_fail_ratio", "Failures on accounts that never fail, per attempt, over their baseline.", nil, nil)
 	return c
 }
 
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := &c.desc
-	for _, desc := range []*prometheus.Desc{d.events, d.duplicates, d.conflicts, d.rejected, d.internalErrors, d.decisions, d.ruleHits, d.locksSet, d.backlog, d.lockKeys, d.rulesInfo} {
+	for _, desc := range []*prometheus.Desc{d.events, d.duplicates, d.conflicts, d.rejected, d.internalErrors, d.decisions, d.ruleHits, d.locksSet, d.backlog, d.lockKeys, d.rulesInfo,
+		d.attackMode, d.attackFailures, d.attackRateRatio, d.attackUnknownShare, d.attackNeverFail} {
 		ch <- desc
 	}
 }
@@ -139,6 +146,17 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- constMetric(d.backlog, prometheus.GaugeValue, float64(c.eng.Backlog()))
 	ch <- constMetric(d.lockKeys, prometheus.GaugeValue, float64(c.eng.Locks().Len()))
 	ch <- constMetric(d.rulesInfo, prometheus.GaugeValue, 1, c.eng.RulesVersion())
+	am := c.eng.AttackMode()
+	on := 0.0
+	if am.On {
+		on = 1
+	}
+	gauge := prometheus.GaugeValue
+	ch <- constMetric(d.attackMode, gauge, on)
+	ch <- constMetric(d.attackFailures, gauge, float64(am.Failures15m))
+	ch <- constMetric(d.attackRateRatio, gauge, am.FailureRateRatio)
+	ch <- constMetric(d.attackUnknownShare, gauge, am.UnknownUserShare)
+	ch <- constMetric(d.attackNeverFail, gauge, am.NeverFailRatio)
 }
 
 // constMetric is prometheus.MustNewConstMetric without the panic: a bad

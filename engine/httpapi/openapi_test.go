@@ -299,6 +299,9 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "lift unrecorded", req: request{method: "DELETE", path: "/v1/locks/user_ip/judy@example.com%7C2001:db8:5:6::%2F64", token: adminToken}, want: 503, conforming: conforms,
 			before: func() { f.failRecord.Store(true) }},
 
+		{name: "attack mode", req: request{method: "GET", path: "/v1/attack-mode", token: readToken}, want: 200, conforming: conforms},
+		{name: "attack mode no token", req: request{method: "GET", path: "/v1/attack-mode"}, want: 401, conforming: nonconforming},
+		{name: "attack mode score role", req: request{method: "GET", path: "/v1/attack-mode", token: scoreToken}, want: 403, conforming: nonconforming},
 		{name: "rules", req: request{method: "GET", path: "/v1/rules", token: readToken}, want: 200, conforming: conforms},
 		{name: "rules no token", req: request{method: "GET", path: "/v1/rules"}, want: 401, conforming: nonconforming},
 		{name: "rules score role", req: request{method: "GET", path: "/v1/rules", token: scoreToken}, want: 403, conforming: nonconforming},

@@ -57,6 +57,7 @@ var routeTable = []route{
 	{http.MethodGet, "/v1/ips/{ip}/status", "ipStatus", scoreBit | readBit | adminBit, (*Server).handleIPStatus},
 	{http.MethodGet, "/v1/decisions/{event_id}", "decision", scoreBit | readBit | adminBit, (*Server).handleDecision},
 	{http.MethodGet, "/v1/locks", "locks", readBit | adminBit, (*Server).handleLocks},
+	{http.MethodGet, "/v1/attack-mode", "attackMode", readBit | adminBit, (*Server).handleAttackMode},
 	// The console's endpoints (console.go) and its page (ui.go).
 	{http.MethodGet, "/v1/console/whoami", "consoleWhoami", readBit | adminBit, (*Server).handleWhoami},
 	{http.MethodGet, "/v1/console/live", "consoleLive", readBit | adminBit, (*Server).handleLive},
