@@ -83,6 +83,9 @@ func (e *Engine) RunRecorder(ctx context.Context, drain time.Duration) error {
 			}
 			backoff = min(backoff*2, 5*time.Second)
 		}
+		if err := e.recordAttackModeChanges(rctx); err != nil && rctx.Err() == nil {
+			e.log.Warn("attack mode changes not recorded, kept for the next batch", "err", err)
+		}
 		batch = batch[:0]
 	}
 	for {

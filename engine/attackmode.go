@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -385,3 +387,41 @@ func (e *Engine) AttackMode() AttackModeStatus { return e.attack.snapshot() }
 // AttackModeChanges returns the starts and ends of attack mode since the
 // last call, oldest first, for the history; each is returned once.
 func (e *Engine) AttackModeChanges() []AttackModeChange { return e.attack.takeChanges() }
+
+// AttackModeHistory keeps the starts and ends of attack mode; a
+// HistoryWriter that implements it (history.Writer) gets them with the
+// batch they happened in.
+type AttackModeHistory interface {
+	RecordAttackModeChanges(ctx context.Context, changes []AttackModeChange) error
+}
+
+// recordAttackModeChanges stores the changes not yet stored, when the
+// history keeps them. On an error they are kept for the next batch's
+// retry; a change stored twice is one row once merged (the table is keyed
+// on its time and direction).
+func (e *Engine) recordAttackModeChanges(ctx context.Context) error {
+	h, ok := e.cfg.Recorder.History.(AttackModeHistory)
+	if !ok {
+		return nil
+	}
+	changes := e.attack.takeChanges()
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := h.RecordAttackModeChanges(ctx, changes); err != nil {
+		e.attack.requeue(changes)
+		return fmt.Errorf("recording attack mode changes: %w", err)
+	}
+	return nil
+}
+
+// requeue puts changes that could not be stored back in front of the
+// queue.
+func (d *attackDetector) requeue(changes []AttackModeChange) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.changes = append(changes, d.changes...)
+	if n := len(d.changes) - maxPendingChanges; n > 0 {
+		d.changes = d.changes[n:]
+	}
+}

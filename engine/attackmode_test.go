@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"maps"
 	"path/filepath"
 	"reflect"
@@ -29,7 +31,7 @@ type attackRig struct {
 	gen *traffic.Generator
 	// home is each ordinary user's city, from their scored logins.
 	home map[string]string
-	seq  int
+	logs *bytes.Buffer // the engine's log
 }
 
 func newAttackRig(t *testing.T) *attackRig {
@@ -52,14 +54,15 @@ func newAttackRig(t *testing.T) *attackRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enr, State: store})
+	logs := new(bytes.Buffer)
+	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enr, State: store, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Ordinary logins only: the generator's own attack mix would be
 	// part of the baseline.
 	gen := traffic.New(traffic.Config{Users: 3000, Seed: 18, AttackShare: 1e-12})
-	return &attackRig{t: t, eng: eng, gen: gen, home: map[string]string{}}
+	return &attackRig{t: t, eng: eng, gen: gen, home: map[string]string{}, logs: logs}
 }
 
 func (r *attackRig) score(ev *schemas.LoginEvent) engine.Scored {
@@ -206,6 +209,11 @@ func TestAttackModeCatchesResidentialStuffing(t *testing.T) {
 	}
 	if again := r.eng.AttackModeChanges(); len(again) != 0 {
 		t.Errorf("changes returned twice: %+v", again)
+	}
+	for _, msg := range []string{`msg="attack mode started"`, `msg="attack mode ended"`} {
+		if n := strings.Count(r.logs.String(), msg); n != 1 {
+			t.Errorf("%s logged %d times, want once:\n%s", msg, n, r.logs)
+		}
 	}
 }
 

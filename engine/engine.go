@@ -738,7 +738,10 @@ func (e *Engine) Record(ctx context.Context, b *Batch) error {
 		}
 		b.Rejected = nil // done: a retry does not dead-letter twice
 	}
-	return e.cfg.Recorder.Record(ctx, b.Scored)
+	if err := e.cfg.Recorder.Record(ctx, b.Scored); err != nil {
+		return err
+	}
+	return e.recordAttackModeChanges(ctx)
 }
 
 // ParseLockKey parses the text form of a lock key ("user|ip" for user_ip)
