@@ -279,3 +279,32 @@ func TestAttackModeFeaturesAreFilled(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackModeIsDeterministic: the mode runs on event time only, so the
+// same events give the same mode and signals at every event, run after
+// run, whatever the wall clock.
+func TestAttackModeIsDeterministic(t *testing.T) {
+	run := func() []string {
+		r := newAttackRig(t)
+		start := time.Date(2026, 3, 3, 8, 0, 0, 0, time.UTC)
+		r.ordinary(start, start.Add(2*time.Hour), 20)
+		var trace []string
+		for i := range 200 {
+			ev := &schemas.LoginEvent{EventID: fmt.Sprintf("det-%d", i), OccurredAt: start.Add(2*time.Hour + time.Duration(i)*2*time.Second),
+				UserID: fmt.Sprintf("nobody-%d", i), IP: fmt.Sprintf("90.84.%d.%d", i/200, 1+i%200), Outcome: schemas.OutcomeFailure, FailureReason: "unknown_user"}
+			f := r.score(ev).Features
+			trace = append(trace, fmt.Sprintf("%t %d %.6f %.6f", f.AttackMode, f.PlatformFailures15m, f.PlatformFailureRateRatio, f.PlatformNeverFailRatio))
+		}
+		for _, c := range r.eng.AttackModeChanges() {
+			trace = append(trace, fmt.Sprintf("change %t %s", c.Status.On, c.Status.Since))
+		}
+		return trace
+	}
+	first, second := run(), run()
+	if !strings.HasPrefix(first[len(first)-1], "change true") {
+		t.Fatalf("the burst did not turn the mode on: %v", first[len(first)-3:])
+	}
+	if !slices.Equal(first, second) {
+		t.Errorf("two runs of the same events differ")
+	}
+}
