@@ -146,6 +146,7 @@ func BenchmarkObserve(b *testing.B) {
 				p.events[i].OccurredAt = at
 				f := p.features[i]
 				s.Observe(&p.events[i], &f)
+				s.Learn(&p.events[i], &f) // allowed: profiles and trust exist
 				at = at.Add(10 * time.Millisecond)
 			}
 			var f schemas.Features
@@ -318,6 +319,7 @@ func BenchmarkStoreMemory(b *testing.B) {
 			for n := range 2 {
 				event(u, n, &ev, &f)
 				s.Observe(&ev, &f)
+				s.Learn(&ev, &f) // allowed: profiles and trust exist
 			}
 		}
 		if st := s.Stats(); st.Keys[Users] != users || st.Keys[Addresses]+st.Keys[Networks] != ips {

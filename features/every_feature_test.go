@@ -35,6 +35,7 @@ func TestEveryFeatureIsFilled(t *testing.T) {
 	for i := range 10 { // ten users succeed from one address: it is shared
 		add(fmt.Sprintf("crowd%d", i), sfV4, true, 9*time.Minute+time.Duration(i)*time.Second, nil)
 	}
+	add("u1", londonV4, false, 8*time.Minute, func(ev *schemas.LoginEvent) { ev.AuthMethod = "mfa"; ev.FailureReason = "mfa_failed" })
 	filled := map[string]bool{}
 	typ := reflect.TypeFor[schemas.Features]()
 	for _, ev := range events {

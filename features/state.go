@@ -186,6 +186,9 @@ type userState struct {
 	// no pointer to another object (a cache miss on a large population),
 	// and a user with a profile, which most have, is one allocation.
 	ownProfile profile
+	// extra holds trusted contexts and failed second factors, from the
+	// first allowed success or failed second factor (state_trust.go).
+	extra *userExtra
 }
 
 // profile returns the user's profile, or nil before it has one.
@@ -288,6 +291,9 @@ type observation struct {
 	sourceAt   int    // its index there, as read found it
 	tag        uint32 // the attempt in the user's window (network + outcome)
 	deviceHash uint64
+	deviceID   string       // the client's device_id, for trusted devices
+	network    trustNetwork // for trusted networks, when hasAddr
+	mfaFailure bool         // a failed second factor
 	keys       profileKeys
 	found      entryRefs // where read found keys in the user's profile
 	missing    uint8     // the kinds of keys it did not find (missingKinds)
@@ -308,9 +314,11 @@ func newObservation(ev *schemas.LoginEvent, f *schemas.Features) observation {
 // attempt's user key (schemas.UserKey).
 func (o *observation) set(ev *schemas.LoginEvent, user string, f *schemas.Features) {
 	*o = observation{
-		at:       toEventTime(ev.OccurredAt),
-		failure:  !ev.Success(),
-		userHash: hashString(user),
+		at:         toEventTime(ev.OccurredAt),
+		failure:    !ev.Success(),
+		userHash:   hashString(user),
+		deviceID:   ev.DeviceID,
+		mfaFailure: isMFAFailure(ev),
 	}
 	o.userKey = uint32(o.userHash >> 32)
 	addr := ev.Addr
@@ -323,6 +331,7 @@ func (o *observation) set(ev *schemas.LoginEvent, user string, f *schemas.Featur
 		o.ipKey = ipKeyOf(addr)
 		o.ipHash = hashIPKey(o.ipKey)
 		o.sourceKey = uint32(o.ipHash >> 32)
+		o.network, _ = trustNetworkOf(addr)
 		networkHash = hashNetwork(addr)
 		o.keys[kindNetwork] = newProfileKey(networkHash)
 	}
@@ -438,6 +447,7 @@ func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) 
 	f.NewASN = isNew(kindASN)
 	f.NewDevice = isNew(kindDevice)
 	f.NewNetwork = isNew(kindNetwork)
+	u.readExtra(o, f)
 	f.SecondsSinceLastSuccess = -1
 	f.TravelKm, f.TravelSpeedKmh = 0, 0
 	if p == nil {
@@ -460,13 +470,15 @@ func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) 
 	}
 }
 
-// update records the attempt o.
+// update records the attempt o in the windows. It does not teach the
+// profile: only an allowed success does, through Learn.
 func (u *userState) update(o *observation, spec *windowSpec) {
 	u.attempts.add(attempt{at: o.at, tag: o.tag}, spec)
 	if o.hasAddr {
 		u.sources.addAt(o.sourceAt, o.sourceKey, o.at, hour, maxSourcesPerKey)
 	}
 	u.lastSeen = max(u.lastSeen, o.at)
+	u.updateExtra(o)
 	if o.failure {
 		u.lastFailure = max(u.lastFailure, o.at)
 		if u.consecutiveFailures < math.MaxUint32 {
@@ -475,17 +487,6 @@ func (u *userState) update(o *observation, spec *windowSpec) {
 		return
 	}
 	u.consecutiveFailures = 0
-	p := u.startProfile()
-	if !p.noteFound(&o.found, o.missing, o.at) {
-		p.noteKeys(&o.keys, o.at)
-	}
-	if o.at > p.loadedThrough && p.successesTotal < math.MaxUint32 {
-		p.successesTotal++
-	}
-	if o.at >= p.lastSuccessAt {
-		p.lastSuccessAt = o.at
-		p.lastGeoKnown, p.lastLatitude, p.lastLongitude = o.located, float32(o.latitude), float32(o.longitude)
-	}
 }
 
 // addCurrent counts the attempt being scored in every span.
@@ -690,6 +691,9 @@ func (s *Store) Sweep(now time.Time) (removed int) {
 		return int64(lastSeen) <= int64(t)-int64(d/time.Second)
 	}
 	removed += s.users.sweep(func(u *userState) bool {
+		if u.extra != nil && u.extra.compact(t) {
+			u.extra = nil
+		}
 		if idle(u.lastSeen, Retention) {
 			u.attempts = window{}
 			u.sources = recentSet{}

@@ -46,7 +46,17 @@ func newScorer(t testing.TB) *scorer {
 	return &scorer{t: t, e: newTestEnricher(t), s: newTestStore(t)}
 }
 
+// observe observes ev as the engine does an attempt it allows: a success
+// then teaches the profile and trusted contexts (Learn).
 func (sc *scorer) observe(ev *schemas.LoginEvent) schemas.Features {
+	f := sc.observeOnly(ev)
+	sc.s.Learn(ev, &f)
+	return f
+}
+
+// observeOnly observes ev as the engine does an attempt it challenges or
+// refuses: counted in the windows, teaching nothing.
+func (sc *scorer) observeOnly(ev *schemas.LoginEvent) schemas.Features {
 	var f schemas.Features
 	sc.e.Enrich(ev, &f)
 	sc.s.Observe(ev, &f)

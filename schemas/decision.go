@@ -29,17 +29,27 @@ type LockScope string
 
 // The lock scopes. UserIP is the default: it stops an attacker's address
 // without locking the owner out of their account from elsewhere.
+// UserUntrusted is the owner-safe account-wide lock: keyed by the user, it
+// refuses every context except the user's trusted ones (devices and
+// networks of earlier allowed successes), which get at most the policy's
+// trusted_context_max instead.
 const (
-	ScopeUser   LockScope = "user"
-	ScopeIP     LockScope = "ip"
-	ScopeUserIP LockScope = "user_ip"
-	ScopeDevice LockScope = "device"
+	ScopeUser          LockScope = "user"
+	ScopeIP            LockScope = "ip"
+	ScopeUserIP        LockScope = "user_ip"
+	ScopeDevice        LockScope = "device"
+	ScopeUserUntrusted LockScope = "user_untrusted"
 )
 
-// Valid reports whether s is one of the four scopes.
+// LockScopes lists every lock scope, in the order documentation names them.
+func LockScopes() []LockScope {
+	return []LockScope{ScopeUser, ScopeUserUntrusted, ScopeIP, ScopeUserIP, ScopeDevice}
+}
+
+// Valid reports whether s is one of the scopes of LockScopes.
 func (s LockScope) Valid() bool {
 	switch s {
-	case ScopeUser, ScopeIP, ScopeUserIP, ScopeDevice:
+	case ScopeUser, ScopeUserUntrusted, ScopeIP, ScopeUserIP, ScopeDevice:
 		return true
 	}
 	return false
@@ -59,15 +69,20 @@ const (
 	MaxRuleLen = 128
 )
 
-// HasUser reports whether a lock of scope s names a user (user, user_ip),
-// and so a tenant: such a lock refuses that tenant's user only.
+// HasUser reports whether a lock of scope s names a user (user,
+// user_untrusted, user_ip), and so a tenant: such a lock refuses that
+// tenant's user only.
 func (s LockScope) HasUser() bool {
 	switch s {
-	case ScopeUser, ScopeUserIP:
+	case ScopeUser, ScopeUserUntrusted, ScopeUserIP:
 		return true
 	}
 	return false
 }
+
+// KeyedByUser reports whether the scope's key is the user id alone (user
+// and user_untrusted locks).
+func (s LockScope) KeyedByUser() bool { return s == ScopeUser || s == ScopeUserUntrusted }
 
 // Lock is an active lock on a scope and key, set by a decision.
 type Lock struct {
@@ -126,6 +141,32 @@ const ReasonLocked = "locked"
 // decision is a challenge or a user_ip lock instead, and the detail says
 // why the address counts as shared.
 const ReasonSharedAddress = "shared_address"
+
+// ReasonTrustedContext is the reason rule of a decision for a trusted
+// context that met an account-wide user_untrusted lock (active, or asked
+// for by this attempt's rules): its detail names the lock and why the
+// context is trusted, and the verdict is at most the policy's
+// trusted_context_max.
+const ReasonTrustedContext = "trusted_context"
+
+// TrustedContext is one of a user's trusted contexts: a client device_id or
+// a network (IPv4 /24, IPv6 /64) from which the user had an allowed
+// success, first and last at the times given. A context stays trusted
+// until it has not been seen for the trust retention.
+type TrustedContext struct {
+	// Kind is "device" or "network".
+	Kind string `json:"kind"`
+	// Key is the device_id, or the network in CIDR notation.
+	Key       string    `json:"key"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// The kinds of trusted context.
+const (
+	TrustedDevice  = "device"
+	TrustedNetwork = "network"
+)
 
 // ScoredEvent is what the history keeps of one event: the event, the
 // features the rules saw and the decision.

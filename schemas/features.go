@@ -76,6 +76,9 @@ type Features struct {
 	UserSuccesses24h        int     `expr:"user_successes_24h" unit:"count" doc:"successes for the user in the last 24 hours"`
 	UserConsecutiveFailures int     `expr:"user_consecutive_failures" unit:"count" doc:"failures since the user's last success, this attempt included"`
 	UserNetworkFailures15m  int     `expr:"user_network_failures_15m" unit:"count" doc:"failures for the user from this attempt's network (/24 or /64) in the last 15 minutes"`
+	UserMFAFailures15m      int     `expr:"user_mfa_failures_15m" unit:"count" doc:"failed second factors (auth_method mfa, outcome failure) for the user in the last 15 minutes, this attempt included; counts up to 16"`
+	TrustedDevice           bool    `expr:"trusted_device" doc:"the device_id sent is one of the user's trusted devices (an allowed success with it, seen within the trust retention)"`
+	TrustedNetwork          bool    `expr:"trusted_network" doc:"the /24 or /64 is one of the user's trusted networks (an allowed success from it, seen within the trust retention)"`
 	UserDistinctIPs1h       int     `expr:"user_distinct_ips_1h" unit:"count" doc:"distinct source addresses (IPv4 addresses, IPv6 /64s) that tried the user in the last hour"`
 	UserFailures7d          int     `expr:"user_failures_7d" unit:"count" doc:"failures for the user in the last 7 days, counted per UTC day and from the user's second failure within 24 hours (a lone typo is not kept); 0 on a success with no failure in 24 hours"`
 	UserFailedNetworks7d    int     `expr:"user_failed_networks_7d" unit:"count" doc:"distinct networks (/24 or /64) the user failed from in the last 7 days, from the user's second failure within 24 hours (exact up to 64, estimated beyond); 0 on a success with no failure in 24 hours"`
