@@ -26,10 +26,21 @@ type Enricher interface {
 }
 
 // State is the behavioural memory: Observe reads the features of an attempt
-// and records it in one step; Peek only reads. features.Store implements it.
+// and records it in the windows in one step; Peek only reads; Learn, called
+// once the engine has allowed a success, teaches the user's profile and
+// trusted contexts (a challenged or refused success teaches nothing).
+// features.Store implements it.
 type State interface {
 	Observe(ev *schemas.LoginEvent, f *schemas.Features)
 	Peek(ev *schemas.LoginEvent, f *schemas.Features)
+	Learn(ev *schemas.LoginEvent, f *schemas.Features)
+}
+
+// TrustReader lists a user's trusted contexts (devices and networks of
+// allowed successes, with since when); features.Store implements it. The
+// engine quotes them in the trusted_context reason and the user status.
+type TrustReader interface {
+	TrustedContexts(tenantID, userID string, at time.Time) []schemas.TrustedContext
 }
 
 // RuleSource hands out the current compiled rule set; rules.Manager
@@ -360,6 +371,13 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 	keys := e.eventLockKeys(ev, f)
 	d := e.decide(e.cfg.Rules.Current(), ev, f, &keys, &sc.result, dryRun)
 	e.scratch.Put(sc)
+	if !dryRun && d.Decision == schemas.VerdictAllow && ev.Success() {
+		// Only a verified login teaches: a challenged success's context
+		// stays unfamiliar until a success from it is allowed (with the
+		// shipped rules, the gateway's auth_method mfa success that
+		// answers the challenge).
+		e.cfg.State.Learn(ev, f)
+	}
 	if !dryRun {
 		kept := schemas.ScoredEvent{Decision: d}
 		if e.keepOutcomes {
@@ -452,7 +470,7 @@ func (e *Engine) eventLockKeys(ev *schemas.LoginEvent, f *schemas.Features) even
 // default_scope: device) falls back to user_ip.
 func (k *eventLockKeys) lock(scope schemas.LockScope) (lockKey, uint64) {
 	switch scope {
-	case schemas.ScopeUser:
+	case schemas.ScopeUser, schemas.ScopeUserUntrusted:
 		return lockKey{scope: scope, a: k.user}, combineHash(scope, k.hUser, 0)
 	case schemas.ScopeIP:
 		return lockKey{scope: scope, a: k.ip}, combineHash(scope, k.hIP, 0)
@@ -465,20 +483,40 @@ func (k *eventLockKeys) lock(scope schemas.LockScope) (lockKey, uint64) {
 }
 
 // lockScopesChecked is the order in which active locks are looked up.
-var lockScopesChecked = [...]schemas.LockScope{schemas.ScopeUser, schemas.ScopeIP, schemas.ScopeUserIP, schemas.ScopeDevice}
+var lockScopesChecked = [...]schemas.LockScope{schemas.ScopeUser, schemas.ScopeUserUntrusted, schemas.ScopeIP, schemas.ScopeUserIP, schemas.ScopeDevice}
 
-// activeLock returns the active lock covering the event, if any.
-func (e *Engine) activeLock(keys *eventLockKeys, at time.Time) (lockKey, lockEntry, bool) {
+// heldLock is an active lock found for an event.
+type heldLock struct {
+	key   lockKey
+	entry lockEntry
+	ok    bool
+}
+
+// lock is the lock's public form.
+func (h *heldLock) lock() *schemas.Lock {
+	l := h.key.lock(h.entry.until, h.entry.rule)
+	return &l
+}
+
+// activeLock returns the active lock refusing the event, if any, and the
+// active user_untrusted lock that spares it because its context is
+// trusted (trusted: f.TrustedDevice or f.TrustedNetwork), if any.
+func (e *Engine) activeLock(keys *eventLockKeys, at time.Time, trusted bool) (refusing, spared heldLock) {
 	for _, scope := range lockScopesChecked {
 		if scope == schemas.ScopeDevice && keys.device == "" {
 			continue
 		}
 		k, h := keys.lock(scope)
-		if le, ok := e.locks.activeHashed(h, k, at); ok {
-			return k, le, true
+		le, ok := e.locks.activeHashed(h, k, at)
+		switch {
+		case !ok:
+		case scope == schemas.ScopeUserUntrusted && trusted:
+			spared = heldLock{k, le, true}
+		default:
+			return heldLock{k, le, true}, spared
 		}
 	}
-	return lockKey{}, lockEntry{}, false
+	return heldLock{}, spared
 }
 
 // Decisions with their reasons in one allocation: a decision is kept (by
@@ -527,16 +565,25 @@ func newDecision(n int) *schemas.Decision {
 // does not extend that lock. Rules still run: when they lock a different
 // key (an IP-wide lock during a user_ip lock, say) that lock is set too.
 // The allowlist is the one thing that wins over an active lock.
+//
+// A user_untrusted lock (account-wide) spares the user's trusted contexts
+// (f.TrustedDevice or f.TrustedNetwork): such an attempt, when that lock
+// is active or its own rules ask for it, gets at most the policy's
+// trusted_context_max and at least that while the lock is active, with a
+// trusted_context reason saying which lock and why the context is
+// trusted. Its own rules still set the lock on the account: the attack
+// goes on elsewhere. An attempt never sets or extends the lock that
+// refuses or spares it, so offences on a key are counted once per lock.
 func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Features, keys *eventLockKeys, res *rules.Result, dryRun bool) *schemas.Decision {
 	set.Evaluate(f, ev.Addr, res)
-	var activeKey lockKey
-	var active lockEntry
-	locked := false
+	trusted := f.TrustedDevice || f.TrustedNetwork
+	var refusing, spared heldLock
 	if res.DecidedBy != rules.ByAllowlist && res.DecidedBy != rules.ByRuleAllow {
-		activeKey, active, locked = e.activeLock(keys, ev.OccurredAt)
+		refusing, spared = e.activeLock(keys, ev.OccurredAt, trusted)
 	}
+	locked := refusing.ok
 	n := len(res.Matched)
-	if locked {
+	if locked || trusted {
 		n++
 	}
 	if res.SparedCrowd {
@@ -561,20 +608,32 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 	if len(res.Shadow) > 0 {
 		d.Shadow = res.ShadowHits(make([]schemas.ShadowHit, 0, len(res.Shadow)))
 	}
+	sparedRequest := false // this attempt's rules ask for the lock that spares it
 	if res.Verdict == schemas.VerdictLockout {
 		k, _ := keys.lock(res.Lock.Scope)
-		if !locked || k != activeKey {
+		sparedRequest = trusted && k.scope == schemas.ScopeUserUntrusted
+		if (!locked || k != refusing.key) && (!spared.ok || k != spared.key) {
 			d.Lock = e.setLock(set, k, ev, res, dryRun)
 		}
 	}
-	if locked {
-		lock := new(schemas.Lock)
-		*lock = activeKey.lock(active.until, active.rule)
+	switch {
+	case locked:
+		lock := refusing.lock()
 		d.Decision = schemas.VerdictLockout
 		if d.Lock == nil {
 			d.Lock = lock
 		}
 		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonLocked, Weight: 0, Detail: lockedDetail(lock)})
+	case spared.ok || sparedRequest:
+		most := set.Policy().TrustedContextMax
+		if sparedRequest || d.Decision.Severity() < most.Severity() {
+			d.Decision = most
+		}
+		lock := d.Lock
+		if spared.ok {
+			lock = spared.lock()
+		}
+		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonTrustedContext, Weight: 0, Detail: e.trustedDetail(lock, ev, f, most)})
 	}
 	return d
 }
@@ -590,6 +649,41 @@ func sharedDetail(f *schemas.Features) string {
 	b = strconv.AppendInt(b, int64(math.Round(100*f.IPSuccessRatio24h)), 10)
 	b = append(b, "% of its attempts in 24 h"...)
 	return string(b)
+}
+
+// trustedDetail is the detail of the trusted_context reason: "<lock as in
+// lockedDetail> spares this trusted context (device <id> trusted since
+// <RFC 3339>, network <cidr> trusted since <RFC 3339>): at most
+// <verdict>". It runs only for a trusted context that meets an
+// account-wide lock, so it may allocate.
+func (e *Engine) trustedDetail(l *schemas.Lock, ev *schemas.LoginEvent, f *schemas.Features, most schemas.Verdict) string {
+	var b strings.Builder
+	b.WriteString(lockedDetail(l))
+	b.WriteString(" spares this trusted context (")
+	var contexts []schemas.TrustedContext
+	if tr, ok := e.cfg.State.(TrustReader); ok {
+		contexts = tr.TrustedContexts(ev.TenantID, ev.UserID, ev.OccurredAt)
+	}
+	parts := 0
+	add := func(trusted bool, kind, key string) {
+		if !trusted {
+			return
+		}
+		if parts > 0 {
+			b.WriteString(", ")
+		}
+		parts++
+		b.WriteString(kind + " " + key + " trusted")
+		for _, c := range contexts {
+			if c.Kind == kind && c.Key == key {
+				b.WriteString(" since " + c.FirstSeen.Format(time.RFC3339))
+			}
+		}
+	}
+	add(f.TrustedDevice, schemas.TrustedDevice, ev.DeviceID)
+	add(f.TrustedNetwork, schemas.TrustedNetwork, f.Network)
+	b.WriteString("): at most " + string(most))
+	return b.String()
 }
 
 // lockedDetail is the detail of the "locked" reason:

@@ -189,6 +189,8 @@ func scopeSalt(scope schemas.LockScope) uint64 {
 		return 0xc2b2ae3d27d4eb4f
 	case schemas.ScopeDevice:
 		return 0x165667b19e3779f9
+	case schemas.ScopeUserUntrusted:
+		return 0x27d4eb2f165667c5
 	default:
 		return 0xd6e8feb86659fd93
 	}
@@ -412,11 +414,13 @@ func (t *LockTable) activeMatching(now time.Time, match func(lockKey) bool) []sc
 	return out
 }
 
-// activeForUser lists the locks active at now that refuse user (a user
-// key, schemas.UserKey): its user lock and its user_ip locks, ordered by
-// scope and key. It looks up only that user's keys.
+// activeForUser lists the locks active at now on user (a user key,
+// schemas.UserKey): its user and user_untrusted locks (the latter refuses
+// only its untrusted contexts) and its user_ip locks, ordered by scope and
+// key. It looks up only that user's keys.
 func (t *LockTable) activeForUser(user string, now time.Time) []schemas.Lock {
-	return t.activeForKeys(now, lockKey{scope: schemas.ScopeUser, a: user}, t.pairsByUser.others(t, user), func(ip string) lockKey {
+	own := []lockKey{{scope: schemas.ScopeUser, a: user}, {scope: schemas.ScopeUserUntrusted, a: user}}
+	return t.activeForKeys(now, own, t.pairsByUser.others(t, user), func(ip string) lockKey {
 		return lockKey{scope: schemas.ScopeUserIP, a: user, b: ip}
 	})
 }
@@ -424,19 +428,21 @@ func (t *LockTable) activeForUser(user string, now time.Time) []schemas.Lock {
 // activeForIP lists the locks active at now on the address key ip: its ip
 // lock and the user_ip locks that name it, ordered by scope and key.
 func (t *LockTable) activeForIP(ip string, now time.Time) []schemas.Lock {
-	return t.activeForKeys(now, lockKey{scope: schemas.ScopeIP, a: ip}, t.pairsByIP.others(t, ip), func(user string) lockKey {
+	return t.activeForKeys(now, []lockKey{{scope: schemas.ScopeIP, a: ip}}, t.pairsByIP.others(t, ip), func(user string) lockKey {
 		return lockKey{scope: schemas.ScopeUserIP, a: user, b: ip}
 	})
 }
 
-func (t *LockTable) activeForKeys(now time.Time, own lockKey, others []string, pair func(string) lockKey) []schemas.Lock {
+func (t *LockTable) activeForKeys(now time.Time, own []lockKey, others []string, pair func(string) lockKey) []schemas.Lock {
 	out := []schemas.Lock{}
 	add := func(k lockKey) {
 		if e, ok := t.active(k, now); ok {
 			out = append(out, k.lock(e.until, e.rule))
 		}
 	}
-	add(own)
+	for _, k := range own {
+		add(k)
+	}
 	for _, o := range others {
 		add(pair(o))
 	}

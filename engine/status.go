@@ -19,22 +19,29 @@ type CounterReader interface {
 }
 
 // Status is what the engine knows of a user or an address right now: the
-// locks active on it, its window counters and the last decision about it.
+// locks active on it, its window counters and the last decision about it;
+// for a user, also its trusted contexts (the devices and networks a
+// user_untrusted lock spares, and since when).
 type Status struct {
-	Locks        []schemas.Lock     `json:"locks"`
-	Counters     map[string]float64 `json:"counters"`
-	LastDecision *schemas.Decision  `json:"last_decision,omitempty"`
+	Locks        []schemas.Lock           `json:"locks"`
+	Counters     map[string]float64       `json:"counters"`
+	LastDecision *schemas.Decision        `json:"last_decision,omitempty"`
+	Trusted      []schemas.TrustedContext `json:"trusted,omitempty"`
 }
 
-// UserStatus reports the locks that would refuse the user (tenantID,
-// userID) (user-wide and user_ip locks), its counters and its last
-// decision, at time at; "" is the default tenant. It has no side effects.
+// UserStatus reports the locks on the user (tenantID, userID) (user,
+// user_untrusted and user_ip locks), its counters, its trusted contexts and
+// its last decision, at time at; "" is the default tenant. It has no side
+// effects.
 func (e *Engine) UserStatus(tenantID, userID string, at time.Time) Status {
 	st := Status{Counters: map[string]float64{}}
 	user := schemas.UserKey(tenantID, userID)
 	st.Locks = e.locks.activeForUser(user, at)
 	if cr, ok := e.cfg.State.(CounterReader); ok {
 		st.Counters = cr.UserCounters(tenantID, userID, at)
+	}
+	if tr, ok := e.cfg.State.(TrustReader); ok {
+		st.Trusted = tr.TrustedContexts(tenantID, userID, at)
 	}
 	if d, ok := e.lastByUser.get(user); ok {
 		st.LastDecision = d

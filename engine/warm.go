@@ -39,9 +39,11 @@ type WarmStats struct {
 // time, so after an outage, with a backlog or when older events are
 // replayed, the state is the one the events imply. In order:
 //
-//   - user profiles (one aggregate over every success);
+//   - user profiles (one aggregate over every allowed success);
 //   - the events of the last WarmSpan before the anchor, in event order:
-//     each is fed through the state (not through the rules), the locks
+//     each is fed through the state (not through the rules; a success
+//     recorded as allowed teaches the profile and trusted contexts again,
+//     as when it was scored), the locks
 //     their decisions set are set again with the same ends — which rebuilds
 //     the offences that escalate the next lock — and their decisions are
 //     remembered for dedupe, so a redelivered event_id is answered with
@@ -98,6 +100,9 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 		}
 		e.cfg.State.Observe(ev, &f)
 		e.attack.observe(ev, &f, true)
+		if se.Decision.Decision == schemas.VerdictAllow && ev.Success() {
+			e.cfg.State.Learn(ev, &f) // as when it was scored: only allowed successes teach
+		}
 		if err := e.replayLock(ev, se.Decision, resetAfter); err != nil {
 			refused.add(se.Decision.Lock, err)
 		}

@@ -298,18 +298,20 @@ func (s *Store) Learn(ev *schemas.LoginEvent, f *schemas.Features) {
 	}
 }
 
-// TrustedContexts lists the devices and networks userID is trusted from at
+// TrustedContexts lists the devices and networks the user (tenantID,
+// userID; "" is the default tenant) is trusted from at
 // event time at, with when each was first and last seen in an allowed
 // success: devices first, then networks, each most recently seen first.
 // It implements engine.TrustReader.
-func (s *Store) TrustedContexts(userID string, at time.Time) []schemas.TrustedContext {
+func (s *Store) TrustedContexts(tenantID, userID string, at time.Time) []schemas.TrustedContext {
 	t := toEventTime(at)
-	hash := hashString(userID)
+	user := schemas.UserKey(tenantID, userID)
+	hash := s.placeString(user)
 	sh := s.users.shard(hash)
 	sh.mu.Lock()
 	var devices []trustedDevice
 	var networks []trustedNetwork
-	if u := sh.get(hash, userID); u != nil && u.extra != nil {
+	if u := sh.get(hash, user); u != nil && u.extra != nil {
 		for _, d := range u.extra.devices {
 			if trusted(d.last, t) {
 				devices = append(devices, d)

@@ -78,7 +78,7 @@ func TestTrustedContexts(t *testing.T) {
 		})
 	}
 
-	got := sc.s.TrustedContexts("alice", t0.Add(2*time.Hour))
+	got := sc.s.TrustedContexts("", "alice", t0.Add(2*time.Hour))
 	want := []schemas.TrustedContext{
 		{Kind: "device", Key: "alice-laptop", FirstSeen: t0, LastSeen: t0},
 		{Kind: "network", Key: "2a02:8010:6c1e::/64", FirstSeen: t0.Add(time.Hour), LastSeen: t0.Add(time.Hour)},
@@ -94,7 +94,7 @@ func TestTrustedContexts(t *testing.T) {
 	}
 
 	sc.s.Sweep(t0.Add(TrustRetention + 2*time.Hour))
-	if got := sc.s.TrustedContexts("alice", t0.Add(time.Hour)); len(got) != 0 {
+	if got := sc.s.TrustedContexts("", "alice", t0.Add(time.Hour)); len(got) != 0 {
 		t.Errorf("after a sweep past the retention: %+v, want none", got)
 	}
 }
@@ -109,7 +109,7 @@ func TestTrustedDevicesAreBounded(t *testing.T) {
 		sc.observe(ev)
 	}
 	devices := 0
-	for _, c := range sc.s.TrustedContexts("carol", t0.Add(time.Hour)) {
+	for _, c := range sc.s.TrustedContexts("", "carol", t0.Add(time.Hour)) {
 		if c.Kind == schemas.TrustedDevice {
 			devices++
 			if c.Key == "a" {

@@ -433,7 +433,7 @@ func (p *fileParser) rule(n *yaml.Node) *Rule {
 				if sc := schemas.LockScope(s); sc.Valid() {
 					r.Scope = sc
 				} else {
-					p.errorf(v.Line, label, key, "%q is not one of user, ip, user_ip, device", s)
+					p.errorf(v.Line, label, key, "%q is not one of %s", s, schemas.LockScopeNames())
 				}
 			}
 		case "duration":
@@ -525,12 +525,16 @@ func (p *fileParser) policy(key, n *yaml.Node) *Policy {
 			})
 		case "offence_reset_after":
 			pol.OffenceResetAfter, _ = p.duration(v, "", field)
+		case "trusted_context_max":
+			if s, ok := p.str(v, "", field); ok {
+				pol.TrustedContextMax = schemas.Verdict(s)
+			}
 		case "allow":
 			pol.Allow = p.lists(v, field)
 		case "deny":
 			pol.Deny = p.lists(v, field)
 		default:
-			p.errorf(k.Line, "", field, "unknown field; a policy has challenge_at, lockout_at, default_scope, lock_durations, offence_reset_after, allow, deny")
+			p.errorf(k.Line, "", field, "unknown field; a policy has challenge_at, lockout_at, default_scope, lock_durations, offence_reset_after, trusted_context_max, allow, deny")
 		}
 	})
 	if len(p.errs) > before {

@@ -24,6 +24,10 @@ type Policy struct {
 	// OffenceResetAfter is the quiet period after which a key's offences
 	// are forgotten and the ladder starts again.
 	OffenceResetAfter time.Duration
+	// TrustedContextMax is the most a user_untrusted (account-wide) lock
+	// does to one of the user's trusted contexts, active or asked for by
+	// the attempt's own rules: allow or challenge, never lockout.
+	TrustedContextMax schemas.Verdict
 	// Allow wins over everything; Deny locks out.
 	Allow Lists
 	Deny  Lists
@@ -35,7 +39,8 @@ type Policy struct {
 
 // DefaultPolicy returns the policy a folder without a policy section gets:
 // challenge at 30, lockout at 70, user_ip locks of 10m → 30m → 2h → 24h,
-// offences forgotten after 24h of quiet, no allow or deny entries.
+// offences forgotten after 24h of quiet, trusted contexts challenged at
+// most by an account-wide lock, no allow or deny entries.
 func DefaultPolicy() *Policy {
 	return &Policy{
 		ChallengeAt:       30,
@@ -43,6 +48,7 @@ func DefaultPolicy() *Policy {
 		DefaultScope:      schemas.ScopeUserIP,
 		LockDurations:     []time.Duration{10 * time.Minute, 30 * time.Minute, 2 * time.Hour, 24 * time.Hour},
 		OffenceResetAfter: 24 * time.Hour,
+		TrustedContextMax: schemas.VerdictChallenge,
 	}
 }
 
@@ -70,7 +76,7 @@ func (p *Policy) validate() []policyProblem {
 		add("challenge_at", "challenge_at (%d) is greater than lockout_at (%d); want 0 < challenge_at <= lockout_at <= 100", p.ChallengeAt, p.LockoutAt)
 	}
 	if !p.DefaultScope.Valid() {
-		add("default_scope", "default_scope: %q is not one of user, ip, user_ip, device", p.DefaultScope)
+		add("default_scope", "default_scope: %q is not one of %s", p.DefaultScope, schemas.LockScopeNames())
 	}
 	if len(p.LockDurations) == 0 {
 		add("lock_durations", "lock_durations: needs at least one duration")
@@ -82,6 +88,9 @@ func (p *Policy) validate() []policyProblem {
 	}
 	if p.OffenceResetAfter <= 0 {
 		add("offence_reset_after", "offence_reset_after: must be positive")
+	}
+	if p.TrustedContextMax != schemas.VerdictAllow && p.TrustedContextMax != schemas.VerdictChallenge {
+		add("trusted_context_max", "trusted_context_max: %q is not one of allow, challenge (a trusted context is never locked out by a user_untrusted lock)", p.TrustedContextMax)
 	}
 	return problems
 }

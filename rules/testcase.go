@@ -438,7 +438,7 @@ func (p *testParser) expectation(n *yaml.Node, field string) *Expectation {
 				if sc := schemas.LockScope(s); sc.Valid() {
 					e.LockScope = sc
 				} else {
-					p.errorf(v.Line, "", sub, "%q is not one of user, ip, user_ip, device", s)
+					p.errorf(v.Line, "", sub, "%q is not one of %s", s, schemas.LockScopeNames())
 				}
 			}
 		default:

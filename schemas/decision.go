@@ -46,6 +46,19 @@ func LockScopes() []LockScope {
 	return []LockScope{ScopeUser, ScopeUserUntrusted, ScopeIP, ScopeUserIP, ScopeDevice}
 }
 
+// LockScopeNames is the scopes of LockScopes as a list for messages:
+// "user, user_untrusted, ip, user_ip, device".
+func LockScopeNames() string {
+	names := ""
+	for i, sc := range LockScopes() {
+		if i > 0 {
+			names += ", "
+		}
+		names += string(sc)
+	}
+	return names
+}
+
 // Valid reports whether s is one of the scopes of LockScopes.
 func (s LockScope) Valid() bool {
 	switch s {

@@ -33,7 +33,9 @@ func (w *Writer) Newest(ctx context.Context) (time.Time, error) {
 }
 
 // profilesSQL builds every user's profile in one pass over the successful
-// logins, a user being a tenant's user. Redelivered rows do not matter: arrays hold distinct values,
+// logins the engine allowed, a user being a tenant's user: a challenged
+// or refused success taught nothing when it was scored, so it teaches
+// nothing at a restart either. Redelivered rows do not matter: arrays hold distinct values,
 // argMax picks the same row, and the count is of distinct event ids.
 // last_ns orders logins to the nanosecond (occurred_at has whole seconds).
 const profilesSQL = `SELECT
@@ -50,7 +52,7 @@ const profilesSQL = `SELECT
     argMax(latitude, toUInt64(occurred_at) * 1000000000 + occurred_at_ns) AS last_latitude,
     argMax(longitude, toUInt64(occurred_at) * 1000000000 + occurred_at_ns) AS last_longitude
 FROM login_events
-WHERE outcome = 'success' AND ` + notAdmin + `
+WHERE outcome = 'success' AND decision = 'allow' AND ` + notAdmin + `
 GROUP BY tenant_id, user_id`
 
 // Profiles streams every user's profile, built by one aggregate query over

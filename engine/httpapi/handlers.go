@@ -225,7 +225,7 @@ const liftTimeout = 15 * time.Second
 func (s *Server) handleLift(w http.ResponseWriter, r *http.Request, caller *credential) int {
 	scope := schemas.LockScope(r.PathValue("scope"))
 	if !scope.Valid() {
-		return s.writeError(w, http.StatusBadRequest, "scope", fmt.Sprintf("scope: %q is not one of user, ip, user_ip, device", clip(string(scope))))
+		return s.writeError(w, http.StatusBadRequest, "scope", fmt.Sprintf("scope: %q is not one of %s", clip(string(scope)), schemas.LockScopeNames()))
 	}
 	key := r.PathValue("key")
 	if msg := checkParam(key, 1024); msg != "" {

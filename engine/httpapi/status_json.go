@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -57,20 +58,49 @@ func appendStatus(b []byte, st *engine.Status) ([]byte, error) {
 			return b, err
 		}
 	}
+	if len(st.Trusted) > 0 {
+		b = append(b, `,"trusted":[`...)
+		for i := range st.Trusted {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendTrustedContext(b, &st.Trusted[i])
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}'), nil
+}
+
+// appendTrustedContext encodes c as encoding/json would.
+func appendTrustedContext(b []byte, c *schemas.TrustedContext) []byte {
+	b = append(b, `{"kind":`...)
+	b = appendJSONString(b, c.Kind)
+	b = append(b, `,"key":`...)
+	b = appendJSONString(b, c.Key)
+	b = append(b, `,"first_seen":"`...)
+	b = c.FirstSeen.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","last_seen":"`...)
+	b = c.LastSeen.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
+}
+
+// appendJSONString appends s quoted; anything that needs escaping goes
+// through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // appendJSONKey appends "k": for a counter name; names are the rules'
 // feature names (lower-case ASCII), anything else goes through
 // encoding/json.
 func appendJSONKey(b []byte, k string) []byte {
-	for i := range len(k) {
-		if c := k[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(k)
-			return append(append(b, q...), ':')
-		}
-	}
-	b = append(b, '"')
-	b = append(b, k...)
-	return append(b, '"', ':')
+	return append(appendJSONString(b, k), ':')
 }

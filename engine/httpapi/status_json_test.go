@@ -28,6 +28,13 @@ func TestAppendStatusMatchesEncodingJSON(t *testing.T) {
 			Counters:     map[string]float64{"user_failures_15m": 5},
 			LastDecision: d}},
 		{name: "empty slices", st: engine.Status{Locks: []schemas.Lock{}, Counters: map[string]float64{}}},
+		{name: "account lock and trusted contexts", st: engine.Status{
+			Locks:    []schemas.Lock{{Scope: schemas.ScopeUserUntrusted, Key: "bob", Until: until, Rule: "distributed_bruteforce"}},
+			Counters: map[string]float64{"user_failures_1h": 60},
+			Trusted: []schemas.TrustedContext{
+				{Kind: schemas.TrustedDevice, Key: "laptop \"<1>\"", FirstSeen: until.Add(-21 * 24 * time.Hour), LastSeen: until.Add(-time.Hour)},
+				{Kind: schemas.TrustedNetwork, Key: "81.2.69.0/24", FirstSeen: until.Add(-21 * 24 * time.Hour), LastSeen: until.Add(-time.Hour)},
+			}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,244 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/rules"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// newGeoEngine is an engine with the shipped rules, the repository's test
+// GeoIP databases and a fresh store, as `loginrisk replay` runs.
+func newGeoEngine(t *testing.T) *Engine {
+	t.Helper()
+	rm, err := rules.NewManager(rules.ManagerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	geo := filepath.Join("..", "testdata", "geoip")
+	enricher, err := features.NewEnricher(features.EnricherConfig{
+		CityPath:      filepath.Join(geo, "City-Test.mmdb"),
+		ASNPath:       filepath.Join(geo, "ASN-Test.mmdb"),
+		AnonymousPath: filepath.Join(geo, "Anonymous-IP-Test.mmdb"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enricher.Close() })
+	store, err := features.NewStore(features.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := New(Config{Rules: rm, Enricher: enricher, State: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+const (
+	laptopUA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+	phoneUA  = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36"
+)
+
+// offences returns the offences on record for a lock key, 0 without one.
+func (t *LockTable) offences(k lockKey) int {
+	h := t.keyHash(k)
+	s := t.shard(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.findLocked(h, k); e != nil {
+		return e.offences
+	}
+	return 0
+}
+
+// TestOwnerSafeAccountLock is issue 15's scenario: an attack on one
+// account from 60 networks sets the account lock (user_untrusted, and it
+// escalates while the attack goes on); the owner's own logins from home on
+// the laptop used for weeks are allowed or at most challenged, never
+// locked out, the lock ladder of the owner's context does not grow, the
+// user status shows the lock and why the owner's context is trusted, and
+// a context the owner never had an allowed success from is refused.
+func TestOwnerSafeAccountLock(t *testing.T) {
+	eng := newGeoEngine(t)
+	const home, user = "81.2.69.160", "alice"
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	n := 0
+	score := func(at time.Time, ip, device, ua string, outcome schemas.Outcome) *schemas.Decision {
+		t.Helper()
+		n++
+		ev := &schemas.LoginEvent{EventID: fmt.Sprintf("e%d", n), OccurredAt: at, UserID: user, IP: ip,
+			Outcome: outcome, DeviceID: device, UserAgent: ua}
+		if outcome == schemas.OutcomeFailure {
+			ev.FailureReason = "bad_password"
+		}
+		if err := schemas.Validate(ev); err != nil {
+			t.Fatal(err)
+		}
+		out, err := eng.Score(ev, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Decision
+	}
+	// Three weeks of logins from home on the laptop.
+	firstSeen := t0.Add(-21 * 24 * time.Hour)
+	for day := range 21 {
+		if d := score(firstSeen.Add(time.Duration(day)*24*time.Hour), home, "alice-laptop", laptopUA, schemas.OutcomeSuccess); d.Decision != schemas.VerdictAllow {
+			t.Fatalf("ordinary login on day %d: %s %+v", day, d.Decision, d.Reasons)
+		}
+	}
+
+	// Three hours of attack: a failure every 30 s from one of 60 networks
+	// (a residential /24 each in ten cities' ranges, so no address lock
+	// catches it), and alice logging in from home every 20 minutes, with a
+	// typo every hour.
+	ownerKey := lockKey{scope: schemas.ScopeUserIP, a: user, b: home}
+	accountKey := lockKey{scope: schemas.ScopeUserUntrusted, a: user}
+	prefixes := []string{"86.144", "90.84", "91.64", "67.80", "73.162", "73.97", "126.72", "101.160", "177.32", "49.36"}
+	accountLocked, ownerChallenged := 0, 0
+	var lastOwner *schemas.Decision
+	for i := range 360 {
+		at := t0.Add(time.Duration(i) * 30 * time.Second)
+		network := i % 60
+		ip := fmt.Sprintf("%s.%d.20", prefixes[network%10], 10+network/10)
+		d := score(at, ip, "", phoneUA, schemas.OutcomeFailure)
+		if d.Lock != nil && d.Lock.Scope == schemas.ScopeUserUntrusted {
+			accountLocked++
+		}
+		if i%40 != 39 {
+			continue
+		}
+		outcome := schemas.OutcomeSuccess
+		if i%120 == 119 {
+			outcome = schemas.OutcomeFailure // a typo
+		}
+		owner := score(at.Add(time.Second), home, "alice-laptop", laptopUA, outcome)
+		lastOwner = owner
+		switch owner.Decision {
+		case schemas.VerdictLockout:
+			t.Fatalf("the owner at home on her laptop (attempt %d, %s) was locked out: %+v %+v", i, outcome, owner.Lock, owner.Reasons)
+		case schemas.VerdictChallenge:
+			ownerChallenged++
+			if !hasReason(owner, schemas.ReasonTrustedContext, "user_untrusted lock on alice", "device alice-laptop trusted since "+firstSeen.Format(time.RFC3339), "network 81.2.69.0/24 trusted since") {
+				t.Errorf("owner challenged without a trusted_context reason naming the lock and since when: %+v", owner.Reasons)
+			}
+		}
+		if got := eng.locks.offences(ownerKey); got != 0 {
+			t.Fatalf("after attempt %d the owner's own context has %d offences, want 0", i, got)
+		}
+	}
+	if accountLocked == 0 {
+		t.Fatal("the attack from 60 networks never set a user_untrusted lock")
+	}
+	if ownerChallenged == 0 {
+		t.Error("the owner was never challenged during the attack: the account lock did not meet her context")
+	}
+	if got := eng.locks.offences(accountKey); got < 2 {
+		t.Errorf("the account lock has %d offences after three hours of attack, want an escalating ladder (>= 2)", got)
+	}
+	if lastOwner == nil {
+		t.Fatal("no owner login scored")
+	}
+
+	// A context alice never had an allowed success from is refused, even
+	// with the right password.
+	at := t0.Add(3*time.Hour + time.Minute)
+	if d := score(at, "102.88.54.21", "new-phone", phoneUA, schemas.OutcomeSuccess); d.Decision != schemas.VerdictLockout || d.Lock == nil || d.Lock.Scope != schemas.ScopeUserUntrusted {
+		t.Errorf("an untrusted context during the attack: %s %+v, want a lockout by the user_untrusted lock", d.Decision, d.Lock)
+	}
+
+	// The status shows the account lock and why home and the laptop are
+	// trusted.
+	st := eng.UserStatus("", user, at)
+	found := false
+	for _, l := range st.Locks {
+		found = found || (l.Scope == schemas.ScopeUserUntrusted && l.Key == user && l.Rule == "distributed_bruteforce")
+	}
+	if !found {
+		t.Errorf("status locks %+v, want the user_untrusted lock set by distributed_bruteforce", st.Locks)
+	}
+	want := map[string]bool{"device alice-laptop": false, "network 81.2.69.0/24": false}
+	for _, c := range st.Trusted {
+		k := c.Kind + " " + c.Key
+		if _, ok := want[k]; ok && c.FirstSeen.Equal(firstSeen) {
+			want[k] = true
+		}
+	}
+	for k, ok := range want {
+		if !ok {
+			t.Errorf("status trusted %+v lacks %s first seen %s", st.Trusted, k, firstSeen)
+		}
+	}
+}
+
+// TestTrustedContextMaxAllow: with trusted_context_max: allow a trusted
+// context that meets an account lock is allowed, and says why.
+func TestTrustedContextMaxAllow(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"policy.yaml", "account.yaml"} {
+		text, err := os.ReadFile(filepath.Join("..", "rules", "default", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text = bytes.Replace(text, []byte("trusted_context_max: challenge"), []byte("trusted_context_max: allow"), 1)
+		if err := os.WriteFile(filepath.Join(dir, name), text, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := rules.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Policy().TrustedContextMax != schemas.VerdictAllow {
+		t.Fatalf("trusted_context_max %q, want allow", set.Policy().TrustedContextMax)
+	}
+	eng := newGeoEngine(t)
+	eng.cfg.Rules = fixedRules{set}
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	ev := &schemas.LoginEvent{EventID: "home", OccurredAt: t0.Add(-7 * 24 * time.Hour), UserID: "alice", IP: "81.2.69.160", Outcome: schemas.OutcomeSuccess, DeviceID: "alice-laptop", UserAgent: laptopUA}
+	if err := schemas.Validate(ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Score(ev, false); err != nil {
+		t.Fatal(err)
+	}
+	eng.locks.set(lockKey{scope: schemas.ScopeUserUntrusted, a: "alice"}, t0, "distributed_bruteforce", time.Hour, func(int) time.Duration { return time.Hour })
+	ev = &schemas.LoginEvent{EventID: "home-again", OccurredAt: t0.Add(time.Minute), UserID: "alice", IP: "81.2.69.160", Outcome: schemas.OutcomeSuccess, DeviceID: "alice-laptop", UserAgent: laptopUA}
+	if err := schemas.Validate(ev); err != nil {
+		t.Fatal(err)
+	}
+	out, err := eng.Score(ev, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Decision.Decision != schemas.VerdictAllow || !hasReason(out.Decision, schemas.ReasonTrustedContext, "at most allow") {
+		t.Errorf("trusted context under an account lock with trusted_context_max allow: %s %+v", out.Decision.Decision, out.Decision.Reasons)
+	}
+}
+
+// hasReason reports whether d has a reason rule whose detail contains
+// every part.
+func hasReason(d *schemas.Decision, rule string, parts ...string) bool {
+	for _, r := range d.Reasons {
+		if r.Rule != rule {
+			continue
+		}
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(r.Detail, p)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
