@@ -164,6 +164,11 @@ func TestWarmSource(t *testing.T) {
 		// The latest success has sub-second time; a3's redelivery below
 		// must not count twice.
 		event("a3", "alice", "90.1.2.3", a3At, schemas.OutcomeSuccess, paris, latLon(48.85, 2.35), device("dev-b", true)),
+		// A challenged success taught nothing when it was scored, so
+		// it is not in the profile either (its city, device, network and
+		// time would otherwise be).
+		event("a4", "alice", "126.72.31.5", minutes(3.7), schemas.OutcomeSuccess, geo("JP", "Tokyo", 2516, "KDDI"),
+			decided(schemas.VerdictChallenge, 45), device("dev-evil", true)),
 		event("b1", "bob", "198.51.100.20", minutes(4), schemas.OutcomeSuccess),
 		event("c1", "carol", "203.0.113.7", minutes(5), schemas.OutcomeFailure, failed("unknown_user")),
 		rich,
@@ -220,10 +225,10 @@ func TestWarmSource(t *testing.T) {
 			ids = append(ids, se.Event.EventID)
 		}
 		// In event order, once each, from since on (rich-1 is at 10:30:15).
-		if want := []string{"a1", "a2", "a3", "b1", "c1", "rich-1"}; !slices.Equal(ids, want) {
+		if want := []string{"a1", "a2", "a3", "a4", "b1", "c1", "rich-1"}; !slices.Equal(ids, want) {
 			t.Fatalf("Recent ids %v, want %v", ids, want)
 		}
-		assertScoredEqual(t, got[5], rich)
+		assertScoredEqual(t, got[6], rich)
 		if got[2].Features.City != "Paris" || !got[2].Event.OccurredAt.Equal(a3At) || !got[2].Event.Addr.IsValid() {
 			t.Errorf("a3 read back as %+v / %+v", got[2].Event, got[2].Features)
 		}
@@ -266,6 +271,9 @@ func TestActiveLocks(t *testing.T) {
 			locked(schemas.ScopeUserIP, "erin|192.0.2.9", minutes(31), "burst")),
 		event("l7", "erin", "192.0.2.9", minutes(29), schemas.OutcomeFailure, lockout, decidedAt(minutes(29)),
 			locked(schemas.ScopeUserIP, "erin|192.0.2.9", minutes(59), "burst_again")),
+		// The owner-safe account lock.
+		event("l8", "gina", "192.0.2.11", minutes(27), schemas.OutcomeFailure, lockout, decidedAt(minutes(27)),
+			locked(schemas.ScopeUserUntrusted, "gina", minutes(42), "distributed_bruteforce")),
 		// No lock.
 		event("n1", "frank", "192.0.2.10", minutes(29), schemas.OutcomeFailure),
 	}
@@ -294,6 +302,7 @@ func TestActiveLocks(t *testing.T) {
 		{Scope: schemas.ScopeUser, Key: "dave", Until: minutes(50), Rule: "account_takeover_2"},
 		{Scope: schemas.ScopeUserIP, Key: "alice|81.2.69.160", Until: minutes(40), Rule: "failure_burst"},
 		{Scope: schemas.ScopeUserIP, Key: "erin|192.0.2.9", Until: minutes(59), Rule: "burst_again"},
+		{Scope: schemas.ScopeUserUntrusted, Key: "gina", Until: minutes(42), Rule: "distributed_bruteforce"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ActiveLocks\n got %+v\nwant %+v", got, want)
