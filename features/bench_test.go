@@ -237,6 +237,7 @@ func BenchmarkStoreMemory(b *testing.B) {
 		*f = schemas.Features{GeoKnown: true, Country: c.country, City: c.city, Latitude: c.lat, Longitude: c.lon, ASNKnown: true, ASN: c.asn, DeviceKey: "0123456789abcdef"}
 		if u%2 == 0 {
 			f.DeviceKey = fmt.Sprintf("device-%07d", u)
+			ev.DeviceID = f.DeviceKey
 		}
 	}
 	measure := func(name string, keys int, unit string, load func(s *Store)) {
@@ -264,6 +265,7 @@ func BenchmarkStoreMemory(b *testing.B) {
 				event(u, n, &ev, &f)
 				o := newObservation(&ev, &f)
 				s.applyUser(ev.UserID, &o, &f, true)
+				s.Learn(&ev, &f) // the success was allowed: a profile and trusted contexts
 			}
 		}
 	})
@@ -276,6 +278,7 @@ func BenchmarkStoreMemory(b *testing.B) {
 				ev.Addr = addr(u + n*busy)
 				o := newObservation(&ev, &f)
 				s.applyUser(ev.UserID, &o, &f, true)
+				s.Learn(&ev, &f) // the success was allowed: a profile and trusted contexts
 			}
 		}
 	})

@@ -91,7 +91,10 @@
 // than a key's horizon (24 h for users and devices, 1 h for sources)
 // before that key's newest is read but not recorded.
 //
-// Profiles. A user's successful logins build a profile: up to 16 each of
+// Profiles. A user's allowed successful logins build a profile (Observe
+// only counts an attempt in the windows; the engine calls Learn once it
+// has allowed a success, so a challenged or refused success teaches
+// nothing): up to 16 each of
 // countries, cities ("country/city"), ASNs, device keys and networks
 // (/24 or /64), each with first and last seen time and count, the least
 // recently seen making room; values are kept as 32-bit hashes, so the
@@ -100,7 +103,15 @@
 // user with a previous success. The last success's place is kept to
 // float32 precision (about a metre); an attempt from that same place has
 // travel_km 0. LoadProfile seeds profiles from history at start-up;
-// replaying the last day of events through Observe rebuilds the windows.
+// replaying the last day of events through Observe rebuilds the windows
+// (and Learn, for the successes recorded as allowed, the trusted contexts).
+//
+// Trusted contexts (state_trust.go). Learn also trusts the success's
+// client device_id and network (/24 or /64), up to 8 of each per user with
+// first and last seen time, for TrustRetention (30 days) after they were
+// last seen: trusted_device and trusted_network, which the engine's
+// user_untrusted lock spares. Failed second factors (auth_method mfa,
+// outcome failure) are remembered, up to 16, for user_mfa_failures_15m.
 //
 // Memory. Sweep, called periodically with the newest event time, drops a
 // source idle for over an hour (its windows are empty), a device idle for

@@ -29,11 +29,13 @@ const TrustRetention = 30 * 24 * time.Hour
 // recently seen makes room for a new one) and the failed second factors
 // remembered for user_mfa_failures_15m.
 //
-// Memory per user that has any: about 120 bytes (the userExtra and its
-// slice headers), plus 24 bytes and the id's length per trusted device
-// and 20 bytes per trusted network; a user with one device and one
-// network holds about 200 bytes, one at the bounds about 480 bytes plus
-// its 8 device ids (at most 256 bytes each, as schemas.Validate allows).
+// Memory per user that has any (Go heap, size classes included): 64
+// bytes for the userExtra, 24 per trusted network, 24 per trusted device
+// plus its id, and 80 once the user has a failed second factor in the
+// last 15 minutes. A user with one network and one 14-byte device id
+// holds about 130 bytes; one at the bounds about 600 bytes plus its 8
+// device ids (at most 256 bytes each, as schemas.Validate allows).
+// BenchmarkStoreMemory measures it (docs/features-performance.md).
 const (
 	maxTrustedDevices    = 8
 	maxTrustedNetworks   = 8
@@ -96,10 +98,14 @@ type trustedNetwork struct {
 type userExtra struct {
 	devices  []trustedDevice
 	networks []trustedNetwork
-	// mfaFailures is a ring of the event times of the last failed second
-	// factors; 0 is an empty slot.
-	mfaFailures [maxMFAFailureRecords]uint32
-	mfaNext     uint8
+	mfa      *mfaFailures // from the first failed second factor
+}
+
+// mfaFailures is a ring of the event times of the last failed second
+// factors; 0 is an empty slot.
+type mfaFailures struct {
+	at   [maxMFAFailureRecords]uint32
+	next uint8
 }
 
 // trusted reports whether an entry last seen at last is still trusted at
@@ -178,11 +184,11 @@ func (x *userExtra) learnNetwork(k trustNetwork, at uint32) {
 
 // mfaFailuresAt counts the failed second factors in (at-15m, at].
 func (x *userExtra) mfaFailuresAt(at uint32) int {
-	if x == nil {
+	if x == nil || x.mfa == nil {
 		return 0
 	}
 	n := 0
-	for _, t := range x.mfaFailures {
+	for _, t := range x.mfa.at {
 		if t != 0 && t <= at && t+mfaWindow > at {
 			n++
 		}
@@ -192,8 +198,11 @@ func (x *userExtra) mfaFailuresAt(at uint32) int {
 
 // addMFAFailure remembers a failed second factor at at, over the oldest.
 func (x *userExtra) addMFAFailure(at uint32) {
-	x.mfaFailures[x.mfaNext] = at
-	x.mfaNext = (x.mfaNext + 1) % maxMFAFailureRecords
+	if x.mfa == nil {
+		x.mfa = new(mfaFailures)
+	}
+	x.mfa.at[x.mfa.next] = at
+	x.mfa.next = (x.mfa.next + 1) % maxMFAFailureRecords
 }
 
 // compact forgets contexts no longer trusted and failed second factors
@@ -214,14 +223,16 @@ func (x *userExtra) compact(now uint32) (empty bool) {
 		}
 	}
 	x.networks = networks
-	failures := false
-	for i, t := range x.mfaFailures {
-		if t != 0 && t+mfaWindow <= now {
-			x.mfaFailures[i] = 0
+	if x.mfa != nil {
+		failures := false
+		for _, t := range x.mfa.at {
+			failures = failures || (t != 0 && t+mfaWindow > now)
 		}
-		failures = failures || x.mfaFailures[i] != 0
+		if !failures {
+			x.mfa = nil
+		}
 	}
-	return len(x.devices) == 0 && len(x.networks) == 0 && !failures
+	return len(x.devices) == 0 && len(x.networks) == 0 && x.mfa == nil
 }
 
 // isMFAFailure reports whether ev is a failed second factor.

@@ -15,7 +15,14 @@ go run ./schemas/cataloguegen > docs/features.md (or make catalogue) -->
 Rules are expressions over these names (github.com/expr-lang/expr, compiled
 against ` + "`schemas.Features`" + `). Window counts include the attempt being
 scored; ` + "`new_*`" + ` flags compare with what was known before it and are false
-for a user without a previous success. A feature whose source is not
+for a user without a previous success. Only a verified login teaches: the
+profile behind ` + "`user_known`" + `, ` + "`new_*`" + `, ` + "`travel_*`" + ` and the trusted contexts
+behind ` + "`trusted_*`" + ` learn from successes the engine allowed, never from a
+challenged or refused one (a passed challenge teaches when the gateway's
+` + "`auth_method: mfa`" + ` success is allowed). Trusted contexts are the client
+device_ids and networks of those successes, kept 30 days after they were
+last seen (features.TrustRetention); a ` + "`user_untrusted`" + ` lock spares them.
+A feature whose source is not
 configured (no GeoIP database) keeps its zero value and its ` + "`*_known`" + ` flag
 is false. Windows use event time (` + "`occurred_at`" + `), never the wall clock.
 How the windows are kept, and how exact they are, is in the documentation of

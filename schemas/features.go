@@ -84,16 +84,16 @@ type Features struct {
 	UserFailedNetworks7d    int     `expr:"user_failed_networks_7d" unit:"count" doc:"distinct networks (/24 or /64) the user failed from in the last 7 days, from the user's second failure within 24 hours (exact up to 64, estimated beyond); 0 on a success with no failure in 24 hours"`
 	UserNetworkFailures24h  int     `expr:"user_network_failures_24h" unit:"count" doc:"failures for the user from this attempt's network in the last 24 hours, from the user's third failure within 24 hours; 0 on a success with no failure in 24 hours"`
 	UserNetworkSuccesses24h int     `expr:"user_network_successes_24h" unit:"count" doc:"successes for the user from this attempt's network in the last 24 hours, counted once user_network_failures_24h has started (this attempt included); 0 on a success with no failure in 24 hours"`
-	UserKnown               bool    `expr:"user_known" doc:"the user has a successful login on record"`
-	UserSuccessesTotal      int     `expr:"user_successes_total" unit:"count" doc:"successful logins on record for the user, before this attempt"`
-	NewCountry              bool    `expr:"new_country" doc:"the country is known and the user never logged in successfully from it"`
-	NewCity                 bool    `expr:"new_city" doc:"the city is known and the user never logged in successfully from it"`
-	NewASN                  bool    `expr:"new_asn" doc:"the ASN is known and the user never logged in successfully from it"`
-	NewDevice               bool    `expr:"new_device" doc:"the user never logged in successfully with this device key"`
-	NewNetwork              bool    `expr:"new_network" doc:"the user never logged in successfully from this /24 or /64"`
-	SecondsSinceLastSuccess float64 `expr:"seconds_since_last_success" unit:"second" doc:"time since the user's last success, -1 when none"`
-	TravelKm                float64 `expr:"travel_km" unit:"km" doc:"great-circle distance from the last successful login's location, 0 when unknown"`
-	TravelSpeedKmh          float64 `expr:"travel_speed_kmh" unit:"km/h" doc:"travel_km divided by the time since the last success, 0 when unknown"`
+	UserKnown               bool    `expr:"user_known" doc:"the user has an allowed successful login on record"`
+	UserSuccessesTotal      int     `expr:"user_successes_total" unit:"count" doc:"allowed successful logins on record for the user, before this attempt"`
+	NewCountry              bool    `expr:"new_country" doc:"the country is known and the user never had an allowed success from it"`
+	NewCity                 bool    `expr:"new_city" doc:"the city is known and the user never had an allowed success from it"`
+	NewASN                  bool    `expr:"new_asn" doc:"the ASN is known and the user never had an allowed success from it"`
+	NewDevice               bool    `expr:"new_device" doc:"the user never had an allowed success with this device key"`
+	NewNetwork              bool    `expr:"new_network" doc:"the user never had an allowed success from this /24 or /64"`
+	SecondsSinceLastSuccess float64 `expr:"seconds_since_last_success" unit:"second" doc:"time since the user's last allowed success, -1 when none"`
+	TravelKm                float64 `expr:"travel_km" unit:"km" doc:"great-circle distance from the last allowed success's location, 0 when unknown"`
+	TravelSpeedKmh          float64 `expr:"travel_speed_kmh" unit:"km/h" doc:"travel_km divided by the time since the last allowed success, 0 when unknown"`
 
 	IPFailures1m       int     `expr:"ip_failures_1m" unit:"count" group:"Per IP (IPv6 grouped by /64)" doc:"failures from the address in the last minute"`
 	IPFailures10m      int     `expr:"ip_failures_10m" unit:"count" doc:"failures from the address in the last 10 minutes"`

@@ -115,6 +115,32 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 	}
 }
 
+// TestLockScopeEnumIsLockScopes: the decision schema's lock scopes are
+// exactly LockScopes, in its order, and each is Valid.
+func TestLockScopeEnumIsLockScopes(t *testing.T) {
+	var decision rawSchema
+	mustUnmarshal(t, DecisionSchema, &decision)
+	var lock struct {
+		Properties struct {
+			Scope struct {
+				Enum []LockScope `json:"enum"`
+			} `json:"scope"`
+		} `json:"properties"`
+	}
+	mustUnmarshal(t, decision.Properties["lock"], &lock)
+	if got := lock.Properties.Scope.Enum; !slices.Equal(got, LockScopes()) {
+		t.Errorf("decision.schema.json lock scopes %v, want LockScopes() %v", got, LockScopes())
+	}
+	for _, sc := range LockScopes() {
+		if !sc.Valid() {
+			t.Errorf("%s is listed but not Valid", sc)
+		}
+	}
+	if LockScope("account").Valid() {
+		t.Error("an unknown scope is Valid")
+	}
+}
+
 func mustUnmarshal(t *testing.T, data []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(data, v); err != nil {

@@ -363,8 +363,11 @@ func (d *demo) summary(eng *engine.Engine, stream *kafkastream.Stream) {
 	for _, l := range locks {
 		byScope[l.Scope]++
 	}
-	fmt.Fprintf(d.stdout, "\nActive locks at the end: %d (user %d, ip %d, user_ip %d, device %d)\n", len(locks),
-		byScope[schemas.ScopeUser], byScope[schemas.ScopeIP], byScope[schemas.ScopeUserIP], byScope[schemas.ScopeDevice])
+	counts := make([]string, 0, len(schemas.LockScopes()))
+	for _, sc := range schemas.LockScopes() {
+		counts = append(counts, fmt.Sprintf("%s %d", sc, byScope[sc]))
+	}
+	fmt.Fprintf(d.stdout, "\nActive locks at the end: %d (%s)\n", len(locks), strings.Join(counts, ", "))
 	if d.history != nil {
 		dsn := d.cfg.ClickHouse.DSN.String()
 		fmt.Fprintf(d.stdout, "\nHistory: %d rows written to ClickHouse (%s). Try:\n", d.history.Metrics().RowsWrittenTotal.Load(), dsn)

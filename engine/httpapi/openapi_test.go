@@ -21,6 +21,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/loginrisk/loginrisk/schemas"
 )
 
 var openAPIPath = filepath.Join("..", "..", "schemas", "openapi.yaml")
@@ -376,5 +378,23 @@ func TestUnknownRoutesAnswerDocumentedErrors(t *testing.T) {
 	}
 	if !slices.Contains(doc.Components.Schemas["Error"].Value.Required, "error") {
 		t.Error("the Error schema should require error")
+	}
+}
+
+// TestOpenAPILockScopes: the document's LockScope enum is exactly
+// schemas.LockScopes, in its order, so user_untrusted is documented.
+func TestOpenAPILockScopes(t *testing.T) {
+	doc := loadDoc(t)
+	ref, ok := doc.Components.Schemas["LockScope"]
+	if !ok || ref.Value == nil {
+		t.Fatal("no LockScope schema")
+	}
+	var got []schemas.LockScope
+	for _, v := range ref.Value.Enum {
+		s, _ := v.(string)
+		got = append(got, schemas.LockScope(s))
+	}
+	if want := schemas.LockScopes(); !slices.Equal(got, want) {
+		t.Errorf("OpenAPI LockScope enum %v, want %v", got, want)
 	}
 }
