@@ -571,7 +571,8 @@ func newDecision(n int) *schemas.Decision {
 // is active or its own rules ask for it, gets at most the policy's
 // trusted_context_max and at least that while the lock is active, with a
 // trusted_context reason saying which lock and why the context is
-// trusted. Its own rules still set the lock on the account: the attack
+// trusted, and that lock as the decision's lock (unless the attempt sets
+// another). Its own rules still set the lock on the account: the attack
 // goes on elsewhere. An attempt never sets or extends the lock that
 // refuses or spares it, so offences on a key are counted once per lock.
 func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Features, keys *eventLockKeys, res *rules.Result, dryRun bool) *schemas.Decision {
@@ -632,6 +633,9 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 		lock := d.Lock
 		if spared.ok {
 			lock = spared.lock()
+			if d.Lock == nil {
+				d.Lock = lock // the account lock this context met
+			}
 		}
 		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonTrustedContext, Weight: 0, Detail: e.trustedDetail(lock, ev, f, most)})
 	}

@@ -49,8 +49,8 @@ func TestRulesTestShippedCasesUseGeoIP(t *testing.T) {
 		t.Fatalf("rules test exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	for _, want := range []string{"is challenged for the new city", "is flagged as anonymous",
-		"ok   rules/default/tests/events.yaml:31: stolen credentials retried after a challenge",
-		"ok   rules/default/tests/events.yaml:87: an account attack from many addresses refuses untrusted contexts",
+		"tests/events.yaml:31: stolen credentials retried after a challenge",
+		"tests/events.yaml:87: an account attack from many addresses refuses untrusted contexts",
 		" 0 failed"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)

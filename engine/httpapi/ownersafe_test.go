@@ -55,8 +55,8 @@ func TestOwnerSafeLockOverHTTP(t *testing.T) {
 	}
 
 	owner := score(testNow.Add(-2*time.Minute), home, "alice-laptop", "success")
-	if owner.Decision != schemas.VerdictChallenge {
-		t.Errorf("the owner at home on her laptop: %s %+v, want challenge", owner.Decision, owner.Reasons)
+	if owner.Decision != schemas.VerdictChallenge || owner.Lock == nil || owner.Lock.Scope != schemas.ScopeUserUntrusted {
+		t.Errorf("the owner at home on her laptop: %s %+v %+v, want a challenge showing the user_untrusted lock it met", owner.Decision, owner.Lock, owner.Reasons)
 	}
 	found := false
 	for _, r := range owner.Reasons {
