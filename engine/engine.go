@@ -630,14 +630,14 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 		if sparedRequest || d.Decision.Severity() < most.Severity() {
 			d.Decision = most
 		}
-		lock := d.Lock
+		lock, sets := d.Lock, true
 		if spared.ok {
-			lock = spared.lock()
+			lock, sets = spared.lock(), false
 			if d.Lock == nil {
 				d.Lock = lock // the account lock this context met
 			}
 		}
-		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonTrustedContext, Weight: 0, Detail: e.trustedDetail(lock, ev, f, most)})
+		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonTrustedContext, Weight: 0, Detail: e.trustedDetail(lock, sets, ev, f, most)})
 	}
 	return d
 }
@@ -655,13 +655,17 @@ func sharedDetail(f *schemas.Features) string {
 	return string(b)
 }
 
-// trustedDetail is the detail of the trusted_context reason: "<lock as in
-// lockedDetail> spares this trusted context (device <id> trusted since
-// <RFC 3339>, network <cidr> trusted since <RFC 3339>): at most
-// <verdict>". It runs only for a trusted context that meets an
-// account-wide lock, so it may allocate.
-func (e *Engine) trustedDetail(l *schemas.Lock, ev *schemas.LoginEvent, f *schemas.Features, most schemas.Verdict) string {
+// trustedDetail is the detail of the trusted_context reason: "[sets ]<lock
+// as in lockedDetail> spares this trusted context (device <id> trusted
+// since <RFC 3339>, network <cidr> trusted since <RFC 3339>): at most
+// <verdict>", with "sets " when this attempt set the lock (warm-up tells
+// a lock set from one reported by the prefix). It runs only for a trusted
+// context that meets an account-wide lock, so it may allocate.
+func (e *Engine) trustedDetail(l *schemas.Lock, sets bool, ev *schemas.LoginEvent, f *schemas.Features, most schemas.Verdict) string {
 	var b strings.Builder
+	if sets {
+		b.WriteString("sets ")
+	}
 	b.WriteString(lockedDetail(l))
 	b.WriteString(" spares this trusted context (")
 	var contexts []schemas.TrustedContext

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -241,4 +242,125 @@ func hasReason(d *schemas.Decision, rule string, parts ...string) bool {
 		}
 	}
 	return false
+}
+
+// sliceHistory is a WarmSource (and TrustSource) over scored events kept
+// in memory, answering as engine/history does.
+type sliceHistory struct{ events []schemas.ScoredEvent }
+
+func (h *sliceHistory) Newest(context.Context) (time.Time, error) {
+	var newest time.Time
+	for _, se := range h.events {
+		if se.Event.OccurredAt.After(newest) {
+			newest = se.Event.OccurredAt
+		}
+	}
+	return newest, nil
+}
+
+func (h *sliceHistory) Profiles(context.Context, func(*schemas.UserProfile) error) error { return nil }
+
+func (h *sliceHistory) Recent(_ context.Context, since time.Time, fn func(schemas.ScoredEvent) error) error {
+	for _, se := range h.events {
+		if !se.Event.OccurredAt.Before(since) {
+			if err := fn(se); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (h *sliceHistory) ActiveLocks(_ context.Context, at time.Time) ([]schemas.Lock, error) {
+	latest := map[string]schemas.Lock{}
+	for _, se := range h.events {
+		if l := se.Decision.Lock; l != nil && l.Until.After(at) && l.Until.After(latest[string(l.Scope)+" "+l.Key].Until) {
+			latest[string(l.Scope)+" "+l.Key] = *l
+		}
+	}
+	var out []schemas.Lock
+	for _, l := range latest {
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func (h *sliceHistory) TrustedContexts(_ context.Context, since time.Time, fn func(string, string, schemas.TrustedContext) error) error {
+	for _, se := range h.events {
+		ev := se.Event
+		if !ev.Success() || se.Decision.Decision != schemas.VerdictAllow || ev.OccurredAt.Before(since) {
+			continue
+		}
+		if ev.DeviceID != "" {
+			if err := fn(ev.TenantID, ev.UserID, schemas.TrustedContext{Kind: schemas.TrustedDevice, Key: ev.DeviceID, FirstSeen: ev.OccurredAt, LastSeen: ev.OccurredAt}); err != nil {
+				return err
+			}
+		}
+		if err := fn(ev.TenantID, ev.UserID, schemas.TrustedContext{Kind: schemas.TrustedNetwork, Key: se.Features.Network, FirstSeen: ev.OccurredAt, LastSeen: ev.OccurredAt}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestWarmUpKeepsOwnerSafeState: after a restart during an attack, the
+// owner's laptop and home network, last used a week before (outside the
+// warm-up's 24 h span), are still trusted, so the owner is challenged, not
+// locked out; and the decisions that only reported the account lock to
+// the owner add no offence to its ladder when replayed.
+func TestWarmUpKeepsOwnerSafeState(t *testing.T) {
+	before := newGeoEngine(t)
+	const home, user = "81.2.69.160", "alice"
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	var history sliceHistory
+	n := 0
+	score := func(eng *Engine, at time.Time, ip, device, ua string, outcome schemas.Outcome) *schemas.Decision {
+		t.Helper()
+		n++
+		ev := &schemas.LoginEvent{EventID: fmt.Sprintf("w%d", n), OccurredAt: at, UserID: user, IP: ip, Outcome: outcome, DeviceID: device, UserAgent: ua}
+		if outcome == schemas.OutcomeFailure {
+			ev.FailureReason = "bad_password"
+		}
+		if err := schemas.Validate(ev); err != nil {
+			t.Fatal(err)
+		}
+		out, err := eng.Score(ev, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		history.events = append(history.events, out.ScoredEvent)
+		return out.Decision
+	}
+	for week := 3; week >= 1; week-- {
+		score(before, t0.Add(-time.Duration(week)*7*24*time.Hour), home, "alice-laptop", laptopUA, schemas.OutcomeSuccess)
+	}
+	for i := range 12 {
+		score(before, t0.Add(time.Duration(i)*20*time.Second), fmt.Sprintf("86.144.%d.20", i), "", phoneUA, schemas.OutcomeFailure)
+	}
+	for i := range 3 {
+		if d := score(before, t0.Add(5*time.Minute+time.Duration(i)*time.Second), home, "alice-laptop", laptopUA, schemas.OutcomeSuccess); d.Decision != schemas.VerdictChallenge || d.Lock == nil {
+			t.Fatalf("the owner during the attack, before the restart: %s %+v", d.Decision, d.Lock)
+		}
+	}
+	accountKey := lockKey{scope: schemas.ScopeUserUntrusted, a: user}
+	wantOffences := before.locks.offences(accountKey)
+
+	after := newGeoEngine(t)
+	st, err := after.WarmUp(context.Background(), &history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TrustedContexts == 0 {
+		t.Errorf("warm-up stats %+v: no trusted context loaded", st)
+	}
+	if got := after.locks.offences(accountKey); got != wantOffences {
+		t.Errorf("after the restart the account lock has %d offences, want %d as before it (the owner's challenged logins only reported it)", got, wantOffences)
+	}
+	d := score(after, t0.Add(6*time.Minute), home, "alice-laptop", laptopUA, schemas.OutcomeSuccess)
+	if d.Decision != schemas.VerdictChallenge || !hasReason(d, schemas.ReasonTrustedContext, "device alice-laptop trusted since "+t0.Add(-21*24*time.Hour).Format(time.RFC3339)) {
+		t.Errorf("the owner after the restart: %s %+v, want a challenge as a context trusted for three weeks", d.Decision, d.Reasons)
+	}
+	if d := score(after, t0.Add(7*time.Minute), "102.88.54.21", "new-phone", phoneUA, schemas.OutcomeSuccess); d.Decision != schemas.VerdictLockout {
+		t.Errorf("an untrusted context after the restart: %s, want lockout", d.Decision)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -25,8 +26,11 @@ type WarmStats struct {
 	// empty): the warm-up's "now", in event time.
 	Anchor   time.Time
 	Profiles int
-	Events   int
-	Locks    int
+	// TrustedContexts counts the devices and networks loaded as trusted
+	// (see TrustSource).
+	TrustedContexts int
+	Events          int
+	Locks           int
 	// LocksRefused counts the locks of history that admitLock refused
 	// (longer than the policy's longest lock, beyond the field limits).
 	LocksRefused int
@@ -39,7 +43,8 @@ type WarmStats struct {
 // time, so after an outage, with a backlog or when older events are
 // replayed, the state is the one the events imply. In order:
 //
-//   - user profiles (one aggregate over every allowed success);
+//   - user profiles (one aggregate over every allowed success), and the
+//     trusted contexts of the trust retention (TrustSource);
 //   - the events of the last WarmSpan before the anchor, in event order:
 //     each is fed through the state (not through the rules; a success
 //     recorded as allowed teaches the profile and trusted contexts again,
@@ -75,6 +80,9 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 	}
 	if anchor.IsZero() {
 		return st, nil // an empty history
+	}
+	if err := e.warmTrust(ctx, src, anchor, &st); err != nil {
+		return st, err
 	}
 	since := anchor.Add(-WarmSpan)
 	resetAfter := e.cfg.Rules.Current().Policy().OffenceResetAfter
@@ -189,12 +197,49 @@ func (r *lockRefusals) add(l *schemas.Lock, err error) {
 	r.keys[string(l.Scope)+"\x00"+l.Key] = struct{}{}
 }
 
+// TrustSource streams the trusted contexts history holds: the client
+// device_ids and networks of allowed successes since a time, with the
+// first and last of them; history.Writer implements it. Without it, a
+// restart brings back only the trusted contexts of the warm span's events.
+type TrustSource interface {
+	TrustedContexts(ctx context.Context, since time.Time, fn func(tenantID, userID string, c schemas.TrustedContext) error) error
+}
+
+// TrustLoader seeds one trusted context of a user of a tenant (warm restart);
+// features.Store implements it.
+type TrustLoader interface {
+	LoadTrustedContext(tenantID, userID string, c schemas.TrustedContext)
+}
+
+// warmTrust loads the trusted contexts of the trust retention before the
+// anchor, when the source and the state support it, so that a restart
+// during an attack does not lock the owner out of a device or network
+// last used before the warm span.
+func (e *Engine) warmTrust(ctx context.Context, src WarmSource, anchor time.Time, st *WarmStats) error {
+	ts, ok := src.(TrustSource)
+	loader, ok2 := e.cfg.State.(TrustLoader)
+	if !ok || !ok2 {
+		return nil
+	}
+	err := ts.TrustedContexts(ctx, anchor.Add(-features.TrustRetention), func(tenantID, userID string, c schemas.TrustedContext) error {
+		loader.LoadTrustedContext(tenantID, userID, c)
+		st.TrustedContexts++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("warm-up trusted contexts: %w", err)
+	}
+	return nil
+}
+
 // reportsActiveLock reports whether d's lock is the active lock its
-// "locked" reason names (see decide and lockedDetail).
+// "locked" reason names, or the active user_untrusted lock its
+// "trusted_context" reason names (see decide, lockedDetail and
+// trustedDetail), rather than a lock d set.
 func reportsActiveLock(d *schemas.Decision) bool {
 	prefix := string(appendLockedPrefix(nil, d.Lock))
 	for _, r := range d.Reasons {
-		if r.Rule == schemas.ReasonLocked && strings.HasPrefix(r.Detail, prefix) {
+		if (r.Rule == schemas.ReasonLocked || r.Rule == schemas.ReasonTrustedContext) && strings.HasPrefix(r.Detail, prefix) {
 			return true
 		}
 	}

@@ -60,9 +60,11 @@ type trustNetwork struct {
 	v6     bool
 }
 
-// trustNetworkOf returns the network of addr, and false for an invalid one.
+// trustNetworkOf returns the network of addr (of the IPv4 address a
+// NAT64, 6to4 or Teredo address carries, as the features' network), and
+// false for an invalid one.
 func trustNetworkOf(addr netip.Addr) (trustNetwork, bool) {
-	addr = addr.Unmap()
+	addr = KeyAddr(addr)
 	var k trustNetwork
 	switch {
 	case addr.Is4():
@@ -306,6 +308,55 @@ func (s *Store) Learn(ev *schemas.LoginEvent, f *schemas.Features) {
 	}
 	if o.hasAddr {
 		u.extra.learnNetwork(o.network, o.at)
+	}
+}
+
+// LoadTrustedContext seeds one of the trusted contexts of the user
+// (tenantID, userID; "" is the default tenant) from history
+// (warm restart): a device_id, or a network in CIDR notation (its /24 or
+// /64 is kept), trusted from c.FirstSeen and last seen at c.LastSeen. It
+// merges with what the store has; an unknown kind or a network that does
+// not parse is skipped. It implements engine.TrustLoader.
+func (s *Store) LoadTrustedContext(tenantID, userID string, c schemas.TrustedContext) {
+	if userID == "" || c.Key == "" {
+		return
+	}
+	var network trustNetwork
+	switch c.Kind {
+	case schemas.TrustedDevice:
+	case schemas.TrustedNetwork:
+		prefix, err := netip.ParsePrefix(c.Key)
+		if err != nil {
+			return
+		}
+		var ok bool
+		if network, ok = trustNetworkOf(prefix.Addr()); !ok {
+			return
+		}
+	default:
+		return
+	}
+	first, last := toEventTime(c.FirstSeen), toEventTime(c.LastSeen)
+	user := schemas.UserKey(tenantID, userID)
+	hash := s.placeString(user)
+	sh := s.users.shard(hash)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	u := sh.get(hash, user)
+	if u == nil {
+		u = new(userState)
+		sh.put(hash, strings.Clone(user), u)
+	}
+	u.lastSeen = max(u.lastSeen, last)
+	if u.extra == nil {
+		u.extra = new(userExtra)
+	}
+	for _, at := range [2]uint32{first, last} {
+		if c.Kind == schemas.TrustedDevice {
+			u.extra.learnDevice(c.Key, at)
+		} else {
+			u.extra.learnNetwork(network, at)
+		}
 	}
 }
 

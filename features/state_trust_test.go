@@ -153,3 +153,36 @@ func TestMFAFailures15m(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadTrustedContext: contexts loaded from history are trusted as if
+// learned, with their first and last seen times; bad ones are skipped.
+func TestLoadTrustedContext(t *testing.T) {
+	sc := newScorer(t)
+	first, last := t0.Add(-20*24*time.Hour), t0.Add(-2*24*time.Hour)
+	for _, c := range []schemas.TrustedContext{
+		{Kind: "device", Key: "erin-laptop", FirstSeen: first, LastSeen: last},
+		{Kind: "network", Key: "81.2.69.0/24", FirstSeen: first, LastSeen: last},
+		{Kind: "network", Key: "not a network", FirstSeen: first, LastSeen: last},
+		{Kind: "planet", Key: "mars", FirstSeen: first, LastSeen: last},
+	} {
+		sc.s.LoadTrustedContext("", "erin", c)
+	}
+	ev := testEvent(t, "erin", "81.2.69.77", true, t0)
+	ev.DeviceID = "erin-laptop"
+	if f := sc.peek(ev); !f.TrustedDevice || !f.TrustedNetwork {
+		t.Errorf("after loading: trusted device %v network %v, want both", f.TrustedDevice, f.TrustedNetwork)
+	}
+	got := sc.s.TrustedContexts("", "erin", t0)
+	want := []schemas.TrustedContext{
+		{Kind: "device", Key: "erin-laptop", FirstSeen: first, LastSeen: last},
+		{Kind: "network", Key: "81.2.69.0/24", FirstSeen: first, LastSeen: last},
+	}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("trusted contexts %+v, want %+v", got, want)
+	}
+	// Past the retention after the last seen time, they are not trusted.
+	ev.OccurredAt = last.Add(TrustRetention + time.Hour)
+	if f := sc.peek(ev); f.TrustedDevice || f.TrustedNetwork {
+		t.Errorf("past the retention: trusted device %v network %v, want neither", f.TrustedDevice, f.TrustedNetwork)
+	}
+}

@@ -110,6 +110,50 @@ func sorted[T cmp.Ordered](s []T) []T {
 	return s
 }
 
+// trustedSQL lists, per user (tenant_id, user_id), the client device_ids and networks of the
+// allowed successes since a time, with the first and last of them: the
+// trusted contexts (engine.TrustSource). Redelivered rows change neither
+// bound.
+const trustedSQL = `SELECT tenant_id, user_id, kind, key, min(occurred_at) AS first_seen, max(occurred_at) AS last_seen
+FROM
+(
+    SELECT tenant_id, user_id, 'device' AS kind, device_id AS key, occurred_at
+    FROM login_events
+    WHERE outcome = 'success' AND decision = 'allow' AND ` + notAdmin + ` AND device_id != '' AND occurred_at >= %[1]s
+    UNION ALL
+    SELECT tenant_id, user_id, 'network' AS kind, network AS key, occurred_at
+    FROM login_events
+    WHERE outcome = 'success' AND decision = 'allow' AND ` + notAdmin + ` AND network != '' AND occurred_at >= %[1]s
+)
+GROUP BY tenant_id, user_id, kind, key`
+
+// TrustedContexts streams the trusted contexts history holds: each client
+// device_id and network of the allowed successes at or after since (to the
+// second), with the first and last of those successes, per user of a
+// tenant (engine.TrustSource).
+func (w *Writer) TrustedContexts(ctx context.Context, since time.Time, fn func(tenantID, userID string, c schemas.TrustedContext) error) error {
+	rows, err := w.conn.Query(ctx, fmt.Sprintf(trustedSQL, chschema.DateTimeLiteral(since.Truncate(time.Second))))
+	if err != nil {
+		return fmt.Errorf("history: loading trusted contexts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tenant, user string
+		var c schemas.TrustedContext
+		if err := rows.Scan(&tenant, &user, &c.Kind, &c.Key, &c.FirstSeen, &c.LastSeen); err != nil {
+			return fmt.Errorf("history: loading trusted contexts: %w", err)
+		}
+		c.FirstSeen, c.LastSeen = c.FirstSeen.UTC(), c.LastSeen.UTC()
+		if err := fn(tenant, user, c); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("history: loading trusted contexts: %w", err)
+	}
+	return nil
+}
+
 // recentSQL reads the columns of a record (%[1]s) of the events since a
 // time (%[2]s), deduplicated (FINAL), in event order. The bound is a whole
 // second; Recent drops the rows before since.

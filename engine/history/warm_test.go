@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -208,6 +209,39 @@ func TestWarmSource(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("profiles\n got %+v\nwant %+v", got, want)
+		}
+	})
+
+	t.Run("trusted contexts", func(t *testing.T) {
+		list := func(since time.Time) []string {
+			var out []string
+			err := w.TrustedContexts(ctx, since, func(tenant, user string, c schemas.TrustedContext) error {
+				out = append(out, fmt.Sprintf("%s %s %s %s %s", user, c.Kind, c.Key, c.FirstSeen.Format(time.RFC3339), c.LastSeen.Format(time.RFC3339)))
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(out)
+			return out
+		}
+		at := func(tm time.Time) string { return tm.UTC().Truncate(time.Second).Format(time.RFC3339) }
+		// Allowed successes only: not a2 (a failure), a4 (challenged) or
+		// rich-1 (a failure); a3's redelivery counts once.
+		want := []string{
+			"alice device dev-a " + at(minutes(1)) + " " + at(minutes(1)),
+			"alice device dev-b " + at(a3At) + " " + at(a3At),
+			"alice network 81.2.69.0/24 " + at(minutes(1)) + " " + at(minutes(1)),
+			"alice network 90.1.2.0/24 " + at(a3At) + " " + at(a3At),
+			"bob network 198.51.100.0/24 " + at(minutes(4)) + " " + at(minutes(4)),
+			"dave network 192.0.2.0/24 " + at(T0.Add(-time.Hour)) + " " + at(T0.Add(-time.Hour)),
+		}
+		if got := list(T0.Add(-2 * time.Hour)); !slices.Equal(got, want) {
+			t.Errorf("trusted contexts\n got %q\nwant %q", got, want)
+		}
+		// Since a time: older successes are left out.
+		if got := list(minutes(2)); !slices.Equal(got, []string{want[1], want[3], want[4]}) {
+			t.Errorf("trusted contexts since +2m: %q", got)
 		}
 	})
 
