@@ -188,7 +188,8 @@ func newCappedStore(t testing.TB, users, addresses, networks, devices int) *Stor
 	return s
 }
 
-// observeAt records one attempt without enrichment and returns its
+// observeAt records one attempt without enrichment, as the engine does
+// an attempt it allows (a success teaches: Learn), and returns its
 // features.
 func observeAt(s *Store, user, ip, device string, ok bool, at time.Time) schemas.Features {
 	ev := schemas.LoginEvent{UserID: user, OccurredAt: at, Addr: netip.MustParseAddr(ip), Outcome: schemas.OutcomeFailure}
@@ -197,6 +198,7 @@ func observeAt(s *Store, user, ip, device string, ok bool, at time.Time) schemas
 	}
 	f := schemas.Features{DeviceKey: device}
 	s.Observe(&ev, &f)
+	s.Learn(&ev, &f)
 	return f
 }
 

@@ -269,22 +269,23 @@ func (u *userState) updateExtra(o *observation) {
 // and trusts its device_id and network. The engine calls it only for
 // successes it allowed, so a challenged or refused success teaches
 // nothing and its context stays unfamiliar. It does nothing for a
-// failure. It implements engine.Learner.
+// failure. It implements the Learn of engine.State.
 func (s *Store) Learn(ev *schemas.LoginEvent, f *schemas.Features) {
 	if !ev.Success() {
 		return
 	}
 	var o observation
-	o.set(ev, schemas.UserKey(ev.TenantID, ev.UserID), f)
-	sh := s.users.shard(o.userHash)
-	sh.mu.Lock()
+	user := schemas.UserKey(ev.TenantID, ev.UserID)
+	o.set(ev, user, f)
+	sh, u := s.lockUser(user, o.at)
 	defer sh.mu.Unlock()
-	u := sh.get(o.userHash, ev.UserID)
 	if u == nil {
-		u = new(userState)
-		sh.put(o.userHash, strings.Clone(ev.UserID), u)
+		return // a new user refused at the cap
 	}
 	u.lastSeen = max(u.lastSeen, o.at)
+	if !u.hasProfile {
+		s.profiles.Add(1)
+	}
 	p := u.startProfile()
 	found := p.lookup(&o.keys)
 	if !p.noteFound(&found, missingKinds(&o.keys, &found), o.at) {
@@ -309,6 +310,28 @@ func (s *Store) Learn(ev *schemas.LoginEvent, f *schemas.Features) {
 	if o.hasAddr {
 		u.extra.learnNetwork(o.network, o.at)
 	}
+}
+
+// lockUser locks the shard of user (a user key, schemas.UserKey) and
+// returns it with the user's state,
+// adding a missing user as Observe does (making room under the users' cap
+// at event time at); the state is nil when the cap refuses the new user.
+// The caller unlocks the shard.
+func (s *Store) lockUser(user string, at uint32) (*tableShard[string, userState], *userState) {
+	hash := s.placeString(user)
+	sh := s.users.shard(hash)
+	sh.mu.Lock()
+	u := sh.get(hash, user)
+	if u == nil {
+		evicted, ok := s.users.makeRoom(sh, func(u *userState) (uint32, bool) { return s.userMayGo(u, at) })
+		if !ok {
+			return sh, nil
+		}
+		s.evictedUser(evicted)
+		u = new(userState)
+		sh.put(hash, strings.Clone(user), u)
+	}
+	return sh, u
 }
 
 // LoadTrustedContext seeds one of the trusted contexts of the user
@@ -337,15 +360,10 @@ func (s *Store) LoadTrustedContext(tenantID, userID string, c schemas.TrustedCon
 		return
 	}
 	first, last := toEventTime(c.FirstSeen), toEventTime(c.LastSeen)
-	user := schemas.UserKey(tenantID, userID)
-	hash := s.placeString(user)
-	sh := s.users.shard(hash)
-	sh.mu.Lock()
+	sh, u := s.lockUser(schemas.UserKey(tenantID, userID), last)
 	defer sh.mu.Unlock()
-	u := sh.get(hash, user)
 	if u == nil {
-		u = new(userState)
-		sh.put(hash, strings.Clone(user), u)
+		return // a new user refused at the cap
 	}
 	u.lastSeen = max(u.lastSeen, last)
 	if u.extra == nil {
