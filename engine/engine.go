@@ -860,7 +860,7 @@ func ParseLockKey(scope schemas.LockScope, tenant, key string) (lockKey, bool) {
 		return lockKey{}, false
 	}
 	switch scope {
-	case schemas.ScopeUser:
+	case schemas.ScopeUser, schemas.ScopeUserUntrusted:
 		return lockKey{scope: scope, a: schemas.UserKey(tenant, key)}, len(key) <= schemas.MaxUserIDLen
 	case schemas.ScopeDevice:
 		return lockKey{scope: scope, a: key}, len(key) <= schemas.MaxDeviceIDLen

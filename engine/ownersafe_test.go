@@ -364,3 +364,17 @@ func TestWarmUpKeepsOwnerSafeState(t *testing.T) {
 		t.Errorf("an untrusted context after the restart: %s, want lockout", d.Decision)
 	}
 }
+
+// TestParseUserUntrustedLockKey: a user_untrusted key is the user id
+// alone, as a user key, also when the id holds a "|" (not a user_ip key).
+func TestParseUserUntrustedLockKey(t *testing.T) {
+	for _, key := range []string{"alice", "team|alice", "alice@example.com"} {
+		k, ok := ParseLockKey(schemas.ScopeUserUntrusted, "", key)
+		if !ok || k.scope != schemas.ScopeUserUntrusted || k.a != key || k.b != "" || k.String() != key {
+			t.Errorf("ParseLockKey(user_untrusted, %q) = %+v, %v; want the user id as the key", key, k, ok)
+		}
+	}
+	if _, ok := ParseLockKey(schemas.ScopeUserUntrusted, "", strings.Repeat("x", schemas.MaxUserIDLen+1)); ok {
+		t.Error("a user_untrusted key longer than a user id was accepted")
+	}
+}
