@@ -358,7 +358,7 @@ func isRuleFileRoot(root *yaml.Node) bool {
 var ruleIDPattern = regexp.MustCompile(`^[a-z0-9_]+$`)
 
 // reservedIDs are names decisions already use for other things.
-var reservedIDs = []string{LockRuleScore, schemas.ReasonLocked, schemas.ReasonSharedAddress}
+var reservedIDs = []string{LockRuleScore, schemas.ReasonLocked, schemas.ReasonSharedAddress, schemas.ReasonTrustedContext}
 
 // rule parses and compiles one rule; nil when it has errors (recorded).
 func (p *fileParser) rule(n *yaml.Node) *Rule {
