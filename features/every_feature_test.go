@@ -36,6 +36,7 @@ func TestEveryFeatureIsFilled(t *testing.T) {
 		add(fmt.Sprintf("crowd%d", i), sfV4, true, 9*time.Minute+time.Duration(i)*time.Second, nil)
 	}
 	add("u1", londonV4, false, 8*time.Minute, func(ev *schemas.LoginEvent) { ev.AuthMethod = "mfa"; ev.FailureReason = "mfa_failed" })
+	add("u1", londonV4, true, 9*time.Minute, func(ev *schemas.LoginEvent) { ev.TenantID = "acme"; ev.DeviceID = "d1" })
 	filled := map[string]bool{}
 	typ := reflect.TypeFor[schemas.Features]()
 	for _, ev := range events {

@@ -186,3 +186,23 @@ func TestLoadTrustedContext(t *testing.T) {
 		t.Errorf("past the retention: trusted device %v network %v, want neither", f.TrustedDevice, f.TrustedNetwork)
 	}
 }
+
+// TestTrustIsPerTenant: bob of acme's trusted laptop and home network
+// are not trusted for bob of globex, nor for the default tenant's bob.
+func TestTrustIsPerTenant(t *testing.T) {
+	sc := newScorer(t)
+	home := testEvent(t, "bob", londonV4, true, t0)
+	home.TenantID, home.DeviceID = "acme", "bob-laptop"
+	sc.observe(home)
+	for _, tenant := range []string{"acme", "globex", ""} {
+		ev := testEvent(t, "bob", londonV4, true, t0.Add(time.Hour))
+		ev.TenantID, ev.DeviceID = tenant, "bob-laptop"
+		f := sc.peek(ev)
+		if want := tenant == "acme"; f.TrustedDevice != want || f.TrustedNetwork != want {
+			t.Errorf("tenant %q: trusted device %v network %v, want %v", tenant, f.TrustedDevice, f.TrustedNetwork, want)
+		}
+		if got := len(sc.s.TrustedContexts(tenant, "bob", t0.Add(time.Hour))); (got > 0) != (tenant == "acme") {
+			t.Errorf("tenant %q: %d trusted contexts listed", tenant, got)
+		}
+	}
+}

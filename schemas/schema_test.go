@@ -119,7 +119,7 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 // exactly LockScopes, in its order, and each is Valid.
 func TestLockScopeEnumIsLockScopes(t *testing.T) {
 	var decision rawSchema
-	mustUnmarshal(t, DecisionSchema, &decision)
+	mustUnmarshal(t, DecisionSchema(), &decision)
 	var lock struct {
 		Properties struct {
 			Scope struct {
