@@ -446,9 +446,14 @@ func ipDependent(d *schemas.Decision) bool {
 	return false
 }
 
-// ipRules are the shipped rules over per-address counters
-// (rules/default/network.yaml), which count events of every partition.
-var ipRules = map[string]bool{"credential_stuffing": true, "password_spray": true}
+// ipRules are the shipped rules and reasons over state that counts events
+// of every partition: per-address, per-network and per-ASN counters
+// (rules/default/network.yaml), the shared-address fallback that reads
+// them, and attack mode's platform-wide signals.
+var ipRules = map[string]bool{
+	"credential_stuffing": true, "password_spray": true, "network_spray": true, "hosting_stuffing": true,
+	schemas.ReasonSharedAddress: true, "attack_mode_unfamiliar": true,
+}
 
 // countByScope summarises lock keys by scope.
 func countByScope(keys map[lockKey]string) string {
@@ -457,7 +462,7 @@ func countByScope(keys map[lockKey]string) string {
 		n[k.scope]++
 	}
 	var parts []string
-	for _, s := range []schemas.LockScope{schemas.ScopeUser, schemas.ScopeUserIP, schemas.ScopeIP, schemas.ScopeDevice} {
+	for _, s := range schemas.LockScopes() {
 		if n[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", s, n[s]))
 		}
