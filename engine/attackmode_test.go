@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -28,7 +28,7 @@ const attackModeRule = "attack_mode_unfamiliar"
 type attackRig struct {
 	t   *testing.T
 	eng *engine.Engine
-	gen *traffic.Generator
+	gen *loadgen.Generator
 	// home is each ordinary user's city, from their scored logins.
 	home map[string]string
 	logs *bytes.Buffer // the engine's log
@@ -61,7 +61,7 @@ func newAttackRig(t *testing.T) *attackRig {
 	}
 	// Ordinary logins only: the generator's own attack mix would be
 	// part of the baseline.
-	gen := traffic.New(traffic.Config{Users: 3000, Seed: 18, AttackShare: 1e-12})
+	gen := loadgen.New(loadgen.Config{Users: 3000, Seed: 18, AttackShare: 1e-12})
 	return &attackRig{t: t, eng: eng, gen: gen, home: map[string]string{}, logs: logs}
 }
 
@@ -139,11 +139,11 @@ func TestAttackModeCatchesResidentialStuffing(t *testing.T) {
 		if i%5 < 2 { // 40 % of the list are not accounts here
 			user, reason = fmt.Sprintf("leaked-%05d", i), "unknown_user"
 		}
-		cities := traffic.Cities()
+		cities := loadgen.Cities()
 		if city == "" {
 			city = cities[i%len(cities)].Name
 		}
-		addr, ok := traffic.CityAddr(city, 1+(i*257)%4000, false)
+		addr, ok := loadgen.CityAddr(city, 1+(i*257)%4000, false)
 		if !ok {
 			t.Fatalf("no address %d in %s", i, city)
 		}

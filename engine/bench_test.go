@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -39,7 +39,7 @@ var benchT0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 // long benchmark never scores an event_id twice (a duplicate is answered
 // from the dedupe table and would flatter the numbers).
 type benchTraffic struct {
-	gen    *traffic.Generator
+	gen    *loadgen.Generator
 	at     time.Time
 	events []schemas.LoginEvent
 	raw    [][]byte // the events as the gateway sends them
@@ -50,7 +50,7 @@ type benchTraffic struct {
 
 func newBenchTraffic(b *testing.B) *benchTraffic {
 	b.Helper()
-	t := &benchTraffic{gen: traffic.New(traffic.Config{Users: benchUsers, Seed: 7}), at: benchT0}
+	t := &benchTraffic{gen: loadgen.New(loadgen.Config{Users: benchUsers, Seed: 7}), at: benchT0}
 	t.refill(b)
 	return t
 }

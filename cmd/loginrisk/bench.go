@@ -28,7 +28,7 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 )
 
 // Stages of `loginrisk bench`, as named by --skip.
@@ -204,7 +204,7 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 	fmt.Fprintf(b.stderr, "bench: %d events, %d users, %d partitions; %s; history %s; geoip %s\n",
 		o.events, o.users, o.partitions, b.brokerOr("no Kafka"), b.historyWhat(), b.cfg.GeoIP.describe())
 
-	gen := traffic.New(traffic.Config{Users: o.users, Seed: o.seed})
+	gen := loadgen.New(loadgen.Config{Users: o.users, Seed: o.seed})
 	b.data = generateEvents(gen, o.events, o.genRate, time.Now(), b.stderr)
 
 	steps := []struct {
@@ -305,7 +305,7 @@ type benchLine struct{ value, key []byte }
 
 // generateEvents makes n events of the demo mix whose event times are
 // spread at rate per second and end at end.
-func generateEvents(gen *traffic.Generator, n, rate int, end time.Time, stderr io.Writer) *benchEvents {
+func generateEvents(gen *loadgen.Generator, n, rate int, end time.Time, stderr io.Writer) *benchEvents {
 	bar := newProgress(stderr, "generate", int64(n))
 	step := time.Second / time.Duration(rate)
 	at := end.Add(-time.Duration(n) * step)
@@ -603,7 +603,7 @@ func storeMax(v *atomic.Int64, n int64) {
 // it was published). Decisions are read back between the phases, not
 // during them, so the reading does not compete with the engine for the
 // CPU.
-func (b *bench) endToEnd(ctx context.Context, gen *traffic.Generator) error {
+func (b *bench) endToEnd(ctx context.Context, gen *loadgen.Generator) error {
 	serveCtx, stopServe := context.WithCancel(ctx)
 	defer stopServe()
 	served := make(chan error, 1)
@@ -734,7 +734,7 @@ func waitOrServeEnded(ctx context.Context, served chan error, d time.Duration) e
 // message timestamp, so a producer that falls behind shows as latency
 // instead of hiding it. due, when not nil, collects the due time by
 // event_id.
-func (b *bench) produceAtRate(ctx context.Context, gen *traffic.Generator, rate int, d time.Duration, due map[string]time.Time) (int64, error) {
+func (b *bench) produceAtRate(ctx context.Context, gen *loadgen.Generator, rate int, d time.Duration, due map[string]time.Time) (int64, error) {
 	b.produceLag = b.produceLag[:0]
 	w := newEventWriter(b.cfg.Kafka.Brokers, b.cfg.Kafka.EventsTopic)
 	defer w.Close()

@@ -24,7 +24,7 @@ import (
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/history"
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -201,7 +201,7 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 	go func() { defer close(watchDone); d.watchDecisions(watchCtx) }()
 
 	fmt.Fprintf(d.stderr, "demo: %d users, %d attempts/s for %s; attacks: %s\n", users, rate, duration,
-		strings.Join(traffic.New(traffic.Config{Users: 1, Seed: seed}).Scenarios(), ", "))
+		strings.Join(loadgen.New(loadgen.Config{Users: 1, Seed: seed}).Scenarios(), ", "))
 	produceErr := d.produce(ctx, duration, rate, users, seed)
 
 	// Wait for every valid event's decision to come back, then stop.
@@ -237,7 +237,7 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 func (d *demo) produce(ctx context.Context, duration time.Duration, rate, users int, seed uint64) error {
 	w := newEventWriter(d.cfg.Kafka.Brokers, d.cfg.Kafka.EventsTopic)
 	defer w.Close()
-	gen := traffic.New(traffic.Config{Users: users, Seed: seed})
+	gen := loadgen.New(loadgen.Config{Users: users, Seed: seed})
 	start := time.Now()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()

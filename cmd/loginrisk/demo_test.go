@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 )
 
 // make demo writes history to a ClickHouse on this machine when there is
@@ -71,8 +71,8 @@ func TestDemoKeepsItsPromise(t *testing.T) {
 		t.Errorf("the demo does not say it uses the test GeoIP databases:\n%s", stderr)
 	}
 	fired := demoRulesFired(t, stdout)
-	caught := traffic.New(traffic.Config{Users: 1, Seed: 1}).CaughtBy()
-	for _, attack := range traffic.New(traffic.Config{Users: 1, Seed: 1}).Scenarios() {
+	caught := loadgen.New(loadgen.Config{Users: 1, Seed: 1}).CaughtBy()
+	for _, attack := range loadgen.New(loadgen.Config{Users: 1, Seed: 1}).Scenarios() {
 		if !strings.Contains(stderr, attack) {
 			t.Errorf("attack %s is not announced:\n%s", attack, stderr)
 		}

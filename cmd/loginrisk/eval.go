@@ -9,8 +9,8 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/eval"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/offline"
-	"github.com/loginrisk/loginrisk/engine/traffic"
 )
 
 // cmdEval scores labelled events the way replay does, beside a
@@ -30,7 +30,7 @@ func cmdEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	if *generate != "" {
-		n, err := eval.Generate(*generate, traffic.LabelledConfig{Seed: *seed, Scale: *scale})
+		n, err := eval.Generate(*generate, loadgen.LabelledConfig{Seed: *seed, Scale: *scale})
 		if err != nil {
 			return err
 		}

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/loginrisk/loginrisk/engine/eval"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/offline"
-	"github.com/loginrisk/loginrisk/engine/traffic"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -77,7 +77,7 @@ func TestEvalAgreesWithReplay(t *testing.T) {
 	if got != wantOut.String() {
 		t.Errorf("eval output differs from the table built from replay's decisions:\n%s\nwant\n%s", got, wantOut.String())
 	}
-	for _, k := range traffic.LabelledKinds() {
+	for _, k := range loadgen.LabelledKinds() {
 		if !strings.Contains(got, "| "+k.Name+" | engine |") {
 			t.Errorf("eval output has no engine row for %s", k.Name)
 		}

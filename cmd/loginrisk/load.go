@@ -15,8 +15,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/loginrisk/loginrisk/engine/httpapi"
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 )
 
 // loadKinds are the request kinds `loginrisk load --what` sends.
@@ -40,7 +39,7 @@ type loadReport struct {
 }
 
 // cmdLoad is `loginrisk load`: an open-loop HTTP load generator against a
-// loginrisk API on this machine (httpapi.Load), reporting requests/s and
+// loginrisk API on this machine (loadgen.HTTP), reporting requests/s and
 // latency percentiles. The requests are the traffic generator's demo mix:
 // score bodies with fresh event ids, status lookups of its users and
 // addresses.
@@ -67,10 +66,10 @@ func cmdLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if *users < 1 {
 		return errors.New("load: --users must be positive")
 	}
-	cfg := httpapi.LoadConfig{URL: *base, Token: *token, Rate: *rate, Duration: *duration, Concurrency: *concurrency}
+	cfg := loadgen.HTTPConfig{URL: *base, Token: *token, Rate: *rate, Duration: *duration, Concurrency: *concurrency}
 	n := int(float64(*rate) * duration.Seconds())
-	if n > httpapi.MaxLoadRequests {
-		n = httpapi.MaxLoadRequests // Validate says what is wrong
+	if n > loadgen.MaxHTTPRequests {
+		n = loadgen.MaxHTTPRequests // Validate says what is wrong
 	}
 	reqs, err := loadRequests(*what, n, *users, *seed)
 	if err != nil {
@@ -88,7 +87,7 @@ func cmdLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	// would be charged to the server's latency.
 	runtime.GC()
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	res, err := httpapi.Load(ctx, cfg)
+	res, err := loadgen.HTTP(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -114,7 +113,7 @@ func loadRequests(what string, n, users int, seed uint64) ([][]byte, error) {
 	var run [6]byte
 	_, _ = rand.Read(run[:])
 	prefix := "load-" + hex.EncodeToString(run[:]) + "-"
-	gen := traffic.New(traffic.Config{Users: users, Seed: seed})
+	gen := loadgen.New(loadgen.Config{Users: users, Seed: seed})
 	now := time.Now().UTC()
 	out := make([][]byte, n)
 	for i := range out {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -29,7 +29,7 @@ func writeTraffic(t *testing.T, n int) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "events.ndjson")
 	var buf bytes.Buffer
-	g := traffic.New(traffic.Config{Users: 500, Seed: 42})
+	g := loadgen.New(loadgen.Config{Users: 500, Seed: 42})
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	var line []byte
 	for i := range n {

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/offline"
-	"github.com/loginrisk/loginrisk/engine/traffic"
 	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -50,7 +50,7 @@ func shippedLane(t *testing.T) offline.Lane {
 
 // attackRun adds n failed attempts on distinct accounts from addr, spread
 // evenly over span from start; every tenth name does not exist.
-func attackRun(events []schemas.LoginEvent, labels map[string]traffic.Label, kind, addr string, start time.Time, span time.Duration, n int) []schemas.LoginEvent {
+func attackRun(events []schemas.LoginEvent, labels map[string]loadgen.Label, kind, addr string, start time.Time, span time.Duration, n int) []schemas.LoginEvent {
 	for i := range n {
 		ev := schemas.LoginEvent{EventID: fmt.Sprintf("%s-%03d", kind, i), OccurredAt: start.Add(span * time.Duration(i) / time.Duration(n)),
 			UserID: fmt.Sprintf("%s-target-%03d", kind, i), Outcome: schemas.OutcomeFailure, IP: addr, FailureReason: "bad_password",
@@ -59,7 +59,7 @@ func attackRun(events []schemas.LoginEvent, labels map[string]traffic.Label, kin
 			ev.FailureReason = "unknown_user"
 		}
 		events = append(events, ev)
-		labels[ev.EventID] = traffic.Label{EventID: ev.EventID, Kind: kind, Campaign: kind, Attack: true}
+		labels[ev.EventID] = loadgen.Label{EventID: ev.EventID, Kind: kind, Campaign: kind, Attack: true}
 	}
 	return events
 }
@@ -78,7 +78,7 @@ func attackRun(events []schemas.LoginEvent, labels map[string]traffic.Label, kin
 //
 // No user of the office, the carrier NAT or the campus may be refused.
 func TestCrowdsAreNeverLockedOut(t *testing.T) {
-	events, labelList := traffic.Labelled(traffic.LabelledConfig{Seed: 1, Scale: 1})
+	events, labelList := loadgen.Labelled(loadgen.LabelledConfig{Seed: 1, Scale: 1})
 	labels := Labels{}
 	var office string
 	for _, l := range labelList {

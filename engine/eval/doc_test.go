@@ -7,17 +7,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 )
 
 // TestDetectionDocDescribesEveryKind keeps docs/detection.md's scenario
-// table in step with traffic.LabelledKinds.
+// table in step with loadgen.LabelledKinds.
 func TestDetectionDocDescribesEveryKind(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "detection.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range traffic.LabelledKinds() {
+	for _, k := range loadgen.LabelledKinds() {
 		attack := map[bool]string{true: "yes", false: "no"}[k.Attack]
 		row := fmt.Sprintf("| `%s` | %s | %s |", k.Name, attack, k.Doc)
 		if !strings.Contains(string(doc), row) {

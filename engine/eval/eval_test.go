@@ -13,8 +13,8 @@ import (
 	"github.com/loginrisk/loginrisk/engine/testkit"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/offline"
-	"github.com/loginrisk/loginrisk/engine/traffic"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -39,8 +39,8 @@ const (
 
 func TestTallyOnAHandMadeFixture(t *testing.T) {
 	tally := NewTally("a", "b")
-	spray := func(c string) traffic.Label { return traffic.Label{Kind: "spray", Campaign: c, Attack: true} }
-	office := traffic.Label{Kind: "office"}
+	spray := func(c string) loadgen.Label { return loadgen.Label{Kind: "spray", Campaign: c, Attack: true} }
+	office := loadgen.Label{Kind: "office"}
 	// Campaign c1: system a challenges its 3rd attempt, b never reacts;
 	// its one success (4th) is challenged by a only; a never refuses
 	// an attempt of it.
@@ -162,16 +162,16 @@ func TestRunScoresLikeReplay(t *testing.T) {
 	eng, store := testkit.Engine(t, "", engine.Config{})
 	var in bytes.Buffer
 	labels := Labels{}
-	add := func(ev *schemas.LoginEvent, l traffic.Label) {
+	add := func(ev *schemas.LoginEvent, l loadgen.Label) {
 		fmt.Fprintf(&in, `{"event_id":%q,"occurred_at":%q,"user_id":%q,"outcome":%q,"ip":%q}`+"\n",
 			ev.EventID, ev.OccurredAt.Format(time.RFC3339Nano), ev.UserID, ev.Outcome, ev.IP)
 		l.EventID = ev.EventID
 		labels[ev.EventID] = l
 	}
 	for i := range 8 {
-		add(attemptAt(i*10, "alice", "45.33.4.10", false), traffic.Label{Kind: "burst", Campaign: "b1", Attack: true})
+		add(attemptAt(i*10, "alice", "45.33.4.10", false), loadgen.Label{Kind: "burst", Campaign: "b1", Attack: true})
 	}
-	add(attemptAt(100, "alice", "81.2.69.160", true), traffic.Label{Kind: "owner"})
+	add(attemptAt(100, "alice", "81.2.69.160", true), loadgen.Label{Kind: "owner"})
 	in.WriteString(`{"event_id":"unlabelled","occurred_at":"2026-11-02T09:05:00Z","user_id":"carol","outcome":"success","ip":"81.2.69.161"}` + "\n")
 	var errw bytes.Buffer
 	report, err := Run(context.Background(), offline.NewNDJSON(&in, &errw), offline.Lane{Engine: eng, State: store}, labels)

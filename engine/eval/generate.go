@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 )
 
 // The files Generate writes in its folder.
@@ -17,11 +17,11 @@ const (
 	LabelsFile = "labels.ndjson"
 )
 
-// Generate writes the labelled scenario traffic of cfg (traffic.Labelled)
+// Generate writes the labelled scenario traffic of cfg (loadgen.Labelled)
 // into dir, as EventsFile and LabelsFile, and returns how many events it
 // wrote.
-func Generate(dir string, cfg traffic.LabelledConfig) (int, error) {
-	events, labels := traffic.Labelled(cfg)
+func Generate(dir string, cfg loadgen.LabelledConfig) (int, error) {
+	events, labels := loadgen.Labelled(cfg)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, fmt.Errorf("generating scenarios: %w", err)
 	}

@@ -13,7 +13,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 )
 
 // ErrBadLabels is wrapped by the error for a labels file that cannot be
@@ -21,7 +21,7 @@ import (
 var ErrBadLabels = errors.New("bad labels")
 
 // Labels maps an event_id to its label.
-type Labels map[string]traffic.Label
+type Labels map[string]loadgen.Label
 
 // maxLabelLine bounds one line of a labels file.
 const maxLabelLine = 64 << 10
@@ -63,8 +63,8 @@ func ReadLabels(r io.Reader) (Labels, error) {
 }
 
 // parseLabel decodes one line, naming the field that is wrong.
-func parseLabel(line []byte) (traffic.Label, error) {
-	var l traffic.Label
+func parseLabel(line []byte) (loadgen.Label, error) {
+	var l loadgen.Label
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(line, &fields); err != nil {
 		return l, fmt.Errorf("not a JSON object: %v", err)
@@ -105,7 +105,7 @@ func parseLabel(line []byte) (traffic.Label, error) {
 }
 
 // WriteLabels writes labels as NDJSON, one per line, in order.
-func WriteLabels(w io.Writer, labels []traffic.Label) error {
+func WriteLabels(w io.Writer, labels []loadgen.Label) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	for i := range labels {

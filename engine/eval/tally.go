@@ -3,7 +3,7 @@ package eval
 import (
 	"slices"
 
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -45,7 +45,7 @@ func NewTally(systems ...string) *Tally {
 }
 
 // Add records one attempt's verdicts, one per system in NewTally's order.
-func (t *Tally) Add(ev *schemas.LoginEvent, l traffic.Label, verdicts ...schemas.Verdict) {
+func (t *Tally) Add(ev *schemas.LoginEvent, l loadgen.Label, verdicts ...schemas.Verdict) {
 	k := t.kinds[l.Kind]
 	if k == nil {
 		k = &kindTally{attack: l.Attack, bySystem: map[string]*sysTally{}}

@@ -10,8 +10,8 @@ import (
 	"github.com/loginrisk/loginrisk/engine/testkit"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/offline"
-	"github.com/loginrisk/loginrisk/engine/traffic"
 	"github.com/loginrisk/loginrisk/features"
 )
 
@@ -22,7 +22,7 @@ import (
 // the engine took them for one traveller.
 func TestTwoTenantsAreTwoPeople(t *testing.T) {
 	const kind = "two_tenants"
-	events, labels := traffic.Labelled(traffic.LabelledConfig{Seed: 1, Scale: 0.2})
+	events, labels := loadgen.Labelled(loadgen.LabelledConfig{Seed: 1, Scale: 0.2})
 	var in bytes.Buffer
 	kept := Labels{}
 	enc := json.NewEncoder(&in)

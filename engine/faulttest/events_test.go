@@ -17,7 +17,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -41,7 +41,7 @@ func generateEvents(t *testing.T, n int, seed uint64) *eventSet {
 // generateEventsAt is generateEvents with the first event at base.
 func generateEventsAt(t *testing.T, n int, seed uint64, base time.Time) *eventSet {
 	t.Helper()
-	g := traffic.New(traffic.Config{Seed: seed})
+	g := loadgen.New(loadgen.Config{Seed: seed})
 	base = base.Truncate(time.Millisecond)
 	es := &eventSet{events: make([]schemas.LoginEvent, n), lines: make([][]byte, n), byID: make(map[string]int, n)}
 	for i := range n {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -25,7 +25,7 @@ func TestWarmUpKeepsTenantsApart(t *testing.T) {
 	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
 	ctx := testContext(t)
 	base := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Second)
-	addr := func(city string, n int) string { a, _ := traffic.CityAddr(city, n, false); return a.String() }
+	addr := func(city string, n int) string { a, _ := loadgen.CityAddr(city, n, false); return a.String() }
 	var evs []*schemas.LoginEvent
 	add := func(tenant, user, ip string, at time.Duration, outcome schemas.Outcome) {
 		ev := &schemas.LoginEvent{EventID: fmt.Sprintf("%s-%s-%d", tenant, user, len(evs)), OccurredAt: base.Add(at), TenantID: tenant,

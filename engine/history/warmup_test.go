@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/engine/traffic"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -69,8 +69,8 @@ func TestWarmUpInEventTime(t *testing.T) {
 	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
 	ctx := testContext(t)
 	base := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Second)
-	london := func(n int) string { a, _ := traffic.CityAddr("London", n, false); return a.String() }
-	paris := func(n int) string { a, _ := traffic.CityAddr("Paris", n, false); return a.String() }
+	london := func(n int) string { a, _ := loadgen.CityAddr("London", n, false); return a.String() }
+	paris := func(n int) string { a, _ := loadgen.CityAddr("Paris", n, false); return a.String() }
 	var evs []*schemas.LoginEvent
 	add := func(id, user, ip string, at time.Duration, outcome schemas.Outcome) {
 		ev := &schemas.LoginEvent{EventID: id, OccurredAt: base.Add(at), UserID: user, IP: ip, Outcome: outcome, UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}

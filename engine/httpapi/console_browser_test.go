@@ -20,8 +20,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/testkit"
-	"github.com/loginrisk/loginrisk/engine/traffic"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -55,8 +55,8 @@ func chromiumPath(t *testing.T) string {
 // attacks (brute force, stuffing, spraying) between minutes 6 and 9.
 func (f *fixture) playTraffic() {
 	f.t.Helper()
-	calm := traffic.New(traffic.Config{Users: 400, Seed: 7, AttackShare: 0.04})
-	attacks := traffic.New(traffic.Config{Users: 400, Seed: 8, AttackShare: 1})
+	calm := loadgen.New(loadgen.Config{Users: 400, Seed: 7, AttackShare: 0.04})
+	attacks := loadgen.New(loadgen.Config{Users: 400, Seed: 8, AttackShare: 1})
 	start := testNow.Add(-engine.FeedWindow + time.Second)
 	burstFrom, burstTo := start.Add(6*time.Minute), start.Add(9*time.Minute)
 	score := func(ev schemas.LoginEvent) {

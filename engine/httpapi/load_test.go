@@ -3,8 +3,8 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 )
@@ -16,21 +16,21 @@ func TestLoad(t *testing.T) {
 	}
 	tests := []struct {
 		name       string
-		cfg        LoadConfig
+		cfg        loadgen.HTTPConfig
 		wantCode   int
 		wantErrors bool
 	}{
-		{name: "score", cfg: LoadConfig{Token: scoreToken, Body: body, Rate: 400, Duration: 250 * time.Millisecond, Concurrency: 8}, wantCode: 200},
-		{name: "status", cfg: LoadConfig{Token: readToken, Method: "GET", Path: "/v1/users/user-1/status", Rate: 400, Duration: 250 * time.Millisecond}, wantCode: 200},
-		{name: "status per request", cfg: LoadConfig{Token: readToken, Method: "GET", PathOf: func(i int) string { return fmt.Sprintf("/v1/ips/198.18.0.%d/status", i%200+1) }, Rate: 400, Duration: 250 * time.Millisecond}, wantCode: 200},
-		{name: "bad path per request", cfg: LoadConfig{Token: readToken, Method: "GET", PathOf: func(i int) string { return "/v1/ips/not-an-ip/status" }, Rate: 200, Duration: 100 * time.Millisecond}, wantCode: 400, wantErrors: true},
-		{name: "wrong token", cfg: LoadConfig{Token: "not-a-token-0123456789", Body: body, Rate: 200, Duration: 100 * time.Millisecond}, wantCode: 401, wantErrors: true},
+		{name: "score", cfg: loadgen.HTTPConfig{Token: scoreToken, Body: body, Rate: 400, Duration: 250 * time.Millisecond, Concurrency: 8}, wantCode: 200},
+		{name: "status", cfg: loadgen.HTTPConfig{Token: readToken, Method: "GET", Path: "/v1/users/user-1/status", Rate: 400, Duration: 250 * time.Millisecond}, wantCode: 200},
+		{name: "status per request", cfg: loadgen.HTTPConfig{Token: readToken, Method: "GET", PathOf: func(i int) string { return fmt.Sprintf("/v1/ips/198.18.0.%d/status", i%200+1) }, Rate: 400, Duration: 250 * time.Millisecond}, wantCode: 200},
+		{name: "bad path per request", cfg: loadgen.HTTPConfig{Token: readToken, Method: "GET", PathOf: func(i int) string { return "/v1/ips/not-an-ip/status" }, Rate: 200, Duration: 100 * time.Millisecond}, wantCode: 400, wantErrors: true},
+		{name: "wrong token", cfg: loadgen.HTTPConfig{Token: "not-a-token-0123456789", Body: body, Rate: 200, Duration: 100 * time.Millisecond}, wantCode: 401, wantErrors: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := f.eng.Metrics().EventsTotal.Load()
 			tc.cfg.URL = f.ts.URL
-			res, err := Load(context.Background(), tc.cfg)
+			res, err := loadgen.HTTP(context.Background(), tc.cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,47 +57,13 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-func TestLoadConfigValidate(t *testing.T) {
-	tests := []struct {
-		name    string
-		cfg     LoadConfig
-		wantErr string
-	}{
-		{name: "loopback v4", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Rate: 10, Duration: time.Second}},
-		{name: "loopback v6", cfg: LoadConfig{URL: "http://[::1]:8080", Rate: 10, Duration: time.Second}},
-		{name: "localhost", cfg: LoadConfig{URL: "https://localhost:8443", Rate: 10, Duration: time.Second}},
-		{name: "private address", cfg: LoadConfig{URL: "http://10.0.0.5:8080", Rate: 10, Duration: time.Second}, wantErr: "not a loopback"},
-		{name: "public name", cfg: LoadConfig{URL: "http://example.com", Rate: 10, Duration: time.Second}, wantErr: "not a loopback"},
-		{name: "not a url", cfg: LoadConfig{URL: "127.0.0.1:8080", Rate: 10, Duration: time.Second}, wantErr: "not an http"},
-		{name: "no rate", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Duration: time.Second}, wantErr: "rate 0"},
-		{name: "rate too high", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Rate: MaxLoadRate + 1, Duration: time.Second}, wantErr: "rate"},
-		{name: "no duration", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Rate: 10}, wantErr: "duration"},
-		{name: "too long", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Rate: 10, Duration: time.Hour}, wantErr: "duration"},
-		{name: "too many requests", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Rate: MaxLoadRate, Duration: MaxLoadDuration}, wantErr: "more than"},
-		{name: "relative path", cfg: LoadConfig{URL: "http://127.0.0.1:8080", Path: "v1/score", Rate: 10, Duration: time.Second}, wantErr: "must start with /"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := tc.cfg
-			cfg.setDefaults()
-			err := cfg.Validate()
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("Validate: %v", err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("Validate: %v, want an error containing %q", err, tc.wantErr)
-			}
-		})
-	}
-}
-
 // Over HTTPS (or with a given Transport) the load goes through net/http,
 // per-request paths included.
 func TestLoadOverTLS(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	ts := httptest.NewTLSServer(f.srv.Handler())
 	defer ts.Close()
-	res, err := Load(context.Background(), LoadConfig{URL: ts.URL, Token: readToken, Method: "GET", Transport: ts.Client().Transport,
+	res, err := loadgen.HTTP(context.Background(), loadgen.HTTPConfig{URL: ts.URL, Token: readToken, Method: "GET", Transport: ts.Client().Transport,
 		PathOf: func(i int) string { return fmt.Sprintf("/v1/users/user-%d/status", i%10) }, Rate: 400, Duration: 250 * time.Millisecond, Concurrency: 4})
 	if err != nil {
 		t.Fatal(err)

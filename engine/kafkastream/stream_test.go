@@ -18,8 +18,8 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/testkit"
-	"github.com/loginrisk/loginrisk/engine/traffic"
 	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -80,7 +80,7 @@ type step struct {
 
 func addr(t *testing.T, city string, n int) string {
 	t.Helper()
-	a, ok := traffic.CityAddr(city, n, false)
+	a, ok := loadgen.CityAddr(city, n, false)
 	if !ok {
 		t.Fatalf("no test network for %s", city)
 	}
@@ -105,7 +105,7 @@ func TestStreamScriptedDecisions(t *testing.T) {
 	eng := newEngine(t, engine.Recorder{Publisher: stream}, stream)
 
 	base := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Second)
-	london, attacker := addr(t, "London", 10), traffic.HostingAddr(7).String()
+	london, attacker := addr(t, "London", 10), loadgen.HostingAddr(7).String()
 	browser := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 	ev := func(id string, at time.Time, user, ip string, ok bool, device string) schemas.LoginEvent {
 		e := schemas.LoginEvent{EventID: id, OccurredAt: at, UserID: user, IP: ip, Outcome: schemas.OutcomeSuccess, UserAgent: browser, DeviceID: device}

@@ -1,4 +1,4 @@
-package httpapi
+package loadgen
 
 import (
 	"bytes"
@@ -18,13 +18,13 @@ import (
 // Bounds of a load run: it is a benchmark of this machine's own server,
 // never a way to flood anything.
 const (
-	MaxLoadDuration = 10 * time.Minute
-	MaxLoadRate     = 200_000 // requests per second
-	MaxLoadRequests = 10_000_000
+	MaxHTTPDuration = 10 * time.Minute
+	MaxHTTPRate     = 200_000 // requests per second
+	MaxHTTPRequests = 10_000_000
 )
 
-// LoadConfig shapes a load run (see Load).
-type LoadConfig struct {
+// HTTPConfig shapes a load run (see HTTP).
+type HTTPConfig struct {
 	// URL is the server's base URL, e.g. http://127.0.0.1:8080; its host
 	// must be a loopback address or localhost.
 	URL string
@@ -43,10 +43,10 @@ type LoadConfig struct {
 	// ContentType of the body (default application/json).
 	ContentType string
 	// Rate is the number of requests started per second, whatever the
-	// answers' latency (open loop). Required, at most MaxLoadRate.
+	// answers' latency (open loop). Required, at most MaxHTTPRate.
 	Rate int
-	// Duration of the run. Required, at most MaxLoadDuration; Rate ×
-	// Duration is at most MaxLoadRequests.
+	// Duration of the run. Required, at most MaxHTTPDuration; Rate ×
+	// Duration is at most MaxHTTPRequests.
 	Duration time.Duration
 	// Concurrency is the number of requests in flight at most, and of
 	// connections (default 64).
@@ -57,11 +57,11 @@ type LoadConfig struct {
 	Transport http.RoundTripper
 }
 
-// LoadResult is what a load run measured. Latencies are measured from the
+// HTTPResult is what a load run measured. Latencies are measured from the
 // time each request was due to start, not from when a free connection
 // sent it, so a slow server is not flattered by requests it held back
 // (no coordinated omission).
-type LoadResult struct {
+type HTTPResult struct {
 	Requests int         // requests started
 	Errors   int         // transport errors, timeouts and non-2xx answers
 	Codes    map[int]int // answers by status code
@@ -74,7 +74,7 @@ type LoadResult struct {
 	Elapsed  time.Duration
 }
 
-func (c *LoadConfig) setDefaults() {
+func (c *HTTPConfig) setDefaults() {
 	if c.Method == "" {
 		c.Method = http.MethodPost
 	}
@@ -93,7 +93,7 @@ func (c *LoadConfig) setDefaults() {
 }
 
 // Validate reports what is wrong with the configuration.
-func (c *LoadConfig) Validate() error {
+func (c *HTTPConfig) Validate() error {
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("load: url %q is not an http(s) URL", c.URL)
@@ -105,14 +105,14 @@ func (c *LoadConfig) Validate() error {
 	if !strings.HasPrefix(c.Path, "/") {
 		return fmt.Errorf("load: path %q must start with /", c.Path)
 	}
-	if c.Rate < 1 || c.Rate > MaxLoadRate {
-		return fmt.Errorf("load: rate %d is outside 1..%d requests per second", c.Rate, MaxLoadRate)
+	if c.Rate < 1 || c.Rate > MaxHTTPRate {
+		return fmt.Errorf("load: rate %d is outside 1..%d requests per second", c.Rate, MaxHTTPRate)
 	}
-	if c.Duration <= 0 || c.Duration > MaxLoadDuration {
-		return fmt.Errorf("load: duration %s is outside (0, %s]", c.Duration, MaxLoadDuration)
+	if c.Duration <= 0 || c.Duration > MaxHTTPDuration {
+		return fmt.Errorf("load: duration %s is outside (0, %s]", c.Duration, MaxHTTPDuration)
 	}
-	if n := float64(c.Rate) * c.Duration.Seconds(); n > MaxLoadRequests {
-		return fmt.Errorf("load: rate %d for %s is %.0f requests, more than %d", c.Rate, c.Duration, n, MaxLoadRequests)
+	if n := float64(c.Rate) * c.Duration.Seconds(); n > MaxHTTPRequests {
+		return fmt.Errorf("load: rate %d for %s is %.0f requests, more than %d", c.Rate, c.Duration, n, MaxHTTPRequests)
 	}
 	if c.Concurrency < 1 || c.Concurrency > 4096 {
 		return fmt.Errorf("load: concurrency %d is outside 1..4096", c.Concurrency)
@@ -123,13 +123,13 @@ func (c *LoadConfig) Validate() error {
 	return nil
 }
 
-// Load sends Rate requests per second for Duration to a server on this
+// HTTP sends Rate requests per second for Duration to a server on this
 // machine and measures their latency. It stops early when ctx ends, and in
 // any case Timeout after Duration; it returns what it measured.
-func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
+func HTTP(ctx context.Context, cfg HTTPConfig) (HTTPResult, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
-		return LoadResult{}, err
+		return HTTPResult{}, err
 	}
 	u, _ := url.Parse(cfg.URL) // checked by Validate
 	// Each worker sends through its own sender: a lean keep-alive
@@ -226,7 +226,7 @@ dispatch:
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	res := LoadResult{Requests: started, Codes: map[int]int{}, Elapsed: elapsed}
+	res := HTTPResult{Requests: started, Codes: map[int]int{}, Elapsed: elapsed}
 	var all []time.Duration
 	answered := 0
 	for _, t := range tallies {
@@ -252,7 +252,7 @@ dispatch:
 }
 
 // path is request i's path.
-func (c *LoadConfig) path(i int) string {
+func (c *HTTPConfig) path(i int) string {
 	if c.PathOf != nil {
 		return c.PathOf(i)
 	}
@@ -268,7 +268,7 @@ type loadSender interface {
 // clientSender sends through net/http; workers share it.
 type clientSender struct {
 	client *http.Client
-	cfg    *LoadConfig
+	cfg    *HTTPConfig
 }
 
 func (s clientSender) close() {}

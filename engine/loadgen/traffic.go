@@ -1,13 +1,17 @@
-// Package traffic is a stand-in for a login gateway: a deterministic
-// generator of realistic login attempts for the demo, the benchmarks and
-// the tests. Ordinary users log in from their home city and device, now
-// and then mistype a password or travel; mixed in are a brute force on one
-// account, a credential-stuffing run from one address across many
-// accounts, a password spray, a distributed brute force, a Tor login and an
-// impossible-travel login. The addresses come from the networks of the
-// generated test GeoIP databases (testdata/geoip), so enrichment sees real
-// cities.
-package traffic
+// Package loadgen is the load generation that is not the daemon: the
+// traffic generator, the HTTP load client (HTTP) and the Kafka bench
+// harness's producer and readers.
+//
+// The traffic generator (New, Labelled) is a stand-in for a login gateway:
+// a deterministic generator of realistic login attempts for the demo, the
+// benchmarks and the tests. Ordinary users log in from their home city and
+// device, now and then mistype a password or travel; mixed in are a brute
+// force on one account, a credential-stuffing run from one address across
+// many accounts, a password spray, a distributed brute force, a Tor login
+// and an impossible-travel login. The addresses come from the networks of
+// the generated test GeoIP databases (testdata/geoip), so enrichment sees
+// real cities.
+package loadgen
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package httpapi
+package loadgen
 
 import (
 	"bufio"
@@ -23,13 +23,13 @@ type loadConn struct {
 	addr    string // host:port
 	host    string // Host header
 	timeout time.Duration
-	cfg     *LoadConfig
+	cfg     *HTTPConfig
 	conn    net.Conn
 	r       *bufio.Reader
 	buf     []byte
 }
 
-func newLoadConn(u *url.URL, cfg *LoadConfig) *loadConn {
+func newLoadConn(u *url.URL, cfg *HTTPConfig) *loadConn {
 	addr := u.Host
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
