@@ -12,6 +12,7 @@ import (
 	"github.com/loginrisk/loginrisk/engine/backtest"
 	"github.com/loginrisk/loginrisk/engine/eval"
 	"github.com/loginrisk/loginrisk/engine/history"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -119,7 +120,7 @@ func TestBacktestFromClickHouse(t *testing.T) {
 	if err := history.Migrate(ctx, dsn, nil); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { (&bench{log: newLogger(os.Stderr, LogConfig{Level: "warn"})}).dropDatabase(dsn, db) })
+	t.Cleanup(func() { loadgen.DropDatabase(dsn, db, newLogger(os.Stderr, LogConfig{Level: "warn"})) })
 
 	dir := t.TempDir()
 	if _, stderr, code := runCLI(t, "", "eval", "--generate", dir, "--scale", "0.04", "--seed", "5"); code != 0 {

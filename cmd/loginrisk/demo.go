@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/history"
@@ -72,12 +71,12 @@ func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	log := newLogger(stderr, logCfg)
 
 	if len(cfg.Kafka.Brokers) == 0 {
-		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(cfg.Kafka.Partitions))
+		addrs, stop, err := loadgen.StartBroker(cfg.Kafka.Partitions)
 		if err != nil {
-			return fmt.Errorf("starting the in-process broker: %w", err)
+			return err
 		}
-		defer cluster.Close()
-		cfg.Kafka.Brokers = cluster.ListenAddrs()
+		defer stop()
+		cfg.Kafka.Brokers = addrs
 		fmt.Fprintf(stderr, "demo: in-process Kafka-protocol broker on %s\n", strings.Join(cfg.Kafka.Brokers, ","))
 	} else {
 		fmt.Fprintf(stderr, "demo: using Kafka at %s\n", strings.Join(cfg.Kafka.Brokers, ","))
@@ -235,7 +234,7 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 // to show the
 // dead-letter path.
 func (d *demo) produce(ctx context.Context, duration time.Duration, rate, users int, seed uint64) error {
-	w := newEventWriter(d.cfg.Kafka.Brokers, d.cfg.Kafka.EventsTopic)
+	w := loadgen.NewEventWriter(d.cfg.Kafka.Brokers, d.cfg.Kafka.EventsTopic)
 	defer w.Close()
 	gen := loadgen.New(loadgen.Config{Users: users, Seed: seed})
 	start := time.Now()
@@ -251,7 +250,7 @@ func (d *demo) produce(ctx context.Context, duration time.Duration, rate, users 
 			msgs := make([]kafka.Message, 0, perTick+1)
 			for range perTick {
 				ev := gen.Next(now)
-				buf = encodeEvent(buf[:0], &ev)
+				buf = loadgen.EncodeEvent(buf[:0], &ev)
 				msgs = append(msgs, kafka.Message{Key: []byte(ev.UserID), Value: append([]byte(nil), buf[:len(buf)-1]...)})
 			}
 			if n := d.produced.Load(); n == 0 || n/2000 != (n+int64(len(msgs)))/2000 {

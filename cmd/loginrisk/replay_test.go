@@ -34,7 +34,7 @@ func writeTraffic(t *testing.T, n int) string {
 	var line []byte
 	for i := range n {
 		ev := g.Next(at.Add(time.Duration(i) * 5 * time.Millisecond))
-		line = encodeEvent(line[:0], &ev)
+		line = loadgen.EncodeEvent(line[:0], &ev)
 		buf.Write(line)
 	}
 	// Two bad lines: they are reported, not fatal.

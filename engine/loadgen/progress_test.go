@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bytes"
@@ -12,17 +12,17 @@ import (
 // sequence: a CI log or `| tee` gets a few lines, not thousands of redraws.
 func TestProgressIntoAPipeWritesPlainLines(t *testing.T) {
 	var out bytes.Buffer
-	p := newProgress(&out, "produce", 1000)
+	p := NewProgress(&out, "produce", 1000)
 	for i := range int64(1000) {
-		p.update(i, i)
+		p.Update(i, i)
 	}
 	if out.Len() != 0 {
 		t.Errorf("wrote %q within %s of the start", out.String(), progressPlainEvery)
 	}
 	p.last = time.Now().Add(-progressPlainEvery) // as if 5 s had passed
-	p.update(500, 500)
-	p.update(501, 501)
-	p.done("produced 1000 events")
+	p.Update(500, 500)
+	p.Update(501, 501)
+	p.Done("produced 1000 events")
 	got := out.String()
 	if strings.ContainsAny(got, "\r\033") {
 		t.Errorf("output has terminal control characters: %q", got)
