@@ -2,24 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 )
-
-// loadKinds are the request kinds `loginrisk load --what` sends.
-var loadKinds = []string{"score", "user-status", "ip-status"}
 
 // loadReport is what `loginrisk load --json` prints: one run's figures.
 type loadReport struct {
@@ -71,7 +64,7 @@ func cmdLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if n > loadgen.MaxHTTPRequests {
 		n = loadgen.MaxHTTPRequests // Validate says what is wrong
 	}
-	reqs, err := loadRequests(*what, n, *users, *seed)
+	reqs, err := loadgen.HTTPRequests(*what, n, *users, *seed)
 	if err != nil {
 		return err
 	}
@@ -106,37 +99,3 @@ func cmdLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// loadRequests makes n requests of kind what ahead of the run: score
-// bodies (JSON events timed now, ids unique to this run) or status paths.
-func loadRequests(what string, n, users int, seed uint64) ([][]byte, error) {
-	var run [6]byte
-	_, _ = rand.Read(run[:])
-	prefix := "load-" + hex.EncodeToString(run[:]) + "-"
-	gen := loadgen.New(loadgen.Config{Users: users, Seed: seed})
-	now := time.Now().UTC()
-	out := make([][]byte, n)
-	for i := range out {
-		ev := gen.Next(now)
-		switch what {
-		case "score":
-			ev.EventID = prefix + strconv.Itoa(i)
-			b, err := json.Marshal(&ev)
-			if err != nil {
-				return nil, fmt.Errorf("load: encoding event %d: %w", i, err)
-			}
-			out[i] = b
-		case "user-status":
-			path := "/v1/users/" + url.PathEscape(ev.UserID) + "/status"
-			if ev.TenantID != "" {
-				path += "?tenant=" + url.QueryEscape(ev.TenantID)
-			}
-			out[i] = []byte(path)
-		case "ip-status":
-			out[i] = []byte("/v1/ips/" + ev.IP + "/status")
-		default:
-			return nil, fmt.Errorf("load: --what %q is not one of %v", what, loadKinds)
-		}
-	}
-	return out, nil
-}

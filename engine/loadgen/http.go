@@ -3,6 +3,9 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -310,4 +314,43 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	}
 	rank := int(p*float64(len(sorted))+0.999999) - 1
 	return sorted[max(0, min(rank, len(sorted)-1))]
+}
+
+// HTTPKinds returns the request kinds HTTPRequests makes.
+func HTTPKinds() []string { return []string{"score", "user-status", "ip-status"} }
+
+// HTTPRequests makes n requests of kind what (one of HTTPKinds) ahead of
+// a run, from the traffic generator's demo mix of users ordinary users:
+// score bodies (JSON events timed now, ids unique to this run) or status
+// paths.
+func HTTPRequests(what string, n, users int, seed uint64) ([][]byte, error) {
+	var run [6]byte
+	_, _ = rand.Read(run[:])
+	prefix := "load-" + hex.EncodeToString(run[:]) + "-"
+	gen := New(Config{Users: users, Seed: seed})
+	now := time.Now().UTC()
+	out := make([][]byte, n)
+	for i := range out {
+		ev := gen.Next(now)
+		switch what {
+		case "score":
+			ev.EventID = prefix + strconv.Itoa(i)
+			b, err := json.Marshal(&ev)
+			if err != nil {
+				return nil, fmt.Errorf("load: encoding event %d: %w", i, err)
+			}
+			out[i] = b
+		case "user-status":
+			path := "/v1/users/" + url.PathEscape(ev.UserID) + "/status"
+			if ev.TenantID != "" {
+				path += "?tenant=" + url.QueryEscape(ev.TenantID)
+			}
+			out[i] = []byte(path)
+		case "ip-status":
+			out[i] = []byte("/v1/ips/" + ev.IP + "/status")
+		default:
+			return nil, fmt.Errorf("load: --what %q is not one of %v", what, HTTPKinds())
+		}
+	}
+	return out, nil
 }

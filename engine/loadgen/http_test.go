@@ -1,9 +1,12 @@
 package loadgen
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loginrisk/loginrisk/schemas"
 )
 
 func TestHTTPConfigValidate(t *testing.T) {
@@ -37,5 +40,48 @@ func TestHTTPConfigValidate(t *testing.T) {
 				t.Fatalf("Validate: %v, want an error containing %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// HTTPRequests makes n requests of each kind: score bodies are events with
+// ids unique to the run, status requests are paths the API routes; an
+// unknown kind is an error naming it.
+func TestHTTPRequests(t *testing.T) {
+	const n = 200
+	for _, kind := range HTTPKinds() {
+		t.Run(kind, func(t *testing.T) {
+			reqs, err := HTTPRequests(kind, n, 50, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(reqs) != n {
+				t.Fatalf("%d requests, want %d", len(reqs), n)
+			}
+			ids := map[string]bool{}
+			for _, r := range reqs {
+				switch kind {
+				case "score":
+					var ev schemas.LoginEvent
+					if err := json.Unmarshal(r, &ev); err != nil || ev.UserID == "" {
+						t.Fatalf("body %s: %v", r, err)
+					}
+					if ids[ev.EventID] {
+						t.Fatalf("event id %s twice", ev.EventID)
+					}
+					ids[ev.EventID] = true
+				case "user-status":
+					if !strings.HasPrefix(string(r), "/v1/users/") || !strings.HasSuffix(string(r), "/status") {
+						t.Fatalf("path %s", r)
+					}
+				case "ip-status":
+					if !strings.HasPrefix(string(r), "/v1/ips/") || !strings.HasSuffix(string(r), "/status") {
+						t.Fatalf("path %s", r)
+					}
+				}
+			}
+		})
+	}
+	if _, err := HTTPRequests("nope", 1, 1, 1); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("unknown kind: error %v, want one naming it", err)
 	}
 }
