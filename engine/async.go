@@ -64,24 +64,18 @@ func (e *Engine) Backlog() int { return int(e.queued.Load()) }
 func (e *Engine) RunRecorder(ctx context.Context, drain time.Duration) error {
 	batch := make([]schemas.ScoredEvent, 0, 512)
 	record := func(rctx context.Context) {
-		backoff := 50 * time.Millisecond
-		for attempt := 1; len(batch) > 0; attempt++ {
+		if len(batch) == 0 {
+			return
+		}
+		err := Retry(rctx, Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}, func(attempt int) error {
 			err := e.cfg.Recorder.Record(rctx, batch)
-			if err == nil {
-				break
-			}
-			if rctx.Err() != nil {
-				e.log.Warn("submitted events not recorded before shutdown", "count", len(batch), "err", err)
-				break
-			}
-			if attempt == 1 || attempt%20 == 0 {
+			if err != nil && rctx.Err() == nil && (attempt == 1 || attempt%20 == 0) {
 				e.log.Warn("recording submitted events failed, retrying", "count", len(batch), "attempt", attempt, "err", err)
 			}
-			select {
-			case <-time.After(backoff):
-			case <-rctx.Done():
-			}
-			backoff = min(backoff*2, 5*time.Second)
+			return err
+		})
+		if err != nil {
+			e.log.Warn("submitted events not recorded before shutdown", "count", len(batch), "err", err)
 		}
 		if err := e.recordAttackModeChanges(rctx); err != nil && rctx.Err() == nil {
 			e.log.Warn("attack mode changes not recorded, kept for the next batch", "err", err)

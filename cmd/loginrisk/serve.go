@@ -148,20 +148,15 @@ func reloadOnSIGHUP(ctx context.Context, c *core, log *slog.Logger) {
 // retry runs fn until it succeeds or ctx ends, backing off up to 5 s; the
 // first failure and every tenth are logged.
 func retry(ctx context.Context, log *slog.Logger, what string, fn func() error) error {
-	backoff := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	err := engine.Retry(ctx, engine.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}, func(attempt int) error {
 		err := fn()
-		if err == nil {
-			return nil
-		}
-		if attempt == 1 || attempt%10 == 0 {
+		if err != nil && (attempt == 1 || attempt%10 == 0) {
 			log.Warn(what+" failed, retrying", "attempt", attempt, "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", what, err)
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	return nil
 }

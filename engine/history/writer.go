@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -389,8 +388,7 @@ func (w *Writer) drain(ctx context.Context, retry []record) error {
 // insertRetrying inserts a batch, retrying with exponential backoff until
 // it succeeds or ctx ends (then it returns ctx.Err()).
 func (w *Writer) insertRetrying(ctx context.Context, batch []record) error {
-	backoff := w.cfg.RetryMin
-	for {
+	err := engine.Retry(ctx, engine.Backoff{Min: w.cfg.RetryMin, Max: w.cfg.RetryMax, Jitter: true}, func(int) error {
 		start := time.Now()
 		err := w.insert(ctx, batch)
 		if err == nil {
@@ -406,21 +404,18 @@ func (w *Writer) insertRetrying(ctx context.Context, batch []record) error {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return err
 		}
 		w.metrics.RetriesTotal.Add(1)
 		if attempts, logNow := w.health.failed(err); logNow {
 			w.log.Warn("history insert failing; retrying", "rows", len(batch), "failed_attempts", attempts, "err", err)
 		}
-		// Jitter spreads the retries of several instances.
-		sleep := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-time.After(sleep):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		backoff = min(backoff*2, w.cfg.RetryMax)
+		return err
+	})
+	if err != nil {
+		return ctx.Err() // Retry only gives up when ctx ends
 	}
+	return nil
 }
 
 // insert sends one batch as one INSERT naming every column.

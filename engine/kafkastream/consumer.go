@@ -263,27 +263,19 @@ func (p *preparedBatch) join(next preparedBatch) {
 // recordAndCommit records one scored batch until that succeeds, then
 // commits it. It reports whether the batch was committed.
 func (s *Stream) recordAndCommit(ctx context.Context, gen *kafka.Generation, partition int, p preparedBatch, proc engine.BatchProcessor, log *slog.Logger) bool {
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	err := engine.Retry(ctx, engine.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}, func(attempt int) error {
 		err := proc.Record(ctx, p.batch)
-		if err == nil {
-			break
+		if err != nil && ctx.Err() == nil {
+			s.metrics.RetriesTotal.Add(1)
+			if attempt == 1 || attempt%20 == 0 {
+				log.Warn("recording batch failed, retrying", "messages", p.messages, "attempt", attempt, "err", err)
+			}
 		}
-		if ctx.Err() != nil {
-			log.Warn("batch not finished before the drain timeout; it will be redelivered", "messages", p.messages, "err", err)
-			return false
-		}
-		s.metrics.RetriesTotal.Add(1)
-		if attempt == 1 || attempt%20 == 0 {
-			log.Warn("recording batch failed, retrying", "messages", p.messages, "attempt", attempt, "err", err)
-		}
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			log.Warn("batch not finished before the drain timeout; it will be redelivered", "messages", p.messages, "err", err)
-			return false
-		}
-		backoff = min(backoff*2, 5*time.Second)
+		return err
+	})
+	if err != nil {
+		log.Warn("batch not finished before the drain timeout; it will be redelivered", "messages", p.messages, "err", err)
+		return false
 	}
 	commit := map[string]map[int]int64{s.cfg.EventsTopic: {partition: p.lastOffset + 1}}
 	for attempt := 1; ; attempt++ {

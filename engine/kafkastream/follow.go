@@ -15,6 +15,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -91,9 +92,10 @@ func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply fun
 // until the topic has partitions or ctx ends.
 func (s *Stream) decisionPartitions(ctx context.Context, log *slog.Logger) ([]int, error) {
 	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Transport: s.transport, Timeout: 10 * time.Second}
-	backoff := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		ids, err := func() ([]int, error) {
+	var ids []int
+	err := engine.Retry(ctx, retryBackoff(), func(attempt int) error {
+		var err error
+		ids, err = func() ([]int, error) {
 			resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.cfg.DecisionsTopic}})
 			if err != nil {
 				return nil, err
@@ -116,22 +118,15 @@ func (s *Stream) decisionPartitions(ctx context.Context, log *slog.Logger) ([]in
 			}
 			return nil, errors.New("the topic has no partitions")
 		}()
-		if err == nil {
-			return ids, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if attempt == 1 || attempt%10 == 0 {
+		if err != nil && ctx.Err() == nil && (attempt == 1 || attempt%10 == 0) {
 			log.Warn("looking up the decisions topic's partitions failed, retrying", "brokers", strings.Join(s.cfg.Brokers, ","), "attempt", attempt, "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
+		return err
+	})
+	if err != nil {
+		return nil, ctx.Err() // Retry only gives up when ctx ends
 	}
+	return ids, nil
 }
 
 // follower is the state FollowDecisions shares between its partition
@@ -245,25 +240,24 @@ func (s *Stream) ownDecision(headers []kafka.Header) bool {
 // lookups is not skipped.
 func (f *follower) startOffset(ctx context.Context, partition int, log *slog.Logger) (int64, error) {
 	s := f.stream
-	backoff := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		offset, err := s.offsetAt(ctx, partition, f.since)
-		if err == nil {
-			return offset, nil
-		}
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		if attempt == 1 || attempt%10 == 0 {
+	var offset int64
+	err := engine.Retry(ctx, retryBackoff(), func(attempt int) error {
+		var err error
+		offset, err = s.offsetAt(ctx, partition, f.since)
+		if err != nil && ctx.Err() == nil && (attempt == 1 || attempt%10 == 0) {
 			log.Warn("finding where to start reading decisions failed, retrying", "attempt", attempt, "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
+		return err
+	})
+	if err != nil {
+		return 0, ctx.Err() // Retry only gives up when ctx ends
 	}
+	return offset, nil
+}
+
+// retryBackoff is the backoff of the follower's broker look-ups.
+func retryBackoff() engine.Backoff {
+	return engine.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 }
 
 // offsetAt asks the partition's leader for the first offset at or after t.
