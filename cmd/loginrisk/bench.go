@@ -120,9 +120,9 @@ func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool,
 			return err
 		}
 		if real && !keep {
-			defer loadgen.DeleteTopics(kc.Brokers, o.Log, kc.EventsTopic, kc.DecisionsTopic, kc.DLQTopic)
+			defer loadgen.DeleteTopics(stream.Clients(), o.Log, kc.EventsTopic, kc.DecisionsTopic, kc.DLQTopic)
 		}
-		o.Brokers, o.GroupID, o.EventsTopic, o.DecisionsTopic = kc.Brokers, kc.GroupID, kc.EventsTopic, kc.DecisionsTopic
+		o.Kafka, o.GroupID, o.EventsTopic, o.DecisionsTopic = stream.Clients(), kc.GroupID, kc.EventsTopic, kc.DecisionsTopic
 	}
 	if cfg.ClickHouse.DSN != "" {
 		o.History = "ClickHouse " + cfg.ClickHouse.DSN.String()

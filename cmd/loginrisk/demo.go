@@ -113,6 +113,8 @@ type demo struct {
 	history      *history.Writer
 	historyFound bool
 
+	kafka *kafkastream.Clients // the stream's, for the traffic and the decisions read back
+
 	produced  atomic.Int64
 	malformed atomic.Int64
 	decided   atomic.Int64
@@ -139,6 +141,7 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 		return err
 	}
 	defer stream.Close()
+	d.kafka = stream.Clients()
 	if err := stream.EnsureTopics(ctx); err != nil {
 		return err
 	}
@@ -234,7 +237,7 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 // to show the
 // dead-letter path.
 func (d *demo) produce(ctx context.Context, duration time.Duration, rate, users int, seed uint64) error {
-	w := loadgen.NewEventWriter(d.cfg.Kafka.Brokers, d.cfg.Kafka.EventsTopic)
+	w := loadgen.NewEventWriter(d.kafka, d.cfg.Kafka.EventsTopic)
 	defer w.Close()
 	gen := loadgen.New(loadgen.Config{Users: users, Seed: seed})
 	start := time.Now()
@@ -271,11 +274,7 @@ func (d *demo) produce(ctx context.Context, duration time.Duration, rate, users 
 // watchDecisions reads the decisions topic, as the gateway would, and
 // counts what comes back.
 func (d *demo) watchDecisions(ctx context.Context) {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: d.cfg.Kafka.Brokers, GroupID: d.cfg.Kafka.GroupID + "-watch", Topic: d.cfg.Kafka.DecisionsTopic,
-		MinBytes: 1, MaxBytes: kafkastream.FetchMaxBytes, MaxWait: 200 * time.Millisecond, StartOffset: kafka.FirstOffset,
-		CommitInterval: time.Second,
-	})
+	r := d.kafka.GroupReader(d.cfg.Kafka.DecisionsTopic, d.cfg.Kafka.GroupID+"-watch")
 	defer r.Close()
 	d.byRule = map[string]int64{}
 	d.examples = map[string]string{}

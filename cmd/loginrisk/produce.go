@@ -45,7 +45,11 @@ func cmdProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			total = st.Size()
 		}
 	}
-	p := loadgen.NewEventWriter(cfg.Kafka.Brokers, *topic)
+	k, err := kafkaClients(cfg)
+	if err != nil {
+		return err
+	}
+	p := loadgen.NewEventWriter(k, *topic)
 	defer p.Close()
 	bar := loadgen.NewProgress(stderr, "produce", total)
 	n, _, err := loadgen.ProduceLines(ctx, p, in, bar.Update)

@@ -126,6 +126,16 @@ func newStream(cfg Config, log *slog.Logger) (*kafkastream.Stream, error) {
 	})
 }
 
+// kafkaClients builds the Kafka client factory (brokers, TLS, SASL) from
+// the configuration, for the tools that are not the stream.
+func kafkaClients(cfg Config) (*kafkastream.Clients, error) {
+	tlsCfg, err := kafkaTLS(cfg.Kafka.TLS)
+	if err != nil {
+		return nil, err
+	}
+	return kafkastream.NewClients(cfg.Kafka.Brokers, tlsCfg, cfg.Kafka.SASLMechanism, cfg.Kafka.SASLUser, string(cfg.Kafka.SASLPassword))
+}
+
 // reloadOnSIGHUP reloads the rules on every SIGHUP.
 func reloadOnSIGHUP(ctx context.Context, c *core, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)

@@ -3,7 +3,6 @@ package kafkastream
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -22,24 +21,9 @@ import (
 // DrainTimeout), leaves the group and returns nil.
 func (s *Stream) Run(ctx context.Context, proc engine.BatchProcessor) error {
 	log := s.cfg.Logger
-	startOffset := kafka.FirstOffset
-	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                     s.cfg.GroupID,
-		Brokers:                s.cfg.Brokers,
-		Dialer:                 s.dialer,
-		Topics:                 []string{s.cfg.EventsTopic},
-		StartOffset:            startOffset,
-		HeartbeatInterval:      2 * time.Second,
-		SessionTimeout:         20 * time.Second,
-		RebalanceTimeout:       20 * time.Second,
-		JoinGroupBackoff:       time.Second,
-		WatchPartitionChanges:  true,
-		PartitionWatchInterval: 10 * time.Second,
-		Timeout:                10 * time.Second,
-		ErrorLogger:            kafka.LoggerFunc(func(msg string, args ...any) { log.Debug("kafka group: " + fmt.Sprintf(msg, args...)) }),
-	})
+	group, err := s.clients.ConsumerGroup(s.cfg.GroupID, []string{s.cfg.EventsTopic}, true, log)
 	if err != nil {
-		return fmt.Errorf("kafka consumer group %s: %w", s.cfg.GroupID, err)
+		return err
 	}
 	closed := make(chan struct{})
 	go func() {
@@ -88,17 +72,7 @@ func (s *Stream) Run(ctx context.Context, proc engine.BatchProcessor) error {
 // scored batches in order.
 func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, partition int, offset int64, proc engine.BatchProcessor) {
 	log := s.cfg.Logger.With("partition", partition)
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   s.cfg.Brokers,
-		Topic:     s.cfg.EventsTopic,
-		Partition: partition,
-		Dialer:    s.dialer,
-		MinBytes:  1,
-		MaxBytes:  FetchMaxBytes,
-		MaxWait:   250 * time.Millisecond,
-		// Read errors are retried by the reader; they are logged at debug.
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) { log.Debug("kafka reader: " + fmt.Sprintf(msg, args...)) }),
-	})
+	reader := s.clients.PartitionReader(s.cfg.EventsTopic, partition, 0, log)
 	defer reader.Close()
 	if offset < 0 {
 		offset = kafka.FirstOffset

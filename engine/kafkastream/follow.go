@@ -91,7 +91,7 @@ func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply fun
 // retrying (with backoff, logging the first failure and every tenth)
 // until the topic has partitions or ctx ends.
 func (s *Stream) decisionPartitions(ctx context.Context, log *slog.Logger) ([]int, error) {
-	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Transport: s.transport, Timeout: 10 * time.Second}
+	client := s.clients.Client(10 * time.Second)
 	var ids []int
 	err := engine.Retry(ctx, retryBackoff(), func(attempt int) error {
 		var err error
@@ -151,16 +151,7 @@ func (f *follower) partition(ctx context.Context, partition int) {
 	if err != nil {
 		return // ctx ended
 	}
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:     s.cfg.Brokers,
-		Topic:       s.cfg.DecisionsTopic,
-		Partition:   partition,
-		Dialer:      s.dialer,
-		MinBytes:    1,
-		MaxBytes:    FetchMaxBytes,
-		MaxWait:     250 * time.Millisecond,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) { log.Debug("kafka reader: " + fmt.Sprintf(msg, args...)) }),
-	})
+	reader := s.clients.PartitionReader(s.cfg.DecisionsTopic, partition, 0, log)
 	defer reader.Close()
 	if err := reader.SetOffset(offset); err != nil {
 		log.Error("setting the decisions partition offset", "offset", offset, "err", err)
@@ -264,7 +255,7 @@ func retryBackoff() engine.Backoff {
 func (s *Stream) offsetAt(ctx context.Context, partition int, t time.Time) (int64, error) {
 	var errs []error
 	for _, broker := range s.cfg.Brokers {
-		conn, err := s.dialer.DialLeader(ctx, "tcp", broker, s.cfg.DecisionsTopic, partition)
+		conn, err := s.clients.dialer.DialLeader(ctx, "tcp", broker, s.cfg.DecisionsTopic, partition)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -158,8 +157,7 @@ type Metrics struct {
 // Stream owns the Kafka clients.
 type Stream struct {
 	cfg       Config
-	dialer    *kafka.Dialer
-	transport *kafka.Transport
+	clients   *Clients
 	decisions *kafka.Writer
 	dlq       *kafka.Writer
 	metrics   Metrics
@@ -191,32 +189,11 @@ func New(cfg Config) (*Stream, error) {
 		return nil, fmt.Errorf("kafkastream: instance id: %w", err)
 	}
 	s.instance = []kafka.Header{{Key: HeaderInstance, Value: []byte(hex.EncodeToString(id[:]))}}
-	s.dialer = &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: cfg.TLS}
-	s.transport = &kafka.Transport{TLS: cfg.TLS, DialTimeout: 10 * time.Second}
-	if cfg.SASLMechanism != "" {
-		algo := scram.SHA256
-		if cfg.SASLMechanism == "SCRAM-SHA-512" {
-			algo = scram.SHA512
-		}
-		mech, err := scram.Mechanism(algo, cfg.SASLUser, cfg.SASLPassword)
-		if err != nil {
-			return nil, fmt.Errorf("kafka sasl: %w", err)
-		}
-		s.dialer.SASLMechanism = mech
-		s.transport.SASL = mech
+	if s.clients, err = NewClients(cfg.Brokers, cfg.TLS, cfg.SASLMechanism, cfg.SASLUser, cfg.SASLPassword); err != nil {
+		return nil, err
 	}
 	newWriter := func(topic string) *kafka.Writer {
-		return &kafka.Writer{
-			Addr:         kafka.TCP(cfg.Brokers...),
-			Topic:        topic,
-			Balancer:     &kafka.Murmur2Balancer{}, // the Java client's key hashing
-			RequiredAcks: kafka.RequireAll,
-			BatchSize:    cfg.MaxBatch,
-			BatchBytes:   1 << 20, // the broker's default message.max.bytes
-			BatchTimeout: 2 * time.Millisecond,
-			MaxAttempts:  5,
-			Transport:    s.transport,
-		}
+		return s.clients.Writer(topic, WriterOptions{BatchSize: cfg.MaxBatch, BatchTimeout: 2 * time.Millisecond, MaxAttempts: 5})
 	}
 	s.decisions = newWriter(cfg.DecisionsTopic)
 	s.dlq = newWriter(cfg.DLQTopic)
@@ -225,6 +202,9 @@ func New(cfg Config) (*Stream, error) {
 
 // Metrics returns the adapter's counters.
 func (s *Stream) Metrics() *Metrics { return &s.metrics }
+
+// Clients returns the stream's client factory (its brokers, TLS and SASL).
+func (s *Stream) Clients() *Clients { return s.clients }
 
 // Config returns the effective configuration (defaults filled).
 func (s *Stream) Config() Config { return s.cfg }
@@ -249,7 +229,7 @@ func (s *Stream) EnsureTopics(ctx context.Context) error {
 }
 
 func (s *Stream) createTopics(ctx context.Context) error {
-	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Transport: s.transport, Timeout: 15 * time.Second}
+	client := s.clients.Client(15 * time.Second)
 	var topics []kafka.TopicConfig
 	for _, t := range []string{s.cfg.EventsTopic, s.cfg.DecisionsTopic, s.cfg.DLQTopic} {
 		topics = append(topics, kafka.TopicConfig{Topic: t, NumPartitions: s.cfg.Partitions, ReplicationFactor: s.cfg.Replication})
@@ -268,7 +248,7 @@ func (s *Stream) createTopics(ctx context.Context) error {
 
 // Ping checks that a broker answers a metadata request.
 func (s *Stream) Ping(ctx context.Context) error {
-	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Transport: s.transport, Timeout: 5 * time.Second}
+	client := s.clients.Client(5 * time.Second)
 	_, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.cfg.EventsTopic}})
 	s.metrics.Connected.Store(err == nil)
 	return err

@@ -22,6 +22,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/loginrisk/loginrisk/engine/kafkastream"
 )
 
 // Stages of the bench harness, as named by `loginrisk bench --skip`.
@@ -52,9 +54,9 @@ type BenchConfig struct {
 	ProfileDir                string          // a CPU profile per stage goes there, when set
 	FetchBytes                int             // MaxBytes of the bench's own partition readers
 
-	// Brokers, topics and group of the run; Brokers is empty when no
-	// stage needs Kafka.
-	Brokers                     []string
+	// Kafka, topics and group of the run; Kafka is nil when no stage
+	// needs it.
+	Kafka                       *kafkastream.Clients
 	GroupID                     string
 	EventsTopic, DecisionsTopic string
 
@@ -150,10 +152,6 @@ func historyWhat(history string) string {
 	return "to " + history
 }
 
-func client(brokers []string) *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 15 * time.Second}
-}
-
 func (r stageResult) rate() float64 {
 	if r.seconds <= 0 {
 		return 0
@@ -163,10 +161,10 @@ func (r stageResult) rate() float64 {
 
 // DeleteTopics removes a bench run's topics from a real broker; a failure
 // is logged, as the run's figures stand.
-func DeleteTopics(brokers []string, log *slog.Logger, topics ...string) {
+func DeleteTopics(k *kafkastream.Clients, log *slog.Logger, topics ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := client(brokers).DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics}); err != nil {
+	if _, err := k.Client(15*time.Second).DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics}); err != nil {
 		log.Warn("deleting the bench topics", "err", err)
 	}
 }
@@ -256,7 +254,7 @@ func (b *bench) profile(stage string) (stop func()) {
 // user_id: one writer, one goroutine per partition sending full batches in
 // order. Each message's timestamp is set when its batch is sent.
 func (b *bench) produce(ctx context.Context) error {
-	w := NewEventWriter(b.cfg.Brokers, b.cfg.EventsTopic)
+	w := NewEventWriter(b.cfg.Kafka, b.cfg.EventsTopic)
 	defer w.Close()
 	parts := make([]int, b.cfg.Partitions)
 	for i := range parts {
@@ -312,7 +310,7 @@ func (b *bench) endOffsets(ctx context.Context, topic string) (map[int]int64, er
 	for p := range reqs {
 		reqs[p] = kafka.LastOffsetOf(p)
 	}
-	resp, err := client(b.cfg.Brokers).ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	resp, err := b.cfg.Kafka.Client(15*time.Second).ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
 		return nil, fmt.Errorf("listing the offsets of %s: %w", topic, err)
 	}
@@ -334,14 +332,6 @@ func sumOffsets(m map[int]int64) int64 {
 	return n
 }
 
-// newPartitionReader reads one partition as engine/kafkastream does.
-func (b *bench) newPartitionReader(topic string, partition int) *kafka.Reader {
-	return kafka.NewReader(kafka.ReaderConfig{
-		Brokers: b.cfg.Brokers, Topic: topic, Partition: partition,
-		MinBytes: 1, MaxBytes: b.cfg.FetchBytes, MaxWait: 250 * time.Millisecond,
-	})
-}
-
 // ingestLimit reads the whole events topic with a bare kafka-go consumer
 // group (a ConsumerGroup and one partition reader per assigned partition,
 // as engine/kafkastream does) that does nothing with the messages: the
@@ -356,11 +346,7 @@ func (b *bench) ingestLimit(ctx context.Context) error {
 		return err
 	}
 	total := sumOffsets(ends)
-	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID: b.cfg.GroupID + "-ingest", Brokers: b.cfg.Brokers, Topics: []string{topic},
-		StartOffset: kafka.FirstOffset, HeartbeatInterval: 2 * time.Second, SessionTimeout: 20 * time.Second,
-		RebalanceTimeout: 20 * time.Second, JoinGroupBackoff: time.Second, Timeout: 10 * time.Second,
-	})
+	group, err := b.cfg.Kafka.ConsumerGroup(b.cfg.GroupID+"-ingest", []string{topic}, false, nil)
 	if err != nil {
 		return err
 	}
@@ -407,7 +393,7 @@ func (b *bench) ingestLimit(ctx context.Context) error {
 				if next[a.ID].Load() >= end {
 					return
 				}
-				r := b.newPartitionReader(topic, a.ID)
+				r := b.cfg.Kafka.PartitionReader(topic, a.ID, b.cfg.FetchBytes, nil)
 				defer r.Close()
 				if err := r.SetOffset(next[a.ID].Load()); err != nil {
 					b.cfg.Log.Warn("ingest: setting offset", "partition", a.ID, "err", err)
@@ -608,7 +594,7 @@ func waitOrServeEnded(ctx context.Context, served chan error, d time.Duration) e
 // event_id.
 func (b *bench) produceAtRate(ctx context.Context, gen *Generator, rate int, d time.Duration, due map[string]time.Time) (int64, error) {
 	b.produceLag = b.produceLag[:0]
-	w := NewEventWriter(b.cfg.Brokers, b.cfg.EventsTopic)
+	w := NewEventWriter(b.cfg.Kafka, b.cfg.EventsTopic)
 	defer w.Close()
 	total := int64(float64(rate) * d.Seconds())
 	interval := time.Second / time.Duration(rate)
@@ -715,7 +701,7 @@ func (c *decisionCollector) collect(ctx context.Context) error {
 			continue
 		}
 		wg.Go(func() {
-			r := b.newPartitionReader(topic, p)
+			r := b.cfg.Kafka.PartitionReader(topic, p, b.cfg.FetchBytes, nil)
 			defer r.Close()
 			if err := r.SetOffset(c.next[p]); err != nil {
 				errs[p] = err

@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/loginrisk/loginrisk/engine/kafkastream"
 	"github.com/loginrisk/loginrisk/engine/offline"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -29,19 +30,11 @@ func StartBroker(partitions int) (addrs []string, stop func(), err error) {
 	return cluster.ListenAddrs(), sync.OnceFunc(cluster.Close), nil
 }
 
-// NewEventWriter returns a writer that publishes to topic keyed by
-// user_id with the Java client's partitioner, waiting for all replicas.
-func NewEventWriter(brokers []string, topic string) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:                   kafka.TCP(brokers...),
-		Topic:                  topic,
-		Balancer:               &kafka.Murmur2Balancer{},
-		RequiredAcks:           kafka.RequireAll,
-		BatchSize:              1000,
-		BatchBytes:             1 << 20,
-		BatchTimeout:           5 * time.Millisecond,
-		AllowAutoTopicCreation: true,
-	}
+// NewEventWriter returns a writer that publishes events to topic keyed
+// by user_id (kafkastream.Clients.Writer), in batches of 1000, creating
+// the topic on first use where the broker allows it.
+func NewEventWriter(k *kafkastream.Clients, topic string) *kafka.Writer {
+	return k.Writer(topic, kafkastream.WriterOptions{BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, AutoCreate: true})
 }
 
 // userIDOf extracts user_id for the message key without a full decode; a
