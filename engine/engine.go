@@ -19,41 +19,19 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// Enricher fills the enrichment part of the features (GeoIP, device).
-// features.Enricher implements it.
-type Enricher interface {
-	Enrich(ev *schemas.LoginEvent, f *schemas.Features)
-}
-
-// State is the behavioural memory: Observe reads the features of an attempt
-// and records it in the windows in one step; Peek only reads; Learn, called
-// once the engine has allowed a success, teaches the user's profile and
-// trusted contexts (a challenged or refused success teaches nothing).
-// features.Store implements it.
-type State interface {
-	Observe(ev *schemas.LoginEvent, f *schemas.Features)
-	Peek(ev *schemas.LoginEvent, f *schemas.Features)
-	Learn(ev *schemas.LoginEvent, f *schemas.Features)
-}
-
-// TrustReader lists a user's trusted contexts (devices and networks of
-// allowed successes, with since when); features.Store implements it. The
-// engine quotes them in the trusted_context reason and the user status.
-type TrustReader interface {
-	TrustedContexts(tenantID, userID string, at time.Time) []schemas.TrustedContext
-}
-
-// RuleSource hands out the current compiled rule set; rules.Manager
-// implements it, and a reload swaps the set between two events.
-type RuleSource interface {
-	Current() *rules.Set
-}
-
 // Config wires an Engine.
 type Config struct {
 	Rules    RuleSource
 	Enricher Enricher // nil: no enrichment beyond the event itself
 	State    State    // required
+	// Counters answers the status lookups' window counters, Trust lists a
+	// user's trusted contexts, and Profiles takes the profiles of the
+	// warm-up; nil: the State's, when it implements CounterReader,
+	// TrustReader or ProfileLoader (features.Store does all three), else
+	// none.
+	Counters CounterReader
+	Trust    TrustReader
+	Profiles ProfileLoader
 	Recorder Recorder
 	DLQ      DeadLetterSink // nil: rejected messages are only logged
 	// Clock gives decided_at. Nil means decided_at = occurred_at, which
@@ -176,6 +154,15 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cr, ok := cfg.State.(CounterReader); ok && cfg.Counters == nil {
+		cfg.Counters = cr
+	}
+	if tr, ok := cfg.State.(TrustReader); ok && cfg.Trust == nil {
+		cfg.Trust = tr
+	}
+	if pl, ok := cfg.State.(ProfileLoader); ok && cfg.Profiles == nil {
+		cfg.Profiles = pl
 	}
 	e := &Engine{
 		cfg:          cfg,
@@ -669,8 +656,8 @@ func (e *Engine) trustedDetail(l *schemas.Lock, sets bool, ev *schemas.LoginEven
 	b.WriteString(lockedDetail(l))
 	b.WriteString(" spares this trusted context (")
 	var contexts []schemas.TrustedContext
-	if tr, ok := e.cfg.State.(TrustReader); ok {
-		contexts = tr.TrustedContexts(ev.TenantID, ev.UserID, ev.OccurredAt)
+	if e.cfg.Trust != nil {
+		contexts = e.cfg.Trust.TrustedContexts(ev.TenantID, ev.UserID, ev.OccurredAt)
 	}
 	parts := 0
 	add := func(trusted bool, kind, key string) {

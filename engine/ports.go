@@ -2,10 +2,55 @@ package engine
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
+	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
+
+// Enricher fills the enrichment part of the features (GeoIP, device).
+// features.Enricher implements it.
+type Enricher interface {
+	Enrich(ev *schemas.LoginEvent, f *schemas.Features)
+}
+
+// State is the behavioural memory: Observe reads the features of an attempt
+// and records it in the windows in one step; Peek only reads; Learn, called
+// once the engine has allowed a success, teaches the user's profile and
+// trusted contexts (a challenged or refused success teaches nothing).
+// features.Store implements it.
+type State interface {
+	Observe(ev *schemas.LoginEvent, f *schemas.Features)
+	Peek(ev *schemas.LoginEvent, f *schemas.Features)
+	Learn(ev *schemas.LoginEvent, f *schemas.Features)
+}
+
+// TrustReader lists a user's trusted contexts (devices and networks of
+// allowed successes, with since when); features.Store implements it. The
+// engine quotes them in the trusted_context reason and the user status.
+type TrustReader interface {
+	TrustedContexts(tenantID, userID string, at time.Time) []schemas.TrustedContext
+}
+
+// RuleSource hands out the current compiled rule set; rules.Manager
+// implements it, and a reload swaps the set between two events.
+type RuleSource interface {
+	Current() *rules.Set
+}
+
+// CounterReader reads current window counters without an attempt, for
+// the status lookups; features.Store implements it.
+type CounterReader interface {
+	UserCounters(tenantID, userID string, at time.Time) map[string]float64
+	IPCounters(addr netip.Addr, at time.Time) map[string]float64
+}
+
+// ProfileLoader seeds a user's profile (known places, devices, last
+// success) at warm-up; features.Store implements it.
+type ProfileLoader interface {
+	LoadProfile(p *schemas.UserProfile)
+}
 
 // DecisionPublisher publishes decisions (to the login-decisions topic) and
 // returns only once the broker has acknowledged every one of them.

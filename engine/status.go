@@ -11,13 +11,6 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// CounterReader reads current window counters without an attempt;
-// features.Store implements it.
-type CounterReader interface {
-	UserCounters(tenantID, userID string, at time.Time) map[string]float64
-	IPCounters(addr netip.Addr, at time.Time) map[string]float64
-}
-
 // Status is what the engine knows of a user or an address right now: the
 // locks active on it, its window counters and the last decision about it;
 // for a user, also its trusted contexts (the devices and networks a
@@ -37,11 +30,11 @@ func (e *Engine) UserStatus(tenantID, userID string, at time.Time) Status {
 	st := Status{Counters: map[string]float64{}}
 	user := schemas.UserKey(tenantID, userID)
 	st.Locks = e.locks.activeForUser(user, at)
-	if cr, ok := e.cfg.State.(CounterReader); ok {
-		st.Counters = cr.UserCounters(tenantID, userID, at)
+	if e.cfg.Counters != nil {
+		st.Counters = e.cfg.Counters.UserCounters(tenantID, userID, at)
 	}
-	if tr, ok := e.cfg.State.(TrustReader); ok {
-		st.Trusted = tr.TrustedContexts(tenantID, userID, at)
+	if e.cfg.Trust != nil {
+		st.Trusted = e.cfg.Trust.TrustedContexts(tenantID, userID, at)
 	}
 	if d, ok := e.lastByUser.get(user); ok {
 		st.LastDecision = d
@@ -56,8 +49,8 @@ func (e *Engine) IPStatus(addr netip.Addr, at time.Time) Status {
 	addr = addr.Unmap()
 	key := addrKey(addr)
 	st.Locks = e.locks.activeForIP(key, at)
-	if cr, ok := e.cfg.State.(CounterReader); ok {
-		st.Counters = cr.IPCounters(addr, at)
+	if e.cfg.Counters != nil {
+		st.Counters = e.cfg.Counters.IPCounters(addr, at)
 	}
 	if d, ok := e.lastByIP.get(key); ok {
 		st.LastDecision = d

@@ -10,12 +10,6 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// ProfileLoader seeds a user's profile (known places, devices, last
-// success); features.Store implements it.
-type ProfileLoader interface {
-	LoadProfile(p *schemas.UserProfile)
-}
-
 // WarmSpan is how much event time before the newest event in history the
 // warm-up replays: the longest window the state keeps (24 h).
 const WarmSpan = 24 * time.Hour
@@ -68,9 +62,9 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 		return st, fmt.Errorf("warm-up anchor: %w", err)
 	}
 	st.Anchor = anchor
-	if loader, ok := e.cfg.State.(ProfileLoader); ok {
+	if e.cfg.Profiles != nil {
 		err := src.Profiles(ctx, func(p *schemas.UserProfile) error {
-			loader.LoadProfile(p)
+			e.cfg.Profiles.LoadProfile(p)
 			st.Profiles++
 			return nil
 		})
