@@ -18,7 +18,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/history"
@@ -232,41 +231,20 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 	return nil
 }
 
-// produce publishes generated traffic at rate for duration, with event time
-// = wall clock, plus a malformed message at the start and every 2000 events
-// to show the
-// dead-letter path.
+// produce publishes generated traffic at rate for duration, with event
+// time = wall clock, plus a malformed message at the start and every 2000
+// events to show the dead-letter path (loadgen.Live).
 func (d *demo) produce(ctx context.Context, duration time.Duration, rate, users int, seed uint64) error {
 	w := loadgen.NewEventWriter(d.kafka, d.cfg.Kafka.EventsTopic)
 	defer w.Close()
-	gen := loadgen.New(loadgen.Config{Users: users, Seed: seed})
-	start := time.Now()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	perTick := max(rate/20, 1)
-	var buf []byte
-	for time.Since(start) < duration {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case now := <-tick.C:
-			msgs := make([]kafka.Message, 0, perTick+1)
-			for range perTick {
-				ev := gen.Next(now)
-				buf = loadgen.EncodeEvent(buf[:0], &ev)
-				msgs = append(msgs, kafka.Message{Key: []byte(ev.UserID), Value: append([]byte(nil), buf[:len(buf)-1]...)})
-			}
-			if n := d.produced.Load(); n == 0 || n/2000 != (n+int64(len(msgs)))/2000 {
-				msgs = append(msgs, kafka.Message{Key: []byte("mallory"), Value: []byte(`{"event_id":"bad-` +
-					fmt.Sprint(d.produced.Load()) + `","occurred_at":"2026-01-01T00:00:00Z","user_id":"mallory","outcome":"failure","ip":"999.1.1.1"}`)})
-				d.malformed.Add(1)
-			}
-			if err := w.WriteMessages(ctx, msgs...); err != nil {
-				return fmt.Errorf("demo traffic: %w", err)
-			}
-			d.produced.Add(int64(len(msgs)))
+	err := loadgen.Live(ctx, w, loadgen.LiveConfig{Duration: duration, Rate: rate, Users: users, Seed: seed, MalformedEvery: 2000,
+		Sent: func(now time.Time, messages, malformed int) {
+			d.produced.Add(int64(messages))
+			d.malformed.Add(int64(malformed))
 			d.printProgress(now)
-		}
+		}})
+	if err != nil {
+		return fmt.Errorf("demo traffic: %w", err)
 	}
 	return nil
 }
