@@ -18,7 +18,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/history"
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
@@ -130,67 +129,34 @@ type demo struct {
 	}
 }
 
+// run is serve's daemon plus the traffic generator and a reader of the
+// decisions: it runs the daemon, produces for duration, waits for every
+// valid event's decision to come back, then drains the daemon and prints
+// the summary.
 func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int, seed uint64, token string) error {
-	stream, err := kafkastream.New(kafkastream.Config{
-		Brokers: d.cfg.Kafka.Brokers, GroupID: d.cfg.Kafka.GroupID,
-		EventsTopic: d.cfg.Kafka.EventsTopic, DecisionsTopic: d.cfg.Kafka.DecisionsTopic, DLQTopic: d.cfg.Kafka.DLQTopic,
-		Partitions: d.cfg.Kafka.Partitions, DecisionKeys: d.cfg.Kafka.decisionKeys(), Logger: d.log,
-	})
+	d.cfg.Kafka.CreateTopics = true
+	d.cfg.ClickHouse.WarmUp = false // the demo starts afresh
+	dm, err := newDaemon(ctx, d.cfg, d.log, d.stderr, daemonOptions{migrate: true, token: token,
+		historyOptional: d.historyFound, withoutHistory: func(err error) {
+			// A local ClickHouse the demo found by itself, not one it was
+			// asked to use: say why it cannot be used and run without.
+			fmt.Fprintf(d.stderr, "demo: the ClickHouse found at %s cannot be used (%v); running without history\n", d.cfg.ClickHouse.DSN, err)
+		}})
 	if err != nil {
 		return err
 	}
-	defer stream.Close()
-	d.kafka = stream.Clients()
-	if err := stream.EnsureTopics(ctx); err != nil {
-		return err
-	}
-	h, err := openHistory(ctx, d.cfg, d.log, d.stderr, true)
-	if err != nil {
-		if !d.historyFound {
-			return err
-		}
-		// A local ClickHouse the demo found by itself, not one it was
-		// asked to use: say why it cannot be used and run without.
-		fmt.Fprintf(d.stderr, "demo: the ClickHouse found at %s cannot be used (%v); running without history\n", d.cfg.ClickHouse.DSN, err)
-		d.cfg.ClickHouse.DSN = ""
-		h = nil
-	}
-	d.history = h
-	rec := engine.Recorder{Publisher: stream}
-	if h != nil {
-		rec.History = h
-		defer h.Close()
-	}
-	c, err := buildCore(d.cfg, d.log, time.Now, rec, stream)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	defer dm.Close()
+	d.cfg, d.kafka, d.history = dm.cfg, dm.stream.Clients(), dm.history
 
 	runCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	if h != nil {
-		wg.Go(func() {
-			if err := h.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-				errs <- err
-			}
-		})
-	}
-	engineDone := make(chan struct{})
-	go func() {
-		defer close(engineDone)
-		if err := stream.Run(runCtx, c.engine); err != nil {
-			errs <- err
-		}
-	}()
-	wg.Go(func() { c.sweep(runCtx, time.Minute, c.eventTime) })
-	srv, err := startHTTP(runCtx, d.cfg, c, stream, h, d.log, d.stderr, token)
-	if err != nil {
-		stopEngine()
+	defer stopEngine()
+	if err := dm.start(runCtx); err != nil {
+		dm.drain()
 		return err
 	}
-	if srv.url != "" {
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- dm.run(runCtx) }()
+	if srv := dm.srv; srv.url != "" {
 		signIn := "a read or admin token of http.tokens"
 		if srv.tokenFile != "" {
 			signIn = "the admin token in " + srv.tokenFile
@@ -214,21 +180,14 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 	fmt.Fprint(d.stderr, "\r\033[K")
 	stopWatch()
 	<-watchDone
-	if srv != nil {
-		srv.shutdown()
-	}
 	stopEngine()
-	<-engineDone
-	wg.Wait()
-	close(errs)
-	d.summary(c.engine, stream)
+	runErr := <-engineDone
+	dm.drain()
+	d.summary(dm.core.engine, dm.stream)
 	if produceErr != nil && !errors.Is(produceErr, context.Canceled) {
 		return produceErr
 	}
-	for err := range errs {
-		return err
-	}
-	return nil
+	return runErr
 }
 
 // produce publishes generated traffic at rate for duration, with event

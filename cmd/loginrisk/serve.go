@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -32,82 +30,6 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	log := newLogger(stderr, cfg.Log)
 	return serve(ctx, cfg, log, stderr)
-}
-
-func serve(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) error {
-	stream, err := newStream(cfg, log)
-	if err != nil {
-		return err
-	}
-	defer stream.Close()
-	if cfg.Kafka.CreateTopics {
-		if err := retry(ctx, log, "creating Kafka topics", func() error { return stream.EnsureTopics(ctx) }); err != nil {
-			return err
-		}
-	}
-	h, err := openHistory(ctx, cfg, log, stderr, cfg.ClickHouse.Migrate)
-	if err != nil {
-		return err
-	}
-	rec := engine.Recorder{Publisher: stream}
-	if h != nil {
-		rec.History = h
-		defer h.Close()
-	}
-	c, err := buildCore(cfg, log, time.Now, rec, stream)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if h != nil && cfg.ClickHouse.WarmUp {
-		start := time.Now()
-		st, err := c.engine.WarmUp(ctx, h)
-		if err != nil {
-			return err
-		}
-		log.Info("state rebuilt from history", "anchor", st.Anchor, "profiles", st.Profiles, "events", st.Events, "locks", st.Locks, "locks_refused", st.LocksRefused, "took", time.Since(start).Round(time.Millisecond))
-	}
-
-	// Background parts run until bgCtx ends, which is after the consumer
-	// drained: history must outlive the last batch it is asked to store.
-	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBackground()
-	var bg sync.WaitGroup
-	if h != nil {
-		bg.Go(func() {
-			if err := h.Run(bgCtx); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("history writer stopped", "err", err)
-			}
-		})
-	}
-	if cfg.Rules.Watch && cfg.Rules.Dir != "" {
-		bg.Go(func() {
-			if err := c.rules.Run(bgCtx); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("rules watcher stopped", "err", err)
-			}
-		})
-	}
-	bg.Go(func() { c.sweep(bgCtx, cfg.Engine.SweepInterval, c.eventTime) })
-	bg.Go(func() { reloadOnSIGHUP(bgCtx, c, log) })
-	srv, err := startHTTP(bgCtx, cfg, c, stream, h, log, stderr, "")
-	if err != nil {
-		return err
-	}
-
-	log.Info("loginrisk serving", "brokers", cfg.Kafka.Brokers, "topic", cfg.Kafka.EventsTopic, "group", cfg.Kafka.GroupID,
-		"rules_version", c.engine.RulesVersion(), "http", cfg.HTTP.Addr, "history", h != nil)
-	runErr := stream.Run(ctx, c.engine) // returns after the partitions drained and committed
-	log.Info("intake stopped; shutting down")
-	if srv != nil {
-		srv.shutdown()
-	}
-	stopBackground()
-	bg.Wait()
-	if runErr != nil {
-		return runErr
-	}
-	log.Info("loginrisk stopped cleanly")
-	return nil
 }
 
 // newStream builds the Kafka adapter from the configuration.
