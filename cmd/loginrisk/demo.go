@@ -7,18 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/url"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
-	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/history"
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
@@ -242,127 +235,4 @@ func (d *demo) watchDecisions(ctx context.Context) {
 		}
 		d.mu.Unlock()
 	}
-}
-
-// printProgress rewrites the progress line at most twice a second. Only
-// run's goroutine calls it (from produce, then while waiting for the last
-// decisions).
-func (d *demo) printProgress(now time.Time) {
-	last := &d.progressLast
-	if now.Sub(last.at) < 500*time.Millisecond {
-		return
-	}
-	decided := d.decided.Load()
-	rate := 0.0
-	if !last.at.IsZero() {
-		rate = float64(decided-last.decided) / now.Sub(last.at).Seconds()
-	}
-	last.at, last.decided = now, decided
-	fmt.Fprintf(d.stderr, "\r\033[Kproduced %d · decided %d (%.0f/s) · allow %d · challenge %d · lockout %d · dead-lettered %d",
-		d.produced.Load(), decided, rate, d.byKind[0].Load(), d.byKind[1].Load(), d.byKind[2].Load(), d.malformed.Load())
-}
-
-func (d *demo) summary(eng *engine.Engine, stream *kafkastream.Stream) {
-	w := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
-	total := d.decided.Load()
-	pct := func(n int64) string {
-		if total == 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(total))
-	}
-	fmt.Fprintf(w, "\nDecisions read back from %s\n", d.cfg.Kafka.DecisionsTopic)
-	fmt.Fprintf(w, "decision\tcount\tshare\n")
-	for i, kind := range []string{"allow", "challenge", "lockout"} {
-		fmt.Fprintf(w, "%s\t%d\t%s\n", kind, d.byKind[i].Load(), pct(d.byKind[i].Load()))
-	}
-	fmt.Fprintf(w, "total\t%d\t\n", total)
-	fmt.Fprintf(w, "dead-lettered (%s)\t%d\t\n", d.cfg.Kafka.DLQTopic, stream.Metrics().DeadLetteredTotal.Load())
-	w.Flush()
-
-	d.mu.Lock()
-	rules := make([]string, 0, len(d.byRule))
-	for r := range d.byRule {
-		rules = append(rules, r)
-	}
-	sort.Slice(rules, func(i, j int) bool { return d.byRule[rules[i]] > d.byRule[rules[j]] })
-	fmt.Fprintf(w, "\nRules that fired (rules version %s)\n", eng.RulesVersion())
-	fmt.Fprintf(w, "rule\tdecisions\texample\n")
-	for _, r := range rules {
-		fmt.Fprintf(w, "%s\t%d\t%s\n", r, d.byRule[r], d.examples[r])
-	}
-	d.mu.Unlock()
-	w.Flush()
-	locks := eng.Locks().Active(time.Now())
-	byScope := map[schemas.LockScope]int{}
-	for _, l := range locks {
-		byScope[l.Scope]++
-	}
-	counts := make([]string, 0, len(schemas.LockScopes()))
-	for _, sc := range schemas.LockScopes() {
-		counts = append(counts, fmt.Sprintf("%s %d", sc, byScope[sc]))
-	}
-	fmt.Fprintf(d.stdout, "\nActive locks at the end: %d (%s)\n", len(locks), strings.Join(counts, ", "))
-	if d.history != nil {
-		dsn := d.cfg.ClickHouse.DSN.String()
-		fmt.Fprintf(d.stdout, "\nHistory: %d rows written to ClickHouse (%s). Try:\n", d.history.Metrics().RowsWrittenTotal.Load(), dsn)
-		fmt.Fprintf(d.stdout, "  ./bin/loginrisk query top_attacking_ips --clickhouse-dsn %s\n", dsn)
-		fmt.Fprintf(d.stdout, "  ./bin/loginrisk query rule_hit_rates --clickhouse-dsn %s\n", dsn)
-	} else {
-		fmt.Fprintf(d.stdout, "\nHistory: off (no ClickHouse); see the demo's first lines for how to turn it on.\n")
-	}
-}
-
-// existingDemoGeoIP returns the test databases that exist; a missing one
-// is left empty.
-func existingDemoGeoIP() GeoIPConfig {
-	g := demoGeoIP
-	for _, p := range []*string{&g.City, &g.ASN, &g.Anonymous} {
-		*p = repoFile(*p)
-		if _, err := os.Stat(*p); err != nil {
-			*p = ""
-		}
-	}
-	return g
-}
-
-// repoFile resolves a path relative to the repository root when run from a
-// sub-folder (go test runs in the package folder).
-func repoFile(rel string) string {
-	dir, _ := os.Getwd()
-	for range 5 {
-		p := filepath.Join(dir, rel)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		dir = filepath.Dir(dir)
-	}
-	return rel
-}
-
-// demoClickHouseDatabase is where the demo keeps the history it writes to
-// a ClickHouse it found by itself, away from anything else there.
-const demoClickHouseDatabase = "loginrisk_demo"
-
-// findDemoClickHouse looks for a ClickHouse on this machine (the host of
-// $CLICKHOUSE_DSN, else 127.0.0.1:9000) and returns a DSN for the demo's
-// own database on it, or "" after saying plainly that there is none.
-func findDemoClickHouse(ctx context.Context, stderr io.Writer) string {
-	host := "127.0.0.1:9000"
-	if env := os.Getenv("CLICKHOUSE_DSN"); env != "" {
-		if u, err := url.Parse(env); err == nil && u.Host != "" {
-			host = u.Host
-		}
-	}
-	dctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", host)
-	if err != nil {
-		fmt.Fprintf(stderr, "demo: no ClickHouse on %s (%v): history is off. To watch the analysts' tables fill, start one (scripts/services.sh up starts Debian's clickhouse-server) and run again, or pass --clickhouse-dsn DSN.\n", host, err)
-		return ""
-	}
-	conn.Close()
-	dsn := "clickhouse://" + host + "/" + demoClickHouseDatabase
-	fmt.Fprintf(stderr, "demo: ClickHouse found on %s: history goes to database %s (--no-clickhouse to skip)\n", host, demoClickHouseDatabase)
-	return dsn
 }
