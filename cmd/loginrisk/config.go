@@ -64,6 +64,19 @@ type DecisionKeyConfig struct {
 }
 
 // decisionKeys returns the configured keys in the adapter's form.
+// streamConfig is the Kafka adapter's configuration of this section (TLS
+// and the logger are the caller's).
+func (k KafkaConfig) streamConfig() kafkastream.Config {
+	return kafkastream.Config{
+		Brokers: k.Brokers, GroupID: k.GroupID,
+		EventsTopic: k.EventsTopic, DecisionsTopic: k.DecisionsTopic, DLQTopic: k.DLQTopic,
+		Partitions: k.Partitions, Replication: k.Replication, MaxBatch: k.MaxBatch, MaxInFlight: k.MaxInFlight,
+		DrainTimeout:  k.DrainTimeout,
+		SASLMechanism: k.SASLMechanism, SASLUser: k.SASLUser, SASLPassword: string(k.SASLPassword),
+		DecisionKeys: k.decisionKeys(),
+	}
+}
+
 func (k KafkaConfig) decisionKeys() []kafkastream.DecisionKey {
 	out := make([]kafkastream.DecisionKey, len(k.DecisionKeys))
 	for i, dk := range k.DecisionKeys {
@@ -516,20 +529,8 @@ func (c *Config) Validate(need needs) error {
 			errs = append(errs, err)
 		}
 	}
-	for _, b := range c.Kafka.Brokers {
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			errs = append(errs, fmt.Errorf("kafka.brokers: %q is not host:port", b))
-		}
-	}
-	if c.Kafka.Partitions < 1 {
-		errs = append(errs, fmt.Errorf("kafka.partitions: %d must be at least 1", c.Kafka.Partitions))
-	}
-	if c.Kafka.MaxBatch < 1 {
-		errs = append(errs, fmt.Errorf("kafka.max_batch: %d must be at least 1", c.Kafka.MaxBatch))
-	}
-	if c.Kafka.MaxInFlight < 1 {
-		errs = append(errs, fmt.Errorf("kafka.max_in_flight: %d must be at least 1", c.Kafka.MaxInFlight))
-	}
+	sc := c.Kafka.streamConfig()
+	errs = append(errs, sc.ValidateSettings())
 	if c.Kafka.TLS.CertFile != "" && c.Kafka.TLS.KeyFile == "" || c.Kafka.TLS.CertFile == "" && c.Kafka.TLS.KeyFile != "" {
 		errs = append(errs, errors.New("kafka.tls.cert_file and kafka.tls.key_file must be set together"))
 	}

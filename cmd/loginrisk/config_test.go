@@ -158,3 +158,25 @@ func TestREADMEConfigLoads(t *testing.T) {
 		t.Errorf("README.md's kafka.decision_keys read as %+v, want two keys, the first from a file", c.Kafka.DecisionKeys)
 	}
 }
+
+// TestKafkaSettingsCheckedOnce: --check-config refuses every wrong Kafka
+// setting at once, naming each, with the adapter's own messages (the
+// SASL mechanism and the topic names were once only refused when serve
+// built the stream).
+func TestKafkaSettingsCheckedOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	yaml := "kafka:\n  brokers: [nohostport]\n  partitions: 0\n  sasl_mechanism: PLAIN\n  events_topic: \"bad topic\"\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, "", "migrate", "--config", path, "--check-config")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, stderr)
+	}
+	for _, want := range []string{`kafka.brokers: "nohostport" is not host:port`, "kafka.partitions: 0 must be at least 1",
+		`kafka.sasl_mechanism: "PLAIN" is not one of`, `kafka topic "bad topic": invalid name`} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("output lacks %q:\n%s", want, stderr)
+		}
+	}
+}

@@ -38,14 +38,9 @@ func newStream(cfg Config, log *slog.Logger) (*kafkastream.Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kafkastream.New(kafkastream.Config{
-		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID,
-		EventsTopic: cfg.Kafka.EventsTopic, DecisionsTopic: cfg.Kafka.DecisionsTopic, DLQTopic: cfg.Kafka.DLQTopic,
-		Partitions: cfg.Kafka.Partitions, Replication: cfg.Kafka.Replication, MaxBatch: cfg.Kafka.MaxBatch, MaxInFlight: cfg.Kafka.MaxInFlight,
-		DrainTimeout: cfg.Kafka.DrainTimeout, TLS: tlsCfg,
-		SASLMechanism: cfg.Kafka.SASLMechanism, SASLUser: cfg.Kafka.SASLUser, SASLPassword: string(cfg.Kafka.SASLPassword),
-		DecisionKeys: cfg.Kafka.decisionKeys(), Logger: log,
-	})
+	sc := cfg.Kafka.streamConfig()
+	sc.TLS, sc.Logger = tlsCfg, log
+	return kafkastream.New(sc)
 }
 
 // kafkaClients builds the Kafka client factory (brokers, TLS, SASL) from

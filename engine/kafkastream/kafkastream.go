@@ -35,14 +35,12 @@ type Config struct {
 	DLQTopic       string // default "login-events-dlq"
 	Partitions     int    // partitions of topics created here, default 6
 	Replication    int    // replication factor of topics created here, default 1
-	CreateTopics   bool   // create missing topics at start
 	MaxBatch       int    // messages handled per batch, default 500
 	// MaxInFlight is the number of batches per partition scored but not
 	// yet committed, default 4: scoring overlaps the wait for the
 	// decisions' acknowledgement and the history insert.
-	MaxInFlight     int
-	DrainTimeout    time.Duration
-	StartFromOldest bool // a new group starts at the oldest offset (default true via New)
+	MaxInFlight  int
+	DrainTimeout time.Duration
 
 	// Security. Empty means plaintext without authentication.
 	TLS           *tls.Config
@@ -92,39 +90,52 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports the first thing wrong with the configuration.
+// Validate reports everything wrong with the configuration: the
+// settings (ValidateSettings), at least one broker and the decision keys.
 func (c *Config) Validate() error {
+	var errs []error
 	if len(c.Brokers) == 0 {
-		return errors.New("kafka.brokers: at least one broker is required")
+		errs = append(errs, errors.New("kafka.brokers: at least one broker is required"))
 	}
+	errs = append(errs, c.ValidateSettings())
+	errs = append(errs, ValidateDecisionKeys(c.DecisionKeys))
+	return errors.Join(errs...)
+}
+
+// ValidateSettings reports every setting that is wrong (broker addresses,
+// partitions, batch sizes, SASL, topic names), leaving out the brokers
+// and decision keys that only some callers need: the one check of the
+// Kafka settings, for New and for the command's configuration alike.
+func (c *Config) ValidateSettings() error {
+	var errs []error
 	for _, b := range c.Brokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {
-			return fmt.Errorf("kafka.brokers: %q is not host:port", b)
+			errs = append(errs, fmt.Errorf("kafka.brokers: %q is not host:port", b))
 		}
 	}
 	if c.Partitions < 1 {
-		return fmt.Errorf("kafka.partitions: %d must be at least 1", c.Partitions)
+		errs = append(errs, fmt.Errorf("kafka.partitions: %d must be at least 1", c.Partitions))
 	}
 	if c.MaxBatch < 1 {
-		return fmt.Errorf("kafka.max_batch: %d must be at least 1", c.MaxBatch)
+		errs = append(errs, fmt.Errorf("kafka.max_batch: %d must be at least 1", c.MaxBatch))
 	}
 	if c.MaxInFlight < 1 {
-		return fmt.Errorf("kafka.max_in_flight: %d must be at least 1", c.MaxInFlight)
+		errs = append(errs, fmt.Errorf("kafka.max_in_flight: %d must be at least 1", c.MaxInFlight))
 	}
 	switch c.SASLMechanism {
 	case "", "SCRAM-SHA-256", "SCRAM-SHA-512":
 	default:
-		return fmt.Errorf("kafka.sasl_mechanism: %q is not one of SCRAM-SHA-256, SCRAM-SHA-512", c.SASLMechanism)
+		errs = append(errs, fmt.Errorf("kafka.sasl_mechanism: %q is not one of SCRAM-SHA-256, SCRAM-SHA-512", c.SASLMechanism))
 	}
 	if c.SASLMechanism != "" && (c.SASLUser == "" || c.SASLPassword == "") {
-		return errors.New("kafka.sasl_user and kafka.sasl_password are required with kafka.sasl_mechanism")
+		errs = append(errs, errors.New("kafka.sasl_user and kafka.sasl_password are required with kafka.sasl_mechanism"))
 	}
 	for _, t := range []string{c.EventsTopic, c.DecisionsTopic, c.DLQTopic} {
 		if strings.ContainsAny(t, " /\\") {
-			return fmt.Errorf("kafka topic %q: invalid name", t)
+			errs = append(errs, fmt.Errorf("kafka topic %q: invalid name", t))
 		}
 	}
-	return ValidateDecisionKeys(c.DecisionKeys)
+	return errors.Join(errs...)
 }
 
 // Metrics counts what the adapter did; fields are read with atomic loads.
