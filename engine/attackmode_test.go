@@ -24,7 +24,7 @@ import (
 const attackModeRule = "attack_mode_unfamiliar"
 
 // attackRig is an engine with the test GeoIP databases and the shipped
-// rules, fed ordinary traffic by engine/traffic's generator.
+// rules, fed ordinary traffic by engine/loadgen's generator.
 type attackRig struct {
 	t   *testing.T
 	eng *engine.Engine
