@@ -239,7 +239,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		users:      newTable[string, userState](cfg.Shards, caps[Users]),
 		ips:        [2]*table[ipKey, ipState]{newTable[ipKey, ipState](cfg.Shards, caps[Addresses]), newTable[ipKey, ipState](cfg.Shards, caps[Networks])},
 		devices:    newTable[string, deviceState](cfg.Shards, caps[Devices]),
-		crowds:     newCrowdTable(),
+		crowds:     newCrowdTable(crowdLimits(caps)),
 		userWindow: newWindowSpec(day, maxUserRecords, 15*minute, minute, 15*minute, hour, day),
 		ipWindow:   newWindowSpec(hour, maxIPRecords, 0, minute, 10*minute, hour),
 	}, nil

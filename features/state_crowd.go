@@ -41,10 +41,12 @@ const (
 	// a day, with their 24-hour counts.
 	crowdRetention      = 7*day + hour
 	crowdShortRetention = day + hour
-	// maxCrowdKeys caps the keys of each crowd table; a new key beyond it
-	// is read as empty and not kept (an address flood cannot grow the
-	// table without bound), counted in StoreStats.CrowdsRefused.
-	maxCrowdKeys = 4 << 20
+	// maxCrowdASNs caps the crowd keys of ASNs (only hosting and
+	// anonymising networks are kept). The other kinds are capped by the
+	// store's caps (crowdLimits): a new key beyond its kind's cap is read
+	// as empty and not kept, so an address flood cannot grow the table
+	// past what the caps promise, counted in StoreStats.CrowdsRefused.
+	maxCrowdASNs = 1 << 20
 	crowdShards  = 64
 )
 
@@ -335,13 +337,27 @@ type crowdTable struct {
 		m  map[crowdKey]*crowdState
 	}
 	mu       sync.Mutex // guards n, refused and sketched
-	n        int64
+	limit    [numCrowdKinds]int64
+	n        [numCrowdKinds]int64
 	refused  int64
 	sketched int // crowds with a sketch ring
 }
 
-func newCrowdTable() *crowdTable {
-	return &crowdTable{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+// crowdLimits caps each kind of crowd key by the store's cap of the keys
+// it stands beside: addresses by max_addresses, networks by
+// max_networks, accounts (and account + network) by max_users.
+func crowdLimits(caps [NumKeyKinds]int) [numCrowdKinds]int64 {
+	var l [numCrowdKinds]int64
+	l[crowdAddress] = int64(caps[Addresses])
+	l[crowdNetwork] = int64(caps[Networks])
+	l[crowdASN] = maxCrowdASNs
+	l[crowdUser] = int64(caps[Users])
+	l[crowdUserNetwork] = int64(caps[Users])
+	return l
+}
+
+func newCrowdTable(limits [numCrowdKinds]int64) *crowdTable {
+	return &crowdTable{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, limit: limits}
 }
 
 // apply reads (and, when record, records) the attempt a on key k, whose
@@ -354,7 +370,7 @@ func (t *crowdTable) apply(k crowdKey, hash uint64, a *crowdAttempt, userFailure
 	st := sh.m[k]
 	if st == nil {
 		starts := spec.minFailures24h == 0 || (a.failure && userFailures24h >= spec.minFailures24h)
-		if !record || !starts || !t.reserve() {
+		if !record || !starts || !t.reserve(k.kind) {
 			var empty crowdState
 			return empty.read(spec, a)
 		}
@@ -372,15 +388,15 @@ func (t *crowdTable) apply(k crowdKey, hash uint64, a *crowdAttempt, userFailure
 	return c
 }
 
-// reserve counts a new key, or refuses it at the cap.
-func (t *crowdTable) reserve() bool {
+// reserve counts a new key of kind, or refuses it at the kind's cap.
+func (t *crowdTable) reserve(kind crowdKind) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.n >= maxCrowdKeys {
+	if t.n[kind] >= t.limit[kind] {
 		t.refused++
 		return false
 	}
-	t.n++
+	t.n[kind]++
 	return true
 }
 
@@ -388,6 +404,7 @@ func (t *crowdTable) reserve() bool {
 // a week (a user's failures, or two or more users who succeeded from a
 // source), else after crowdShortRetention.
 func (t *crowdTable) sweep(now uint32) (removed int) {
+	var removedOf [numCrowdKinds]int64
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
@@ -401,6 +418,7 @@ func (t *crowdTable) sweep(now uint32) (removed int) {
 				t.dropSketches(spec, st, now, true)
 				delete(sh.m, k)
 				removed++
+				removedOf[k.kind]++
 				continue
 			}
 			st.trim(spec, now)
@@ -409,7 +427,9 @@ func (t *crowdTable) sweep(now uint32) (removed int) {
 		sh.mu.Unlock()
 	}
 	t.mu.Lock()
-	t.n -= int64(removed)
+	for kind, r := range removedOf {
+		t.n[kind] -= r
+	}
 	t.mu.Unlock()
 	return removed
 }
@@ -418,7 +438,10 @@ func (t *crowdTable) sweep(now uint32) (removed int) {
 func (t *crowdTable) len() (n, refused int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.n, t.refused
+	for _, k := range t.n {
+		n += k
+	}
+	return n, t.refused
 }
 
 // applyCrowds fills the features of the attempt o kept per address,

@@ -325,6 +325,12 @@ func TestFloodOfUniqueKeysIsCapped(t *testing.T) {
 	if st.Refused[Users] == 0 || st.Evicted[Addresses] == 0 {
 		t.Errorf("stats %+v: users with failures are refused, addresses idle for an hour evicted", st)
 	}
+	// The crowd counts beside the addresses and networks are capped by the
+	// same settings: 256 addresses, plus the /24s the flood's 20 000
+	// addresses and the victim's fall in (under 100).
+	if maxCrowds := int64(addresses + 100); st.Crowds > maxCrowds || st.CrowdsRefused == 0 {
+		t.Errorf("after the flood the crowd state holds %d keys (refused %d), want at most %d and some refused", st.Crowds, st.CrowdsRefused, maxCrowds)
+	}
 	if f := observeAt(s, "victim", parisV4, "", false, t0.Add(20_001*time.Second)); f.UserFailures24h != 6 {
 		t.Errorf("the victim's failures in the last 24 h after the flood: %d, want 6", f.UserFailures24h)
 	}
@@ -337,9 +343,13 @@ func TestFloodOfUniqueKeysIsCapped(t *testing.T) {
 // share of the table and of the holes evicted keys leave in the heap's
 // spans. The benchmark fails when the heap in use exceeds the caps times
 // these.
+// An address also holds its crowd counts (state_crowd.go: the users that
+// failed and succeeded from it over a day and a week), capped like the
+// addresses themselves.
 const (
-	floodBytesPerUser    = 640
-	floodBytesPerAddress = 260
+	floodBytesPerUser         = 640
+	floodBytesPerAddress      = 260
+	floodBytesPerCrowdAddress = 420
 )
 
 // BenchmarkStoreFlood is the memory attack of issue 16 against capped
@@ -355,11 +365,12 @@ func BenchmarkStoreFlood(b *testing.B) {
 		b.Skip("a million events")
 	}
 	const events, maxUsers, maxAddresses = 1_000_000, 250_000, 250_000
-	bound := float64(maxUsers*floodBytesPerUser + maxAddresses*floodBytesPerAddress)
+	bound := float64(maxUsers*floodBytesPerUser + maxAddresses*(floodBytesPerAddress+floodBytesPerCrowdAddress))
 	for b.Loop() {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
+		rssBefore, rssOK := residentBytes()
 		s, err := NewStore(StoreConfig{MaxUsers: maxUsers, MaxAddresses: maxAddresses})
 		if err != nil {
 			b.Fatal(err)
@@ -387,8 +398,14 @@ func BenchmarkStoreFlood(b *testing.B) {
 		b.ReportMetric(float64(st.Evicted[Addresses]), "addresses-evicted")
 		b.ReportMetric(heap/(1<<20), "heap-MiB")
 		b.ReportMetric(bound/(1<<20), "bound-MiB")
-		if rss, ok := residentBytes(); ok {
+		if rss, ok := residentBytes(); ok && rssOK {
 			b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
+			// The resident set grows by the heap and the runtime's
+			// headroom (GOGC=100): docs/features-performance.md says to
+			// budget twice the bound.
+			if grown := float64(rss) - float64(rssBefore); grown > 2*bound {
+				b.Errorf("the resident set grew by %.0f MiB, over twice the bound (%.0f MiB)", grown/(1<<20), 2*bound/(1<<20))
+			}
 		}
 		if heap > bound {
 			b.Errorf("the store takes %.0f MiB of heap, over the bound of %.0f MiB", heap/(1<<20), bound/(1<<20))
