@@ -47,7 +47,11 @@ const (
 	// as empty and not kept, so an address flood cannot grow the table
 	// past what the caps promise, counted in StoreStats.CrowdsRefused.
 	maxCrowdASNs = 1 << 20
-	crowdShards  = 64
+	// crowdShards splits the crowd table's locks. The sweep walks a
+	// shard's map under its lock, so there are enough shards that one
+	// walk stays short: at the default caps (1 M addresses, 1 M networks,
+	// 1 M accounts) a few hundred keys a shard, never the whole table.
+	crowdShards = 4096
 )
 
 // unknownUserReason is the failure_reason of a login name that does not

@@ -515,3 +515,30 @@ func TestSweepReleasesTheLock(t *testing.T) {
 		t.Errorf("the other goroutine got the lock after %d of %d values were swept, want before the end", got, total)
 	}
 }
+
+// The crowd table's sweep walks one shard's map under its lock: with
+// many unique addresses the largest shard must stay a small slice of the
+// table, so no sweep holds a lock over O(N) keys (with 64 shards this
+// flood put over 3 000 keys behind one lock).
+func TestCrowdSweepHoldsFewKeysPerLock(t *testing.T) {
+	const n = 200_000
+	s, err := NewStore(StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String()
+		observeAt(s, fmt.Sprintf("u%06d", i), ip, "", false, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	largest, total := 0, 0
+	for i := range s.crowds.shards {
+		largest = max(largest, len(s.crowds.shards[i].m))
+		total += len(s.crowds.shards[i].m)
+	}
+	if total < n {
+		t.Fatalf("the flood made %d crowd keys, want at least %d", total, n)
+	}
+	if largest > 200 {
+		t.Errorf("the largest crowd shard holds %d of %d keys: a sweep would hold its lock over them all", largest, total)
+	}
+}
