@@ -56,6 +56,7 @@ type wireEvent struct {
 	FailureReason string            `json:"failure_reason"`
 	AuthMethod    string            `json:"auth_method"`
 	TenantID      string            `json:"tenant_id"`
+	ChallengeOf   string            `json:"challenge_of"`
 	Attributes    map[string]string `json:"attributes"`
 }
 
@@ -96,6 +97,7 @@ func decodeSlow(data []byte, ev *LoginEvent) error {
 		FailureReason: w.FailureReason,
 		AuthMethod:    w.AuthMethod,
 		TenantID:      w.TenantID,
+		ChallengeOf:   w.ChallengeOf,
 		Attributes:    w.Attributes,
 	}
 	if w.OccurredAt == "" {
@@ -189,6 +191,9 @@ func Validate(ev *LoginEvent) error {
 	if err := checkString("tenant_id", ev.TenantID, MaxTenantIDLen, false); err != nil {
 		return err
 	}
+	if err := checkChallengeOf(ev); err != nil {
+		return err
+	}
 	if ev.FailureReason != "" && !slices.Contains(failureReasons, ev.FailureReason) {
 		return fieldErr("failure_reason", "%q is not one of %s", clip(ev.FailureReason), strings.Join(failureReasons, ", "))
 	}
@@ -212,6 +217,24 @@ func Validate(ev *LoginEvent) error {
 		}
 	}
 	return badErr
+}
+
+// checkChallengeOf checks challenge_of: an event_id (same limits), only on
+// the end of a challenge (auth_method mfa), and never the event's own id.
+func checkChallengeOf(ev *LoginEvent) error {
+	if ev.ChallengeOf == "" {
+		return nil
+	}
+	if err := checkString("challenge_of", ev.ChallengeOf, MaxEventIDLen, false); err != nil {
+		return err
+	}
+	if ev.AuthMethod != AuthMethodMFA {
+		return fieldErr("challenge_of", "reports the end of a challenge, so it needs auth_method %s, not %q", AuthMethodMFA, clip(ev.AuthMethod))
+	}
+	if ev.ChallengeOf == ev.EventID {
+		return fieldErr("challenge_of", "names the event itself; it must name the challenged attempt's event_id")
+	}
+	return nil
 }
 
 // checkAttribute checks one attribute's key and value.

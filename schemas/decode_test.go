@@ -11,6 +11,11 @@ const validEvent = `{"event_id":"e1","occurred_at":"2026-03-01T10:00:00Z","user_
 
 // withField returns validEvent with one field replaced by raw JSON, or
 // removed when raw is "".
+// withChallengeOf is validEvent with a challenge_of field of raw JSON.
+func withChallengeOf(raw string) string {
+	return strings.Replace(validEvent, `,"attributes"`, `,"challenge_of":`+raw+`,"attributes"`, 1)
+}
+
 func withField(t *testing.T, field, raw string) string {
 	t.Helper()
 	i := strings.Index(validEvent, `"`+field+`":`)
@@ -103,6 +108,10 @@ func TestDecodeFieldErrors(t *testing.T) {
 		{"failure_reason unknown", withField(t, "failure_reason", `"cosmic_rays"`), "failure_reason", "is not one of"},
 		{"auth_method unknown", withField(t, "auth_method", `"carrier_pigeon"`), "auth_method", "is not one of"},
 		{"tenant_id too long", withField(t, "tenant_id", long(257)), "tenant_id", "more than the 256"},
+		{"challenge_of without mfa", withChallengeOf(`"e0"`), "challenge_of", "needs auth_method mfa"},
+		{"challenge_of too long", strings.Replace(withChallengeOf(long(129)), `"password"`, `"mfa"`, 1), "challenge_of", "more than the 128"},
+		{"challenge_of itself", strings.Replace(withChallengeOf(`"e1"`), `"password"`, `"mfa"`, 1), "challenge_of", "names the event itself"},
+		{"challenge_of number", withChallengeOf(`7`), "challenge_of", "must be a string"},
 		{"attributes array", withField(t, "attributes", `[1]`), "attributes", "object of strings"},
 		{"attributes number value", withField(t, "attributes", `{"a":1}`), "attributes", "object of strings"},
 		{"attributes newline", withField(t, "attributes", `{"a":"x\ny"}`), "attributes.a", "control character"},

@@ -40,6 +40,10 @@ var (
 	authMethods    = []string{"password", "mfa", "sso", "passkey", "token"}
 )
 
+// AuthMethodMFA is the auth_method of a second factor: the event that
+// reports how a challenge ended (see LoginEvent.ChallengeOf).
+const AuthMethodMFA = "mfa"
+
 // FailureReasons returns the accepted values of LoginEvent.FailureReason.
 func FailureReasons() []string { return slices.Clone(failureReasons) }
 
@@ -49,17 +53,21 @@ func AuthMethods() []string { return slices.Clone(authMethods) }
 // LoginEvent is one login attempt as published by the gateway to the
 // login-events topic (keyed by user_id) or posted to POST /v1/score.
 type LoginEvent struct {
-	EventID       string            `json:"event_id"`
-	OccurredAt    time.Time         `json:"occurred_at"`
-	UserID        string            `json:"user_id"`
-	Outcome       Outcome           `json:"outcome"`
-	IP            string            `json:"ip"`
-	UserAgent     string            `json:"user_agent,omitempty"`
-	DeviceID      string            `json:"device_id,omitempty"`
-	FailureReason string            `json:"failure_reason,omitempty"`
-	AuthMethod    string            `json:"auth_method,omitempty"`
-	TenantID      string            `json:"tenant_id,omitempty"`
-	Attributes    map[string]string `json:"attributes,omitempty"`
+	EventID       string    `json:"event_id"`
+	OccurredAt    time.Time `json:"occurred_at"`
+	UserID        string    `json:"user_id"`
+	Outcome       Outcome   `json:"outcome"`
+	IP            string    `json:"ip"`
+	UserAgent     string    `json:"user_agent,omitempty"`
+	DeviceID      string    `json:"device_id,omitempty"`
+	FailureReason string    `json:"failure_reason,omitempty"`
+	AuthMethod    string    `json:"auth_method,omitempty"`
+	TenantID      string    `json:"tenant_id,omitempty"`
+	// ChallengeOf names the event_id of the attempt whose challenge this
+	// event reports the end of: only with auth_method mfa (the gateway's
+	// second factor), outcome success (passed) or failure (failed).
+	ChallengeOf string            `json:"challenge_of,omitempty"`
+	Attributes  map[string]string `json:"attributes,omitempty"`
 
 	// Addr is IP parsed and unmapped (an IPv4-mapped IPv6 address becomes
 	// IPv4). Set by Decode / Validate, never encoded.

@@ -59,12 +59,13 @@ const (
 	idIP
 	idDeviceID
 	idTenantID
+	idChallengeOf
 	idCount
 )
 
 // idStrings collects the values of an event's identifier fields while
 // decodeEvent reads it, so that assign can make them substrings of one
-// string: one allocation instead of up to five. They live about as long
+// string: one allocation instead of up to six. They live about as long
 // as each other (a decision keeps event_id, user_id and ip; the state
 // copies the keys it keeps), unlike user_agent, which stays separate so
 // that a long one is not kept alive by a remembered decision.
@@ -102,7 +103,7 @@ func (s *idStrings) assign(e *LoginEvent) {
 		buf = append(buf, raw...)
 	}
 	all := string(buf)
-	fields := [idCount]*string{&e.EventID, &e.UserID, &e.IP, &e.DeviceID, &e.TenantID}
+	fields := [idCount]*string{&e.EventID, &e.UserID, &e.IP, &e.DeviceID, &e.TenantID, &e.ChallengeOf}
 	off := 0
 	for id, raw := range s.raw {
 		if s.set[id] {
@@ -127,6 +128,7 @@ const (
 	fieldFailureReason
 	fieldAuthMethod
 	fieldTenantID
+	fieldChallengeOf
 	fieldAttributes
 )
 
@@ -143,6 +145,7 @@ var eventFieldKeys = [...][]byte{
 	fieldFailureReason: []byte("failure_reason"),
 	fieldAuthMethod:    []byte("auth_method"),
 	fieldTenantID:      []byte("tenant_id"),
+	fieldChallengeOf:   []byte("challenge_of"),
 	fieldAttributes:    []byte("attributes"),
 }
 
@@ -173,6 +176,8 @@ func lookupField(key []byte) eventField {
 		return fieldAuthMethod
 	case "tenant_id":
 		return fieldTenantID
+	case "challenge_of":
+		return fieldChallengeOf
 	case "attributes":
 		return fieldAttributes
 	}
@@ -247,6 +252,8 @@ func decodeEvent(data []byte, e *LoginEvent, ids *idStrings) (occurredAt []byte,
 			i = stringValue(data, i, &e.AuthMethod, authMethods)
 		case fieldTenantID:
 			i = ids.value(data, i, idTenantID)
+		case fieldChallengeOf:
+			i = ids.value(data, i, idChallengeOf)
 		case fieldAttributes:
 			i = attributesValue(data, i, &e.Attributes)
 		default:

@@ -16,6 +16,7 @@ var benchEvents = []struct {
 	input string
 }{
 	{"ipv4_ua", `{"event_id":"0b6f3c1e-7a4d-4a51-9a0e-3f8f2d1c9b7a","occurred_at":"2026-03-01T10:00:00.123Z","user_id":"user-12345","outcome":"failure","ip":"81.2.69.160","user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36","failure_reason":"bad_password","auth_method":"password"}`},
+	{"challenge end", `{"event_id":"c1","occurred_at":"2026-03-01T12:00:05Z","user_id":"bob@example.com","outcome":"success","ip":"81.2.69.160","device_id":"dev-1","auth_method":"mfa","challenge_of":"e-challenged","tenant_id":"acme"}`},
 	{"ipv6", `{"event_id":"5d1c7e2a-93b4-4f0e-8c6d-2b7a1e9f4c30","occurred_at":"2026-03-01T12:00:00+02:00","user_id":"bob@example.com","outcome":"success","ip":"2a02:db8:85a3::8a2e:370:7334","device_id":"dev-9f8e7d","auth_method":"passkey","tenant_id":"acme"}`},
 	{"all_fields", validEvent},
 }

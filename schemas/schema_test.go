@@ -170,6 +170,14 @@ func TestEncodedValuesValidate(t *testing.T) {
 	if err := evSchema.Validate(roundTrip(&ev)); err != nil {
 		t.Errorf("encoded LoginEvent fails its schema: %v", err)
 	}
+	challengeEnd := ev
+	challengeEnd.EventID, challengeEnd.AuthMethod, challengeEnd.ChallengeOf = "c1", AuthMethodMFA, "e1"
+	if err := Validate(&challengeEnd); err != nil {
+		t.Fatalf("a challenge end does not validate: %v", err)
+	}
+	if err := evSchema.Validate(roundTrip(&challengeEnd)); err != nil {
+		t.Errorf("encoded challenge end fails its schema: %v", err)
+	}
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	decisions := []Decision{
 		{EventID: "e1", UserID: "alice", IP: "81.2.69.160", OccurredAt: at, DecidedAt: at, Score: 0, Decision: VerdictAllow, Reasons: []Reason{}, RulesVersion: "abc"},
@@ -189,6 +197,7 @@ func TestEncodedValuesValidate(t *testing.T) {
 		withField(t, "ip", `"999.1.1.1"`),
 		withField(t, "user_id", ""),
 		withField(t, "event_id", `42`),
+		withChallengeOf(`"e0"`), // needs auth_method mfa, as Validate says
 	} {
 		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(bad))
 		if err != nil {
