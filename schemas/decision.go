@@ -143,6 +143,9 @@ type Decision struct {
 	Reasons      []Reason    `json:"reasons"`
 	Shadow       []ShadowHit `json:"shadow,omitempty"`
 	RulesVersion string      `json:"rules_version"`
+	// Feedback is set only on the record that announces an analyst's
+	// label (POST /v1/decisions/{event_id}/feedback); see docs/security.md.
+	Feedback *FeedbackContext `json:"feedback,omitempty"`
 }
 
 // ReasonLocked is the reason rule of a decision made because a lock was

@@ -78,6 +78,23 @@ func EncodeDecision(buf []byte, d *Decision) ([]byte, error) {
 	}
 	buf = append(buf, `,"rules_version":`...)
 	buf = appendString(buf, d.RulesVersion)
+	if fb := d.Feedback; fb != nil {
+		buf = append(buf, `,"feedback":{"label":`...)
+		buf = appendString(buf, string(fb.Label))
+		buf = append(buf, `,"event_id":`...)
+		buf = appendString(buf, fb.EventID)
+		if fb.TenantID != "" {
+			buf = append(buf, `,"tenant_id":`...)
+			buf = appendString(buf, fb.TenantID)
+		}
+		buf = append(buf, `,"network":`...)
+		buf = appendString(buf, fb.Network)
+		if fb.DeviceID != "" {
+			buf = append(buf, `,"device_id":`...)
+			buf = appendString(buf, fb.DeviceID)
+		}
+		buf = append(buf, '}')
+	}
 	buf = append(buf, '}')
 	return buf, nil
 }

@@ -20,6 +20,10 @@ func TestEncodeDecisionMatchesEncodingJSON(t *testing.T) {
 			Shadow:  []ShadowHit{{Rule: "s", Weight: 3}}, RulesVersion: "abc"}},
 		{"escaping", Decision{EventID: "q\"\\<>&\n\t\x01\u2028é\xff", UserID: "日本", Decision: VerdictChallenge, OccurredAt: at.In(time.FixedZone("x", 3600)), DecidedAt: at, Reasons: []Reason{}}},
 		{"lock of a tenant's user", Decision{EventID: "e4", UserID: "bob", Decision: VerdictLockout, Lock: &Lock{Scope: ScopeUser, Key: "bob", TenantID: "acme", Until: at, Rule: "r"}, Reasons: []Reason{}}},
+		{"feedback record", Decision{EventID: "feedback-e1", UserID: "bob", IP: "81.2.69.160", Decision: VerdictAllow, Reasons: []Reason{{Rule: "analyst_feedback", Detail: "false_positive by soc"}},
+			Feedback: &FeedbackContext{Label: LabelFalsePositive, EventID: "e1", TenantID: "acme", Network: "81.2.69.0/24", DeviceID: "d<1>"}}},
+		{"feedback record, default tenant, no device", Decision{EventID: "feedback-e2", Decision: VerdictAllow, Reasons: []Reason{},
+			Feedback: &FeedbackContext{Label: LabelConfirmedAttack, EventID: "e2", Network: "2a02:db8::/64"}}},
 		{"lock without rule", Decision{EventID: "e3", Decision: VerdictLockout, Lock: &Lock{Scope: ScopeIP, Key: "1.2.3.4", Until: at}, Reasons: []Reason{}}},
 	}
 	for _, tt := range tests {

@@ -185,6 +185,8 @@ func TestEncodedValuesValidate(t *testing.T) {
 			Lock:    &Lock{Scope: ScopeUserIP, Key: "alice|81.2.69.160", Until: at.Add(10 * time.Minute), Rule: "failure_burst"},
 			Reasons: []Reason{{Rule: "failure_burst", Weight: 40, Detail: "5 failures in 15 min"}},
 			Shadow:  []ShadowHit{{Rule: "new_rule", Weight: 10}}, RulesVersion: "abc"},
+		{EventID: "feedback-e2", UserID: "alice", IP: "81.2.69.160", OccurredAt: at, DecidedAt: at, Decision: VerdictAllow, Reasons: []Reason{}, RulesVersion: "abc",
+			Feedback: &FeedbackContext{Label: LabelFalsePositive, EventID: "e2", TenantID: "acme", Network: "81.2.69.0/24", DeviceID: "d1"}},
 	}
 	for _, d := range decisions {
 		if err := decSchema.Validate(roundTrip(&d)); err != nil {
@@ -206,6 +208,32 @@ func TestEncodedValuesValidate(t *testing.T) {
 		if evSchema.Validate(doc) == nil {
 			t.Errorf("schema accepts %s", bad)
 		}
+	}
+}
+
+// TestFeedbackLabelsInSchema keeps the decision schema's feedback labels
+// equal to the ones the API accepts.
+func TestFeedbackLabelsInSchema(t *testing.T) {
+	var s struct {
+		Properties struct {
+			Feedback struct {
+				Properties struct {
+					Label struct{ Enum []string }
+				}
+			}
+		}
+	}
+	mustUnmarshal(t, DecisionSchema(), &s)
+	if got := s.Properties.Feedback.Properties.Label.Enum; !slices.Equal(got, FeedbackLabels()) {
+		t.Errorf("decision.schema.json feedback labels %v, FeedbackLabels %v", got, FeedbackLabels())
+	}
+	for _, l := range FeedbackLabels() {
+		if !FeedbackLabel(l).Valid() {
+			t.Errorf("label %s is not Valid", l)
+		}
+	}
+	if FeedbackLabel("fine").Valid() {
+		t.Error("an unknown label is Valid")
 	}
 }
 
