@@ -2,6 +2,7 @@ package features
 
 import (
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -37,6 +38,8 @@ func TestEveryFeatureIsFilled(t *testing.T) {
 	}
 	add("u1", londonV4, false, 8*time.Minute, func(ev *schemas.LoginEvent) { ev.AuthMethod = "mfa"; ev.FailureReason = "mfa_failed" })
 	add("u1", londonV4, true, 9*time.Minute, func(ev *schemas.LoginEvent) { ev.TenantID = "acme"; ev.DeviceID = "d1" })
+	// An analyst confirmed an attack from the /24 of the last attempts.
+	sc.s.MarkHostile(netip.MustParseAddr("91.219.237.1"), t0)
 	filled := map[string]bool{}
 	typ := reflect.TypeFor[schemas.Features]()
 	for _, ev := range events {

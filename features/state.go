@@ -169,6 +169,7 @@ type Store struct {
 
 	profiles atomic.Int64 // users with a profile
 	crowds   *crowdTable  // addresses, networks and ASNs over a day and a week
+	hostile  hostileSet   // networks of confirmed attacks (state_hostile.go)
 
 	userWindow windowSpec
 	ipWindow   windowSpec
@@ -368,6 +369,14 @@ func (s *Store) apply(ev *schemas.LoginEvent, f *schemas.Features, record bool) 
 	s.applyIP(&o, f, record)
 	s.applyDevice(f.DeviceKey, &o, f, record)
 	s.applyCrowds(ev, &o, f, record)
+	f.NetworkHostile = false
+	if o.hasAddr && s.hostile.n.Load() > 0 {
+		addr := ev.Addr
+		if !addr.IsValid() {
+			addr, _ = schemas.ParseIP(ev.IP)
+		}
+		f.NetworkHostile = s.hostile.has(NetworkOf(addr), o.at)
+	}
 }
 
 // userMayGo reports when u was last seen, and whether it may make room
@@ -721,6 +730,7 @@ func (s *Store) Sweep(now time.Time) (removed int) {
 		return st.users.compact(t, day) || idle(st.lastSeen, Retention)
 	})
 	removed += s.crowds.sweep(t)
+	removed += s.hostile.sweep(t)
 	return removed
 }
 

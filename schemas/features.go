@@ -124,6 +124,7 @@ type Features struct {
 	NetSucceededUsers24h      int     `expr:"net_succeeded_users_24h" unit:"count" doc:"distinct users who succeeded from the network in the last 24 hours (exact up to 64, estimated beyond)"`
 	NetSucceededUsers7d       int     `expr:"net_succeeded_users_7d" unit:"count" doc:"distinct users who succeeded from the network in the last 7 days (exact up to 64, estimated beyond)"`
 	NetShared                 bool    `expr:"net_shared" doc:"the network is shared, by the thresholds of ip_shared"`
+	NetworkHostile            bool    `expr:"network_hostile" doc:"an analyst confirmed an attack from this /24 or /64 in the last 30 days (a confirmed_attack label)"`
 
 	// Per ASN, for hosting and anonymising networks only (anonymous, from
 	// the Anonymous-IP database; 0 elsewhere): stuffing spread over a

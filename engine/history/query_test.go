@@ -71,12 +71,72 @@ func analystDataset() []schemas.ScoredEvent {
 	}
 }
 
+// analystFeedback labels decisions of analystDataset: a2 is labelled
+// twice (the latest label counts) and c1, an allow, once.
+func analystFeedback() []schemas.Feedback {
+	label := func(id string, l schemas.FeedbackLabel, m float64) schemas.Feedback {
+		return schemas.Feedback{EventID: id, At: minutes(m), Label: l, Actor: "soc", Note: "checked " + id}
+	}
+	return []schemas.Feedback{
+		label("a1", schemas.LabelFalsePositive, 60),
+		label("a2", schemas.LabelFalsePositive, 61),
+		label("a2", schemas.LabelConfirmedAttack, 62),
+		label("a9", schemas.LabelConfirmedAttack, 63),
+		label("c1", schemas.LabelExpected, 64),
+		label("d2", schemas.LabelExpected, 65),
+	}
+}
+
+// recordFeedback stores analystFeedback.
+func recordFeedback(t *testing.T, w *Writer) {
+	t.Helper()
+	for _, fb := range analystFeedback() {
+		if err := w.RecordFeedback(testContext(t), fb); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestFeedbackLabels checks that the latest label of each event is read
+// back with the decision history recorded for it.
+func TestFeedbackLabels(t *testing.T) {
+	dsn := migratedDatabase(t)
+	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	if err := w.WriteHistory(testContext(t), analystDataset()); err != nil {
+		t.Fatal(err)
+	}
+	recordFeedback(t, w)
+	if err := w.RecordFeedback(testContext(t), schemas.Feedback{EventID: "a1", At: minutes(1), Label: "fine"}); err == nil {
+		t.Error("RecordFeedback accepted an unknown label")
+	}
+	got, err := w.FeedbackLabels(testContext(t), minutes(0), minutes(120))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []LabelledDecision{
+		{"a1", schemas.LabelFalsePositive, schemas.VerdictChallenge},
+		{"a2", schemas.LabelConfirmedAttack, schemas.VerdictChallenge},
+		{"a9", schemas.LabelConfirmedAttack, schemas.VerdictLockout},
+		{"c1", schemas.LabelExpected, schemas.VerdictAllow},
+		{"d2", schemas.LabelExpected, schemas.VerdictChallenge},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("FeedbackLabels\n got %v\nwant %v", got, want)
+	}
+	// Only the labels given in the period count.
+	got, err = w.FeedbackLabels(testContext(t), minutes(63), minutes(64))
+	if err != nil || len(got) != 1 || got[0].EventID != "a9" {
+		t.Errorf("FeedbackLabels of one minute = %v, %v; want a9's", got, err)
+	}
+}
+
 func TestAnalystQueries(t *testing.T) {
 	dsn := migratedDatabase(t)
 	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
 	if err := w.WriteHistory(testContext(t), analystDataset()); err != nil {
 		t.Fatal(err)
 	}
+	recordFeedback(t, w)
 	const (
 		t0    = "2026-03-01T10:00:00Z"
 		t1h   = "2026-03-01T11:00:00Z"
@@ -228,6 +288,36 @@ func TestAnalystQueries(t *testing.T) {
 			rows: [][]string{
 				{"", "alice", at(30), "d1", "dev-new-a", "81.2.69.160", "GB", at(33), "d2", "81.2.69.160", "180"},
 				{"", "bob", at(40), "d3", "dev-new-b", "81.2.69.160", "GB", at(55), "d4", "81.2.69.160", "900"},
+			},
+		},
+		{
+			name: "rule precision", query: "rule_precision", params: twoHours,
+			columns: []string{"rule", "labelled", "confirmed_attacks", "expected", "false_positives", "precision"},
+			rows: [][]string{
+				{"ip_spray", "3", "2", "0", "1", "0.6667"},
+				{"failure_burst", "1", "1", "0", "0", "1"},
+				{"mfa_fail", "1", "0", "1", "0", "1"},
+			},
+		},
+		{
+			name: "open challenges", query: "open_challenges", params: with(twoHours, "limit", "2"),
+			columns: []string{"occurred_at", "event_id", "tenant_id", "user_id", "ip", "decision", "score", "lock", "rules"},
+			rows: [][]string{
+				{at(3), "a3", "", "u3", "203.0.113.7", "challenge", "40", "", "ip_spray"},
+				{at(4), "a4", "", "u4", "203.0.113.7", "challenge", "40", "", "ip_spray"},
+			},
+		},
+		{
+			name: "open challenges and lockouts of the last part", query: "open_challenges", params: with(twoHours, "from", "2026-03-01T10:09:00Z"),
+			columns: []string{"occurred_at", "event_id", "tenant_id", "user_id", "ip", "decision", "score", "lock", "rules"},
+			rows: [][]string{
+				{at(10), "a10", "", "u2", "203.0.113.7", "lockout", "80", "user_ip u2|203.0.113.7 until 2026-03-01 10:20:00", "ip_spray, failure_burst"},
+				{at(11), "b1", "", "u1", "203.0.113.9", "challenge", "40", "", "ip_spray"},
+				{at(12), "b2", "", "u6", "203.0.113.9", "challenge", "40", "", "ip_spray"},
+				{at(13), "b3", "", "u1", "203.0.113.9", "challenge", "40", "", "ip_spray"},
+				{at(14), "b4", "", "u6", "203.0.113.9", "challenge", "40", "", "ip_spray"},
+				{at(50), "t1", "", "carol", "1.0.16.1", "challenge", "50", "", "impossible_travel"},
+				{at(55), "d4", "", "bob", "81.2.69.160", "challenge", "30", "", "mfa_fail"},
 			},
 		},
 	}

@@ -214,7 +214,7 @@ func TestEmbeddedQueries(t *testing.T) {
 		}
 	}
 	want := []string{"accounts_under_attack", "address_timeline", "decisions_over_time", "impossible_travel_cases", "new_device_then_mfa_failed",
-		"rule_hit_rates", "top_attacking_ips", "top_attacking_networks", "user_timeline"}
+		"open_challenges", "rule_hit_rates", "rule_precision", "top_attacking_ips", "top_attacking_networks", "user_timeline"}
 	if !slices.Equal(names, want) {
 		t.Errorf("queries %v, want %v", names, want)
 	}
