@@ -34,6 +34,9 @@ type Config struct {
 	Profiles ProfileLoader
 	Recorder Recorder
 	DLQ      DeadLetterSink // nil: rejected messages are only logged
+	// Feedback stores analysts' labels (Engine.Feedback); nil: labels are
+	// refused with ErrNoFeedbackStore.
+	Feedback FeedbackWriter
 	// Clock gives decided_at. Nil means decided_at = occurred_at, which
 	// makes replay output byte-identical run to run.
 	Clock func() time.Time

@@ -28,10 +28,10 @@ const recentShards = 256
 // evicted early), never make one event a duplicate of another: a false
 // duplicate would drop an attempt.
 //
-// An entry holds the id, the attempt's tenant and outcome, the decision
-// and, only where the engine keeps them (a history writer is configured,
-// so a duplicate can be recorded again in full), the event and its
-// features: 72 bytes plus 16 of index per entry, besides the decision.
+// An entry holds the id, the attempt's tenant, device_id and outcome, the
+// decision and, only where the engine keeps them (a history writer is
+// configured, so a duplicate can be recorded again in full), the event and
+// its features: 88 bytes plus 16 of index per entry, besides the decision.
 type recentDecisions struct {
 	seed   maphash.Seed
 	shards [recentShards]recentShard
@@ -54,14 +54,17 @@ type recentEntry struct {
 }
 
 // attempt is the part of what identifies an attempt that its decision
-// does not hold; the decision holds the user, the address and the time.
+// does not hold (the decision holds the user, the address and the time),
+// and its client device_id: the context a passed challenge or an
+// analyst's false_positive trusts (see Feedback and passedChallenge).
 type attempt struct {
 	tenant  string
+	device  string
 	success bool
 }
 
 func attemptOf(ev *schemas.LoginEvent) attempt {
-	return attempt{tenant: ev.TenantID, success: ev.Success()}
+	return attempt{tenant: ev.TenantID, device: ev.DeviceID, success: ev.Success()}
 }
 
 // conflict returns the first field in which ev differs from the attempt
@@ -203,12 +206,18 @@ func (s *recentShard) deleteWord(word uint64) {
 
 // get returns the outcome remembered under key.
 func (r *recentDecisions) get(key string) (schemas.ScoredEvent, bool) {
+	_, outcome, ok := r.lookup(key)
+	return outcome, ok
+}
+
+// lookup is get with the attempt's tenant and device.
+func (r *recentDecisions) lookup(key string) (attempt, schemas.ScoredEvent, bool) {
 	h := r.hash(key)
 	s := r.shard(h)
 	s.mu.Lock()
 	e, _, ok := s.lookupLocked(h, key)
 	s.mu.Unlock()
-	return e.outcome, ok
+	return e.attempt, e.outcome, ok
 }
 
 // put stores an attempt's outcome under key (warm-up); a key already

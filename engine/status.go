@@ -180,11 +180,15 @@ func (e *Engine) liftReach() time.Duration {
 
 // ApplyDecision updates the lock table from a decision published by any
 // instance (the replicated lock table): a lock it sets is installed, an
-// admin_lift record lifts one. Decisions this instance made are applied
-// again harmlessly. A lock admitLock refuses changes nothing and is
+// admin_lift record lifts one, a feedback record (Decision.Feedback) is
+// applied as Feedback applies it. Decisions this instance made are
+// applied again harmlessly. A lock admitLock refuses changes nothing and is
 // returned as an error (ErrBadLockKey, ErrBadLockRule, ErrLockTooLong,
 // ErrLockAhead); the caller counts and reports it.
 func (e *Engine) ApplyDecision(d *schemas.Decision) error {
+	if d != nil && d.Feedback != nil {
+		return e.applyFeedback(d)
+	}
 	if d == nil || d.Lock == nil {
 		return nil
 	}

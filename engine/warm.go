@@ -47,6 +47,8 @@ type WarmStats struct {
 //     the offences that escalate the next lock — and their decisions are
 //     remembered for dedupe, so a redelivered event_id is answered with
 //     its stored decision instead of being scored again;
+//   - analysts' labels of that span (feedback records) applied again:
+//     trusted contexts and hostile networks;
 //   - the locks still active at the anchor that were set before that span,
 //     and the lifts made by administrators since.
 //
@@ -93,6 +95,13 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 				return nil // history holds only validated events; skip the odd row
 			}
 			ev.Addr = addr
+		}
+		if rec, ok := feedbackFromHistory(ev, se.Decision); ok {
+			// An analyst's label, not a login: applied again, never
+			// observed (a confirmed attack's network must not become
+			// familiar to the user).
+			_ = e.applyFeedback(rec)
+			return nil
 		}
 		f = schemas.Features{}
 		if e.cfg.Enricher != nil {
