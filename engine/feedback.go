@@ -78,15 +78,15 @@ func (e *Engine) Feedback(ctx context.Context, fb schemas.Feedback) (FeedbackOut
 	if len(fb.Note) > schemas.MaxFeedbackNoteLen {
 		return out, fmt.Errorf("%w: note is %d bytes, more than the %d allowed", ErrBadFeedback, len(fb.Note), schemas.MaxFeedbackNoteLen)
 	}
+	if e.cfg.Feedback == nil {
+		return out, ErrNoFeedbackStore
+	}
 	at, se, ok := e.recent.lookup(fb.EventID)
 	if !ok || se.Decision == nil {
 		return out, ErrNoSuchDecision
 	}
 	d := se.Decision
 	out.Decision = d
-	if e.cfg.Feedback == nil {
-		return out, ErrNoFeedbackStore
-	}
 	if err := e.cfg.Feedback.RecordFeedback(ctx, fb); err != nil {
 		return out, fmt.Errorf("recording the feedback: %w", err)
 	}

@@ -185,7 +185,7 @@ const (
 	metricsAuthNone = "none"
 )
 
-// TokenConfig is one bearer token and its role (score, read or admin).
+// TokenConfig is one bearer token and its role (score, read, analyst or admin).
 type TokenConfig struct {
 	Name  string `yaml:"name"`
 	Token Secret `yaml:"token"`

@@ -132,9 +132,9 @@ func (h *HTTPConfig) validate() []error {
 	}
 	for i, t := range h.Tokens {
 		switch t.Role {
-		case "score", "read", "admin":
+		case "score", "read", "analyst", "admin":
 		default:
-			errs = append(errs, fmt.Errorf("http.tokens[%d].role: %q is not one of score, read, admin", i, t.Role))
+			errs = append(errs, fmt.Errorf("http.tokens[%d].role: %q is not one of score, read, analyst, admin", i, t.Role))
 		}
 		if len(t.Token) < 16 {
 			errs = append(errs, fmt.Errorf("http.tokens[%d].token: must be at least 16 characters", i))

@@ -61,6 +61,9 @@ func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.
 	if cfg.HTTP.Addr != "" {
 		ecfg.FeedSize = cfg.Engine.FeedSize // only the console reads it
 	}
+	if fw, ok := rec.History.(engine.FeedbackWriter); ok {
+		ecfg.Feedback = fw // analysts' labels go to the history's feedback table
+	}
 	if clock != nil {
 		ecfg.MaxFutureSkew = cfg.Engine.MaxFutureSkew
 		ecfg.MaxPastSkew = cfg.Engine.MaxPastSkew

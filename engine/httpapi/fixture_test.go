@@ -27,9 +27,10 @@ import (
 
 // The tokens of every fixture, one per role.
 const (
-	scoreToken = "score-token-0123456789"
-	readToken  = "read-token-0123456789ab"
-	adminToken = "admin-token-0123456789"
+	scoreToken   = "score-token-0123456789"
+	readToken    = "read-token-0123456789ab"
+	adminToken   = "admin-token-0123456789"
+	analystToken = "analyst-token-0123456789"
 )
 
 // testNow is the fixtures' clock: every event time is near it, and nothing
@@ -52,6 +53,9 @@ type fixture struct {
 	failRecord atomic.Bool
 	// published are the decisions the recorder published.
 	published publishedDecisions
+	// labels are the analysts' labels the engine stored (failRecord
+	// makes storing them fail too).
+	labels storedLabels
 	// readyErr is the error of the "kafka" readiness check.
 	readyMu  sync.Mutex
 	readyErr error
@@ -74,6 +78,32 @@ type fixtureOptions struct {
 	history HistoryQuery
 	// geoip enriches with the generated test databases of testdata/geoip.
 	geoip bool
+	// noFeedback leaves the engine without a feedback store.
+	noFeedback bool
+}
+
+// storedLabels keeps the labels of a fixture's engine (the ClickHouse
+// feedback table is tested in engine/history).
+type storedLabels struct {
+	fail *atomic.Bool
+	mu   sync.Mutex
+	got  []schemas.Feedback
+}
+
+func (l *storedLabels) RecordFeedback(_ context.Context, fb schemas.Feedback) error {
+	if l.fail.Load() {
+		return errors.New("clickhouse unreachable")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.got = append(l.got, fb)
+	return nil
+}
+
+func (l *storedLabels) all() []schemas.Feedback {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]schemas.Feedback(nil), l.got...)
 }
 
 // bugState is the real store with a bug injected for one user.
@@ -124,6 +154,11 @@ func newFixture(t testing.TB, opts fixtureOptions) *fixture {
 	if opts.noFeed {
 		feedSize = 0
 	}
+	f.labels.fail = &f.failRecord
+	var labels engine.FeedbackWriter = &f.labels
+	if opts.noFeedback {
+		labels = nil
+	}
 	var state engine.State = store
 	if opts.bugUser != "" {
 		state = bugState{Store: store, user: opts.bugUser}
@@ -137,6 +172,7 @@ func newFixture(t testing.TB, opts fixtureOptions) *fixture {
 		MaxFutureSkew: 5 * time.Minute,
 		MaxPastSkew:   24 * time.Hour,
 		FeedSize:      feedSize,
+		Feedback:      labels,
 	})
 	if err != nil {
 		t.Fatalf("engine: %v", err)
@@ -148,6 +184,7 @@ func newFixture(t testing.TB, opts fixtureOptions) *fixture {
 			{Name: "gateway", Secret: scoreToken, Role: RoleScore},
 			{Name: "dashboard", Secret: readToken, Role: RoleRead},
 			{Name: "alice", Secret: adminToken, Role: RoleAdmin},
+			{Name: "soc", Secret: analystToken, Role: RoleAnalyst},
 		},
 		Clock:    clock,
 		Registry: f.registry,

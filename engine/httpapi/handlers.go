@@ -377,7 +377,7 @@ wait:
 		}
 	}
 	status, code := "ok", http.StatusOK
-	details := caller != nil && caller.roles&(readBit|adminBit) != 0
+	details := caller != nil && caller.roles&readers != 0
 	for i, res := range results {
 		if res.Status != "ok" {
 			status, code = "unavailable", http.StatusServiceUnavailable

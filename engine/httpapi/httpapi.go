@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,13 +31,31 @@ import (
 type Role string
 
 // The roles. Score is the gateway's (score attempts and read status), Read
-// a dashboard's (status, decisions and rules), Admin everything, including
-// lifting locks and reloading rules.
+// a dashboard's (status, decisions and rules), Analyst a security
+// analyst's (what Read reads, and labelling decisions: POST
+// /v1/decisions/{event_id}/feedback), Admin everything, including lifting
+// locks, labelling decisions and reloading rules.
 const (
-	RoleScore Role = "score"
-	RoleRead  Role = "read"
-	RoleAdmin Role = "admin"
+	RoleScore   Role = "score"
+	RoleRead    Role = "read"
+	RoleAnalyst Role = "analyst"
+	RoleAdmin   Role = "admin"
 )
+
+// Roles returns the roles, least to most powerful.
+func Roles() []Role { return []Role{RoleScore, RoleRead, RoleAnalyst, RoleAdmin} }
+
+// Valid reports whether r is one of Roles.
+func (r Role) Valid() bool { return slices.Contains(Roles(), r) }
+
+// rolesList is the roles for error messages: "score, read, analyst, admin".
+func rolesList() string {
+	names := make([]string, 0, 4)
+	for _, r := range Roles() {
+		names = append(names, string(r))
+	}
+	return strings.Join(names, ", ")
+}
 
 // Token is one bearer token the server accepts.
 type Token struct {
@@ -164,10 +184,8 @@ func (c *Config) Validate() error {
 		} else {
 			names[t.Name] = i
 		}
-		switch t.Role {
-		case RoleScore, RoleRead, RoleAdmin:
-		default:
-			errs = append(errs, fmt.Errorf("http.tokens[%d].role: %q is not one of score, read, admin", i, t.Role))
+		if !t.Role.Valid() {
+			errs = append(errs, fmt.Errorf("http.tokens[%d].role: %q is not one of %s", i, t.Role, rolesList()))
 		}
 		if len(t.Secret) < MinSecretLen {
 			errs = append(errs, fmt.Errorf("http.tokens[%d].token: must be at least %d characters", i, MinSecretLen))

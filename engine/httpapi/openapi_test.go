@@ -101,7 +101,7 @@ func rolesText(set roleSet) string {
 		return "open"
 	}
 	var names []string
-	for _, r := range []Role{RoleScore, RoleRead, RoleAdmin} {
+	for _, r := range Roles() {
 		if set&roleBit(r) != 0 {
 			names = append(names, string(r))
 		}
@@ -211,8 +211,10 @@ func (c *conformance) unseen() []string {
 func TestOpenAPIConformance(t *testing.T) {
 	c := newConformance(t)
 	f := newFixture(t, fixtureOptions{})
-	f.bruteForce("ivan@example.com", "198.51.100.50")   // a lock to see and lift
-	f.bruteForce("judy@example.com", "2001:db8:5:6::7") // an IPv6 /64 lock
+	f.bruteForce("ivan@example.com", "198.51.100.50")       // a lock to see and lift
+	f.bruteForce("judy@example.com", "2001:db8:5:6::7")     // an IPv6 /64 lock
+	kim := f.bruteForce("kim@example.com", "198.51.100.60") // a lock to label a false positive
+	feedbackPath := "/v1/decisions/" + kim.EventID + "/feedback"
 	const conforms, nonconforming = true, false
 	scoreBody := event{id: "oa-1"}.json()
 	type exchange struct {
@@ -293,6 +295,17 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "console style", req: request{method: "GET", path: "/ui/console.css"}, want: 200, conforming: conforms},
 		{name: "console missing file", req: request{method: "GET", path: "/ui/nothing.js"}, want: 404, conforming: conforms},
 
+		{name: "feedback false positive", req: request{method: "POST", path: feedbackPath, token: analystToken, body: []byte(`{"label":"false_positive","note":"kim mistyped"}`)}, want: 200, conforming: conforms},
+		{name: "feedback expected by admin", req: request{method: "POST", path: "/v1/decisions/oa-1/feedback", token: adminToken, body: []byte(`{"label":"expected"}`)}, want: 200, conforming: conforms},
+		{name: "feedback bad label", req: request{method: "POST", path: feedbackPath, token: analystToken, body: []byte(`{"label":"fine"}`)}, want: 400, conforming: nonconforming},
+		{name: "feedback no label", req: request{method: "POST", path: feedbackPath, token: analystToken, body: []byte(`{"note":"hm"}`)}, want: 400, conforming: nonconforming},
+		{name: "feedback note number", req: request{method: "POST", path: feedbackPath, token: analystToken, body: []byte(`{"label":"expected","note":7}`)}, want: 400, conforming: nonconforming},
+		{name: "feedback unknown decision", req: request{method: "POST", path: "/v1/decisions/oa-2/feedback", token: analystToken, body: []byte(`{"label":"expected"}`)}, want: 404, conforming: conforms},
+		{name: "feedback text", req: request{method: "POST", path: feedbackPath, token: analystToken, contentType: "text/plain", body: []byte(`{"label":"expected"}`)}, want: 415, conforming: nonconforming},
+		{name: "feedback no token", req: request{method: "POST", path: feedbackPath, body: []byte(`{"label":"expected"}`)}, want: 401, conforming: nonconforming},
+		{name: "feedback read role", req: request{method: "POST", path: feedbackPath, token: readToken, body: []byte(`{"label":"expected"}`)}, want: 403, conforming: nonconforming},
+		{name: "analyst reads decisions", req: request{method: "GET", path: "/v1/decisions/oa-1", token: analystToken}, want: 200, conforming: conforms},
+
 		{name: "lift bad scope", req: request{method: "DELETE", path: "/v1/locks/planet/x", token: adminToken}, want: 400, conforming: nonconforming},
 		{name: "lift no token", req: request{method: "DELETE", path: "/v1/locks/user_ip/" + lockKey}, want: 401, conforming: nonconforming},
 		{name: "lift read role", req: request{method: "DELETE", path: "/v1/locks/user_ip/" + lockKey, token: readToken}, want: 403, conforming: nonconforming},
@@ -301,9 +314,14 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "lift unrecorded", req: request{method: "DELETE", path: "/v1/locks/user_ip/judy@example.com%7C2001:db8:5:6::%2F64", token: adminToken}, want: 503, conforming: conforms,
 			before: func() { f.failRecord.Store(true) }},
 
+		{name: "feedback unrecorded", req: request{method: "POST", path: "/v1/decisions/oa-1/feedback", token: analystToken, body: []byte(`{"label":"expected"}`)}, want: 503, conforming: conforms},
+		{name: "feedback recorded again", req: request{method: "POST", path: "/v1/decisions/oa-1/feedback", token: analystToken, body: []byte(`{"label":"expected"}`)}, want: 200, conforming: conforms,
+			before: func() { f.failRecord.Store(false) }},
+
 		{name: "attack mode", req: request{method: "GET", path: "/v1/attack-mode", token: readToken}, want: 200, conforming: conforms},
 		{name: "attack mode no token", req: request{method: "GET", path: "/v1/attack-mode"}, want: 401, conforming: nonconforming},
 		{name: "attack mode score role", req: request{method: "GET", path: "/v1/attack-mode", token: scoreToken}, want: 403, conforming: nonconforming},
+
 		{name: "rules", req: request{method: "GET", path: "/v1/rules", token: readToken}, want: 200, conforming: conforms},
 		{name: "rules no token", req: request{method: "GET", path: "/v1/rules"}, want: 401, conforming: nonconforming},
 		{name: "rules score role", req: request{method: "GET", path: "/v1/rules", token: scoreToken}, want: 403, conforming: nonconforming},
@@ -338,8 +356,9 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 	}
 
-	g := newFixture(t, fixtureOptions{noReload: true})
+	g := newFixture(t, fixtureOptions{noReload: true, noFeedback: true})
 	c.exchange(g, request{method: "POST", path: "/v1/rules/reload", token: adminToken}, 501, true)
+	c.exchange(g, request{method: "POST", path: "/v1/decisions/oa-1/feedback", token: analystToken, body: []byte(`{"label":"expected"}`)}, 501, true)
 
 	if missing := c.unseen(); len(missing) > 0 {
 		t.Errorf("documented answers no test produced:\n%s", strings.Join(missing, "\n"))

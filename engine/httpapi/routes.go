@@ -17,9 +17,12 @@ type roleSet uint8
 const (
 	scoreBit roleSet = 1 << iota
 	readBit
+	analystBit
 	adminBit
 
 	open roleSet = 0 // no token needed
+	// readers are the roles that read status, decisions, locks and rules.
+	readers = readBit | analystBit | adminBit
 )
 
 func roleBit(r Role) roleSet {
@@ -28,6 +31,8 @@ func roleBit(r Role) roleSet {
 		return scoreBit
 	case RoleRead:
 		return readBit
+	case RoleAnalyst:
+		return analystBit
 	case RoleAdmin:
 		return adminBit
 	}
@@ -53,27 +58,28 @@ type route struct {
 // role too: it asks "is this user locked?" before checking a password.
 var routeTable = []route{
 	{http.MethodPost, "/v1/score", "score", scoreBit | adminBit, (*Server).handleScore},
-	{http.MethodGet, "/v1/users/{user_id}/status", "userStatus", scoreBit | readBit | adminBit, (*Server).handleUserStatus},
-	{http.MethodGet, "/v1/ips/{ip}/status", "ipStatus", scoreBit | readBit | adminBit, (*Server).handleIPStatus},
-	{http.MethodGet, "/v1/decisions/{event_id}", "decision", scoreBit | readBit | adminBit, (*Server).handleDecision},
-	{http.MethodGet, "/v1/locks", "locks", readBit | adminBit, (*Server).handleLocks},
-	{http.MethodGet, "/v1/attack-mode", "attackMode", readBit | adminBit, (*Server).handleAttackMode},
+	{http.MethodGet, "/v1/users/{user_id}/status", "userStatus", scoreBit | readers, (*Server).handleUserStatus},
+	{http.MethodGet, "/v1/ips/{ip}/status", "ipStatus", scoreBit | readers, (*Server).handleIPStatus},
+	{http.MethodGet, "/v1/decisions/{event_id}", "decision", scoreBit | readers, (*Server).handleDecision},
+	{http.MethodGet, "/v1/locks", "locks", readers, (*Server).handleLocks},
+	{http.MethodGet, "/v1/attack-mode", "attackMode", readers, (*Server).handleAttackMode},
 	// The console's endpoints (console.go) and its page (ui.go).
-	{http.MethodGet, "/v1/console/whoami", "consoleWhoami", readBit | adminBit, (*Server).handleWhoami},
-	{http.MethodGet, "/v1/console/live", "consoleLive", readBit | adminBit, (*Server).handleLive},
-	{http.MethodGet, "/v1/console/decisions", "consoleDecisions", readBit | adminBit, (*Server).handleDecisions},
-	{http.MethodGet, "/v1/console/decisions/{event_id}", "consoleDecision", readBit | adminBit, (*Server).handleConsoleDecision},
-	{http.MethodGet, "/v1/console/users/{user_id}", "consoleUser", readBit | adminBit, (*Server).handleConsoleUser},
-	{http.MethodGet, "/v1/console/ips/{ip}", "consoleAddress", readBit | adminBit, (*Server).handleConsoleAddress},
-	{http.MethodGet, "/v1/console/rules", "consoleRules", readBit | adminBit, (*Server).handleConsoleRules},
+	{http.MethodGet, "/v1/console/whoami", "consoleWhoami", readers, (*Server).handleWhoami},
+	{http.MethodGet, "/v1/console/live", "consoleLive", readers, (*Server).handleLive},
+	{http.MethodGet, "/v1/console/decisions", "consoleDecisions", readers, (*Server).handleDecisions},
+	{http.MethodGet, "/v1/console/decisions/{event_id}", "consoleDecision", readers, (*Server).handleConsoleDecision},
+	{http.MethodGet, "/v1/console/users/{user_id}", "consoleUser", readers, (*Server).handleConsoleUser},
+	{http.MethodGet, "/v1/console/ips/{ip}", "consoleAddress", readers, (*Server).handleConsoleAddress},
+	{http.MethodGet, "/v1/console/rules", "consoleRules", readers, (*Server).handleConsoleRules},
 	{http.MethodGet, "/ui/{path...}", "console", open, (*Server).handleUI},
 	{http.MethodDelete, "/v1/locks/{scope}/{key...}", "liftLock", adminBit, (*Server).handleLift},
-	{http.MethodGet, "/v1/rules", "rules", readBit | adminBit, (*Server).handleRules},
+	{http.MethodPost, "/v1/decisions/{event_id}/feedback", "feedback", analystBit | adminBit, (*Server).handleFeedback},
+	{http.MethodGet, "/v1/rules", "rules", readers, (*Server).handleRules},
 	{http.MethodPost, "/v1/rules/reload", "reloadRules", adminBit, (*Server).handleReload},
 	{http.MethodGet, "/healthz", "healthz", open, (*Server).handleHealthz},
 	{http.MethodGet, "/readyz", "readyz", open, (*Server).handleReadyz},
 	// /metrics needs the read role unless Config.MetricsOpen (routeRoles).
-	{http.MethodGet, "/metrics", "metrics", readBit | adminBit, (*Server).handleMetrics},
+	{http.MethodGet, "/metrics", "metrics", readers, (*Server).handleMetrics},
 }
 
 // metricsPattern is the route of the Prometheus metrics.

@@ -19,8 +19,13 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// lockKeyJSON is the key of a decision's lock in its JSON.
-var lockKeyJSON = []byte(`"lock"`)
+// lockKeyJSON and feedbackKeyJSON are the keys of a decision's lock and
+// feedback context in its JSON: a decision with neither changes nothing
+// on another instance and is skipped unread.
+var (
+	lockKeyJSON     = []byte(`"lock"`)
+	feedbackKeyJSON = []byte(`"feedback"`)
+)
 
 // followSummaryEvery is how often FollowDecisions reports the decisions it
 // did not apply since its last report.
@@ -167,7 +172,7 @@ func (f *follower) partition(ctx context.Context, partition int) {
 			}
 			return
 		}
-		if !bytes.Contains(m.Value, lockKeyJSON) {
+		if !bytes.Contains(m.Value, lockKeyJSON) && !bytes.Contains(m.Value, feedbackKeyJSON) {
 			continue
 		}
 		if s.ownDecision(m.Headers) {

@@ -47,12 +47,18 @@ func newInstance(t *testing.T, name string, cfg Config) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enricher, State: store, Recorder: engine.Recorder{Publisher: stream}, DLQ: stream})
+	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enricher, State: store, Recorder: engine.Recorder{Publisher: stream}, DLQ: stream, Feedback: keptLabels{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &instance{name: name, stream: stream, eng: eng}
 }
+
+// keptLabels accepts every label (the ClickHouse feedback table is
+// tested in engine/history).
+type keptLabels struct{}
+
+func (keptLabels) RecordFeedback(context.Context, schemas.Feedback) error { return nil }
 
 // TestFollowDecisionsReplicatesLocks runs two instances in one consumer
 // group. A brute force on one account is keyed by user_id, so one
