@@ -27,7 +27,7 @@ func cmdBacktest(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	events := fs.String("events", "", "NDJSON `file` of LoginEvents, or - for standard input")
 	from := fs.String("from", "", "with --clickhouse-dsn: the first event `time` (RFC 3339, 2006-01-02, -24h, now)")
 	to := fs.String("to", "now", "with --clickhouse-dsn: the `time` the events end before")
-	labelsPath := fs.String("labels", "", "NDJSON `file` of labels (event_id, kind, campaign, attack) for precision and recall")
+	labelsPath := fs.String("labels", "", "NDJSON `file` of labels (event_id, kind, campaign, attack) for precision and recall (default: the analysts' feedback in ClickHouse, with --clickhouse-dsn)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,8 +48,13 @@ func cmdBacktest(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	cfg.GeoIP = cfg.GeoIP.orTestDatabases()
 	var labels eval.Labels
-	if *labelsPath != "" {
+	switch {
+	case *labelsPath != "":
 		if labels, err = readLabelsFile(*labelsPath); err != nil {
+			return err
+		}
+	case cfg.ClickHouse.DSN != "":
+		if labels, err = feedbackLabels(ctx, cfg); err != nil {
 			return err
 		}
 	}
@@ -75,6 +80,33 @@ func cmdBacktest(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return err
 	}
 	return res.Write(stdout)
+}
+
+// feedbackLabels reads the analysts' labels from the ClickHouse feedback
+// table (every label given up to now; the latest of an event counts); nil
+// when there are none.
+func feedbackLabels(ctx context.Context, cfg Config) (eval.Labels, error) {
+	dsn, err := cfg.ClickHouse.connString()
+	if err != nil {
+		return nil, err
+	}
+	w, err := history.New(history.Config{DSN: dsn})
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	rows, err := w.FeedbackLabels(ctx, time.Unix(0, 0), time.Now().Add(time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	fb := make([]backtest.Feedback, len(rows))
+	for i, r := range rows {
+		fb[i] = backtest.Feedback{EventID: r.EventID, Label: r.Label, Decision: r.Decision}
+	}
+	return backtest.LabelsFromFeedback(fb), nil
 }
 
 // backtestSource opens the events: the NDJSON file, or the history

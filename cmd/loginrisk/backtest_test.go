@@ -127,11 +127,23 @@ func TestBacktestFromClickHouse(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	events := filepath.Join(dir, eval.EventsFile)
-	storeScored(ctx, t, dsn, events)
+	ids := storeScored(ctx, t, dsn, events)
+	// Analysts labelled three of the events: the backtest measures both
+	// sides against the feedback table when no --labels file is given.
+	w, err := history.New(history.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range []schemas.FeedbackLabel{schemas.LabelConfirmedAttack, schemas.LabelFalsePositive, schemas.LabelConfirmedAttack} {
+		if err := w.RecordFeedback(ctx, schemas.Feedback{EventID: ids[i], At: time.Now(), Label: l, Actor: "soc"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
 
 	// unfamiliar_city at 70: every first login from a new city locks out.
 	next := shippedRulesWith(t, "new_city && auth_method != \"mfa\"\n    weight: 30", "new_city && auth_method != \"mfa\"\n    weight: 70")
-	fromFile, stderr, code := runCLI(t, "", "backtest", "--rules", next, "--events", events)
+	fromFile, stderr, code := runCLI(t, "", "backtest", "--rules", next, "--events", events, "--clickhouse-dsn", dsn)
 	if code != 0 {
 		t.Fatalf("from the file: exit %d: %s", code, stderr)
 	}
@@ -146,6 +158,9 @@ func TestBacktestFromClickHouse(t *testing.T) {
 	if strings.Contains(fromFile, " 0 events scored") || strings.Contains(fromFile, "\n0 decisions change") {
 		t.Errorf("the test needs events and changes:\n%s", fromFile)
 	}
+	if !strings.Contains(fromCH, "Against the labels (3 labelled events") || strings.Contains(fromCH, backtest.NoLabels) {
+		t.Errorf("the feedback table's labels were not used:\n%s", fromCH)
+	}
 	// A window that holds none of them.
 	empty, _, code := runCLI(t, "", "backtest", "--rules", next, "--clickhouse-dsn", dsn, "--from", "2026-10-01", "--to", "2026-10-02")
 	if code != 0 || !strings.Contains(empty, ": 0 events scored by both") {
@@ -154,8 +169,9 @@ func TestBacktestFromClickHouse(t *testing.T) {
 }
 
 // storeScored scores the events of an NDJSON file with the shipped rules
-// and writes them to the history at dsn, as serve would.
-func storeScored(ctx context.Context, t *testing.T, dsn, events string) {
+// and writes them to the history at dsn, as serve would; it returns their
+// event_ids in order.
+func storeScored(ctx context.Context, t *testing.T, dsn, events string) []string {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.GeoIP = cfg.GeoIP.orTestDatabases()
@@ -169,6 +185,7 @@ func storeScored(ctx context.Context, t *testing.T, dsn, events string) {
 		t.Fatal(err)
 	}
 	var scored []schemas.ScoredEvent
+	var ids []string
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		ev := new(schemas.LoginEvent)
 		if err := schemas.Decode([]byte(line), ev); err != nil {
@@ -179,6 +196,7 @@ func storeScored(ctx context.Context, t *testing.T, dsn, events string) {
 			t.Fatal(err)
 		}
 		scored = append(scored, s.ScoredEvent)
+		ids = append(ids, ev.EventID)
 	}
 	w, err := history.New(history.Config{DSN: dsn})
 	if err != nil {
@@ -193,6 +211,7 @@ func storeScored(ctx context.Context, t *testing.T, dsn, events string) {
 	stop()
 	<-done
 	w.Close()
+	return ids
 }
 
 func TestBacktestUsage(t *testing.T) {

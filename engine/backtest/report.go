@@ -11,9 +11,9 @@ import (
 )
 
 // NoLabels is what the report says about precision and recall without a
-// labels file.
-const NoLabels = "Precision and recall: no --labels file given. Analyst feedback in ClickHouse " +
-	"(the feedback table of issue 19) does not exist yet, so there are no stored labels to measure against."
+// labels file or stored analyst feedback.
+const NoLabels = "Precision and recall: no --labels file given, and no analyst feedback to measure against " +
+	"(the ClickHouse feedback table, read with --clickhouse-dsn, has no labels)."
 
 // Write prints the result for a person deciding whether to switch the new
 // rules on.
