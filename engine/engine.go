@@ -314,6 +314,12 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 	if err := e.checkSkew(ev); err != nil {
 		return Scored{}, err
 	}
+	// Looked up before this event's shard is locked: the challenged
+	// attempt's entry may be in the same shard.
+	var passed *schemas.LoginEvent
+	if !dryRun {
+		passed = e.passedChallenge(ev)
+	}
 	h := e.recent.hash(ev.EventID)
 	s := e.recent.shard(h)
 	// Holding the shard lock across scoring makes a concurrent duplicate
@@ -367,6 +373,12 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 		// shipped rules, the gateway's auth_method mfa success that
 		// answers the challenge).
 		e.cfg.State.Learn(ev, f)
+	}
+	if passed != nil && d.Decision != schemas.VerdictLockout {
+		// The second factor passed: the challenged context is the
+		// user's from now on (a lockout of the mfa event itself, by an
+		// active lock or its own rules, trusts nothing).
+		e.trustContext(passed)
 	}
 	if !dryRun {
 		kept := schemas.ScoredEvent{Decision: d}
