@@ -139,9 +139,20 @@ func (e *Engine) recordFeedback(ctx context.Context, fb schemas.Feedback, d *sch
 			Network: features.NetworkOf(addr).String(), DeviceID: at.device},
 		RulesVersion: e.RulesVersion(),
 	}
-	ev := &schemas.LoginEvent{EventID: rec.EventID, OccurredAt: fb.At, UserID: d.UserID, IP: d.IP, TenantID: at.tenant, DeviceID: at.device, Outcome: schemas.OutcomeSuccess,
+	// The history row of a false_positive is an allowed success from the
+	// context, so that a restart trusts it again (history's trusted
+	// contexts and profiles are read from allowed successes); that of a
+	// confirmed_attack is a failure, so that no restart ever takes the
+	// attacker's network for the user's.
+	outcome, reason := schemas.OutcomeSuccess, ""
+	if fb.Label != schemas.LabelFalsePositive {
+		outcome, reason = schemas.OutcomeFailure, "other"
+	}
+	ev := &schemas.LoginEvent{EventID: rec.EventID, OccurredAt: fb.At, UserID: d.UserID, IP: d.IP, TenantID: at.tenant, DeviceID: at.device,
+		Outcome: outcome, FailureReason: reason,
 		Attributes: map[string]string{"admin_action": "feedback", "actor": fb.Actor, attrLabel: string(fb.Label), attrFeedbackOf: fb.EventID}}
-	if err := e.cfg.Recorder.Record(ctx, []schemas.ScoredEvent{{Event: ev, Features: &schemas.Features{UserID: d.UserID, IP: d.IP, TenantID: at.tenant}, Decision: rec}}); err != nil {
+	f := &schemas.Features{UserID: d.UserID, IP: d.IP, TenantID: at.tenant, Network: rec.Feedback.Network, DeviceKey: at.device, HasDeviceID: at.device != ""}
+	if err := e.cfg.Recorder.Record(ctx, []schemas.ScoredEvent{{Event: ev, Features: f, Decision: rec}}); err != nil {
 		return nil, fmt.Errorf("recording the feedback record: %w", err)
 	}
 	return rec, nil
