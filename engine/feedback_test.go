@@ -250,3 +250,37 @@ func TestFeedbackErrors(t *testing.T) {
 		t.Errorf("no store: %v", err)
 	}
 }
+
+// TestForgedFeedbackRecordsAreRefused: a feedback record whose network is
+// not its address's, or whose label or user is missing, changes nothing
+// and is an error the follower counts.
+func TestForgedFeedbackRecordsAreRefused(t *testing.T) {
+	eng := geoEngine(t, engine.Recorder{}, nil)
+	at := coreT0
+	record := func(mutate func(*schemas.Decision)) *schemas.Decision {
+		d := &schemas.Decision{EventID: "feedback-x", UserID: "bob", IP: paris, OccurredAt: at, DecidedAt: at, Decision: schemas.VerdictAllow,
+			Reasons: []schemas.Reason{{Rule: engine.FeedbackRule}}, Feedback: &schemas.FeedbackContext{Label: schemas.LabelConfirmedAttack, EventID: "x", Network: "90.84.118.0/24"}}
+		mutate(d)
+		return d
+	}
+	for name, mutate := range map[string]func(*schemas.Decision){
+		"another network":  func(d *schemas.Decision) { d.Feedback.Network = "10.0.0.0/8" },
+		"an unknown label": func(d *schemas.Decision) { d.Feedback.Label = "meh" },
+		"no user":          func(d *schemas.Decision) { d.UserID = "" },
+		"no address":       func(d *schemas.Decision) { d.IP = "" },
+	} {
+		if err := eng.ApplyDecision(record(mutate)); !errors.Is(err, engine.ErrBadFeedbackRecord) {
+			t.Errorf("%s: %v, want ErrBadFeedbackRecord", name, err)
+		}
+	}
+	ev := loginEvent(t, "probe", "carol", parisToo, at.Add(time.Minute), schemas.OutcomeSuccess)
+	if sc, err := eng.Score(ev, true); err != nil || sc.Features.NetworkHostile {
+		t.Errorf("after forged records the network is hostile: %v", err)
+	}
+	if err := eng.ApplyDecision(record(func(*schemas.Decision) {})); err != nil {
+		t.Fatal(err)
+	}
+	if sc, err := eng.Score(ev, true); err != nil || !sc.Features.NetworkHostile {
+		t.Errorf("a valid record did not mark the network: %v", err)
+	}
+}
