@@ -25,13 +25,15 @@ type Config struct {
 	Enricher Enricher // nil: no enrichment beyond the event itself
 	State    State    // required
 	// Counters answers the status lookups' window counters, Trust lists a
-	// user's trusted contexts, and Profiles takes the profiles of the
-	// warm-up; nil: the State's, when it implements CounterReader,
-	// TrustReader or ProfileLoader (features.Store does all three), else
+	// user's trusted contexts, Profiles takes the profiles of the warm-up
+	// and Hostile marks the networks of confirmed attacks; nil: the
+	// State's, when it implements CounterReader, TrustReader,
+	// ProfileLoader or HostileMarker (features.Store does all four), else
 	// none.
 	Counters CounterReader
 	Trust    TrustReader
 	Profiles ProfileLoader
+	Hostile  HostileMarker
 	Recorder Recorder
 	DLQ      DeadLetterSink // nil: rejected messages are only logged
 	// Feedback stores analysts' labels (Engine.Feedback); nil: labels are
@@ -166,6 +168,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if pl, ok := cfg.State.(ProfileLoader); ok && cfg.Profiles == nil {
 		cfg.Profiles = pl
+	}
+	if hm, ok := cfg.State.(HostileMarker); ok && cfg.Hostile == nil {
+		cfg.Hostile = hm
 	}
 	e := &Engine{
 		cfg:          cfg,

@@ -4,25 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/schemas"
 )
-
-// FeedbackWriter stores analysts' labels (the ClickHouse feedback table)
-// and returns once the label is stored; history.Writer implements it.
-type FeedbackWriter interface {
-	RecordFeedback(ctx context.Context, fb schemas.Feedback) error
-}
-
-// HostileMarker marks the network of an address hostile (the
-// network_hostile feature); features.Store implements it.
-type HostileMarker interface {
-	MarkHostile(addr netip.Addr, at time.Time)
-}
 
 // FeedbackRule is the reason rule of the record that announces an
 // analyst's label on the decisions topic (Decision.Feedback).
@@ -199,8 +185,8 @@ func (e *Engine) applyFeedback(d *schemas.Decision) error {
 			IP: d.IP, Addr: addr, DeviceID: fb.DeviceID, Outcome: schemas.OutcomeSuccess}
 		e.trustContext(ev)
 	case schemas.LabelConfirmedAttack:
-		if hm, ok := e.cfg.State.(HostileMarker); ok {
-			hm.MarkHostile(addr, d.OccurredAt)
+		if e.cfg.Hostile != nil {
+			e.cfg.Hostile.MarkHostile(addr, d.OccurredAt)
 		}
 	}
 	return nil

@@ -52,6 +52,18 @@ type ProfileLoader interface {
 	LoadProfile(p *schemas.UserProfile)
 }
 
+// FeedbackWriter stores analysts' labels (the ClickHouse feedback table)
+// and returns once the label is stored; history.Writer implements it.
+type FeedbackWriter interface {
+	RecordFeedback(ctx context.Context, fb schemas.Feedback) error
+}
+
+// HostileMarker marks the network of an address hostile (the
+// network_hostile feature); features.Store implements it.
+type HostileMarker interface {
+	MarkHostile(addr netip.Addr, at time.Time)
+}
+
 // DecisionPublisher publishes decisions (to the login-decisions topic) and
 // returns only once the broker has acknowledged every one of them.
 type DecisionPublisher interface {
