@@ -171,6 +171,8 @@ type Store struct {
 	crowds   *crowdTable  // addresses, networks and ASNs over a day and a week
 	hostile  hostileSet   // networks of confirmed attacks (state_hostile.go)
 
+	population *population // every user's verified logins, for familiarity
+
 	userWindow windowSpec
 	ipWindow   windowSpec
 }
@@ -190,6 +192,9 @@ type userState struct {
 	// extra holds trusted contexts and failed second factors, from the
 	// first allowed success or failed second factor (state_trust.go).
 	extra *userExtra
+	// familiarity is the familiarity model's counts, nil before the
+	// first verified login.
+	familiarity *familiarity
 }
 
 // profile returns the user's profile, or nil before it has one.
@@ -241,6 +246,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		ips:        [2]*table[ipKey, ipState]{newTable[ipKey, ipState](cfg.Shards, caps[Addresses]), newTable[ipKey, ipState](cfg.Shards, caps[Networks])},
 		devices:    newTable[string, deviceState](cfg.Shards, caps[Devices]),
 		crowds:     newCrowdTable(crowdLimits(caps)),
+		population: newPopulation(),
 		userWindow: newWindowSpec(day, maxUserRecords, 15*minute, minute, 15*minute, hour, day),
 		ipWindow:   newWindowSpec(hour, maxIPRecords, 0, minute, 10*minute, hour),
 	}, nil
@@ -296,6 +302,7 @@ type observation struct {
 	network    trustNetwork // for trusted networks, when hasAddr
 	mfaFailure bool         // a failed second factor
 	keys       profileKeys
+	fam        famKeys   // the familiarity model's keys
 	found      entryRefs // where read found keys in the user's profile
 	missing    uint8     // the kinds of keys it did not find (missingKinds)
 	// The attempt's location, when usable for travel.
@@ -351,6 +358,7 @@ func (o *observation) set(ev *schemas.LoginEvent, user string, f *schemas.Featur
 		o.deviceHash = hashString(f.DeviceKey)
 		o.keys[kindDevice] = newProfileKey(o.deviceHash)
 	}
+	o.setFamKeys(ev, f)
 	// (0, 0) is where a record without coordinates lands, not a place.
 	if f.GeoKnown && (f.Latitude != 0 || f.Longitude != 0) {
 		o.located, o.latitude, o.longitude = true, f.Latitude, f.Longitude
@@ -415,9 +423,11 @@ func (s *Store) applyUser(user string, o *observation, f *schemas.Features, reco
 		// that it does not escape).
 		var unknown userState
 		unknown.read(o, &s.userWindow, f)
+		s.readFamiliarity(nil, o, f)
 		return
 	}
 	u.read(o, &s.userWindow, f)
+	s.readFamiliarity(u, o, f)
 	if record {
 		hadProfile := u.hasProfile
 		u.update(o, &s.userWindow)
@@ -653,6 +663,7 @@ func (s *Store) LoadProfile(p *schemas.UserProfile) {
 		pr.lastGeoKnown = p.LastGeoKnown && (p.LastLatitude != 0 || p.LastLongitude != 0)
 		pr.lastLatitude, pr.lastLongitude = float32(p.LastLatitude), float32(p.LastLongitude)
 	}
+	s.loadFamiliarity(u, entries, int(total), at)
 	pr.loadedThrough = max(pr.loadedThrough, at)
 	u.lastSeen = max(u.lastSeen, at)
 }

@@ -298,6 +298,7 @@ func (s *Store) Learn(ev *schemas.LoginEvent, f *schemas.Features) {
 		p.lastSuccessAt = o.at
 		p.lastGeoKnown, p.lastLatitude, p.lastLongitude = o.located, float32(o.latitude), float32(o.longitude)
 	}
+	s.learnFamiliarity(u, &o)
 	if o.deviceID == "" && !o.hasAddr {
 		return
 	}

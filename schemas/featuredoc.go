@@ -91,6 +91,81 @@ package features computes the new feature (TestEveryFeatureIsFilled fails
 while it is never set).
 `
 
+// featureDocFamiliarity closes docs/features.md: how the familiarity
+// features are computed. Its table of weights and value spaces is checked
+// against package features' own table by a test there.
+const featureDocFamiliarity = `
+## Familiarity
+
+` + "`familiarity_risk`" + ` and the ` + "`familiarity_*_bits`" + ` features follow Freeman et
+al., "Who Are You? A Statistical Approach to Measuring User Authenticity"
+(NDSS 2016): each attribute of an attempt is scored by how much likelier its
+value is for everyone than for this user, and the evidence is added up. The
+weights start from the rba-algorithm of Wiefling et al. (IP 0.6, ASN 0.3,
+country 0.1).
+
+**What is counted.** Per user, the values seen on verified logins (today a
+success; the owner-safe Learn step once it lands): network (/24, /64), ASN,
+country, city, browser family + major version, OS, device key, hour of day
+(UTC, event time). For each attribute a user keeps the total, the number of
+distinct values ever added, and the 4 most counted values (a new value takes
+the place of the least counted one when it weighs at least as much). Counts
+decay with a half-life of 30 days of event time, so an old home fades.
+324 bytes per user with a verified login, allocated at the first one; the
+population counts every verified login of every user: exactly (a map per
+attribute) for country, browser, OS and hour, whose value spaces are small
+(about 250, a few hundred, a few dozen, 24); in a count-min sketch
+(github.com/tylertreat/BoomFilters, Apache-2.0; ε = 0.0001, δ = 0.001:
+7 × 27183 counters, 1.5 MB each) for network, ASN, city and device, whose
+value spaces do not fit. Population counts do not decay.
+
+**Probabilities.** For value v of attribute a, with the user's decayed count
+c(v), total n and distinct values d, and the population's count C(v) and
+total N:
+
+    p(v | everyone) = (C(v) + 1) / (N + V_a)                  (add-one over a value space V_a)
+    p(v | user)     = (c(v) + (d + 1) · p(v | everyone)) / (n + d + 1)   (Witten-Bell, backing off to everyone)
+
+The Witten-Bell escape (d + 1) / (n + d + 1) is the chance that the user
+shows a value not seen before: small for a user who always logs in from
+home (d = 1), large for a consultant with forty cities. A never-seen value
+scores log2((n + d + 1) / (d + 1)) bits whatever its population count.
+
+**Per attribute**, ` + "`familiarity_<a>_bits`" + ` = log2 p(v | everyone) / p(v | user),
+clamped to ±8 bits: above 0 the value is rarer for this user than for
+everyone, below 0 it is familiar. 0 when the attempt does not know the
+value, or the user has no verified login.
+
+**Combined**, ` + "`familiarity_risk`" + ` = 100 × min(1, Σ_a w_a × max(0, bits_a) / 3.5).
+Only unfamiliar evidence adds: a familiar city does not cancel a never-seen
+device (a proxy in the victim's city is cheap, the victim's device is not).
+3.5 weighted bits, for example a never-seen network and device for a user
+with about 40 logins from one place, is 100.
+
+| attribute | weight w_a | value space V_a | population counts |
+| --- | --- | --- | --- |
+| network | 0.30 | 16777216 | sketch |
+| asn | 0.20 | 100000 | sketch |
+| country | 0.05 | 250 | exact |
+| city | 0.05 | 100000 | sketch |
+| browser | 0.04 | 500 | exact |
+| os | 0.03 | 50 | exact |
+| device | 0.30 | 16777216 | sketch |
+| hour | 0.03 | 24 | exact |
+
+Network 0.30, ASN 0.20, country and city 0.05 each keep about the
+rba-algorithm's proportions within 0.6 of the total; the device gets as
+much as the network, because a stolen password comes without the victim's
+device; the client and the hour, easy to copy or noisy, get little.
+
+**Restart.** A warm start loads each user's profile (its networks, ASNs,
+countries, cities and devices, spreading the successes on record evenly
+over each list's values) and replays the last 24 hours of history, which
+teaches the browser, OS and hour; successes at or before the loaded
+profile's last success are not counted twice. Browser, OS and hour counts
+older than 24 hours are therefore lost on a restart.
+`
+
 // FeatureDoc renders docs/features.md: every feature rules can use, by
 // group, with its type, unit, history column and meaning, from the
 // feature catalogue.
@@ -113,5 +188,6 @@ func FeatureDoc() (string, error) {
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", f.Name, f.Type, f.Unit, column, strings.ReplaceAll(f.Doc, "|", `\|`))
 	}
+	b.WriteString(featureDocFamiliarity)
 	return b.String(), nil
 }

@@ -94,6 +94,15 @@ type Features struct {
 	SecondsSinceLastSuccess float64 `expr:"seconds_since_last_success" unit:"second" doc:"time since the user's last allowed success, -1 when none"`
 	TravelKm                float64 `expr:"travel_km" unit:"km" doc:"great-circle distance from the last allowed success's location, 0 when unknown"`
 	TravelSpeedKmh          float64 `expr:"travel_speed_kmh" unit:"km/h" doc:"travel_km divided by the time since the last allowed success, 0 when unknown"`
+	FamiliarityRisk         float64 `expr:"familiarity_risk" unit:"score" doc:"how unfamiliar the attempt's context is to the user, 0-100: the weighted log-likelihood ratios below (docs/features.md, Familiarity); 0 before an allowed success"`
+	FamiliarityNetworkBits  float64 `expr:"familiarity_network_bits" unit:"bit" doc:"log2 p(network | everyone) / p(network | user): above 0 rarer for this user than for everyone, below 0 familiar"`
+	FamiliarityASNBits      float64 `expr:"familiarity_asn_bits" unit:"bit" doc:"log2 p(ASN | everyone) / p(ASN | user)"`
+	FamiliarityCountryBits  float64 `expr:"familiarity_country_bits" unit:"bit" doc:"log2 p(country | everyone) / p(country | user)"`
+	FamiliarityCityBits     float64 `expr:"familiarity_city_bits" unit:"bit" doc:"log2 p(city | everyone) / p(city | user)"`
+	FamiliarityBrowserBits  float64 `expr:"familiarity_browser_bits" unit:"bit" doc:"log2 p(browser family and major | everyone) / p(browser family and major | user)"`
+	FamiliarityOSBits       float64 `expr:"familiarity_os_bits" unit:"bit" doc:"log2 p(OS | everyone) / p(OS | user)"`
+	FamiliarityDeviceBits   float64 `expr:"familiarity_device_bits" unit:"bit" doc:"log2 p(device key | everyone) / p(device key | user)"`
+	FamiliarityHourBits     float64 `expr:"familiarity_hour_bits" unit:"bit" doc:"log2 p(hour of day | everyone) / p(hour of day | user)"`
 
 	IPFailures1m       int     `expr:"ip_failures_1m" unit:"count" group:"Per IP (IPv6 grouped by /64)" doc:"failures from the address in the last minute"`
 	IPFailures10m      int     `expr:"ip_failures_10m" unit:"count" doc:"failures from the address in the last 10 minutes"`
