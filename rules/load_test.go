@@ -124,7 +124,7 @@ func TestLoadDefault(t *testing.T) {
 		t.Errorf("version %q, want 16 hex digits", set.Version())
 	}
 	wantIDs := []string{
-		"unfamiliar_city", "new_device", "impossible_travel", "failure_burst", "distributed_bruteforce",
+		"unfamiliar_city", "new_device", "unfamiliar_context", "impossible_travel", "failure_burst", "distributed_bruteforce",
 		"slow_guesser", "patient_bruteforce", "mfa_fatigue", "failure_then_success", "attack_mode_unfamiliar", "anonymous_ip", "residential_proxy",
 		"credential_stuffing", "password_spray", "network_spray", "hosting_stuffing", "bot_user_agent",
 		"hostile_network",
