@@ -36,6 +36,7 @@ func LabelledKinds() []Kind {
 		{"distributed_bruteforce", true, "one account guessed from 80 addresses in many cities for an hour"},
 		{"brute_force_burst", true, "one hosting address fails 40 times on one account in 4 minutes"},
 		{"stolen_credentials", true, "the right password from a far city and a new device; the challenge fails twice (auth_method mfa); the same place tries again 10 minutes later"},
+		{"stolen_credentials_local", true, "the right password from the victim's own city (a home_only user), on a network and a device the victim never used; the challenge fails"},
 		{"mfa_fatigue", true, "the right password, then 12 refused MFA prompts in 12 minutes, then an approved one"},
 		{"spray_slash24", true, "a spray rotating over 8 addresses of one hosting /24, 6 accounts per address, one try each"},
 		{"stuffing_hosting_asn", true, "leaked pairs tried from 150 addresses of one hosting ASN, 3 accounts each, 2 % right"},
@@ -48,6 +49,9 @@ func LabelledKinds() []Kind {
 		{"university", false, "1,500 students behind two campus addresses, about 8 % typos and 1 % wrong user names"},
 		{"vpn_traveller", false, "users at home on day one, then through a commercial VPN's exits"},
 		{"two_tenants", false, "the same user id in two tenants, one in London and one in Tokyo, both genuine"},
+		{"home_only", false, "users who only ever log in from home, on their one device, four times a day, from three weeks before the first day"},
+		{"commuter", false, "users between two neighbouring cities (London, Manchester, Paris): mornings at the office in one, evenings at home in the other, each on its own network, one laptop, from three weeks before the first day"},
+		{"frequent_traveller", false, "consultants with five cities, one a day, a hotel network at each login, one laptop, three times a day, from three weeks before the first day"},
 		{"ordinary", false, "users at home with real churn: typos, new phones, a holiday abroad, a new home address"},
 	}
 }
@@ -57,7 +61,9 @@ type LabelledConfig struct {
 	Seed uint64 // same seed, same events and labels
 	// Start is the first day's midnight (default 2026-11-02, a Monday).
 	// The traffic spans three days: day one teaches the engine who is
-	// who, the attacks come on days two and three.
+	// who, the attacks come on days two and three. The home-only users,
+	// commuters and travellers also log in during the three weeks
+	// before (historyDays).
 	Start time.Time
 	// Scale multiplies every population and campaign count (default 1:
 	// the sizes LabelledKinds documents; tests use less). Every kind

@@ -96,6 +96,7 @@ func (b *labBuilder) individuals() {
 			}
 		}
 	}
+	b.familiarityKinds()
 	for i := range b.n(30) {
 		id := fmt.Sprintf("shared-%05d", i+1)
 		acme, globex := b.newPerson("x", 0, false), b.newPerson("x", 7, false)
@@ -103,5 +104,62 @@ func (b *labBuilder) individuals() {
 		globex.id, globex.tenant = id, "globex"
 		b.routine("two_tenants", id, &acme)
 		b.routine("two_tenants", id, &globex)
+	}
+}
+
+// historyDays is how many days before the first one the users of
+// familiarityKinds already log in: a familiarity model needs a history to
+// tell a user's habits from everyone's, and three days are too few.
+const historyDays = 21
+
+// familiarityKinds adds the users whose logins a yes/no "new city" rule
+// reads badly: those who only ever log in from home (and some of whom are
+// robbed of their password by someone in their own city), commuters
+// between two cities, and consultants on the road; each with historyDays
+// of history before the first day.
+func (b *labBuilder) familiarityKinds() {
+	for c := range b.n(40) {
+		p := b.newPerson("home", -1, false)
+		for d := -historyDays; d < days; d++ {
+			for h := range 4 {
+				b.login("home_only", "", &p, b.day(d).Add(time.Duration(7+4*h)*time.Hour+b.jitter(2*time.Hour)), p.addr, 0.02)
+			}
+		}
+		if c%4 != 0 {
+			continue
+		}
+		// A thief in the victim's city, with the victim's password and a
+		// browser of their own; the second factor fails.
+		campaign := fmt.Sprintf("stolen-local-%02d", c/4+1)
+		a := attempt{at: b.attackStart(), user: p.id, addr: addrIn(b.rng, cities[p.home].V4), ok: true,
+			agent: browsers[b.rng.IntN(len(browsers))], device: fmt.Sprintf("dev-%016x", b.rng.Uint64())}
+		b.add("stolen_credentials_local", campaign, a)
+		b.add("stolen_credentials_local", campaign, a.mfa(a.at.Add(time.Minute), false))
+	}
+	for range b.n(30) {
+		// Neighbouring cities, under 500 km apart: London, Manchester,
+		// Paris (indexes 0-2 of cities).
+		pair := b.rng.IntN(3)
+		p := b.newPerson("commuter", pair, false)
+		work := (pair + 1 + b.rng.IntN(2)) % 3
+		office := addrIn(b.rng, cities[work].V4)
+		for d := -historyDays; d < days; d++ {
+			b.login("commuter", "", &p, b.day(d).Add(8*time.Hour+b.jitter(2*time.Hour)), office, 0.03)
+			b.login("commuter", "", &p, b.day(d).Add(13*time.Hour+b.jitter(2*time.Hour)), office, 0.03)
+			b.login("commuter", "", &p, b.day(d).Add(19*time.Hour+b.jitter(3*time.Hour)), p.addr, 0.03)
+		}
+	}
+	for range b.n(30) {
+		p := b.newPerson("consultant", -1, false)
+		var regular [5]int
+		for i := range regular {
+			regular[i] = (p.home + i*3) % len(cities)
+		}
+		for d := -historyDays; d < days; d++ {
+			city := regular[(d+historyDays)%len(regular)] // a city a day
+			for h := range 3 {
+				b.login("frequent_traveller", "", &p, b.day(d).Add(time.Duration(8+4*h)*time.Hour+b.jitter(2*time.Hour)), addrIn(b.rng, cities[city].V4), 0.03)
+			}
+		}
 	}
 }
