@@ -160,11 +160,22 @@ func TestWarmUpInEventTime(t *testing.T) {
 		t.Errorf("the warmed engine scored %d redelivered events", got)
 	}
 	// Later events: the same decisions as the engine that never stopped.
-	var lockouts, challenges int
+	var lockouts, challenges, familiar int
 	for _, ev := range evs[restartAfter:] {
 		want, got := score(first, ev), score(second, ev)
 		if w, g := encodedWithout(t, want.Decision), encodedWithout(t, got.Decision); !bytes.Equal(w, g) {
 			t.Errorf("%s after the restart:\n got %s\nwant %s", ev.EventID, g, w)
+		}
+		// The familiarity counts are rebuilt by the warm-up: loaded
+		// profiles and the replayed day give the same risk, within the
+		// decay of the loaded counts (all stamped at the last success).
+		if want.Features != nil && got.Features != nil {
+			if d := want.Features.FamiliarityRisk - got.Features.FamiliarityRisk; d > 1 || d < -1 {
+				t.Errorf("%s after the restart: familiarity_risk %v, want %v", ev.EventID, got.Features.FamiliarityRisk, want.Features.FamiliarityRisk)
+			}
+			if want.Features.FamiliarityRisk > 0 {
+				familiar++
+			}
 		}
 		switch want.Decision.Decision {
 		case schemas.VerdictLockout:
@@ -173,7 +184,7 @@ func TestWarmUpInEventTime(t *testing.T) {
 			challenges++
 		}
 	}
-	if lockouts == 0 || challenges == 0 {
-		t.Errorf("after the restart %d lockouts and %d challenges: the script no longer exercises locks and profiles", lockouts, challenges)
+	if lockouts == 0 || challenges == 0 || familiar == 0 {
+		t.Errorf("after the restart %d lockouts, %d challenges and %d unfamiliar contexts: the script no longer exercises locks and profiles", lockouts, challenges, familiar)
 	}
 }
