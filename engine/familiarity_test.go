@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/features"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -28,18 +28,7 @@ func TestFamiliarityThroughTheEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer enricher.Close()
-	store, err := features.NewStore(features.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rm, err := rules.NewManager(rules.ManagerConfig{}) // the shipped set
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enricher, State: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testkit.Engine(t, "", engine.Config{Enricher: enricher}) // the shipped rules
 	const (
 		chrome  = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 		firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
