@@ -113,17 +113,32 @@
 // user_untrusted lock spares. Failed second factors (auth_method mfa,
 // outcome failure) are remembered, up to 16, for user_mfa_failures_15m.
 //
+// Familiarity (familiarity.go). Each verified login (today a success)
+// also adds to the user's familiarity counts: per attribute (network,
+// ASN, country, city, browser family and major, OS, device key, hour of
+// day) a total, a count of distinct values and the 4 most counted values,
+// decayed with a 30-day half-life of event time (324 bytes, allocated at
+// the first verified login); and to the population's counts, exact for
+// country, browser, OS and hour, count-min sketches
+// (github.com/tylertreat/BoomFilters) for the rest, under one mutex.
+// familiarity_risk and the familiarity_*_bits features compare the two
+// after Freeman et al. (NDSS 2016); docs/features.md, "Familiarity", has
+// the formulas, smoothing and weights. LoadProfile seeds the counts of the
+// profile's values; replayed successes at or before the loaded profile
+// teach only browser, OS and hour, which profiles do not keep.
+//
 // Memory. Sweep, called periodically with the newest event time, drops a
 // source idle for over an hour (its windows are empty), a device idle for
 // Retention (25 h), the windows of a user idle for Retention, and the user
 // itself once idle for StoreConfig.ProfileRetention (30 days by default;
 // a user without a profile goes with its windows). Measured on the Go
 // heap by BenchmarkStoreMemory (docs/features-performance.md): a user with
-// one success and one failure takes about 340 bytes, a user under attack
+// one success and one failure takes about 710 bytes (340 before the
+// familiarity counts), a user under attack
 // (full records, buckets, 64 sources) 2.6 KiB, a source with five
 // attempts by five users about 300 bytes, a device with one user about
 // 130 bytes; a million users from 200,000 addresses, half with a
-// device_id, take about 470 MiB in all.
+// device_id, take about 830 MiB in all.
 //
 // Caps. Each kind of key (users, IPv4 addresses, IPv6 /64 networks,
 // devices) has a cap, StoreConfig.MaxUsers and the like, a million each
