@@ -147,8 +147,10 @@ func TestBacktestFromClickHouse(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("from the file: exit %d: %s", code, stderr)
 	}
+	// From three weeks before day one (2026-11-02): the labelled home-only
+	// users, commuters and travellers have that much history.
 	fromCH, stderr, code := runCLI(t, "", "backtest", "--rules", next, "--clickhouse-dsn", dsn,
-		"--from", "2026-11-01", "--to", "2026-11-06")
+		"--from", "2026-10-10", "--to", "2026-11-06")
 	if code != 0 {
 		t.Fatalf("from ClickHouse: exit %d: %s", code, stderr)
 	}
