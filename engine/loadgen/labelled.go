@@ -50,8 +50,8 @@ func LabelledKinds() []Kind {
 		{"vpn_traveller", false, "users at home on day one, then through a commercial VPN's exits"},
 		{"two_tenants", false, "the same user id in two tenants, one in London and one in Tokyo, both genuine"},
 		{"home_only", false, "users who only ever log in from home, on their one device, four times a day, from three weeks before the first day"},
-		{"commuter", false, "users between two neighbouring cities (London, Manchester, Paris): mornings at the office in one, evenings at home in the other, each on its own network, one laptop, from three weeks before the first day"},
-		{"frequent_traveller", false, "consultants with five cities, one a day, a hotel network at each login, one laptop, three times a day, from three weeks before the first day"},
+		{"commuter", false, "users between two neighbouring cities (London, Manchester, Paris): mornings at the office in one, evenings at home in the other, each on its own network, one laptop, from three weeks before the first day; a passed challenge at the first login in each city"},
+		{"frequent_traveller", false, "consultants with five cities, one a day, a hotel network at each login, one laptop, three times a day, from three weeks before the first day; a passed challenge at the first login in each city"},
 		{"ordinary", false, "users at home with real churn: typos, new phones, a holiday abroad, a new home address"},
 	}
 }

@@ -107,6 +107,19 @@ func (b *labBuilder) individuals() {
 	}
 }
 
+// ownerLogin is b.login for the users of familiarityKinds, who answer the
+// challenge of a login from a city of theirs not seen before (their
+// first there) with a passed second factor: the gateway reports it as a
+// success with auth_method mfa, which teaches the engine the place.
+func (b *labBuilder) ownerLogin(kind string, p *person, at time.Time, addr netip.Addr, typo float64, city int, seen map[int]bool) {
+	b.login(kind, "", p, at, addr, typo)
+	if seen[city] {
+		return
+	}
+	seen[city] = true
+	b.add(kind, "", attempt{at: at.Add(30 * time.Second), user: p.id, tenant: p.tenant, addr: addr, ok: true, agent: p.agent, device: p.device}.mfa(at.Add(30*time.Second), true))
+}
+
 // historyDays is how many days before the first one the users of
 // familiarityKinds already log in: a familiarity model needs a history to
 // tell a user's habits from everyone's, and three days are too few.
@@ -143,10 +156,11 @@ func (b *labBuilder) familiarityKinds() {
 		p := b.newPerson("commuter", pair, false)
 		work := (pair + 1 + b.rng.IntN(2)) % 3
 		office := addrIn(b.rng, cities[work].V4)
+		seen := map[int]bool{p.home: true}
 		for d := -historyDays; d < days; d++ {
-			b.login("commuter", "", &p, b.day(d).Add(8*time.Hour+b.jitter(2*time.Hour)), office, 0.03)
-			b.login("commuter", "", &p, b.day(d).Add(13*time.Hour+b.jitter(2*time.Hour)), office, 0.03)
-			b.login("commuter", "", &p, b.day(d).Add(19*time.Hour+b.jitter(3*time.Hour)), p.addr, 0.03)
+			b.ownerLogin("commuter", &p, b.day(d).Add(8*time.Hour+b.jitter(2*time.Hour)), office, 0.03, work, seen)
+			b.ownerLogin("commuter", &p, b.day(d).Add(13*time.Hour+b.jitter(2*time.Hour)), office, 0.03, work, seen)
+			b.ownerLogin("commuter", &p, b.day(d).Add(19*time.Hour+b.jitter(3*time.Hour)), p.addr, 0.03, p.home, seen)
 		}
 	}
 	for range b.n(30) {
@@ -155,10 +169,11 @@ func (b *labBuilder) familiarityKinds() {
 		for i := range regular {
 			regular[i] = (p.home + i*3) % len(cities)
 		}
+		seen := map[int]bool{}
 		for d := -historyDays; d < days; d++ {
 			city := regular[(d+historyDays)%len(regular)] // a city a day
 			for h := range 3 {
-				b.login("frequent_traveller", "", &p, b.day(d).Add(time.Duration(8+4*h)*time.Hour+b.jitter(2*time.Hour)), addrIn(b.rng, cities[city].V4), 0.03)
+				b.ownerLogin("frequent_traveller", &p, b.day(d).Add(time.Duration(8+4*h)*time.Hour+b.jitter(2*time.Hour)), addrIn(b.rng, cities[city].V4), 0.03, city, seen)
 			}
 		}
 	}
