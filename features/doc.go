@@ -113,8 +113,8 @@
 // user_untrusted lock spares. Failed second factors (auth_method mfa,
 // outcome failure) are remembered, up to 16, for user_mfa_failures_15m.
 //
-// Familiarity (familiarity.go). Each verified login (today a success)
-// also adds to the user's familiarity counts: per attribute (network,
+// Familiarity (familiarity.go). Each verified login (a success the
+// engine allowed: Learn) also adds to the user's familiarity counts: per attribute (network,
 // ASN, country, city, browser family and major, OS, device key, hour of
 // day) a total, a count of distinct values and the 4 most counted values,
 // decayed with a 30-day half-life of event time (324 bytes, allocated at

@@ -320,8 +320,9 @@ func (s *Store) readFamiliarity(u *userState, o *observation, f *schemas.Feature
 func roundBits(b float64) float64 { return math.Round(b*100) / 100 }
 
 // learnFamiliarity counts the verified login o for the user u and the
-// population. It is the one place where the model learns: called where a
-// verified login teaches the profile. Attributes a loaded profile already
+// population. It is the one place where the model learns: called by
+// Learn, where an allowed success teaches the profile, so that a
+// challenged or refused success teaches nothing. Attributes a loaded profile already
 // counted (o.at at or before loadedThrough) are skipped, as
 // successes_total skips them.
 func (s *Store) learnFamiliarity(u *userState, o *observation) {

@@ -95,7 +95,8 @@ func TestFamiliarityHomeUserVersusConsultant(t *testing.T) {
 }
 
 // TestFamiliarityOnlyVerifiedLoginsTeach: failed logins, however many,
-// do not make a network or device familiar.
+// and successes the engine did not allow do not make a network or device
+// familiar; an allowed success does.
 func TestFamiliarityOnlyVerifiedLoginsTeach(t *testing.T) {
 	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	sc := newScorer(t)
@@ -108,6 +109,14 @@ func TestFamiliarityOnlyVerifiedLoginsTeach(t *testing.T) {
 	}
 	if after := sc.peek(probe); after.FamiliarityRisk != before.FamiliarityRisk {
 		t.Errorf("familiarity_risk after 30 failures = %v, want unchanged %v", after.FamiliarityRisk, before.FamiliarityRisk)
+	}
+	// A success the engine challenged or refused (Observe without Learn)
+	// teaches nothing either.
+	for i := range 5 {
+		sc.observeOnly(famEvent("home", at.Add(time.Duration(40+i)*time.Second), "81.2.70.99", "attacker-box", uaChromeWindows, schemas.OutcomeSuccess))
+	}
+	if after := sc.peek(probe); after.FamiliarityRisk != before.FamiliarityRisk {
+		t.Errorf("familiarity_risk after 5 challenged successes = %v, want unchanged %v", after.FamiliarityRisk, before.FamiliarityRisk)
 	}
 	sc.observe(famEvent("home", at.Add(time.Minute), "81.2.70.99", "attacker-box", uaChromeWindows, schemas.OutcomeSuccess))
 	if after := sc.peek(probe); after.FamiliarityRisk >= before.FamiliarityRisk {

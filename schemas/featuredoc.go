@@ -104,8 +104,8 @@ value is for everyone than for this user, and the evidence is added up. The
 weights start from the rba-algorithm of Wiefling et al. (IP 0.6, ASN 0.3,
 country 0.1).
 
-**What is counted.** Per user, the values seen on verified logins (today a
-success; the owner-safe Learn step once it lands): network (/24, /64), ASN,
+**What is counted.** Per user, the values seen on verified logins (a success
+the engine allowed, Store.Learn, as for the profile): network (/24, /64), ASN,
 country, city, browser family + major version, OS, device key, hour of day
 (UTC, event time). For each attribute a user keeps the total, the number of
 distinct values ever added, and the 4 most counted values (a new value takes

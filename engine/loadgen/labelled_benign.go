@@ -156,7 +156,7 @@ func (b *labBuilder) familiarityKinds() {
 		p := b.newPerson("commuter", pair, false)
 		work := (pair + 1 + b.rng.IntN(2)) % 3
 		office := addrIn(b.rng, cities[work].V4)
-		seen := map[int]bool{p.home: true}
+		seen := map[int]bool{}
 		for d := -historyDays; d < days; d++ {
 			b.ownerLogin("commuter", &p, b.day(d).Add(8*time.Hour+b.jitter(2*time.Hour)), office, 0.03, work, seen)
 			b.ownerLogin("commuter", &p, b.day(d).Add(13*time.Hour+b.jitter(2*time.Hour)), office, 0.03, work, seen)
