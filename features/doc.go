@@ -133,12 +133,12 @@
 // itself once idle for StoreConfig.ProfileRetention (30 days by default;
 // a user without a profile goes with its windows). Measured on the Go
 // heap by BenchmarkStoreMemory (docs/features-performance.md): a user with
-// one success and one failure takes about 710 bytes (340 before the
+// one success and one failure takes about 820 bytes (460 before the
 // familiarity counts), a user under attack
 // (full records, buckets, 64 sources) 2.6 KiB, a source with five
 // attempts by five users about 300 bytes, a device with one user about
 // 130 bytes; a million users from 200,000 addresses, half with a
-// device_id, take about 830 MiB in all.
+// device_id, take about 1 GiB in all.
 //
 // Caps. Each kind of key (users, IPv4 addresses, IPv6 /64 networks,
 // devices) has a cap, StoreConfig.MaxUsers and the like, a million each
