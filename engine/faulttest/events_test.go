@@ -449,10 +449,12 @@ func ipDependent(d *schemas.Decision) bool {
 // ipRules are the shipped rules and reasons over state that counts events
 // of every partition: per-address, per-network and per-ASN counters
 // (rules/default/network.yaml), the shared-address fallback that reads
-// them, and attack mode's platform-wide signals.
+// them, attack mode's platform-wide signals, and unfamiliar_context,
+// whose familiarity_risk compares the user's counts with the
+// population's, which every partition's allowed successes teach.
 var ipRules = map[string]bool{
 	"credential_stuffing": true, "password_spray": true, "network_spray": true, "hosting_stuffing": true,
-	schemas.ReasonSharedAddress: true, "attack_mode_unfamiliar": true,
+	schemas.ReasonSharedAddress: true, "attack_mode_unfamiliar": true, "unfamiliar_context": true,
 }
 
 // countByScope summarises lock keys by scope.
