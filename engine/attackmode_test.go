@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -40,16 +40,7 @@ func newAttackRig(t *testing.T) *attackRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	geo := filepath.Join("..", "testdata", "geoip")
-	enr, err := features.NewEnricher(features.EnricherConfig{
-		CityPath:      filepath.Join(geo, "City-Test.mmdb"),
-		ASNPath:       filepath.Join(geo, "ASN-Test.mmdb"),
-		AnonymousPath: filepath.Join(geo, "Anonymous-IP-Test.mmdb"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { enr.Close() })
+	enr := testkit.Enricher(t)
 	store, err := features.NewStore(features.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)

@@ -2,13 +2,13 @@ package engine_test
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -92,16 +92,7 @@ func newBenchCore(b *testing.B, tune ...func(*engine.Config)) *benchCore {
 	if err != nil {
 		b.Fatal(err)
 	}
-	geo := filepath.Join("..", "testdata", "geoip")
-	enricher, err := features.NewEnricher(features.EnricherConfig{
-		CityPath:      filepath.Join(geo, "City-Test.mmdb"),
-		ASNPath:       filepath.Join(geo, "ASN-Test.mmdb"),
-		AnonymousPath: filepath.Join(geo, "Anonymous-IP-Test.mmdb"),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { enricher.Close() })
+	enricher := testkit.Enricher(b)
 	store, err := features.NewStore(features.StoreConfig{})
 	if err != nil {
 		b.Fatal(err)

@@ -2,13 +2,11 @@ package engine_test
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/testkit"
-	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -20,14 +18,7 @@ import (
 // familiarity model, must be challenged by unfamiliar_context, while the
 // consultant's next hotel network in a city she works in is allowed.
 func TestFamiliarityThroughTheEngine(t *testing.T) {
-	geo := filepath.Join("..", "testdata", "geoip")
-	enricher, err := features.NewEnricher(features.EnricherConfig{
-		CityPath: filepath.Join(geo, "City-Test.mmdb"), ASNPath: filepath.Join(geo, "ASN-Test.mmdb"), AnonymousPath: filepath.Join(geo, "Anonymous-IP-Test.mmdb"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enricher.Close()
+	enricher := testkit.Enricher(t)
 	eng, _ := testkit.Engine(t, "", engine.Config{Enricher: enricher}) // the shipped rules
 	const (
 		chrome  = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"

@@ -3,12 +3,12 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -22,14 +22,7 @@ func geoEngine(t *testing.T, rec engine.Recorder, fb engine.FeedbackWriter) *eng
 	if err != nil {
 		t.Fatal(err)
 	}
-	geo := filepath.Join("..", "testdata", "geoip")
-	enricher, err := features.NewEnricher(features.EnricherConfig{
-		CityPath: filepath.Join(geo, "City-Test.mmdb"), ASNPath: filepath.Join(geo, "ASN-Test.mmdb"), AnonymousPath: filepath.Join(geo, "Anonymous-IP-Test.mmdb"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { enricher.Close() })
+	enricher := testkit.Enricher(t)
 	store, err := features.NewStore(features.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/offline"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -27,16 +27,7 @@ func shippedLane(t *testing.T) offline.Lane {
 	if err != nil {
 		t.Fatal(err)
 	}
-	geo := filepath.Join("..", "..", "testdata", "geoip")
-	enricher, err := features.NewEnricher(features.EnricherConfig{
-		CityPath:      filepath.Join(geo, "City-Test.mmdb"),
-		ASNPath:       filepath.Join(geo, "ASN-Test.mmdb"),
-		AnonymousPath: filepath.Join(geo, "Anonymous-IP-Test.mmdb"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { enricher.Close() })
+	enricher := testkit.Enricher(t)
 	store, err := features.NewStore(features.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)

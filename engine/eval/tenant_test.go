@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 
 	"github.com/loginrisk/loginrisk/engine/testkit"
@@ -12,7 +11,6 @@ import (
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/offline"
-	"github.com/loginrisk/loginrisk/features"
 )
 
 // TestTwoTenantsAreTwoPeople runs the labelled two_tenants scenario (the
@@ -38,13 +36,7 @@ func TestTwoTenantsAreTwoPeople(t *testing.T) {
 	if len(kept) == 0 {
 		t.Fatalf("the labelled traffic has no %s events", kind)
 	}
-	geo := filepath.Join("..", "..", "testdata", "geoip")
-	enr, err := features.NewEnricher(features.EnricherConfig{CityPath: filepath.Join(geo, "City-Test.mmdb"),
-		ASNPath: filepath.Join(geo, "ASN-Test.mmdb"), AnonymousPath: filepath.Join(geo, "Anonymous-IP-Test.mmdb")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enr.Close()
+	enr := testkit.Enricher(t)
 	eng, store := testkit.Engine(t, "", engine.Config{Enricher: enr})
 	var errw bytes.Buffer
 	report, err := Run(context.Background(), offline.NewNDJSON(&in, &errw), offline.Lane{Engine: eng, State: store}, kept)

@@ -1,6 +1,8 @@
 package testkit
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/loginrisk/loginrisk/engine"
@@ -34,4 +36,28 @@ func Engine(t testing.TB, rulesDir string, cfg engine.Config) (*engine.Engine, *
 		t.Fatal(err)
 	}
 	return eng, store
+}
+
+// Enricher opens the repository's generated GeoIP test databases
+// (testdata/geoip, found from the test's folder upwards), closed when the
+// test ends.
+func Enricher(t testing.TB) *features.Enricher {
+	t.Helper()
+	dir := "testdata/geoip"
+	for range 5 {
+		if _, err := os.Stat(filepath.Join(dir, "City-Test.mmdb")); err == nil {
+			break
+		}
+		dir = filepath.Join("..", dir)
+	}
+	enr, err := features.NewEnricher(features.EnricherConfig{
+		CityPath:      filepath.Join(dir, "City-Test.mmdb"),
+		ASNPath:       filepath.Join(dir, "ASN-Test.mmdb"),
+		AnonymousPath: filepath.Join(dir, "Anonymous-IP-Test.mmdb"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enr.Close() })
+	return enr
 }
