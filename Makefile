@@ -42,7 +42,7 @@ bench-http:
 
 ## bench-go: the Go benchmarks of every hot-path stage.
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./schemas ./features ./rules ./engine
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./schemas ./features/... ./rules ./engine
 
 services-up:
 	@scripts/services.sh up

@@ -9,7 +9,8 @@ import (
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/testkit"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/enrich"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -79,8 +80,8 @@ func (t *benchTraffic) refill(b *testing.B) {
 // benchCore is the engine as buildCore wires it, without I/O.
 type benchCore struct {
 	engine   *engine.Engine
-	enricher *features.Enricher
-	store    *features.Store
+	enricher *enrich.Enricher
+	store    *state.Store
 	rules    *rules.Manager
 }
 
@@ -93,7 +94,7 @@ func newBenchCore(b *testing.B, tune ...func(*engine.Config)) *benchCore {
 		b.Fatal(err)
 	}
 	enricher := testkit.Enricher(b)
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := state.NewStore(state.StoreConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/enrich"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -33,12 +34,12 @@ func challengeEngine(t *testing.T) *engine.Engine {
 		t.Fatal(err)
 	}
 	geo := filepath.Join("..", "testdata", "geoip")
-	enricher, err := features.NewEnricher(features.EnricherConfig{CityPath: filepath.Join(geo, "City-Test.mmdb"), ASNPath: filepath.Join(geo, "ASN-Test.mmdb")})
+	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{CityPath: filepath.Join(geo, "City-Test.mmdb"), ASNPath: filepath.Join(geo, "ASN-Test.mmdb")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { enricher.Close() })
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := state.NewStore(state.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -21,13 +21,13 @@ func newTestEngine(t *testing.T, recent int) *engine.Engine {
 
 // newTestEngineState is newTestEngine with the store seen through wrap
 // (nil: the store itself).
-func newTestEngineState(t *testing.T, recent int, wrap func(*features.Store) engine.State) *engine.Engine {
+func newTestEngineState(t *testing.T, recent int, wrap func(*state.Store) engine.State) *engine.Engine {
 	t.Helper()
 	rm, err := rules.NewManager(rules.ManagerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := state.NewStore(state.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/enrich"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -39,12 +40,12 @@ func TestDeviceLocksNeedADeviceID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enricher, err := features.NewEnricher(features.EnricherConfig{}) // user agents only
+	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{}) // user agents only
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer enricher.Close()
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := state.NewStore(state.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

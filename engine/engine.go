@@ -28,7 +28,7 @@ type Config struct {
 	// user's trusted contexts, Profiles takes the profiles of the warm-up
 	// and Hostile marks the networks of confirmed attacks; nil: the
 	// State's, when it implements CounterReader, TrustReader,
-	// ProfileLoader or HostileMarker (features.Store does all four), else
+	// ProfileLoader or HostileMarker (state.Store does all four), else
 	// none.
 	Counters CounterReader
 	Trust    TrustReader

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -17,7 +17,7 @@ func TestFeedSeesEveryRecordedDecisionOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := state.NewStore(state.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

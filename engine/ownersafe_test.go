@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/enrich"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -24,7 +25,7 @@ func newGeoEngine(t *testing.T) *Engine {
 		t.Fatal(err)
 	}
 	geo := filepath.Join("..", "testdata", "geoip")
-	enricher, err := features.NewEnricher(features.EnricherConfig{
+	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{
 		CityPath:      filepath.Join(geo, "City-Test.mmdb"),
 		ASNPath:       filepath.Join(geo, "ASN-Test.mmdb"),
 		AnonymousPath: filepath.Join(geo, "Anonymous-IP-Test.mmdb"),
@@ -33,7 +34,7 @@ func newGeoEngine(t *testing.T) *Engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { enricher.Close() })
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := state.NewStore(state.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,14 +9,14 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
 // bugState is the real store with a bug injected: Observe panics for one
 // user while armed.
 type bugState struct {
-	*features.Store
+	*state.Store
 	user  string
 	armed atomic.Bool
 }
@@ -33,11 +33,11 @@ func (s *bugState) Observe(ev *schemas.LoginEvent, f *schemas.Features) {
 // events around it are scored, and no lock is left held: the same event
 // is scored normally once the bug is gone.
 func TestPanicWhileScoringIsRefused(t *testing.T) {
-	var state *bugState
-	eng := newTestEngineState(t, 0, func(store *features.Store) engine.State {
-		state = &bugState{Store: store, user: "mallory"}
-		state.armed.Store(true)
-		return state
+	var bug *bugState
+	eng := newTestEngineState(t, 0, func(store *state.Store) engine.State {
+		bug = &bugState{Store: store, user: "mallory"}
+		bug.armed.Store(true)
+		return bug
 	})
 	msg := func(id, user string) engine.Message {
 		return engine.Message{Value: fmt.Appendf(nil,
@@ -61,7 +61,7 @@ func TestPanicWhileScoringIsRefused(t *testing.T) {
 
 	// The bug fixed, the same event again: scored, not a duplicate of a
 	// half-scored attempt, and not stuck behind a lock the panic held.
-	state.armed.Store(false)
+	bug.armed.Store(false)
 	done := make(chan engine.Scored, 1)
 	go func() {
 		b := eng.Prepare([]engine.Message{msg("e2", "mallory")})

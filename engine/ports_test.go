@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -27,7 +27,7 @@ func TestConfigCounters(t *testing.T) {
 		withCounters bool
 	}{{"counters passed", true}, {"no counters", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			store, err := features.NewStore(features.StoreConfig{})
+			store, err := state.NewStore(state.StoreConfig{})
 			if err != nil {
 				t.Fatal(err)
 			}

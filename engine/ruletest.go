@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -24,7 +24,7 @@ func RunRuleTest(set *rules.Set, tc rules.TestCase, enricher Enricher) error {
 	if tc.Features != nil {
 		return rules.RunFeatureCase(set, tc)
 	}
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := state.NewStore(state.StoreConfig{})
 	if err != nil {
 		return err
 	}

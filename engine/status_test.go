@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
 // The status endpoints read their counters from the feature store.
-var _ engine.CounterReader = (*features.Store)(nil)
+var _ engine.CounterReader = (*state.Store)(nil)
 
 // Bounds of the engine built by newClockedEngine: the shipped policy's
 // longest lock, serve's default future skew, and how long serve's sweep
@@ -36,7 +36,7 @@ func newClockedEngine(t *testing.T, now *time.Time) *engine.Engine {
 	if got := rm.Current().Policy().LongestLock(); got != longestLock {
 		t.Fatalf("the shipped policy's longest lock is %s, the test assumes %s", got, longestLock)
 	}
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := state.NewStore(state.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -209,7 +209,7 @@ type TrustSource interface {
 }
 
 // TrustLoader seeds one trusted context of a user of a tenant (warm restart);
-// features.Store implements it.
+// state.Store implements it.
 type TrustLoader interface {
 	LoadTrustedContext(tenantID, userID string, c schemas.TrustedContext)
 }
@@ -224,7 +224,7 @@ func (e *Engine) warmTrust(ctx context.Context, src WarmSource, anchor time.Time
 	if !ok || !ok2 {
 		return nil
 	}
-	err := ts.TrustedContexts(ctx, anchor.Add(-features.TrustRetention), func(tenantID, userID string, c schemas.TrustedContext) error {
+	err := ts.TrustedContexts(ctx, anchor.Add(-state.TrustRetention), func(tenantID, userID string, c schemas.TrustedContext) error {
 		loader.LoadTrustedContext(tenantID, userID, c)
 		st.TrustedContexts++
 		return nil

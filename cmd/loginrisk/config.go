@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loginrisk/loginrisk/features/enrich"
+	"github.com/loginrisk/loginrisk/features/state"
 	"go.yaml.in/yaml/v3"
-
-	"github.com/loginrisk/loginrisk/features"
 )
 
 // Config is the whole configuration of loginrisk: defaults, then the YAML
@@ -37,13 +37,13 @@ func defaultConfig() Config {
 			MaxBatch: 500, MaxInFlight: 4, DrainTimeout: 20 * time.Second,
 		},
 		ClickHouse: ClickHouseConfig{Migrate: true, WarmUp: true, BatchSize: 5000, FlushInterval: 200 * time.Millisecond, MaxBuffer: 50000},
-		GeoIP:      GeoIPConfig{CacheEntries: features.DefaultCacheEntries},
+		GeoIP:      GeoIPConfig{CacheEntries: enrich.DefaultCacheEntries},
 		Rules:      RulesConfig{Watch: true},
 		HTTP:       HTTPConfig{Addr: "127.0.0.1:8080", MaxBodyBytes: 64 << 10, MetricsAuth: metricsAuthRead},
 		Engine:     EngineConfig{RecentDecisions: 100_000, MaxFutureSkew: 5 * time.Minute, MaxPastSkew: 24 * time.Hour, SweepInterval: time.Minute, FeedSize: 10_000},
 		State: StateConfig{
-			MaxUsers: features.DefaultMaxUsers, MaxAddresses: features.DefaultMaxAddresses,
-			MaxNetworks: features.DefaultMaxNetworks, MaxDevices: features.DefaultMaxDevices,
+			MaxUsers: state.DefaultMaxUsers, MaxAddresses: state.DefaultMaxAddresses,
+			MaxNetworks: state.DefaultMaxNetworks, MaxDevices: state.DefaultMaxDevices,
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}

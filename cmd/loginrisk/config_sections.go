@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/state"
 )
 
 // KafkaConfig configures the stream.
@@ -204,7 +204,7 @@ type EngineConfig struct {
 }
 
 // StateConfig caps the keys the behavioural state holds, by kind
-// (features.StoreConfig): at a cap the least recently seen key without
+// (state.StoreConfig): at a cap the least recently seen key without
 // recent failures makes room, else the new key is not tracked.
 type StateConfig struct {
 	MaxUsers     int `yaml:"max_users"`
@@ -228,9 +228,9 @@ func (c *StateConfig) caps() []stateCap {
 // maxStateCap bounds each state cap: a thousand times the default.
 const maxStateCap = 1_000_000_000
 
-// storeConfig is the features.StoreConfig of the caps.
-func (c StateConfig) storeConfig() features.StoreConfig {
-	return features.StoreConfig{MaxUsers: c.MaxUsers, MaxAddresses: c.MaxAddresses, MaxNetworks: c.MaxNetworks, MaxDevices: c.MaxDevices}
+// storeConfig is the state.StoreConfig of the caps.
+func (c StateConfig) storeConfig() state.StoreConfig {
+	return state.StoreConfig{MaxUsers: c.MaxUsers, MaxAddresses: c.MaxAddresses, MaxNetworks: c.MaxNetworks, MaxDevices: c.MaxDevices}
 }
 
 // LogConfig configures slog.

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/enrich"
 )
 
 // TestGeoIPCacheEntries: geoip.cache_entries defaults to the features
@@ -24,8 +24,8 @@ func TestGeoIPCacheEntries(t *testing.T) {
 		}
 		return path
 	}
-	if got := loadConfig(t, write("")).GeoIP.CacheEntries; got != features.DefaultCacheEntries {
-		t.Errorf("default cache_entries = %d, want %d", got, features.DefaultCacheEntries)
+	if got := loadConfig(t, write("")).GeoIP.CacheEntries; got != enrich.DefaultCacheEntries {
+		t.Errorf("default cache_entries = %d, want %d", got, enrich.DefaultCacheEntries)
 	}
 	if got := loadConfig(t, write("geoip:\n  cache_entries: 400000\n")).GeoIP.CacheEntries; got != 400_000 {
 		t.Errorf("cache_entries from the file = %d, want 400000", got)

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/state"
 )
 
 // resolveSecrets replaces file: and env: references with their values.
@@ -104,8 +104,8 @@ func (c *Config) Validate(need needs) error {
 		errs = append(errs, errors.New("engine.max_future_skew and engine.max_past_skew must not be negative"))
 	}
 	for _, cp := range c.State.caps() {
-		if *cp.v < features.DefaultShards || *cp.v > maxStateCap {
-			errs = append(errs, fmt.Errorf("state.%s: %d must be between %d (the store's shard count) and %d", cp.name, *cp.v, features.DefaultShards, maxStateCap))
+		if *cp.v < state.DefaultShards || *cp.v > maxStateCap {
+			errs = append(errs, fmt.Errorf("state.%s: %d must be between %d (the store's shard count) and %d", cp.name, *cp.v, state.DefaultShards, maxStateCap))
 		}
 	}
 	switch c.Log.Level {

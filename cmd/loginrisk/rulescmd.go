@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/enrich"
 	"github.com/loginrisk/loginrisk/rules"
 )
 
@@ -62,7 +62,7 @@ func cmdRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	geo := cfg.GeoIP.orTestDatabases()
-	enricher, err := features.NewEnricher(features.EnricherConfig{CityPath: geo.City, ASNPath: geo.ASN, AnonymousPath: geo.Anonymous})
+	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{CityPath: geo.City, ASNPath: geo.ASN, AnonymousPath: geo.Anonymous})
 	if err != nil {
 		return err
 	}

@@ -1,21 +1,20 @@
 package main
 
 import (
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/loginrisk/loginrisk/features"
 )
 
 // stateCollector exports the behavioural state's key counts and what its
-// caps did, read at scrape time from features.Store.Stats (atomic loads,
+// caps did, read at scrape time from state.Store.Stats (atomic loads,
 // no shard lock).
 type stateCollector struct {
-	store                                    *features.Store
+	store                                    *state.Store
 	keys, limits, profiles, evicted, refused *prometheus.Desc
 	crowds, crowdsRefused                    *prometheus.Desc
 }
 
-func newStateCollector(store *features.Store) *stateCollector {
+func newStateCollector(store *state.Store) *stateCollector {
 	kind := []string{"kind"}
 	return &stateCollector{
 		store:         store,
@@ -40,7 +39,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	st, limits := c.store.Stats(), c.store.Caps()
 	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
-	for k := range features.NumKeyKinds {
+	for k := range state.NumKeyKinds {
 		kind := k.String()
 		ch <- constMetric(c.keys, gauge, st.Keys[k], kind)
 		ch <- constMetric(c.limits, gauge, limits[k], kind)

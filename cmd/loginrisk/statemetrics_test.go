@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -41,7 +41,7 @@ func TestStateMetricsOnTheEndpoint(t *testing.T) {
 		c.store.Observe(&ev, &f)
 	}
 	st := c.store.Stats()
-	if st.Keys[features.Users] > 256 || st.Refused[features.Users] == 0 {
+	if st.Keys[state.Users] > 256 || st.Refused[state.Users] == 0 {
 		t.Fatalf("store stats %+v: want at most 256 users and refusals", st)
 	}
 
@@ -70,11 +70,11 @@ func TestStateMetricsOnTheEndpoint(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`loginrisk_state_keys{kind="user"} ` + strconv.FormatInt(st.Keys[features.Users], 10),
+		`loginrisk_state_keys{kind="user"} ` + strconv.FormatInt(st.Keys[state.Users], 10),
 		`loginrisk_state_keys{kind="address"} 1`,
 		`loginrisk_state_keys_limit{kind="user"} 256`,
 		`loginrisk_state_keys_limit{kind="network"} 1e+06`,
-		`loginrisk_state_refused_total{kind="user"} ` + strconv.FormatInt(st.Refused[features.Users], 10),
+		`loginrisk_state_refused_total{kind="user"} ` + strconv.FormatInt(st.Refused[state.Users], 10),
 		`loginrisk_state_evictions_total{kind="device"} 0`,
 		`loginrisk_state_profiles 0`,
 		`loginrisk_state_crowd_keys ` + strconv.FormatInt(st.Crowds, 10), // the address and its /24

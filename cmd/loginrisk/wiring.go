@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/enrich"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 )
 
@@ -20,8 +21,8 @@ import (
 type core struct {
 	engine   *engine.Engine
 	rules    *rules.Manager
-	store    *features.Store
-	enricher *features.Enricher
+	store    *state.Store
+	enricher *enrich.Enricher
 }
 
 // buildCore loads rules and GeoIP databases and builds the engine. clock
@@ -31,7 +32,7 @@ func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.
 	if err != nil {
 		return nil, err
 	}
-	enricher, err := features.NewEnricher(features.EnricherConfig{
+	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{
 		CityPath:      cfg.GeoIP.City,
 		ASNPath:       cfg.GeoIP.ASN,
 		AnonymousPath: cfg.GeoIP.Anonymous,
@@ -40,7 +41,7 @@ func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.
 	if err != nil {
 		return nil, err
 	}
-	store, err := features.NewStore(cfg.State.storeConfig())
+	store, err := state.NewStore(cfg.State.storeConfig())
 	if err != nil {
 		enricher.Close()
 		return nil, err

@@ -10,7 +10,8 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/enrich"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -24,12 +25,12 @@ func warmEngine(t *testing.T, w *Writer) *engine.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enr, err := features.NewEnricher(features.EnricherConfig{CityPath: filepath.Join(filepath.Dir(file), "..", "..", "testdata", "geoip", "City-Test.mmdb")})
+	enr, err := enrich.NewEnricher(enrich.EnricherConfig{CityPath: filepath.Join(filepath.Dir(file), "..", "..", "testdata", "geoip", "City-Test.mmdb")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { enr.Close() })
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := state.NewStore(state.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

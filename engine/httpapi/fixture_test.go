@@ -20,7 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/enrich"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -108,7 +109,7 @@ func (l *storedLabels) all() []schemas.Feedback {
 
 // bugState is the real store with a bug injected for one user.
 type bugState struct {
-	*features.Store
+	*state.Store
 	user string
 }
 
@@ -134,18 +135,18 @@ func newFixture(t testing.TB, opts fixtureOptions) *fixture {
 	if err != nil {
 		t.Fatalf("rules: %v", err)
 	}
-	var geo features.EnricherConfig
+	var geo enrich.EnricherConfig
 	if opts.geoip {
 		dir := filepath.Join("..", "..", "testdata", "geoip")
-		geo = features.EnricherConfig{CityPath: filepath.Join(dir, "City-Test.mmdb"), ASNPath: filepath.Join(dir, "ASN-Test.mmdb"),
+		geo = enrich.EnricherConfig{CityPath: filepath.Join(dir, "City-Test.mmdb"), ASNPath: filepath.Join(dir, "ASN-Test.mmdb"),
 			AnonymousPath: filepath.Join(dir, "Anonymous-IP-Test.mmdb")}
 	}
-	enricher, err := features.NewEnricher(geo)
+	enricher, err := enrich.NewEnricher(geo)
 	if err != nil {
 		t.Fatalf("enricher: %v", err)
 	}
 	t.Cleanup(func() { enricher.Close() })
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := state.NewStore(state.StoreConfig{})
 	if err != nil {
 		t.Fatalf("store: %v", err)
 	}

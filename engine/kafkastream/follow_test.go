@@ -14,7 +14,8 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/testkit"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/enrich"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -38,12 +39,12 @@ func newInstance(t *testing.T, name string, cfg Config) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enricher, err := features.NewEnricher(features.EnricherConfig{})
+	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { enricher.Close() })
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := state.NewStore(state.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

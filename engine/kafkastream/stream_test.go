@@ -20,7 +20,8 @@ import (
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/testkit"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/enrich"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -55,12 +56,12 @@ func newEngine(t *testing.T, rec engine.Recorder, dlq engine.DeadLetterSink) *en
 	if err != nil {
 		t.Fatal(err)
 	}
-	enr, err := features.NewEnricher(features.EnricherConfig{CityPath: repoPath("testdata/geoip/City-Test.mmdb")})
+	enr, err := enrich.NewEnricher(enrich.EnricherConfig{CityPath: repoPath("testdata/geoip/City-Test.mmdb")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { enr.Close() })
-	store, err := features.NewStore(features.StoreConfig{})
+	store, err := state.NewStore(state.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,8 @@ import (
 	"testing"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features"
+	"github.com/loginrisk/loginrisk/features/enrich"
+	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 )
 
@@ -14,7 +15,7 @@ import (
 // of rulesDir ("" for the shipped set) and a fresh feature store with the
 // default configuration, unless cfg already names rules or state. It
 // returns the engine and the store it made (nil when cfg named one).
-func Engine(t testing.TB, rulesDir string, cfg engine.Config) (*engine.Engine, *features.Store) {
+func Engine(t testing.TB, rulesDir string, cfg engine.Config) (*engine.Engine, *state.Store) {
 	t.Helper()
 	if cfg.Rules == nil {
 		rm, err := rules.NewManager(rules.ManagerConfig{Dir: rulesDir})
@@ -23,10 +24,10 @@ func Engine(t testing.TB, rulesDir string, cfg engine.Config) (*engine.Engine, *
 		}
 		cfg.Rules = rm
 	}
-	var store *features.Store
+	var store *state.Store
 	if cfg.State == nil {
 		var err error
-		if store, err = features.NewStore(features.StoreConfig{}); err != nil {
+		if store, err = state.NewStore(state.StoreConfig{}); err != nil {
 			t.Fatal(err)
 		}
 		cfg.State = store
@@ -41,7 +42,7 @@ func Engine(t testing.TB, rulesDir string, cfg engine.Config) (*engine.Engine, *
 // Enricher opens the repository's generated GeoIP test databases
 // (testdata/geoip, found from the test's folder upwards), closed when the
 // test ends.
-func Enricher(t testing.TB) *features.Enricher {
+func Enricher(t testing.TB) *enrich.Enricher {
 	t.Helper()
 	dir := "testdata/geoip"
 	for range 5 {
@@ -50,7 +51,7 @@ func Enricher(t testing.TB) *features.Enricher {
 		}
 		dir = filepath.Join("..", dir)
 	}
-	enr, err := features.NewEnricher(features.EnricherConfig{
+	enr, err := enrich.NewEnricher(enrich.EnricherConfig{
 		CityPath:      filepath.Join(dir, "City-Test.mmdb"),
 		ASNPath:       filepath.Join(dir, "ASN-Test.mmdb"),
 		AnonymousPath: filepath.Join(dir, "Anonymous-IP-Test.mmdb"),

@@ -43,7 +43,7 @@ func TestCheckedInFilesAreReproducible(t *testing.T) {
 				t.Fatal("two runs of the generator differ")
 			}
 			if !bytes.Equal(a, mustRead(t, filepath.Join(checkedIn, tt.name))) {
-				t.Fatalf("testdata/geoip/%s differs from what networks.yaml generates: run go generate ./features", tt.name)
+				t.Fatalf("testdata/geoip/%s differs from what networks.yaml generates: run go generate ./features/enrich", tt.name)
 			}
 			r, err := geoip2.OpenBytes(a)
 			if err != nil {

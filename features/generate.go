@@ -1,5 +1,0 @@
-package features
-
-// The test GeoIP databases are generated; run go generate ./features after
-// editing testdata/geoip/networks.yaml.
-//go:generate go run ./mmdbgen -in ../testdata/geoip/networks.yaml -out ../testdata/geoip

@@ -1,0 +1,522 @@
+package state
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"sync"
+
+	"github.com/loginrisk/loginrisk/features/internal/keyhash"
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// Crowd state: who succeeds and who fails from an address, its network
+// (IPv4 /24, IPv6 /64) and its ASN over a day and a week. It tells a
+// shared address (an office or carrier NAT, a campus: many users who
+// succeed, a high success ratio) from an attacking one (many users who
+// fail, unknown user names, few successes), so that an address lock never
+// falls on a crowd. It lives apart from the per-IP windows, which keep an
+// hour, in a table of its own.
+
+// Thresholds of a shared address or network (ip_shared, net_shared): at
+// least sharedMinUsers distinct users succeeded from it in 7 days, and at
+// least sharedMinSuccessRatio of its attempts in 24 hours succeeded. An
+// attacker who wants an address he sprays from to pass for shared must
+// succeed about as often as he fails, with accounts of his own.
+const (
+	sharedMinUsers        = 10
+	sharedMinSuccessRatio = 0.5
+)
+
+// Bounds of the crowd state.
+const (
+	// crowdSlot is the width of a count bucket: 24 h and 1 h counts are
+	// exact to within one slot at their far end.
+	crowdSlot = 10 * minute
+	// crowdSlots is the number of buckets kept: 24 hours.
+	crowdSlots = day / crowdSlot
+	// maxCrowdUsers is the number of distinct users a crowd key keeps
+	// exactly, per set; a larger crowd counts as maxCrowdUsers.
+	maxCrowdUsers = maxSourcesPerKey
+	// crowdRetention is how long an idle key is kept when at least two
+	// users succeeded from it (its 7-day count matters); others go after
+	// a day, with their 24-hour counts.
+	crowdRetention      = 7*day + hour
+	crowdShortRetention = day + hour
+	// maxCrowdASNs caps the crowd keys of ASNs (only hosting and
+	// anonymising networks are kept). The other kinds are capped by the
+	// store's caps (crowdLimits): a new key beyond its kind's cap is read
+	// as empty and not kept, so an address flood cannot grow the table
+	// past what the caps promise, counted in StoreStats.CrowdsRefused.
+	maxCrowdASNs = 1 << 20
+	// crowdShards splits the crowd table's locks. The sweep walks a
+	// shard's map under its lock, so there are enough shards that one
+	// walk stays short: at the default caps (1 M addresses, 1 M networks,
+	// 1 M accounts) a few hundred keys a shard, never the whole table.
+	crowdShards = 4096
+)
+
+// unknownUserReason is the failure_reason of a login name that does not
+// exist: a sign of a list being tried, not of a typo.
+const unknownUserReason = "unknown_user"
+
+// crowdKind is what a crowd key stands for.
+type crowdKind uint8
+
+const (
+	crowdAddress     crowdKind = iota // an IPv4 address or IPv6 /64 (ipKey)
+	crowdNetwork                      // an IPv4 /24 (IPv6: the /64, the same as its address)
+	crowdASN                          // an autonomous system
+	crowdUser                         // an account: its failures over a week
+	crowdUserNetwork                  // an account from one network: its failures over a day
+	numCrowdKinds
+)
+
+// crowdSpec says what a kind of crowd key keeps.
+type crowdSpec struct {
+	// failedSpan is the window of the set of members that failed (users
+	// for a source, networks for a user); 0 for none.
+	failedSpan uint32
+	// succeededSpan is the window of the set of members that succeeded;
+	// 0 for none.
+	succeededSpan uint32
+	// days keeps failures per day over 7 days besides the 24 hours.
+	days bool
+	// minFailures24h: a key of this kind starts only with a failure of a
+	// user who has this many failures in 24 hours (user_failures_24h,
+	// this one included), so that an account with a typo now and then
+	// costs nothing; later successes count. 0: any attempt starts one.
+	minFailures24h int
+}
+
+var crowdSpecs = [numCrowdKinds]crowdSpec{
+	crowdAddress:     {failedSpan: hour, succeededSpan: 7 * day},
+	crowdNetwork:     {failedSpan: hour, succeededSpan: 7 * day},
+	crowdASN:         {failedSpan: hour, succeededSpan: 7 * day},
+	crowdUser:        {failedSpan: 7 * day, days: true, minFailures24h: 2},
+	crowdUserNetwork: {minFailures24h: 3},
+}
+
+// crowdKey identifies a crowd: its kind and its key bytes.
+type crowdKey struct {
+	kind crowdKind
+	key  [16]byte
+}
+
+// crowdBucket counts the attempts of one slot.
+type crowdBucket struct {
+	slot                uint32 // event time / the slot width
+	failures, successes uint32
+	unknownUserFailures uint32
+}
+
+// crowdState is one crowd key's counts and member sets.
+type crowdState struct {
+	buckets   []crowdBucket // 10-minute slots, oldest first, the last 24 hours
+	days      []crowdBucket // day slots, oldest first, the last 7 days (crowdSpec.days)
+	succeeded recentSet     // members who succeeded (crowdSpec.succeededSpan)
+	failed    recentSet     // members who failed (crowdSpec.failedSpan)
+	// Sketches of the sets beyond their 64 exact members, nil until a set
+	// overflows (crowd_sketch.go).
+	overSucceeded, overFailed *sketchRing
+	lastSeen                  uint32
+}
+
+// crowdAttempt is an attempt as a crowd key sees it.
+type crowdAttempt struct {
+	at          uint32
+	failure     bool
+	unknownUser bool
+	member      uint32 // the user (for sources) or network (for users) tried
+}
+
+// CrowdCounts are a crowd key's features at an attempt, this attempt
+// included.
+type CrowdCounts struct {
+	Failures1h, Failures24h, Attempts24h int
+	Failures7d                           int // crowdSpec.days only
+	UnknownUserFailures24h               int
+	SuccessRatio24h                      float64
+	FailedMembers                        int // in crowdSpec.failedSpan
+	SucceededUsers24h, SucceededUsers7d  int
+	Shared                               bool
+}
+
+// sumBuckets adds the failures and successes of the buckets of width
+// slot seconds in the last n slots before at (the slot of at included),
+// and the failures of the last hour.
+func sumBuckets(buckets []crowdBucket, at, width, n uint32) (failures, successes, unknown, failures1h int) {
+	now := at / width
+	for i := len(buckets) - 1; i >= 0; i-- {
+		b := &buckets[i]
+		if b.slot > now {
+			continue // a late event: what came after it does not count
+		}
+		if now-b.slot >= n {
+			break
+		}
+		if now-b.slot < hour/width {
+			failures1h += int(b.failures)
+		}
+		failures += int(b.failures)
+		successes += int(b.successes)
+		unknown += int(b.unknownUserFailures)
+	}
+	return failures, successes, unknown, failures1h
+}
+
+// read returns the counts of st at a, including a.
+func (st *crowdState) read(spec *crowdSpec, a *crowdAttempt) (c CrowdCounts) {
+	var successes24h int
+	c.Failures24h, successes24h, c.UnknownUserFailures24h, c.Failures1h = sumBuckets(st.buckets, a.at, crowdSlot, crowdSlots)
+	if spec.days {
+		c.Failures7d, _, _, _ = sumBuckets(st.days, a.at, day, 7)
+	}
+	distinct := func(set *recentSet, span uint32, current bool) int {
+		switch {
+		case span == 0:
+			return 0
+		case current:
+			n, _ := set.count(a.at, [2]uint32{span}, a.member)
+			return n[0]
+		}
+		return set.distinct(a.at, span)
+	}
+	if a.failure {
+		c.Failures1h++
+		c.Failures24h++
+		c.Failures7d++
+		if a.unknownUser {
+			c.UnknownUserFailures24h++
+		}
+	} else {
+		successes24h++
+	}
+	c.FailedMembers = countBeyond(distinct(&st.failed, spec.failedSpan, a.failure), st.overFailed, a.at, spec.failedSpan, 0)
+	if spec.succeededSpan != 0 {
+		if a.failure {
+			c.SucceededUsers24h, c.SucceededUsers7d = st.succeeded.distinct(a.at, day), st.succeeded.distinct(a.at, spec.succeededSpan)
+		} else {
+			n, _ := st.succeeded.count(a.at, [2]uint32{day, spec.succeededSpan}, a.member)
+			c.SucceededUsers24h, c.SucceededUsers7d = n[0], n[1]
+		}
+		c.SucceededUsers24h = countBeyond(c.SucceededUsers24h, st.overSucceeded, a.at, day, 0)
+		c.SucceededUsers7d = countBeyond(c.SucceededUsers7d, st.overSucceeded, a.at, spec.succeededSpan, 1)
+	}
+	if !spec.days {
+		c.Failures7d = 0
+	}
+	c.Attempts24h = c.Failures24h + successes24h
+	c.SuccessRatio24h = float64(successes24h) / float64(c.Attempts24h)
+	c.Shared = c.SucceededUsers7d >= sharedMinUsers && c.SuccessRatio24h >= sharedMinSuccessRatio
+	return c
+}
+
+// addTo counts a in its bucket of width seconds, keeping n of them.
+func addTo(buckets []crowdBucket, a *crowdAttempt, width, n uint32) []crowdBucket {
+	slot := a.at / width
+	i := len(buckets) - 1
+	for i >= 0 && buckets[i].slot > slot {
+		i-- // a late event goes to its own slot
+	}
+	if i < 0 || buckets[i].slot != slot {
+		if len(buckets) > 0 && slot+n <= buckets[len(buckets)-1].slot {
+			return buckets // older than the counts kept
+		}
+		buckets = append(buckets, crowdBucket{})
+		i++
+		copy(buckets[i+1:], buckets[i:])
+		buckets[i] = crowdBucket{slot: slot}
+	}
+	b := &buckets[i]
+	if a.failure {
+		b.failures++
+		if a.unknownUser {
+			b.unknownUserFailures++
+		}
+	} else {
+		b.successes++
+	}
+	return trimBuckets(buckets, buckets[len(buckets)-1].slot, n)
+}
+
+// trimBuckets drops the buckets n or more slots before slot.
+func trimBuckets(buckets []crowdBucket, slot, n uint32) []crowdBucket {
+	expired := 0
+	for expired < len(buckets) && buckets[expired].slot+n <= slot {
+		expired++
+	}
+	if expired == 0 {
+		return buckets
+	}
+	return buckets[:copy(buckets, buckets[expired:])]
+}
+
+// update records the attempt a.
+func (st *crowdState) update(spec *crowdSpec, a *crowdAttempt) {
+	st.buckets = addTo(st.buckets, a, crowdSlot, crowdSlots)
+	if spec.days {
+		st.days = addTo(st.days, a, day, 7)
+	}
+	switch {
+	case a.failure && spec.failedSpan != 0:
+		st.failed.add(a.member, a.at, spec.failedSpan, maxCrowdUsers)
+		if st.overFailed != nil {
+			st.overFailed.insert(a.member, a.at)
+		}
+	case !a.failure && spec.succeededSpan != 0:
+		st.succeeded.add(a.member, a.at, spec.succeededSpan, maxCrowdUsers)
+		if st.overSucceeded != nil {
+			st.overSucceeded.insert(a.member, a.at)
+		}
+	}
+	st.lastSeen = max(st.lastSeen, a.at)
+}
+
+// startSketches gives a set that a's member would overflow its ring,
+// seeded with its members, while the table's budget of sketched crowds
+// lasts.
+func (t *crowdTable) startSketches(spec *crowdSpec, st *crowdState, a *crowdAttempt) {
+	switch {
+	case a.failure && spec.failedSpan != 0 && st.overFailed == nil && full(&st.failed, a.member, a.at, spec.failedSpan):
+		if t.reserveSketch(st) {
+			st.overFailed = newSketchRing(spec.failedSpan/6, spec.failedSpan, &st.failed)
+		}
+	case !a.failure && spec.succeededSpan != 0 && st.overSucceeded == nil && full(&st.succeeded, a.member, a.at, spec.succeededSpan):
+		if t.reserveSketch(st) {
+			st.overSucceeded = newSketchRing(succeededSlotWidth, spec.succeededSpan, &st.succeeded)
+		}
+	}
+}
+
+// reserveSketch counts a crowd that starts its first ring, or refuses
+// it at maxSketchedCrowds.
+func (t *crowdTable) reserveSketch(st *crowdState) bool {
+	if st.overFailed != nil || st.overSucceeded != nil {
+		return true // counted with its first ring
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sketched >= maxSketchedCrowds {
+		return false
+	}
+	t.sketched++
+	return true
+}
+
+// dropSketches frees the rings of st that hold nothing inside their
+// windows at now (all of them when all is set).
+func (t *crowdTable) dropSketches(spec *crowdSpec, st *crowdState, now uint32, all bool) {
+	had := st.overFailed != nil || st.overSucceeded != nil
+	if st.overFailed != nil && (all || st.overFailed.stale(now, spec.failedSpan)) {
+		st.overFailed = nil
+	}
+	if st.overSucceeded != nil && (all || st.overSucceeded.stale(now, spec.succeededSpan)) {
+		st.overSucceeded = nil
+	}
+	if had && st.overFailed == nil && st.overSucceeded == nil {
+		t.mu.Lock()
+		t.sketched--
+		t.mu.Unlock()
+	}
+}
+
+// trim drops what is older than the windows at now.
+func (st *crowdState) trim(spec *crowdSpec, now uint32) {
+	st.buckets = trimBuckets(st.buckets, now/crowdSlot, crowdSlots)
+	st.days = trimBuckets(st.days, now/day, 7)
+	if spec.failedSpan != 0 {
+		st.failed.compact(now, spec.failedSpan)
+	}
+	if spec.succeededSpan != 0 {
+		st.succeeded.compact(now, spec.succeededSpan)
+	}
+}
+
+// crowdTable holds the crowd keys in Go maps, sharded by key: a map's
+// hashing is seeded per process, so a flood of chosen keys cannot pile
+// onto one bucket.
+type crowdTable struct {
+	seeds  [2]maphash.Seed // of account keys (userKey)
+	shards [crowdShards]struct {
+		mu sync.Mutex
+		m  map[crowdKey]*crowdState
+	}
+	mu       sync.Mutex // guards n, refused and sketched
+	limit    [numCrowdKinds]int64
+	n        [numCrowdKinds]int64
+	refused  int64
+	sketched int // crowds with a sketch ring
+}
+
+// crowdLimits caps each kind of crowd key by the store's cap of the keys
+// it stands beside: addresses by max_addresses, networks by
+// max_networks, accounts (and account + network) by max_users.
+func crowdLimits(caps [NumKeyKinds]int) [numCrowdKinds]int64 {
+	var l [numCrowdKinds]int64
+	l[crowdAddress] = int64(caps[Addresses])
+	l[crowdNetwork] = int64(caps[Networks])
+	l[crowdASN] = maxCrowdASNs
+	l[crowdUser] = int64(caps[Users])
+	l[crowdUserNetwork] = int64(caps[Users])
+	return l
+}
+
+func newCrowdTable(limits [numCrowdKinds]int64) *crowdTable {
+	return &crowdTable{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, limit: limits}
+}
+
+// apply reads (and, when record, records) the attempt a on key k, whose
+// hash is hash; userFailures24h is the user's user_failures_24h.
+func (t *crowdTable) apply(k crowdKey, hash uint64, a *crowdAttempt, userFailures24h int, record bool) CrowdCounts {
+	spec := &crowdSpecs[k.kind]
+	sh := &t.shards[hash%crowdShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	st := sh.m[k]
+	if st == nil {
+		starts := spec.minFailures24h == 0 || (a.failure && userFailures24h >= spec.minFailures24h)
+		if !record || !starts || !t.reserve(k.kind) {
+			var empty crowdState
+			return empty.read(spec, a)
+		}
+		if sh.m == nil {
+			sh.m = make(map[crowdKey]*crowdState)
+		}
+		st = new(crowdState)
+		sh.m[k] = st
+	}
+	c := st.read(spec, a)
+	if record {
+		t.startSketches(spec, st, a)
+		st.update(spec, a)
+	}
+	return c
+}
+
+// reserve counts a new key of kind, or refuses it at the kind's cap.
+func (t *crowdTable) reserve(kind crowdKind) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n[kind] >= t.limit[kind] {
+		t.refused++
+		return false
+	}
+	t.n[kind]++
+	return true
+}
+
+// sweep drops the keys idle at now: after crowdRetention when they keep
+// a week (a user's failures, or two or more users who succeeded from a
+// source), else after crowdShortRetention.
+func (t *crowdTable) sweep(now uint32) (removed int) {
+	var removedOf [numCrowdKinds]int64
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for k, st := range sh.m {
+			spec := &crowdSpecs[k.kind]
+			keep := crowdShortRetention
+			if spec.days || st.succeeded.distinct(now, 7*day) >= 2 {
+				keep = crowdRetention
+			}
+			if int64(st.lastSeen) <= int64(now)-int64(keep) {
+				t.dropSketches(spec, st, now, true)
+				delete(sh.m, k)
+				removed++
+				removedOf[k.kind]++
+				continue
+			}
+			st.trim(spec, now)
+			t.dropSketches(spec, st, now, false)
+		}
+		sh.mu.Unlock()
+	}
+	t.mu.Lock()
+	for kind, r := range removedOf {
+		t.n[kind] -= r
+	}
+	t.mu.Unlock()
+	return removed
+}
+
+// len returns the keys held and the new keys refused at the cap.
+func (t *crowdTable) len() (n, refused int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range t.n {
+		n += k
+	}
+	return n, t.refused
+}
+
+// applyCrowds fills the features of the attempt o kept per address,
+// network and ASN, and per account and account + network over a day and a
+// week, and records it when record is set. ASNs are kept for hosting and
+// anonymising networks only, where a campaign spreads over a provider's
+// addresses; a residential ISP's ASN is millions of households.
+func (s *Store) applyCrowds(ev *schemas.LoginEvent, o *observation, f *schemas.Features, record bool) {
+	a := crowdAttempt{at: o.at, failure: o.failure, unknownUser: o.failure && ev.FailureReason == unknownUserReason, member: o.userKey}
+	var ip, network, asn, user, userNetwork CrowdCounts
+	// An account's own crowds are read for failures and for successes
+	// within a day of a failure: they start with failures, and the rules
+	// that read them judge failures; the two lookups are saved on the
+	// ordinary success.
+	accountSide := o.failure || f.UserFailures24h > 0
+	var userKey [16]byte
+	if accountSide {
+		userKey = s.crowds.userKey(ev.TenantID, ev.UserID)
+	}
+	if o.hasAddr {
+		ip = s.crowds.apply(crowdKey{kind: crowdAddress, key: o.ipKey}, o.ipHash, &a, f.UserFailures24h, record)
+		nk := o.ipKey
+		if isIPv4Key(nk) {
+			nk[15] = 0 // the /24
+			network = s.crowds.apply(crowdKey{kind: crowdNetwork, key: nk}, hashIPKey(nk), &a, f.UserFailures24h, record)
+		} else {
+			network = ip // an IPv6 address's key is its /64 already
+		}
+		networkHash := hashIPKey(nk)
+		a.member = uint32(networkHash >> 32)
+		if accountSide {
+			un := crowdKey{kind: crowdUserNetwork, key: userKey}
+			binary.LittleEndian.PutUint64(un.key[8:], networkHash)
+			userNetwork = s.crowds.apply(un, keyhash.Mix64(networkHash^keyhash.Words(userKey)), &a, f.UserFailures24h, record)
+		}
+	}
+	if accountSide {
+		user = s.crowds.apply(crowdKey{kind: crowdUser, key: userKey}, keyhash.Words(userKey), &a, f.UserFailures24h, record)
+	}
+	if f.ASNKnown && f.ASN != 0 && (f.Hosting || f.Anonymous) {
+		k := crowdKey{kind: crowdASN}
+		binary.BigEndian.PutUint32(k.key[:4], uint32(f.ASN))
+		a.member = o.userKey
+		asn = s.crowds.apply(k, keyhash.Mix64(uint64(f.ASN)), &a, f.UserFailures24h, record)
+	}
+	f.IPFailures24h, f.IPAttempts24h, f.IPSuccessRatio24h = ip.Failures24h, ip.Attempts24h, ip.SuccessRatio24h
+	f.IPUnknownUserFailures24h, f.IPFailedUsers1h = ip.UnknownUserFailures24h, ip.FailedMembers
+	f.IPSucceededUsers24h, f.IPSucceededUsers7d, f.IPShared = ip.SucceededUsers24h, ip.SucceededUsers7d, ip.Shared
+	f.NetFailures1h, f.NetFailures24h, f.NetAttempts24h, f.NetSuccessRatio24h = network.Failures1h, network.Failures24h, network.Attempts24h, network.SuccessRatio24h
+	f.NetUnknownUserFailures24h, f.NetFailedUsers1h = network.UnknownUserFailures24h, network.FailedMembers
+	f.NetSucceededUsers24h, f.NetSucceededUsers7d, f.NetShared = network.SucceededUsers24h, network.SucceededUsers7d, network.Shared
+	f.ASNFailures1h, f.ASNFailures24h, f.ASNAttempts24h, f.ASNSuccessRatio24h = asn.Failures1h, asn.Failures24h, asn.Attempts24h, asn.SuccessRatio24h
+	f.ASNUnknownUserFailures24h, f.ASNFailedUsers1h = asn.UnknownUserFailures24h, asn.FailedMembers
+	f.ASNSucceededUsers24h, f.ASNSucceededUsers7d = asn.SucceededUsers24h, asn.SucceededUsers7d
+	f.UserFailures7d, f.UserFailedNetworks7d = user.Failures7d, user.FailedMembers
+	f.UserNetworkFailures24h = userNetwork.Failures24h
+	f.UserNetworkSuccesses24h = userNetwork.Attempts24h - userNetwork.Failures24h
+}
+
+// userKey is the key of an account in the crowd table: two hashes of its
+// tenant and id under the table's own random seeds, so that nobody can
+// choose an id that shares another account's key.
+func (t *crowdTable) userKey(tenant, user string) (k [16]byte) {
+	for i, seed := range &t.seeds {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		h.WriteString(tenant)
+		h.WriteByte(0)
+		h.WriteString(user)
+		binary.LittleEndian.PutUint64(k[8*i:], h.Sum64())
+	}
+	return k
+}

@@ -1,0 +1,293 @@
+package state
+
+// recentSet is a bounded set of 32-bit keys (hashes of users or of
+// sources) with the time each was last seen, for distinct counts over
+// windows. It is kept sorted by that time, oldest first, so a window's
+// count is a binary search, expired keys are a prefix, and the least
+// recently seen key, which makes room when the set is full, is the
+// first. Its first keys are kept inline, as a window's first records are.
+//
+// Invariants (TestRecentSetAgainstReference, TestRecentSetFilter): keys
+// are distinct and sorted by last, at most maxKeys of them; a set whose
+// storage has a filter (cap filteredCap) has the bit of every key it
+// holds set, so a clear bit proves a key absent.
+type recentSet struct {
+	keys   seenKeys
+	inline [inlineKeys]seenKey
+}
+
+// inlineKeys is the number of keys a set keeps inline: most users come
+// from one or two addresses, most devices serve one user.
+const inlineKeys = 2
+
+// seenKeys are a set's keys, in last-seen order.
+type seenKeys []seenKey
+
+type seenKey struct {
+	key  uint32
+	last uint32
+}
+
+// find returns the index of key, or -1. It looks at the newest first (a
+// returning key is near the end), four keys a step.
+func (s seenKeys) find(key uint32) int {
+	i := len(s)
+	for ; i >= 4; i -= 4 {
+		q := s[i-4 : i]
+		switch key {
+		case q[3].key:
+			return i - 1
+		case q[2].key:
+			return i - 2
+		case q[1].key:
+			return i - 3
+		case q[0].key:
+			return i - 4
+		}
+	}
+	for i--; i >= 0; i-- {
+		if s[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// seenAfter returns the index of the first key last seen after from (the
+// set is sorted by that time): 0 at once when the oldest key is, as with
+// nothing to expire or a span wider than the set.
+func (s seenKeys) seenAfter(from int64) int {
+	if len(s) == 0 || int64(s[0].last) > from {
+		return 0
+	}
+	lo, hi := 1, len(s)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if int64(s[mid].last) > from {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// count returns, for each span, the number of distinct keys seen in
+// (t-span, t], counting current whether or not it is in the set; a zero
+// span counts nothing. It also returns the index of current in the set
+// (-1 for none), for addAt.
+func (rs *recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int, at int) {
+	s := rs.keys
+	hi := len(s)
+	if hi > 0 && s[hi-1].last > t { // a late read: keys seen after t do not count
+		hi = s.seenAfter(int64(t))
+	}
+	var found int
+	if last := len(s) - 1; last >= 0 && s[last].key == current {
+		found = last // the newest key again: a user's one source, a device's one user
+	} else {
+		found = rs.find(current)
+	}
+	at = found
+	if at >= hi {
+		at = -1 // seen after t only
+	}
+	for i, span := range spans {
+		if span == 0 {
+			continue
+		}
+		lo := s[:hi].seenAfter(int64(t) - int64(span))
+		n[i] = hi - lo + 1
+		if at >= lo {
+			n[i]-- // current, counted once
+		}
+	}
+	return n, found
+}
+
+// add records key as seen at at: it drops the keys last seen horizon or
+// more before at, and moves key to its place in time order; a new key
+// takes the place of the least recently seen one when the set is full
+// (unless that one was seen after at).
+func (s *recentSet) add(key, at, horizon uint32, maxKeys int) {
+	s.addAt(s.find(key), key, at, horizon, maxKeys)
+}
+
+// find returns the index of key, or -1. A set with a filter (a full
+// one) answers most misses from it, without the scan.
+func (s *recentSet) find(key uint32) int {
+	if f := s.filter(); f != nil && !f.mayHold(key) {
+		return -1
+	}
+	return s.keys.find(key)
+}
+
+// A set of maxSourcesPerKey keys (a device's or an address's users when
+// many share it, a user's sources under attack) misses on most lookups,
+// and a miss scans every key. So the storage of such a set, allocated
+// once it may hold that many, carries filterSlots more slots past its
+// keys, which hold a filter of them instead: a bit per key, set when the
+// key joins the set (in 15 words of 32 bits, the pairs of fields of the
+// slots), and the number of keys noted since the bits were last rebuilt
+// from the set (in the 16th word). A key that leaves keeps its bit until
+// the next rebuild, after maxSourcesPerKey new keys: a bit set may be a
+// false positive (the scan then misses), a bit clear never hides a key.
+// A set's keys never reach past maxSourcesPerKey, so the filter is
+// cap(keys) - filterSlots on.
+const (
+	filterSlots = 8
+	filterBits  = (2*filterSlots - 1) * 32
+	filteredCap = maxSourcesPerKey + filterSlots
+)
+
+// keyFilter is the filter of a set's keys.
+type keyFilter [filterSlots]seenKey
+
+// filter returns the set's filter, or nil when its storage has none.
+func (s *recentSet) filter() *keyFilter {
+	if cap(s.keys) != filteredCap {
+		return nil
+	}
+	return (*keyFilter)(s.keys[maxSourcesPerKey:filteredCap])
+}
+
+// word returns the filter's word i (0 to 2*filterSlots-1).
+func (f *keyFilter) word(i uint32) *uint32 {
+	if i&1 == 0 {
+		return &f[i/2].key
+	}
+	return &f[i/2].last
+}
+
+// bit is key's bit in the filter: key (a hash) scaled to [0, filterBits).
+func filterBit(key uint32) (word, mask uint32) {
+	b := uint32(uint64(key) * filterBits >> 32)
+	return b / 32, 1 << (b % 32)
+}
+
+// mayHold reports false when key is not in the set.
+func (f *keyFilter) mayHold(key uint32) bool {
+	w, m := filterBit(key)
+	return *f.word(w)&m != 0
+}
+
+// note sets the bit of key, which joined keys, and rebuilds the bits from
+// keys once maxSourcesPerKey keys were noted since the last rebuild.
+func (f *keyFilter) note(key uint32, keys seenKeys) {
+	w, m := filterBit(key)
+	*f.word(w) |= m
+	noted := f.word(2*filterSlots - 1)
+	if *noted++; *noted >= maxSourcesPerKey {
+		f.rebuild(keys)
+	}
+}
+
+// rebuild sets the bits of keys alone.
+func (f *keyFilter) rebuild(keys seenKeys) {
+	*f = keyFilter{}
+	for _, k := range keys {
+		w, m := filterBit(k.key)
+		*f.word(w) |= m
+	}
+}
+
+// addAt is add for a key at index i of the set (-1 for none), as count
+// or find returned it.
+func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
+	set := s.keys
+	if last := len(set) - 1; i == last && i >= 0 && at >= set[i].last && int64(set[0].last) > int64(at)-int64(horizon) {
+		set[i].last = at // the newest key again, nothing expired: it stays last
+		return
+	}
+	if expired := set.seenAfter(int64(at) - int64(horizon)); expired > 0 {
+		set = set[:copy(set, set[expired:])]
+		i -= expired // below 0: the key expired too
+	}
+	isNew := i < 0
+	inOrder := len(set) > 0 && at >= set[len(set)-1].last // key goes last
+	switch {
+	case i >= 0:
+		if set[i].last >= at {
+			s.keys = set
+			return
+		}
+		if inOrder { // one move: the keys after i down, key last
+			if i < len(set)-1 { // else key is last already
+				copy(set[i:], set[i+1:])
+			}
+			set[len(set)-1] = seenKey{key: key, last: at}
+			if len(set) != len(s.keys) { // else the same slice: no store
+				s.keys = set
+			}
+			return
+		}
+		set = append(set[:i], set[i+1:]...)
+	case len(set) >= maxKeys:
+		if set[0].last >= at {
+			s.keys = set
+			return
+		}
+		if inOrder { // as above, in place of the least recently seen
+			copy(set, set[1:])
+			set[len(set)-1] = seenKey{key: key, last: at}
+			s.keys = set
+			if f := s.filter(); f != nil {
+				f.note(key, set)
+			}
+			return
+		}
+		set = set[:copy(set, set[1:])]
+	}
+	if len(set) == cap(set) {
+		set = s.grow(set, maxKeys)
+	}
+	i = len(set)
+	for i > 0 && set[i-1].last > at {
+		i--
+	}
+	set = append(set, seenKey{})
+	copy(set[i+1:], set[i:])
+	set[i] = seenKey{key: key, last: at}
+	s.keys = set
+	if f := s.filter(); f != nil && isNew {
+		f.note(key, set)
+	}
+}
+
+// grow returns set with room for one more key: the inline keys first,
+// then storage of 8 keys, doubling up to maxKeys; storage for
+// maxSourcesPerKey keys comes with a filter of them.
+func (s *recentSet) grow(set seenKeys, maxKeys int) seenKeys {
+	if set == nil {
+		return s.inline[:0]
+	}
+	size := min(max(8, 2*cap(set)), max(maxKeys, len(set)+1))
+	if size == maxSourcesPerKey && maxKeys == maxSourcesPerKey {
+		grown := make(seenKeys, len(set), filteredCap)
+		copy(grown, set)
+		(*keyFilter)(grown[maxSourcesPerKey:filteredCap]).rebuild(set)
+		return grown
+	}
+	grown := make(seenKeys, len(set), size)
+	copy(grown, set)
+	return grown
+}
+
+// compact drops keys last seen horizon or more before now and frees the
+// storage of an empty set.
+func (s *recentSet) compact(now, horizon uint32) bool {
+	set := s.keys
+	if expired := set.seenAfter(int64(now) - int64(horizon)); expired > 0 {
+		set = set[:copy(set, set[expired:])]
+	}
+	if len(set) == 0 {
+		set = nil
+	}
+	s.keys = set
+	return set == nil
+}
+
+// distinct returns the number of keys seen in (t-span, t].
+func (s *recentSet) distinct(t, span uint32) int {
+	return s.keys.seenAfter(int64(t)) - s.keys.seenAfter(int64(t)-int64(span))
+}
