@@ -839,18 +839,63 @@ func (e *Engine) internalError(stage, eventID string, r any) *InternalError {
 // error: Kafka consumers tolerate a republished decision and history
 // dedupes on event_id.
 func (e *Engine) Record(ctx context.Context, b *Batch) error {
-	if len(b.Rejected) > 0 {
-		if e.cfg.DLQ == nil {
-			e.log.Warn("rejected invalid events", "count", len(b.Rejected), "first_err", b.Rejected[0].Err)
-		} else if err := e.cfg.DLQ.DeadLetter(ctx, b.Rejected); err != nil {
-			return err
-		}
-		b.Rejected = nil // done: a retry does not dead-letter twice
+	if err := e.deadLetter(ctx, b); err != nil {
+		return err
 	}
 	if err := e.cfg.Recorder.Record(ctx, b.Scored); err != nil {
 		return err
 	}
 	return e.recordAttackModeChanges(ctx)
+}
+
+// Publish dead-letters the rejected messages, hands the history rows to
+// the history writer without waiting for their insert, and publishes the
+// decisions (engine.PublishingProcessor); durable waits for the insert.
+// The rows go first, so the writer's back-pressure (a full buffer) holds
+// the decisions back too: at most its buffer of decisions is published
+// ahead of the history. It is safe to call again after an error: what was
+// done is not done twice.
+//
+// A decision is then on the topic before its history row is stored: a
+// crash in between redelivers the event (its offset is not committed), and
+// the restarted engine, which does not find it in history, scores it again.
+// docs/reliability.md says what that means for its verdict.
+func (e *Engine) Publish(ctx context.Context, b *Batch) (durable func(context.Context) error, err error) {
+	if err := e.deadLetter(ctx, b); err != nil {
+		return nil, err
+	}
+	if b.durable == nil {
+		if b.durable, err = e.cfg.Recorder.enqueue(ctx, b.Scored); err != nil {
+			return nil, err
+		}
+	}
+	if !b.published {
+		if err := e.cfg.Recorder.publish(ctx, b.Scored); err != nil {
+			return nil, err
+		}
+		b.published = true
+	}
+	wait := b.durable
+	return func(ctx context.Context) error {
+		if err := wait(ctx); err != nil {
+			return err
+		}
+		return e.recordAttackModeChanges(ctx)
+	}, nil
+}
+
+// deadLetter stores the rejected messages of b once.
+func (e *Engine) deadLetter(ctx context.Context, b *Batch) error {
+	if len(b.Rejected) == 0 {
+		return nil
+	}
+	if e.cfg.DLQ == nil {
+		e.log.Warn("rejected invalid events", "count", len(b.Rejected), "first_err", b.Rejected[0].Err)
+	} else if err := e.cfg.DLQ.DeadLetter(ctx, b.Rejected); err != nil {
+		return err
+	}
+	b.Rejected = nil // done: a retry does not dead-letter twice
+	return nil
 }
 
 // ParseLockKey parses the text form of a lock key ("user|ip" for user_ip)

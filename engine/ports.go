@@ -78,6 +78,16 @@ type HistoryWriter interface {
 	WriteHistory(ctx context.Context, events []schemas.ScoredEvent) error
 }
 
+// HistoryEnqueuer is a HistoryWriter that can take events without waiting
+// for their insert: EnqueueHistory returns once they are buffered, blocking
+// only while the buffer is full (the back-pressure), and durable returns
+// once they are inserted. Events are inserted in the order they were
+// enqueued. history.Writer implements it; the stream then publishes a
+// batch's decisions at once and commits its offset when durable returns.
+type HistoryEnqueuer interface {
+	EnqueueHistory(ctx context.Context, events []schemas.ScoredEvent) (durable func(context.Context) error, err error)
+}
+
 // Recorder is what "recording" a decision means: publish it and keep its
 // history. Either part may be nil (replay has neither).
 type Recorder struct {
@@ -98,16 +108,32 @@ func (r Recorder) Record(ctx context.Context, batch []schemas.ScoredEvent) error
 			return err
 		}
 	}
-	if r.Publisher != nil {
-		ds := make([]*schemas.Decision, len(batch))
-		for i := range batch {
-			ds[i] = batch[i].Decision
-		}
-		if err := r.Publisher.PublishDecisions(ctx, ds); err != nil {
-			return err
-		}
+	return r.publish(ctx, batch)
+}
+
+// publish publishes the decisions of batch, when there is a Publisher.
+func (r Recorder) publish(ctx context.Context, batch []schemas.ScoredEvent) error {
+	if r.Publisher == nil || len(batch) == 0 {
+		return nil
 	}
-	return nil
+	ds := make([]*schemas.Decision, len(batch))
+	for i := range batch {
+		ds[i] = batch[i].Decision
+	}
+	return r.Publisher.PublishDecisions(ctx, ds)
+}
+
+// enqueue hands batch to the history without waiting for its insert when
+// the history is a HistoryEnqueuer, and returns what waits for it.
+func (r Recorder) enqueue(ctx context.Context, batch []schemas.ScoredEvent) (durable func(context.Context) error, err error) {
+	switch h := r.History.(type) {
+	case nil:
+		return func(context.Context) error { return nil }, nil
+	case HistoryEnqueuer:
+		return h.EnqueueHistory(ctx, batch)
+	default:
+		return func(ctx context.Context) error { return h.WriteHistory(ctx, batch) }, nil
+	}
 }
 
 // WarmSource rebuilds state at start-up from history, so a restart does not
@@ -151,6 +177,10 @@ type DeadLetterSink interface {
 type Batch struct {
 	Scored   []schemas.ScoredEvent
 	Rejected []Rejected
+
+	// What Publish did, so that a retry does not do it again.
+	durable   func(context.Context) error // the history rows are enqueued
+	published bool                        // the decisions are published
 }
 
 // BatchProcessor is what a stream adapter drives, per partition: Prepare
@@ -160,4 +190,14 @@ type Batch struct {
 type BatchProcessor interface {
 	Prepare(msgs []Message) *Batch
 	Record(ctx context.Context, b *Batch) error
+}
+
+// PublishingProcessor is a BatchProcessor that can record a batch in two
+// steps, so that its decisions do not wait for the history insert:
+// Publish is called until it succeeds (dead letters and decisions stored,
+// history rows handed to the writer), then durable until it succeeds;
+// only then may the offsets be committed. Engine implements it.
+type PublishingProcessor interface {
+	BatchProcessor
+	Publish(ctx context.Context, b *Batch) (durable func(context.Context) error, err error)
 }

@@ -22,13 +22,16 @@ type Config struct {
 	DSN string
 	// Database overrides the DSN's database when set.
 	Database string
-	// BatchSize is the most rows one INSERT carries (default 5000).
+	// BatchSize is the most rows one INSERT carries (default 50000):
+	// each INSERT writes a new part into every table it reaches, so
+	// ClickHouse's CPU per row falls steeply with its size
+	// (docs/history.md, "What a row costs").
 	BatchSize int
 	// FlushInterval is how often a partial batch is inserted (default
-	// 200ms); a full batch is inserted at once.
+	// 1s); a full batch is inserted at once.
 	FlushInterval time.Duration
 	// MaxBuffer bounds the rows held, waiting or being inserted (default
-	// 50000). WriteHistory blocks while it is full: the back-pressure that
+	// 100000). WriteHistory blocks while it is full: the back-pressure that
 	// slows the consumers when ClickHouse is slow or down. A row takes
 	// about 1.5 KiB plus its strings.
 	MaxBuffer int
@@ -49,13 +52,13 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.BatchSize == 0 {
-		c.BatchSize = 5000
+		c.BatchSize = 50_000
 	}
 	if c.FlushInterval == 0 {
-		c.FlushInterval = 200 * time.Millisecond
+		c.FlushInterval = time.Second
 	}
 	if c.MaxBuffer == 0 {
-		c.MaxBuffer = 50000
+		c.MaxBuffer = 100_000
 	}
 	if c.RetryMin == 0 {
 		c.RetryMin = 100 * time.Millisecond
@@ -150,7 +153,8 @@ type Writer struct {
 }
 
 var (
-	_ engine.HistoryWriter = (*Writer)(nil)
+	_ engine.HistoryWriter   = (*Writer)(nil)
+	_ engine.HistoryEnqueuer = (*Writer)(nil)
 	_ engine.WarmSource    = (*Writer)(nil)
 )
 
@@ -213,17 +217,41 @@ func (s sourceWriter) WriteHistory(ctx context.Context, events []schemas.ScoredE
 }
 
 func (w *Writer) write(ctx context.Context, source string, events []schemas.ScoredEvent) error {
+	last, err := w.enqueue(ctx, source, events)
+	if err != nil {
+		return err
+	}
+	return w.wait(ctx, last)
+}
+
+// EnqueueHistory buffers events with the configured source and returns
+// without waiting for the insert: it blocks only while the buffer is full
+// (the back-pressure). durable returns once every event is inserted, as
+// WriteHistory would; rows are inserted in the order they were buffered.
+// On cancellation EnqueueHistory returns ctx.Err(), and rows it already
+// buffered are still inserted.
+func (w *Writer) EnqueueHistory(ctx context.Context, events []schemas.ScoredEvent) (durable func(context.Context) error, err error) {
+	last, err := w.enqueue(ctx, w.cfg.Source, events)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error { return w.wait(ctx, last) }, nil
+}
+
+// enqueue converts events to rows and buffers them, waiting while the
+// buffer is full. It returns the sequence number of the last row.
+func (w *Writer) enqueue(ctx context.Context, source string, events []schemas.ScoredEvent) (uint64, error) {
 	if len(events) == 0 {
-		return nil
+		return 0, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	rows := make([]record, len(events))
 	for i := range events {
 		r, err := newRecord(&events[i], source)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		rows[i] = r
 	}
@@ -232,7 +260,7 @@ func (w *Writer) write(ctx context.Context, source string, events []schemas.Scor
 		w.mu.Lock()
 		if w.stopped || w.closed {
 			w.mu.Unlock()
-			return ErrStopped
+			return 0, ErrStopped
 		}
 		free := w.cfg.MaxBuffer - len(w.pending) - w.inflight
 		if free <= 0 {
@@ -242,7 +270,7 @@ func (w *Writer) write(ctx context.Context, source string, events []schemas.Scor
 			case <-changed:
 				continue
 			case <-ctx.Done():
-				return ctx.Err()
+				return 0, ctx.Err()
 			}
 		}
 		n := min(free, len(rows))
@@ -260,6 +288,12 @@ func (w *Writer) write(ctx context.Context, source string, events []schemas.Scor
 			}
 		}
 	}
+	return last, nil
+}
+
+// wait returns once the row with sequence number last is inserted (0:
+// at once), or the writer stopped, or ctx ended.
+func (w *Writer) wait(ctx context.Context, last uint64) error {
 	for {
 		w.mu.Lock()
 		done, stopped, changed := w.inserted >= last, w.stopped || w.closed, w.changed

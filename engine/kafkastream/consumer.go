@@ -185,6 +185,12 @@ type preparedBatch struct {
 // order. When the generation ends it finishes the queued batches within
 // DrainTimeout; a batch it cannot finish, and every batch after it, is
 // left uncommitted for redelivery. It closes stopped when it gives up.
+//
+// With a PublishingProcessor a batch's decisions are published at once and
+// its slot given back, and a committer goroutine commits each batch, in
+// order, once its history rows are inserted too: the history writer can
+// then gather large inserts (its buffer bounds what waits, and its
+// back-pressure blocks Publish) without holding the decisions back.
 func (s *Stream) recordPartition(gctx context.Context, gen *kafka.Generation, partition int, queue <-chan preparedBatch, slots <-chan struct{}, stopped chan<- struct{}, proc engine.BatchProcessor, log *slog.Logger) {
 	// The drain context outlives the generation by DrainTimeout at most.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -195,7 +201,26 @@ func (s *Stream) recordPartition(gctx context.Context, gen *kafka.Generation, pa
 	})
 	defer stop()
 
+	var giveUp sync.Once
 	failed := false
+	fail := func() {
+		failed = true
+		giveUp.Do(func() { close(stopped) })
+	}
+	publisher, staged := proc.(engine.PublishingProcessor)
+	var pending chan durableBatch
+	if staged {
+		pending = make(chan durableBatch, maxUndurable)
+		committed := make(chan struct{})
+		go func() {
+			defer close(committed)
+			s.commitDurable(ctx, gen, partition, pending, func() { giveUp.Do(func() { close(stopped) }) }, log)
+		}()
+		defer func() {
+			close(pending)
+			<-committed
+		}()
+	}
 	for p := range queue {
 		// Everything scored while the previous record was under way goes
 		// out in one record: records are waits (the broker's ack, a
@@ -215,12 +240,84 @@ func (s *Stream) recordPartition(gctx context.Context, gen *kafka.Generation, pa
 				break merge
 			}
 		}
-		if !failed && !s.recordAndCommit(ctx, gen, partition, p, proc, log) {
-			failed = true
-			close(stopped)
+		switch {
+		case failed:
+		case staged:
+			if durable, ok := s.publish(ctx, publisher, p, log); ok {
+				pending <- durableBatch{durable: durable, messages: p.messages, lastOffset: p.lastOffset}
+			} else {
+				fail()
+			}
+		case !s.recordAndCommit(ctx, gen, partition, p, proc, log):
+			fail()
 		}
 		for range taken {
 			<-slots
+		}
+	}
+}
+
+// maxUndurable bounds the published batches of a partition waiting for
+// their history insert (the history writer's buffer bounds their rows).
+const maxUndurable = 1024
+
+// durableBatch is a published batch waiting for its history insert before
+// its offset is committed.
+type durableBatch struct {
+	durable    func(context.Context) error
+	messages   int
+	lastOffset int64
+}
+
+// publish publishes one scored batch until that succeeds. It reports
+// whether it did, and returns what waits for the batch's history.
+func (s *Stream) publish(ctx context.Context, proc engine.PublishingProcessor, p preparedBatch, log *slog.Logger) (durable func(context.Context) error, ok bool) {
+	err := s.retryBatch(ctx, p.messages, "publishing batch failed, retrying", log, func() error {
+		var err error
+		durable, err = proc.Publish(ctx, p.batch)
+		return err
+	})
+	if err != nil {
+		log.Warn("batch not published before the drain timeout; it will be redelivered", "messages", p.messages, "err", err)
+		return nil, false
+	}
+	return durable, true
+}
+
+// commitDurable commits the published batches of a partition in order,
+// each once its history is inserted; the batches already durable when
+// one is are committed together. A batch whose history is not inserted
+// before the drain timeout, and every batch after it, is left uncommitted
+// for redelivery: it calls giveUp and drops the rest.
+func (s *Stream) commitDurable(ctx context.Context, gen *kafka.Generation, partition int, pending <-chan durableBatch, giveUp func(), log *slog.Logger) {
+	failed := false
+	for d := range pending {
+		if failed {
+			continue
+		}
+		last := int64(-1)
+		for {
+			err := s.retryBatch(ctx, d.messages, "history of a published batch not stored, retrying", log, func() error { return d.durable(ctx) })
+			if err != nil {
+				log.Warn("history of a published batch not stored before the drain timeout; it will be redelivered", "messages", d.messages, "err", err)
+				failed = true
+				break
+			}
+			last = d.lastOffset
+			var ok bool
+			select {
+			case d, ok = <-pending:
+			default:
+			}
+			if !ok {
+				break
+			}
+		}
+		if last >= 0 && !s.commit(ctx, gen, partition, last) {
+			failed = true
+		}
+		if failed {
+			giveUp()
 		}
 	}
 }
@@ -237,21 +334,33 @@ func (p *preparedBatch) join(next preparedBatch) {
 // recordAndCommit records one scored batch until that succeeds, then
 // commits it. It reports whether the batch was committed.
 func (s *Stream) recordAndCommit(ctx context.Context, gen *kafka.Generation, partition int, p preparedBatch, proc engine.BatchProcessor, log *slog.Logger) bool {
-	err := engine.Retry(ctx, engine.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}, func(attempt int) error {
-		err := proc.Record(ctx, p.batch)
-		if err != nil && ctx.Err() == nil {
-			s.metrics.RetriesTotal.Add(1)
-			if attempt == 1 || attempt%20 == 0 {
-				log.Warn("recording batch failed, retrying", "messages", p.messages, "attempt", attempt, "err", err)
-			}
-		}
-		return err
-	})
+	err := s.retryBatch(ctx, p.messages, "recording batch failed, retrying", log, func() error { return proc.Record(ctx, p.batch) })
 	if err != nil {
 		log.Warn("batch not finished before the drain timeout; it will be redelivered", "messages", p.messages, "err", err)
 		return false
 	}
-	commit := map[string]map[int]int64{s.cfg.EventsTopic: {partition: p.lastOffset + 1}}
+	return s.commit(ctx, gen, partition, p.lastOffset)
+}
+
+// retryBatch calls fn with backoff until it succeeds or ctx ends, counting
+// and logging (the first failure and every 20th) the failed attempts.
+func (s *Stream) retryBatch(ctx context.Context, messages int, failure string, log *slog.Logger, fn func() error) error {
+	return engine.Retry(ctx, engine.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}, func(attempt int) error {
+		err := fn()
+		if err != nil && ctx.Err() == nil {
+			s.metrics.RetriesTotal.Add(1)
+			if attempt == 1 || attempt%20 == 0 {
+				log.Warn(failure, "messages", messages, "attempt", attempt, "err", err)
+			}
+		}
+		return err
+	})
+}
+
+// commit commits a partition's offset past lastOffset, retrying a few
+// times. It reports whether the commit went through.
+func (s *Stream) commit(ctx context.Context, gen *kafka.Generation, partition int, lastOffset int64) bool {
+	commit := map[string]map[int]int64{s.cfg.EventsTopic: {partition: lastOffset + 1}}
 	for attempt := 1; ; attempt++ {
 		s.commitMu.Lock()
 		err := gen.CommitOffsets(commit)
@@ -263,7 +372,7 @@ func (s *Stream) recordAndCommit(ctx context.Context, gen *kafka.Generation, par
 		// A commit that fails after the generation ended is harmless: the
 		// events are recorded and will be deduplicated on redelivery.
 		if ctx.Err() != nil || attempt >= 5 {
-			log.Warn("committing offset failed; the batch may be redelivered", "offset", p.lastOffset+1, "err", err)
+			s.cfg.Logger.Warn("committing offset failed; the batch may be redelivered", "partition", partition, "offset", lastOffset+1, "err", err)
 			return false
 		}
 		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
