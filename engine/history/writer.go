@@ -155,7 +155,7 @@ type Writer struct {
 var (
 	_ engine.HistoryWriter   = (*Writer)(nil)
 	_ engine.HistoryEnqueuer = (*Writer)(nil)
-	_ engine.WarmSource    = (*Writer)(nil)
+	_ engine.WarmSource      = (*Writer)(nil)
 )
 
 // New checks the configuration and returns a Writer. It does not connect:
