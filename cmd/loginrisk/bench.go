@@ -33,6 +33,8 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	skip := fs.String("skip", "", "comma-separated stages to skip: "+strings.Join(loadgen.BenchStages(), ", "))
 	fs.StringVar(&o.ProfileDir, "cpuprofile", "", "write a CPU profile of each stage to `dir`/<stage>.pprof")
 	fs.IntVar(&o.FetchBytes, "fetch-max-bytes", 4<<20, "MaxBytes of each fetch of the ingest-limit and decision readers")
+	fs.IntVar(&o.BrokerPID, "broker-pid", 0, "pid of the Kafka broker, for its CPU per event (default: the process listening on a loopback broker's port)")
+	fs.IntVar(&o.ClickHousePID, "clickhouse-pid", 0, "pid of the ClickHouse server, for its CPU per event (default: the process listening on a loopback DSN's port)")
 	keep := fs.Bool("keep", false, "keep the bench topics and ClickHouse database of a real broker / server")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -88,6 +90,7 @@ func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool,
 		real := len(kc.Brokers) > 0
 		if real {
 			o.Broker = "Kafka at " + strings.Join(kc.Brokers, ",")
+			o.BrokerAddrs = kc.Brokers
 		} else {
 			addrs, stop, err := loadgen.StartBroker(o.Partitions)
 			if err != nil {
@@ -126,6 +129,9 @@ func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool,
 	}
 	if cfg.ClickHouse.DSN != "" {
 		o.History = "ClickHouse " + cfg.ClickHouse.DSN.String()
+		if u, err := url.Parse(string(cfg.ClickHouse.DSN)); err == nil {
+			o.ClickHouseAddrs = strings.Split(u.Host, ",")
+		}
 	}
 	o.GeoIP = cfg.GeoIP.describe()
 	o.Serve = func(ctx context.Context) error { return serve(ctx, cfg, o.Log, o.Progress) }

@@ -46,6 +46,22 @@ func TestBenchSmall(t *testing.T) {
 			}
 		}
 	}
+	// The CPU table has this process's CPU per event for every stage, and
+	// the serve rows split it into core / history encode / the rest.
+	costs := costRows(t, stdout.String())
+	for _, stage := range []string{"produce", "ingest", "e2e-drain", "e2e-rate", "core-1cpu", "core"} {
+		row := costs[stage]
+		if len(row) < 3 || row[1] != "µs" {
+			t.Errorf("stage %s: CPU row %q, want the loginrisk column in µs", stage, row)
+			continue
+		}
+		if v, err := strconv.ParseFloat(row[0], 64); err != nil || v <= 0 {
+			t.Errorf("stage %s: loginrisk CPU per event %q, want a positive number", stage, row[0])
+		}
+	}
+	if split := strings.Join(costs["e2e-drain"], " "); !strings.Contains(split, " / ") {
+		t.Errorf("e2e-drain: no core / history encode / rest split in %q", split)
+	}
 	// Run from the repository, the bench enriches with the generated test
 	// databases and its footer names them, so a figure says what it
 	// measured (a bench that silently ran without GeoIP went unnoticed).
@@ -118,6 +134,23 @@ func benchRows(t *testing.T, out string) map[string][]string {
 	}
 	if len(rows) == 0 {
 		t.Fatalf("no table in the output:\n%s", out)
+	}
+	return rows
+}
+
+// costRows parses the CPU table: stage name → the fields after it.
+func costRows(t *testing.T, out string) map[string][]string {
+	t.Helper()
+	_, table, ok := strings.Cut(out, "\nCPU per event")
+	if !ok {
+		t.Fatalf("no CPU table in the output:\n%s", out)
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	rows := map[string][]string{}
+	for _, line := range strings.Split(table, "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 1 {
+			rows[f[0]] = f[1:]
+		}
 	}
 	return rows
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/loginrisk/loginrisk/engine/internal/proccpu"
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
 )
 
@@ -64,6 +65,11 @@ type BenchConfig struct {
 	// and GeoIP, and the command that ran the bench.
 	Broker, History, GeoIP, Command string
 
+	// Where the broker and ClickHouse listen, or their pids (0: look them
+	// up by the port of a loopback address), for their CPU per event.
+	BrokerAddrs, ClickHouseAddrs []string
+	BrokerPID, ClickHousePID     int
+
 	// Serve runs the serve pipeline on the run's topics until ctx ends.
 	Serve func(ctx context.Context) error
 	// Replay replays NDJSON through a fresh engine core with no I/O.
@@ -91,6 +97,9 @@ type bench struct {
 	// when it was due to when the broker acknowledged it: the part of the
 	// latency that is the producer's and the broker's.
 	produceLag []time.Duration
+
+	procs []proccpu.Process    // the broker and ClickHouse, when found
+	costs map[string]stageCost // per phase
 }
 
 // stageResult is one row of the table.
@@ -109,7 +118,8 @@ type stageResult struct {
 // the engine core alone (replay, no I/O), and prints one table to stdout
 // (docs/performance.md).
 func RunBench(ctx context.Context, cfg BenchConfig, stdout io.Writer) error {
-	b := &bench{cfg: cfg}
+	b := &bench{cfg: cfg, costs: map[string]stageCost{}}
+	b.procs = costProcesses(cfg, cfg.Log.Warn)
 	fmt.Fprintf(cfg.Progress, "bench: %d events, %d users, %d partitions; %s; history %s; geoip %s\n",
 		cfg.Events, cfg.Users, cfg.Partitions, orDash(cfg.Broker, "no Kafka"), historyWhat(cfg.History), cfg.GeoIP)
 
@@ -227,26 +237,29 @@ func generateEvents(gen *Generator, n, rate int, end time.Time, stderr io.Writer
 	return d
 }
 
-// profile starts a CPU profile of stage when --cpuprofile is set.
+// profile measures the CPU each process uses during stage, and where
+// this process's went (from a CPU profile, written to --cpuprofile's
+// directory when set).
 func (b *bench) profile(stage string) (stop func()) {
-	if b.cfg.ProfileDir == "" {
-		return func() {}
-	}
-	if err := os.MkdirAll(b.cfg.ProfileDir, 0o755); err != nil {
-		b.cfg.Log.Warn("cpu profile", "err", err)
-		return func() {}
-	}
-	f, err := os.Create(filepath.Join(b.cfg.ProfileDir, stage+".pprof"))
-	if err == nil {
-		err = pprof.StartCPUProfile(f)
-	}
-	if err != nil {
+	stopCost := b.startCost(stage)
+	var buf bytes.Buffer
+	if err := pprof.StartCPUProfile(&buf); err != nil {
 		b.cfg.Log.Warn("cpu profile", "stage", stage, "err", err)
-		return func() {}
+		return func() { stopCost(nil) }
 	}
 	return func() {
 		pprof.StopCPUProfile()
-		f.Close()
+		stopCost(buf.Bytes())
+		if b.cfg.ProfileDir == "" {
+			return
+		}
+		err := os.MkdirAll(b.cfg.ProfileDir, 0o755)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(b.cfg.ProfileDir, stage+".pprof"), buf.Bytes(), 0o644)
+		}
+		if err != nil {
+			b.cfg.Log.Warn("cpu profile", "stage", stage, "err", err)
+		}
 	}
 }
 
@@ -475,9 +488,17 @@ func (b *bench) endToEnd(ctx context.Context, gen *Generator) error {
 	drained := !b.cfg.Skip[StageDrain]
 	if drained {
 		want := len(b.data.lines)
-		stopProfile := b.profile(StageDrain)
-		err := b.awaitDecisions(ctx, served, "engine e2e (drain)", int64(want))
-		stopProfile()
+		// The costs are measured from the first decision (serve's start-up,
+		// migrations and warm-up left out) until every offset is committed
+		// (the history of the last events inserted).
+		var stopProfile func()
+		err := b.awaitDecisions(ctx, served, "engine e2e (drain)", int64(want), func() { stopProfile = b.profile(StageDrain) })
+		if err == nil {
+			err = b.awaitCommitted(ctx, served)
+		}
+		if stopProfile != nil {
+			stopProfile()
+		}
 		if err == nil {
 			err = dc.collectUntil(ctx, served, func() bool { return dc.drainDistinct >= want })
 		}
@@ -508,7 +529,7 @@ func (b *bench) endToEnd(ctx context.Context, gen *Generator) error {
 	if !drained { // let the group join and the caches warm before timing
 		n, err := b.produceAtRate(ctx, gen, 1000, time.Second, nil)
 		if err == nil {
-			err = b.awaitDecisions(ctx, served, "warm-up", dc.total+n)
+			err = b.awaitDecisions(ctx, served, "warm-up", dc.total+n, nil)
 		}
 		if err == nil {
 			err = dc.collectUntil(ctx, served, func() bool { return int64(dc.drainDistinct) >= n })
@@ -521,7 +542,10 @@ func (b *bench) endToEnd(ctx context.Context, gen *Generator) error {
 	stopProfile := b.profile(StageLatency)
 	n, err := b.produceAtRate(ctx, gen, rate, b.cfg.LatencyFor, dc.due)
 	if err == nil {
-		err = b.awaitDecisions(ctx, served, "engine e2e (latency)", dc.total+n)
+		err = b.awaitDecisions(ctx, served, "engine e2e (latency)", dc.total+n, nil)
+	}
+	if err == nil {
+		err = b.awaitCommitted(ctx, served)
 	}
 	stopProfile()
 	if err == nil {
@@ -541,8 +565,9 @@ func (b *bench) endToEnd(ctx context.Context, gen *Generator) error {
 
 // awaitDecisions waits until the decisions topic holds expected messages,
 // or serve fails, or nothing is decided for a minute. It only asks the
-// broker for offsets, which costs the engine nothing.
-func (b *bench) awaitDecisions(ctx context.Context, served chan error, label string, expected int64) error {
+// broker for offsets, which costs the engine nothing. It calls first
+// (when not nil) once it sees the first decision.
+func (b *bench) awaitDecisions(ctx context.Context, served chan error, label string, expected int64, first func()) error {
 	var decided atomic.Int64
 	stopBar := WatchProgress(b.cfg.Progress, label, expected, decided.Load)
 	progressAt, progress := time.Now(), int64(-1)
@@ -551,6 +576,10 @@ func (b *bench) awaitDecisions(ctx context.Context, served chan error, label str
 		if err == nil {
 			n := sumOffsets(ends)
 			decided.Store(n)
+			if n > 0 && first != nil {
+				first()
+				first = nil
+			}
 			if n >= expected {
 				stopBar(fmt.Sprintf("%s: %d decisions published", label, n))
 				return nil
@@ -565,6 +594,44 @@ func (b *bench) awaitDecisions(ctx context.Context, served chan error, label str
 		}
 		if err := waitOrServeEnded(ctx, served, 50*time.Millisecond); err != nil {
 			stopBar("")
+			return err
+		}
+	}
+}
+
+// awaitCommitted waits until serve's group committed every offset of the
+// events topic (the last events' history is inserted), or serve fails, or
+// no commit comes for a minute.
+func (b *bench) awaitCommitted(ctx context.Context, served chan error) error {
+	ends, err := b.endOffsets(ctx, b.cfg.EventsTopic)
+	if err != nil {
+		return err
+	}
+	want := sumOffsets(ends)
+	parts := make([]int, b.cfg.Partitions)
+	for p := range parts {
+		parts[p] = p
+	}
+	progressAt, progress := time.Now(), int64(-1)
+	for {
+		resp, err := b.cfg.Kafka.Client(15*time.Second).OffsetFetch(ctx, &kafka.OffsetFetchRequest{
+			GroupID: b.cfg.GroupID, Topics: map[string][]int{b.cfg.EventsTopic: parts}})
+		if err == nil && resp.Error == nil {
+			var n int64
+			for _, po := range resp.Topics[b.cfg.EventsTopic] {
+				n += max(po.CommittedOffset, 0)
+			}
+			if n >= want {
+				return nil
+			}
+			if n != progress {
+				progressAt, progress = time.Now(), n
+			}
+		}
+		if time.Since(progressAt) > time.Minute {
+			return fmt.Errorf("no offset committed for a minute: %d of %d (last error: %v)", progress, want, err)
+		}
+		if err := waitOrServeEnded(ctx, served, 50*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -869,6 +936,7 @@ func (b *bench) print(stdout io.Writer) {
 			durationOrDash(r.p50), durationOrDash(r.p99), ratioOrDash(r.vsIngest), r.what)
 	}
 	tw.Flush()
+	b.printCost(stdout)
 	fmt.Fprintf(stdout, "\nkafka: %s; history: %s; geoip: %s\n", orDash(b.cfg.Broker, "not used"), historyWhat(b.cfg.History), b.cfg.GeoIP)
 	fmt.Fprintf(stdout, "machine: %d CPUs (GOMAXPROCS %d), %s, %s %s/%s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0),
 		cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
