@@ -81,8 +81,8 @@ func splitProfile(data []byte) (costSplit, bool) {
 // process and of the broker and ClickHouse when they were found, and
 // where this process's went.
 type stageCost struct {
-	usage []proccpu.Usage
-	split costSplit
+	usage   []proccpu.Usage
+	split   costSplit
 	splitOK bool
 }
 
@@ -202,4 +202,3 @@ func (b *bench) printCost(stdout io.Writer) {
 		fmt.Fprintf(stdout, "(a broker or ClickHouse not on this machine, or in this process, is not listed; --broker-pid and --clickhouse-pid name them)\n")
 	}
 }
-
