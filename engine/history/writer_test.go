@@ -187,9 +187,6 @@ func TestWriterInsertsFromManyCallers(t *testing.T) {
 	if n := queryUint64(t, conn, "SELECT count() FROM login_events"); n != total {
 		t.Errorf("%d rows in login_events, want %d", n, total)
 	}
-	if n := queryUint64(t, conn, "SELECT count() FROM login_events_by_ip"); n != total {
-		t.Errorf("%d rows in login_events_by_ip, want %d", n, total)
-	}
 	m := w.Metrics()
 	if m.RowsWrittenTotal.Load() != total || m.BufferRows.Load() != 0 {
 		t.Errorf("rows_written_total %d, buffer %d; want %d and 0", m.RowsWrittenTotal.Load(), m.BufferRows.Load(), total)
@@ -258,9 +255,8 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 // TestRedeliveryCollapses writes the same events twice (a Kafka
-// redelivery, with a later decided_at): login_events and
-// login_events_by_ip hold them once under FINAL, and the later version
-// wins. The aggregates, fed by materialized views, count the second
+// redelivery, with a later decided_at): login_events holds them once
+// under FINAL, and the later version wins. The aggregates, fed by materialized views, count the second
 // delivery too; distinct counts do not change.
 func TestRedeliveryCollapses(t *testing.T) {
 	dsn := migratedDatabase(t)
@@ -289,7 +285,6 @@ func TestRedeliveryCollapses(t *testing.T) {
 	}{
 		{"SELECT count() FROM login_events FINAL", n},
 		{"SELECT uniqExact(event_id) FROM login_events", n},
-		{"SELECT count() FROM login_events_by_ip FINAL", n},
 		{"SELECT countIf(score = 50 AND source = 'http') FROM login_events FINAL", n},
 		{"SELECT sum(attempt_count) FROM ip_hourly", 2 * n},
 		{"SELECT uniqMerge(users) FROM ip_hourly", 10},
