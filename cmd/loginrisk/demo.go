@@ -114,9 +114,10 @@ type demo struct {
 	byRule    map[string]int64
 	examples  map[string]string // rule → an example detail
 
-	// progressLast is when the progress line was last printed, and the
-	// decisions counted then (for the rate); printProgress's alone.
+	// progressLast is the progress line, when it was last printed, and
+	// the decisions counted then (for the rate); printProgress's alone.
 	progressLast struct {
+		line    *loadgen.StatusLine
 		at      time.Time
 		decided int64
 	}
@@ -140,6 +141,7 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 	}
 	defer dm.Close()
 	d.cfg, d.kafka, d.history = dm.cfg, dm.stream.Clients(), dm.history
+	d.progressLast.line = loadgen.NewStatusLine(d.stderr, 500*time.Millisecond)
 
 	runCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
@@ -170,7 +172,7 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 		d.printProgress(time.Now())
 		time.Sleep(100 * time.Millisecond)
 	}
-	fmt.Fprint(d.stderr, "\r\033[K")
+	d.progressLast.line.Clear()
 	stopWatch()
 	<-watchDone
 	stopEngine()

@@ -12,12 +12,13 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// printProgress rewrites the progress line at most twice a second. Only
+// printProgress rewrites the progress line at most twice a second on a
+// terminal, and writes one every few seconds into a file or a pipe. Only
 // run's goroutine calls it (from produce, then while waiting for the last
 // decisions).
 func (d *demo) printProgress(now time.Time) {
 	last := &d.progressLast
-	if now.Sub(last.at) < 500*time.Millisecond {
+	if !last.line.Due(now) {
 		return
 	}
 	decided := d.decided.Load()
@@ -26,8 +27,8 @@ func (d *demo) printProgress(now time.Time) {
 		rate = float64(decided-last.decided) / now.Sub(last.at).Seconds()
 	}
 	last.at, last.decided = now, decided
-	fmt.Fprintf(d.stderr, "\r\033[Kproduced %d · decided %d (%.0f/s) · allow %d · challenge %d · lockout %d · dead-lettered %d",
-		d.produced.Load(), decided, rate, d.byKind[0].Load(), d.byKind[1].Load(), d.byKind[2].Load(), d.malformed.Load())
+	last.line.Print(fmt.Sprintf("produced %d · decided %d (%.0f/s) · allow %d · challenge %d · lockout %d · dead-lettered %d",
+		d.produced.Load(), decided, rate, d.byKind[0].Load(), d.byKind[1].Load(), d.byKind[2].Load(), d.malformed.Load()))
 }
 
 func (d *demo) summary(eng *engine.Engine, stream *kafkastream.Stream) {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 )
@@ -63,9 +64,20 @@ func TestDemoKeepsItsPromise(t *testing.T) {
 		"LOGINRISK_GEOIP_CITY", "LOGINRISK_GEOIP_ASN", "LOGINRISK_GEOIP_ANONYMOUS", "LOGINRISK_RULES_DIR"} {
 		t.Setenv(env, "")
 	}
+	start := time.Now()
 	stdout, stderr, code := runCLI(t, "", "demo", "--duration", "12s", "--no-clickhouse", "--http", "127.0.0.1:0")
+	took := time.Since(start)
 	if code != 0 {
 		t.Fatalf("demo exit %d\nstderr:\n%s", code, stderr)
+	}
+	// Into a buffer (a pipe, a CI log) the progress is a plain line every
+	// few seconds, not a redraw twice a second.
+	if strings.ContainsAny(stderr, "\r\033") {
+		t.Errorf("the demo wrote terminal control characters into a non-terminal:\n%q", stderr)
+	}
+	progress := strings.Count(stderr, "\nproduced ")
+	if most := int(took/(5*time.Second)) + 1; progress < 1 || progress > most {
+		t.Errorf("%d progress lines in %s, want 1 to %d (one every 5 s):\n%s", progress, took.Round(time.Second), most, stderr)
 	}
 	if !strings.Contains(stderr, "demo: GeoIP city=") {
 		t.Errorf("the demo does not say it uses the test GeoIP databases:\n%s", stderr)

@@ -19,7 +19,7 @@ func TestProgressIntoAPipeWritesPlainLines(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("wrote %q within %s of the start", out.String(), progressPlainEvery)
 	}
-	p.last = time.Now().Add(-progressPlainEvery) // as if 5 s had passed
+	p.line.last = time.Now().Add(-progressPlainEvery) // as if 5 s had passed
 	p.Update(500, 500)
 	p.Update(501, 501)
 	p.Done("produced 1000 events")
