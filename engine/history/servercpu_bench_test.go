@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"fmt"
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"net"
 	"net/url"
@@ -23,25 +24,47 @@ import (
 // /proc. One op is one row. The server must run on this machine, and
 // should serve nothing else during the run: docs/history.md, "What a
 // row costs", runs it against a private server.
+//
+// The lc=true cases turn the columns the migrations make LowCardinality
+// on servers from 19.3 into LowCardinality on this one, with the setting
+// 18.x needs (allow_experimental_low_cardinality_type): what the
+// migrations would gain by using it there.
 func BenchmarkServerCPU(b *testing.B) {
 	pid := clickhousePID(b)
-	for _, views := range []bool{true, false} {
-		for _, size := range []int{2_500, 10_000, 50_000} {
-			name := fmt.Sprintf("views=%t/batch=%d", views, size)
-			b.Run(name, func(b *testing.B) { benchServerCPU(b, pid, views, size) })
+	for _, lc := range []bool{false, true} {
+		for _, views := range []bool{true, false} {
+			for _, size := range []int{2_500, 10_000, 50_000} {
+				name := fmt.Sprintf("lc=%t/views=%t/batch=%d", lc, views, size)
+				b.Run(name, func(b *testing.B) { benchServerCPU(b, pid, lc, views, size) })
+			}
 		}
 	}
+}
+
+// lowCardinalityColumns are the login_events columns the migrations write
+// as {{lc "String"}}.
+func lowCardinalityColumns() []string {
+	return []string{"failure_reason", "auth_method", "tenant_id", "country", "subdivision", "time_zone",
+		"browser", "os", "device_type", "rules_version"}
 }
 
 // serverCPURows is how many rows each BenchmarkServerCPU case inserts.
 const serverCPURows = 200_000
 
-func benchServerCPU(b *testing.B, pid int, views bool, size int) {
+func benchServerCPU(b *testing.B, pid int, lc, views bool, size int) {
 	dsn := migratedDatabase(b)
 	conn := testConn(b, dsn)
 	ctx := testContext(b)
 	if !views {
 		dropViews(b, conn, ctx)
+	}
+	if lc {
+		lcCtx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}))
+		for _, c := range lowCardinalityColumns() {
+			if err := conn.Exec(lcCtx, "ALTER TABLE login_events MODIFY COLUMN "+c+" LowCardinality(String)"); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 	w, err := New(Config{DSN: dsn})
 	if err != nil {
