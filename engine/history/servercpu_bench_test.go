@@ -8,37 +8,63 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine/internal/proccpu"
 	"github.com/loginrisk/loginrisk/schemas"
+	chschema "github.com/loginrisk/loginrisk/schemas/clickhouse"
 )
 
 // BenchmarkServerCPU inserts distinct login_events rows in batches of
-// each size, into a freshly migrated database with its materialized
-// views and into one without them (bare), and reports the CPU the
-// ClickHouse server at CLICKHOUSE_DSN used per row (server-µs/row,
-// background merges included: it waits until they are over), read from
-// /proc. One op is one row. The server must run on this machine, and
-// should serve nothing else during the run: docs/history.md, "What a
-// row costs", runs it against a private server.
+// 2,500, 10,000 and 50,000 rows into a freshly migrated database and
+// reports the CPU the ClickHouse server at CLICKHOUSE_DSN used per row
+// (server-µs/row, background merges included: it waits until they are
+// over), read from /proc. One op is one row. The server must run on this
+// machine, and should serve nothing else during the run: docs/history.md,
+// "What a row costs", runs it against a private server.
 //
-// The lc=true cases turn the columns the migrations make LowCardinality
-// on servers from 19.3 into LowCardinality on this one, with the setting
-// 18.x needs (allow_experimental_low_cardinality_type): what the
-// migrations would gain by using it there.
+// The schemas, side by side: views=six is the schema before migration
+// 0016 (six materialized views behind login_events), views=three the
+// current one, views=none login_events alone (the floor). lc=true turns
+// the columns the migrations make LowCardinality on servers from 19.3 into
+// LowCardinality on this one, with the setting 18.x needs
+// (allow_experimental_low_cardinality_type). buffer=true inserts into a
+// Buffer table in front of login_events, flushed into it every second.
 func BenchmarkServerCPU(b *testing.B) {
 	pid := clickhousePID(b)
-	for _, lc := range []bool{false, true} {
-		for _, views := range []bool{true, false} {
-			for _, size := range []int{2_500, 10_000, 50_000} {
-				name := fmt.Sprintf("lc=%t/views=%t/batch=%d", lc, views, size)
-				b.Run(name, func(b *testing.B) { benchServerCPU(b, pid, lc, views, size) })
-			}
+	var cases []serverCPUCase
+	for _, views := range []string{viewsSix, viewsThree, viewsNone} {
+		for _, size := range []int{2_500, 10_000, 50_000} {
+			cases = append(cases, serverCPUCase{views: views, size: size})
 		}
 	}
+	cases = append(cases,
+		serverCPUCase{views: viewsThree, lc: true, size: 2_500},
+		serverCPUCase{views: viewsThree, lc: true, size: 50_000},
+		serverCPUCase{views: viewsThree, buffer: true, size: 2_500})
+	for _, c := range cases {
+		b.Run(fmt.Sprintf("views=%s/lc=%t/buffer=%t/batch=%d", c.views, c.lc, c.buffer, c.size), func(b *testing.B) {
+			benchServerCPU(b, pid, c)
+		})
+	}
+}
+
+// The schemas BenchmarkServerCPU compares.
+const (
+	viewsSix   = "six"   // migrations up to 0015
+	viewsThree = "three" // every migration
+	viewsNone  = "none"  // every migration, then the views dropped
+)
+
+// serverCPUCase is one schema and insert size of BenchmarkServerCPU.
+type serverCPUCase struct {
+	views      string
+	lc, buffer bool
+	size       int
 }
 
 // lowCardinalityColumns are the login_events columns the migrations write
@@ -51,14 +77,37 @@ func lowCardinalityColumns() []string {
 // serverCPURows is how many rows each BenchmarkServerCPU case inserts.
 const serverCPURows = 200_000
 
-func benchServerCPU(b *testing.B, pid int, lc, views bool, size int) {
-	dsn := migratedDatabase(b)
-	conn := testConn(b, dsn)
+func benchServerCPU(b *testing.B, pid int, c serverCPUCase) {
+	dsn := freshDatabase(b)
 	ctx := testContext(b)
-	if !views {
+	migrations, err := chschema.Migrations()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if c.views == viewsSix {
+		migrations = slices.DeleteFunc(migrations, func(m chschema.Migration) bool { return m.Version > 15 })
+	}
+	if err := migrate(ctx, dsn, migrations, nil); err != nil {
+		b.Fatal(err)
+	}
+	conn := testConn(b, dsn)
+	if c.views == viewsNone {
 		dropViews(b, conn, ctx)
 	}
-	if lc {
+	insertSQL := ""
+	if c.buffer {
+		var db string
+		if err := conn.QueryRow(ctx, "SELECT currentDatabase()").Scan(&db); err != nil {
+			b.Fatal(err)
+		}
+		// One layer, flushed after 1 s, or at a million rows.
+		if err := conn.Exec(ctx, "CREATE TABLE login_events_buffer AS login_events ENGINE = Buffer("+quoteIdent(db)+
+			", login_events, 1, 1, 1, 1000000, 1000000, 10000000000, 10000000000)"); err != nil {
+			b.Fatal(err)
+		}
+		insertSQL = strings.Replace(recordColumnsOrFatal(b).insertSQL, "INSERT INTO login_events ", "INSERT INTO login_events_buffer ", 1)
+	}
+	if c.lc {
 		lcCtx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}))
 		for _, c := range lowCardinalityColumns() {
 			if err := conn.Exec(lcCtx, "ALTER TABLE login_events MODIFY COLUMN "+c+" LowCardinality(String)"); err != nil {
@@ -73,7 +122,7 @@ func benchServerCPU(b *testing.B, pid int, lc, views bool, size int) {
 	b.Cleanup(func() { w.Close() })
 	// The same rows for every size, whatever b.N: merges depend on them.
 	rows := max(b.N, serverCPURows)
-	batch := make([]record, 0, size)
+	batch := make([]record, 0, c.size)
 	var client time.Duration
 	b.ResetTimer()
 	meter := proccpu.Start([]proccpu.Process{{Name: "clickhouse", PID: pid}})
@@ -85,12 +134,20 @@ func benchServerCPU(b *testing.B, pid int, lc, views bool, size int) {
 			b.Fatal(err)
 		}
 		client += time.Since(start)
-		if batch = append(batch, r); len(batch) == size || i == rows-1 {
-			if err := w.insert(ctx, batch); err != nil {
+		if batch = append(batch, r); len(batch) == c.size || i == rows-1 {
+			if insertSQL == "" {
+				err = w.insert(ctx, batch)
+			} else {
+				err = insertInto(ctx, conn, w.columns, insertSQL, batch)
+			}
+			if err != nil {
 				b.Fatal(err)
 			}
 			batch = batch[:0]
 		}
+	}
+	if c.buffer {
+		waitForRows(b, conn, ctx, uint64(rows))
 	}
 	waitForMerges(b, conn, ctx)
 	b.StopTimer()
@@ -143,6 +200,44 @@ func clickhousePID(b *testing.B) int {
 		b.Skipf("ClickHouse on port %d: %v", port, err)
 	}
 	return pid
+}
+
+// recordColumnsOrFatal is recordColumns for a benchmark.
+func recordColumnsOrFatal(b *testing.B) *columnTable {
+	t, err := recordColumns()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t
+}
+
+// insertInto inserts batch with insertSQL (another table than
+// login_events, with its columns).
+func insertInto(ctx context.Context, conn driver.Conn, t *columnTable, insertSQL string, batch []record) error {
+	ib, err := conn.PrepareBatch(ctx, insertSQL)
+	if err != nil {
+		return err
+	}
+	if err := t.appendRows(ib, batch); err != nil {
+		_ = ib.Abort()
+		return err
+	}
+	return ib.Send()
+}
+
+// waitForRows waits until login_events holds n rows (a Buffer table
+// flushed into it).
+func waitForRows(b *testing.B, conn driver.Conn, ctx context.Context, n uint64) {
+	for {
+		var got uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM login_events").Scan(&got); err != nil {
+			b.Fatal(err)
+		}
+		if got >= n {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // dropViews drops the materialized views of the database: inserts then
