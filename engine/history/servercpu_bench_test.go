@@ -30,9 +30,10 @@ import (
 // The schemas, side by side: views=six is the schema before migration
 // 0016 (six materialized views behind login_events), views=three the
 // current one, views=none login_events alone (the floor). lc=true turns
-// the columns the migrations make LowCardinality on servers from 19.3 into
-// LowCardinality on this one, with the setting 18.x needs
-// (allow_experimental_low_cardinality_type). buffer=true inserts into a
+// the login_events columns the migrations make LowCardinality on servers
+// from 19.3 into LowCardinality on this one, with the setting 18.x needs
+// (allow_experimental_low_cardinality_type), without views (see
+// lowCardinalityColumns). buffer=true inserts into a
 // Buffer table in front of login_events, flushed into it every second.
 func BenchmarkServerCPU(b *testing.B) {
 	pid := clickhousePID(b)
@@ -43,8 +44,8 @@ func BenchmarkServerCPU(b *testing.B) {
 		}
 	}
 	cases = append(cases,
-		serverCPUCase{views: viewsThree, lc: true, size: 2_500},
-		serverCPUCase{views: viewsThree, lc: true, size: 50_000},
+		serverCPUCase{views: viewsNone, lc: true, size: 2_500},
+		serverCPUCase{views: viewsNone, lc: true, size: 50_000},
 		serverCPUCase{views: viewsThree, buffer: true, size: 2_500})
 	for _, c := range cases {
 		b.Run(fmt.Sprintf("views=%s/lc=%t/buffer=%t/batch=%d", c.views, c.lc, c.buffer, c.size), func(b *testing.B) {
@@ -68,7 +69,10 @@ type serverCPUCase struct {
 }
 
 // lowCardinalityColumns are the login_events columns the migrations write
-// as {{lc "String"}}.
+// as {{lc "String"}}. Only login_events is altered: 18.16 does not cast
+// LowCardinality to String when a view inserts, and the views' target
+// tables have them in their keys, which it cannot alter; so the lc cases
+// run without views.
 func lowCardinalityColumns() []string {
 	return []string{"failure_reason", "auth_method", "tenant_id", "country", "subdivision", "time_zone",
 		"browser", "os", "device_type", "rules_version"}
@@ -109,8 +113,8 @@ func benchServerCPU(b *testing.B, pid int, c serverCPUCase) {
 	}
 	if c.lc {
 		lcCtx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}))
-		for _, c := range lowCardinalityColumns() {
-			if err := conn.Exec(lcCtx, "ALTER TABLE login_events MODIFY COLUMN "+c+" LowCardinality(String)"); err != nil {
+		for _, col := range lowCardinalityColumns() {
+			if err := conn.Exec(lcCtx, "ALTER TABLE login_events MODIFY COLUMN "+col+" LowCardinality(String)"); err != nil {
 				b.Fatal(err)
 			}
 		}
