@@ -24,10 +24,13 @@ type KafkaConfig struct {
 	MaxBatch       int           `yaml:"max_batch"`
 	MaxInFlight    int           `yaml:"max_in_flight"`
 	DrainTimeout   time.Duration `yaml:"drain_timeout"`
-	SASLMechanism  string        `yaml:"sasl_mechanism"`
-	SASLUser       string        `yaml:"sasl_user"`
-	SASLPassword   Secret        `yaml:"sasl_password"`
-	TLS            TLSConfig     `yaml:"tls"`
+	// PublishBeforeHistory publishes decisions without waiting for their
+	// history insert (kafkastream.Config.PublishBeforeHistory).
+	PublishBeforeHistory bool      `yaml:"publish_before_history"`
+	SASLMechanism        string    `yaml:"sasl_mechanism"`
+	SASLUser             string    `yaml:"sasl_user"`
+	SASLPassword         Secret    `yaml:"sasl_password"`
+	TLS                  TLSConfig `yaml:"tls"`
 	// DecisionKeys authenticate the decisions topic (HMAC-SHA-256): the
 	// first signs, every one verifies. serve requires at least one, the
 	// same on every instance (docs/security.md).
@@ -49,7 +52,7 @@ func (k KafkaConfig) streamConfig() kafkastream.Config {
 		Brokers: k.Brokers, GroupID: k.GroupID,
 		EventsTopic: k.EventsTopic, DecisionsTopic: k.DecisionsTopic, DLQTopic: k.DLQTopic,
 		Partitions: k.Partitions, Replication: k.Replication, MaxBatch: k.MaxBatch, MaxInFlight: k.MaxInFlight,
-		DrainTimeout:  k.DrainTimeout,
+		DrainTimeout: k.DrainTimeout, PublishBeforeHistory: k.PublishBeforeHistory,
 		SASLMechanism: k.SASLMechanism, SASLUser: k.SASLUser, SASLPassword: string(k.SASLPassword),
 		DecisionKeys: k.decisionKeys(),
 	}

@@ -22,16 +22,16 @@ type Config struct {
 	DSN string
 	// Database overrides the DSN's database when set.
 	Database string
-	// BatchSize is the most rows one INSERT carries (default 50000):
+	// BatchSize is the most rows one INSERT carries (default 5000):
 	// each INSERT writes a new part into every table it reaches, so
 	// ClickHouse's CPU per row falls steeply with its size
 	// (docs/history.md, "What a row costs").
 	BatchSize int
 	// FlushInterval is how often a partial batch is inserted (default
-	// 1s); a full batch is inserted at once.
+	// 200ms); a full batch is inserted at once.
 	FlushInterval time.Duration
 	// MaxBuffer bounds the rows held, waiting or being inserted (default
-	// 100000). WriteHistory blocks while it is full: the back-pressure that
+	// 50000). WriteHistory blocks while it is full: the back-pressure that
 	// slows the consumers when ClickHouse is slow or down. A row takes
 	// about 1.5 KiB plus its strings.
 	MaxBuffer int
@@ -52,13 +52,13 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.BatchSize == 0 {
-		c.BatchSize = 50_000
+		c.BatchSize = 5000
 	}
 	if c.FlushInterval == 0 {
-		c.FlushInterval = time.Second
+		c.FlushInterval = 200 * time.Millisecond
 	}
 	if c.MaxBuffer == 0 {
-		c.MaxBuffer = 100_000
+		c.MaxBuffer = 50000
 	}
 	if c.RetryMin == 0 {
 		c.RetryMin = 100 * time.Millisecond

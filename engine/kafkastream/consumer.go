@@ -186,7 +186,8 @@ type preparedBatch struct {
 // DrainTimeout; a batch it cannot finish, and every batch after it, is
 // left uncommitted for redelivery. It closes stopped when it gives up.
 //
-// With a PublishingProcessor a batch's decisions are published at once and
+// With PublishBeforeHistory and a PublishingProcessor a batch's decisions
+// are published at once and
 // its slot given back, and a committer goroutine commits each batch, in
 // order, once its history rows are inserted too: the history writer can
 // then gather large inserts (its buffer bounds what waits, and its
@@ -208,6 +209,7 @@ func (s *Stream) recordPartition(gctx context.Context, gen *kafka.Generation, pa
 		giveUp.Do(func() { close(stopped) })
 	}
 	publisher, staged := proc.(engine.PublishingProcessor)
+	staged = staged && s.cfg.PublishBeforeHistory
 	var pending chan durableBatch
 	if staged {
 		pending = make(chan durableBatch, maxUndurable)
@@ -285,18 +287,35 @@ func (s *Stream) publish(ctx context.Context, proc engine.PublishingProcessor, p
 }
 
 // commitDurable commits the published batches of a partition in order,
-// each once its history is inserted; the batches already durable when
-// one is are committed together. A batch whose history is not inserted
-// before the drain timeout, and every batch after it, is left uncommitted
-// for redelivery: it calls giveUp and drops the rest.
+// each once its history is inserted. It takes the batches waiting in
+// rounds: it waits for each batch of the round in order, then commits the
+// round's last offset once, so that commits stay few while the batches
+// arriving meanwhile wait for the next round (never postponing this one's
+// commit). A batch whose history is not inserted before the drain
+// timeout, and every batch after it, is left uncommitted for redelivery:
+// it calls giveUp and drops the rest.
 func (s *Stream) commitDurable(ctx context.Context, gen *kafka.Generation, partition int, pending <-chan durableBatch, giveUp func(), log *slog.Logger) {
 	failed := false
+	var round []durableBatch
 	for d := range pending {
 		if failed {
 			continue
 		}
+		round = append(round[:0], d)
+	take:
+		for range len(pending) {
+			select {
+			case next, ok := <-pending:
+				if !ok {
+					break take
+				}
+				round = append(round, next)
+			default:
+				break take
+			}
+		}
 		last := int64(-1)
-		for {
+		for _, d := range round {
 			err := s.retryBatch(ctx, d.messages, "history of a published batch not stored, retrying", log, func() error { return d.durable(ctx) })
 			if err != nil {
 				log.Warn("history of a published batch not stored before the drain timeout; it will be redelivered", "messages", d.messages, "err", err)
@@ -304,14 +323,6 @@ func (s *Stream) commitDurable(ctx context.Context, gen *kafka.Generation, parti
 				break
 			}
 			last = d.lastOffset
-			var ok bool
-			select {
-			case d, ok = <-pending:
-			default:
-			}
-			if !ok {
-				break
-			}
 		}
 		if last >= 0 && !s.commit(ctx, gen, partition, last) {
 			failed = true

@@ -41,6 +41,15 @@ type Config struct {
 	// decisions' acknowledgement and the history insert.
 	MaxInFlight  int
 	DrainTimeout time.Duration
+	// PublishBeforeHistory publishes a batch's decisions as soon as its
+	// history rows are buffered, without waiting for their insert (the
+	// offset is still committed only once they are inserted), when the
+	// processor can (engine.PublishingProcessor). Decisions then no
+	// longer wait for a history flush, so large, cheap inserts cost no
+	// latency; but a crash between the publish and the insert makes the
+	// redelivered event be scored again, and its decision may differ from
+	// the one published (docs/reliability.md). Off by default.
+	PublishBeforeHistory bool
 
 	// Security. Empty means plaintext without authentication.
 	TLS           *tls.Config
