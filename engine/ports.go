@@ -82,8 +82,9 @@ type HistoryWriter interface {
 // for their insert: EnqueueHistory returns once they are buffered, blocking
 // only while the buffer is full (the back-pressure), and durable returns
 // once they are inserted. Events are inserted in the order they were
-// enqueued. history.Writer implements it; the stream then publishes a
-// batch's decisions at once and commits its offset when durable returns.
+// enqueued. history.Writer implements it; with kafka.publish_before_history
+// the stream then publishes a batch's decisions at once and commits its
+// offset when durable returns.
 type HistoryEnqueuer interface {
 	EnqueueHistory(ctx context.Context, events []schemas.ScoredEvent) (durable func(context.Context) error, err error)
 }

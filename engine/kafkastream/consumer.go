@@ -187,11 +187,11 @@ type preparedBatch struct {
 // left uncommitted for redelivery. It closes stopped when it gives up.
 //
 // With PublishBeforeHistory and a PublishingProcessor a batch's decisions
-// are published at once and
-// its slot given back, and a committer goroutine commits each batch, in
-// order, once its history rows are inserted too: the history writer can
-// then gather large inserts (its buffer bounds what waits, and its
-// back-pressure blocks Publish) without holding the decisions back.
+// are published at once and its slot given back, and a committer
+// goroutine commits each batch, in order, once its history rows are
+// inserted too: the history writer can then gather large inserts (its
+// buffer bounds what waits, and its back-pressure blocks Publish) without
+// holding the decisions back.
 func (s *Stream) recordPartition(gctx context.Context, gen *kafka.Generation, partition int, queue <-chan preparedBatch, slots <-chan struct{}, stopped chan<- struct{}, proc engine.BatchProcessor, log *slog.Logger) {
 	// The drain context outlives the generation by DrainTimeout at most.
 	ctx, cancel := context.WithCancel(context.Background())
