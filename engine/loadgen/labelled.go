@@ -52,7 +52,7 @@ func LabelledKinds() []Kind {
 		{"home_only", false, "users who only ever log in from home, on their one device, four times a day, from three weeks before the first day"},
 		{"commuter", false, "users between two neighbouring cities (London, Manchester, Paris): mornings at the office in one, evenings at home in the other, each on its own network, one laptop, from three weeks before the first day; a passed challenge at the first login in each city"},
 		{"frequent_traveller", false, "consultants with five cities, one a day, a hotel network at each login, one laptop, three times a day, from three weeks before the first day; a passed challenge at the first login in each city"},
-		{"ordinary", false, "users at home with real churn: typos, new phones, a holiday abroad, a new home address"},
+		{"ordinary", false, "users at home with real churn: typos, new phones, a holiday abroad, a new home address; a passed challenge at the first login in each new context"},
 	}
 }
 

@@ -1,0 +1,101 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/loginrisk/loginrisk/engine/loadgen"
+	"github.com/loginrisk/loginrisk/engine/offline"
+)
+
+// Thresholds of issue 15 that the shipped rules must meet on the labelled
+// scenarios (docs/detection.md, "The table on main now").
+const (
+	// maxOrdinaryChallengedPercent bounds the share of the ordinary
+	// users' attempts that are challenged.
+	maxOrdinaryChallengedPercent = 0.5
+	// thresholdScale is the generator's scale for the test: full size,
+	// as the table of docs/detection.md (about 15 s a seed with -race).
+	// At half size the VPN travellers' lockouts that impossible_travel
+	// once caused do not show, so a smaller scale would not hold that fix.
+	thresholdScale = 1.0
+)
+
+// thresholdSeeds are the generator seeds the test runs: 1 is the table of
+// docs/detection.md; 2 is traffic of the same shape in which the shipped
+// rules before the VPN fix locked a traveller out (seed 1's travellers
+// happen to escape it).
+var thresholdSeeds = []uint64{1, 2}
+
+// TestThresholds replays the labelled scenarios (thresholdSeeds, full size) with
+// the shipped rules and the test GeoIP databases, as `loginrisk eval`
+// does, and holds the engine to the thresholds docs/detection.md
+// promises:
+//   - no genuine user of any kind is ever refused: owners under attack,
+//     the office, carrier NAT and campus crowds, VPN travellers, everyone;
+//   - every campaign of every attack kind is detected (challenged or
+//     refused at least once);
+//   - at most 0.5 % of the ordinary users' attempts are challenged.
+func TestThresholds(t *testing.T) {
+	for _, seed := range thresholdSeeds {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) { checkThresholds(t, seed) })
+	}
+}
+
+// checkThresholds is TestThresholds on the traffic of one seed.
+func checkThresholds(t *testing.T, seed uint64) {
+	events, labelList := loadgen.Labelled(loadgen.LabelledConfig{Seed: seed, Scale: thresholdScale})
+	labels := Labels{}
+	for _, l := range labelList {
+		labels[l.EventID] = l
+	}
+	var in bytes.Buffer
+	enc := json.NewEncoder(&in)
+	for i := range events {
+		if err := enc.Encode(&events[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var errw bytes.Buffer
+	report, err := Run(context.Background(), offline.NewNDJSON(&in, &errw), shippedLane(t), labels)
+	if err != nil {
+		t.Fatal(err, errw.String())
+	}
+	var table bytes.Buffer
+	if err := report.Write(&table); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the table at scale %g:\n%s", thresholdScale, table.String())
+
+	attacks, benign := report.Tally.Rows()
+	seen := map[string]bool{}
+	for _, a := range attacks {
+		if a.System != SystemEngine {
+			continue
+		}
+		seen[a.Kind] = true
+		if a.Campaigns == 0 || a.Detected != a.Campaigns {
+			t.Errorf("%s: %d of %d campaigns detected, want all", a.Kind, a.Detected, a.Campaigns)
+		}
+	}
+	for _, b := range benign {
+		if b.System != SystemEngine {
+			continue
+		}
+		seen[b.Kind] = true
+		if b.LockedUsers != 0 || b.Lockouts != 0 {
+			t.Errorf("%s: %d users locked out (%d attempts refused), want none", b.Kind, b.LockedUsers, b.Lockouts)
+		}
+		if b.Kind == "ordinary" && b.ChallengedPercent() > maxOrdinaryChallengedPercent {
+			t.Errorf("ordinary: %.2f %% of %d attempts challenged, want at most %g %%", b.ChallengedPercent(), b.Attempts, maxOrdinaryChallengedPercent)
+		}
+	}
+	for _, k := range loadgen.LabelledKinds() {
+		if !seen[k.Name] {
+			t.Errorf("kind %s is not in the scenarios at scale %g", k.Name, thresholdScale)
+		}
+	}
+}
