@@ -785,7 +785,7 @@ func (e *Engine) Prepare(msgs []Message) *Batch {
 			}
 		}
 		if err != nil {
-			b.Rejected = append(b.Rejected, Rejected{Message: msgs[i], Err: err})
+			b.Rejected = append(b.Rejected, rejected(msgs[i], err))
 			continue
 		}
 		b.Scored = append(b.Scored, out.ScoredEvent)
@@ -794,6 +794,16 @@ func (e *Engine) Prepare(msgs []Message) *Batch {
 		e.metrics.RejectedTotal.Add(int64(len(b.Rejected)))
 	}
 	return b
+}
+
+// rejected is the refused message msg as the engine keeps it for the
+// dead-letter sink: without its password_fp, which is never written
+// anywhere (schemas.RedactPasswordFP; Redacted says when the copy is
+// not the whole message).
+func rejected(msg Message, err error) Rejected {
+	value, cut := schemas.RedactPasswordFP(msg.Value)
+	msg.Value = value
+	return Rejected{Message: msg, Err: err, Redacted: cut}
 }
 
 // decode is schemas.Decode, with a panic (a bug) returned as an

@@ -163,8 +163,12 @@ type Message struct {
 
 // Rejected is a message that could not be scored, with the reason.
 type Rejected struct {
-	Message Message
+	Message Message // its Value without the password_fp (schemas.RedactPasswordFP)
 	Err     error
+	// Redacted is set when Message.Value is only the part of the message
+	// that could be walked without reaching a password_fp: the message
+	// was malformed there, so the rest is not kept.
+	Redacted bool
 }
 
 // DeadLetterSink keeps messages that cannot be scored (the

@@ -57,6 +57,7 @@ type wireEvent struct {
 	AuthMethod    string            `json:"auth_method"`
 	TenantID      string            `json:"tenant_id"`
 	ChallengeOf   string            `json:"challenge_of"`
+	PasswordFP    string            `json:"password_fp"`
 	Attributes    map[string]string `json:"attributes"`
 }
 
@@ -98,6 +99,7 @@ func decodeSlow(data []byte, ev *LoginEvent) error {
 		AuthMethod:    w.AuthMethod,
 		TenantID:      w.TenantID,
 		ChallengeOf:   w.ChallengeOf,
+		PasswordFP:    w.PasswordFP,
 		Attributes:    w.Attributes,
 	}
 	if w.OccurredAt == "" {
@@ -194,6 +196,9 @@ func Validate(ev *LoginEvent) error {
 	if err := checkChallengeOf(ev); err != nil {
 		return err
 	}
+	if err := checkPasswordFP(ev.PasswordFP); err != nil {
+		return err
+	}
 	if ev.FailureReason != "" && !slices.Contains(failureReasons, ev.FailureReason) {
 		return fieldErr("failure_reason", "%q is not one of %s", clip(ev.FailureReason), strings.Join(failureReasons, ", "))
 	}
@@ -233,6 +238,26 @@ func checkChallengeOf(ev *LoginEvent) error {
 	}
 	if ev.ChallengeOf == ev.EventID {
 		return fieldErr("challenge_of", "names the event itself; it must name the challenged attempt's event_id")
+	}
+	return nil
+}
+
+// checkPasswordFP checks password_fp: empty, or exactly PasswordFPLen
+// base64url characters. Its errors never quote the value, not even one
+// character of it: the error goes to the dead-letter headers and to HTTP
+// answers.
+func checkPasswordFP(fp string) error {
+	if fp == "" {
+		return nil
+	}
+	const want = "it must be exactly 16 base64url characters (A-Z a-z 0-9 - _, no padding), the first 12 bytes of the gateway's keyed hash (docs/security.md)"
+	if len(fp) != PasswordFPLen {
+		return fieldErr("password_fp", "is %d bytes; %s", len(fp), want)
+	}
+	for i := range len(fp) {
+		if _, ok := base64URLValue(fp[i]); !ok {
+			return fieldErr("password_fp", "has a character outside base64url at byte %d; %s", i, want)
+		}
 	}
 	return nil
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-const validEvent = `{"event_id":"e1","occurred_at":"2026-03-01T10:00:00Z","user_id":"alice","outcome":"failure","ip":"81.2.69.160","user_agent":"Mozilla/5.0","device_id":"d1","failure_reason":"bad_password","auth_method":"password","tenant_id":"t1","attributes":{"app":"web"}}`
+const validEvent = `{"event_id":"e1","occurred_at":"2026-03-01T10:00:00Z","user_id":"alice","outcome":"failure","ip":"81.2.69.160","user_agent":"Mozilla/5.0","device_id":"d1","failure_reason":"bad_password","auth_method":"password","tenant_id":"t1","password_fp":"q3Zt0b9-x_2LmN4k","attributes":{"app":"web"}}`
 
 // withField returns validEvent with one field replaced by raw JSON, or
 // removed when raw is "".
@@ -66,7 +66,7 @@ func TestDecodeValid(t *testing.T) {
 	if ev.EventID != "e1" || ev.UserID != "alice" || ev.Outcome != OutcomeFailure || !ev.OccurredAt.Equal(want) {
 		t.Fatalf("decoded %+v", ev)
 	}
-	if ev.Addr.String() != "81.2.69.160" || ev.Attributes["app"] != "web" || ev.DeviceID != "d1" {
+	if ev.Addr.String() != "81.2.69.160" || ev.Attributes["app"] != "web" || ev.DeviceID != "d1" || ev.PasswordFP != "q3Zt0b9-x_2LmN4k" {
 		t.Fatalf("decoded %+v", ev)
 	}
 }
@@ -112,6 +112,13 @@ func TestDecodeFieldErrors(t *testing.T) {
 		{"challenge_of too long", strings.Replace(withChallengeOf(long(129)), `"password"`, `"mfa"`, 1), "challenge_of", "more than the 128"},
 		{"challenge_of itself", strings.Replace(withChallengeOf(`"e1"`), `"password"`, `"mfa"`, 1), "challenge_of", "names the event itself"},
 		{"challenge_of number", withChallengeOf(`7`), "challenge_of", "must be a string"},
+		{"password_fp too short", withField(t, "password_fp", `"q3Zt0b9-x_2LmN4"`), "password_fp", "is 15 bytes; it must be exactly 16 base64url"},
+		{"password_fp too long", withField(t, "password_fp", `"q3Zt0b9-x_2LmN4kA"`), "password_fp", "is 17 bytes"},
+		{"password_fp padded", withField(t, "password_fp", `"q3Zt0b9-x_2LmN=="`), "password_fp", "outside base64url at byte 14"},
+		{"password_fp standard base64", withField(t, "password_fp", `"q3Zt0b9+x/2LmN4k"`), "password_fp", "outside base64url at byte 7"},
+		{"password_fp hex of a full hash", withField(t, "password_fp", `"`+strings.Repeat("ab", 32)+`"`), "password_fp", "is 64 bytes"},
+		{"password_fp control char", withField(t, "password_fp", `"q3Zt0b9-x_2L\u0000N4k"`), "password_fp", "outside base64url at byte 12"},
+		{"password_fp number", withField(t, "password_fp", `12`), "password_fp", "must be a string"},
 		{"attributes array", withField(t, "attributes", `[1]`), "attributes", "object of strings"},
 		{"attributes number value", withField(t, "attributes", `{"a":1}`), "attributes", "object of strings"},
 		{"attributes newline", withField(t, "attributes", `{"a":"x\ny"}`), "attributes.a", "control character"},
@@ -137,6 +144,40 @@ func TestDecodeFieldErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.reasonHas) {
 				t.Errorf("error %q does not contain %q", err, tt.reasonHas)
+			}
+			// The fingerprint is never quoted: the error goes to the
+			// dead-letter headers and to HTTP answers.
+			if strings.Contains(err.Error(), "q3Zt0b9") || strings.Contains(err.Error(), "abab") {
+				t.Errorf("error %q quotes the password_fp", err)
+			}
+		})
+	}
+}
+
+// TestPasswordFingerprint checks which events the features read a
+// password_fp from, and its decoding: the first 64 bits of the 12 bytes.
+func TestPasswordFingerprint(t *testing.T) {
+	failure := LoginEvent{Outcome: OutcomeFailure, PasswordFP: "AAAAAAAAAAAAAAAA"}
+	tests := []struct {
+		name   string
+		ev     LoginEvent
+		wantFP uint64
+		wantOK bool
+	}{
+		{"zero", failure, 0, true},
+		// 0xfb 0xff 0xbf ... : "-_-_" is 62,63,62,63 = 111110 111111 111110 111111.
+		{"high bits", LoginEvent{Outcome: OutcomeFailure, PasswordFP: "-_-_AAAAAAAAAAAA"}, 0xfbffbf << 40, true},
+		// The eleventh character's top 4 bits are the last of the 64.
+		{"last bits", LoginEvent{Outcome: OutcomeFailure, PasswordFP: "AAAAAAAAAA8AAAAA"}, 0xf, true},
+		{"success", LoginEvent{Outcome: OutcomeSuccess, PasswordFP: "AAAAAAAAAAAAAAAA"}, 0, false},
+		{"second factor", LoginEvent{Outcome: OutcomeFailure, AuthMethod: AuthMethodMFA, PasswordFP: "AAAAAAAAAAAAAAAA"}, 0, false},
+		{"none", LoginEvent{Outcome: OutcomeFailure}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fp, ok := tt.ev.PasswordFingerprint()
+			if fp != tt.wantFP || ok != tt.wantOK {
+				t.Errorf("PasswordFingerprint() = %#x, %t; want %#x, %t", fp, ok, tt.wantFP, tt.wantOK)
 			}
 		})
 	}

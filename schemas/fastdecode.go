@@ -129,6 +129,7 @@ const (
 	fieldAuthMethod
 	fieldTenantID
 	fieldChallengeOf
+	fieldPasswordFP
 	fieldAttributes
 )
 
@@ -146,6 +147,7 @@ var eventFieldKeys = [...][]byte{
 	fieldAuthMethod:    []byte("auth_method"),
 	fieldTenantID:      []byte("tenant_id"),
 	fieldChallengeOf:   []byte("challenge_of"),
+	fieldPasswordFP:    []byte("password_fp"),
 	fieldAttributes:    []byte("attributes"),
 }
 
@@ -178,6 +180,8 @@ func lookupField(key []byte) eventField {
 		return fieldTenantID
 	case "challenge_of":
 		return fieldChallengeOf
+	case "password_fp":
+		return fieldPasswordFP
 	case "attributes":
 		return fieldAttributes
 	}
@@ -254,6 +258,11 @@ func decodeEvent(data []byte, e *LoginEvent, ids *idStrings) (occurredAt []byte,
 			i = ids.value(data, i, idTenantID)
 		case fieldChallengeOf:
 			i = ids.value(data, i, idChallengeOf)
+		case fieldPasswordFP:
+			// Not with the identifiers: a remembered decision keeps
+			// their shared string alive, and the fingerprint must not
+			// outlive the event.
+			i = stringValue(data, i, &e.PasswordFP, nil)
 		case fieldAttributes:
 			i = attributesValue(data, i, &e.Attributes)
 		default:

@@ -27,7 +27,7 @@ func staleEvent() LoginEvent {
 	return LoginEvent{
 		EventID: "stale", OccurredAt: time.Date(2001, 2, 3, 4, 5, 6, 7, time.UTC), UserID: "stale",
 		Outcome: OutcomeSuccess, IP: "192.0.2.1", UserAgent: "stale", DeviceID: "stale", FailureReason: "other",
-		AuthMethod: "sso", TenantID: "stale", Attributes: map[string]string{"stale": "stale"},
+		AuthMethod: "sso", TenantID: "stale", PasswordFP: "stale", Attributes: map[string]string{"stale": "stale"},
 		Addr: netip.MustParseAddr("192.0.2.1"),
 	}
 }
@@ -128,6 +128,13 @@ func TestDecodeFastMatchesSlow(t *testing.T) {
 		{"failure_reason unknown", withField(t, "failure_reason", `"cosmic_rays"`), true},
 		{"auth_method unknown", withField(t, "auth_method", `"carrier_pigeon"`), true},
 		{"tenant_id too long", withField(t, "tenant_id", long(257)), true},
+		{"password_fp too short", withField(t, "password_fp", `"q3Zt0b9-x_2LmN4"`), true},
+		{"password_fp padded", withField(t, "password_fp", `"q3Zt0b9-x_2LmN=="`), true},
+		{"password_fp control char", withField(t, "password_fp", `"q3Zt0b9-x_2L\u0000N4k"`), true},
+		{"password_fp escaped", withField(t, "password_fp", `"q3Zt0b9\u002dx_2LmN4k"`), true},
+		{"password_fp null", withField(t, "password_fp", `null`), true},
+		{"password_fp number", withField(t, "password_fp", `12`), false},
+		{"password_fp upper-case key", withKey("password_fp", "Password_FP"), true},
 		{"attributes array", withField(t, "attributes", `[1]`), false},
 		{"attributes number value", withField(t, "attributes", `{"a":1}`), false},
 		{"attributes newline", withField(t, "attributes", `{"a":"x\ny"}`), true},
@@ -367,6 +374,7 @@ var fuzzFrames = []struct{ name, before, after string }{
 	{"key", fuzzEventStart + `,"`, `":"v"}`},
 	{"occurred_at", `{"occurred_at":"`, `",` + fuzzEventStart[1:] + `}`},
 	{"attributes", fuzzEventStart + `,"attributes":`, `}`},
+	{"password_fp", `{"outcome":"failure",` + fuzzEventStart[1:] + `,"password_fp":"`, `"}`},
 }
 
 const fuzzEventStart = `{"event_id":"e","occurred_at":"2026-03-01T10:00:00Z","user_id":"u","outcome":"success","ip":"1.2.3.4"`

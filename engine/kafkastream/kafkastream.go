@@ -330,6 +330,12 @@ const (
 	// HeaderTruncated is set, to the original size in bytes, when the
 	// dead-lettered value was cut to MaxDeadLetterValue.
 	HeaderTruncated = "loginrisk-truncated"
+	// HeaderRedacted is set, to "password_fp", when the dead-lettered
+	// value is only the part of a malformed message that could be read
+	// without reaching a password_fp (engine.Rejected.Redacted). A
+	// password_fp is never dead-lettered: a well-formed message loses
+	// only that member.
+	HeaderRedacted = "loginrisk-redacted"
 )
 
 // MaxDeadLetterValue bounds the value kept on the dead-letter topic. A
@@ -363,6 +369,9 @@ func (s *Stream) DeadLetter(ctx context.Context, rejected []engine.Rejected) err
 				{Key: HeaderPartition, Value: []byte(strconv.Itoa(r.Message.Partition))},
 				{Key: HeaderOffset, Value: []byte(strconv.FormatInt(r.Message.Offset, 10))},
 			},
+		}
+		if r.Redacted {
+			msgs[i].Headers = append(msgs[i].Headers, kafka.Header{Key: HeaderRedacted, Value: []byte("password_fp")})
 		}
 		if len(r.Message.Value) > MaxDeadLetterValue {
 			msgs[i].Value = r.Message.Value[:MaxDeadLetterValue]
