@@ -66,43 +66,46 @@ type Features struct {
 	DeviceKey    string `expr:"device_key" doc:"device_id when sent, else a hash of the parsed user agent"`
 	HasDeviceID  bool   `expr:"has_device_id" doc:"the gateway sent a device_id"`
 
-	UserFailures1m          int     `expr:"user_failures_1m" unit:"count" group:"Per user (tenant_id and user_id)" doc:"failures for the user in the last minute"`
-	UserFailures15m         int     `expr:"user_failures_15m" unit:"count" doc:"failures for the user in the last 15 minutes"`
-	UserFailures1h          int     `expr:"user_failures_1h" unit:"count" doc:"failures for the user in the last hour"`
-	UserFailures24h         int     `expr:"user_failures_24h" unit:"count" doc:"failures for the user in the last 24 hours"`
-	UserSuccesses1m         int     `expr:"user_successes_1m" unit:"count" doc:"successes for the user in the last minute"`
-	UserSuccesses15m        int     `expr:"user_successes_15m" unit:"count" doc:"successes for the user in the last 15 minutes"`
-	UserSuccesses1h         int     `expr:"user_successes_1h" unit:"count" doc:"successes for the user in the last hour"`
-	UserSuccesses24h        int     `expr:"user_successes_24h" unit:"count" doc:"successes for the user in the last 24 hours"`
-	UserConsecutiveFailures int     `expr:"user_consecutive_failures" unit:"count" doc:"failures since the user's last success, this attempt included"`
-	UserNetworkFailures15m  int     `expr:"user_network_failures_15m" unit:"count" doc:"failures for the user from this attempt's network (/24 or /64) in the last 15 minutes"`
-	UserMFAFailures15m      int     `expr:"user_mfa_failures_15m" unit:"count" doc:"failed second factors (auth_method mfa, outcome failure) for the user in the last 15 minutes, this attempt included; counts up to 16"`
-	TrustedDevice           bool    `expr:"trusted_device" doc:"the device_id sent is one of the user's trusted devices (an allowed success with it, seen within the trust retention)"`
-	TrustedNetwork          bool    `expr:"trusted_network" doc:"the /24 or /64 is one of the user's trusted networks (an allowed success from it, seen within the trust retention)"`
-	UserDistinctIPs1h       int     `expr:"user_distinct_ips_1h" unit:"count" doc:"distinct source addresses (IPv4 addresses, IPv6 /64s) that tried the user in the last hour"`
-	UserFailures7d          int     `expr:"user_failures_7d" unit:"count" doc:"failures for the user in the last 7 days, counted per UTC day and from the user's second failure within 24 hours (a lone typo is not kept); 0 on a success with no failure in 24 hours"`
-	UserFailedNetworks7d    int     `expr:"user_failed_networks_7d" unit:"count" doc:"distinct networks (/24 or /64) the user failed from in the last 7 days, from the user's second failure within 24 hours (exact up to 64, estimated beyond); 0 on a success with no failure in 24 hours"`
-	UserNetworkFailures24h  int     `expr:"user_network_failures_24h" unit:"count" doc:"failures for the user from this attempt's network in the last 24 hours, from the user's third failure within 24 hours; 0 on a success with no failure in 24 hours"`
-	UserNetworkSuccesses24h int     `expr:"user_network_successes_24h" unit:"count" doc:"successes for the user from this attempt's network in the last 24 hours, counted once user_network_failures_24h has started (this attempt included); 0 on a success with no failure in 24 hours"`
-	UserKnown               bool    `expr:"user_known" doc:"the user has an allowed successful login on record"`
-	UserSuccessesTotal      int     `expr:"user_successes_total" unit:"count" doc:"allowed successful logins on record for the user, before this attempt"`
-	NewCountry              bool    `expr:"new_country" doc:"the country is known and the user never had an allowed success from it"`
-	NewCity                 bool    `expr:"new_city" doc:"the city is known and the user never had an allowed success from it"`
-	NewASN                  bool    `expr:"new_asn" doc:"the ASN is known and the user never had an allowed success from it"`
-	NewDevice               bool    `expr:"new_device" doc:"the user never had an allowed success with this device key"`
-	NewNetwork              bool    `expr:"new_network" doc:"the user never had an allowed success from this /24 or /64"`
-	SecondsSinceLastSuccess float64 `expr:"seconds_since_last_success" unit:"second" doc:"time since the user's last allowed success, -1 when none"`
-	TravelKm                float64 `expr:"travel_km" unit:"km" doc:"great-circle distance from the last allowed success's location, 0 when unknown"`
-	TravelSpeedKmh          float64 `expr:"travel_speed_kmh" unit:"km/h" doc:"travel_km divided by the time since the last allowed success, 0 when unknown"`
-	FamiliarityRisk         float64 `expr:"familiarity_risk" unit:"score" doc:"how unfamiliar the attempt's context is to the user, 0-100: the weighted log-likelihood ratios below (docs/features.md, Familiarity); 0 before an allowed success"`
-	FamiliarityNetworkBits  float64 `expr:"familiarity_network_bits" unit:"bit" doc:"log2 p(network | everyone) / p(network | user): above 0 rarer for this user than for everyone, below 0 familiar"`
-	FamiliarityASNBits      float64 `expr:"familiarity_asn_bits" unit:"bit" doc:"log2 p(ASN | everyone) / p(ASN | user)"`
-	FamiliarityCountryBits  float64 `expr:"familiarity_country_bits" unit:"bit" doc:"log2 p(country | everyone) / p(country | user)"`
-	FamiliarityCityBits     float64 `expr:"familiarity_city_bits" unit:"bit" doc:"log2 p(city | everyone) / p(city | user)"`
-	FamiliarityBrowserBits  float64 `expr:"familiarity_browser_bits" unit:"bit" doc:"log2 p(browser family and major | everyone) / p(browser family and major | user)"`
-	FamiliarityOSBits       float64 `expr:"familiarity_os_bits" unit:"bit" doc:"log2 p(OS | everyone) / p(OS | user)"`
-	FamiliarityDeviceBits   float64 `expr:"familiarity_device_bits" unit:"bit" doc:"log2 p(device key | everyone) / p(device key | user)"`
-	FamiliarityHourBits     float64 `expr:"familiarity_hour_bits" unit:"bit" doc:"log2 p(hour of day | everyone) / p(hour of day | user)"`
+	UserFailures1m           int     `expr:"user_failures_1m" unit:"count" group:"Per user (tenant_id and user_id)" doc:"failures for the user in the last minute"`
+	UserFailures15m          int     `expr:"user_failures_15m" unit:"count" doc:"failures for the user in the last 15 minutes"`
+	UserFailures1h           int     `expr:"user_failures_1h" unit:"count" doc:"failures for the user in the last hour"`
+	UserFailures24h          int     `expr:"user_failures_24h" unit:"count" doc:"failures for the user in the last 24 hours"`
+	UserSuccesses1m          int     `expr:"user_successes_1m" unit:"count" doc:"successes for the user in the last minute"`
+	UserSuccesses15m         int     `expr:"user_successes_15m" unit:"count" doc:"successes for the user in the last 15 minutes"`
+	UserSuccesses1h          int     `expr:"user_successes_1h" unit:"count" doc:"successes for the user in the last hour"`
+	UserSuccesses24h         int     `expr:"user_successes_24h" unit:"count" doc:"successes for the user in the last 24 hours"`
+	UserConsecutiveFailures  int     `expr:"user_consecutive_failures" unit:"count" doc:"failures since the user's last success, this attempt included"`
+	UserNetworkFailures15m   int     `expr:"user_network_failures_15m" unit:"count" doc:"failures for the user from this attempt's network (/24 or /64) in the last 15 minutes"`
+	UserMFAFailures15m       int     `expr:"user_mfa_failures_15m" unit:"count" doc:"failed second factors (auth_method mfa, outcome failure) for the user in the last 15 minutes, this attempt included; counts up to 16"`
+	UserDistinctPasswords1h  int     `expr:"user_distinct_passwords_1h" unit:"count" doc:"distinct password fingerprints (password_fp) among the user's failed password checks in the last hour, this attempt included (many: guessing); counts up to 16; 0 without password_fp"`
+	UserDistinctPasswords24h int     `expr:"user_distinct_passwords_24h" unit:"count" doc:"the same over the last 24 hours; counts up to 16"`
+	PasswordRepeated         bool    `expr:"password_repeated" doc:"a failed password check whose password_fp equals one of the user's failures from this network (/24 or /64) in the last 24 hours: the same wrong password retried, which does not add to user_failures_*, user_network_failures_*, user_consecutive_failures, user_failures_7d or user_failed_networks_7d"`
+	TrustedDevice            bool    `expr:"trusted_device" doc:"the device_id sent is one of the user's trusted devices (an allowed success with it, seen within the trust retention)"`
+	TrustedNetwork           bool    `expr:"trusted_network" doc:"the /24 or /64 is one of the user's trusted networks (an allowed success from it, seen within the trust retention)"`
+	UserDistinctIPs1h        int     `expr:"user_distinct_ips_1h" unit:"count" doc:"distinct source addresses (IPv4 addresses, IPv6 /64s) that tried the user in the last hour"`
+	UserFailures7d           int     `expr:"user_failures_7d" unit:"count" doc:"failures for the user in the last 7 days, counted per UTC day and from the user's second failure within 24 hours (a lone typo is not kept); 0 on a success with no failure in 24 hours"`
+	UserFailedNetworks7d     int     `expr:"user_failed_networks_7d" unit:"count" doc:"distinct networks (/24 or /64) the user failed from in the last 7 days, from the user's second failure within 24 hours (exact up to 64, estimated beyond); 0 on a success with no failure in 24 hours"`
+	UserNetworkFailures24h   int     `expr:"user_network_failures_24h" unit:"count" doc:"failures for the user from this attempt's network in the last 24 hours, from the user's third failure within 24 hours; 0 on a success with no failure in 24 hours"`
+	UserNetworkSuccesses24h  int     `expr:"user_network_successes_24h" unit:"count" doc:"successes for the user from this attempt's network in the last 24 hours, counted once user_network_failures_24h has started (this attempt included); 0 on a success with no failure in 24 hours"`
+	UserKnown                bool    `expr:"user_known" doc:"the user has an allowed successful login on record"`
+	UserSuccessesTotal       int     `expr:"user_successes_total" unit:"count" doc:"allowed successful logins on record for the user, before this attempt"`
+	NewCountry               bool    `expr:"new_country" doc:"the country is known and the user never had an allowed success from it"`
+	NewCity                  bool    `expr:"new_city" doc:"the city is known and the user never had an allowed success from it"`
+	NewASN                   bool    `expr:"new_asn" doc:"the ASN is known and the user never had an allowed success from it"`
+	NewDevice                bool    `expr:"new_device" doc:"the user never had an allowed success with this device key"`
+	NewNetwork               bool    `expr:"new_network" doc:"the user never had an allowed success from this /24 or /64"`
+	SecondsSinceLastSuccess  float64 `expr:"seconds_since_last_success" unit:"second" doc:"time since the user's last allowed success, -1 when none"`
+	TravelKm                 float64 `expr:"travel_km" unit:"km" doc:"great-circle distance from the last allowed success's location, 0 when unknown"`
+	TravelSpeedKmh           float64 `expr:"travel_speed_kmh" unit:"km/h" doc:"travel_km divided by the time since the last allowed success, 0 when unknown"`
+	FamiliarityRisk          float64 `expr:"familiarity_risk" unit:"score" doc:"how unfamiliar the attempt's context is to the user, 0-100: the weighted log-likelihood ratios below (docs/features.md, Familiarity); 0 before an allowed success"`
+	FamiliarityNetworkBits   float64 `expr:"familiarity_network_bits" unit:"bit" doc:"log2 p(network | everyone) / p(network | user): above 0 rarer for this user than for everyone, below 0 familiar"`
+	FamiliarityASNBits       float64 `expr:"familiarity_asn_bits" unit:"bit" doc:"log2 p(ASN | everyone) / p(ASN | user)"`
+	FamiliarityCountryBits   float64 `expr:"familiarity_country_bits" unit:"bit" doc:"log2 p(country | everyone) / p(country | user)"`
+	FamiliarityCityBits      float64 `expr:"familiarity_city_bits" unit:"bit" doc:"log2 p(city | everyone) / p(city | user)"`
+	FamiliarityBrowserBits   float64 `expr:"familiarity_browser_bits" unit:"bit" doc:"log2 p(browser family and major | everyone) / p(browser family and major | user)"`
+	FamiliarityOSBits        float64 `expr:"familiarity_os_bits" unit:"bit" doc:"log2 p(OS | everyone) / p(OS | user)"`
+	FamiliarityDeviceBits    float64 `expr:"familiarity_device_bits" unit:"bit" doc:"log2 p(device key | everyone) / p(device key | user)"`
+	FamiliarityHourBits      float64 `expr:"familiarity_hour_bits" unit:"bit" doc:"log2 p(hour of day | everyone) / p(hour of day | user)"`
 
 	IPFailures1m       int     `expr:"ip_failures_1m" unit:"count" group:"Per IP (IPv6 grouped by /64)" doc:"failures from the address in the last minute"`
 	IPFailures10m      int     `expr:"ip_failures_10m" unit:"count" doc:"failures from the address in the last 10 minutes"`
@@ -146,6 +149,8 @@ type Features struct {
 	ASNFailedUsers1h          int     `expr:"asn_failed_users_1h" unit:"count" doc:"distinct users who failed from the autonomous system in the last hour (exact up to 64, estimated beyond)"`
 	ASNSucceededUsers24h      int     `expr:"asn_succeeded_users_24h" unit:"count" doc:"distinct users who succeeded from the autonomous system in the last 24 hours (exact up to 64, estimated beyond)"`
 	ASNSucceededUsers7d       int     `expr:"asn_succeeded_users_7d" unit:"count" doc:"distinct users who succeeded from the autonomous system in the last 7 days (exact up to 64, estimated beyond)"`
+
+	PasswordDistinctUsers1h int `expr:"password_distinct_users_1h" unit:"count" group:"Per password fingerprint (password_fp)" doc:"distinct users, every tenant, whose password check failed with this attempt's password fingerprint in the last hour, this attempt included (one password over many accounts: a spray); exact up to 64, at least 64 beyond; 0 on a success or without password_fp"`
 
 	DeviceDistinctUsers24h int `expr:"device_distinct_users_24h" unit:"count" group:"Per device key" doc:"distinct users seen with the device key in the last 24 hours"`
 

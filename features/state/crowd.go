@@ -126,7 +126,10 @@ type crowdAttempt struct {
 	at          uint32
 	failure     bool
 	unknownUser bool
-	member      uint32 // the user (for sources) or network (for users) tried
+	// uncounted: a retried wrong password (password_repeated), read
+	// against an account's crowds without being counted or recorded.
+	uncounted bool
+	member    uint32 // the user (for sources) or network (for users) tried
 }
 
 // CrowdCounts are a crowd key's features at an attempt, this attempt
@@ -181,17 +184,19 @@ func (st *crowdState) read(spec *crowdSpec, a *crowdAttempt) (c CrowdCounts) {
 		}
 		return set.distinct(a.at, span)
 	}
-	if a.failure {
+	switch {
+	case a.uncounted:
+	case a.failure:
 		c.Failures1h++
 		c.Failures24h++
 		c.Failures7d++
 		if a.unknownUser {
 			c.UnknownUserFailures24h++
 		}
-	} else {
+	default:
 		successes24h++
 	}
-	c.FailedMembers = countBeyond(distinct(&st.failed, spec.failedSpan, a.failure), st.overFailed, a.at, spec.failedSpan, 0)
+	c.FailedMembers = countBeyond(distinct(&st.failed, spec.failedSpan, a.failure && !a.uncounted), st.overFailed, a.at, spec.failedSpan, 0)
 	if spec.succeededSpan != 0 {
 		if a.failure {
 			c.SucceededUsers24h, c.SucceededUsers7d = st.succeeded.distinct(a.at, day), st.succeeded.distinct(a.at, spec.succeededSpan)
@@ -375,7 +380,7 @@ func (t *crowdTable) apply(k crowdKey, hash uint64, a *crowdAttempt, userFailure
 	st := sh.m[k]
 	if st == nil {
 		starts := spec.minFailures24h == 0 || (a.failure && userFailures24h >= spec.minFailures24h)
-		if !record || !starts || !t.reserve(k.kind) {
+		if !record || !starts || a.uncounted || !t.reserve(k.kind) {
 			var empty crowdState
 			return empty.read(spec, a)
 		}
@@ -386,7 +391,7 @@ func (t *crowdTable) apply(k crowdKey, hash uint64, a *crowdAttempt, userFailure
 		sh.m[k] = st
 	}
 	c := st.read(spec, a)
-	if record {
+	if record && !a.uncounted {
 		t.startSketches(spec, st, a)
 		st.update(spec, a)
 	}
@@ -480,11 +485,15 @@ func (s *Store) applyCrowds(ev *schemas.LoginEvent, o *observation, f *schemas.F
 		if accountSide {
 			un := crowdKey{kind: crowdUserNetwork, key: userKey}
 			binary.LittleEndian.PutUint64(un.key[8:], networkHash)
-			userNetwork = s.crowds.apply(un, keyhash.Mix64(networkHash^keyhash.Words(userKey)), &a, f.UserFailures24h, record)
+			account := a
+			account.uncounted = o.repeated // the account's own counts skip a retried password
+			userNetwork = s.crowds.apply(un, keyhash.Mix64(networkHash^keyhash.Words(userKey)), &account, f.UserFailures24h, record)
 		}
 	}
 	if accountSide {
-		user = s.crowds.apply(crowdKey{kind: crowdUser, key: userKey}, keyhash.Words(userKey), &a, f.UserFailures24h, record)
+		account := a
+		account.uncounted = o.repeated
+		user = s.crowds.apply(crowdKey{kind: crowdUser, key: userKey}, keyhash.Words(userKey), &account, f.UserFailures24h, record)
 	}
 	if f.ASNKnown && f.ASN != 0 && (f.Hosting || f.Anonymous) {
 		k := crowdKey{kind: crowdASN}

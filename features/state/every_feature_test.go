@@ -33,6 +33,10 @@ func TestEveryFeatureIsFilled(t *testing.T) {
 	add("u1", "91.219.237.77", true, 6*time.Minute, func(ev *schemas.LoginEvent) { ev.DeviceID = "d1" })
 	add("u3", "91.219.237.77", true, 7*time.Minute, func(ev *schemas.LoginEvent) { ev.DeviceID = "d1" })
 	add("ghost", "67.80.241.9", false, 8*time.Minute, func(ev *schemas.LoginEvent) { ev.FailureReason = "unknown_user" })
+	// The same wrong password twice from one network: a retried typo.
+	for range 2 {
+		add("u1", "67.80.241.9", false, 8*time.Minute, func(ev *schemas.LoginEvent) { ev.PasswordFP = "q3Zt0b9-x_2LmN4k" })
+	}
 	for i := range 10 { // ten users succeed from one address: it is shared
 		add(fmt.Sprintf("crowd%d", i), sfV4, true, 9*time.Minute+time.Duration(i)*time.Second, nil)
 	}

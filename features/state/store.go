@@ -173,7 +173,8 @@ type Store struct {
 	crowds   *crowdTable  // addresses, networks and ASNs over a day and a week
 	hostile  hostileSet   // networks of confirmed attacks (hostile.go)
 
-	population *population // every user's verified logins, for familiarity
+	population *population    // every user's verified logins, for familiarity
+	passwords  *passwordTable // users per password fingerprint (passwords.go)
 
 	userWindow windowSpec
 	ipWindow   windowSpec
@@ -249,6 +250,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		devices:    newTable[string, deviceState](cfg.Shards, caps[Devices]),
 		crowds:     newCrowdTable(crowdLimits(caps)),
 		population: newPopulation(),
+		passwords:  newPasswordTable(DefaultMaxPasswords),
 		userWindow: newWindowSpec(day, maxUserRecords, 15*minute, minute, 15*minute, hour, day),
 		ipWindow:   newWindowSpec(hour, maxIPRecords, 0, minute, 10*minute, hour),
 	}, nil
@@ -303,10 +305,16 @@ type observation struct {
 	deviceID   string       // the client's device_id, for trusted devices
 	network    trustNetwork // for trusted networks, when hasAddr
 	mfaFailure bool         // a failed second factor
-	keys       profileKeys
-	fam        famKeys   // the familiarity model's keys
-	found      entryRefs // where read found keys in the user's profile
-	missing    uint8     // the kinds of keys it did not find (missingKinds)
+	// password is the first 8 bytes of the password_fp of a failed
+	// password check (hasPassword); repeated is set by the user's read
+	// when the user failed with it from the same network within a day.
+	password    uint64
+	hasPassword bool
+	repeated    bool
+	keys        profileKeys
+	fam         famKeys   // the familiarity model's keys
+	found       entryRefs // where read found keys in the user's profile
+	missing     uint8     // the kinds of keys it did not find (missingKinds)
 	// The attempt's location, when usable for travel.
 	located   bool
 	latitude  float64
@@ -330,6 +338,7 @@ func (o *observation) set(ev *schemas.LoginEvent, user string, f *schemas.Featur
 		deviceID:   ev.DeviceID,
 		mfaFailure: isMFAFailure(ev),
 	}
+	o.password, o.hasPassword = ev.PasswordFingerprint()
 	o.userKey = uint32(o.userHash >> 32)
 	addr := ev.Addr
 	if !addr.IsValid() {
@@ -379,6 +388,10 @@ func (s *Store) apply(ev *schemas.LoginEvent, f *schemas.Features, record bool) 
 	s.applyIP(&o, f, record)
 	s.applyDevice(f.DeviceKey, &o, f, record)
 	s.applyCrowds(ev, &o, f, record)
+	f.PasswordDistinctUsers1h = 0
+	if o.hasPassword {
+		f.PasswordDistinctUsers1h = s.passwords.apply(o.password, o.userKey, o.at, record)
+	}
 	f.NetworkHostile = false
 	if o.hasAddr && s.hostile.n.Load() > 0 {
 		addr := ev.Addr
@@ -441,9 +454,14 @@ func (s *Store) applyUser(user string, o *observation, f *schemas.Features, reco
 
 // read fills the per-user features of the attempt o.
 func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) {
+	u.readPasswords(o, f)
+	// A retried wrong password (o.repeated) is not counted again.
+	counted := !o.repeated
 	c := u.attempts.counts(o.at, spec, o.tag)
-	c.addCurrent(o.failure, spec)
-	if o.failure {
+	if counted {
+		c.addCurrent(o.failure, spec)
+	}
+	if o.failure && counted {
 		c.networkFailures++
 	}
 	f.UserFailures1m, f.UserFailures15m, f.UserFailures1h, f.UserFailures24h = c.failures[0], c.failures[1], c.failures[2], c.failures[3]
@@ -451,7 +469,10 @@ func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) 
 	f.UserNetworkFailures15m = c.networkFailures
 	f.UserConsecutiveFailures = 0
 	if o.failure {
-		f.UserConsecutiveFailures = int(u.consecutiveFailures) + 1
+		f.UserConsecutiveFailures = int(u.consecutiveFailures)
+		if counted {
+			f.UserConsecutiveFailures++
+		}
 	}
 	sources, at := u.sources.count(o.at, [2]uint32{hour}, o.sourceKey)
 	f.UserDistinctIPs1h, o.sourceAt = sources[0], at
@@ -494,7 +515,9 @@ func (u *userState) read(o *observation, spec *windowSpec, f *schemas.Features) 
 // update records the attempt o in the windows. It does not teach the
 // profile: only an allowed success does, through Learn.
 func (u *userState) update(o *observation, spec *windowSpec) {
-	u.attempts.add(attempt{at: o.at, tag: o.tag}, spec)
+	if !o.repeated {
+		u.attempts.add(attempt{at: o.at, tag: o.tag}, spec)
+	}
 	if o.hasAddr {
 		u.sources.addAt(o.sourceAt, o.sourceKey, o.at, hour, maxSourcesPerKey)
 	}
@@ -502,7 +525,7 @@ func (u *userState) update(o *observation, spec *windowSpec) {
 	u.updateExtra(o)
 	if o.failure {
 		u.lastFailure = max(u.lastFailure, o.at)
-		if u.consecutiveFailures < math.MaxUint32 {
+		if !o.repeated && u.consecutiveFailures < math.MaxUint32 {
 			u.consecutiveFailures++
 		}
 		return
@@ -744,6 +767,7 @@ func (s *Store) Sweep(now time.Time) (removed int) {
 	})
 	removed += s.crowds.sweep(t)
 	removed += s.hostile.sweep(t)
+	removed += s.passwords.sweep(t)
 	return removed
 }
 

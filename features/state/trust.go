@@ -99,9 +99,10 @@ type trustedNetwork struct {
 
 // userExtra is a user's trusted contexts and recent failed second factors.
 type userExtra struct {
-	devices  []trustedDevice
-	networks []trustedNetwork
-	mfa      *mfaFailures // from the first failed second factor
+	devices   []trustedDevice
+	networks  []trustedNetwork
+	mfa       *mfaFailures    // from the first failed second factor
+	passwords *passwordMemory // from the first failed check with a password_fp
 }
 
 // mfaFailures is a ring of the event times of the last failed second
@@ -235,7 +236,10 @@ func (x *userExtra) compact(now uint32) (empty bool) {
 			x.mfa = nil
 		}
 	}
-	return len(x.devices) == 0 && len(x.networks) == 0 && x.mfa == nil
+	if x.passwords != nil && x.passwords.compact(now) {
+		x.passwords = nil
+	}
+	return len(x.devices) == 0 && len(x.networks) == 0 && x.mfa == nil && x.passwords == nil
 }
 
 // isMFAFailure reports whether ev is a failed second factor.
@@ -253,15 +257,37 @@ func (u *userState) readExtra(o *observation, f *schemas.Features) {
 	}
 }
 
-// updateExtra records a failed second factor of the attempt o.
+// readPasswords fills the user's password fingerprint features of the
+// attempt o, and sets o.repeated.
+func (u *userState) readPasswords(o *observation, f *schemas.Features) {
+	var m *passwordMemory
+	if u.extra != nil {
+		m = u.extra.passwords
+	}
+	o.repeated = o.hasPassword && m.repeated(o.password, o.tag>>1, o.at)
+	f.PasswordRepeated = o.repeated
+	n := m.distinct(o.at, [2]uint32{hour, day}, o.password, o.hasPassword)
+	f.UserDistinctPasswords1h, f.UserDistinctPasswords24h = n[0], n[1]
+}
+
+// updateExtra records a failed second factor of the attempt o, and the
+// fingerprint of a failed password check.
 func (u *userState) updateExtra(o *observation) {
-	if !o.mfaFailure {
+	if !o.mfaFailure && !o.hasPassword {
 		return
 	}
 	if u.extra == nil {
 		u.extra = new(userExtra)
 	}
-	u.extra.addMFAFailure(o.at)
+	if o.mfaFailure {
+		u.extra.addMFAFailure(o.at)
+	}
+	if o.hasPassword {
+		if u.extra.passwords == nil {
+			u.extra.passwords = new(passwordMemory)
+		}
+		u.extra.passwords.add(o.password, o.tag>>1, o.at)
+	}
 }
 
 // Learn records that ev, a success that Observe has recorded with the
