@@ -169,7 +169,7 @@ func TestPasswordFingerprint(t *testing.T) {
 		{"high bits", LoginEvent{Outcome: OutcomeFailure, PasswordFP: "-_-_AAAAAAAAAAAA"}, 0xfbffbf << 40, true},
 		// The eleventh character's top 4 bits are the last of the 64.
 		{"last bits", LoginEvent{Outcome: OutcomeFailure, PasswordFP: "AAAAAAAAAA8AAAAA"}, 0xf, true},
-		{"success", LoginEvent{Outcome: OutcomeSuccess, PasswordFP: "AAAAAAAAAAAAAAAA"}, 0, false},
+		{"success", LoginEvent{Outcome: OutcomeSuccess, PasswordFP: "AAAAAAAAAAAAAAAB"}, 0, true},
 		{"second factor", LoginEvent{Outcome: OutcomeFailure, AuthMethod: AuthMethodMFA, PasswordFP: "AAAAAAAAAAAAAAAA"}, 0, false},
 		{"none", LoginEvent{Outcome: OutcomeFailure}, 0, false},
 	}

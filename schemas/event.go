@@ -91,11 +91,11 @@ func (e *LoginEvent) Success() bool { return e.Outcome == OutcomeSuccess }
 
 // PasswordFingerprint returns the first 8 bytes of the event's password_fp,
 // decoded, as the number the state keys it by, and whether the event has
-// one the features read: a failed check of a password (not of a second
-// factor, auth_method mfa). A valid event's password_fp is
-// PasswordFPLen base64url characters (Validate).
+// one the features read: the check of a password, not of a second factor
+// (auth_method mfa). A valid event's password_fp is PasswordFPLen
+// base64url characters (Validate).
 func (e *LoginEvent) PasswordFingerprint() (uint64, bool) {
-	if e.PasswordFP == "" || e.Success() || e.AuthMethod == AuthMethodMFA || len(e.PasswordFP) != PasswordFPLen {
+	if e.PasswordFP == "" || e.AuthMethod == AuthMethodMFA || len(e.PasswordFP) != PasswordFPLen {
 		return 0, false
 	}
 	// Ten characters of 6 bits and the top 4 bits of the eleventh are

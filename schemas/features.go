@@ -150,7 +150,7 @@ type Features struct {
 	ASNSucceededUsers24h      int     `expr:"asn_succeeded_users_24h" unit:"count" doc:"distinct users who succeeded from the autonomous system in the last 24 hours (exact up to 64, estimated beyond)"`
 	ASNSucceededUsers7d       int     `expr:"asn_succeeded_users_7d" unit:"count" doc:"distinct users who succeeded from the autonomous system in the last 7 days (exact up to 64, estimated beyond)"`
 
-	PasswordDistinctUsers1h int `expr:"password_distinct_users_1h" unit:"count" group:"Per password fingerprint (password_fp)" doc:"distinct users, every tenant, whose password check failed with this attempt's password fingerprint in the last hour, this attempt included (one password over many accounts: a spray); exact up to 64, at least 64 beyond; 0 on a success or without password_fp"`
+	PasswordDistinctUsers1h int `expr:"password_distinct_users_1h" unit:"count" group:"Per password fingerprint (password_fp)" doc:"distinct users, every tenant, whose password check failed with this attempt's password fingerprint in the last hour (one password over many accounts: a spray), this attempt's user included on a failure; on a success, the others who failed with the account's right password (the spray found it); exact up to 64, at least 64 beyond; 0 without password_fp"`
 
 	DeviceDistinctUsers24h int `expr:"device_distinct_users_24h" unit:"count" group:"Per device key" doc:"distinct users seen with the device key in the last 24 hours"`
 

@@ -152,14 +152,21 @@ func newPasswordTable(limit int) *passwordTable {
 	return &passwordTable{seed: maphash.MakeSeed(), perShard: max(limit/passwordShards, 1)}
 }
 
-// apply reads the distinct users that failed with fp in the last hour,
-// the attempt's user (userKey) included, and records the attempt when
-// record is set.
-func (t *passwordTable) apply(fp uint64, userKey, at uint32, record bool) int {
+// apply reads the distinct users that failed with fp in the last hour.
+// For a failure (failed) the attempt's user (userKey) is one of them, and
+// the attempt is recorded when record is set; a success (the account's
+// right password) is only read, never recorded.
+func (t *passwordTable) apply(fp uint64, userKey, at uint32, failed, record bool) int {
 	sh := &t.shards[maphash.Comparable(t.seed, fp)%passwordShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	st := sh.m[fp]
+	if !failed {
+		if st == nil {
+			return 0
+		}
+		return st.users.distinct(at, hour)
+	}
 	if st == nil {
 		if !record || !t.makeRoom(sh.m, at) {
 			return 1

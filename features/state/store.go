@@ -305,9 +305,10 @@ type observation struct {
 	deviceID   string       // the client's device_id, for trusted devices
 	network    trustNetwork // for trusted networks, when hasAddr
 	mfaFailure bool         // a failed second factor
-	// password is the first 8 bytes of the password_fp of a failed
-	// password check (hasPassword); repeated is set by the user's read
-	// when the user failed with it from the same network within a day.
+	// password is the first 8 bytes of the password_fp of a password
+	// check (hasPassword); repeated is set by the user's read when the
+	// check failed and the user failed with it from the same network
+	// within a day.
 	password    uint64
 	hasPassword bool
 	repeated    bool
@@ -390,7 +391,7 @@ func (s *Store) apply(ev *schemas.LoginEvent, f *schemas.Features, record bool) 
 	s.applyCrowds(ev, &o, f, record)
 	f.PasswordDistinctUsers1h = 0
 	if o.hasPassword {
-		f.PasswordDistinctUsers1h = s.passwords.apply(o.password, o.userKey, o.at, record)
+		f.PasswordDistinctUsers1h = s.passwords.apply(o.password, o.userKey, o.at, o.failure, record)
 	}
 	f.NetworkHostile = false
 	if o.hasAddr && s.hostile.n.Load() > 0 {

@@ -264,16 +264,18 @@ func (u *userState) readPasswords(o *observation, f *schemas.Features) {
 	if u.extra != nil {
 		m = u.extra.passwords
 	}
-	o.repeated = o.hasPassword && m.repeated(o.password, o.tag>>1, o.at)
+	failed := o.failure && o.hasPassword // a success's fingerprint is never kept
+	o.repeated = failed && m.repeated(o.password, o.tag>>1, o.at)
 	f.PasswordRepeated = o.repeated
-	n := m.distinct(o.at, [2]uint32{hour, day}, o.password, o.hasPassword)
+	n := m.distinct(o.at, [2]uint32{hour, day}, o.password, failed)
 	f.UserDistinctPasswords1h, f.UserDistinctPasswords24h = n[0], n[1]
 }
 
 // updateExtra records a failed second factor of the attempt o, and the
 // fingerprint of a failed password check.
 func (u *userState) updateExtra(o *observation) {
-	if !o.mfaFailure && !o.hasPassword {
+	failed := o.failure && o.hasPassword
+	if !o.mfaFailure && !failed {
 		return
 	}
 	if u.extra == nil {
@@ -282,7 +284,7 @@ func (u *userState) updateExtra(o *observation) {
 	if o.mfaFailure {
 		u.extra.addMFAFailure(o.at)
 	}
-	if o.hasPassword {
+	if failed {
 		if u.extra.passwords == nil {
 			u.extra.passwords = new(passwordMemory)
 		}
