@@ -125,8 +125,8 @@ func TestLoadDefault(t *testing.T) {
 	}
 	wantIDs := []string{
 		"unfamiliar_city", "new_device", "unfamiliar_context", "impossible_travel", "failure_burst", "distributed_bruteforce",
-		"slow_guesser", "patient_bruteforce", "mfa_fatigue", "failure_then_success", "attack_mode_unfamiliar", "anonymous_ip", "residential_proxy",
-		"credential_stuffing", "password_spray", "network_spray", "hosting_stuffing", "bot_user_agent",
+		"slow_guesser", "patient_bruteforce", "password_guessing", "mfa_fatigue", "failure_then_success", "attack_mode_unfamiliar", "anonymous_ip", "residential_proxy",
+		"credential_stuffing", "password_spray", "sprayed_password", "network_spray", "hosting_stuffing", "bot_user_agent",
 		"hostile_network",
 	}
 	if got := set.IDs(); strings.Join(got, " ") != strings.Join(wantIDs, " ") {
