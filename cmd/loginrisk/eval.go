@@ -26,11 +26,12 @@ func cmdEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	generate := fs.String("generate", "", "write the labelled scenarios to `DIR` ("+eval.EventsFile+", "+eval.LabelsFile+") and exit")
 	seed := fs.Uint64("seed", 1, "with --generate: the scenarios' random seed")
 	scale := fs.Float64("scale", 1, "with --generate: multiply every population and campaign count")
+	passwordFP := fs.Bool("password-fp", false, "with --generate: every password check carries a password_fp, as from a gateway that computes one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *generate != "" {
-		n, err := eval.Generate(*generate, loadgen.LabelledConfig{Seed: *seed, Scale: *scale})
+		n, err := eval.Generate(*generate, loadgen.LabelledConfig{Seed: *seed, Scale: *scale, PasswordFP: *passwordFP})
 		if err != nil {
 			return err
 		}

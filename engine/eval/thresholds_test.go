@@ -24,13 +24,17 @@ const (
 	thresholdScale = 1.0
 )
 
-// thresholdSeeds are the generator seeds the test runs: 1 is the table of
-// docs/detection.md; 2 is traffic of the same shape in which the shipped
-// rules before the VPN fix locked a traveller out (seed 1's travellers
-// happen to escape it).
-var thresholdSeeds = []uint64{1, 2}
+// thresholdRuns are the generator's traffic the test runs: seed 1 with
+// password_fp (as from a gateway that sends it: the table of
+// docs/detection.md), and seed 2 without, traffic of the same shape in
+// which the shipped rules before the VPN fix locked a traveller out (seed
+// 1's travellers happen to escape it).
+var thresholdRuns = []loadgen.LabelledConfig{
+	{Seed: 1, Scale: thresholdScale, PasswordFP: true},
+	{Seed: 2, Scale: thresholdScale},
+}
 
-// TestThresholds replays the labelled scenarios (thresholdSeeds, full size) with
+// TestThresholds replays the labelled scenarios (thresholdRuns, full size) with
 // the shipped rules and the test GeoIP databases, as `loginrisk eval`
 // does, and holds the engine to the thresholds docs/detection.md
 // promises:
@@ -40,14 +44,14 @@ var thresholdSeeds = []uint64{1, 2}
 //     refused at least once);
 //   - at most 0.5 % of the ordinary users' attempts are challenged.
 func TestThresholds(t *testing.T) {
-	for _, seed := range thresholdSeeds {
-		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) { checkThresholds(t, seed) })
+	for _, cfg := range thresholdRuns {
+		t.Run(fmt.Sprintf("seed %d password_fp %t", cfg.Seed, cfg.PasswordFP), func(t *testing.T) { checkThresholds(t, cfg) })
 	}
 }
 
-// checkThresholds is TestThresholds on the traffic of one seed.
-func checkThresholds(t *testing.T, seed uint64) {
-	events, labelList := loadgen.Labelled(loadgen.LabelledConfig{Seed: seed, Scale: thresholdScale})
+// checkThresholds is TestThresholds on the traffic of one configuration.
+func checkThresholds(t *testing.T, cfg loadgen.LabelledConfig) {
+	events, labelList := loadgen.Labelled(cfg)
 	labels := Labels{}
 	for _, l := range labelList {
 		labels[l.EventID] = l

@@ -2,6 +2,9 @@ package loadgen
 
 import (
 	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -69,6 +72,12 @@ type LabelledConfig struct {
 	// the sizes LabelledKinds documents; tests use less). Every kind
 	// keeps at least one campaign or user.
 	Scale float64
+	// PasswordFP makes every password check carry a password_fp, as a
+	// gateway computing one would send (passwordFP): a genuine success
+	// the user's own password, a genuine typo or an attacker's guess a
+	// password of its own, a spray one password for its whole campaign.
+	// Off, the traffic is the same without the field.
+	PasswordFP bool
 }
 
 // Labelled returns the labelled scenario traffic in event-time order, and
@@ -129,6 +138,10 @@ type attempt struct {
 	agent, device string
 	reason        string // failure reason; default bad_password
 	method        string // auth method; default password
+	// password is the password tried, for password_fp: by default the
+	// user's own on a success, and one used by no other attempt on a
+	// failure (a typo, a guess).
+	password string
 }
 
 // n scales a population or count, keeping at least one.
@@ -179,6 +192,17 @@ func (b *labBuilder) add(kind, campaign string, a attempt) {
 		ev.Outcome = schemas.OutcomeFailure
 		ev.FailureReason = cmp.Or(a.reason, "bad_password")
 	}
+	if b.cfg.PasswordFP && ev.AuthMethod != schemas.AuthMethodMFA {
+		password := a.password
+		switch {
+		case password != "":
+		case a.ok:
+			password = "own|" + a.tenant + "|" + a.user
+		default:
+			password = fmt.Sprintf("wrong|%d", len(b.items))
+		}
+		ev.PasswordFP = passwordFP(password)
+	}
 	b.items = append(b.items, labItem{ev: ev, label: Label{Kind: kind, Campaign: campaign, Attack: b.attack[kind]}, seq: len(b.items)})
 }
 
@@ -211,4 +235,18 @@ func (b *labBuilder) finish() ([]schemas.LoginEvent, []Label) {
 		events[i], labels[i] = it.ev, it.label
 	}
 	return events, labels
+}
+
+// labelledGatewayKey is the key of the labelled traffic's stand-in
+// gateway. A real gateway's key is a secret the engine never sees
+// (docs/security.md).
+var labelledGatewayKey = []byte("loginrisk labelled scenarios: not a secret")
+
+// passwordFP is the password_fp a gateway sends for password: the first
+// 12 bytes of HMAC-SHA-256 of the password under the gateway's key,
+// base64url without padding (schemas.PasswordFPLen characters).
+func passwordFP(password string) string {
+	mac := hmac.New(sha256.New, labelledGatewayKey)
+	mac.Write([]byte(password))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:12])
 }

@@ -124,7 +124,7 @@ func (b *labBuilder) target(unknown float64) (string, bool) {
 }
 
 // spray: 8 addresses of one hosting /24, each trying 6 accounts once
-// over an hour.
+// over an hour, all with one password.
 func (b *labBuilder) spray(campaign string) {
 	net, _ := addrIn(b.rng, stratusV4).Prefix(24)
 	start := b.attackStart()
@@ -132,7 +132,7 @@ func (b *labBuilder) spray(campaign string) {
 		addr := addrIn(b.rng, net)
 		for range 6 {
 			user, known := b.target(0.2)
-			a := attempt{at: start.Add(b.jitter(time.Hour)), user: user, addr: addr, agent: attackerAgents[3]}
+			a := attempt{at: start.Add(b.jitter(time.Hour)), user: user, addr: addr, agent: attackerAgents[3], password: "spray|" + campaign}
 			if !known {
 				a.reason = "unknown_user"
 			}

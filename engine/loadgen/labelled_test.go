@@ -120,3 +120,56 @@ func TestLabelledCoversEveryKind(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelledPasswordFP: with PasswordFP every password check carries a
+// valid password_fp, a second factor none; a spray's attempts share one,
+// every other failure has its own; without it the traffic is the same
+// with no password_fp.
+func TestLabelledPasswordFP(t *testing.T) {
+	plain, _ := Labelled(LabelledConfig{Seed: 1, Scale: 0.05})
+	events, labels := Labelled(LabelledConfig{Seed: 1, Scale: 0.05, PasswordFP: true})
+	if len(plain) != len(events) {
+		t.Fatalf("%d events without password_fp, %d with", len(plain), len(events))
+	}
+	sprays := map[string]map[string]bool{} // campaign -> fingerprints
+	failures := map[string]int{}            // fingerprint -> failures outside sprays
+	for i := range events {
+		ev := &events[i]
+		if plain[i].PasswordFP != "" {
+			t.Fatalf("event %s has a password_fp without PasswordFP", plain[i].EventID)
+		}
+		withoutFP := *ev
+		withoutFP.PasswordFP = ""
+		if !reflect.DeepEqual(withoutFP, plain[i]) {
+			t.Fatalf("event %d differs beyond its password_fp:\n%+v\n%+v", i, withoutFP, plain[i])
+		}
+		if err := schemas.Validate(ev); err != nil {
+			t.Fatal(err)
+		}
+		if (ev.PasswordFP == "") != (ev.AuthMethod == schemas.AuthMethodMFA) {
+			t.Fatalf("event %s (auth_method %s) has password_fp %q", ev.EventID, ev.AuthMethod, ev.PasswordFP)
+		}
+		switch {
+		case labels[i].Kind == "spray_slash24":
+			if sprays[labels[i].Campaign] == nil {
+				sprays[labels[i].Campaign] = map[string]bool{}
+			}
+			sprays[labels[i].Campaign][ev.PasswordFP] = true
+		case !ev.Success() && ev.PasswordFP != "":
+			failures[ev.PasswordFP]++
+		}
+	}
+	if len(sprays) == 0 {
+		t.Fatal("no spray in the traffic")
+	}
+	for c, fps := range sprays {
+		if len(fps) != 1 {
+			t.Errorf("spray %s tries %d passwords, want 1", c, len(fps))
+		}
+	}
+	for fp, n := range failures {
+		if n != 1 {
+			t.Errorf("password_fp %s fails %d times outside the sprays, want once", fp, n)
+		}
+	}
+}
