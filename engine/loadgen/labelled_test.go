@@ -132,7 +132,7 @@ func TestLabelledPasswordFP(t *testing.T) {
 		t.Fatalf("%d events without password_fp, %d with", len(plain), len(events))
 	}
 	sprays := map[string]map[string]bool{} // campaign -> fingerprints
-	failures := map[string]int{}            // fingerprint -> failures outside sprays
+	failures := map[string]int{}           // fingerprint -> failures outside sprays
 	for i := range events {
 		ev := &events[i]
 		if plain[i].PasswordFP != "" {
