@@ -108,7 +108,9 @@ log:
 	serveCtx, stopServe := context.WithCancel(ctx)
 	var stdout, stderr lockedBuffer
 	served := make(chan error, 1)
-	go func() { served <- cmdServe(serveCtx, []string{"--config", config}, strings.NewReader(""), &stdout, &stderr) }()
+	go func() {
+		served <- cmdServe(serveCtx, []string{"--config", config}, strings.NewReader(""), &stdout, &stderr)
+	}()
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("serve's output:\n%s%s", stdout.String(), stderr.String())
