@@ -44,6 +44,25 @@ and device features are global: they count every tenant's attempts, and
 the same user id in two tenants is two users in their distinct-user
 counts, so one address attacking two tenants is one attacker.
 
+The password fingerprint features (` + "`user_distinct_passwords_*`" + `,
+` + "`password_repeated`" + `, ` + "`password_distinct_users_1h`" + `) need the optional event
+field ` + "`password_fp`" + ` (security.md, "Password fingerprints"); without it they
+are 0 and false, and every failure counts as before. They read
+fingerprints of failed password checks only (not of a second factor,
+` + "`auth_method: mfa`" + `); a success's fingerprint is only looked up in the global
+table, never kept. A user keeps the fingerprints of their last 16 failed
+checks of 24 hours, in memory only, and the store the users who failed with
+each fingerprint in the last hour (at most 262,144 fingerprints; at the
+cap one that a single user failed with makes room). A failure that is
+` + "`password_repeated`" + ` (the same fingerprint from the same /24 or /64 within 24
+hours: a retried typo) is not added to the user's failure counts:
+` + "`user_failures_*`" + `, ` + "`user_network_failures_15m`" + `, ` + "`user_consecutive_failures`" + `,
+` + "`user_failures_7d`" + `, ` + "`user_failed_networks_7d`" + ` and ` + "`user_network_failures_24h`" + `
+(the counts the lock rules read; rules/README.md). The address, network,
+ASN and platform counts still count it. The fingerprints are never
+written to history: after a restart they start again empty, so the
+replayed day's failures each count, as without ` + "`password_fp`" + `.
+
 Distinct counts marked "estimated beyond" are exact up to 64 members in
 their window. Past that, a HyperLogLog sketch per time slot
 (github.com/axiomhq/hyperloglog, precision 10: 1,024 registers, standard
