@@ -50,6 +50,7 @@ type TestEvent struct {
 	DeviceID      string
 	FailureReason string
 	AuthMethod    string
+	PasswordFP    string
 	// Line is the event's line in its file, for error messages.
 	Line int
 }
@@ -67,6 +68,7 @@ func (e TestEvent) LoginEvent(eventID string) schemas.LoginEvent {
 		DeviceID:      e.DeviceID,
 		FailureReason: e.FailureReason,
 		AuthMethod:    e.AuthMethod,
+		PasswordFP:    e.PasswordFP,
 	}
 }
 
@@ -354,6 +356,8 @@ func (p *testParser) events(n *yaml.Node, field string) []TestEvent {
 				ev.FailureReason, _ = p.str(v, "", sub)
 			case "auth_method":
 				ev.AuthMethod, _ = p.str(v, "", sub)
+			case "password_fp":
+				ev.PasswordFP, _ = p.str(v, "", sub)
 			case "repeat":
 				if r, ok := p.integer(v, "", sub); ok {
 					if r < 1 || r > 10000 {
@@ -367,7 +371,7 @@ func (p *testParser) events(n *yaml.Node, field string) []TestEvent {
 					every = d
 				}
 			default:
-				p.errorf(k.Line, "", sub, "unknown field; an event has at, user, ip, outcome, user_agent, device_id, failure_reason, auth_method, repeat, every")
+				p.errorf(k.Line, "", sub, "unknown field; an event has at, user, ip, outcome, user_agent, device_id, failure_reason, auth_method, password_fp, repeat, every")
 			}
 		})
 		if ev.User == "" || ev.IP == "" {
