@@ -204,6 +204,28 @@ func BenchmarkStoreMemory(b *testing.B) {
 			}
 		}
 	})
+	// Users with two failures a minute apart through Observe, without and
+	// with a password_fp (each a password of its own): the difference is
+	// the fingerprint memory a user keeps (and the userExtra holding it)
+	// and two entries in the global table of fingerprints.
+	for _, withFP := range []bool{false, true} {
+		name := "failures"
+		if withFP {
+			name = "password-failures"
+		}
+		measure(name, busy, "user", func(s *Store) {
+			for n := range 2 {
+				for u := range busy {
+					event(u, 1, &ev, &f)
+					ev.OccurredAt = t0.Add(time.Duration(n) * time.Minute)
+					if withFP {
+						ev.PasswordFP = fingerprint(u*2 + n)
+					}
+					s.Observe(&ev, &f)
+				}
+			}
+		})
+	}
 	measure("ips", ips, "ip", func(s *Store) {
 		for i := range 5 * ips { // five attempts by five users per address
 			event(i, i%2, &ev, &f)
