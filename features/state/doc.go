@@ -90,6 +90,17 @@
 // user_untrusted lock spares. Failed second factors (auth_method mfa,
 // outcome failure) are remembered, up to 16, for user_mfa_failures_15m.
 //
+// Password fingerprints (passwords.go). A failed password check with a
+// password_fp leaves its first 64 bits, with the attempt's network and
+// time, in the user's memory (the last 16 of 24 hours, one record per
+// fingerprint and network): user_distinct_passwords_*, and
+// password_repeated, the same fingerprint from the same network, which
+// read and update then leave out of the user's windows, consecutive
+// failures and account crowds. A global table of fingerprints (at most
+// DefaultMaxPasswords, for an hour) keeps the users who failed with each,
+// as a distinct set: password_distinct_users_1h; a success's fingerprint
+// is only read there. Nothing of it is written anywhere.
+//
 // Familiarity (familiarity.go). Each verified login (a success the
 // engine allowed: Learn) also adds to the user's familiarity counts: per attribute (network,
 // ASN, country, city, browser family and major, OS, device key, hour of
