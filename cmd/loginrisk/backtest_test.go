@@ -49,7 +49,7 @@ func shippedRulesWith(t *testing.T, old, new string) string {
 
 // impossibleTravelWeight is the shipped impossible_travel rule's weight
 // line; raising it to 40 turns its 65-point challenges into lockouts.
-const impossibleTravelWeight = "travel_speed_kmh > 1000 && auth_method != \"mfa\"\n    weight: 35"
+const impossibleTravelWeight = "!(tor_exit || anonymous_vpn || public_proxy)\n    weight: 35"
 
 func TestBacktestSameRulesChangeNothing(t *testing.T) {
 	dir := t.TempDir()
