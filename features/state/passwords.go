@@ -121,7 +121,7 @@ const (
 	// day). At the cap a new fingerprint takes the place of one only one
 	// user failed with, the least recently tried of a sample, since such
 	// a fingerprint says nothing about a spray; when the sample has none,
-	// the new one is not followed (counted in PasswordsRefused).
+	// the new one is not followed (StoreStats.PasswordsRefused).
 	DefaultMaxPasswords = 1 << 18
 	passwordShards      = 256
 	passwordRetention   = hour + 10*minute

@@ -171,4 +171,14 @@ func TestPasswordTableBound(t *testing.T) {
 	if held := tab.held.Load(); held > passwordShards {
 		t.Errorf("%d fingerprints held, more than the cap %d", held, passwordShards)
 	}
+	// A shard full of fingerprints several users failed with refuses a
+	// new one rather than forget a spray.
+	full := newPasswordTable(passwordShards)
+	for fp := range uint64(5000) {
+		full.apply(fp, 1, at, true, true)
+		full.apply(fp, 2, at, true, true)
+	}
+	if full.refused.Load() == 0 {
+		t.Error("no fingerprint refused at the cap with every kept one shared by two users")
+	}
 }

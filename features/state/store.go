@@ -156,6 +156,9 @@ type StoreStats struct {
 	// crowd counts (crowd.go); CrowdsRefused the new ones not kept
 	// at their cap.
 	Crowds, CrowdsRefused int64
+	// Passwords are the fingerprints of the global table (passwords.go);
+	// PasswordsRefused the new ones not followed at its cap.
+	Passwords, PasswordsRefused int64
 }
 
 // Store is the behavioural state: per-user, per-IP and per-device
@@ -785,6 +788,7 @@ func (s *Store) Stats() StoreStats {
 	count(Networks, &s.ips[1].held, &s.ips[1].evicted, &s.ips[1].refused)
 	count(Devices, &s.devices.held, &s.devices.evicted, &s.devices.refused)
 	st.Crowds, st.CrowdsRefused = s.crowds.len()
+	st.Passwords, st.PasswordsRefused = s.passwords.held.Load(), s.passwords.refused.Load()
 	return st
 }
 
