@@ -18,7 +18,7 @@ const (
 	// users' attempts that are challenged.
 	maxOrdinaryChallengedPercent = 0.5
 	// thresholdScale is the generator's scale for the test: full size,
-	// as the table of docs/detection.md (about 15 s a seed with -race).
+	// as the table of docs/detection.md (about 17 s a run with -race).
 	// At half size the VPN travellers' lockouts that impossible_travel
 	// once caused do not show, so a smaller scale would not hold that fix.
 	thresholdScale = 1.0
