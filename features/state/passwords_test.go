@@ -53,6 +53,7 @@ func TestRetriedPasswordCountsOnce(t *testing.T) {
 		{"the same again, a third time", londonV4, 1, want{true, 1, 1, 1}},
 		{"another wrong password", londonV4, 2, want{false, 2, 2, 2}},
 		{"the first again", londonV4, 1, want{true, 2, 2, 2}},
+		{"the first from another address of the /24", "81.2.69.7", 1, want{true, 2, 2, 2}},
 		{"the first from another network", sfV4, 1, want{false, 3, 1, 3}},
 		{"no fingerprint counts", londonV4, -1, want{false, 4, 3, 4}},
 		{"nor does a second without", londonV4, -1, want{false, 5, 4, 5}},
