@@ -45,6 +45,20 @@ func TestPasswordFPIsNeverWritten(t *testing.T) {
 	}
 	t.Cleanup(func() { loadgen.DropDatabase(dsn, db, newLogger(os.Stderr, LogConfig{Level: "warn"})) })
 
+	// The topics first, one partition each, as the other stream tests
+	// make theirs: serve then only joins.
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
+	var topics []kafka.TopicConfig
+	for _, suffix := range []string{"-events", "-decisions", "-dlq"} {
+		topics = append(topics, kafka.TopicConfig{Topic: name + suffix, NumPartitions: 1, ReplicationFactor: 1})
+	}
+	if _, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{name + "-events", name + "-decisions", name + "-dlq"}})
+	})
+
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "decision-key")
 	if err := os.WriteFile(keyFile, []byte("pfp-test-decision-key-0123456789abcdef\n"), 0o600); err != nil {
@@ -58,6 +72,7 @@ func TestPasswordFPIsNeverWritten(t *testing.T) {
   decisions_topic: %[2]s-decisions
   dlq_topic: %[2]s-dlq
   partitions: 1
+  create_topics: false
   decision_keys:
     - {id: k1, secret: "file:%s"}
 clickhouse:
@@ -98,7 +113,7 @@ log:
 		`{"event_id":"pfp-bad-json","password_fp":"` + fp(5) + `","ip":1.2.3}`,
 		event("pfp-1", "mallory", "failure", fp(6)), // pfp-1 again, another attempt: dead-lettered
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: name + "-events", AllowAutoTopicCreation: true}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: name + "-events"}
 	defer w.Close()
 	var msgs []kafka.Message
 	for _, v := range append(append([]string{}, good...), bad...) {
