@@ -143,6 +143,9 @@ type scratch struct {
 	result rules.Result
 }
 
+// DefaultRecentDecisions is the default of Config.RecentDecisions.
+const DefaultRecentDecisions = 100_000
+
 // New checks the configuration and returns an Engine.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Rules == nil || cfg.Rules.Current() == nil {
@@ -152,7 +155,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: a state store is required")
 	}
 	if cfg.RecentDecisions == 0 {
-		cfg.RecentDecisions = 100_000
+		cfg.RecentDecisions = DefaultRecentDecisions
 	}
 	if cfg.RecentDecisions < 0 {
 		return nil, fmt.Errorf("engine: recent_decisions %d must be positive", cfg.RecentDecisions)

@@ -8,11 +8,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/loginrisk/loginrisk/features/enrich"
-	"github.com/loginrisk/loginrisk/features/state"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/loginrisk/loginrisk/engine/kafkastream"
 )
 
 // Config is the whole configuration of loginrisk: defaults, then the YAML
@@ -28,25 +27,51 @@ type Config struct {
 	Log        LogConfig        `yaml:"log"`
 }
 
-// defaultConfig is the configuration before any file, env or flag.
+// defaultConfig is the configuration before any file, env or flag: each
+// section's defaults, which the section's owner writes.
 func defaultConfig() Config {
 	return Config{
-		Kafka: KafkaConfig{
-			GroupID: "loginrisk", EventsTopic: "login-events", DecisionsTopic: "login-decisions",
-			DLQTopic: "login-events-dlq", Partitions: 6, Replication: 1, CreateTopics: true,
-			MaxBatch: 500, MaxInFlight: 4, DrainTimeout: 20 * time.Second,
-		},
-		ClickHouse: ClickHouseConfig{Migrate: true, WarmUp: true, BatchSize: 5000, FlushInterval: 200 * time.Millisecond, MaxBuffer: 50000},
-		GeoIP:      GeoIPConfig{CacheEntries: enrich.DefaultCacheEntries},
-		Rules:      RulesConfig{Watch: true},
-		HTTP:       HTTPConfig{Addr: "127.0.0.1:8080", MaxBodyBytes: 64 << 10, MetricsAuth: metricsAuthRead},
-		Engine:     EngineConfig{RecentDecisions: 100_000, MaxFutureSkew: 5 * time.Minute, MaxPastSkew: 24 * time.Hour, SweepInterval: time.Minute, FeedSize: 10_000},
-		State: StateConfig{
-			MaxUsers: state.DefaultMaxUsers, MaxAddresses: state.DefaultMaxAddresses,
-			MaxNetworks: state.DefaultMaxNetworks, MaxDevices: state.DefaultMaxDevices,
-		},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Kafka:      KafkaConfig{Config: kafkastream.DefaultConfig()},
+		ClickHouse: defaultClickHouseConfig(),
+		GeoIP:      defaultGeoIPConfig(),
+		Rules:      defaultRulesConfig(),
+		HTTP:       defaultHTTPConfig(),
+		Engine:     defaultEngineConfig(),
+		State:      defaultStateConfig(),
+		Log:        defaultLogConfig(),
 	}
+}
+
+// resolveSecrets replaces file: and env: references with their values.
+func (c *Config) resolveSecrets() error {
+	return errors.Join(c.Kafka.resolveSecrets(), c.ClickHouse.resolveSecrets(), c.HTTP.resolveSecrets())
+}
+
+// needs says what a subcommand requires of the configuration beyond
+// what is always checked.
+type needs uint8
+
+const (
+	// needKafka: brokers (serve, produce).
+	needKafka needs = 1 << iota
+	// needDecisionKeys: kafka.decision_keys (serve, which publishes and
+	// follows decisions with other instances).
+	needDecisionKeys
+)
+
+// Validate checks every section with the section's own Validate and
+// returns all problems.
+func (c *Config) Validate(need needs) error {
+	return errors.Join(
+		c.Kafka.validate(need),
+		c.ClickHouse.Validate(),
+		c.GeoIP.Validate(),
+		c.Rules.Validate(),
+		c.HTTP.Validate(),
+		c.Engine.Validate(),
+		c.State.Validate(),
+		c.Log.Validate(),
+	)
 }
 
 // loadFile merges a YAML file over c; unknown keys are errors.

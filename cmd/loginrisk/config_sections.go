@@ -1,108 +1,22 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
-	"github.com/loginrisk/loginrisk/engine/kafkastream"
+	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/features/enrich"
 	"github.com/loginrisk/loginrisk/features/state"
 )
 
-// KafkaConfig configures the stream.
-type KafkaConfig struct {
-	Brokers        []string      `yaml:"brokers"`
-	GroupID        string        `yaml:"group_id"`
-	EventsTopic    string        `yaml:"events_topic"`
-	DecisionsTopic string        `yaml:"decisions_topic"`
-	DLQTopic       string        `yaml:"dlq_topic"`
-	Partitions     int           `yaml:"partitions"`
-	Replication    int           `yaml:"replication"`
-	CreateTopics   bool          `yaml:"create_topics"`
-	MaxBatch       int           `yaml:"max_batch"`
-	MaxInFlight    int           `yaml:"max_in_flight"`
-	DrainTimeout   time.Duration `yaml:"drain_timeout"`
-	// PublishBeforeHistory publishes decisions without waiting for their
-	// history insert (kafkastream.Config.PublishBeforeHistory).
-	PublishBeforeHistory bool      `yaml:"publish_before_history"`
-	SASLMechanism        string    `yaml:"sasl_mechanism"`
-	SASLUser             string    `yaml:"sasl_user"`
-	SASLPassword         Secret    `yaml:"sasl_password"`
-	TLS                  TLSConfig `yaml:"tls"`
-	// DecisionKeys authenticate the decisions topic (HMAC-SHA-256): the
-	// first signs, every one verifies. serve requires at least one, the
-	// same on every instance (docs/security.md).
-	DecisionKeys []DecisionKeyConfig `yaml:"decision_keys"`
-}
-
-// DecisionKeyConfig is one key of the decisions MAC: an id sent with each
-// signed decision and a secret of at least 32 bytes.
-type DecisionKeyConfig struct {
-	ID     string `yaml:"id"`
-	Secret Secret `yaml:"secret"`
-}
-
-// decisionKeys returns the configured keys in the adapter's form.
-// streamConfig is the Kafka adapter's configuration of this section (TLS
-// and the logger are the caller's).
-func (k KafkaConfig) streamConfig() kafkastream.Config {
-	return kafkastream.Config{
-		Brokers: k.Brokers, GroupID: k.GroupID,
-		EventsTopic: k.EventsTopic, DecisionsTopic: k.DecisionsTopic, DLQTopic: k.DLQTopic,
-		Partitions: k.Partitions, Replication: k.Replication, MaxBatch: k.MaxBatch, MaxInFlight: k.MaxInFlight,
-		DrainTimeout: k.DrainTimeout, PublishBeforeHistory: k.PublishBeforeHistory,
-		SASLMechanism: k.SASLMechanism, SASLUser: k.SASLUser, SASLPassword: string(k.SASLPassword),
-		DecisionKeys: k.decisionKeys(),
-	}
-}
-
-func (k KafkaConfig) decisionKeys() []kafkastream.DecisionKey {
-	out := make([]kafkastream.DecisionKey, len(k.DecisionKeys))
-	for i, dk := range k.DecisionKeys {
-		out[i] = kafkastream.DecisionKey{ID: dk.ID, Secret: []byte(dk.Secret)}
-	}
-	return out
-}
-
-// withRunDecisionKey gives a configuration without decision keys one
-// random key for this process alone: for demo and bench, whose engine
-// is the only reader of its decisions.
-func (k *KafkaConfig) withRunDecisionKey() error {
-	if len(k.DecisionKeys) > 0 {
-		return nil
-	}
-	var b [kafkastream.MinDecisionKeyBytes]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return fmt.Errorf("generating a decision key: %w", err)
-	}
-	k.DecisionKeys = []DecisionKeyConfig{{ID: "run-" + hex.EncodeToString(b[:3]), Secret: Secret(hex.EncodeToString(b[:]))}}
-	return nil
-}
-
-// TLSConfig is a client TLS setup.
-type TLSConfig struct {
-	Enabled            bool   `yaml:"enabled"`
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-}
-
-// ClickHouseConfig configures the history.
-type ClickHouseConfig struct {
-	DSN DSN `yaml:"dsn"`
-	// Password, when set, replaces the password of the DSN's user (or
-	// of the user "default"), so the DSN can live in the file and the
-	// password in a file: or env: secret.
-	Password      Secret        `yaml:"password"`
-	Migrate       bool          `yaml:"migrate"`
-	WarmUp        bool          `yaml:"warm_up"`
-	BatchSize     int           `yaml:"batch_size"`
-	FlushInterval time.Duration `yaml:"flush_interval"`
-	MaxBuffer     int           `yaml:"max_buffer"`
-}
+// The sections that configure the core rather than an adapter: each has
+// its defaults next to it and a Validate naming the key by its full path.
+// (The geoip and state sections map onto enrich.EnricherConfig and
+// state.StoreConfig, whose own checks are looser: these are the
+// configuration's.)
 
 // GeoIPConfig names the GeoIP2 databases; each is optional.
 type GeoIPConfig struct {
@@ -154,45 +68,50 @@ func (g GeoIPConfig) describe() string {
 // each of the four caches).
 const maxCacheEntries = 50_000_000
 
+// defaultGeoIPConfig is the section before any file, env or flag: no
+// database.
+func defaultGeoIPConfig() GeoIPConfig {
+	return GeoIPConfig{CacheEntries: enrich.DefaultCacheEntries}
+}
+
+// Validate checks the cache size and that each database named exists.
+func (g GeoIPConfig) Validate() error {
+	var errs []error
+	if g.CacheEntries < 1 || g.CacheEntries > maxCacheEntries {
+		errs = append(errs, fmt.Errorf("geoip.cache_entries: %d must be between 1 and %d", g.CacheEntries, maxCacheEntries))
+	}
+	for _, db := range []struct{ key, path string }{{"geoip.city", g.City}, {"geoip.asn", g.ASN}, {"geoip.anonymous", g.Anonymous}} {
+		if db.path == "" {
+			continue
+		}
+		if _, err := os.Stat(db.path); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", db.key, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // RulesConfig names the rules folder; empty means the embedded default set.
 type RulesConfig struct {
 	Dir   string `yaml:"dir"`
 	Watch bool   `yaml:"watch"`
 }
 
-// HTTPConfig configures the API listener.
-type HTTPConfig struct {
-	Addr         string        `yaml:"addr"`
-	Tokens       []TokenConfig `yaml:"tokens"`
-	TLSCert      string        `yaml:"tls_cert"`
-	TLSKey       string        `yaml:"tls_key"`
-	MaxBodyBytes int64         `yaml:"max_body_bytes"`
-	// TokenFile is where the admin token generated when Tokens is empty
-	// is written (mode 0600); only its path is printed. Empty:
-	// $XDG_RUNTIME_DIR/loginrisk-admin-token, else
-	// ~/.cache/loginrisk/admin-token (defaultTokenFile).
-	TokenFile string `yaml:"token_file"`
-	// MetricsAddr, when set, serves GET /metrics on a listener of its own
-	// (host:port) instead of Addr.
-	MetricsAddr string `yaml:"metrics_addr"`
-	// MetricsAuth is who may read GET /metrics: "read" (the default) a
-	// token of the read or admin role; "none" anyone, which Validate
-	// allows only on a loopback listener. Rule hit counts tell an
-	// attacker which rules a spray trips.
-	MetricsAuth string `yaml:"metrics_auth"`
-}
+// defaultRulesConfig is the section before any file, env or flag: the
+// embedded rules, a folder given is watched.
+func defaultRulesConfig() RulesConfig { return RulesConfig{Watch: true} }
 
-// The values of http.metrics_auth.
-const (
-	metricsAuthRead = "read"
-	metricsAuthNone = "none"
-)
-
-// TokenConfig is one bearer token and its role (score, read, analyst or admin).
-type TokenConfig struct {
-	Name  string `yaml:"name"`
-	Token Secret `yaml:"token"`
-	Role  string `yaml:"role"`
+// Validate checks that a folder given is one.
+func (r RulesConfig) Validate() error {
+	if r.Dir == "" {
+		return nil
+	}
+	if st, err := os.Stat(r.Dir); err != nil {
+		return fmt.Errorf("rules.dir: %w", err)
+	} else if !st.IsDir() {
+		return fmt.Errorf("rules.dir: %s is not a directory", r.Dir)
+	}
+	return nil
 }
 
 // EngineConfig tunes the core.
@@ -204,6 +123,29 @@ type EngineConfig struct {
 	// FeedSize is how many recent decisions, with their features, the
 	// console's feed keeps when the HTTP API is on (0: no feed).
 	FeedSize int `yaml:"feed_size"`
+}
+
+// defaultEngineConfig is the section before any file, env or flag.
+func defaultEngineConfig() EngineConfig {
+	return EngineConfig{
+		RecentDecisions: engine.DefaultRecentDecisions, MaxFutureSkew: 5 * time.Minute, MaxPastSkew: 24 * time.Hour,
+		SweepInterval: time.Minute, FeedSize: 10_000,
+	}
+}
+
+// Validate checks the section's bounds.
+func (e EngineConfig) Validate() error {
+	var errs []error
+	if e.RecentDecisions < 1 {
+		errs = append(errs, fmt.Errorf("engine.recent_decisions: %d must be at least 1", e.RecentDecisions))
+	}
+	if e.FeedSize < 0 {
+		errs = append(errs, fmt.Errorf("engine.feed_size: %d must not be negative", e.FeedSize))
+	}
+	if e.MaxFutureSkew < 0 || e.MaxPastSkew < 0 {
+		errs = append(errs, errors.New("engine.max_future_skew and engine.max_past_skew must not be negative"))
+	}
+	return errors.Join(errs...)
 }
 
 // StateConfig caps the keys the behavioural state holds, by kind
@@ -231,6 +173,27 @@ func (c *StateConfig) caps() []stateCap {
 // maxStateCap bounds each state cap: a thousand times the default.
 const maxStateCap = 1_000_000_000
 
+// defaultStateConfig is the section before any file, env or flag: the
+// store's default caps.
+func defaultStateConfig() StateConfig {
+	return StateConfig{
+		MaxUsers: state.DefaultMaxUsers, MaxAddresses: state.DefaultMaxAddresses,
+		MaxNetworks: state.DefaultMaxNetworks, MaxDevices: state.DefaultMaxDevices,
+	}
+}
+
+// Validate checks each cap: at least the store's shard count (one key a
+// shard), at most maxStateCap.
+func (c StateConfig) Validate() error {
+	var errs []error
+	for _, cp := range c.caps() {
+		if *cp.v < state.DefaultShards || *cp.v > maxStateCap {
+			errs = append(errs, fmt.Errorf("state.%s: %d must be between %d (the store's shard count) and %d", cp.name, *cp.v, state.DefaultShards, maxStateCap))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // storeConfig is the state.StoreConfig of the caps.
 func (c StateConfig) storeConfig() state.StoreConfig {
 	return state.StoreConfig{MaxUsers: c.MaxUsers, MaxAddresses: c.MaxAddresses, MaxNetworks: c.MaxNetworks, MaxDevices: c.MaxDevices}
@@ -240,4 +203,23 @@ func (c StateConfig) storeConfig() state.StoreConfig {
 type LogConfig struct {
 	Level  string `yaml:"level"`
 	Format string `yaml:"format"` // text or json
+}
+
+// defaultLogConfig is the section before any file, env or flag.
+func defaultLogConfig() LogConfig { return LogConfig{Level: "info", Format: "text"} }
+
+// Validate checks the level and the format.
+func (l LogConfig) Validate() error {
+	var errs []error
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", l.Level))
+	}
+	switch l.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not one of text, json", l.Format))
+	}
+	return errors.Join(errs...)
 }

@@ -31,13 +31,7 @@ func openHistory(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Wr
 			return nil, err
 		}
 	}
-	return history.New(history.Config{
-		DSN:           dsn,
-		BatchSize:     cfg.ClickHouse.BatchSize,
-		FlushInterval: cfg.ClickHouse.FlushInterval,
-		MaxBuffer:     cfg.ClickHouse.MaxBuffer,
-		Logger:        log,
-	})
+	return history.New(cfg.ClickHouse.historyConfig(dsn, log))
 }
 
 // cmdMigrate applies the ClickHouse migrations.

@@ -58,16 +58,9 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 	if cfg.HTTP.Addr == "" {
 		return s, nil
 	}
-	var tokens []httpapi.Token
-	for i, t := range cfg.HTTP.Tokens {
-		name := t.Name
-		if name == "" {
-			name = fmt.Sprintf("token%d", i)
-		}
-		tokens = append(tokens, httpapi.Token{Name: name, Secret: string(t.Token), Role: httpapi.Role(t.Role)})
-	}
+	api := cfg.HTTP.apiConfig()
 	tokenFile := ""
-	if len(tokens) == 0 {
+	if len(api.Tokens) == 0 {
 		if token == "" {
 			token = newAdminToken()
 		}
@@ -87,7 +80,7 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 			<-ctx.Done()
 			_ = os.Remove(tokenFile)
 		})
-		tokens = []httpapi.Token{{Name: "local-admin", Secret: token, Role: httpapi.RoleAdmin}}
+		api.Tokens = []httpapi.Token{{Name: "local-admin", Secret: token, Role: httpapi.RoleAdmin}}
 		s.tokenFile = tokenFile
 	}
 	ready := []httpapi.Check{{Name: "rules", Fn: func(context.Context) error {
@@ -117,22 +110,10 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 	if stream != nil {
 		collectors = append(collectors, followerCollectors(stream.Metrics())...)
 	}
-	srv, err := httpapi.New(httpapi.Config{
-		Engine:       c.engine,
-		Tokens:       tokens,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Logger:       log,
-		Reload:       c.rules.Reload,
-		Ready:        ready,
-		Registry:     prometheus.NewRegistry(),
-		// Rule hit counts are for the read role, or for a loopback
-		// listener (Validate).
-		MetricsOpen:        cfg.HTTP.MetricsAuth == metricsAuthNone,
-		MetricsOwnListener: cfg.HTTP.MetricsAddr != "",
-		Collectors:         collectors,
-		History:            historyQuery,
-		RulesStatus:        httpapi.RulesStatusOf(c.rules),
-	})
+	api.Engine, api.Logger, api.Reload, api.Ready = c.engine, log, c.rules.Reload, ready
+	api.Registry, api.Collectors = prometheus.NewRegistry(), collectors
+	api.History, api.RulesStatus = historyQuery, httpapi.RulesStatusOf(c.rules)
+	srv, err := httpapi.New(api)
 	if err != nil {
 		cancel()
 		return nil, err

@@ -34,23 +34,16 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // newStream builds the Kafka adapter from the configuration.
 func newStream(cfg Config, log *slog.Logger) (*kafkastream.Stream, error) {
-	tlsCfg, err := kafkaTLS(cfg.Kafka.TLS)
-	if err != nil {
-		return nil, err
-	}
 	sc := cfg.Kafka.streamConfig()
-	sc.TLS, sc.Logger = tlsCfg, log
+	sc.Logger = log
 	return kafkastream.New(sc)
 }
 
 // kafkaClients builds the Kafka client factory (brokers, TLS, SASL) from
 // the configuration, for the tools that are not the stream.
 func kafkaClients(cfg Config) (*kafkastream.Clients, error) {
-	tlsCfg, err := kafkaTLS(cfg.Kafka.TLS)
-	if err != nil {
-		return nil, err
-	}
-	return kafkastream.NewClients(cfg.Kafka.Brokers, tlsCfg, cfg.Kafka.SASLMechanism, cfg.Kafka.SASLUser, string(cfg.Kafka.SASLPassword))
+	sc := cfg.Kafka.streamConfig()
+	return sc.Clients()
 }
 
 // reloadOnSIGHUP reloads the rules on every SIGHUP.

@@ -15,68 +15,79 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// Config configures a Writer. Zero values take the defaults.
+// Config configures a Writer. It is the history's part of the clickhouse
+// section of the configuration file: the yaml tags are the keys, and the
+// fields tagged "-" are the caller's (the command joins the DSN to its
+// password and sets the logger). DefaultConfig holds the defaults, which
+// New fills into zero fields, and Validate every check, naming the key by
+// its full path (clickhouse.…).
 type Config struct {
 	// DSN is a clickhouse-go DSN using the native protocol,
 	// e.g. clickhouse://user:password@127.0.0.1:9000/loginrisk.
-	DSN string
+	DSN string `yaml:"-"`
 	// Database overrides the DSN's database when set.
-	Database string
-	// BatchSize is the most rows one INSERT carries (default 5000):
-	// each INSERT writes a new part into every table it reaches, so
-	// ClickHouse's CPU per row falls steeply with its size
-	// (docs/history.md, "What a row costs").
-	BatchSize int
-	// FlushInterval is how often a partial batch is inserted (default
-	// 200ms); a full batch is inserted at once.
-	FlushInterval time.Duration
-	// MaxBuffer bounds the rows held, waiting or being inserted (default
-	// 50000). WriteHistory blocks while it is full: the back-pressure that
-	// slows the consumers when ClickHouse is slow or down. A row takes
-	// about 1.5 KiB plus its strings.
-	MaxBuffer int
+	Database string `yaml:"-"`
+	// BatchSize is the most rows one INSERT carries: each INSERT writes a
+	// new part into every table it reaches, so ClickHouse's CPU per row
+	// falls steeply with its size (docs/history.md, "What a row costs").
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is how often a partial batch is inserted; a full
+	// batch is inserted at once.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// MaxBuffer bounds the rows held, waiting or being inserted.
+	// WriteHistory blocks while it is full: the back-pressure that slows
+	// the consumers when ClickHouse is slow or down. A row takes about
+	// 1.5 KiB plus its strings.
+	MaxBuffer int `yaml:"max_buffer"`
 	// RetryMin and RetryMax bound the exponential backoff between failed
-	// inserts (defaults 100ms and 5s). Inserts are retried until they
-	// succeed or Run's context ends.
-	RetryMin, RetryMax time.Duration
-	// InsertTimeout bounds one insert attempt (default 30s).
-	InsertTimeout time.Duration
-	// DrainTimeout bounds the final flush when Run's context ends
-	// (default 5s).
-	DrainTimeout time.Duration
-	// Source is the source column of rows written with WriteHistory
-	// (default "kafka"); ForSource writes with another.
-	Source string
-	Logger *slog.Logger
+	// inserts. Inserts are retried until they succeed or Run's context
+	// ends.
+	RetryMin time.Duration `yaml:"-"`
+	RetryMax time.Duration `yaml:"-"`
+	// InsertTimeout bounds one insert attempt.
+	InsertTimeout time.Duration `yaml:"-"`
+	// DrainTimeout bounds the final flush when Run's context ends.
+	DrainTimeout time.Duration `yaml:"-"`
+	// Source is the source column of rows written with WriteHistory;
+	// ForSource writes with another.
+	Source string       `yaml:"-"`
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// DefaultConfig is the one place the writer's defaults are written.
+func DefaultConfig() Config {
+	return Config{
+		BatchSize:     5000,
+		FlushInterval: 200 * time.Millisecond,
+		MaxBuffer:     50000,
+		RetryMin:      100 * time.Millisecond,
+		RetryMax:      5 * time.Second,
+		InsertTimeout: 30 * time.Second,
+		DrainTimeout:  5 * time.Second,
+		Source:        SourceKafka,
+	}
 }
 
 func (c *Config) setDefaults() {
-	if c.BatchSize == 0 {
-		c.BatchSize = 5000
-	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = 200 * time.Millisecond
-	}
-	if c.MaxBuffer == 0 {
-		c.MaxBuffer = 50000
-	}
-	if c.RetryMin == 0 {
-		c.RetryMin = 100 * time.Millisecond
-	}
-	if c.RetryMax == 0 {
-		c.RetryMax = 5 * time.Second
-	}
-	if c.InsertTimeout == 0 {
-		c.InsertTimeout = 30 * time.Second
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 5 * time.Second
-	}
-	if c.Source == "" {
-		c.Source = SourceKafka
-	}
+	d := DefaultConfig()
+	orDefault(&c.BatchSize, d.BatchSize)
+	orDefault(&c.FlushInterval, d.FlushInterval)
+	orDefault(&c.MaxBuffer, d.MaxBuffer)
+	orDefault(&c.RetryMin, d.RetryMin)
+	orDefault(&c.RetryMax, d.RetryMax)
+	orDefault(&c.InsertTimeout, d.InsertTimeout)
+	orDefault(&c.DrainTimeout, d.DrainTimeout)
+	orDefault(&c.Source, d.Source)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// orDefault sets *v to def when it is the zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
 	}
 }
 
@@ -84,13 +95,12 @@ func (c *Config) setDefaults() {
 func (c *Config) Validate() error {
 	var errs []error
 	if c.BatchSize < 1 {
-		errs = append(errs, fmt.Errorf("history: batch_size %d must be at least 1", c.BatchSize))
-	}
-	if c.MaxBuffer < c.BatchSize {
-		errs = append(errs, fmt.Errorf("history: max_buffer %d must be at least batch_size %d", c.MaxBuffer, c.BatchSize))
+		errs = append(errs, fmt.Errorf("clickhouse.batch_size: %d must be at least 1", c.BatchSize))
+	} else if c.MaxBuffer < c.BatchSize {
+		errs = append(errs, fmt.Errorf("clickhouse.max_buffer: %d must be at least clickhouse.batch_size (%d)", c.MaxBuffer, c.BatchSize))
 	}
 	if c.FlushInterval <= 0 {
-		errs = append(errs, fmt.Errorf("history: flush_interval %s must be positive", c.FlushInterval))
+		errs = append(errs, fmt.Errorf("clickhouse.flush_interval: %s must be positive", c.FlushInterval))
 	}
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		errs = append(errs, fmt.Errorf("history: retry backoff %s..%s: min must be positive and at most max", c.RetryMin, c.RetryMax))

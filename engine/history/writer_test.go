@@ -23,8 +23,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no dsn", Config{}, "dsn is required"},
 		{"http protocol", Config{DSN: "http://127.0.0.1:8123/x"}, "native protocol"},
 		{"bad database", Config{DSN: "clickhouse://127.0.0.1:9000/x", Database: "a-b"}, "database name"},
-		{"buffer below batch", Config{DSN: "clickhouse://127.0.0.1:9000/x", BatchSize: 100, MaxBuffer: 10}, "max_buffer 10 must be at least batch_size 100"},
-		{"negative batch", Config{DSN: "clickhouse://127.0.0.1:9000/x", BatchSize: -1}, "batch_size -1"},
+		{"buffer below batch", Config{DSN: "clickhouse://127.0.0.1:9000/x", BatchSize: 100, MaxBuffer: 10}, "clickhouse.max_buffer: 10 must be at least clickhouse.batch_size (100)"},
+		{"negative batch", Config{DSN: "clickhouse://127.0.0.1:9000/x", BatchSize: -1}, "clickhouse.batch_size: -1"},
 		{"backoff", Config{DSN: "clickhouse://127.0.0.1:9000/x", RetryMin: time.Second, RetryMax: time.Millisecond}, "retry backoff"},
 		{"source", Config{DSN: "clickhouse://127.0.0.1:9000/x", Source: "carrier_pigeon"}, "source"},
 	}

@@ -135,28 +135,29 @@ type Config struct {
 	RulesStatus func() RulesStatus
 }
 
+// DefaultConfig is the one place the server's defaults are written; New
+// fills every zero field of its Config from it.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:      schemas.MaxEventBytes,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   10 * time.Second,
+		CheckTimeout:      2 * time.Second,
+	}
+}
+
 func (c *Config) setDefaults() {
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = schemas.MaxEventBytes
-	}
-	if c.ReadHeaderTimeout == 0 {
-		c.ReadHeaderTimeout = 5 * time.Second
-	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = 10 * time.Second
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = 120 * time.Second
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = 10 * time.Second
-	}
-	if c.CheckTimeout == 0 {
-		c.CheckTimeout = 2 * time.Second
-	}
+	d := DefaultConfig()
+	orDefault(&c.MaxBodyBytes, d.MaxBodyBytes)
+	orDefault(&c.ReadHeaderTimeout, d.ReadHeaderTimeout)
+	orDefault(&c.ReadTimeout, d.ReadTimeout)
+	orDefault(&c.WriteTimeout, d.WriteTimeout)
+	orDefault(&c.IdleTimeout, d.IdleTimeout)
+	orDefault(&c.ShutdownTimeout, d.ShutdownTimeout)
+	orDefault(&c.CheckTimeout, d.CheckTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -165,7 +166,16 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports everything wrong with the configuration.
+// orDefault sets *v to def when it is the zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Validate reports everything wrong with the configuration: an engine
+// and at least one token are required, and ValidateSettings.
 func (c *Config) Validate() error {
 	var errs []error
 	if c.Engine == nil {
@@ -174,6 +184,25 @@ func (c *Config) Validate() error {
 	if len(c.Tokens) == 0 {
 		errs = append(errs, errors.New("http.tokens: at least one token is required (only /healthz and /readyz are open)"))
 	}
+	errs = append(errs, c.ValidateSettings())
+	for i, ch := range c.Ready {
+		if ch.Name == "" || ch.Fn == nil {
+			errs = append(errs, fmt.Errorf("httpapi: readiness check %d needs a name and a function", i))
+		}
+	}
+	if c.RecentDecisions < 0 {
+		errs = append(errs, fmt.Errorf("httpapi: recent_decisions %d must not be negative", c.RecentDecisions))
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateSettings reports every token, body bound or timeout that is
+// wrong, naming each by its key (http.…): the one check of the HTTP
+// settings, for New and for the command's configuration alike, which
+// leaves out what only a running server needs (the engine, at least one
+// token: the command generates one when none is configured).
+func (c *Config) ValidateSettings() error {
+	var errs []error
 	names := make(map[string]int, len(c.Tokens))
 	secrets := make(map[string]int, len(c.Tokens))
 	for i, t := range c.Tokens {
@@ -205,14 +234,6 @@ func (c *Config) Validate() error {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("http.%s: %s must not be negative", name, d))
 		}
-	}
-	for i, ch := range c.Ready {
-		if ch.Name == "" || ch.Fn == nil {
-			errs = append(errs, fmt.Errorf("httpapi: readiness check %d needs a name and a function", i))
-		}
-	}
-	if c.RecentDecisions < 0 {
-		errs = append(errs, fmt.Errorf("httpapi: recent_decisions %d must not be negative", c.RecentDecisions))
 	}
 	return errors.Join(errs...)
 }

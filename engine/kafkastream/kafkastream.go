@@ -8,7 +8,6 @@ package kafkastream
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -26,21 +25,29 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// Config configures the consumer and the publishers.
+// Config configures the consumer and the publishers. It is the kafka
+// section of the configuration file: the yaml tags are the keys, and the
+// fields tagged "-" are set by the caller (the secrets, resolved from
+// file: and env: references by the command, and the logger).
+// DefaultConfig holds the defaults, and Validate (or ValidateSettings)
+// every check, each naming its key by its full path (kafka.…).
 type Config struct {
-	Brokers        []string
-	GroupID        string // default "loginrisk"
-	EventsTopic    string // default "login-events"
-	DecisionsTopic string // default "login-decisions"
-	DLQTopic       string // default "login-events-dlq"
-	Partitions     int    // partitions of topics created here, default 6
-	Replication    int    // replication factor of topics created here, default 1
-	MaxBatch       int    // messages handled per batch, default 500
+	Brokers        []string `yaml:"brokers"`
+	GroupID        string   `yaml:"group_id"`
+	EventsTopic    string   `yaml:"events_topic"`
+	DecisionsTopic string   `yaml:"decisions_topic"`
+	DLQTopic       string   `yaml:"dlq_topic"`
+	Partitions     int      `yaml:"partitions"`  // partitions of topics created here
+	Replication    int      `yaml:"replication"` // replication factor of topics created here
+	// CreateTopics says whether the command creates the topics at start
+	// (EnsureTopics); the Stream itself never creates them.
+	CreateTopics bool `yaml:"create_topics"`
+	MaxBatch     int  `yaml:"max_batch"` // messages handled per batch
 	// MaxInFlight is the number of batches per partition scored but not
-	// yet committed, default 4: scoring overlaps the wait for the
-	// decisions' acknowledgement and the history insert.
-	MaxInFlight  int
-	DrainTimeout time.Duration
+	// yet committed: scoring overlaps the wait for the decisions'
+	// acknowledgement and the history insert.
+	MaxInFlight  int           `yaml:"max_in_flight"`
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// PublishBeforeHistory publishes a batch's decisions as soon as its
 	// history rows are buffered, without waiting for their insert (the
 	// offset is still committed only once they are inserted), when the
@@ -49,62 +56,76 @@ type Config struct {
 	// latency; but a crash between the publish and the insert makes the
 	// redelivered event be scored again, and its decision may differ from
 	// the one published (docs/reliability.md). Off by default.
-	PublishBeforeHistory bool
+	PublishBeforeHistory bool `yaml:"publish_before_history"`
 
 	// Security. Empty means plaintext without authentication.
-	TLS           *tls.Config
-	SASLMechanism string // "", "SCRAM-SHA-256" or "SCRAM-SHA-512"
-	SASLUser      string
-	SASLPassword  string
+	TLS           TLSConfig `yaml:"tls"`
+	SASLMechanism string    `yaml:"sasl_mechanism"` // "", "SCRAM-SHA-256" or "SCRAM-SHA-512"
+	SASLUser      string    `yaml:"sasl_user"`
+	SASLPassword  string    `yaml:"-"`
 
 	// DecisionKeys authenticate the decisions topic: the first signs
 	// every decision published, and a decision read back is applied only
 	// when its MAC verifies under one of them (key rotation: keep the
 	// previous key here until no instance signs with it). Required.
-	DecisionKeys []DecisionKey
+	DecisionKeys []DecisionKey `yaml:"-"`
 
-	Logger *slog.Logger
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// DefaultConfig is the configuration before any file, environment or
+// flag: the one place the Kafka defaults are written. New fills every
+// zero field of its Config from it (CreateTopics aside: false is a
+// choice).
+func DefaultConfig() Config {
+	return Config{
+		GroupID:        "loginrisk",
+		EventsTopic:    "login-events",
+		DecisionsTopic: "login-decisions",
+		DLQTopic:       "login-events-dlq",
+		Partitions:     6,
+		Replication:    1,
+		CreateTopics:   true,
+		MaxBatch:       500,
+		MaxInFlight:    4,
+		DrainTimeout:   20 * time.Second,
+	}
 }
 
 func (c *Config) setDefaults() {
-	if c.GroupID == "" {
-		c.GroupID = "loginrisk"
-	}
-	if c.EventsTopic == "" {
-		c.EventsTopic = "login-events"
-	}
-	if c.DecisionsTopic == "" {
-		c.DecisionsTopic = "login-decisions"
-	}
-	if c.DLQTopic == "" {
-		c.DLQTopic = "login-events-dlq"
-	}
-	if c.Partitions == 0 {
-		c.Partitions = 6
-	}
-	if c.Replication == 0 {
-		c.Replication = 1
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = 500
-	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 4
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 20 * time.Second
-	}
+	d := DefaultConfig()
+	orDefault(&c.GroupID, d.GroupID)
+	orDefault(&c.EventsTopic, d.EventsTopic)
+	orDefault(&c.DecisionsTopic, d.DecisionsTopic)
+	orDefault(&c.DLQTopic, d.DLQTopic)
+	orDefault(&c.Partitions, d.Partitions)
+	orDefault(&c.Replication, d.Replication)
+	orDefault(&c.MaxBatch, d.MaxBatch)
+	orDefault(&c.MaxInFlight, d.MaxInFlight)
+	orDefault(&c.DrainTimeout, d.DrainTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 }
 
+// orDefault sets *v to def when it is the zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// ErrNoBrokers is the error of a configuration without brokers.
+var ErrNoBrokers = errors.New("kafka.brokers: at least one broker is required")
+
 // Validate reports everything wrong with the configuration: the
-// settings (ValidateSettings), at least one broker and the decision keys.
+// settings (ValidateSettings), at least one broker (ErrNoBrokers) and
+// the decision keys.
 func (c *Config) Validate() error {
 	var errs []error
 	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("kafka.brokers: at least one broker is required"))
+		errs = append(errs, ErrNoBrokers)
 	}
 	errs = append(errs, c.ValidateSettings())
 	errs = append(errs, ValidateDecisionKeys(c.DecisionKeys))
@@ -112,9 +133,9 @@ func (c *Config) Validate() error {
 }
 
 // ValidateSettings reports every setting that is wrong (broker addresses,
-// partitions, batch sizes, SASL, topic names), leaving out the brokers
-// and decision keys that only some callers need: the one check of the
-// Kafka settings, for New and for the command's configuration alike.
+// partitions, batch sizes, SASL, TLS, topic names), leaving out the
+// brokers and decision keys that only some callers need: the one check of
+// the Kafka settings, for New and for the command's configuration alike.
 func (c *Config) ValidateSettings() error {
 	var errs []error
 	for _, b := range c.Brokers {
@@ -139,12 +160,23 @@ func (c *Config) ValidateSettings() error {
 	if c.SASLMechanism != "" && (c.SASLUser == "" || c.SASLPassword == "") {
 		errs = append(errs, errors.New("kafka.sasl_user and kafka.sasl_password are required with kafka.sasl_mechanism"))
 	}
+	errs = append(errs, c.TLS.validate())
 	for _, t := range []string{c.EventsTopic, c.DecisionsTopic, c.DLQTopic} {
 		if strings.ContainsAny(t, " /\\") {
 			errs = append(errs, fmt.Errorf("kafka topic %q: invalid name", t))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Clients builds the client factory of the configuration's brokers,
+// TLS and SASL set-up.
+func (c *Config) Clients() (*Clients, error) {
+	tlsCfg, err := c.TLS.Load()
+	if err != nil {
+		return nil, err
+	}
+	return NewClients(c.Brokers, tlsCfg, c.SASLMechanism, c.SASLUser, c.SASLPassword)
 }
 
 // Metrics counts what the adapter did; fields are read with atomic loads.
@@ -209,7 +241,7 @@ func New(cfg Config) (*Stream, error) {
 		return nil, fmt.Errorf("kafkastream: instance id: %w", err)
 	}
 	s.instance = []kafka.Header{{Key: HeaderInstance, Value: []byte(hex.EncodeToString(id[:]))}}
-	if s.clients, err = NewClients(cfg.Brokers, cfg.TLS, cfg.SASLMechanism, cfg.SASLUser, cfg.SASLPassword); err != nil {
+	if s.clients, err = cfg.Clients(); err != nil {
 		return nil, err
 	}
 	newWriter := func(topic string) *kafka.Writer {
