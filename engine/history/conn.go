@@ -19,10 +19,10 @@ var ErrUnsupportedServer = errors.New("history: unsupported ClickHouse server")
 var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // parseDSN parses a clickhouse-go DSN ("clickhouse://user:pass@host:9000/db?..."),
-// overrides its database when database is set, and checks that it uses the
+// and checks that it uses the
 // native protocol: clickhouse-go's HTTP protocol needs a newer server than
 // 18.16. The database defaults to "default".
-func parseDSN(dsn, database string) (*clickhouse.Options, error) {
+func parseDSN(dsn string) (*clickhouse.Options, error) {
 	if dsn == "" {
 		return nil, errors.New("history: dsn is required (e.g. clickhouse://127.0.0.1:9000/loginrisk)")
 	}
@@ -32,9 +32,6 @@ func parseDSN(dsn, database string) (*clickhouse.Options, error) {
 	}
 	if opts.Protocol != clickhouse.Native {
 		return nil, fmt.Errorf("history: dsn uses the %s protocol; use the native protocol (clickhouse://host:9000/db)", opts.Protocol)
-	}
-	if database != "" {
-		opts.Auth.Database = database
 	}
 	if opts.Auth.Database == "" {
 		opts.Auth.Database = "default"

@@ -48,7 +48,7 @@ func withDatabase(t testing.TB, dsn, database string) string {
 // testConn opens a connection to dsn, closed at the end of the test.
 func testConn(t testing.TB, dsn string) driver.Conn {
 	t.Helper()
-	opts, err := parseDSN(dsn, "")
+	opts, err := parseDSN(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func migrate(ctx context.Context, dsn string, migrations []chschema.Migration, l
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	opts, err := parseDSN(dsn, "")
+	opts, err := parseDSN(dsn)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func RunQuery(ctx context.Context, dsn, name string, params map[string]string) (
 	if err != nil {
 		return nil, nil, fmt.Errorf("history: %w", err)
 	}
-	opts, err := parseDSN(dsn, "")
+	opts, err := parseDSN(dsn)
 	if err != nil {
 		return nil, nil, err
 	}

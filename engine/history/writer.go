@@ -25,8 +25,6 @@ type Config struct {
 	// DSN is a clickhouse-go DSN using the native protocol,
 	// e.g. clickhouse://user:password@127.0.0.1:9000/loginrisk.
 	DSN string `yaml:"-"`
-	// Database overrides the DSN's database when set.
-	Database string `yaml:"-"`
 	// BatchSize is the most rows one INSERT carries: each INSERT writes a
 	// new part into every table it reaches, so ClickHouse's CPU per row
 	// falls steeply with its size (docs/history.md, "What a row costs").
@@ -179,7 +177,7 @@ func New(cfg Config) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, err := parseDSN(cfg.DSN, cfg.Database)
+	opts, err := parseDSN(cfg.DSN)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ func TestConfigValidate(t *testing.T) {
 		{"defaults", Config{DSN: "clickhouse://127.0.0.1:9000/x"}, ""},
 		{"no dsn", Config{}, "dsn is required"},
 		{"http protocol", Config{DSN: "http://127.0.0.1:8123/x"}, "native protocol"},
-		{"bad database", Config{DSN: "clickhouse://127.0.0.1:9000/x", Database: "a-b"}, "database name"},
+		{"bad database", Config{DSN: "clickhouse://127.0.0.1:9000/a-b"}, "database name"},
 		{"buffer below batch", Config{DSN: "clickhouse://127.0.0.1:9000/x", BatchSize: 100, MaxBuffer: 10}, "clickhouse.max_buffer: 10 must be at least clickhouse.batch_size (100)"},
 		{"negative batch", Config{DSN: "clickhouse://127.0.0.1:9000/x", BatchSize: -1}, "clickhouse.batch_size: -1"},
 		{"backoff", Config{DSN: "clickhouse://127.0.0.1:9000/x", RetryMin: time.Second, RetryMax: time.Millisecond}, "retry backoff"},
