@@ -18,10 +18,10 @@ var ErrUnsupportedServer = errors.New("history: unsupported ClickHouse server")
 
 var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// parseDSN parses a clickhouse-go DSN ("clickhouse://user:pass@host:9000/db?..."),
-// and checks that it uses the
-// native protocol: clickhouse-go's HTTP protocol needs a newer server than
-// 18.16. The database defaults to "default".
+// parseDSN parses a clickhouse-go DSN ("clickhouse://user:pass@host:9000/db?...")
+// and checks that it uses the native protocol: clickhouse-go's HTTP
+// protocol needs a newer server than 18.16. The database defaults to
+// "default".
 func parseDSN(dsn string) (*clickhouse.Options, error) {
 	if dsn == "" {
 		return nil, errors.New("history: dsn is required (e.g. clickhouse://127.0.0.1:9000/loginrisk)")
