@@ -180,3 +180,35 @@ func TestKafkaSettingsCheckedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckConfigJoinsEverySection: --check-config runs every section's
+// own Validate and prints all their problems at once, each by its key;
+// the server's own checks (here the body bound above one LoginEvent) are
+// refused before serve starts.
+func TestCheckConfigJoinsEverySection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	yaml := `kafka: {max_in_flight: 0}
+clickhouse: {dsn: "clickhouse://127.0.0.1:9000/x", flush_interval: 0s}
+geoip: {city: /nonexistent/GeoLite2-City.mmdb}
+rules: {dir: /nonexistent/rules}
+http: {max_body_bytes: 1048576, metrics_auth: open}
+engine: {feed_size: -1}
+state: {max_devices: 1}
+log: {format: xml}
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, "", "migrate", "--config", path, "--check-config")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, stderr)
+	}
+	for _, want := range []string{"kafka.max_in_flight: 0 must be at least 1", "clickhouse.flush_interval: 0s must be positive",
+		"geoip.city: stat /nonexistent/GeoLite2-City.mmdb", "rules.dir: stat /nonexistent/rules", "http.max_body_bytes: 1048576 is outside",
+		`http.metrics_auth: "open" is not one of read, none`, "engine.feed_size: -1 must not be negative",
+		"state.max_devices: 1 must be between", `log.format: "xml" is not one of text, json`} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("--check-config lacks %q:\n%s", want, stderr)
+		}
+	}
+}
