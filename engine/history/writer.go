@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/internal/defaults"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -67,25 +68,9 @@ func DefaultConfig() Config {
 }
 
 func (c *Config) setDefaults() {
-	d := DefaultConfig()
-	orDefault(&c.BatchSize, d.BatchSize)
-	orDefault(&c.FlushInterval, d.FlushInterval)
-	orDefault(&c.MaxBuffer, d.MaxBuffer)
-	orDefault(&c.RetryMin, d.RetryMin)
-	orDefault(&c.RetryMax, d.RetryMax)
-	orDefault(&c.InsertTimeout, d.InsertTimeout)
-	orDefault(&c.DrainTimeout, d.DrainTimeout)
-	orDefault(&c.Source, d.Source)
+	defaults.Fill(c, DefaultConfig())
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-}
-
-// orDefault sets *v to def when it is the zero value.
-func orDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
 	}
 }
 

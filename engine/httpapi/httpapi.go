@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/internal/defaults"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -150,27 +151,12 @@ func DefaultConfig() Config {
 }
 
 func (c *Config) setDefaults() {
-	d := DefaultConfig()
-	orDefault(&c.MaxBodyBytes, d.MaxBodyBytes)
-	orDefault(&c.ReadHeaderTimeout, d.ReadHeaderTimeout)
-	orDefault(&c.ReadTimeout, d.ReadTimeout)
-	orDefault(&c.WriteTimeout, d.WriteTimeout)
-	orDefault(&c.IdleTimeout, d.IdleTimeout)
-	orDefault(&c.ShutdownTimeout, d.ShutdownTimeout)
-	orDefault(&c.CheckTimeout, d.CheckTimeout)
+	defaults.Fill(c, DefaultConfig())
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
-	}
-}
-
-// orDefault sets *v to def when it is the zero value.
-func orDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
 	}
 }
 

@@ -5,33 +5,28 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/loginrisk/loginrisk/engine/internal/defaults"
 )
 
-// TestDefaultConfig: every setting that has a default has it in
-// DefaultConfig, and New fills a zero Config's settings from it.
+// TestDefaultConfig: every setting but those that need none has its
+// default in DefaultConfig, New fills a zero Config from it (CreateTopics
+// false is a choice it keeps), and the defaults are valid.
 func TestDefaultConfig(t *testing.T) {
-	// Settings without a default: none is the right value.
-	noDefault := map[string]bool{"Brokers": true, "TLS": true, "SASLMechanism": true, "SASLUser": true, "SASLPassword": true, "DecisionKeys": true, "Logger": true}
+	d := DefaultConfig()
+	if got, want := defaults.Unset(d), []string{"Brokers", "TLS", "SASLMechanism", "SASLUser", "SASLPassword", "DecisionKeys", "Logger"}; !slices.Equal(got, want) {
+		t.Errorf("DefaultConfig leaves %v without a default, want only %v", got, want)
+	}
 	var filled Config
 	filled.setDefaults()
-	d := DefaultConfig()
-	dv, fv := reflect.ValueOf(d), reflect.ValueOf(filled)
-	for i := range dv.NumField() {
-		f := dv.Type().Field(i)
-		if noDefault[f.Name] {
-			continue
-		}
-		if dv.Field(i).IsZero() {
-			t.Errorf("DefaultConfig().%s is zero", f.Name)
-		}
-		// CreateTopics false is a choice, which New keeps.
-		if f.Name != "CreateTopics" && !reflect.DeepEqual(fv.Field(i).Interface(), dv.Field(i).Interface()) {
-			t.Errorf("a zero %s is filled with %v, want DefaultConfig's %v", f.Name, fv.Field(i), dv.Field(i))
-		}
+	filled.Logger, d.CreateTopics = nil, false
+	if !reflect.DeepEqual(filled, d) {
+		t.Errorf("a zero Config is filled as\n%+v, want DefaultConfig\n%+v", filled, d)
 	}
 	d.Brokers = []string{"127.0.0.1:9092"}
 	d.DecisionKeys = []DecisionKey{{ID: "k1", Secret: []byte(strings.Repeat("k", MinDecisionKeyBytes))}}

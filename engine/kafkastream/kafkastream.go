@@ -22,6 +22,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/internal/defaults"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -93,26 +94,9 @@ func DefaultConfig() Config {
 }
 
 func (c *Config) setDefaults() {
-	d := DefaultConfig()
-	orDefault(&c.GroupID, d.GroupID)
-	orDefault(&c.EventsTopic, d.EventsTopic)
-	orDefault(&c.DecisionsTopic, d.DecisionsTopic)
-	orDefault(&c.DLQTopic, d.DLQTopic)
-	orDefault(&c.Partitions, d.Partitions)
-	orDefault(&c.Replication, d.Replication)
-	orDefault(&c.MaxBatch, d.MaxBatch)
-	orDefault(&c.MaxInFlight, d.MaxInFlight)
-	orDefault(&c.DrainTimeout, d.DrainTimeout)
+	defaults.Fill(c, DefaultConfig())
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-}
-
-// orDefault sets *v to def when it is the zero value.
-func orDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
 	}
 }
 
