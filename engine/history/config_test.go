@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/loginrisk/loginrisk/engine/internal/defaults"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 )
 
 // TestDefaultConfig: every setting but the connection and the logger has
@@ -66,13 +65,7 @@ func TestValidateNamesKeys(t *testing.T) {
 // TestConfigYAML: the writer's keys of the clickhouse section are its
 // yaml tags; the connection and the logger are the caller's.
 func TestConfigYAML(t *testing.T) {
-	decode := func(doc string) (Config, error) {
-		c := DefaultConfig()
-		dec := yaml.NewDecoder(strings.NewReader(doc))
-		dec.KnownFields(true)
-		return c, dec.Decode(&c)
-	}
-	c, err := decode("batch_size: 10\nflush_interval: 1s\nmax_buffer: 100\n")
+	c, err := testkit.DecodeYAML(DefaultConfig(), "batch_size: 10\nflush_interval: 1s\nmax_buffer: 100\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +73,7 @@ func TestConfigYAML(t *testing.T) {
 		t.Errorf("decoded %+v", c)
 	}
 	for _, key := range []string{"dsn: clickhouse://x:9000/db", "logger: x", "source: http"} {
-		if _, err := decode(key + "\n"); err == nil {
+		if _, err := testkit.DecodeYAML(DefaultConfig(), key+"\n"); err == nil {
 			t.Errorf("%q decoded into the writer's Config; it is the caller's", key)
 		}
 	}

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/loginrisk/loginrisk/engine/internal/defaults"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 )
 
 // TestDefaultConfig: every setting but those that need none has its
@@ -86,13 +85,7 @@ func TestValidate(t *testing.T) {
 // TestConfigYAML: the section's keys are the yaml tags; the secrets are
 // not keys of the adapter (the command resolves and sets them).
 func TestConfigYAML(t *testing.T) {
-	decode := func(doc string) (Config, error) {
-		c := DefaultConfig()
-		dec := yaml.NewDecoder(strings.NewReader(doc))
-		dec.KnownFields(true)
-		return c, dec.Decode(&c)
-	}
-	c, err := decode("brokers: [a:1, b:2]\ngroup_id: g\nmax_in_flight: 2\ndrain_timeout: 3s\ncreate_topics: false\ntls: {enabled: true, ca_file: ca.pem}\n")
+	c, err := testkit.DecodeYAML(DefaultConfig(), "brokers: [a:1, b:2]\ngroup_id: g\nmax_in_flight: 2\ndrain_timeout: 3s\ncreate_topics: false\ntls: {enabled: true, ca_file: ca.pem}\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +96,7 @@ func TestConfigYAML(t *testing.T) {
 		t.Errorf("a key not given lost its default: max_batch %d", c.MaxBatch)
 	}
 	for _, key := range []string{"sasl_password: x", "decision_keys: []", "logger: x"} {
-		if _, err := decode(key + "\n"); err == nil {
+		if _, err := testkit.DecodeYAML(DefaultConfig(), key+"\n"); err == nil {
 			t.Errorf("%q decoded into the adapter's Config; it is the caller's", key)
 		}
 	}
