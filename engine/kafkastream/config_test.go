@@ -59,7 +59,7 @@ func TestValidate(t *testing.T) {
 		{"SASL without a password", func(c *Config) { c.SASLMechanism, c.SASLUser = "SCRAM-SHA-256", "u" }, "kafka.sasl_user and kafka.sasl_password are required"},
 		{"certificate without key", func(c *Config) { c.TLS.CertFile = "client.pem" }, "kafka.tls.cert_file and kafka.tls.key_file must be set together"},
 		{"key without certificate", func(c *Config) { c.TLS.KeyFile = "client.key" }, "kafka.tls.cert_file and kafka.tls.key_file must be set together"},
-		{"topic with a slash", func(c *Config) { c.DLQTopic = "a/b" }, `kafka topic "a/b": invalid name`},
+		{"topic with a slash", func(c *Config) { c.DLQTopic = "a/b" }, `kafka.dlq_topic: kafka topic "a/b": invalid name`},
 		{"no decision key", func(c *Config) { c.DecisionKeys = nil }, "kafka.decision_keys"},
 	}
 	for _, tc := range tests {

@@ -145,9 +145,9 @@ func (c *Config) ValidateSettings() error {
 		errs = append(errs, errors.New("kafka.sasl_user and kafka.sasl_password are required with kafka.sasl_mechanism"))
 	}
 	errs = append(errs, c.TLS.validate())
-	for _, t := range []string{c.EventsTopic, c.DecisionsTopic, c.DLQTopic} {
-		if strings.ContainsAny(t, " /\\") {
-			errs = append(errs, fmt.Errorf("kafka topic %q: invalid name", t))
+	for _, t := range []struct{ key, name string }{{"events_topic", c.EventsTopic}, {"decisions_topic", c.DecisionsTopic}, {"dlq_topic", c.DLQTopic}} {
+		if strings.ContainsAny(t.name, " /\\") {
+			errs = append(errs, fmt.Errorf("kafka.%s: kafka topic %q: invalid name (no space, / or \\)", t.key, t.name))
 		}
 	}
 	return errors.Join(errs...)
