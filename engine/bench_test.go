@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"runtime"
 	"testing"
@@ -49,9 +50,12 @@ type benchTraffic struct {
 	refillCPU time.Duration
 }
 
-func newBenchTraffic(b *testing.B) *benchTraffic {
+func newBenchTraffic(b *testing.B) *benchTraffic { return newBenchTrafficOf(b, benchUsers) }
+
+// newBenchTrafficOf is newBenchTraffic over a population of users.
+func newBenchTrafficOf(b *testing.B, users int) *benchTraffic {
 	b.Helper()
-	t := &benchTraffic{gen: loadgen.New(loadgen.Config{Users: benchUsers, Seed: 7}), at: benchT0}
+	t := &benchTraffic{gen: loadgen.New(loadgen.Config{Users: users, Seed: 7}), at: benchT0}
 	t.refill(b)
 	return t
 }
@@ -282,14 +286,32 @@ func benchScore(b *testing.B, c *benchCore) {
 	}
 }
 
+// pipelinePopulations are the populations BenchmarkPipeline and
+// BenchmarkFloorJSON run over: the 200 000 users of `loginrisk bench`,
+// whose state does not fit the caches, and 10 000 users, whose state
+// mostly does (issue 21's two targets).
+var pipelinePopulations = []struct {
+	name  string
+	users int
+}{
+	{"users=200k", benchUsers},
+	{"users=10k", 10_000},
+}
+
 // BenchmarkPipeline is what `loginrisk replay` does per event without
 // I/O: decode the message into a reused event, score it into reused
-// features (Engine.ScoreInto), encode the decision. 1e9/(ns/op) is the
-// engine-core events per second on one core (the target is 300 000).
-// BenchmarkPrepare is the Kafka partition worker's equivalent.
+// features (Engine.ScoreInto), encode the decision. 1e9/(cpu-ns/op) is
+// the engine-core events per second on one core; BenchmarkFloorJSON is
+// its floor. BenchmarkPrepare is the Kafka partition worker's equivalent.
 func BenchmarkPipeline(b *testing.B) {
+	for _, pop := range pipelinePopulations {
+		b.Run(pop.name, func(b *testing.B) { benchPipeline(b, pop.users) })
+	}
+}
+
+func benchPipeline(b *testing.B, users int) {
 	c := newBenchCore(b)
-	t := newBenchTraffic(b)
+	t := newBenchTrafficOf(b, users)
 	c.warmUp(b, t, benchWarmChunks)
 	buf := make([]byte, 0, 1024)
 	var ev schemas.LoginEvent
@@ -313,6 +335,41 @@ func BenchmarkPipeline(b *testing.B) {
 			b.Fatal(err)
 		}
 		buf, _ = schemas.EncodeDecision(buf[:0], s.Decision)
+	}
+}
+
+// BenchmarkFloorJSON is the engine core's floor (issue 21): encoding/json
+// decoding each of BenchmarkPipeline's messages into a LoginEvent and
+// encoding the event again, with no features, rules or state. The
+// pipeline's cost over this one is what the engine adds; report it as
+// the ratio Pipeline / FloorJSON of cpu-ns/op measured in one run.
+func BenchmarkFloorJSON(b *testing.B) {
+	for _, pop := range pipelinePopulations {
+		b.Run(pop.name, func(b *testing.B) {
+			t := newBenchTrafficOf(b, pop.users)
+			var out bytes.Buffer
+			enc := json.NewEncoder(&out)
+			cpu := t.cpuNow()
+			b.ReportAllocs()
+			n := 0
+			defer func() { t.reportCPU(b, cpu, n) }()
+			for i := 0; b.Loop(); i++ {
+				n++
+				if i%benchChunk == 0 && i > 0 {
+					b.StopTimer()
+					t.refill(b)
+					b.StartTimer()
+				}
+				var ev schemas.LoginEvent
+				if err := json.Unmarshal(t.raw[i%benchChunk], &ev); err != nil {
+					b.Fatal(err)
+				}
+				out.Reset()
+				if err := enc.Encode(&ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
