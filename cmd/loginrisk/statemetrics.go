@@ -11,7 +11,7 @@ import (
 type stateCollector struct {
 	store                                    *state.Store
 	keys, limits, profiles, evicted, refused *prometheus.Desc
-	crowds, crowdsRefused                    *prometheus.Desc
+	crowds, crowdsEvicted, crowdsRefused     *prometheus.Desc
 }
 
 func newStateCollector(store *state.Store) *stateCollector {
@@ -24,13 +24,14 @@ func newStateCollector(store *state.Store) *stateCollector {
 		evicted:       prometheus.NewDesc("loginrisk_state_evictions_total", "Keys deleted to make room for a new key at a cap, by kind.", kind, nil),
 		refused:       prometheus.NewDesc("loginrisk_state_refused_total", "New keys not tracked because a cap was reached and no key could make room (every candidate had recent failures); their attempts were scored against empty state.", kind, nil),
 		crowds:        prometheus.NewDesc("loginrisk_state_crowd_keys", "Keys of the day-and-week crowd state: addresses, /24s, hosting ASNs, failing accounts and account + network pairs.", nil, nil),
-		crowdsRefused: prometheus.NewDesc("loginrisk_state_crowd_refused_total", "New crowd keys not kept because the crowd state's cap (4 Mi keys) was reached; their attempts read empty crowd counts.", nil, nil),
+		crowdsEvicted: prometheus.NewDesc("loginrisk_state_crowd_evicted_total", "Crowd keys deleted to make room for a new one at their kind's cap (the cap of the keys they stand beside); a crowd with a recent failure is never deleted.", nil, nil),
+		crowdsRefused: prometheus.NewDesc("loginrisk_state_crowd_refused_total", "New crowd keys not kept because their kind's cap was reached and no crowd could make room; their attempts read empty crowd counts.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.keys, c.limits, c.profiles, c.evicted, c.refused, c.crowds, c.crowdsRefused} {
+	for _, d := range []*prometheus.Desc{c.keys, c.limits, c.profiles, c.evicted, c.refused, c.crowds, c.crowdsEvicted, c.crowdsRefused} {
 		ch <- d
 	}
 }
@@ -48,6 +49,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- constMetric(c.profiles, gauge, st.Profiles)
 	ch <- constMetric(c.crowds, gauge, st.Crowds)
+	ch <- constMetric(c.crowdsEvicted, counter, st.CrowdsEvicted)
 	ch <- constMetric(c.crowdsRefused, counter, st.CrowdsRefused)
 }
 

@@ -78,6 +78,7 @@ func TestStateMetricsOnTheEndpoint(t *testing.T) {
 		`loginrisk_state_evictions_total{kind="device"} 0`,
 		`loginrisk_state_profiles 0`,
 		`loginrisk_state_crowd_keys ` + strconv.FormatInt(st.Crowds, 10), // the address and its /24
+		`loginrisk_state_crowd_evicted_total 0`,
 		`loginrisk_state_crowd_refused_total 0`,
 	} {
 		if !strings.Contains(string(body), want+"\n") {

@@ -44,15 +44,11 @@ const (
 	crowdShortRetention = day + hour
 	// maxCrowdASNs caps the crowd keys of ASNs (only hosting and
 	// anonymising networks are kept). The other kinds are capped by the
-	// store's caps (crowdLimits): a new key beyond its kind's cap is read
-	// as empty and not kept, so an address flood cannot grow the table
-	// past what the caps promise, counted in StoreStats.CrowdsRefused.
+	// store's caps (crowdLimits): a new key beyond its kind's cap takes
+	// the place of a crowd that may go (crowdProtect), or is read as
+	// empty and not kept, so an address flood cannot grow the table past
+	// what the caps promise (StoreStats.CrowdsEvicted, CrowdsRefused).
 	maxCrowdASNs = 1 << 20
-	// crowdShards splits the crowd table's locks. The sweep walks a
-	// shard's map under its lock, so there are enough shards that one
-	// walk stays short: at the default caps (1 M addresses, 1 M networks,
-	// 1 M accounts) a few hundred keys a shard, never the whole table.
-	crowdShards = 4096
 )
 
 // unknownUserReason is the failure_reason of a login name that does not
@@ -119,6 +115,7 @@ type crowdState struct {
 	// overflows (crowd_sketch.go).
 	overSucceeded, overFailed *sketchRing
 	lastSeen                  uint32
+	lastFailure               uint32 // 0: none (crowdProtect)
 }
 
 // crowdAttempt is an attempt as a crowd key sees it.
@@ -275,6 +272,9 @@ func (st *crowdState) update(spec *crowdSpec, a *crowdAttempt) {
 		}
 	}
 	st.lastSeen = max(st.lastSeen, a.at)
+	if a.failure {
+		st.lastFailure = max(st.lastFailure, a.at)
+	}
 }
 
 // startSketches gives a set that a's member would overflow its ring,
@@ -337,58 +337,91 @@ func (st *crowdState) trim(spec *crowdSpec, now uint32) {
 	}
 }
 
-// crowdTable holds the crowd keys in Go maps, sharded by key: a map's
-// hashing is seeded per process, so a flood of chosen keys cannot pile
-// onto one bucket.
+// crowdTable holds the crowd keys in a table (table.go) per kind, each
+// capped by its kind's limit (crowdLimits) and placed by a hash seeded
+// per process, so a flood of chosen keys cannot pile onto one shard or
+// probe. At a cap, a new key takes the place of the least recently seen
+// crowd of a sample of its shard that may go: one without a failure in
+// its kind's crowdProtect span (the span over which the rules count a
+// crowd's failures to lock); when none may go, it is refused, as in the
+// store's other tables.
 type crowdTable struct {
-	seeds  [2]maphash.Seed // of account keys (userKey)
-	shards [crowdShards]struct {
-		mu sync.Mutex
-		m  map[crowdKey]*crowdState
-	}
-	mu       sync.Mutex // guards n, refused and sketched
-	limit    [numCrowdKinds]int64
-	n        [numCrowdKinds]int64
-	refused  int64
-	sketched int // crowds with a sketch ring
+	seeds [2]maphash.Seed // of account keys (userKey)
+	seed  maphash.Seed    // places ASN keys
+	kinds [numCrowdKinds]*table[[16]byte, crowdState]
+	// mu guards sketched, the crowds with a sketch ring: taken only when
+	// a crowd starts or drops its first ring.
+	mu       sync.Mutex
+	sketched int
+}
+
+// crowdProtect is, per kind, how long after a failure a crowd may not
+// make room for a new one: an hour for addresses, networks and ASNs (the
+// hour the network and ASN locks count failures over, as for the
+// per-address windows), a day for an account from one network
+// (user_network_failures_24h) and a week for an account
+// (user_failures_7d). Evicting such a crowd would let a flood of new
+// keys wipe the counts a lock is waiting for.
+var crowdProtect = [numCrowdKinds]uint32{
+	crowdAddress:     hour,
+	crowdNetwork:     hour,
+	crowdASN:         hour,
+	crowdUser:        7 * day,
+	crowdUserNetwork: day,
 }
 
 // crowdLimits caps each kind of crowd key by the store's cap of the keys
 // it stands beside: addresses by max_addresses, networks by
 // max_networks, accounts (and account + network) by max_users.
-func crowdLimits(caps [NumKeyKinds]int) [numCrowdKinds]int64 {
-	var l [numCrowdKinds]int64
-	l[crowdAddress] = int64(caps[Addresses])
-	l[crowdNetwork] = int64(caps[Networks])
+func crowdLimits(caps [NumKeyKinds]int) [numCrowdKinds]int {
+	var l [numCrowdKinds]int
+	l[crowdAddress] = caps[Addresses]
+	l[crowdNetwork] = caps[Networks]
 	l[crowdASN] = maxCrowdASNs
-	l[crowdUser] = int64(caps[Users])
-	l[crowdUserNetwork] = int64(caps[Users])
+	l[crowdUser] = caps[Users]
+	l[crowdUserNetwork] = caps[Users]
 	return l
 }
 
-func newCrowdTable(limits [numCrowdKinds]int64) *crowdTable {
-	return &crowdTable{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, limit: limits}
+// newCrowdTable returns an empty crowd table of shards lock shards per
+// kind.
+func newCrowdTable(shards int, limits [numCrowdKinds]int) *crowdTable {
+	t := &crowdTable{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, seed: maphash.MakeSeed()}
+	for kind, limit := range limits {
+		t.kinds[kind] = newTable[[16]byte, crowdState](shards, limit)
+	}
+	return t
 }
 
 // apply reads (and, when record, records) the attempt a on key k, whose
-// hash is hash; userFailures24h is the user's user_failures_24h.
+// placement hash is hash (seeded, with placedBit: crowdTable.place);
+// userFailures24h is the user's user_failures_24h.
 func (t *crowdTable) apply(k crowdKey, hash uint64, a *crowdAttempt, userFailures24h int, record bool) CrowdCounts {
 	spec := &crowdSpecs[k.kind]
-	sh := &t.shards[hash%crowdShards]
+	tab := t.kinds[k.kind]
+	sh := tab.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	st := sh.m[k]
+	st := sh.get(hash, k.key)
 	if st == nil {
 		starts := spec.minFailures24h == 0 || (a.failure && userFailures24h >= spec.minFailures24h)
-		if !record || !starts || a.uncounted || !t.reserve(k.kind) {
+		if record && starts && !a.uncounted {
+			protect := crowdProtect[k.kind]
+			evicted, ok := tab.makeRoom(sh, func(st *crowdState) (uint32, bool) {
+				return mayEvict(st.lastSeen, st.lastFailure, a.at, protect)
+			})
+			if ok {
+				if evicted != nil {
+					t.dropSketches(spec, evicted, a.at, true)
+				}
+				st = new(crowdState)
+				sh.put(hash, k.key, st)
+			}
+		}
+		if st == nil {
 			var empty crowdState
 			return empty.read(spec, a)
 		}
-		if sh.m == nil {
-			sh.m = make(map[crowdKey]*crowdState)
-		}
-		st = new(crowdState)
-		sh.m[k] = st
 	}
 	c := st.read(spec, a)
 	if record && !a.uncounted {
@@ -398,60 +431,46 @@ func (t *crowdTable) apply(k crowdKey, hash uint64, a *crowdAttempt, userFailure
 	return c
 }
 
-// reserve counts a new key of kind, or refuses it at the kind's cap.
-func (t *crowdTable) reserve(kind crowdKind) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.n[kind] >= t.limit[kind] {
-		t.refused++
-		return false
-	}
-	t.n[kind]++
-	return true
+// place is the placement hash of the crowd key k: seeded per process.
+// Account keys (userKey) are seeded hashes already; addresses and
+// networks are placed as the store places them (Store.placeIP).
+func (t *crowdTable) place(k *crowdKey) uint64 {
+	return maphash.Comparable(t.seed, k.key) | placedBit
 }
 
 // sweep drops the keys idle at now: after crowdRetention when they keep
 // a week (a user's failures, or two or more users who succeeded from a
-// source), else after crowdShortRetention.
+// source), else after crowdShortRetention. Like the store's other
+// tables it holds a shard's lock for sweepStep slots at a time.
 func (t *crowdTable) sweep(now uint32) (removed int) {
-	var removedOf [numCrowdKinds]int64
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		for k, st := range sh.m {
-			spec := &crowdSpecs[k.kind]
+	for kind, tab := range t.kinds {
+		spec := &crowdSpecs[kind]
+		removed += tab.sweep(func(st *crowdState) bool {
 			keep := crowdShortRetention
 			if spec.days || st.succeeded.distinct(now, 7*day) >= 2 {
 				keep = crowdRetention
 			}
 			if int64(st.lastSeen) <= int64(now)-int64(keep) {
 				t.dropSketches(spec, st, now, true)
-				delete(sh.m, k)
-				removed++
-				removedOf[k.kind]++
-				continue
+				return true
 			}
 			st.trim(spec, now)
 			t.dropSketches(spec, st, now, false)
-		}
-		sh.mu.Unlock()
+			return false
+		})
 	}
-	t.mu.Lock()
-	for kind, r := range removedOf {
-		t.n[kind] -= r
-	}
-	t.mu.Unlock()
 	return removed
 }
 
-// len returns the keys held and the new keys refused at the cap.
-func (t *crowdTable) len() (n, refused int64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, k := range t.n {
-		n += k
+// len returns the keys held, the new keys refused at the caps and the
+// keys evicted to make room.
+func (t *crowdTable) len() (n, refused, evicted int64) {
+	for _, tab := range t.kinds {
+		n += tab.held.Load()
+		refused += tab.refused.Load()
+		evicted += tab.evicted.Load()
 	}
-	return n, t.refused
+	return n, refused, evicted
 }
 
 // applyCrowds fills the features of the attempt o kept per address,
@@ -472,11 +491,11 @@ func (s *Store) applyCrowds(ev *schemas.LoginEvent, o *observation, f *schemas.F
 		userKey = s.crowds.userKey(ev.TenantID, ev.UserID)
 	}
 	if o.hasAddr {
-		ip = s.crowds.apply(crowdKey{kind: crowdAddress, key: o.ipKey}, o.ipHash, &a, f.UserFailures24h, record)
+		ip = s.crowds.apply(crowdKey{kind: crowdAddress, key: o.ipKey}, o.ipPlace, &a, f.UserFailures24h, record)
 		nk := o.ipKey
 		if isIPv4Key(nk) {
 			nk[15] = 0 // the /24
-			network = s.crowds.apply(crowdKey{kind: crowdNetwork, key: nk}, hashIPKey(nk), &a, f.UserFailures24h, record)
+			network = s.crowds.apply(crowdKey{kind: crowdNetwork, key: nk}, s.placeIP(nk), &a, f.UserFailures24h, record)
 		} else {
 			network = ip // an IPv6 address's key is its /64 already
 		}
@@ -487,19 +506,19 @@ func (s *Store) applyCrowds(ev *schemas.LoginEvent, o *observation, f *schemas.F
 			binary.LittleEndian.PutUint64(un.key[8:], networkHash)
 			account := a
 			account.uncounted = o.repeated // the account's own counts skip a retried password
-			userNetwork = s.crowds.apply(un, keyhash.Mix64(networkHash^keyhash.Words(userKey)), &account, f.UserFailures24h, record)
+			userNetwork = s.crowds.apply(un, keyhash.Mix64(networkHash^keyhash.Words(userKey))|placedBit, &account, f.UserFailures24h, record)
 		}
 	}
 	if accountSide {
 		account := a
 		account.uncounted = o.repeated
-		user = s.crowds.apply(crowdKey{kind: crowdUser, key: userKey}, keyhash.Words(userKey), &account, f.UserFailures24h, record)
+		user = s.crowds.apply(crowdKey{kind: crowdUser, key: userKey}, keyhash.Words(userKey)|placedBit, &account, f.UserFailures24h, record)
 	}
 	if f.ASNKnown && f.ASN != 0 && (f.Hosting || f.Anonymous) {
 		k := crowdKey{kind: crowdASN}
 		binary.BigEndian.PutUint32(k.key[:4], uint32(f.ASN))
 		a.member = o.userKey
-		asn = s.crowds.apply(k, keyhash.Mix64(uint64(f.ASN)), &a, f.UserFailures24h, record)
+		asn = s.crowds.apply(k, s.crowds.place(&k), &a, f.UserFailures24h, record)
 	}
 	f.IPFailures24h, f.IPAttempts24h, f.IPSuccessRatio24h = ip.Failures24h, ip.Attempts24h, ip.SuccessRatio24h
 	f.IPUnknownUserFailures24h, f.IPFailedUsers1h = ip.UnknownUserFailures24h, ip.FailedMembers

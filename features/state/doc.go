@@ -52,9 +52,11 @@
 // estimate: crowd_sketch.go, at most 4 Ki crowds with sketches).
 // From them ip_shared / net_shared: 10 or more users succeeded in 7 days
 // and half or more of the attempts of 24 hours succeeded (rules/README.md,
-// "Shared addresses"). They live in their own table (crowd.go) of
-// Go maps, capped at 4 Mi keys; a key is kept for 7 days after its last
-// attempt when two or more users succeeded from it, else for a day. The
+// "Shared addresses"). They live in tables of their own (crowd.go), one
+// per kind of crowd, like the store's other tables (table.go) and capped
+// by the cap of the keys they stand beside (see Caps); a key is kept for
+// 7 days after its last attempt when two or more users succeeded from
+// it, else for a day. The
 // warm-up replays a day of history (engine.WarmSpan), so after a restart
 // the 7-day sets hold that day's users until the week refills.
 //
@@ -142,7 +144,13 @@
 // from flushing a victim's failure counts with a flood of new keys; the
 // price is that, while the flood's own failures fill the cap, new keys
 // of that kind are not counted (keys of the other kinds are, each table
-// having its own cap). A sample can miss a key that may go elsewhere in
+// having its own cap). The crowd tables follow the same rule with the
+// caps of the keys they stand beside (addresses, networks, users for
+// accounts and account + network; 1 Mi hosting ASNs): a crowd may not
+// go while it has a failure in the span over which lock rules count its
+// failures (crowdProtect: an hour for addresses, networks and ASNs, a
+// day for an account + network, a week for an account); StoreStats
+// counts CrowdsEvicted and CrowdsRefused. A sample can miss a key that may go elsewhere in
 // the shard; the next new key's sample starts where this one stopped.
 // Which key goes depends on the placement, so a replay that reaches a
 // cap may differ between processes; below the caps it does not.

@@ -517,10 +517,11 @@ func TestSweepReleasesTheLock(t *testing.T) {
 	}
 }
 
-// The crowd table's sweep walks one shard's map under its lock: with
-// many unique addresses the largest shard must stay a small slice of the
-// table, so no sweep holds a lock over O(N) keys (with 64 shards this
-// flood put over 3 000 keys behind one lock).
+// The crowd table's sweep holds a shard's lock for a bounded number of
+// keys: its keys are in the store's sharded tables (table.go), whose
+// sweep visits sweepStep slots per hold of a lock (TestSweepReleasesTheLock),
+// so a flood of unique addresses makes no lock hold grow with it; and a
+// sweep a day later frees every key of the flood.
 func TestCrowdSweepHoldsFewKeysPerLock(t *testing.T) {
 	const n = 200_000
 	s, err := NewStore(StoreConfig{})
@@ -531,15 +532,56 @@ func TestCrowdSweepHoldsFewKeysPerLock(t *testing.T) {
 		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String()
 		observeAt(s, fmt.Sprintf("u%06d", i), ip, "", false, t0.Add(time.Duration(i)*time.Millisecond))
 	}
-	largest, total := 0, 0
-	for i := range s.crowds.shards {
-		largest = max(largest, len(s.crowds.shards[i].m))
-		total += len(s.crowds.shards[i].m)
+	addresses := s.crowds.kinds[crowdAddress]
+	if total := addresses.len(); total < n {
+		t.Fatalf("the flood made %d crowd keys of addresses, want at least %d", total, n)
 	}
-	if total < n {
-		t.Fatalf("the flood made %d crowd keys, want at least %d", total, n)
+	largest := 0
+	for i := range addresses.shards {
+		largest = max(largest, addresses.shards[i].live)
 	}
-	if largest > 200 {
-		t.Errorf("the largest crowd shard holds %d of %d keys: a sweep would hold its lock over them all", largest, total)
+	if largest <= sweepStep {
+		t.Fatalf("the largest crowd shard holds %d keys: too few for this test to show a bounded hold", largest)
+	}
+	removed := s.Sweep(t0.Add(n*time.Millisecond + crowdShortRetention*time.Second + time.Hour))
+	if left := addresses.len(); left != 0 || removed < n {
+		t.Errorf("a sweep after a day idle removed %d keys and left %d crowds of addresses, want all gone", removed, left)
+	}
+}
+
+// TestCrowdCapEvictsOnlyWithoutRecentFailures: at the cap of crowds of
+// addresses (max_addresses), a new address is refused while every crowd
+// has a failure in the last hour (crowdProtect), their counts kept; once
+// the failures are older, it takes the place of the crowd seen least
+// recently, and the others keep their 24-hour counts.
+func TestCrowdCapEvictsOnlyWithoutRecentFailures(t *testing.T) {
+	const limit = 8
+	s, err := NewStore(StoreConfig{Shards: 1, MaxAddresses: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := func(i int) string { return netip.AddrFrom4([4]byte{10, 0, byte(i), 1}).String() }
+	for i := range limit {
+		observeAt(s, fmt.Sprintf("u%d", i), addr(i), "", false, t0.Add(time.Duration(i)*time.Second))
+	}
+	observeAt(s, "newcomer", addr(100), "", true, t0.Add(30*time.Minute))
+	if st := s.Stats(); st.CrowdsEvicted != 0 || st.CrowdsRefused == 0 {
+		t.Errorf("within the hour of every crowd's failure: %d crowds evicted, %d refused; want none evicted and the new one refused", st.CrowdsEvicted, st.CrowdsRefused)
+	}
+	if f := observeAt(s, "u0", addr(0), "", false, t0.Add(31*time.Minute)); f.IPFailures24h != 2 {
+		t.Errorf("the first address's failures in 24 h after the refusal: %d, want 2", f.IPFailures24h)
+	}
+	// Two hours on, no crowd has a failure in the hour: the new address
+	// takes the place of addr(1), seen least recently (addr(0) was seen
+	// again at 31 minutes).
+	observeAt(s, "newcomer", addr(200), "", true, t0.Add(2*time.Hour))
+	if st, held := s.Stats(), s.crowds.kinds[crowdAddress].len(); st.CrowdsEvicted != 1 || held != limit {
+		t.Errorf("two hours on: %d crowds evicted (want 1), %d crowds of addresses held (want %d)", st.CrowdsEvicted, held, limit)
+	}
+	if f := observeAt(s, "u0", addr(0), "", false, t0.Add(2*time.Hour+time.Second)); f.IPFailures24h != 3 {
+		t.Errorf("the address seen again keeps its counts: %d failures in 24 h, want 3", f.IPFailures24h)
+	}
+	if f := observeAt(s, "u1", addr(1), "", false, t0.Add(2*time.Hour+2*time.Second)); f.IPFailures24h != 1 {
+		t.Errorf("the evicted address's failures in 24 h: %d, want 1 (counted afresh)", f.IPFailures24h)
 	}
 }

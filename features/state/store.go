@@ -152,10 +152,11 @@ type StoreStats struct {
 	// Evicted counts keys deleted to make room for a new key at a cap,
 	// Refused new keys not tracked because none could go.
 	Evicted, Refused KeyCounts
-	// Crowds are the address, network and ASN keys of the day-and-week
-	// crowd counts (crowd.go); CrowdsRefused the new ones not kept
-	// at their cap.
-	Crowds, CrowdsRefused int64
+	// Crowds are the keys of the day-and-week crowd counts (crowd.go):
+	// addresses, networks, ASNs, accounts and account + network;
+	// CrowdsEvicted those deleted to make room at their cap,
+	// CrowdsRefused the new ones not kept because none could go.
+	Crowds, CrowdsEvicted, CrowdsRefused int64
 	// Passwords are the fingerprints of the global table (passwords.go);
 	// PasswordsRefused the new ones not followed at its cap.
 	Passwords, PasswordsRefused int64
@@ -251,7 +252,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		users:      newTable[string, userState](cfg.Shards, caps[Users]),
 		ips:        [2]*table[ipKey, ipState]{newTable[ipKey, ipState](cfg.Shards, caps[Addresses]), newTable[ipKey, ipState](cfg.Shards, caps[Networks])},
 		devices:    newTable[string, deviceState](cfg.Shards, caps[Devices]),
-		crowds:     newCrowdTable(crowdLimits(caps)),
+		crowds:     newCrowdTable(cfg.Shards, crowdLimits(caps)),
 		population: newPopulation(),
 		passwords:  newPasswordTable(DefaultMaxPasswords),
 		userWindow: newWindowSpec(day, maxUserRecords, 15*minute, minute, 15*minute, hour, day),
@@ -301,6 +302,7 @@ type observation struct {
 	hasAddr    bool
 	ipKey      ipKey
 	ipHash     uint64
+	ipPlace    uint64 // ipKey's placement hash (Store.placeIP)
 	sourceKey  uint32 // in the user's source set
 	sourceAt   int    // its index there, as read found it
 	tag        uint32 // the attempt in the user's window (network + outcome)
@@ -388,6 +390,9 @@ func (s *Store) apply(ev *schemas.LoginEvent, f *schemas.Features, record bool) 
 	user := schemas.UserKey(ev.TenantID, ev.UserID)
 	var o observation
 	o.set(ev, user, f)
+	if o.hasAddr {
+		o.ipPlace = s.placeIP(o.ipKey)
+	}
 	s.applyUser(user, &o, f, record)
 	s.applyIP(&o, f, record)
 	s.applyDevice(f.DeviceKey, &o, f, record)
@@ -556,7 +561,7 @@ func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
 		return
 	}
 	t := s.ipTable(o.ipKey)
-	hash := s.placeIP(o.ipKey)
+	hash := o.ipPlace
 	sh := t.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -787,7 +792,7 @@ func (s *Store) Stats() StoreStats {
 	count(Addresses, &s.ips[0].held, &s.ips[0].evicted, &s.ips[0].refused)
 	count(Networks, &s.ips[1].held, &s.ips[1].evicted, &s.ips[1].refused)
 	count(Devices, &s.devices.held, &s.devices.evicted, &s.devices.refused)
-	st.Crowds, st.CrowdsRefused = s.crowds.len()
+	st.Crowds, st.CrowdsRefused, st.CrowdsEvicted = s.crowds.len()
 	st.Passwords, st.PasswordsRefused = s.passwords.held.Load(), s.passwords.refused.Load()
 	return st
 }
