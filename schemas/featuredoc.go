@@ -131,12 +131,15 @@ distinct values ever added, and the 4 most counted values (a new value takes
 the place of the least counted one when it weighs at least as much). Counts
 decay with a half-life of 30 days of event time, so an old home fades.
 324 bytes per user with a verified login, allocated at the first one; the
-population counts every verified login of every user: exactly (a map per
-attribute) for country, browser, OS and hour, whose value spaces are small
-(about 250, a few hundred, a few dozen, 24); in a count-min sketch
-(github.com/tylertreat/BoomFilters, Apache-2.0; ε = 0.0001, δ = 0.001:
-7 × 27183 counters, 1.5 MB each) for network, ASN, city and device, whose
-value spaces do not fit. Population counts do not decay.
+population counts every verified login of every user: exactly (a table of
+1,024 values per attribute, values beyond it in a sketch) for country,
+browser, OS and hour, whose value spaces are small (about 250, a few
+hundred, a few dozen, 24); in a count-min sketch for network, ASN, city and
+device, whose value spaces do not fit: 8,192 blocks of 16 counters (1 MiB
+each), a value adding to 7 counters of one block, so a count is never low
+and is high by about 0.012 % of the attribute's total at most, with high
+probability. The counters are atomic: no lock is taken for them. Population
+counts do not decay.
 
 **Probabilities.** For value v of attribute a, with the user's decayed count
 c(v), total n and distinct values d, and the population's count C(v) and

@@ -109,8 +109,8 @@
 // day) a total, a count of distinct values and the 4 most counted values,
 // decayed with a 30-day half-life of event time (324 bytes, allocated at
 // the first verified login); and to the population's counts, exact for
-// country, browser, OS and hour, count-min sketches
-// (github.com/tylertreat/BoomFilters) for the rest, under one mutex.
+// country, browser, OS and hour, blocked count-min sketches for the rest
+// (popcounts.go), with atomic counters and no lock.
 // familiarity_risk and the familiarity_*_bits features compare the two
 // after Freeman et al. (NDSS 2016); docs/features.md, "Familiarity", has
 // the formulas, smoothing and weights. LoadProfile seeds the counts of the

@@ -1,12 +1,9 @@
 package state
 
 import (
-	"encoding/binary"
 	"math"
-	"sync"
+	"sync/atomic"
 	"time"
-
-	boom "github.com/tylertreat/BoomFilters"
 
 	"github.com/loginrisk/loginrisk/features/internal/keyhash"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -76,12 +73,6 @@ const (
 	// famFullBits is the weighted sum of log2 ratios that
 	// familiarity_risk maps to 100.
 	famFullBits = 3.5
-	// famSketchEpsilon and famSketchDelta size the population's
-	// count-min sketches: a count is over by at most 0.01 % of the
-	// attribute's total with probability 0.999 (27183 x 7 counters, 1.5
-	// MB each).
-	famSketchEpsilon = 0.0001
-	famSketchDelta   = 0.001
 )
 
 // famKeys are an attempt's values by attribute, hashed; valid is false
@@ -172,46 +163,43 @@ func (fm *familiarity) count(a famAttr, hash uint32) (c, total, distinct float64
 }
 
 // population is the counts of every user's verified logins: exact for
-// attributes with a small value space, count-min sketches for the rest.
-// One mutex guards it: the sketches share a hash state.
+// attributes with a small value space, count-min sketches for the rest
+// (popcounts.go), updated with atomic adds and no lock, so that the
+// partitions' goroutines never wait on one another for them.
 type population struct {
-	mu     sync.Mutex
-	exact  [numFamAttrs]map[uint32]uint64
-	sketch [numFamAttrs]*boom.CountMinSketch
-	total  [numFamAttrs]uint64
-	buf    [4]byte
+	exact  [numFamAttrs]*exactCounts
+	sketch [numFamAttrs]*countSketch
+	total  [numFamAttrs]atomic.Uint64
 }
 
 func newPopulation() *population {
 	p := &population{}
+	seed := newPopulationSeed()
 	for a, spec := range famSpecs {
 		if spec.exact {
-			p.exact[a] = make(map[uint32]uint64)
+			p.exact[a] = newExactCounts(seed)
 		} else {
-			p.sketch[a] = boom.NewCountMinSketch(famSketchEpsilon, famSketchDelta)
+			p.sketch[a] = newCountSketch(seed)
 		}
 	}
 	return p
 }
 
-// addLocked counts value hash of attribute a n times.
-func (p *population) addLocked(a famAttr, hash uint32, n uint64) {
-	p.total[a] += n
-	if m := p.exact[a]; m != nil {
-		m[hash] += n
+// add counts value hash of attribute a n times.
+func (p *population) add(a famAttr, hash uint32, n uint64) {
+	p.total[a].Add(n)
+	if c := p.exact[a]; c != nil {
+		c.add(hash, n)
 		return
 	}
-	binary.LittleEndian.PutUint32(p.buf[:], hash)
-	p.sketch[a].AddN(p.buf[:], n)
+	p.sketch[a].add(hash, n)
 }
 
 // learn counts the attempt's valid keys, except the attributes in skip.
 func (p *population) learn(keys *famKeys, skip uint16) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for a, k := range keys {
 		if k.valid && skip&(1<<a) == 0 {
-			p.addLocked(famAttr(a), k.hash, 1)
+			p.add(famAttr(a), k.hash, 1)
 		}
 	}
 }
@@ -219,20 +207,17 @@ func (p *population) learn(keys *famKeys, skip uint16) {
 // probabilities fills, for each valid key, p(value | everyone) with
 // add-one smoothing over the attribute's assumed value space.
 func (p *population) probabilities(keys *famKeys, out *[numFamAttrs]float64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for a, k := range keys {
 		if !k.valid {
 			continue
 		}
 		var n uint64
-		if m := p.exact[a]; m != nil {
-			n = m[k.hash]
+		if c := p.exact[a]; c != nil {
+			n = c.count(k.hash)
 		} else {
-			binary.LittleEndian.PutUint32(p.buf[:], k.hash)
-			n = p.sketch[a].Count(p.buf[:])
+			n = p.sketch[a].count(k.hash)
 		}
-		out[a] = (float64(n) + 1) / (float64(p.total[a]) + famSpecs[a].values)
+		out[a] = (float64(n) + 1) / (float64(p.total[a].Load()) + famSpecs[a].values)
 	}
 }
 
@@ -364,12 +349,10 @@ func (s *Store) loadFamiliarity(u *userState, entries []profileEntry, successes 
 		weight = decayFactor(min(at, fm.at), fm.at)
 	}
 	attrOf := [numKinds]famAttr{kindCountry: famCountry, kindCity: famCity, kindASN: famASN, kindDevice: famDevice, kindNetwork: famNetwork}
-	s.population.mu.Lock()
-	defer s.population.mu.Unlock()
 	for _, e := range entries {
 		each := float64(max(successes, perKind[e.kind])) / float64(perKind[e.kind])
 		a := attrOf[e.kind]
 		fm.add(a, e.hash, float32(each*weight), float32(weight))
-		s.population.addLocked(a, e.hash, uint64(math.Round(each)))
+		s.population.add(a, e.hash, uint64(math.Round(each)))
 	}
 }
