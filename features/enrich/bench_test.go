@@ -27,7 +27,6 @@ func BenchmarkEnrichWarm(b *testing.B) {
 	for i := range events {
 		e.Enrich(&events[i], &f)
 	}
-	e.ips.Wait()
 	e.agents.Wait()
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -4,9 +4,15 @@
 //
 // Each GeoIP database is optional; without it its features keep their
 // zero value and geo_known, asn_known or anon_known is false. Answers are
-// cached in ristretto caches (EnricherConfig.CacheEntries entries each)
-// per address, behind that per database network, and per user-agent
-// string, so the warm path does no lookup and no allocation. Each
+// cached (EnricherConfig.CacheEntries entries each) per address, behind
+// that per database network, and per user-agent string, so the warm path
+// does no lookup and no allocation. The caches whose misses are costly,
+// per network (a database lookup) and per user agent (a parse), are
+// ristretto caches, whose admission keeps one-off keys (an attack's
+// addresses or random user agents) from pushing out the common ones; the
+// address and network-name caches, whose misses cost a network-cache hit
+// or a format, are set-associative caches with CLOCK replacement
+// (assoc.go), where ristretto's admission cost more than it saved. Each
 // database returns the network its answer holds for; the three answers
 // hold together over the longest of the three networks (a range absent
 // from a database counts as a network too), so an address of a network

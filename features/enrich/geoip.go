@@ -67,9 +67,9 @@ type EnricherMetrics struct {
 type Enricher struct {
 	city, asn, anon *geoip2.Reader
 
-	ips      *ristretto.Cache[uint64, ipInfo]
+	ips      *assocCache[ipInfo]
 	nets     *ristretto.Cache[uint64, netInfo]
-	names    *ristretto.Cache[uint64, networkName]
+	names    *assocCache[networkName]
 	agents   *ristretto.Cache[string, deviceInfo]
 	uaParser *useragent.Parser
 	uaSeed   maphash.Seed
@@ -219,23 +219,7 @@ func NewEnricher(cfg EnricherConfig) (*Enricher, error) {
 		*db.dst = r
 	}
 	var err error
-	e.ips, err = ristretto.NewCache(&ristretto.Config[uint64, ipInfo]{
-		NumCounters:        10 * int64(cfg.CacheEntries),
-		MaxCost:            int64(cfg.CacheEntries),
-		BufferItems:        64,
-		IgnoreInternalCost: true,
-		// ristretto v2 keys must be integers, strings or byte slices
-		// (z.Key), and it keeps only their hashes. A netip.Addr is none
-		// of these and a string of it would allocate, so the key is
-		// addrHash, a well-mixed 64-bit hash of the 16 address bytes,
-		// hashed as itself; the value carries the address, checked on
-		// every hit, so a collision is a miss.
-		KeyToHash: func(k uint64) (uint64, uint64) { return k, 0 },
-	})
-	if err != nil {
-		e.Close()
-		return nil, fmt.Errorf("features: address cache: %w", err)
-	}
+	e.ips = newAssocCache[ipInfo](cfg.CacheEntries)
 	e.nets, err = ristretto.NewCache(&ristretto.Config[uint64, netInfo]{
 		NumCounters:        10 * int64(cfg.CacheEntries),
 		MaxCost:            int64(cfg.CacheEntries),
@@ -247,17 +231,7 @@ func NewEnricher(cfg EnricherConfig) (*Enricher, error) {
 		e.Close()
 		return nil, fmt.Errorf("features: network cache: %w", err)
 	}
-	e.names, err = ristretto.NewCache(&ristretto.Config[uint64, networkName]{
-		NumCounters:        10 * int64(cfg.CacheEntries),
-		MaxCost:            int64(cfg.CacheEntries),
-		BufferItems:        64,
-		IgnoreInternalCost: true,
-		KeyToHash:          func(k uint64) (uint64, uint64) { return k, 0 }, // hashNetwork, checked on a hit
-	})
-	if err != nil {
-		e.Close()
-		return nil, fmt.Errorf("features: network name cache: %w", err)
-	}
+	e.names = newAssocCache[networkName](cfg.CacheEntries)
 	e.agents, err = ristretto.NewCache(&ristretto.Config[string, deviceInfo]{
 		NumCounters:        10 * int64(cfg.CacheEntries),
 		MaxCost:            int64(cfg.CacheEntries),
@@ -304,14 +278,8 @@ func (e *Enricher) Metrics() *EnricherMetrics { return &e.metrics }
 func (e *Enricher) Close() error {
 	e.closeOnce.Do(func() {
 		e.closed.Store(true)
-		if e.ips != nil {
-			e.ips.Close()
-		}
 		if e.nets != nil {
 			e.nets.Close()
-		}
-		if e.names != nil {
-			e.names.Close()
 		}
 		if e.agents != nil {
 			e.agents.Close()
@@ -360,7 +328,7 @@ func (e *Enricher) lookupIP(addr netip.Addr) ipInfo {
 	}
 	n := e.lookupNetwork(addr)
 	info := ipInfo{addr: addr, network: e.networkName(addr), place: n.place, as: n.as, flags: n.flags}
-	e.ips.Set(key, info, 1)
+	e.ips.Set(key, info)
 	return info
 }
 
@@ -434,7 +402,7 @@ func (e *Enricher) networkName(addr netip.Addr) string {
 		return n.name
 	}
 	n := networkName{network: p.Addr(), name: p.String()}
-	e.names.Set(key, n, 1)
+	e.names.Set(key, n)
 	return n.name
 }
 

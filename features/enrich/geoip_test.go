@@ -311,7 +311,6 @@ func TestEnrichWarmPathDoesNotAllocate(t *testing.T) {
 	ev := testEvent(t, "dave", "2601:640:8a0:3::19", true, t0)
 	var f schemas.Features
 	e.Enrich(ev, &f)
-	e.ips.Wait()
 	e.agents.Wait()
 	if allocs := testing.AllocsPerRun(200, func() { e.Enrich(ev, &f) }); allocs != 0 {
 		t.Errorf("warm Enrich allocates %v times", allocs)
@@ -362,9 +361,7 @@ func TestNetworkCacheMatchesLookups(t *testing.T) {
 			}
 			var got, want schemas.Features
 			cached.Enrich(&schemas.LoginEvent{Addr: addr, OccurredAt: t0}, &got)
-			cached.ips.Wait()
 			cached.nets.Wait()
-			cached.names.Wait()
 			want.HourUTC, want.Failure = t0.Hour(), true
 			n := direct.resolveIP(addr)
 			info := ipInfo{addr: addr, network: features.NetworkOf(addr).String(), place: n.place, as: n.as, flags: n.flags}
