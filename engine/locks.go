@@ -70,7 +70,10 @@ const lockFilterBits = 18
 // lockFilter has a bit set for the hash of every key the table holds (and
 // for keys it dropped since the last sweep): a clear bit proves a key
 // absent without touching the shards. With K keys a lookup of an absent
-// key reaches a shard with probability about K / 2^18.
+// key reaches a shard with probability about K / 2^18. It pays:
+// BenchmarkPipeline/users=200k without it took 22.6 µs of CPU per event
+// against 19.3 µs with it (medians of 3 alternating runs, 2026-12-04,
+// docs/features-performance.md, "Fast paths").
 type lockFilter [1 << lockFilterBits / 64]atomic.Uint64
 
 func (f *lockFilter) add(h uint64) {

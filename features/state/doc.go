@@ -30,9 +30,7 @@
 // Running sums over the buckets, and per-window cursors over the records
 // (the first record inside each window and the failures from there on,
 // moved forward as time passes), keep reads cheap: an in-order read
-// costs a few comparisons; a late read counts from the records. The
-// first two records live inside the key's state, so a key with few
-// attempts needs no storage of its own for them.
+// costs a few comparisons; a late read counts from the records.
 // user_network_failures_15m counts the exact records only. Distinct
 // counts (user_distinct_ips_1h, ip_distinct_users_*,
 // device_distinct_users_24h) keep up to 64 keys (32-bit hashes) with the

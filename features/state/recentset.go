@@ -5,20 +5,21 @@ package state
 // windows. It is kept sorted by that time, oldest first, so a window's
 // count is a binary search, expired keys are a prefix, and the least
 // recently seen key, which makes room when the set is full, is the
-// first. Its first keys are kept inline, as a window's first records are.
+// first.
 //
-// Invariants (TestRecentSetAgainstReference, TestRecentSetFilter): keys
-// are distinct and sorted by last, at most maxKeys of them; a set whose
-// storage has a filter (cap filteredCap) has the bit of every key it
-// holds set, so a clear bit proves a key absent.
+// Invariants (TestRecentSetAgainstReference, TestRecentSetFindsEveryKey):
+// keys are distinct and sorted by last, at most maxKeys of them.
+//
+// (Until 2026-12-04 a set kept its first two keys inline and a full set
+// a filter of its keys in its storage's spare capacity. Neither paid at
+// the 100 k-user scale: docs/features-performance.md, "Fast paths".)
 type recentSet struct {
-	keys   seenKeys
-	inline [inlineKeys]seenKey
+	keys seenKeys
 }
 
-// inlineKeys is the number of keys a set keeps inline: most users come
-// from one or two addresses, most devices serve one user.
-const inlineKeys = 2
+// firstKeys is the size of a set's first storage: most users come from
+// one or two addresses, most devices serve one user.
+const firstKeys = 2
 
 // seenKeys are a set's keys, in last-seen order.
 type seenKeys []seenKey
@@ -113,83 +114,8 @@ func (s *recentSet) add(key, at, horizon uint32, maxKeys int) {
 	s.addAt(s.find(key), key, at, horizon, maxKeys)
 }
 
-// find returns the index of key, or -1. A set with a filter (a full
-// one) answers most misses from it, without the scan.
-func (s *recentSet) find(key uint32) int {
-	if f := s.filter(); f != nil && !f.mayHold(key) {
-		return -1
-	}
-	return s.keys.find(key)
-}
-
-// A set of maxSourcesPerKey keys (a device's or an address's users when
-// many share it, a user's sources under attack) misses on most lookups,
-// and a miss scans every key. So the storage of such a set, allocated
-// once it may hold that many, carries filterSlots more slots past its
-// keys, which hold a filter of them instead: a bit per key, set when the
-// key joins the set (in 15 words of 32 bits, the pairs of fields of the
-// slots), and the number of keys noted since the bits were last rebuilt
-// from the set (in the 16th word). A key that leaves keeps its bit until
-// the next rebuild, after maxSourcesPerKey new keys: a bit set may be a
-// false positive (the scan then misses), a bit clear never hides a key.
-// A set's keys never reach past maxSourcesPerKey, so the filter is
-// cap(keys) - filterSlots on.
-const (
-	filterSlots = 8
-	filterBits  = (2*filterSlots - 1) * 32
-	filteredCap = maxSourcesPerKey + filterSlots
-)
-
-// keyFilter is the filter of a set's keys.
-type keyFilter [filterSlots]seenKey
-
-// filter returns the set's filter, or nil when its storage has none.
-func (s *recentSet) filter() *keyFilter {
-	if cap(s.keys) != filteredCap {
-		return nil
-	}
-	return (*keyFilter)(s.keys[maxSourcesPerKey:filteredCap])
-}
-
-// word returns the filter's word i (0 to 2*filterSlots-1).
-func (f *keyFilter) word(i uint32) *uint32 {
-	if i&1 == 0 {
-		return &f[i/2].key
-	}
-	return &f[i/2].last
-}
-
-// bit is key's bit in the filter: key (a hash) scaled to [0, filterBits).
-func filterBit(key uint32) (word, mask uint32) {
-	b := uint32(uint64(key) * filterBits >> 32)
-	return b / 32, 1 << (b % 32)
-}
-
-// mayHold reports false when key is not in the set.
-func (f *keyFilter) mayHold(key uint32) bool {
-	w, m := filterBit(key)
-	return *f.word(w)&m != 0
-}
-
-// note sets the bit of key, which joined keys, and rebuilds the bits from
-// keys once maxSourcesPerKey keys were noted since the last rebuild.
-func (f *keyFilter) note(key uint32, keys seenKeys) {
-	w, m := filterBit(key)
-	*f.word(w) |= m
-	noted := f.word(2*filterSlots - 1)
-	if *noted++; *noted >= maxSourcesPerKey {
-		f.rebuild(keys)
-	}
-}
-
-// rebuild sets the bits of keys alone.
-func (f *keyFilter) rebuild(keys seenKeys) {
-	*f = keyFilter{}
-	for _, k := range keys {
-		w, m := filterBit(k.key)
-		*f.word(w) |= m
-	}
-}
+// find returns the index of key, or -1.
+func (s *recentSet) find(key uint32) int { return s.keys.find(key) }
 
 // addAt is add for a key at index i of the set (-1 for none), as count
 // or find returned it.
@@ -203,7 +129,6 @@ func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 		set = set[:copy(set, set[expired:])]
 		i -= expired // below 0: the key expired too
 	}
-	isNew := i < 0
 	inOrder := len(set) > 0 && at >= set[len(set)-1].last // key goes last
 	switch {
 	case i >= 0:
@@ -231,9 +156,6 @@ func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 			copy(set, set[1:])
 			set[len(set)-1] = seenKey{key: key, last: at}
 			s.keys = set
-			if f := s.filter(); f != nil {
-				f.note(key, set)
-			}
 			return
 		}
 		set = set[:copy(set, set[1:])]
@@ -249,25 +171,15 @@ func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 	copy(set[i+1:], set[i:])
 	set[i] = seenKey{key: key, last: at}
 	s.keys = set
-	if f := s.filter(); f != nil && isNew {
-		f.note(key, set)
-	}
 }
 
-// grow returns set with room for one more key: the inline keys first,
-// then storage of 8 keys, doubling up to maxKeys; storage for
-// maxSourcesPerKey keys comes with a filter of them.
+// grow returns set with room for one more key: storage of firstKeys
+// keys first, then of 8, doubling up to maxKeys.
 func (s *recentSet) grow(set seenKeys, maxKeys int) seenKeys {
 	if set == nil {
-		return s.inline[:0]
+		return make(seenKeys, 0, min(firstKeys, maxKeys))
 	}
 	size := min(max(8, 2*cap(set)), max(maxKeys, len(set)+1))
-	if size == maxSourcesPerKey && maxKeys == maxSourcesPerKey {
-		grown := make(seenKeys, len(set), filteredCap)
-		copy(grown, set)
-		(*keyFilter)(grown[maxSourcesPerKey:filteredCap]).rebuild(set)
-		return grown
-	}
 	grown := make(seenKeys, len(set), size)
 	copy(grown, set)
 	return grown

@@ -112,7 +112,7 @@ func newWindowSpec(horizon uint32, maxRecords int, networkSpan uint32, spans ...
 // Invariants (TestWindowAgainstReference, TestWindowRingKeepsRecords):
 //   - the records are sorted by time, hold at most spec.maxRecords
 //     attempts, and every spilled attempt is older than every record;
-//   - len(ring) is a power of two (inline while it is inlineRecords);
+//   - len(ring) is a power of two;
 //   - while cursorAt is not 0, no record is later than it, and for each
 //     span j, records [inside[j], size) are exactly those inside the span
 //     at cursorAt, failures[j] their failures; wider spans' cursors are at
@@ -120,13 +120,13 @@ func newWindowSpec(horizon uint32, maxRecords int, networkSpan uint32, spans ...
 type window struct {
 	// ring holds the exact records, oldest first from head: record i
 	// (0 is the oldest) is ring[(head+i) mod len(ring)], and len(ring)
-	// is a power of two. It is inline while the records fit, so a key
-	// with few attempts needs no allocation (nor a pointer to follow)
-	// for them; past that it is storage of its own, which grows to
-	// maxRecords (rounded up to a power of two).
-	ring   []attempt
-	inline [inlineRecords]attempt
-	spill  *spill
+	// is a power of two: firstRecords at first, growing to maxRecords
+	// (rounded up to a power of two). (Until 2026-12-04 the first two
+	// records were inline in the window, and an in-order add had a copy
+	// of add of its own, addNewest; neither paid at the 100 k-user
+	// scale: docs/features-performance.md, "Fast paths".)
+	ring  []attempt
+	spill *spill
 	// head is the slot of the oldest record, size the number of records.
 	head, size uint16
 	// cursorAt is the time the cursors hold for (0: not valid); while
@@ -356,15 +356,6 @@ func (spec *windowSpec) activeSpans() int { return spec.active }
 // cursors, when valid, are moved to the attempt's time first (when it is
 // later) and follow the records' moves.
 func (w *window) add(a attempt, spec *windowSpec) {
-	if w.cursorAt != 0 && a.at == w.cursorAt && w.ring != nil && w.size > 0 {
-		// Observe's case: a read at a.at set the cursors; a is the
-		// newest attempt unless one recorded after it is newer.
-		mask, head, size := len(w.ring)-1, int(w.head), int(w.size)
-		if w.ring[(head+size-1)&mask].at <= a.at && w.ring[head&mask].at > a.at-min(a.at, spec.horizon) {
-			w.addNewest(a, spec)
-			return
-		}
-	}
 	newest := max(w.newest(), a.at)
 	if int64(a.at) <= int64(newest)-int64(spec.horizon) {
 		return
@@ -419,25 +410,6 @@ func (w *window) add(a attempt, spec *windowSpec) {
 	}
 }
 
-// addNewest is add for an attempt at cursorAt, at or after every record,
-// with no record to prune: the cursors stay, and a lands last.
-func (w *window) addNewest(a attempt, spec *windowSpec) {
-	n := spec.activeSpans()
-	if int(w.size) >= spec.maxRecords {
-		w.evictOldest(a.at, spec)
-	}
-	if int(w.size) == len(w.ring) {
-		w.grow(spec.maxRecords)
-	}
-	*w.record(int(w.size)) = a
-	w.size++
-	if a.failure() { // inside every span
-		for j := range w.failures[:n] {
-			w.failures[j]++
-		}
-	}
-}
-
 // evictOldest moves the oldest record into the spill, newest being the
 // newest attempt, and moves valid cursors with it.
 func (w *window) evictOldest(newest uint32, spec *windowSpec) {
@@ -466,17 +438,17 @@ func (w *window) evictOldest(newest uint32, spec *windowSpec) {
 	}
 }
 
-// inlineRecords is the number of records a window keeps inline (a power
-// of two: the inline records are a ring too).
-const inlineRecords = 2
+// firstRecords is the size of a window's first storage (a power of
+// two): most keys see one or two attempts.
+const firstRecords = 2
 
-// grow makes room for one more record, when the ring is full: the inline
-// records first, then storage of 8 records, doubling up to maxRecords
+// grow makes room for one more record, when the ring is full: storage
+// of firstRecords records first, then of 8, doubling up to maxRecords
 // (rounded up to a power of two). The records move to the new ring's
 // start.
 func (w *window) grow(maxRecords int) {
 	if w.ring == nil {
-		w.ring, w.head = w.inline[:], 0
+		w.ring, w.head = make([]attempt, firstRecords), 0
 		return
 	}
 	size := int(w.size)
