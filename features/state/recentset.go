@@ -10,9 +10,11 @@ package state
 // Invariants (TestRecentSetAgainstReference, TestRecentSetFindsEveryKey):
 // keys are distinct and sorted by last, at most maxKeys of them.
 //
-// (Until 2026-12-04 a set kept its first two keys inline and a full set
-// a filter of its keys in its storage's spare capacity. Neither paid at
-// the 100 k-user scale: docs/features-performance.md, "Fast paths".)
+// (Until 2026-12-04 a set kept its first two keys inline, a full set a
+// filter of its keys in its storage's spare capacity, and count and add
+// had short paths for the newest key and for a key going last. None
+// paid at the 100 k-user scale: docs/features-performance.md, "Fast
+// paths".)
 type recentSet struct {
 	keys seenKeys
 }
@@ -83,12 +85,7 @@ func (rs *recentSet) count(t uint32, spans [2]uint32, current uint32) (n [2]int,
 	if hi > 0 && s[hi-1].last > t { // a late read: keys seen after t do not count
 		hi = s.seenAfter(int64(t))
 	}
-	var found int
-	if last := len(s) - 1; last >= 0 && s[last].key == current {
-		found = last // the newest key again: a user's one source, a device's one user
-	} else {
-		found = rs.find(current)
-	}
+	found := rs.find(current)
 	at = found
 	if at >= hi {
 		at = -1 // seen after t only
@@ -121,40 +118,19 @@ func (s *recentSet) find(key uint32) int { return s.keys.find(key) }
 // or find returned it.
 func (s *recentSet) addAt(i int, key, at, horizon uint32, maxKeys int) {
 	set := s.keys
-	if last := len(set) - 1; i == last && i >= 0 && at >= set[i].last && int64(set[0].last) > int64(at)-int64(horizon) {
-		set[i].last = at // the newest key again, nothing expired: it stays last
-		return
-	}
 	if expired := set.seenAfter(int64(at) - int64(horizon)); expired > 0 {
 		set = set[:copy(set, set[expired:])]
 		i -= expired // below 0: the key expired too
 	}
-	inOrder := len(set) > 0 && at >= set[len(set)-1].last // key goes last
 	switch {
 	case i >= 0:
 		if set[i].last >= at {
 			s.keys = set
 			return
 		}
-		if inOrder { // one move: the keys after i down, key last
-			if i < len(set)-1 { // else key is last already
-				copy(set[i:], set[i+1:])
-			}
-			set[len(set)-1] = seenKey{key: key, last: at}
-			if len(set) != len(s.keys) { // else the same slice: no store
-				s.keys = set
-			}
-			return
-		}
 		set = append(set[:i], set[i+1:]...)
 	case len(set) >= maxKeys:
 		if set[0].last >= at {
-			s.keys = set
-			return
-		}
-		if inOrder { // as above, in place of the least recently seen
-			copy(set, set[1:])
-			set[len(set)-1] = seenKey{key: key, last: at}
 			s.keys = set
 			return
 		}
