@@ -323,9 +323,11 @@ func TestEnrichWarmPathDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// TestCachedAddressValueIsCompact keeps the cached address value within
-// what ristretto's map stores inline (its item adds 40 bytes; Go maps
-// store elements over 128 bytes out of line).
+// TestCachedAddressValueIsCompact keeps the cached address value small:
+// the address cache (assoc.go) holds assocWays of them in each set, so a
+// set's values stay within a few cache lines. (The bound dates from the
+// ristretto cache, whose map stored an item of over 128 bytes out of
+// line.)
 func TestCachedAddressValueIsCompact(t *testing.T) {
 	if size := unsafe.Sizeof(ipInfo{}); size+40 > 128 {
 		t.Errorf("ipInfo is %d bytes: ristretto would store it out of line", size)
