@@ -491,7 +491,7 @@ func (s *Store) applyCrowds(ev *schemas.LoginEvent, o *observation, f *schemas.F
 		userKey = s.crowds.userKey(ev.TenantID, ev.UserID)
 	}
 	if o.hasAddr {
-		ip = s.crowds.apply(crowdKey{kind: crowdAddress, key: o.ipKey}, o.ipPlace, &a, f.UserFailures24h, record)
+		ip = s.crowds.apply(crowdKey{kind: crowdAddress, key: o.ipKey}, s.placeIP(o.ipKey), &a, f.UserFailures24h, record)
 		nk := o.ipKey
 		if isIPv4Key(nk) {
 			nk[15] = 0 // the /24

@@ -302,7 +302,6 @@ type observation struct {
 	hasAddr    bool
 	ipKey      ipKey
 	ipHash     uint64
-	ipPlace    uint64 // ipKey's placement hash (Store.placeIP)
 	sourceKey  uint32 // in the user's source set
 	sourceAt   int    // its index there, as read found it
 	tag        uint32 // the attempt in the user's window (network + outcome)
@@ -390,9 +389,6 @@ func (s *Store) apply(ev *schemas.LoginEvent, f *schemas.Features, record bool) 
 	user := schemas.UserKey(ev.TenantID, ev.UserID)
 	var o observation
 	o.set(ev, user, f)
-	if o.hasAddr {
-		o.ipPlace = s.placeIP(o.ipKey)
-	}
 	s.applyUser(user, &o, f, record)
 	s.applyIP(&o, f, record)
 	s.applyDevice(f.DeviceKey, &o, f, record)
@@ -561,7 +557,7 @@ func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
 		return
 	}
 	t := s.ipTable(o.ipKey)
-	hash := o.ipPlace
+	hash := s.placeIP(o.ipKey)
 	sh := t.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
