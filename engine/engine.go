@@ -136,6 +136,9 @@ type Engine struct {
 	scratch sync.Pool
 	metrics Metrics
 	attack  *attackDetector
+	// partitions remembers how far the state has taken in each partition
+	// of the events topic, for CatchUp.
+	partitions partitionCatchUp
 }
 
 // scratch is one goroutine's reusable state for scoring.
@@ -791,7 +794,15 @@ func (e *Engine) Prepare(msgs []Message) *Batch {
 			b.Rejected = append(b.Rejected, rejected(msgs[i], err))
 			continue
 		}
+		out.Position = schemas.StreamPosition{Kafka: true, Partition: int32(msgs[i].Partition), Offset: msgs[i].Offset}
 		b.Scored = append(b.Scored, out.ScoredEvent)
+	}
+	// The state has taken in each partition up to its last message here
+	// (a batch from the stream holds one partition, in offset order).
+	for i := range msgs {
+		if i == len(msgs)-1 || msgs[i+1].Partition != msgs[i].Partition {
+			e.partitions.applied(int32(msgs[i].Partition), msgs[i].Offset)
+		}
 	}
 	if len(b.Rejected) > 0 {
 		e.metrics.RejectedTotal.Add(int64(len(b.Rejected)))

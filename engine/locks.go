@@ -300,9 +300,15 @@ func (t *LockTable) set(k lockKey, at time.Time, rule string, resetAfter time.Du
 }
 
 // restore installs a lock set at setAt elsewhere: read back from history
-// at start-up, or from another instance's decision. A lock set before an
-// administrator lifted the key stays lifted.
-func (t *LockTable) restore(k lockKey, setAt, until time.Time, rule string) {
+// at start-up or when a partition moves here, or from another instance's
+// decision. offence says that the decision set the lock (rather than
+// reporting it active): a lock set after the key's last offence counts as
+// one, with the reset of set, so that the next lock escalates as it
+// would have on the instance that set it, and a lock met twice (on the
+// decisions topic and in history) counts once. A key without an offence
+// gets one. A lock set before an administrator lifted the key stays
+// lifted.
+func (t *LockTable) restore(k lockKey, setAt, until time.Time, rule string, offence bool, resetAfter time.Duration) {
 	h := t.keyHash(k)
 	s := t.shard(h)
 	s.mu.Lock()
@@ -310,6 +316,13 @@ func (t *LockTable) restore(k lockKey, setAt, until time.Time, rule string) {
 	e := t.entryLocked(s, h, k)
 	if !setAt.After(e.liftedAt) && !e.liftedAt.IsZero() {
 		return
+	}
+	if offence && setAt.After(e.lastOffence) {
+		if !e.lastOffence.IsZero() && setAt.Sub(e.lastOffence) >= resetAfter {
+			e.offences = 0
+		}
+		e.offences++
+		e.lastOffence = setAt
 	}
 	if until.After(e.until) {
 		e.until, e.rule, e.setAt = until, rule, setAt

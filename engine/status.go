@@ -203,6 +203,14 @@ func (e *Engine) ApplyDecision(d *schemas.Decision) error {
 	if d.Lock.Rule == "" || !d.Lock.Until.After(d.OccurredAt) {
 		return nil
 	}
-	e.locks.restore(k, d.OccurredAt, d.Lock.Until, d.Lock.Rule)
+	e.followLock(k, d)
 	return nil
+}
+
+// followLock installs the lock d set or reported, set elsewhere (another
+// instance's decision, or one read back from history when a partition
+// moves here): a lock d set is an offence of its key, one it reported
+// active is not.
+func (e *Engine) followLock(k lockKey, d *schemas.Decision) {
+	e.locks.restore(k, d.OccurredAt, d.Lock.Until, d.Lock.Rule, !reportsActiveLock(d), e.cfg.Rules.Current().Policy().OffenceResetAfter)
 }

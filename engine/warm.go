@@ -59,6 +59,9 @@ type WarmStats struct {
 // Call it before consuming.
 func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) {
 	var st WarmStats
+	if ps, ok := src.(PartitionSource); ok {
+		e.partitions.setSource(ps)
+	}
 	anchor, err := src.Newest(ctx)
 	if err != nil {
 		return st, fmt.Errorf("warm-up anchor: %w", err)
@@ -84,49 +87,11 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 	resetAfter := e.cfg.Rules.Current().Policy().OffenceResetAfter
 	var refused lockRefusals
 	var f schemas.Features
+	replay := func(ev *schemas.LoginEvent, d *schemas.Decision) error { return e.replayLock(ev, d, resetAfter) }
 	err = src.Recent(ctx, since, func(se schemas.ScoredEvent) error {
-		ev := se.Event
-		if ev == nil || se.Decision == nil {
-			return nil
+		if e.warmEvent(se, &f, replay, &refused) {
+			st.Events++
 		}
-		if !ev.Addr.IsValid() {
-			addr, err := schemas.ParseIP(ev.IP)
-			if err != nil {
-				return nil // history holds only validated events; skip the odd row
-			}
-			ev.Addr = addr
-		}
-		if rec, ok := feedbackFromHistory(ev, se.Decision); ok {
-			// An analyst's label, not a login: applied again, never
-			// observed (a confirmed attack's network must not become
-			// familiar to the user).
-			_ = e.applyFeedback(rec)
-			return nil
-		}
-		f = schemas.Features{}
-		if e.cfg.Enricher != nil {
-			e.cfg.Enricher.Enrich(ev, &f)
-		} else {
-			fillEventFeatures(ev, &f)
-		}
-		e.cfg.State.Observe(ev, &f)
-		e.attack.observe(ev, &f, true)
-		if se.Decision.Decision == schemas.VerdictAllow && ev.Success() {
-			e.cfg.State.Learn(ev, &f) // as when it was scored: only allowed successes teach
-		}
-		if err := e.replayLock(ev, se.Decision, resetAfter); err != nil {
-			refused.add(se.Decision.Lock, err)
-		}
-		at := attemptOf(ev)
-		if !e.keepOutcomes {
-			se.Event, se.Features = nil, nil
-		} else if se.Features == nil {
-			se.Features = new(schemas.Features)
-			*se.Features = f
-		}
-		e.recent.put(ev.EventID, at, se)
-		e.advance(ev.OccurredAt)
-		st.Events++
 		return nil
 	})
 	if err != nil {
@@ -149,7 +114,7 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 		}
 		// A lock the span did not set was set before it: one offence,
 		// older than the span (a no-op for the locks replayed above).
-		e.locks.restore(k, since.Add(-time.Second), l.Until, l.Rule)
+		e.locks.restore(k, since.Add(-time.Second), l.Until, l.Rule, false, resetAfter)
 		active[k] = true
 		st.Locks++
 	}
@@ -164,6 +129,61 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 		}
 	}
 	return st, nil
+}
+
+// warmEvent feeds one scored event from history through the state as
+// when it was scored (WarmUp, CatchUp): the features, the windows, the
+// profile and trusted contexts of an allowed success, attack mode, the
+// lock its decision set (lock; a refused one is added to refused), the
+// dedupe memory, the engine's event time and the partition's applied
+// offset. An analyst's label read back is applied again, never observed.
+// It reports whether the event was observed; f is scratch space.
+func (e *Engine) warmEvent(se schemas.ScoredEvent, f *schemas.Features, lock func(*schemas.LoginEvent, *schemas.Decision) error, refused *lockRefusals) bool {
+	ev := se.Event
+	if ev == nil || se.Decision == nil {
+		return false
+	}
+	if se.Position.Kafka {
+		e.partitions.applied(se.Position.Partition, se.Position.Offset)
+	}
+	if !ev.Addr.IsValid() {
+		addr, err := schemas.ParseIP(ev.IP)
+		if err != nil {
+			return false // history holds only validated events; skip the odd row
+		}
+		ev.Addr = addr
+	}
+	if rec, ok := feedbackFromHistory(ev, se.Decision); ok {
+		// An analyst's label, not a login: applied again, never
+		// observed (a confirmed attack's network must not become
+		// familiar to the user).
+		_ = e.applyFeedback(rec)
+		return false
+	}
+	*f = schemas.Features{}
+	if e.cfg.Enricher != nil {
+		e.cfg.Enricher.Enrich(ev, f)
+	} else {
+		fillEventFeatures(ev, f)
+	}
+	e.cfg.State.Observe(ev, f)
+	e.attack.observe(ev, f, true)
+	if se.Decision.Decision == schemas.VerdictAllow && ev.Success() {
+		e.cfg.State.Learn(ev, f) // as when it was scored: only allowed successes teach
+	}
+	if err := lock(ev, se.Decision); err != nil {
+		refused.add(se.Decision.Lock, err)
+	}
+	at := attemptOf(ev)
+	if !e.keepOutcomes {
+		se.Event, se.Features = nil, nil
+	} else if se.Features == nil {
+		se.Features = new(schemas.Features)
+		*se.Features = *f
+	}
+	e.recent.put(ev.EventID, at, se)
+	e.advance(ev.OccurredAt)
+	return true
 }
 
 // replayLock sets again, at its event's time and with its recorded end,

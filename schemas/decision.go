@@ -185,9 +185,22 @@ const (
 )
 
 // ScoredEvent is what the history keeps of one event: the event, the
-// features the rules saw and the decision.
+// features the rules saw, the decision and where the event was read.
 type ScoredEvent struct {
 	Event    *LoginEvent
 	Features *Features
 	Decision *Decision
+	Position StreamPosition
+}
+
+// StreamPosition is where an event was read from the events topic: its
+// partition and offset. A partition's new owner catches up from history
+// by position (docs/scaling.md, "State follows its partition"). The zero
+// value, Kafka false, is an event that did not come from Kafka (the HTTP
+// API, replay, an administrator's action) or a history row stored before
+// positions were.
+type StreamPosition struct {
+	Kafka     bool
+	Partition int32
+	Offset    int64
 }

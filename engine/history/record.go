@@ -72,6 +72,10 @@ type record struct {
 	RulesVersion  string    `ch:"rules_version"`
 	DecidedAt     time.Time `ch:"decided_at"`
 	Source        string    `ch:"source"`
+	// KafkaPartition and KafkaOffset are the event's StreamPosition,
+	// -1 both when it did not come from Kafka.
+	KafkaPartition int32 `ch:"kafka_partition"`
+	KafkaOffset    int64 `ch:"kafka_offset"`
 }
 
 // column is one login_events column: where its value is in a record, and
@@ -264,6 +268,12 @@ func newRecord(se *schemas.ScoredEvent, source string) (record, error) {
 		RulesVersion:  d.RulesVersion,
 		DecidedAt:     clampDateTime(d.DecidedAt).Truncate(time.Second),
 		Source:        source,
+
+		KafkaPartition: -1,
+		KafkaOffset:    -1,
+	}
+	if p := se.Position; p.Kafka {
+		r.KafkaPartition, r.KafkaOffset = p.Partition, p.Offset
 	}
 	if len(ev.Attributes) > 0 {
 		r.AttributeKeys = make([]string, 0, len(ev.Attributes))
@@ -362,7 +372,11 @@ func (r *record) scored() schemas.ScoredEvent {
 		}
 		d.Shadow = append(d.Shadow, hit)
 	}
-	return schemas.ScoredEvent{Event: ev, Features: f, Decision: d}
+	se := schemas.ScoredEvent{Event: ev, Features: f, Decision: d}
+	if r.KafkaPartition >= 0 && r.KafkaOffset >= 0 {
+		se.Position = schemas.StreamPosition{Kafka: true, Partition: r.KafkaPartition, Offset: r.KafkaOffset}
+	}
+	return se
 }
 
 func flag(b bool) uint8 {

@@ -167,15 +167,22 @@ ORDER BY occurred_at, occurred_at_ns, event_id`
 // features and their decision (decided_at and the lock's end to the
 // second).
 func (w *Writer) Recent(ctx context.Context, since time.Time, fn func(schemas.ScoredEvent) error) error {
-	rows, err := w.conn.Query(ctx, fmt.Sprintf(recentSQL, w.columns.selectList, chschema.DateTimeLiteral(since.Truncate(time.Second))))
+	return w.scanEvents(ctx, "recent events", fmt.Sprintf(recentSQL, w.columns.selectList, chschema.DateTimeLiteral(since.Truncate(time.Second))), since, fn)
+}
+
+// scanEvents runs a query that selects the columns of a record and hands
+// each row that occurred at or after since to fn as a scored event; what
+// names the load in errors.
+func (w *Writer) scanEvents(ctx context.Context, what, query string, since time.Time, fn func(schemas.ScoredEvent) error) error {
+	rows, err := w.conn.Query(ctx, query)
 	if err != nil {
-		return fmt.Errorf("history: loading recent events: %w", err)
+		return fmt.Errorf("history: loading %s: %w", what, err)
 	}
 	defer rows.Close()
 	row := w.columns.bind()
 	for rows.Next() {
 		if err := rows.Scan(row.dest...); err != nil {
-			return fmt.Errorf("history: loading recent events: %w", err)
+			return fmt.Errorf("history: loading %s: %w", what, err)
 		}
 		se := row.stored().scored()
 		if se.Event.OccurredAt.Before(since) {
@@ -186,9 +193,27 @@ func (w *Writer) Recent(ctx context.Context, since time.Time, fn func(schemas.Sc
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("history: loading recent events: %w", err)
+		return fmt.Errorf("history: loading %s: %w", what, err)
 	}
 	return nil
+}
+
+// partitionSQL reads the columns of a record (%[1]s) of one partition's
+// events (%[2]d) from an offset on (%[3]d) that occurred since a time
+// (%[4]s), deduplicated (FINAL), in offset order: the order in which
+// their owner scored them.
+const partitionSQL = `SELECT %[1]s
+FROM login_events FINAL
+WHERE kafka_partition = %[2]d AND kafka_offset >= %[3]d AND occurred_at >= %[4]s AND ` + notAdmin + `
+ORDER BY kafka_offset, event_id`
+
+// PartitionEvents streams the scored events read from one partition of
+// the events topic at or after offset from that occurred at or after
+// since, each once, in offset order (engine.PartitionSource): what a
+// partition's new owner catches up on. Every event carries its position.
+func (w *Writer) PartitionEvents(ctx context.Context, partition int32, from int64, since time.Time, fn func(schemas.ScoredEvent) error) error {
+	query := fmt.Sprintf(partitionSQL, w.columns.selectList, partition, from, chschema.DateTimeLiteral(since.Truncate(time.Second)))
+	return w.scanEvents(ctx, fmt.Sprintf("the events of partition %d", partition), query, since, fn)
 }
 
 // activeLocksSQL finds, per lock and tenant of the event that set or met

@@ -72,6 +72,10 @@ func (s *Stream) Run(ctx context.Context, proc engine.BatchProcessor) error {
 // scored batches in order.
 func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, partition int, offset int64, proc engine.BatchProcessor) {
 	log := s.cfg.Logger.With("partition", partition)
+	assigned := time.Now()
+	if !s.assign(gctx, partition, proc, log) {
+		return
+	}
 	reader := s.clients.PartitionReader(s.cfg.EventsTopic, partition, 0, log)
 	defer reader.Close()
 	if offset < 0 {
@@ -162,6 +166,10 @@ func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, p
 		case <-stopped:
 			return
 		}
+		if !assigned.IsZero() {
+			log.Info("first batch of the partition scored", "offset", batch[0].Offset, "since_assignment", time.Since(assigned).Round(time.Microsecond))
+			assigned = time.Time{}
+		}
 		s.metrics.MessagesTotal.Add(int64(len(batch)))
 		s.metrics.BatchesTotal.Add(1)
 		if lag := last.HighWaterMark - last.Offset - 1; lag >= 0 {
@@ -172,6 +180,29 @@ func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, p
 			return
 		}
 	}
+}
+
+// assign tells proc, when it is an engine.PartitionAssignee, that the
+// partition is assigned, before any of its messages is fetched: the
+// engine catches the partition's users up from history there
+// (docs/scaling.md, "State follows its partition"). A failure is retried
+// with backoff; it reports false when the assignment ended first.
+func (s *Stream) assign(gctx context.Context, partition int, proc engine.BatchProcessor, log *slog.Logger) bool {
+	pa, ok := proc.(engine.PartitionAssignee)
+	if !ok {
+		return true
+	}
+	err := engine.Retry(gctx, engine.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}, func(attempt int) error {
+		err := pa.Assigned(gctx, partition)
+		if err != nil && gctx.Err() == nil {
+			s.metrics.RetriesTotal.Add(1)
+			if attempt == 1 || attempt%20 == 0 {
+				log.Warn("catching the partition up failed, retrying; its events wait", "attempt", attempt, "err", err)
+			}
+		}
+		return err
+	})
+	return err == nil
 }
 
 // preparedBatch is a scored batch waiting to be recorded and committed.
