@@ -17,7 +17,7 @@ import (
 )
 
 // warmEngine builds an engine with the shipped rules, the test GeoIP
-// database and a fresh store, recording to w.
+// database and a fresh store, recording to w (nil: recording nothing).
 func warmEngine(t *testing.T, w *Writer) *engine.Engine {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
@@ -34,7 +34,11 @@ func warmEngine(t *testing.T, w *Writer) *engine.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enr, State: store, Recorder: engine.Recorder{History: w}})
+	var rec engine.Recorder
+	if w != nil {
+		rec.History = w
+	}
+	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enr, State: store, Recorder: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
