@@ -165,7 +165,7 @@ func TestREADMEConfigLoads(t *testing.T) {
 // built the stream).
 func TestKafkaSettingsCheckedOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.yaml")
-	yaml := "kafka:\n  brokers: [nohostport]\n  partitions: 0\n  sasl_mechanism: PLAIN\n  events_topic: \"bad topic\"\n"
+	yaml := "kafka:\n  brokers: [nohostport]\n  partitions: 0\n  sasl_mechanism: PLAIN\n  events_topic: \"bad topic\"\n  session_timeout: 2s\n"
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestKafkaSettingsCheckedOnce(t *testing.T) {
 		t.Fatalf("exit %d, want 1: %s", code, stderr)
 	}
 	for _, want := range []string{`kafka.brokers: "nohostport" is not host:port`, "kafka.partitions: 0 must be at least 1",
-		`kafka.sasl_mechanism: "PLAIN" is not one of`, `kafka topic "bad topic": invalid name`} {
+		`kafka.sasl_mechanism: "PLAIN" is not one of`, `kafka topic "bad topic": invalid name`, "kafka.session_timeout: 2s is below"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("output lacks %q:\n%s", want, stderr)
 		}

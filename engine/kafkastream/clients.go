@@ -81,17 +81,21 @@ func (c *Clients) GroupReader(topic, group string) *kafka.Reader {
 
 // ConsumerGroup returns consumer group id on topics, starting from the
 // oldest message when the group has no offset; watchPartitions follows
-// partitions added to the topics. Group errors are logged at debug to log
-// when it is not nil.
-func (c *Clients) ConsumerGroup(id string, topics []string, watchPartitions bool, log *slog.Logger) (*kafka.ConsumerGroup, error) {
+// partitions added to the topics. sessionTimeout is the group session
+// timeout (0: DefaultSessionTimeout); members heartbeat ten times in it.
+// Group errors are logged at debug to log when it is not nil.
+func (c *Clients) ConsumerGroup(id string, topics []string, watchPartitions bool, sessionTimeout time.Duration, log *slog.Logger) (*kafka.ConsumerGroup, error) {
+	if sessionTimeout == 0 {
+		sessionTimeout = DefaultSessionTimeout
+	}
 	gc := kafka.ConsumerGroupConfig{
 		ID:                    id,
 		Brokers:               c.brokers,
 		Dialer:                c.dialer,
 		Topics:                topics,
 		StartOffset:           kafka.FirstOffset,
-		HeartbeatInterval:     2 * time.Second,
-		SessionTimeout:        20 * time.Second,
+		HeartbeatInterval:     sessionTimeout / 10,
+		SessionTimeout:        sessionTimeout,
 		RebalanceTimeout:      20 * time.Second,
 		JoinGroupBackoff:      time.Second,
 		WatchPartitionChanges: watchPartitions,

@@ -21,7 +21,7 @@ import (
 // DrainTimeout), leaves the group and returns nil.
 func (s *Stream) Run(ctx context.Context, proc engine.BatchProcessor) error {
 	log := s.cfg.Logger
-	group, err := s.clients.ConsumerGroup(s.cfg.GroupID, []string{s.cfg.EventsTopic}, true, log)
+	group, err := s.clients.ConsumerGroup(s.cfg.GroupID, []string{s.cfg.EventsTopic}, true, s.cfg.SessionTimeout, log)
 	if err != nil {
 		return err
 	}

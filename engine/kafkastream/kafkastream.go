@@ -58,6 +58,12 @@ type Config struct {
 	// redelivered event be scored again, and its decision may differ from
 	// the one published (docs/reliability.md). Off by default.
 	PublishBeforeHistory bool `yaml:"publish_before_history"`
+	// SessionTimeout is how long the group coordinator waits without a
+	// heartbeat before it gives a silent member's partitions to the
+	// others (default DefaultSessionTimeout, at least
+	// MinSessionTimeout): after a crash, the first part of the time a
+	// moved partition waits (docs/scaling.md).
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 
 	// Security. Empty means plaintext without authentication.
 	TLS           TLSConfig `yaml:"tls"`
@@ -90,6 +96,7 @@ func DefaultConfig() Config {
 		MaxBatch:       500,
 		MaxInFlight:    4,
 		DrainTimeout:   20 * time.Second,
+		SessionTimeout: DefaultSessionTimeout,
 	}
 }
 
@@ -133,6 +140,9 @@ func (c *Config) ValidateSettings() error {
 	if c.MaxBatch < 1 {
 		errs = append(errs, fmt.Errorf("kafka.max_batch: %d must be at least 1", c.MaxBatch))
 	}
+	if c.SessionTimeout != 0 && c.SessionTimeout < MinSessionTimeout {
+		errs = append(errs, fmt.Errorf("kafka.session_timeout: %s is below the broker's default group.min.session.timeout.ms, %s", c.SessionTimeout, MinSessionTimeout))
+	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("kafka.max_in_flight: %d must be at least 1", c.MaxInFlight))
 	}
@@ -162,6 +172,14 @@ func (c *Config) Clients() (*Clients, error) {
 	}
 	return NewClients(c.Brokers, tlsCfg, c.SASLMechanism, c.SASLUser, c.SASLPassword)
 }
+
+// DefaultSessionTimeout is the default Config.SessionTimeout, and
+// MinSessionTimeout the least a broker accepts by default
+// (group.min.session.timeout.ms).
+const (
+	DefaultSessionTimeout = 20 * time.Second
+	MinSessionTimeout     = 6 * time.Second
+)
 
 // Metrics counts what the adapter did; fields are read with atomic loads.
 type Metrics struct {

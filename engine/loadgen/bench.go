@@ -359,7 +359,7 @@ func (b *bench) ingestLimit(ctx context.Context) error {
 		return err
 	}
 	total := sumOffsets(ends)
-	group, err := b.cfg.Kafka.ConsumerGroup(b.cfg.GroupID+"-ingest", []string{topic}, false, nil)
+	group, err := b.cfg.Kafka.ConsumerGroup(b.cfg.GroupID+"-ingest", []string{topic}, false, 0, nil)
 	if err != nil {
 		return err
 	}
