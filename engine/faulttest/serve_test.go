@@ -76,6 +76,9 @@ type serveConfig struct {
 	MaxBuffer     int           // clickhouse.max_buffer (default 50000)
 	HTTPAddr      string        // http.addr (default "": no HTTP API)
 	MaxPastSkew   time.Duration // engine.max_past_skew (default 24h)
+	// SessionTimeout is kafka.session_timeout (default 20s): how long a
+	// killed instance keeps its partitions.
+	SessionTimeout time.Duration
 }
 
 func (c *serveConfig) setDefaults() {
@@ -96,6 +99,9 @@ func (c *serveConfig) setDefaults() {
 	}
 	if c.MaxPastSkew == 0 {
 		c.MaxPastSkew = 24 * time.Hour
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 20 * time.Second
 	}
 }
 
@@ -118,6 +124,7 @@ func (f *fixture) writeConfig(c serveConfig) {
   create_topics: true
   max_batch: %d
   drain_timeout: %s
+  session_timeout: %s
   decision_keys:
     - {id: faulttest, secret: %q}
 clickhouse:
@@ -141,7 +148,7 @@ log:
   level: info
   format: text
 `, strings.Join(quoted, ", "), f.group, f.eventsTopic, f.decisionsTopic, f.dlqTopic, f.partitions,
-		c.MaxBatch, c.DrainTimeout, faulttestDecisionKey, f.dsn, c.BatchSize, c.FlushInterval, c.MaxBuffer,
+		c.MaxBatch, c.DrainTimeout, c.SessionTimeout, faulttestDecisionKey, f.dsn, c.BatchSize, c.FlushInterval, c.MaxBuffer,
 		geoip("City-Test.mmdb"), geoip("ASN-Test.mmdb"), geoip("Anonymous-IP-Test.mmdb"), c.HTTPAddr, c.MaxPastSkew)
 	f.configPath = filepath.Join(f.dir, "loginrisk.yaml")
 	if err := os.WriteFile(f.configPath, []byte(yaml), 0o644); err != nil {
@@ -159,33 +166,40 @@ const httpToken = "faulttest-token-0123456789abcdef"
 
 // serveProc is one run of loginrisk serve.
 type serveProc struct {
-	f     *fixture
-	n     int // which start of the test this is, from 1
-	cmd   *exec.Cmd
-	start time.Time
-	done  chan struct{} // closed when the process has exited
-	state *os.ProcessState
+	f       *fixture
+	n       int // which start of the test this is, from 1
+	cmd     *exec.Cmd
+	start   time.Time
+	done    chan struct{} // closed when the process has exited
+	state   *os.ProcessState
+	logPath string // where its output goes
 }
 
 // startServe starts loginrisk serve on the fixture's configuration; its
 // output goes to the fixture's log. The process is killed at the end of
 // the test if it is still running.
-func (f *fixture) startServe() *serveProc {
+func (f *fixture) startServe(args ...string) *serveProc {
+	return f.startServeLogged(f.logPath, args...)
+}
+
+// startServeLogged is startServe with the output to logPath and more
+// arguments for serve.
+func (f *fixture) startServeLogged(logPath string, args ...string) *serveProc {
 	f.t.Helper()
 	f.starts++
-	lf, err := os.OpenFile(f.logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	lf, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	fmt.Fprintf(lf, "=== serve start %d at %s\n", f.starts, time.Now().UTC().Format(time.RFC3339Nano))
-	cmd := exec.Command(binary, "serve", "--config", f.configPath)
+	cmd := exec.Command(binary, append([]string{"serve", "--config", f.configPath}, args...)...)
 	cmd.Env = append(cleanEnv(), "LOGINRISK_HTTP_TOKEN="+httpToken)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		lf.Close()
 		f.t.Fatalf("starting loginrisk serve: %v", err)
 	}
-	p := &serveProc{f: f, n: f.starts, cmd: cmd, start: time.Now(), done: make(chan struct{})}
+	p := &serveProc{f: f, n: f.starts, cmd: cmd, start: time.Now(), done: make(chan struct{}), logPath: logPath}
 	go func() {
 		_ = cmd.Wait()
 		p.state = cmd.ProcessState
@@ -280,8 +294,14 @@ func (p *serveProc) rssBytes() (int64, error) {
 }
 
 // logLines returns the lines of the serve log containing substr.
-func (f *fixture) logLines(substr string) []string {
-	b, err := os.ReadFile(f.logPath)
+func (f *fixture) logLines(substr string) []string { return fileLines(f.logPath, substr) }
+
+// logLines returns the lines of this serve's log containing substr.
+func (p *serveProc) logLines(substr string) []string { return fileLines(p.logPath, substr) }
+
+// fileLines returns the lines of a log file containing substr.
+func fileLines(path, substr string) []string {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil
 	}
