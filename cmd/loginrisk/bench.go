@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/history"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 )
 
@@ -36,6 +37,7 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.IntVar(&o.BrokerPID, "broker-pid", 0, "pid of the Kafka broker, for its CPU per event (default: the process listening on a loopback broker's port)")
 	fs.IntVar(&o.ClickHousePID, "clickhouse-pid", 0, "pid of the ClickHouse server, for its CPU per event (default: the process listening on a loopback DSN's port)")
 	keep := fs.Bool("keep", false, "keep the bench topics and ClickHouse database of a real broker / server")
+	instances := fs.Int("instances", 0, "run serve as `N` processes of this binary in one consumer group, measuring their CPU time per event (0: in the bench's process)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,8 +48,8 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		o.Skip[s] = true
 	}
-	if o.Events < 1 || o.Users < 1 || o.Partitions < 1 || o.EventRate < 1 || o.Rate < 0 || o.LatencyFor <= 0 || o.FetchBytes < 1 {
-		return errors.New("--events, --users, --partitions, --event-rate, --latency-duration and --fetch-max-bytes must be positive, --rate not negative")
+	if o.Events < 1 || o.Users < 1 || o.Partitions < 1 || o.EventRate < 1 || o.Rate < 0 || o.LatencyFor <= 0 || o.FetchBytes < 1 || *instances < 0 {
+		return errors.New("--events, --users, --partitions, --event-rate, --latency-duration and --fetch-max-bytes must be positive, --rate and --instances not negative")
 	}
 	if o.Skip[loadgen.StageProduce] {
 		o.Skip[loadgen.StageIngest], o.Skip[loadgen.StageDrain] = true, true // nothing to read
@@ -66,13 +68,15 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		logCfg.Level = "warn"
 	}
 	o.Log, o.Progress, o.Command = newLogger(stderr, logCfg), stderr, benchCommand(args)
-	return runBench(ctx, o, cfg, *keep, stdout)
+	cfg.Log = logCfg // the serve instances' too
+	return runBench(ctx, o, cfg, *keep, *instances, stdout)
 }
 
 // runBench makes the run's topics and database unique to it (and removes
 // them after, unless keep), starts the in-process broker when no brokers
-// are configured, and runs the harness on serve and the engine core.
-func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool, stdout io.Writer) error {
+// are configured, and runs the harness on serve (in this process, or as
+// instances processes) and the engine core.
+func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool, instances int, stdout io.Writer) error {
 	suffix := fmt.Sprintf("-bench-%d", time.Now().UnixNano())
 	kc := &cfg.Kafka
 	kc.GroupID += suffix
@@ -135,6 +139,21 @@ func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool,
 	}
 	o.GeoIP = cfg.GeoIP.describe()
 	o.Serve = func(ctx context.Context) error { return serve(ctx, cfg, o.Log, o.Progress) }
+	if instances > 0 {
+		if cfg.ClickHouse.DSN != "" {
+			// Once here, not by every instance at the same moment.
+			dsn, err := cfg.ClickHouse.connString()
+			if err != nil {
+				return err
+			}
+			if err := history.Migrate(ctx, dsn, o.Log); err != nil {
+				return err
+			}
+		}
+		bi := &benchInstances{n: instances, cfg: cfg, stderr: o.Progress}
+		o.Serve, o.ServeCPU = bi.serve, bi.cpu
+		o.ServeWhere = fmt.Sprintf("as %d processes in one group", instances)
+	}
 	o.Replay = func(ctx context.Context, in io.Reader) (loadgen.ReplayStats, error) {
 		c, err := buildCore(cfg, o.Log, nil, engine.Recorder{}, nil)
 		if err != nil {

@@ -27,8 +27,20 @@ func (s Secret) GoString() string { return `"` + s.String() + `"` }
 // handler).
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
 
-// MarshalYAML hides the value from YAML.
-func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+// MarshalYAML hides the value from YAML; a file: or env: reference,
+// which holds no secret, is kept.
+func (s Secret) MarshalYAML() (any, error) {
+	if s.reference() {
+		return string(s), nil
+	}
+	return s.String(), nil
+}
+
+// reference reports whether s is a file: or env: reference rather than
+// the value.
+func (s Secret) reference() bool {
+	return strings.HasPrefix(string(s), "file:") || strings.HasPrefix(string(s), "env:")
+}
 
 // LogValue hides the value from every slog handler.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }

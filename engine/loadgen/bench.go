@@ -72,6 +72,13 @@ type BenchConfig struct {
 
 	// Serve runs the serve pipeline on the run's topics until ctx ends.
 	Serve func(ctx context.Context) error
+	// ServeCPU returns the CPU time (user and system) the serve pipeline
+	// has used so far, over all its processes; nil: not measured. The
+	// end-to-end stages report it per decided event.
+	ServeCPU func() (time.Duration, error)
+	// ServeWhere says where Serve runs, for the table ("" is
+	// "in-process").
+	ServeWhere string
 	// Replay replays NDJSON through a fresh engine core with no I/O.
 	Replay func(ctx context.Context, ndjson io.Reader) (ReplayStats, error)
 
@@ -109,6 +116,7 @@ type stageResult struct {
 	seconds  float64
 	p50, p99 time.Duration // zero: not measured
 	vsIngest float64       // events/s over the ingest limit; zero: not shown
+	cpu      time.Duration // CPU time of serve per event; zero: not measured
 	what     string
 }
 
@@ -492,9 +500,17 @@ func (b *bench) endToEnd(ctx context.Context, gen *Generator) error {
 		// migrations and warm-up left out) until every offset is committed
 		// (the history of the last events inserted).
 		var stopProfile func()
-		err := b.awaitDecisions(ctx, served, "engine e2e (drain)", int64(want), func() { stopProfile = b.profile(StageDrain) })
+		var cpu func() time.Duration
+		err := b.awaitDecisions(ctx, served, "engine e2e (drain)", int64(want), func() {
+			stopProfile = b.profile(StageDrain)
+			cpu = b.cpuMeter()
+		})
 		if err == nil {
 			err = b.awaitCommitted(ctx, served)
+		}
+		var cpuUsed time.Duration
+		if cpu != nil {
+			cpuUsed = cpu()
 		}
 		if stopProfile != nil {
 			stopProfile()
@@ -508,7 +524,8 @@ func (b *bench) endToEnd(ctx context.Context, gen *Generator) error {
 		// Decisions are published per batch: the first batch's own time is
 		// not in the span; Kafka timestamps are in milliseconds.
 		r := stageResult{key: "e2e-drain", events: int64(dc.drainDistinct), seconds: max(dc.last.Sub(dc.first), time.Millisecond).Seconds(),
-			what: "serve in-process: drain the pre-filled topic, decisions published" + b.withHistory() + dc.duplicatesNote()}
+			cpu:  perEvent(cpuUsed, dc.drainDistinct),
+			what: "serve " + b.serveWhere() + ": drain the pre-filled topic, decisions published" + b.withHistory() + dc.duplicatesNote()}
 		b.drain = r.rate()
 		if b.ingest > 0 {
 			r.vsIngest = b.drain / b.ingest
@@ -540,6 +557,7 @@ func (b *bench) endToEnd(ctx context.Context, gen *Generator) error {
 	}
 	dc.due = make(map[string]time.Time, int(float64(rate)*b.cfg.LatencyFor.Seconds())+1)
 	stopProfile := b.profile(StageLatency)
+	cpu := b.cpuMeter()
 	n, err := b.produceAtRate(ctx, gen, rate, b.cfg.LatencyFor, dc.due)
 	if err == nil {
 		err = b.awaitDecisions(ctx, served, "engine e2e (latency)", dc.total+n, nil)
@@ -547,6 +565,7 @@ func (b *bench) endToEnd(ctx context.Context, gen *Generator) error {
 	if err == nil {
 		err = b.awaitCommitted(ctx, served)
 	}
+	cpuUsed := cpu()
 	stopProfile()
 	if err == nil {
 		err = dc.collectUntil(ctx, served, func() bool { return len(dc.latencies) >= len(dc.due) })
@@ -557,9 +576,9 @@ func (b *bench) endToEnd(ctx context.Context, gen *Generator) error {
 	slices.Sort(dc.latencies)
 	slices.Sort(b.produceLag)
 	b.results = append(b.results, stageResult{key: "e2e-rate", events: int64(len(dc.due)), seconds: b.cfg.LatencyFor.Seconds(),
-		p50: percentile(dc.latencies, 0.50), p99: percentile(dc.latencies, 0.99),
-		what: fmt.Sprintf("serve in-process at a fixed %d events/s: latency event due → decision published%s (of which producer until acked: p50 %s, p99 %s)%s",
-			rate, b.withHistory(), durationOrDash(percentile(b.produceLag, 0.5)), durationOrDash(percentile(b.produceLag, 0.99)), dc.duplicatesNote())})
+		p50: percentile(dc.latencies, 0.50), p99: percentile(dc.latencies, 0.99), cpu: perEvent(cpuUsed, len(dc.due)),
+		what: fmt.Sprintf("serve %s at a fixed %d events/s: latency event due → decision published%s (of which producer until acked: p50 %s, p99 %s)%s",
+			b.serveWhere(), rate, b.withHistory(), durationOrDash(percentile(b.produceLag, 0.5)), durationOrDash(percentile(b.produceLag, 0.99)), dc.duplicatesNote())})
 	return nil
 }
 
@@ -831,6 +850,41 @@ func (c *decisionCollector) duplicatesNote() string {
 	return fmt.Sprintf("; %d decisions published twice (redelivered)", c.duplicates)
 }
 
+// serveWhere says where serve runs: in the bench's process, or in the
+// processes ServeCPU measures.
+func (b *bench) serveWhere() string {
+	if b.cfg.ServeWhere != "" {
+		return b.cfg.ServeWhere
+	}
+	return "in-process"
+}
+
+// cpuMeter starts measuring the CPU time of serve; the function it
+// returns gives the time used since (zero without ServeCPU, or when a
+// reading fails, which is logged).
+func (b *bench) cpuMeter() func() time.Duration {
+	if b.cfg.ServeCPU == nil {
+		return func() time.Duration { return 0 }
+	}
+	start, err := b.cfg.ServeCPU()
+	return func() time.Duration {
+		end, err2 := b.cfg.ServeCPU()
+		if err := errors.Join(err, err2); err != nil {
+			b.cfg.Log.Warn("reading the CPU time of serve", "err", err)
+			return 0
+		}
+		return end - start
+	}
+}
+
+// perEvent is d divided among n events (zero when n is).
+func perEvent(d time.Duration, n int) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	return d / time.Duration(n)
+}
+
 func (b *bench) withHistory() string {
 	if b.cfg.History == "" {
 		return ""
@@ -930,10 +984,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // print writes the table, the machine and the command.
 func (b *bench) print(stdout io.Writer) {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nstage\tevents\tseconds\tevents/s\tp50\tp99\tvs ingest\twhat\n")
+	fmt.Fprintf(tw, "\nstage\tevents\tseconds\tevents/s\tp50\tp99\tvs ingest\tCPU/event\twhat\n")
 	for _, r := range b.results {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%s\t%s\t%s\t%s\n", r.key, r.events, r.seconds, r.rate(),
-			durationOrDash(r.p50), durationOrDash(r.p99), ratioOrDash(r.vsIngest), r.what)
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%s\t%s\t%s\t%s\t%s\n", r.key, r.events, r.seconds, r.rate(),
+			durationOrDash(r.p50), durationOrDash(r.p99), ratioOrDash(r.vsIngest), microsOrDash(r.cpu), r.what)
 	}
 	tw.Flush()
 	b.printCost(stdout)
@@ -948,6 +1002,13 @@ func durationOrDash(d time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+}
+
+func microsOrDash(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fµs", float64(d)/float64(time.Microsecond))
 }
 
 func ratioOrDash(r float64) string {
