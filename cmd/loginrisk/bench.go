@@ -152,7 +152,10 @@ func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool,
 		}
 		bi := &benchInstances{n: instances, cfg: cfg, stderr: o.Progress}
 		o.Serve, o.ServeCPU = bi.serve, bi.cpu
-		o.ServeWhere = fmt.Sprintf("as %d processes in one group", instances)
+		o.ServeWhere = "as 1 process"
+		if instances > 1 {
+			o.ServeWhere = fmt.Sprintf("as %d processes in one group", instances)
+		}
 	}
 	o.Replay = func(ctx context.Context, in io.Reader) (loadgen.ReplayStats, error) {
 		c, err := buildCore(cfg, o.Log, nil, engine.Recorder{}, nil)
