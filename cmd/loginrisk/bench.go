@@ -58,6 +58,9 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
+	if *instances > 0 {
+		stderr = sharedStderr(stderr)
+	}
 	cfg.GeoIP = cfg.GeoIP.orTestDatabases()
 	// The harness's engine is the only reader of its decisions.
 	if err := cfg.Kafka.withRunDecisionKey(); err != nil {

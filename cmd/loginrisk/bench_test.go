@@ -114,7 +114,7 @@ func TestBenchSkip(t *testing.T) {
 }
 
 // benchRows parses the table: stage name → its fields (stage, events,
-// seconds, events/s, p50, p99, vs ingest, what...).
+// seconds, events/s, p50, p99, vs ingest, CPU/event, what...).
 func benchRows(t *testing.T, out string) map[string][]string {
 	t.Helper()
 	rows := map[string][]string{}
@@ -153,6 +153,42 @@ func costRows(t *testing.T, out string) map[string][]string {
 		}
 	}
 	return rows
+}
+
+// TestBenchInstances runs the end-to-end stages with serve as two
+// processes (this test binary, as TestMain lets it act as loginrisk) on
+// the in-process broker, and checks that the table says so and carries
+// their CPU time per event. It asserts nothing about speed.
+func TestBenchInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two serve processes")
+	}
+	t.Setenv(asLoginriskEnv, "1")
+	t.Setenv("LOGINRISK_KAFKA_BROKERS", "") // the in-process broker
+	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
+	var stdout, stderr bytes.Buffer
+	args := []string{"--instances", "2", "--events", "2000", "--users", "300", "--partitions", "2",
+		"--skip", "ingest,core", "--rate", "300", "--latency-duration", "1s"}
+	if err := cmdBench(context.Background(), args, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	rows := benchRows(t, stdout.String())
+	for _, stage := range []string{"e2e-drain", "e2e-rate"} {
+		row, ok := rows[stage]
+		if !ok {
+			t.Fatalf("stage %s missing from the table:\n%s", stage, stdout.String())
+		}
+		cpu, err := strconv.ParseFloat(strings.TrimSuffix(row[7], "µs"), 64)
+		if err != nil || cpu <= 0 || !strings.HasSuffix(row[7], "µs") {
+			t.Errorf("stage %s: CPU/event %q, want a positive time in µs", stage, row[7])
+		}
+		if what := strings.Join(row[8:], " "); !strings.Contains(what, "serve as 2 processes in one group") {
+			t.Errorf("stage %s: %q does not say serve ran as two processes", stage, what)
+		}
+	}
+	if n, _ := strconv.Atoi(rows["e2e-drain"][1]); n != 2000 {
+		t.Errorf("e2e-drain: %s events, want 2000", rows["e2e-drain"][1])
+	}
 }
 
 func keys(m map[string][]string) []string {

@@ -52,10 +52,11 @@ func (b *benchInstances) serve(ctx context.Context) error {
 	}
 	exited := make(chan error, b.n)
 	var cmds []*exec.Cmd
+	out := b.stderr
 	for i := range b.n {
 		cmd := exec.Command(exe, "serve", "--config", path)
 		cmd.Env = append(withoutLoginriskEnv(os.Environ()), env...)
-		cmd.Stdout, cmd.Stderr = b.stderr, b.stderr
+		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			stopInstances(cmds)
 			return fmt.Errorf("starting serve instance %d: %w", i+1, err)
@@ -165,4 +166,27 @@ func writeInstanceConfig(path string, cfg Config) ([]string, error) {
 		return nil, fmt.Errorf("bench instances: %w", err)
 	}
 	return env, nil
+}
+
+// sharedStderr returns w for the bench and its instances to write to at
+// once: an *os.File is handed to the processes as it is, any other
+// writer is copied into by a goroutine per process and stream, so its
+// writes are serialised.
+func sharedStderr(w io.Writer) io.Writer {
+	if _, isFile := w.(*os.File); isFile {
+		return w
+	}
+	return &lockedWriter{w: w}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
