@@ -87,7 +87,7 @@ func TestScaleOutKill(t *testing.T) {
 	pp := f.startPaced(es, scaleRate)
 	victim := procs[1]
 	at := int64(scaleEvents * 2 / 5)
-	eventually(t, 2*time.Minute, 20*time.Millisecond, fmt.Sprintf("%d decisions before the kill", at), victim, func() (bool, string) {
+	eventually(t, 4*time.Minute, 20*time.Millisecond, fmt.Sprintf("%d decisions before the kill", at), victim, func() (bool, string) {
 		got, err := f.topicCount(f.ctx(10*time.Second), f.decisionsTopic)
 		return got >= at, fmt.Sprintf("%d decisions of %d events produced (%v)", got, pp.produced.Load(), err)
 	})
@@ -97,7 +97,7 @@ func TestScaleOutKill(t *testing.T) {
 	t.Logf("SIGKILL serve %d (partitions %v) at %s: %s", victim.n, moved, time.Since(victim.start).Round(time.Millisecond), f.progress(f.ctx(time.Minute)))
 	pp.wait(t)
 	survivors := []*serveProc{procs[0], procs[2]}
-	f.waitComplete(survivors[0], scaleEvents, 3*time.Minute)
+	f.waitComplete(survivors[0], scaleEvents, 4*time.Minute)
 	for _, p := range survivors {
 		p.checkAlive()
 	}
