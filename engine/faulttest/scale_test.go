@@ -79,9 +79,14 @@ func TestScaleOutKill(t *testing.T) {
 	})
 	f.waitStableGroup(instances)
 	owned := make([][]int, instances)
-	for i, p := range procs {
-		owned[i] = p.lastPartitions()
-	}
+	eventually(t, time.Minute, 100*time.Millisecond, "every serve logging its partitions", nil, func() (bool, string) {
+		for i, p := range procs {
+			if owned[i] = p.lastPartitions(); len(owned[i]) == 0 {
+				return false, fmt.Sprintf("partitions %v", owned)
+			}
+		}
+		return true, ""
+	})
 	t.Logf("group stable: partitions %v", owned)
 
 	pp := f.startPaced(es, scaleRate)
