@@ -167,7 +167,7 @@ func TestBenchInstances(t *testing.T) {
 	t.Setenv("LOGINRISK_KAFKA_BROKERS", "") // the in-process broker
 	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
 	var stdout, stderr bytes.Buffer
-	args := []string{"--instances", "2", "--events", "2000", "--users", "300", "--partitions", "2",
+	args := []string{"--instances", "2", "--events", "10000", "--users", "1000", "--partitions", "2",
 		"--skip", "ingest,core", "--rate", "300", "--latency-duration", "1s"}
 	if err := cmdBench(context.Background(), args, nil, &stdout, &stderr); err != nil {
 		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
@@ -186,8 +186,8 @@ func TestBenchInstances(t *testing.T) {
 			t.Errorf("stage %s: %q does not say serve ran as two processes", stage, what)
 		}
 	}
-	if n, _ := strconv.Atoi(rows["e2e-drain"][1]); n != 2000 {
-		t.Errorf("e2e-drain: %s events, want 2000", rows["e2e-drain"][1])
+	if n, _ := strconv.Atoi(rows["e2e-drain"][1]); n != 10000 {
+		t.Errorf("e2e-drain: %s events, want 10000", rows["e2e-drain"][1])
 	}
 }
 
