@@ -85,11 +85,11 @@ func TestValidate(t *testing.T) {
 // TestConfigYAML: the section's keys are the yaml tags; the secrets are
 // not keys of the adapter (the command resolves and sets them).
 func TestConfigYAML(t *testing.T) {
-	c, err := testkit.DecodeYAML(DefaultConfig(), "brokers: [a:1, b:2]\ngroup_id: g\nmax_in_flight: 2\ndrain_timeout: 3s\ncreate_topics: false\npublish_before_history: true\ntls: {enabled: true, ca_file: ca.pem}\n")
+	c, err := testkit.DecodeYAML(DefaultConfig(), "brokers: [a:1, b:2]\ngroup_id: g\nmax_in_flight: 2\ndrain_timeout: 3s\nsession_timeout: 7s\ncreate_topics: false\npublish_before_history: true\ntls: {enabled: true, ca_file: ca.pem}\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Brokers) != 2 || c.GroupID != "g" || c.MaxInFlight != 2 || c.DrainTimeout.String() != "3s" || c.CreateTopics || !c.PublishBeforeHistory || !c.TLS.Enabled || c.TLS.CAFile != "ca.pem" {
+	if len(c.Brokers) != 2 || c.GroupID != "g" || c.MaxInFlight != 2 || c.DrainTimeout.String() != "3s" || c.SessionTimeout.String() != "7s" || c.CreateTopics || !c.PublishBeforeHistory || !c.TLS.Enabled || c.TLS.CAFile != "ca.pem" {
 		t.Errorf("decoded %+v", c)
 	}
 	if c.MaxBatch != DefaultConfig().MaxBatch {
