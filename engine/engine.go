@@ -457,8 +457,11 @@ func ipKey(addr netip.Addr, f *schemas.Features) string {
 // (schemas.UserKey), so a user's locks are its tenant's only; ip and
 // device are global.
 type eventLockKeys struct {
-	user, ip, device    string
-	hUser, hIP, hDevice uint64 // LockTable.stringHash of each
+	user, ip, network, device     string
+	hUser, hIP, hNetwork, hDevice uint64 // LockTable.stringHash of each
+	// sharedAddr: the address is shared (ip_shared), so that no network
+	// lock refuses it: a crowd inside an attacked network is spared.
+	sharedAddr bool
 }
 
 // eventLockKeys returns the lock keys of an event. Only a client
@@ -466,12 +469,18 @@ type eventLockKeys struct {
 // (a hash of the user agent) is shared by strangers, so an event without a
 // device_id has no device key for locks.
 func (e *Engine) eventLockKeys(ev *schemas.LoginEvent, f *schemas.Features) eventLockKeys {
-	k := eventLockKeys{user: schemas.UserKey(ev.TenantID, ev.UserID), ip: ipKey(ev.Addr, f)}
+	k := eventLockKeys{user: schemas.UserKey(ev.TenantID, ev.UserID), ip: ipKey(ev.Addr, f), network: f.Network, sharedAddr: f.IPShared}
+	if k.network == "" && ev.Addr.IsValid() {
+		k.network = features.NetworkOf(ev.Addr).String()
+	}
 	if f.HasDeviceID {
 		k.device = f.DeviceKey
 	}
 	k.hUser = e.locks.stringHash(k.user)
 	k.hIP = e.locks.stringHash(k.ip)
+	if k.network != "" {
+		k.hNetwork = e.locks.stringHash(k.network)
+	}
 	if k.device != "" {
 		k.hDevice = e.locks.stringHash(k.device)
 	}
@@ -480,13 +489,18 @@ func (e *Engine) eventLockKeys(ev *schemas.LoginEvent, f *schemas.Features) even
 
 // lock returns the event's lock key of scope and its hash. A device lock
 // on an event without a device_id (possible through a policy's
-// default_scope: device) falls back to user_ip.
+// default_scope: device), or a network lock on an event without an
+// address, falls back to user_ip.
 func (k *eventLockKeys) lock(scope schemas.LockScope) (lockKey, uint64) {
 	switch scope {
 	case schemas.ScopeUser, schemas.ScopeUserUntrusted:
 		return lockKey{scope: scope, a: k.user}, combineHash(scope, k.hUser, 0)
 	case schemas.ScopeIP:
 		return lockKey{scope: scope, a: k.ip}, combineHash(scope, k.hIP, 0)
+	case schemas.ScopeNetwork:
+		if k.network != "" {
+			return lockKey{scope: scope, a: k.network}, combineHash(scope, k.hNetwork, 0)
+		}
 	case schemas.ScopeDevice:
 		if k.device != "" {
 			return lockKey{scope: scope, a: k.device}, combineHash(scope, k.hDevice, 0)
@@ -496,7 +510,7 @@ func (k *eventLockKeys) lock(scope schemas.LockScope) (lockKey, uint64) {
 }
 
 // lockScopesChecked is the order in which active locks are looked up.
-var lockScopesChecked = [...]schemas.LockScope{schemas.ScopeUser, schemas.ScopeUserUntrusted, schemas.ScopeIP, schemas.ScopeUserIP, schemas.ScopeDevice}
+var lockScopesChecked = [...]schemas.LockScope{schemas.ScopeUser, schemas.ScopeUserUntrusted, schemas.ScopeIP, schemas.ScopeNetwork, schemas.ScopeUserIP, schemas.ScopeDevice}
 
 // heldLock is an active lock found for an event.
 type heldLock struct {
@@ -513,10 +527,12 @@ func (h *heldLock) lock() *schemas.Lock {
 
 // activeLock returns the active lock refusing the event, if any, and the
 // active user_untrusted lock that spares it because its context is
-// trusted (trusted: f.TrustedDevice or f.TrustedNetwork), if any.
+// trusted (trusted: f.TrustedDevice or f.TrustedNetwork), if any. A
+// network lock never refuses a shared address (keys.sharedAddr): the
+// office NAT inside a network an attacker sprays from keeps working.
 func (e *Engine) activeLock(keys *eventLockKeys, at time.Time, trusted bool) (refusing, spared heldLock) {
 	for _, scope := range lockScopesChecked {
-		if scope == schemas.ScopeDevice && keys.device == "" {
+		if (scope == schemas.ScopeDevice && keys.device == "") || (scope == schemas.ScopeNetwork && (keys.network == "" || keys.sharedAddr)) {
 			continue
 		}
 		k, h := keys.lock(scope)
@@ -617,7 +633,7 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 	d.Decision = res.Verdict
 	d.Reasons = res.Reasons(f, d.Reasons)
 	if res.SparedCrowd {
-		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonSharedAddress, Detail: sharedDetail(f)})
+		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonSharedAddress, Detail: sharedDetail(res.SparedScope, f)})
 	}
 	if len(res.Shadow) > 0 {
 		d.Shadow = res.ShadowHits(make([]schemas.ShadowHit, 0, len(res.Shadow)))
@@ -657,13 +673,25 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 
 // sharedDetail is the detail of the "shared_address" reason: "no ip lock
 // on a shared address: <n> users succeeded from it in 7 days, <p>% of its
-// attempts in 24 h".
-func sharedDetail(f *schemas.Features) string {
+// attempts in 24 h", or for a network lock (scope network) on a shared
+// network "no network lock on a shared network: ..." with the network's
+// counts (the address's when only the address is shared).
+func sharedDetail(scope schemas.LockScope, f *schemas.Features) string {
 	var stack [128]byte
+	users, ratio := f.IPSucceededUsers7d, f.IPSuccessRatio24h
 	b := append(stack[:0], "no ip lock on a shared address: "...)
-	b = strconv.AppendInt(b, int64(f.IPSucceededUsers7d), 10)
+	if scope == schemas.ScopeNetwork {
+		b = append(stack[:0], "no network lock on a shared "...)
+		if f.NetShared {
+			users, ratio = f.NetSucceededUsers7d, f.NetSuccessRatio24h
+			b = append(b, "network: "...)
+		} else {
+			b = append(b, "address in the network: "...)
+		}
+	}
+	b = strconv.AppendInt(b, int64(users), 10)
 	b = append(b, " users succeeded from it in 7 days, "...)
-	b = strconv.AppendInt(b, int64(math.Round(100*f.IPSuccessRatio24h)), 10)
+	b = strconv.AppendInt(b, int64(math.Round(100*ratio)), 10)
 	b = append(b, "% of its attempts in 24 h"...)
 	return string(b)
 }
@@ -927,7 +955,8 @@ func (e *Engine) deadLetter(ctx context.Context, b *Batch) error {
 // and checks it against the field limits: a user part of at most
 // schemas.MaxUserIDLen bytes, a tenant of at most schemas.MaxTenantIDLen,
 // a device key of at most schemas.MaxDeviceIDLen, an address part that is
-// an address or a network in text form of at most schemas.MaxIPKeyLen. A
+// an address or a network in text form of at most schemas.MaxIPKeyLen, a
+// network key that is an IPv4 /24 or IPv6 /64 in canonical CIDR form. A
 // tenant is only part of a scope that names a user: with another scope it
 // makes the key invalid.
 func ParseLockKey(scope schemas.LockScope, tenant, key string) (lockKey, bool) {
@@ -942,6 +971,8 @@ func ParseLockKey(scope schemas.LockScope, tenant, key string) (lockKey, bool) {
 		return lockKey{scope: scope, a: key}, len(key) <= schemas.MaxDeviceIDLen
 	case schemas.ScopeIP:
 		return lockKey{scope: scope, a: key}, validIPKey(key)
+	case schemas.ScopeNetwork:
+		return lockKey{scope: scope, a: key}, validNetworkKey(key)
 	}
 	i := strings.LastIndexByte(key, '|')
 	if i <= 0 || i > schemas.MaxUserIDLen || !validIPKey(key[i+1:]) {
@@ -961,6 +992,16 @@ func validIPKey(s string) bool {
 	}
 	_, err := netip.ParsePrefix(s)
 	return err == nil
+}
+
+// validNetworkKey reports whether s can be the key of a network lock: an
+// IPv4 /24 or IPv6 /64 in the canonical CIDR form of features.NetworkOf.
+func validNetworkKey(s string) bool {
+	if s == "" || len(s) > schemas.MaxIPKeyLen {
+		return false
+	}
+	p, err := netip.ParsePrefix(s)
+	return err == nil && features.NetworkOf(p.Addr()) == p && p.String() == s
 }
 
 // Decision returns the remembered decision for an event id.

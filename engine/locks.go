@@ -13,7 +13,8 @@ import (
 // lockKey identifies a lock without building a string on the hot path:
 // a is the user key (schemas.UserKey: the tenant and the user_id) for the
 // scopes that name a user, the IP key (the address, or its /64 for IPv6)
-// for ip, the device key for device; b is the IP key of user_ip.
+// for ip, the network (features.NetworkOf, in CIDR form) for network, the
+// device key for device; b is the IP key of user_ip.
 type lockKey struct {
 	scope schemas.LockScope
 	a, b  string
@@ -194,6 +195,8 @@ func scopeSalt(scope schemas.LockScope) uint64 {
 		return 0x165667b19e3779f9
 	case schemas.ScopeUserUntrusted:
 		return 0x27d4eb2f165667c5
+	case schemas.ScopeNetwork:
+		return 0x94d049bb133111eb
 	default:
 		return 0xd6e8feb86659fd93
 	}
@@ -442,9 +445,14 @@ func (t *LockTable) activeForUser(user string, now time.Time) []schemas.Lock {
 }
 
 // activeForIP lists the locks active at now on the address key ip: its ip
-// lock and the user_ip locks that name it, ordered by scope and key.
-func (t *LockTable) activeForIP(ip string, now time.Time) []schemas.Lock {
-	return t.activeForKeys(now, []lockKey{{scope: schemas.ScopeIP, a: ip}}, t.pairsByIP.others(t, ip), func(user string) lockKey {
+// lock, the network lock on its network (network, "" for none) and the
+// user_ip locks that name it, ordered by scope and key.
+func (t *LockTable) activeForIP(ip, network string, now time.Time) []schemas.Lock {
+	own := []lockKey{{scope: schemas.ScopeIP, a: ip}}
+	if network != "" {
+		own = append(own, lockKey{scope: schemas.ScopeNetwork, a: network})
+	}
+	return t.activeForKeys(now, own, t.pairsByIP.others(t, ip), func(user string) lockKey {
 		return lockKey{scope: schemas.ScopeUserIP, a: user, b: ip}
 	})
 }

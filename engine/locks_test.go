@@ -135,7 +135,7 @@ func TestLockTableStatusIndex(t *testing.T) {
 			want := tab.activeMatching(now, func(k lockKey) bool {
 				return (k.scope == schemas.ScopeIP && k.a == ip) || (k.scope == schemas.ScopeUserIP && k.b == ip)
 			})
-			if got := tab.activeForIP(ip, now); !equalLocks(got, want) {
+			if got := tab.activeForIP(ip, "", now); !equalLocks(got, want) {
 				t.Errorf("%s: locks of address %s = %+v, want %+v", when, ip, got, want)
 			}
 		}

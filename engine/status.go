@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loginrisk/loginrisk/features"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -43,12 +44,13 @@ func (e *Engine) UserStatus(tenantID, userID string, at time.Time) Status {
 }
 
 // IPStatus reports the locks on an address (ip and user_ip locks; IPv6 by
-// its /64), its counters and the last decision from it.
+// its /64; the network lock on its /24 or /64, which refuses the address
+// unless it is shared), its counters and the last decision from it.
 func (e *Engine) IPStatus(addr netip.Addr, at time.Time) Status {
 	st := Status{Counters: map[string]float64{}}
 	addr = addr.Unmap()
 	key := addrKey(addr)
-	st.Locks = e.locks.activeForIP(key, at)
+	st.Locks = e.locks.activeForIP(key, features.NetworkOf(addr).String(), at)
 	if e.cfg.Counters != nil {
 		st.Counters = e.cfg.Counters.IPCounters(addr, at)
 	}
@@ -88,7 +90,7 @@ func (e *Engine) Lift(ctx context.Context, scope schemas.LockScope, tenant, key,
 		_, user = schemas.SplitUserKey(k.a)
 	}
 	ip := ""
-	if scope == schemas.ScopeIP {
+	if scope == schemas.ScopeIP || scope == schemas.ScopeNetwork {
 		ip = k.a
 	} else if scope == schemas.ScopeUserIP {
 		ip = k.b

@@ -21,8 +21,9 @@ const (
 	ByScoreLockout   DecidedBy = "score_lockout"   // score >= lockout_at
 	ByScoreChallenge DecidedBy = "score_challenge" // score >= challenge_at
 	ByScore          DecidedBy = "score"           // below challenge_at: allow
-	// BySharedAddress: an ip lock asked for on a shared address, for a user
-	// who has succeeded from its network before, became a challenge.
+	// BySharedAddress: an ip (network) lock asked for on a shared address
+	// (network), for a user who has succeeded from its network before,
+	// became a challenge.
 	BySharedAddress DecidedBy = "shared_address"
 )
 
@@ -67,9 +68,11 @@ type Result struct {
 	Shadow  []*Rule
 	// Lock is set when Verdict is lockout.
 	Lock LockRequest
-	// SparedCrowd is set when an ip lock was asked for on a shared address
-	// and became a challenge or a user_ip lock (see Evaluate).
+	// SparedCrowd is set when an ip lock was asked for on a shared address,
+	// or a network lock on a shared network, and became a challenge or a
+	// user_ip lock (see Evaluate); SparedScope is the scope asked for.
 	SparedCrowd bool
+	SparedScope schemas.LockScope
 	// Errors counts rules whose evaluation failed at run time (they count
 	// as not matched); Err is the first such error. Only rules interpreted
 	// by expr's VM can fail (see README.md).
@@ -91,7 +94,7 @@ func (r *Result) Reset() {
 	r.Score, r.RawScore = 0, 0
 	r.Verdict, r.DecidedBy, r.Rule = "", "", nil
 	r.Lock = LockRequest{}
-	r.SparedCrowd = false
+	r.SparedCrowd, r.SparedScope = false, ""
 	r.Errors, r.Err = 0, nil
 }
 
@@ -223,17 +226,30 @@ func (s *Set) Evaluate(f *schemas.Features, addr netip.Addr, r *Result) {
 	default:
 		r.Verdict, r.DecidedBy = schemas.VerdictAllow, ByScore
 	}
-	if r.Verdict == schemas.VerdictLockout && r.DecidedBy != ByDenylist && r.Lock.Scope == schemas.ScopeIP && f.IPShared {
+	if r.Verdict == schemas.VerdictLockout && r.DecidedBy != ByDenylist && onCrowd(r.Lock.Scope, f) {
 		spareCrowd(f, r)
 	}
 }
 
-// spareCrowd turns an ip lock on a shared address into what falls on the
-// attempt's account alone: a challenge for a user who has succeeded from
-// the address's network before (a colleague's typo during an attack from
-// the same NAT), else a user_ip lock.
+// onCrowd reports whether a lock of scope would fall on a crowd: an ip
+// lock on a shared address (ip_shared), a network lock on a shared network
+// (net_shared) or on one holding the shared address of the attempt.
+func onCrowd(scope schemas.LockScope, f *schemas.Features) bool {
+	switch scope {
+	case schemas.ScopeIP:
+		return f.IPShared
+	case schemas.ScopeNetwork:
+		return f.NetShared || f.IPShared
+	}
+	return false
+}
+
+// spareCrowd turns an ip or network lock on a shared address or network
+// into what falls on the attempt's account alone: a challenge for a user
+// who has succeeded from the address's network before (a colleague's typo
+// during an attack from the same NAT), else a user_ip lock.
 func spareCrowd(f *schemas.Features, r *Result) {
-	r.SparedCrowd = true
+	r.SparedCrowd, r.SparedScope = true, r.Lock.Scope
 	if f.UserKnown && !f.NewNetwork {
 		r.Verdict, r.DecidedBy, r.Lock = schemas.VerdictChallenge, BySharedAddress, LockRequest{}
 		return

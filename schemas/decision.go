@@ -32,22 +32,24 @@ type LockScope string
 // UserUntrusted is the owner-safe account-wide lock: keyed by the user, it
 // refuses every context except the user's trusted ones (devices and
 // networks of earlier allowed successes), which get at most the policy's
-// trusted_context_max instead.
+// trusted_context_max instead. Network locks every address of an IPv4 /24
+// or IPv6 /64 (features.NetworkOf): a spray rotating inside one network.
 const (
 	ScopeUser          LockScope = "user"
 	ScopeIP            LockScope = "ip"
 	ScopeUserIP        LockScope = "user_ip"
 	ScopeDevice        LockScope = "device"
 	ScopeUserUntrusted LockScope = "user_untrusted"
+	ScopeNetwork       LockScope = "network"
 )
 
 // LockScopes lists every lock scope, in the order documentation names them.
 func LockScopes() []LockScope {
-	return []LockScope{ScopeUser, ScopeUserUntrusted, ScopeIP, ScopeUserIP, ScopeDevice}
+	return []LockScope{ScopeUser, ScopeUserUntrusted, ScopeIP, ScopeNetwork, ScopeUserIP, ScopeDevice}
 }
 
 // LockScopeNames is the scopes of LockScopes as a list for messages:
-// "user, user_untrusted, ip, user_ip, device".
+// "user, user_untrusted, ip, network, user_ip, device".
 func LockScopeNames() string {
 	names := ""
 	for i, sc := range LockScopes() {
@@ -62,7 +64,7 @@ func LockScopeNames() string {
 // Valid reports whether s is one of the scopes of LockScopes.
 func (s LockScope) Valid() bool {
 	switch s {
-	case ScopeUser, ScopeUserUntrusted, ScopeIP, ScopeUserIP, ScopeDevice:
+	case ScopeUser, ScopeUserUntrusted, ScopeIP, ScopeNetwork, ScopeUserIP, ScopeDevice:
 		return true
 	}
 	return false

@@ -160,7 +160,7 @@ func (s *Server) handleLive(w http.ResponseWriter, _ *http.Request, _ *credentia
 		},
 		LocksByScope: map[string]int{},
 	}
-	for _, scope := range []schemas.LockScope{schemas.ScopeUser, schemas.ScopeIP, schemas.ScopeUserIP, schemas.ScopeDevice} {
+	for _, scope := range schemas.LockScopes() {
 		v.LocksByScope[string(scope)] = 0
 	}
 	for _, l := range s.eng.Locks().Active(now) {
@@ -588,7 +588,7 @@ func (s *Server) handleConsoleAddress(w http.ResponseWriter, r *http.Request, _ 
 	} else {
 		v.Kind, v.Subject, v.Locks = "network", prefix.String(), []schemas.Lock{}
 		for _, l := range s.eng.Locks().Active(now) {
-			if l.Scope == schemas.ScopeIP || l.Scope == schemas.ScopeUserIP {
+			if l.Scope == schemas.ScopeIP || l.Scope == schemas.ScopeNetwork || l.Scope == schemas.ScopeUserIP {
 				key := l.Key
 				if i := strings.LastIndexByte(key, '|'); i >= 0 {
 					key = key[i+1:]

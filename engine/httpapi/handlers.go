@@ -244,8 +244,11 @@ func (s *Server) handleLift(w http.ResponseWriter, r *http.Request, caller *cred
 	switch {
 	case errors.Is(err, engine.ErrBadLockKey):
 		want := "a non-empty key"
-		if scope == schemas.ScopeUserIP {
+		switch scope {
+		case schemas.ScopeUserIP:
 			want = `"user|ip" (the | may be sent as %7C)`
+		case schemas.ScopeNetwork:
+			want = "an IPv4 /24 or IPv6 /64 in CIDR form, such as 203.0.113.0/24"
 		}
 		return s.writeError(w, http.StatusBadRequest, "key", fmt.Sprintf("key: %q is not a %s lock key; want %s", clip(key), scope, want))
 	case errors.Is(err, engine.ErrNoSuchLock):

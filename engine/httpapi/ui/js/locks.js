@@ -6,13 +6,15 @@ import { call, query, seg } from './api.js';
 import { el, fill, num, time, table, decisionLink, userLink, addressLink, errorLine, note } from './dom.js';
 import { poll } from './poll.js';
 
-const scopes = ['user', 'ip', 'user_ip', 'device'];
+const scopes = ['user', 'user_untrusted', 'ip', 'network', 'user_ip', 'device'];
 
 // subject links a lock key to the user or address view.
 function subject(l) {
   switch (l.scope) {
-    case 'user': return userLink(l.key, l.tenant_id);
-    case 'ip': return addressLink(l.key);
+    case 'user':
+    case 'user_untrusted': return userLink(l.key, l.tenant_id);
+    case 'ip':
+    case 'network': return addressLink(l.key);
     case 'user_ip': {
       const i = l.key.lastIndexOf('|');
       return el('span', {}, userLink(l.key.slice(0, i), l.tenant_id), el('span', { class: 'muted' }, ' | '), addressLink(l.key.slice(i + 1)));
