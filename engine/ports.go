@@ -152,6 +152,17 @@ type WarmSource interface {
 	ActiveLocks(ctx context.Context, at time.Time) ([]schemas.Lock, error)
 }
 
+// OffenceSource streams, in event-time order and each once, the scored
+// events in history at or after since and before until whose decision
+// carries a lock (set or reported); history.Writer implements it. The
+// warm-up reads with it the offences older than its span that still
+// escalate the next lock (offenceLookback). Without it, offences older
+// than the span are forgotten, and a lock active at the anchor counts
+// once.
+type OffenceSource interface {
+	Locking(ctx context.Context, since, until time.Time, fn func(schemas.ScoredEvent) error) error
+}
+
 // Message is one raw login event as it arrived from a stream.
 type Message struct {
 	Key       []byte

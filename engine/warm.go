@@ -24,7 +24,10 @@ type WarmStats struct {
 	// (see TrustSource).
 	TrustedContexts int
 	Events          int
-	Locks           int
+	// Offences counts the locks set before the span, read from history
+	// (OffenceSource) for the escalation ladder.
+	Offences int
+	Locks    int
 	// LocksRefused counts the locks of history that admitLock refused
 	// (longer than the policy's longest lock, beyond the field limits).
 	LocksRefused int
@@ -39,6 +42,10 @@ type WarmStats struct {
 //
 //   - user profiles (one aggregate over every allowed success), and the
 //     trusted contexts of the trust retention (TrustSource);
+//   - the locks decisions set in the offenceLookback before the span
+//     (OffenceSource): set again with their ends, in event order, so that
+//     the escalation ladder of every key is the one the engine that never
+//     stopped has, however long the policy's offence_reset_after;
 //   - the events of the last WarmSpan before the anchor, in event order:
 //     each is fed through the state (not through the rules; a success
 //     recorded as allowed teaches the profile and trusted contexts again,
@@ -84,8 +91,12 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 		return st, err
 	}
 	since := anchor.Add(-WarmSpan)
-	resetAfter := e.cfg.Rules.Current().Policy().OffenceResetAfter
+	policy := e.cfg.Rules.Current().Policy()
+	resetAfter := policy.OffenceResetAfter
 	var refused lockRefusals
+	if err := e.warmOffences(ctx, src, since, offenceLookback(policy.LockDurations, resetAfter), &refused, &st); err != nil {
+		return st, err
+	}
 	var f schemas.Features
 	replay := func(ev *schemas.LoginEvent, d *schemas.Decision) error { return e.replayLock(ev, d, resetAfter) }
 	err = src.Recent(ctx, since, func(se schemas.ScoredEvent) error {
@@ -184,6 +195,48 @@ func (e *Engine) warmEvent(se schemas.ScoredEvent, f *schemas.Features, lock fun
 	e.recent.put(ev.EventID, at, se)
 	e.advance(ev.OccurredAt)
 	return true
+}
+
+// offenceLookback is how far before the warm span the offences that can
+// still change the next lock's rung go back: a key's rung is its chain of
+// offences each within resetAfter of the next (and the last within
+// resetAfter of the anchor), capped at the last rung; n-1 offences of a
+// ladder of n rungs reach the cap, and such a chain spans less than
+// (n-1)×resetAfter before the anchor. A chain shorter than that lies
+// wholly inside the lookback (its first offence's predecessor would be
+// inside it too), so the rung read back is exact. The span's own day is
+// part of it.
+func offenceLookback(ladder []time.Duration, resetAfter time.Duration) time.Duration {
+	return time.Duration(max(len(ladder)-1, 1)) * resetAfter
+}
+
+// warmOffences sets again the locks that decisions set between lookback
+// before the anchor and since (the start of the replayed span), when the
+// source can read them, so that their offences escalate the next lock.
+func (e *Engine) warmOffences(ctx context.Context, src WarmSource, since time.Time, lookback time.Duration, refused *lockRefusals, st *WarmStats) error {
+	offences, ok := src.(OffenceSource)
+	from := since.Add(WarmSpan - lookback)
+	if !ok || !from.Before(since) {
+		return nil
+	}
+	resetAfter := e.cfg.Rules.Current().Policy().OffenceResetAfter
+	err := offences.Locking(ctx, from, since, func(se schemas.ScoredEvent) error {
+		if se.Event == nil || se.Decision == nil {
+			return nil
+		}
+		if err := e.replayLock(se.Event, se.Decision, resetAfter); err != nil {
+			refused.add(se.Decision.Lock, err)
+			return nil
+		}
+		if se.Decision.Lock != nil && !reportsActiveLock(se.Decision) {
+			st.Offences++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("warm-up offences: %w", err)
+	}
+	return nil
 }
 
 // replayLock sets again, at its event's time and with its recorded end,

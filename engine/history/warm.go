@@ -216,6 +216,28 @@ func (w *Writer) PartitionEvents(ctx context.Context, partition int32, from int6
 	return w.scanEvents(ctx, fmt.Sprintf("the events of partition %d", partition), query, since, fn)
 }
 
+// lockingSQL reads the columns of a record (%[1]s) of the events from one
+// time (%[2]s) to another (%[3]s) whose decision carries a lock, not an
+// administrator's lift, deduplicated (FINAL), in event order.
+const lockingSQL = `SELECT %[1]s
+FROM login_events FINAL
+WHERE lock_scope != '' AND occurred_at >= %[2]s AND occurred_at <= %[3]s AND lock_rule != 'admin_lift' AND ` + notAdmin + `
+ORDER BY occurred_at, occurred_at_ns, event_id`
+
+// Locking streams the scored events at or after since and before until
+// whose decision carries a lock, each once, in event-time order
+// (engine.OffenceSource): the offences that escalate the next lock of a
+// key, older than the warm-up's span.
+func (w *Writer) Locking(ctx context.Context, since, until time.Time, fn func(schemas.ScoredEvent) error) error {
+	query := fmt.Sprintf(lockingSQL, w.columns.selectList, chschema.DateTimeLiteral(since.Truncate(time.Second)), chschema.DateTimeLiteral(until.Truncate(time.Second).Add(time.Second)))
+	return w.scanEvents(ctx, "offences", query, since, func(se schemas.ScoredEvent) error {
+		if !se.Event.OccurredAt.Before(until) {
+			return nil // the query's bound is a whole second
+		}
+		return fn(se)
+	})
+}
+
 // activeLocksSQL finds, per lock and tenant of the event that set or met
 // it, the latest end among the decisions that set or reported it, leaving
 // out decisions made before the lock was last lifted by hand (a lift at
