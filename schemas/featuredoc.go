@@ -69,9 +69,25 @@ their window. Past that, a HyperLogLog sketch per time slot
 error 1.04/√1024 ≈ 3.3 %) estimates them, and the slot straddling the
 window's start counts whole (an hour is 60 to 70 minutes, 24 hours 24 to
 28 hours, 7 days up to 7 days and 4 hours); the estimate may lag by 16
-members, or a 16th of itself. The 24-hour counts of attempts and failures
-per address, network and ASN are kept in 10-minute buckets and exclude
-the bucket straddling the window's start.
+members, or a 16th of itself. The distinct users of an address
+(` + "`ip_distinct_users_*`" + `) are estimated the same way past 64, from 10-minute
+slots: the 10-minute count then covers 10 to 20 minutes. The 24-hour
+counts of attempts and failures per address, network and ASN are kept in
+10-minute buckets and exclude the bucket straddling the window's start;
+the 7-day counts per network, ASN, account and account + network are kept
+per UTC day. A network or ASN idle for a day whose week holds fewer than
+10 failures is forgotten (its 7-day counts start again), so a one-off typo
+costs a day of memory, not a week.
+
+Sharing (` + "`ip_shared`" + `, ` + "`net_shared`" + `): 10 or more users succeeded from the
+address (network) in 7 days and half or more of its attempts in 24 hours
+succeeded; or 10 or more users succeeded from it on a device they are
+known to use (` + "`ip_known_device_users_7d`" + `: a device of their profile, that
+is of an earlier allowed success) and a fifth or more of its attempts in
+24 hours succeeded. Known devices are the sign of a real crowd that an
+attack from the same address does not dilute: an office whose colleagues
+log in on their own laptops stays shared while someone sprays from its
+NAT, so no address or network lock falls on it.
 
 Every scored event is stored in the ` + "`login_events`" + ` table of the history
 (history.md) with the features it was scored on, one column each; the

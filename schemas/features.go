@@ -87,6 +87,8 @@ type Features struct {
 	UserFailedNetworks7d     int     `expr:"user_failed_networks_7d" unit:"count" doc:"distinct networks (/24 or /64) the user failed from in the last 7 days, from the user's second failure within 24 hours (exact up to 64, estimated beyond); 0 on a success with no failure in 24 hours"`
 	UserNetworkFailures24h   int     `expr:"user_network_failures_24h" unit:"count" doc:"failures for the user from this attempt's network in the last 24 hours, from the user's third failure within 24 hours; 0 on a success with no failure in 24 hours"`
 	UserNetworkSuccesses24h  int     `expr:"user_network_successes_24h" unit:"count" doc:"successes for the user from this attempt's network in the last 24 hours, counted once user_network_failures_24h has started (this attempt included); 0 on a success with no failure in 24 hours"`
+	UserNetworkFailures7d    int     `expr:"user_network_failures_7d" unit:"count" doc:"failures for the user from this attempt's network in the last 7 days, counted per UTC day, from the user's third failure within 24 hours; 0 on a success with no failure in 24 hours"`
+	UserNetworkSuccesses7d   int     `expr:"user_network_successes_7d" unit:"count" doc:"successes for the user from this attempt's network in the last 7 days, counted per UTC day once user_network_failures_7d has started (this attempt included); 0 on a success with no failure in 24 hours"`
 	UserKnown                bool    `expr:"user_known" doc:"the user has an allowed successful login on record"`
 	UserSuccessesTotal       int     `expr:"user_successes_total" unit:"count" doc:"allowed successful logins on record for the user, before this attempt"`
 	NewCountry               bool    `expr:"new_country" doc:"the country is known and the user never had an allowed success from it"`
@@ -111,8 +113,8 @@ type Features struct {
 	IPFailures10m      int     `expr:"ip_failures_10m" unit:"count" doc:"failures from the address in the last 10 minutes"`
 	IPFailures1h       int     `expr:"ip_failures_1h" unit:"count" doc:"failures from the address in the last hour"`
 	IPAttempts1h       int     `expr:"ip_attempts_1h" unit:"count" doc:"attempts from the address in the last hour"`
-	IPDistinctUsers10m int     `expr:"ip_distinct_users_10m" unit:"count" doc:"distinct users tried from the address in the last 10 minutes"`
-	IPDistinctUsers1h  int     `expr:"ip_distinct_users_1h" unit:"count" doc:"distinct users tried from the address in the last hour"`
+	IPDistinctUsers10m int     `expr:"ip_distinct_users_10m" unit:"count" doc:"distinct users tried from the address in the last 10 minutes (exact up to 64; beyond, a HyperLogLog estimate, about 3.3 % standard error, over 10 to 20 minutes)"`
+	IPDistinctUsers1h  int     `expr:"ip_distinct_users_1h" unit:"count" doc:"distinct users tried from the address in the last hour (exact up to 64; beyond, a HyperLogLog estimate, about 3.3 % standard error, over 60 to 70 minutes)"`
 	IPSuccessRatio1h   float64 `expr:"ip_success_ratio_1h" unit:"ratio" doc:"successes / attempts from the address in the last hour (0-1)"`
 	// Sharing and attack signs of the address over a day and a week
 	// (counted in 10-minute slots: exact to within one slot at the far end).
@@ -123,18 +125,23 @@ type Features struct {
 	IPFailedUsers1h          int     `expr:"ip_failed_users_1h" unit:"count" doc:"distinct users who failed from the address in the last hour (exact up to 64, estimated beyond)"`
 	IPSucceededUsers24h      int     `expr:"ip_succeeded_users_24h" unit:"count" doc:"distinct users who succeeded from the address in the last 24 hours (exact up to 64, estimated beyond)"`
 	IPSucceededUsers7d       int     `expr:"ip_succeeded_users_7d" unit:"count" doc:"distinct users who succeeded from the address in the last 7 days (exact up to 64, estimated beyond)"`
-	IPShared                 bool    `expr:"ip_shared" doc:"the address is shared (an office or carrier NAT, a campus): 10 or more users succeeded from it in 7 days and half or more of its attempts in 24 hours succeeded; no address lock falls on it"`
+	IPKnownDeviceUsers7d     int     `expr:"ip_known_device_users_7d" unit:"count" doc:"distinct users who succeeded from the address in the last 7 days on a device they are known to use (one of their profile's devices; exact up to 64)"`
+	IPShared                 bool    `expr:"ip_shared" doc:"the address is shared (an office or carrier NAT, a campus): 10 or more users succeeded from it in 7 days and half or more of its attempts in 24 hours succeeded, or 10 or more succeeded on devices they are known to use and a fifth or more of its attempts in 24 hours succeeded; no address lock falls on it"`
 
 	// Per network: the address's /24 (IPv4) or /64 (IPv6), the same
 	// signs as the address's.
 	NetFailures1h             int     `expr:"net_failures_1h" unit:"count" group:"Per network (IPv4 /24, IPv6 /64)" doc:"failures from the network in the last hour"`
+	NetAttempts1h             int     `expr:"net_attempts_1h" unit:"count" doc:"attempts from the network in the last hour"`
+	NetSuccessRatio1h         float64 `expr:"net_success_ratio_1h" unit:"ratio" doc:"successes / attempts from the network in the last hour (0-1)"`
 	NetFailures24h            int     `expr:"net_failures_24h" unit:"count" doc:"failures from the network in the last 24 hours"`
+	NetFailures7d             int     `expr:"net_failures_7d" unit:"count" doc:"failures from the network in the last 7 days, counted per UTC day"`
 	NetAttempts24h            int     `expr:"net_attempts_24h" unit:"count" doc:"attempts from the network in the last 24 hours"`
 	NetSuccessRatio24h        float64 `expr:"net_success_ratio_24h" unit:"ratio" doc:"successes / attempts from the network in the last 24 hours (0-1)"`
 	NetUnknownUserFailures24h int     `expr:"net_unknown_user_failures_24h" unit:"count" doc:"unknown_user failures from the network in the last 24 hours"`
 	NetFailedUsers1h          int     `expr:"net_failed_users_1h" unit:"count" doc:"distinct users who failed from the network in the last hour (exact up to 64, estimated beyond)"`
 	NetSucceededUsers24h      int     `expr:"net_succeeded_users_24h" unit:"count" doc:"distinct users who succeeded from the network in the last 24 hours (exact up to 64, estimated beyond)"`
 	NetSucceededUsers7d       int     `expr:"net_succeeded_users_7d" unit:"count" doc:"distinct users who succeeded from the network in the last 7 days (exact up to 64, estimated beyond)"`
+	NetKnownDeviceUsers7d     int     `expr:"net_known_device_users_7d" unit:"count" doc:"distinct users who succeeded from the network in the last 7 days on a device they are known to use (exact up to 64)"`
 	NetShared                 bool    `expr:"net_shared" doc:"the network is shared, by the thresholds of ip_shared"`
 	NetworkHostile            bool    `expr:"network_hostile" doc:"an analyst confirmed an attack from this /24 or /64 in the last 30 days (a confirmed_attack label)"`
 
@@ -142,7 +149,10 @@ type Features struct {
 	// the Anonymous-IP database; 0 elsewhere): stuffing spread over a
 	// hosting provider's many addresses.
 	ASNFailures1h             int     `expr:"asn_failures_1h" unit:"count" group:"Per ASN (hosting and anonymising networks)" doc:"failures from the autonomous system in the last hour (hosting and anonymising networks only, else 0)"`
+	ASNAttempts1h             int     `expr:"asn_attempts_1h" unit:"count" doc:"attempts from the autonomous system in the last hour"`
+	ASNSuccessRatio1h         float64 `expr:"asn_success_ratio_1h" unit:"ratio" doc:"successes / attempts from the autonomous system in the last hour (0-1)"`
 	ASNFailures24h            int     `expr:"asn_failures_24h" unit:"count" doc:"failures from the autonomous system in the last 24 hours"`
+	ASNFailures7d             int     `expr:"asn_failures_7d" unit:"count" doc:"failures from the autonomous system in the last 7 days, counted per UTC day"`
 	ASNAttempts24h            int     `expr:"asn_attempts_24h" unit:"count" doc:"attempts from the autonomous system in the last 24 hours"`
 	ASNSuccessRatio24h        float64 `expr:"asn_success_ratio_24h" unit:"ratio" doc:"successes / attempts from the autonomous system in the last 24 hours (0-1)"`
 	ASNUnknownUserFailures24h int     `expr:"asn_unknown_user_failures_24h" unit:"count" doc:"unknown_user failures from the autonomous system in the last 24 hours"`

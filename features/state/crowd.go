@@ -3,7 +3,6 @@ package state
 import (
 	"encoding/binary"
 	"hash/maphash"
-	"sync"
 
 	"github.com/loginrisk/loginrisk/features/internal/keyhash"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -22,9 +21,19 @@ import (
 // least sharedMinSuccessRatio of its attempts in 24 hours succeeded. An
 // attacker who wants an address he sprays from to pass for shared must
 // succeed about as often as he fails, with accounts of his own.
+//
+// Known devices are a sign of sharing that an attack does not dilute: at
+// least sharedMinUsers users who succeeded in 7 days on a device they are
+// known to use (a device of their profile: an allowed success with it
+// before) make the address shared down to sharedMinKnownDeviceRatio of
+// successes, so that an office whose colleagues log in on their own
+// laptops stays shared while someone sprays from its NAT. To pass for
+// shared that way an attacker must log in with ten accounts of his own
+// twice each on one device, and then still succeed one attempt in five.
 const (
-	sharedMinUsers        = 10
-	sharedMinSuccessRatio = 0.5
+	sharedMinUsers            = 10
+	sharedMinSuccessRatio     = 0.5
+	sharedMinKnownDeviceRatio = 0.2
 )
 
 // Bounds of the crowd state.
@@ -77,6 +86,13 @@ type crowdSpec struct {
 	succeededSpan uint32
 	// days keeps failures per day over 7 days besides the 24 hours.
 	days bool
+	// weekMinFailures: with days, an idle key is kept for the week when
+	// its days hold at least this many failures (a network's one-off
+	// typo does not keep it a week).
+	weekMinFailures uint32
+	// knownDevices keeps the members that succeeded on a device they are
+	// known to use, over succeededSpan (sources only).
+	knownDevices bool
 	// minFailures24h: a key of this kind starts only with a failure of a
 	// user who has this many failures in 24 hours (user_failures_24h,
 	// this one included), so that an account with a typo now and then
@@ -85,11 +101,11 @@ type crowdSpec struct {
 }
 
 var crowdSpecs = [numCrowdKinds]crowdSpec{
-	crowdAddress:     {failedSpan: hour, succeededSpan: 7 * day},
-	crowdNetwork:     {failedSpan: hour, succeededSpan: 7 * day},
-	crowdASN:         {failedSpan: hour, succeededSpan: 7 * day},
-	crowdUser:        {failedSpan: 7 * day, days: true, minFailures24h: 2},
-	crowdUserNetwork: {minFailures24h: 3},
+	crowdAddress:     {failedSpan: hour, succeededSpan: 7 * day, knownDevices: true},
+	crowdNetwork:     {failedSpan: hour, succeededSpan: 7 * day, knownDevices: true, days: true, weekMinFailures: 10},
+	crowdASN:         {failedSpan: hour, succeededSpan: 7 * day, days: true, weekMinFailures: 10},
+	crowdUser:        {failedSpan: 7 * day, days: true, weekMinFailures: 1, minFailures24h: 2},
+	crowdUserNetwork: {days: true, weekMinFailures: 1, minFailures24h: 3},
 }
 
 // crowdKey identifies a crowd: its kind and its key bytes.
@@ -111,6 +127,9 @@ type crowdState struct {
 	days      []crowdBucket // day slots, oldest first, the last 7 days (crowdSpec.days)
 	succeeded recentSet     // members who succeeded (crowdSpec.succeededSpan)
 	failed    recentSet     // members who failed (crowdSpec.failedSpan)
+	// knownDevice: members who succeeded on a known device
+	// (crowdSpec.knownDevices).
+	knownDevice recentSet
 	// Sketches of the sets beyond their 64 exact members, nil until a set
 	// overflows (crowd_sketch.go).
 	overSucceeded, overFailed *sketchRing
@@ -125,26 +144,29 @@ type crowdAttempt struct {
 	unknownUser bool
 	// uncounted: a retried wrong password (password_repeated), read
 	// against an account's crowds without being counted or recorded.
-	uncounted bool
-	member    uint32 // the user (for sources) or network (for users) tried
+	uncounted   bool
+	knownDevice bool   // a success on a device the user is known to use
+	member      uint32 // the user (for sources) or network (for users) tried
 }
 
 // CrowdCounts are a crowd key's features at an attempt, this attempt
 // included.
 type CrowdCounts struct {
 	Failures1h, Failures24h, Attempts24h int
-	Failures7d                           int // crowdSpec.days only
+	Attempts1h                           int
+	Failures7d, Successes7d              int // crowdSpec.days only
 	UnknownUserFailures24h               int
-	SuccessRatio24h                      float64
+	SuccessRatio1h, SuccessRatio24h      float64
 	FailedMembers                        int // in crowdSpec.failedSpan
 	SucceededUsers24h, SucceededUsers7d  int
+	KnownDeviceUsers7d                   int // crowdSpec.knownDevices only
 	Shared                               bool
 }
 
 // sumBuckets adds the failures and successes of the buckets of width
 // slot seconds in the last n slots before at (the slot of at included),
-// and the failures of the last hour.
-func sumBuckets(buckets []crowdBucket, at, width, n uint32) (failures, successes, unknown, failures1h int) {
+// and the failures and successes of the last hour.
+func sumBuckets(buckets []crowdBucket, at, width, n uint32) (failures, successes, unknown, failures1h, successes1h int) {
 	now := at / width
 	for i := len(buckets) - 1; i >= 0; i-- {
 		b := &buckets[i]
@@ -156,20 +178,21 @@ func sumBuckets(buckets []crowdBucket, at, width, n uint32) (failures, successes
 		}
 		if now-b.slot < hour/width {
 			failures1h += int(b.failures)
+			successes1h += int(b.successes)
 		}
 		failures += int(b.failures)
 		successes += int(b.successes)
 		unknown += int(b.unknownUserFailures)
 	}
-	return failures, successes, unknown, failures1h
+	return failures, successes, unknown, failures1h, successes1h
 }
 
 // read returns the counts of st at a, including a.
 func (st *crowdState) read(spec *crowdSpec, a *crowdAttempt) (c CrowdCounts) {
-	var successes24h int
-	c.Failures24h, successes24h, c.UnknownUserFailures24h, c.Failures1h = sumBuckets(st.buckets, a.at, crowdSlot, crowdSlots)
+	var successes24h, successes1h int
+	c.Failures24h, successes24h, c.UnknownUserFailures24h, c.Failures1h, successes1h = sumBuckets(st.buckets, a.at, crowdSlot, crowdSlots)
 	if spec.days {
-		c.Failures7d, _, _, _ = sumBuckets(st.days, a.at, day, 7)
+		c.Failures7d, c.Successes7d, _, _, _ = sumBuckets(st.days, a.at, day, 7)
 	}
 	distinct := func(set *recentSet, span uint32, current bool) int {
 		switch {
@@ -192,6 +215,8 @@ func (st *crowdState) read(spec *crowdSpec, a *crowdAttempt) (c CrowdCounts) {
 		}
 	default:
 		successes24h++
+		successes1h++
+		c.Successes7d++
 	}
 	c.FailedMembers = countBeyond(distinct(&st.failed, spec.failedSpan, a.failure && !a.uncounted), st.overFailed, a.at, spec.failedSpan, 0)
 	if spec.succeededSpan != 0 {
@@ -204,12 +229,23 @@ func (st *crowdState) read(spec *crowdSpec, a *crowdAttempt) (c CrowdCounts) {
 		c.SucceededUsers24h = countBeyond(c.SucceededUsers24h, st.overSucceeded, a.at, day, 0)
 		c.SucceededUsers7d = countBeyond(c.SucceededUsers7d, st.overSucceeded, a.at, spec.succeededSpan, 1)
 	}
+	if spec.knownDevices {
+		if a.knownDevice {
+			n, _ := st.knownDevice.count(a.at, [2]uint32{spec.succeededSpan}, a.member)
+			c.KnownDeviceUsers7d = n[0]
+		} else {
+			c.KnownDeviceUsers7d = st.knownDevice.distinct(a.at, spec.succeededSpan)
+		}
+	}
 	if !spec.days {
-		c.Failures7d = 0
+		c.Failures7d, c.Successes7d = 0, 0
 	}
 	c.Attempts24h = c.Failures24h + successes24h
+	c.Attempts1h = c.Failures1h + successes1h
 	c.SuccessRatio24h = float64(successes24h) / float64(c.Attempts24h)
-	c.Shared = c.SucceededUsers7d >= sharedMinUsers && c.SuccessRatio24h >= sharedMinSuccessRatio
+	c.SuccessRatio1h = float64(successes1h) / float64(c.Attempts1h)
+	c.Shared = (c.SucceededUsers7d >= sharedMinUsers && c.SuccessRatio24h >= sharedMinSuccessRatio) ||
+		(c.KnownDeviceUsers7d >= sharedMinUsers && c.SuccessRatio24h >= sharedMinKnownDeviceRatio)
 	return c
 }
 
@@ -270,6 +306,9 @@ func (st *crowdState) update(spec *crowdSpec, a *crowdAttempt) {
 		if st.overSucceeded != nil {
 			st.overSucceeded.insert(a.member, a.at)
 		}
+		if a.knownDevice && spec.knownDevices {
+			st.knownDevice.add(a.member, a.at, spec.succeededSpan, maxCrowdUsers)
+		}
 	}
 	st.lastSeen = max(st.lastSeen, a.at)
 	if a.failure {
@@ -299,13 +338,7 @@ func (t *crowdTable) reserveSketch(st *crowdState) bool {
 	if st.overFailed != nil || st.overSucceeded != nil {
 		return true // counted with its first ring
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.sketched >= maxSketchedCrowds {
-		return false
-	}
-	t.sketched++
-	return true
+	return t.sketches.reserve()
 }
 
 // dropSketches frees the rings of st that hold nothing inside their
@@ -319,9 +352,7 @@ func (t *crowdTable) dropSketches(spec *crowdSpec, st *crowdState, now uint32, a
 		st.overSucceeded = nil
 	}
 	if had && st.overFailed == nil && st.overSucceeded == nil {
-		t.mu.Lock()
-		t.sketched--
-		t.mu.Unlock()
+		t.sketches.release()
 	}
 }
 
@@ -334,7 +365,25 @@ func (st *crowdState) trim(spec *crowdSpec, now uint32) {
 	}
 	if spec.succeededSpan != 0 {
 		st.succeeded.compact(now, spec.succeededSpan)
+		st.knownDevice.compact(now, spec.succeededSpan)
 	}
+}
+
+// keepsWeek reports whether st is kept for crowdRetention when idle at
+// now: it holds crowdSpec.weekMinFailures failures of the week
+// (crowdSpec.days), or two or more users succeeded from it (its 7-day
+// counts matter); else it goes after crowdShortRetention.
+func (st *crowdState) keepsWeek(spec *crowdSpec, now uint32) bool {
+	if spec.days {
+		var failures uint32
+		for i := range st.days {
+			failures += st.days[i].failures
+		}
+		if failures >= spec.weekMinFailures {
+			return true
+		}
+	}
+	return spec.succeededSpan != 0 && st.succeeded.distinct(now, 7*day) >= 2
 }
 
 // crowdTable holds the crowd keys in a table (table.go) per kind, each
@@ -349,10 +398,9 @@ type crowdTable struct {
 	seeds [2]maphash.Seed // of account keys (userKey)
 	seed  maphash.Seed    // places ASN keys
 	kinds [numCrowdKinds]*table[[16]byte, crowdState]
-	// mu guards sketched, the crowds with a sketch ring: taken only when
-	// a crowd starts or drops its first ring.
-	mu       sync.Mutex
-	sketched int
+	// sketches counts the crowds (and addresses) with a sketch ring
+	// (crowd_sketch.go).
+	sketches *sketchBudget
 }
 
 // crowdProtect is, per kind, how long after a failure a crowd may not
@@ -384,9 +432,9 @@ func crowdLimits(caps [NumKeyKinds]int) [numCrowdKinds]int {
 }
 
 // newCrowdTable returns an empty crowd table of shards lock shards per
-// kind.
-func newCrowdTable(shards int, limits [numCrowdKinds]int) *crowdTable {
-	t := &crowdTable{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, seed: maphash.MakeSeed()}
+// kind, sharing the store's budget of sketched keys.
+func newCrowdTable(shards int, limits [numCrowdKinds]int, sketches *sketchBudget) *crowdTable {
+	t := &crowdTable{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, seed: maphash.MakeSeed(), sketches: sketches}
 	for kind, limit := range limits {
 		t.kinds[kind] = newTable[[16]byte, crowdState](shards, limit)
 	}
@@ -447,7 +495,7 @@ func (t *crowdTable) sweep(now uint32) (removed int) {
 		spec := &crowdSpecs[kind]
 		removed += tab.sweep(func(st *crowdState) bool {
 			keep := crowdShortRetention
-			if spec.days || st.succeeded.distinct(now, 7*day) >= 2 {
+			if st.keepsWeek(spec, now) {
 				keep = crowdRetention
 			}
 			if int64(st.lastSeen) <= int64(now)-int64(keep) {
@@ -479,7 +527,8 @@ func (t *crowdTable) len() (n, refused, evicted int64) {
 // anonymising networks only, where a campaign spreads over a provider's
 // addresses; a residential ISP's ASN is millions of households.
 func (s *Store) applyCrowds(ev *schemas.LoginEvent, o *observation, f *schemas.Features, record bool) {
-	a := crowdAttempt{at: o.at, failure: o.failure, unknownUser: o.failure && ev.FailureReason == unknownUserReason, member: o.userKey}
+	a := crowdAttempt{at: o.at, failure: o.failure, unknownUser: o.failure && ev.FailureReason == unknownUserReason, member: o.userKey,
+		knownDevice: !o.failure && f.UserKnown && !f.NewDevice && f.DeviceKey != ""}
 	var ip, network, asn, user, userNetwork CrowdCounts
 	// An account's own crowds are read for failures and for successes
 	// within a day of a failure: they start with failures, and the rules
@@ -523,15 +572,19 @@ func (s *Store) applyCrowds(ev *schemas.LoginEvent, o *observation, f *schemas.F
 	f.IPFailures24h, f.IPAttempts24h, f.IPSuccessRatio24h = ip.Failures24h, ip.Attempts24h, ip.SuccessRatio24h
 	f.IPUnknownUserFailures24h, f.IPFailedUsers1h = ip.UnknownUserFailures24h, ip.FailedMembers
 	f.IPSucceededUsers24h, f.IPSucceededUsers7d, f.IPShared = ip.SucceededUsers24h, ip.SucceededUsers7d, ip.Shared
+	f.IPKnownDeviceUsers7d, f.NetKnownDeviceUsers7d = ip.KnownDeviceUsers7d, network.KnownDeviceUsers7d
 	f.NetFailures1h, f.NetFailures24h, f.NetAttempts24h, f.NetSuccessRatio24h = network.Failures1h, network.Failures24h, network.Attempts24h, network.SuccessRatio24h
+	f.NetAttempts1h, f.NetSuccessRatio1h, f.NetFailures7d = network.Attempts1h, network.SuccessRatio1h, network.Failures7d
 	f.NetUnknownUserFailures24h, f.NetFailedUsers1h = network.UnknownUserFailures24h, network.FailedMembers
 	f.NetSucceededUsers24h, f.NetSucceededUsers7d, f.NetShared = network.SucceededUsers24h, network.SucceededUsers7d, network.Shared
 	f.ASNFailures1h, f.ASNFailures24h, f.ASNAttempts24h, f.ASNSuccessRatio24h = asn.Failures1h, asn.Failures24h, asn.Attempts24h, asn.SuccessRatio24h
+	f.ASNAttempts1h, f.ASNSuccessRatio1h, f.ASNFailures7d = asn.Attempts1h, asn.SuccessRatio1h, asn.Failures7d
 	f.ASNUnknownUserFailures24h, f.ASNFailedUsers1h = asn.UnknownUserFailures24h, asn.FailedMembers
 	f.ASNSucceededUsers24h, f.ASNSucceededUsers7d = asn.SucceededUsers24h, asn.SucceededUsers7d
 	f.UserFailures7d, f.UserFailedNetworks7d = user.Failures7d, user.FailedMembers
 	f.UserNetworkFailures24h = userNetwork.Failures24h
 	f.UserNetworkSuccesses24h = userNetwork.Attempts24h - userNetwork.Failures24h
+	f.UserNetworkFailures7d, f.UserNetworkSuccesses7d = userNetwork.Failures7d, userNetwork.Successes7d
 }
 
 // userKey is the key of an account in the crowd table: two hashes of its

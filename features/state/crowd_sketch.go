@@ -1,6 +1,8 @@
 package state
 
 import (
+	"sync"
+
 	"github.com/axiomhq/hyperloglog"
 	"github.com/loginrisk/loginrisk/features/internal/keyhash"
 )
@@ -30,11 +32,45 @@ const sketchPrecision = 10
 // of attempts a second.
 const sketchRefresh = 16
 
-// maxSketchedCrowds caps the crowds with sketches (each holds up to 7 +
-// 43 sketches of 1 KiB and a union per window read): beyond it, a full
-// set's count stays at 64. At the cap the sketches take about 200 MiB,
-// 32 MiB for the hour of failures.
+// maxSketchedCrowds caps the keys with sketches (a crowd's rings hold up
+// to 7 + 43 sketches of 1 KiB and a union per window read; an address's
+// ring of users, 7 and 2), crowds and addresses together: beyond it, a
+// full set's count stays at 64. At the cap the sketches take about 200
+// MiB, 32 MiB for the hour of failures.
 const maxSketchedCrowds = 4 << 10
+
+// sketchBudget counts the keys that hold sketch rings, crowds and
+// addresses, up to maxSketchedCrowds.
+type sketchBudget struct {
+	mu sync.Mutex
+	n  int
+}
+
+// reserve counts a key that starts its first ring, or refuses it at the
+// cap.
+func (b *sketchBudget) reserve() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n >= maxSketchedCrowds {
+		return false
+	}
+	b.n++
+	return true
+}
+
+// release uncounts a key whose rings are dropped.
+func (b *sketchBudget) release() {
+	b.mu.Lock()
+	b.n--
+	b.mu.Unlock()
+}
+
+// held returns the keys counted.
+func (b *sketchBudget) held() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n
+}
 
 // Slots of the rings: a sixth of the window for failed members (10
 // minutes of an hour), 4 hours for the week of succeeded ones, whose 24

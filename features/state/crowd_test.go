@@ -174,13 +174,19 @@ func TestDistinctBeyondTheBound(t *testing.T) {
 	var f schemas.Features
 	for i := range 900 { // a spray of 900 accounts from one address in 45 minutes
 		f = sc.login(fmt.Sprintf("sprayed%d", i), hostingV4, false, t0.Add(time.Duration(i)*3*time.Second))
-		if i == maxCrowdUsers-1 && f.IPFailedUsers1h != maxCrowdUsers {
-			t.Fatalf("64 accounts: failed users %d, want exactly 64", f.IPFailedUsers1h)
+		if i == maxCrowdUsers-1 && (f.IPFailedUsers1h != maxCrowdUsers || f.IPDistinctUsers1h != maxCrowdUsers) {
+			t.Fatalf("64 accounts: failed users %d, distinct users %d, want exactly 64", f.IPFailedUsers1h, f.IPDistinctUsers1h)
 		}
 	}
 	within("failed users of the address", f.IPFailedUsers1h, 900)
 	within("failed users of the /24", f.NetFailedUsers1h, 900)
 	within("failed users of the ASN", f.ASNFailedUsers1h, 900)
+	within("distinct users of the address in 1 h", f.IPDistinctUsers1h, 900)
+	// The 10-minute count beyond 64 covers 10 to 20 minutes (two slots of
+	// the address's ring): 200 to 400 accounts at one every 3 s.
+	if n := f.IPDistinctUsers10m; n < 180 || n > 440 {
+		t.Errorf("distinct users of the address in 10 min: %d, want 200 to 400 (within 10 %%)", n)
+	}
 	if f.IPFailures1h != 900 {
 		t.Errorf("failures 1h %d, want 900", f.IPFailures1h)
 	}
@@ -201,7 +207,110 @@ func TestDistinctBeyondTheBound(t *testing.T) {
 	}
 	// A sweep a week later frees the sketches with the crowds.
 	sc.s.Sweep(t0.Add(9 * 24 * time.Hour))
-	if n := sc.s.crowds.sketched; n != 0 {
-		t.Errorf("%d crowds keep sketches after a week idle", n)
+	if n := sc.s.sketches.held(); n != 0 {
+		t.Errorf("%d crowds or addresses keep sketches after a week idle", n)
+	}
+}
+
+// TestKnownDevicesKeepACrowdShared: users who succeed from an address on
+// devices they are known to use count as signs of sharing, so that an
+// office under a spray from its own NAT stays shared down to a fifth of
+// successes; first logins on new devices do not count, and without known
+// devices the spray makes the address look unshared.
+func TestKnownDevicesKeepACrowdShared(t *testing.T) {
+	for _, known := range []bool{true, false} {
+		t.Run(fmt.Sprintf("known devices %v", known), func(t *testing.T) {
+			sc := newScorer(t)
+			at := t0
+			login := func(user string, ok bool) schemas.Features {
+				ev := testEvent(t, user, londonV4, ok, at)
+				ev.DeviceID = user + "-laptop"
+				at = at.Add(time.Minute)
+				return sc.observe(ev)
+			}
+			var f schemas.Features
+			// Twelve colleagues log in twice (known: the second login is
+			// on a device of their profile), or once each on a fresh
+			// device.
+			for i := range 12 {
+				f = login(fmt.Sprintf("colleague%d", i), true)
+				if f.IPKnownDeviceUsers7d != 0 {
+					t.Fatalf("a first login counted a known device: %d", f.IPKnownDeviceUsers7d)
+				}
+			}
+			if known {
+				for i := range 12 {
+					f = login(fmt.Sprintf("colleague%d", i), true)
+				}
+				if f.IPKnownDeviceUsers7d != 12 || f.NetKnownDeviceUsers7d != 12 {
+					t.Fatalf("known-device users: address %d, network %d; want 12", f.IPKnownDeviceUsers7d, f.NetKnownDeviceUsers7d)
+				}
+			}
+			// A spray from the office NAT: 40 failures over 40 accounts.
+			for i := range 40 {
+				f = login(fmt.Sprintf("target%d", i), false)
+			}
+			ratio := f.IPSuccessRatio24h
+			if ratio >= sharedMinSuccessRatio || ratio < sharedMinKnownDeviceRatio {
+				t.Fatalf("success ratio %g: the scenario must sit between the two thresholds", ratio)
+			}
+			if f.IPShared != known || f.NetShared != known {
+				t.Errorf("during the spray: address shared %v, network shared %v; want %v (%d known-device users, ratio %.2f)",
+					f.IPShared, f.NetShared, known, f.IPKnownDeviceUsers7d, ratio)
+			}
+		})
+	}
+}
+
+// TestNetworkHorizons: per network and per ASN, the counts of the hour
+// (attempts, success ratio) and the failures of 7 days; per account and
+// network, the failures and successes of 7 days, by UTC day.
+func TestNetworkHorizons(t *testing.T) {
+	sc := newScorer(t)
+	var f schemas.Features
+	// A hosting /24 fails for 12 accounts on each of three days, with
+	// one success on the third; its addresses rotate.
+	for d := range 3 {
+		for i := range 12 {
+			at := t0.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*time.Minute)
+			f = sc.login(fmt.Sprintf("d%dvictim%d", d, i), fmt.Sprintf("45.33.4.%d", 10+i), false, at)
+		}
+	}
+	if f.NetFailures7d != 36 || f.ASNFailures7d != 36 || f.NetFailures24h != 12 {
+		t.Errorf("network failures 7d %d, ASN %d, network 24h %d; want 36, 36, 12", f.NetFailures7d, f.ASNFailures7d, f.NetFailures24h)
+	}
+	f = sc.login("tenant", "45.33.4.200", true, t0.Add(48*time.Hour+20*time.Minute))
+	if f.NetAttempts1h != 13 || f.NetSuccessRatio1h != 1.0/13 || f.ASNAttempts1h != 13 || f.ASNSuccessRatio1h != 1.0/13 {
+		t.Errorf("the hour: network attempts %d ratio %g, ASN attempts %d ratio %g; want 13 and 1/13",
+			f.NetAttempts1h, f.NetSuccessRatio1h, f.ASNAttempts1h, f.ASNSuccessRatio1h)
+	}
+	// The network's week survives a sweep after two idle days (36
+	// failures), a residential /24 with one typo does not.
+	sc.login("typo", parisV4, false, t0)
+	sc.s.Sweep(t0.Add(5 * 24 * time.Hour))
+	f = sc.peek(testEvent(t, "later", "45.33.4.99", false, t0.Add(5*24*time.Hour)))
+	if f.NetFailures7d != 37 {
+		t.Errorf("after a sweep 3 days idle: network failures 7d %d, want 37 (36 and this one)", f.NetFailures7d)
+	}
+	if g := sc.peek(testEvent(t, "typo2", parisV4, false, t0.Add(5*24*time.Hour))); g.NetFailures7d != 1 {
+		t.Errorf("a network with one failure is kept for the week: failures 7d %d, want 1 (this one)", g.NetFailures7d)
+	}
+
+	// One guess an hour from one address for three days, and the owner
+	// from home once a day: per account and network, the week counts the
+	// guesses (from the account's third failure in 24 hours) and no
+	// success from the guesser's network.
+	for h := range 72 {
+		at := t0.Add(time.Duration(h) * time.Hour)
+		if h%24 == 12 {
+			sc.login("owner", londonV4, true, at.Add(time.Minute))
+		}
+		f = sc.login("owner", hostingV4, false, at)
+	}
+	if f.UserNetworkFailures7d != 70 || f.UserNetworkSuccesses7d != 0 || f.UserNetworkFailures24h != 24 {
+		t.Errorf("the guesser's network: failures 7d %d, successes 7d %d, failures 24h %d; want 70, 0, 24", f.UserNetworkFailures7d, f.UserNetworkSuccesses7d, f.UserNetworkFailures24h)
+	}
+	if g := sc.login("owner", londonV4, true, t0.Add(72*time.Hour)); g.UserNetworkSuccesses7d != 1 || g.UserNetworkFailures7d != 0 {
+		t.Errorf("the owner's home: successes 7d %d, failures 7d %d; want 1 (this one, home never failed before), 0", g.UserNetworkSuccesses7d, g.UserNetworkFailures7d)
 	}
 }

@@ -36,7 +36,9 @@
 // device_distinct_users_24h) keep up to 64 keys (32-bit hashes) with the
 // time each was last seen, in that order (a count is a binary search),
 // the least recently seen making room: they are exact up to 64 distinct
-// keys in the window and at least 64 beyond.
+// keys in the window and at least 64 beyond; an address's users are
+// estimated beyond 64 by a HyperLogLog ring of 10-minute slots, as the
+// crowds' sets below (the 10-minute count then covers 10 to 20 minutes).
 //
 // Crowds. Per address, per network (IPv4 /24; an IPv6 /64 is its
 // address's key already) and per ASN, the store keeps attempts, failures
@@ -48,13 +50,20 @@
 // HyperLogLog sketches per time slot, github.com/axiomhq/hyperloglog at
 // precision 10, about 3.3 % standard error, and its count is their
 // estimate: crowd_sketch.go, at most 4 Ki crowds with sketches).
-// From them ip_shared / net_shared: 10 or more users succeeded in 7 days
-// and half or more of the attempts of 24 hours succeeded (rules/README.md,
-// "Shared addresses"). They live in tables of their own (crowd.go), one
-// per kind of crowd, like the store's other tables (table.go) and capped
-// by the cap of the keys they stand beside (see Caps); a key is kept for
-// 7 days after its last attempt when two or more users succeeded from
-// it, else for a day. The
+// Networks and ASNs also keep failures per UTC day over 7 days (kept idle
+// for the week only with 10 or more of them), accounts and account +
+// network keys too (net_failures_7d, user_network_failures_7d, ...).
+// Addresses and networks keep the users who succeeded on a device they
+// are known to use (a device of their profile) over 7 days, exact up to
+// 64. From them ip_shared / net_shared: 10 or more users succeeded in 7
+// days and half or more of the attempts of 24 hours succeeded, or 10 or
+// more succeeded on known devices and a fifth or more of the attempts
+// succeeded (rules/README.md, "Shared addresses"). They live in tables of
+// their own (crowd.go), one per kind of crowd, like the store's other
+// tables (table.go) and capped by the cap of the keys they stand beside
+// (see Caps); a key is kept for 7 days after its last attempt when two or
+// more users succeeded from it or (a network, ASN or account) its week
+// holds failures, else for a day. The
 // warm-up replays a day of history (engine.WarmSpan), so after a restart
 // the 7-day sets hold that day's users until the week refills.
 //

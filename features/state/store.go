@@ -175,6 +175,7 @@ type Store struct {
 
 	profiles atomic.Int64 // users with a profile
 	crowds   *crowdTable  // addresses, networks and ASNs over a day and a week
+	sketches sketchBudget // the keys with HyperLogLog rings (crowd_sketch.go)
 	hostile  hostileSet   // networks of confirmed attacks (hostile.go)
 
 	population *population    // every user's verified logins, for familiarity
@@ -218,7 +219,14 @@ type ipState struct {
 	users       recentSet // users tried in the last hour
 	lastSeen    uint32
 	lastFailure uint32 // 0: none
+	// overUsers counts the users beyond the set's 64 (crowd_sketch.go),
+	// nil until the set overflows inside its hour.
+	overUsers *sketchRing
 }
+
+// ipUsersSlot is the width of the slots of an address's ring of users:
+// the 10-minute count covers 10 to 20 minutes, the hour's 60 to 70.
+const ipUsersSlot = 10 * minute
 
 // deviceState is one device key's users.
 type deviceState struct {
@@ -246,18 +254,20 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	caps := cfg.caps()
-	return &Store{
+	s := &Store{
 		cfg:        cfg,
 		seed:       maphash.MakeSeed(),
 		users:      newTable[string, userState](cfg.Shards, caps[Users]),
 		ips:        [2]*table[ipKey, ipState]{newTable[ipKey, ipState](cfg.Shards, caps[Addresses]), newTable[ipKey, ipState](cfg.Shards, caps[Networks])},
 		devices:    newTable[string, deviceState](cfg.Shards, caps[Devices]),
-		crowds:     newCrowdTable(cfg.Shards, crowdLimits(caps)),
+		crowds:     nil, // below: it shares the store's sketch budget
 		population: newPopulation(),
 		passwords:  newPasswordTable(DefaultMaxPasswords),
 		userWindow: newWindowSpec(day, maxUserRecords, 15*minute, minute, 15*minute, hour, day),
 		ipWindow:   newWindowSpec(hour, maxIPRecords, 0, minute, 10*minute, hour),
-	}, nil
+	}
+	s.crowds = newCrowdTable(cfg.Shards, crowdLimits(caps), &s.sketches)
+	return s, nil
 }
 
 // placeString and placeIP are the hashes that place keys in the tables:
@@ -563,9 +573,10 @@ func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
 	defer sh.mu.Unlock()
 	st := sh.get(hash, o.ipKey)
 	if st == nil && record {
-		if _, ok := t.makeRoom(sh, func(st *ipState) (uint32, bool) {
+		if evicted, ok := t.makeRoom(sh, func(st *ipState) (uint32, bool) {
 			return mayEvict(st.lastSeen, st.lastFailure, o.at, s.ipWindow.horizon)
 		}); ok {
+			s.dropUserSketch(evicted)
 			st = new(ipState)
 			sh.put(hash, o.ipKey, st)
 		}
@@ -578,6 +589,12 @@ func (s *Store) applyIP(o *observation, f *schemas.Features, record bool) {
 	at := st.read(o, &s.ipWindow, f)
 	if record {
 		st.attempts.add(attempt{at: o.at, tag: makeTag(0, o.failure)}, &s.ipWindow)
+		if st.overUsers == nil && full(&st.users, o.userKey, o.at, hour) && s.sketches.reserve() {
+			st.overUsers = newSketchRing(ipUsersSlot, hour, &st.users)
+		}
+		if st.overUsers != nil {
+			st.overUsers.insert(o.userKey, o.at)
+		}
 		st.users.addAt(at, o.userKey, o.at, hour, maxSourcesPerKey)
 		st.lastSeen = max(st.lastSeen, o.at)
 		if o.failure {
@@ -595,8 +612,18 @@ func (st *ipState) read(o *observation, spec *windowSpec, f *schemas.Features) (
 	f.IPAttempts1h = c.failures[2] + c.successes[2]
 	f.IPSuccessRatio1h = float64(c.successes[2]) / float64(f.IPAttempts1h)
 	users, at := st.users.count(o.at, [2]uint32{10 * minute, hour}, o.userKey)
-	f.IPDistinctUsers10m, f.IPDistinctUsers1h = users[0], users[1]
+	f.IPDistinctUsers10m = countBeyond(users[0], st.overUsers, o.at, 10*minute, 0)
+	f.IPDistinctUsers1h = countBeyond(users[1], st.overUsers, o.at, hour, 1)
 	return at
+}
+
+// dropUserSketch frees the ring of users of st (nil: none) and its place
+// in the sketch budget.
+func (s *Store) dropUserSketch(st *ipState) {
+	if st != nil && st.overUsers != nil {
+		st.overUsers = nil
+		s.sketches.release()
+	}
 }
 
 func (s *Store) applyDevice(deviceKey string, o *observation, f *schemas.Features, record bool) {
@@ -760,10 +787,14 @@ func (s *Store) Sweep(now time.Time) (removed int) {
 	for _, ips := range s.ips {
 		removed += ips.sweep(func(st *ipState) bool {
 			if idle(st.lastSeen, ipRetention) {
+				s.dropUserSketch(st)
 				return true
 			}
 			st.attempts.compact(t, &s.ipWindow)
 			st.users.compact(t, hour)
+			if st.overUsers != nil && st.overUsers.stale(t, hour) {
+				s.dropUserSketch(st)
+			}
 			return false
 		})
 	}
