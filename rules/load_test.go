@@ -125,7 +125,8 @@ func TestLoadDefault(t *testing.T) {
 	}
 	wantIDs := []string{
 		"unfamiliar_city", "new_device", "unfamiliar_context", "impossible_travel", "failure_burst", "distributed_bruteforce",
-		"slow_guesser", "patient_bruteforce", "password_guessing", "mfa_fatigue", "failure_then_success", "attack_mode_unfamiliar", "anonymous_ip", "residential_proxy",
+		"slow_guesser", "patient_bruteforce", "password_guessing", "slow_guesser_untrusted", "slow_guesser_week", "patient_bruteforce_account",
+		"mfa_fatigue", "failure_then_success", "attack_mode_unfamiliar", "anonymous_ip", "residential_proxy",
 		"credential_stuffing", "password_spray", "sprayed_password", "network_spray", "hosting_stuffing", "bot_user_agent",
 		"hostile_network",
 	}

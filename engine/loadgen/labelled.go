@@ -44,6 +44,7 @@ func LabelledKinds() []Kind {
 		{"spray_slash24", true, "a spray rotating over 8 addresses of one hosting /24, 6 accounts per address, one try each"},
 		{"stuffing_hosting_asn", true, "leaked pairs tried from 150 addresses of one hosting ASN, 3 accounts each, 2 % right"},
 		{"slow_guesser", true, "one address guessing one account every ~10 minutes for 24 hours"},
+		{"patient_guesser", true, "one account failing three times a day for eight days, each time from a fresh address in another city, while its owner is away (no success for ten days); the owner comes back on the last evening"},
 		{"owner_distributed_attack", false, "the owner at home, on their device, during and after a distributed_bruteforce on their account"},
 		{"owner_burst", false, "the owner at home during and after a brute_force_burst on their account"},
 		{"owner_other_attack", false, "the owners of the accounts of the other attacks, logging in as usual"},

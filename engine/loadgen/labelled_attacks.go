@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"time"
 )
@@ -101,6 +102,35 @@ func (b *labBuilder) attacks() {
 		for range 144 {
 			b.add("slow_guesser", campaign, attempt{at: at, user: owner.id, addr: addr, agent: browsers[1]})
 			at = at.Add(8*time.Minute + b.jitter(4*time.Minute))
+		}
+	}
+	b.patient()
+}
+
+// patient adds the patient_guesser campaigns: an owner who logs in twice
+// a day from home until ten days before the first day and comes back on
+// the last evening, and an attacker trying the account three times a day
+// from five days before the first day, each time from a fresh address in
+// a random city. They draw from a generator of their own, so that the
+// other scenarios are the same events with or without them.
+func (b *labBuilder) patient() {
+	shared := b.rng
+	b.rng = rand.New(rand.NewPCG(b.cfg.Seed^0x7061746965, b.cfg.Seed))
+	defer func() { b.rng = shared }()
+	for c := range b.n(3) {
+		owner := b.newPerson("owner", -1, false)
+		campaign := fmt.Sprintf("patient-%02d", c+1)
+		for d := -historyDays; d < -10; d++ {
+			for range 2 {
+				b.login("owner_other_attack", campaign, &owner, b.day(d).Add(7*time.Hour+b.jitter(15*time.Hour)), owner.addr, 0.05)
+			}
+		}
+		b.login("owner_other_attack", campaign, &owner, b.day(days-1).Add(21*time.Hour+b.jitter(2*time.Hour)), owner.addr, 0)
+		for d := -5; d < days; d++ {
+			for range 3 {
+				b.add("patient_guesser", campaign, attempt{at: b.day(d).Add(b.jitter(24 * time.Hour)), user: owner.id,
+					addr: addrIn(b.rng, cities[b.rng.IntN(len(cities))].V4), agent: browsers[b.rng.IntN(len(browsers))]})
+			}
 		}
 	}
 }
