@@ -434,12 +434,14 @@ func ipDependent(d *schemas.Decision) bool {
 	if d == nil {
 		return false
 	}
-	if d.Lock != nil && d.Lock.Scope == schemas.ScopeIP {
+	if d.Lock != nil && (d.Lock.Scope == schemas.ScopeIP || d.Lock.Scope == schemas.ScopeNetwork) {
 		return true
 	}
 	for _, r := range d.Reasons {
-		// "locked" reasons say which lock refused the attempt: "ip lock on …".
-		if ipRules[r.Rule] || r.Rule == schemas.ReasonLocked && strings.HasPrefix(r.Detail, string(schemas.ScopeIP)+" lock") {
+		// "locked" reasons say which lock refused the attempt: "ip lock on
+		// …", "network lock on …".
+		if ipRules[r.Rule] || r.Rule == schemas.ReasonLocked && (strings.HasPrefix(r.Detail, string(schemas.ScopeIP)+" lock") ||
+			strings.HasPrefix(r.Detail, string(schemas.ScopeNetwork)+" lock")) {
 			return true
 		}
 	}
