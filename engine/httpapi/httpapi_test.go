@@ -896,3 +896,35 @@ func mustListen(t *testing.T) net.Listener {
 	}
 	return ln
 }
+
+// TestNetworkLockOverHTTP: a spray rotating over one /24 sets a network
+// lock (network_spray); the status of any address of the /24 lists it,
+// and an admin lifts it by its CIDR key, the slash sent as %2F; a key
+// that is not a /24 or /64 is a 400 naming the key.
+func TestNetworkLockOverHTTP(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	var d schemas.Decision
+	for i := range 20 {
+		d = f.score(event{id: fmt.Sprintf("spray-%d", i), user: fmt.Sprintf("victim%d", i), ip: fmt.Sprintf("198.51.100.%d", 10+i%8),
+			outcome: "failure", at: testNow.Add(time.Duration(i-30) * time.Minute)}, false)
+	}
+	const network = "198.51.100.0/24"
+	if d.Lock == nil || d.Lock.Scope != schemas.ScopeNetwork || d.Lock.Key != network || d.Lock.Rule != "network_spray" {
+		t.Fatalf("20th failure of the spray: %s %+v, want a network lock on %s by network_spray", d.Decision, d.Lock, network)
+	}
+	st := f.status("ips/198.51.100.200")
+	if len(st.Locks) != 1 || st.Locks[0].Scope != schemas.ScopeNetwork || st.Locks[0].Key != network {
+		t.Fatalf("status of another address of the /24: locks %+v, want the network lock", st.Locks)
+	}
+	resp := f.do(request{method: "DELETE", path: "/v1/locks/network/198.51.100.7%2F24", token: adminToken})
+	if resp.code != 400 || resp.errorJSON(t).Field != "key" || !strings.Contains(resp.errorJSON(t).Error, "/24") {
+		t.Errorf("lift of a key that is no network: %d %s, want 400 naming key", resp.code, resp.body)
+	}
+	resp = f.do(request{method: "DELETE", path: "/v1/locks/network/198.51.100.0%2F24", token: adminToken})
+	if resp.code != 200 {
+		t.Fatalf("lift: %d %s", resp.code, resp.body)
+	}
+	if st := f.status("ips/198.51.100.200"); len(st.Locks) != 0 {
+		t.Errorf("after the lift: locks %+v", st.Locks)
+	}
+}
