@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -396,5 +397,77 @@ func TestFollowDecisionsSkipsOwn(t *testing.T) {
 
 	if got := follow(newStream(), 5); len(got) != 5 {
 		t.Errorf("a restarted process applied %d decisions (%v), want all 5", len(got), got)
+	}
+}
+
+// TestFollowDecisionsReplicatesNetworkLocks: a spray rotating over one
+// /24, scored by one instance, sets a network lock (network_spray); an
+// instance that only follows the decisions topic learns it, signed as
+// every lock is, and its status of another address of the /24 lists it.
+func TestFollowDecisionsReplicatesNetworkLocks(t *testing.T) {
+	brokers, _ := testkit.Kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := Config{
+		Brokers:        brokers,
+		GroupID:        testkit.Name("group"),
+		EventsTopic:    testkit.Name("events"),
+		DecisionsTopic: testkit.Name("decisions"),
+		DLQTopic:       testkit.Name("dlq"),
+		Partitions:     1, // the spray in event order: a late attempt does not count those after it
+		MaxBatch:       50,
+		DrainTimeout:   5 * time.Second,
+		DecisionKeys:   testDecisionKeys,
+	}
+	scorer, follower := newInstance(t, "scorer", cfg), newInstance(t, "follower", cfg)
+	if err := scorer.stream.EnsureTopics(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	wg.Go(func() {
+		if err := scorer.stream.Run(runCtx, scorer.eng); err != nil {
+			t.Errorf("scorer: Run: %v", err)
+		}
+	})
+	wg.Go(func() {
+		if err := follower.stream.FollowDecisions(runCtx, time.Now().Add(-24*time.Hour), follower.eng.ApplyDecision); err != nil {
+			t.Errorf("follower: FollowDecisions: %v", err)
+		}
+	})
+	waitForStableGroup(ctx, t, brokers, cfg.GroupID, 1, cfg.Partitions)
+
+	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	writer := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: cfg.EventsTopic, Balancer: &kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer writer.Close()
+	var msgs []kafka.Message
+	for i := range 20 {
+		ev := schemas.LoginEvent{EventID: fmt.Sprintf("spray-%d", i), OccurredAt: start.Add(time.Duration(i) * time.Minute), UserID: fmt.Sprintf("victim%d", i),
+			Outcome: schemas.OutcomeFailure, IP: fmt.Sprintf("198.51.100.%d", 10+i%8), FailureReason: "bad_password"}
+		value, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(ev.UserID), Value: value})
+	}
+	testkit.Produce(ctx, t, writer, msgs...)
+
+	at := start.Add(20 * time.Minute)
+	networkLocked := func(in *instance) bool {
+		for _, l := range in.eng.IPStatus(netip.MustParseAddr("198.51.100.200"), at).Locks {
+			if l.Scope == schemas.ScopeNetwork && l.Key == "198.51.100.0/24" && l.Rule == "network_spray" {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for !(networkLocked(scorer) && networkLocked(follower)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 90s: scorer locked=%v (scored %d, status %+v), follower locked=%v", networkLocked(scorer), scorer.eng.Metrics().EventsTotal.Load(),
+				scorer.eng.IPStatus(netip.MustParseAddr("198.51.100.17"), at), networkLocked(follower))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
