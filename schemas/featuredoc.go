@@ -79,6 +79,15 @@ per UTC day. A network or ASN idle for a day whose week holds fewer than
 10 failures is forgotten (its 7-day counts start again), so a one-off typo
 costs a day of memory, not a week.
 
+Every sign of attack or sharing kept per address is kept per network
+(IPv4 /24, IPv6 /64) too, and per ASN for hosting and anonymising networks:
+failures and attempts over an hour, a day and (network, ASN) a week, the
+success ratio of the hour and the day, unknown_user failures, the users who
+failed in the hour and who succeeded in a day and a week, and (network)
+the users on known devices and ` + "`net_shared`" + `. The address's minute and
+10-minute counts have no network twin: the network's counts are kept in
+10-minute buckets, and a burst from a network shows in ` + "`net_failures_1h`" + `.
+
 Sharing (` + "`ip_shared`" + `, ` + "`net_shared`" + `): 10 or more users succeeded from the
 address (network) in 7 days and half or more of its attempts in 24 hours
 succeeded; or 10 or more users succeeded from it on a device they are
