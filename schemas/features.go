@@ -82,7 +82,7 @@ type Features struct {
 	PasswordRepeated         bool    `expr:"password_repeated" doc:"a failed password check whose password_fp equals one of the user's failures from this network (/24 or /64) in the last 24 hours: the same wrong password retried, which does not add to user_failures_*, user_network_failures_*, user_consecutive_failures, user_failures_7d or user_failed_networks_7d"`
 	TrustedDevice            bool    `expr:"trusted_device" doc:"the device_id sent is one of the user's trusted devices (an allowed success with it, seen within the trust retention)"`
 	TrustedNetwork           bool    `expr:"trusted_network" doc:"the /24 or /64 is one of the user's trusted networks (an allowed success from it, seen within the trust retention)"`
-	UserDistinctIPs1h        int     `expr:"user_distinct_ips_1h" unit:"count" doc:"distinct source addresses (IPv4 addresses, IPv6 /64s) that tried the user in the last hour"`
+	UserDistinctIPs1h        int     `expr:"user_distinct_ips_1h" unit:"count" doc:"distinct source addresses (IPv4 addresses, IPv6 /64s) that tried the user in the last hour (exact up to 64; 64 beyond)"`
 	UserFailures7d           int     `expr:"user_failures_7d" unit:"count" doc:"failures for the user in the last 7 days, counted per UTC day and from the user's second failure within 24 hours (a lone typo is not kept); 0 on a success with no failure in 24 hours"`
 	UserFailedNetworks7d     int     `expr:"user_failed_networks_7d" unit:"count" doc:"distinct networks (/24 or /64) the user failed from in the last 7 days, from the user's second failure within 24 hours (exact up to 64, estimated beyond); 0 on a success with no failure in 24 hours"`
 	UserNetworkFailures24h   int     `expr:"user_network_failures_24h" unit:"count" doc:"failures for the user from this attempt's network in the last 24 hours, from the user's third failure within 24 hours; 0 on a success with no failure in 24 hours"`
@@ -162,7 +162,7 @@ type Features struct {
 
 	PasswordDistinctUsers1h int `expr:"password_distinct_users_1h" unit:"count" group:"Per password fingerprint (password_fp)" doc:"distinct users, every tenant, whose password check failed with this attempt's password fingerprint in the last hour (one password over many accounts: a spray), this attempt's user included on a failure; on a success, the others who failed with the account's right password (the spray found it); exact up to 64, at least 64 beyond; 0 without password_fp"`
 
-	DeviceDistinctUsers24h int `expr:"device_distinct_users_24h" unit:"count" group:"Per device key" doc:"distinct users seen with the device key in the last 24 hours"`
+	DeviceDistinctUsers24h int `expr:"device_distinct_users_24h" unit:"count" group:"Per device key" doc:"distinct users seen with the device key in the last 24 hours (exact up to 64; 64 beyond)"`
 
 	AttackMode               bool    `expr:"attack_mode" group:"Platform (attack mode)" doc:"the engine is in attack mode: platform-wide failures far above their baseline for this hour of the week (detection.md, Attack mode)"`
 	PlatformFailures15m      int     `expr:"platform_failures_15m" unit:"count" doc:"failed logins on the whole platform, every tenant, in the last 15 minutes"`
