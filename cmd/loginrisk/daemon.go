@@ -88,7 +88,7 @@ func newDaemon(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writ
 		if err != nil {
 			return nil, err
 		}
-		log.Info("state rebuilt from history", "anchor", st.Anchor, "profiles", st.Profiles, "events", st.Events, "locks", st.Locks, "locks_refused", st.LocksRefused, "took", time.Since(start).Round(time.Millisecond))
+		log.Info("state rebuilt from history", "anchor", st.Anchor, "profiles", st.Profiles, "events", st.Events, "offences", st.Offences, "locks", st.Locks, "locks_refused", st.LocksRefused, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return d, nil
 }
