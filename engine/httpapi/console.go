@@ -108,7 +108,7 @@ func (s *Server) handleLocks(w http.ResponseWriter, r *http.Request, _ *credenti
 	}
 	scope := schemas.LockScope(q.Get("scope"))
 	if scope != "" && !scope.Valid() {
-		return s.writeError(w, http.StatusBadRequest, "scope", fmt.Sprintf("scope: %q is not one of user, ip, user_ip, device", clip(string(scope))))
+		return s.writeError(w, http.StatusBadRequest, "scope", fmt.Sprintf("scope: %q is not one of %s", clip(string(scope)), schemas.LockScopeNames()))
 	}
 	part := strings.ToLower(q.Get("q"))
 	now := s.now()
