@@ -897,7 +897,8 @@ func (s *Store) IPCounters(addr netip.Addr, at time.Time) map[string]float64 {
 		sh.mu.Lock()
 		if st := sh.get(hash, key); st != nil {
 			c = st.attempts.counts(t, &s.ipWindow, 0)
-			users10, u1h = st.users.distinct(t, 10*minute), st.users.distinct(t, hour)
+			users10 = countBeyond(st.users.distinct(t, 10*minute), st.overUsers, t, 10*minute, 0)
+			u1h = countBeyond(st.users.distinct(t, hour), st.overUsers, t, hour, 1)
 		}
 		sh.mu.Unlock()
 	}
