@@ -1,9 +1,8 @@
 -- Network signals and long horizons (issue 15, point 5): the network lock
 -- scope, which locks every address of an IPv4 /24 or IPv6 /64. Adding an
--- Enum8 value only changes metadata.
+-- Enum8 value only changes metadata. (login_events_by_ip, which had the
+-- column too, is gone since 0016.)
 ALTER TABLE login_events
-    MODIFY COLUMN lock_scope Enum8('' = 0, 'user' = 1, 'ip' = 2, 'user_ip' = 3, 'device' = 4, 'user_untrusted' = 5, 'network' = 6);
-ALTER TABLE login_events_by_ip
     MODIFY COLUMN lock_scope Enum8('' = 0, 'user' = 1, 'ip' = 2, 'user_ip' = 3, 'device' = 4, 'user_untrusted' = 5, 'network' = 6);
 -- The features behind it: per network and ASN the hour's attempts and
 -- success ratio and the week's failures; per account and network the
