@@ -10,7 +10,7 @@ import (
 )
 
 // Enricher fills the enrichment part of the features (GeoIP, device).
-// features.Enricher implements it.
+// enrich.Enricher implements it.
 type Enricher interface {
 	Enrich(ev *schemas.LoginEvent, f *schemas.Features)
 }
@@ -19,7 +19,7 @@ type Enricher interface {
 // and records it in the windows in one step; Peek only reads; Learn, called
 // once the engine has allowed a success, teaches the user's profile and
 // trusted contexts (a challenged or refused success teaches nothing).
-// features.Store implements it.
+// state.Store implements it.
 type State interface {
 	Observe(ev *schemas.LoginEvent, f *schemas.Features)
 	Peek(ev *schemas.LoginEvent, f *schemas.Features)
@@ -27,7 +27,7 @@ type State interface {
 }
 
 // TrustReader lists a user's trusted contexts (devices and networks of
-// allowed successes, with since when); features.Store implements it. The
+// allowed successes, with since when); state.Store implements it. The
 // engine quotes them in the trusted_context reason and the user status.
 type TrustReader interface {
 	TrustedContexts(tenantID, userID string, at time.Time) []schemas.TrustedContext
@@ -40,14 +40,14 @@ type RuleSource interface {
 }
 
 // CounterReader reads current window counters without an attempt, for
-// the status lookups; features.Store implements it.
+// the status lookups; state.Store implements it.
 type CounterReader interface {
 	UserCounters(tenantID, userID string, at time.Time) map[string]float64
 	IPCounters(addr netip.Addr, at time.Time) map[string]float64
 }
 
 // ProfileLoader seeds a user's profile (known places, devices, last
-// success) at warm-up; features.Store implements it.
+// success) at warm-up; state.Store implements it.
 type ProfileLoader interface {
 	LoadProfile(p *schemas.UserProfile)
 }
@@ -59,7 +59,7 @@ type FeedbackWriter interface {
 }
 
 // HostileMarker marks the network of an address hostile (the
-// network_hostile feature); features.Store implements it.
+// network_hostile feature); state.Store implements it.
 type HostileMarker interface {
 	MarkHostile(addr netip.Addr, at time.Time)
 }

@@ -26,7 +26,7 @@ type Source interface {
 }
 
 // Sweeper is the part of an engine's state that the run sweeps by event
-// time; features.Store implements it.
+// time; state.Store implements it.
 type Sweeper interface{ Sweep(now time.Time) int }
 
 // Lane is one engine and the state it owns. Each lane of a Run sees every
