@@ -12,6 +12,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
+	"github.com/loginrisk/loginrisk/features/enrich"
+	"github.com/loginrisk/loginrisk/features/state"
 )
 
 // Config is the whole configuration of loginrisk: defaults, then the YAML
@@ -33,11 +35,11 @@ func defaultConfig() Config {
 	return Config{
 		Kafka:      KafkaConfig{Config: kafkastream.DefaultConfig()},
 		ClickHouse: defaultClickHouseConfig(),
-		GeoIP:      defaultGeoIPConfig(),
+		GeoIP:      GeoIPConfig{enrich.DefaultConfig()},
 		Rules:      defaultRulesConfig(),
 		HTTP:       defaultHTTPConfig(),
 		Engine:     defaultEngineConfig(),
-		State:      defaultStateConfig(),
+		State:      StateConfig{state.DefaultConfig()},
 		Log:        defaultLogConfig(),
 	}
 }
@@ -126,9 +128,9 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 	if v, ok := lookup("LOGINRISK_CLICKHOUSE_PASSWORD"); ok {
 		c.ClickHouse.Password = Secret(v)
 	}
-	str("LOGINRISK_GEOIP_CITY", &c.GeoIP.City)
-	str("LOGINRISK_GEOIP_ASN", &c.GeoIP.ASN)
-	str("LOGINRISK_GEOIP_ANONYMOUS", &c.GeoIP.Anonymous)
+	str("LOGINRISK_GEOIP_CITY", &c.GeoIP.CityPath)
+	str("LOGINRISK_GEOIP_ASN", &c.GeoIP.ASNPath)
+	str("LOGINRISK_GEOIP_ANONYMOUS", &c.GeoIP.AnonymousPath)
 	integer("LOGINRISK_GEOIP_CACHE_ENTRIES", &c.GeoIP.CacheEntries)
 	str("LOGINRISK_RULES_DIR", &c.Rules.Dir)
 	str("LOGINRISK_HTTP_ADDR", &c.HTTP.Addr)
@@ -138,9 +140,10 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 	if v, ok := lookup("LOGINRISK_HTTP_TOKEN"); ok && v != "" {
 		c.HTTP.Tokens = append(c.HTTP.Tokens, TokenConfig{Name: "env", Token: Secret(v), Role: "admin"})
 	}
-	for _, cp := range c.State.caps() {
-		integer("LOGINRISK_STATE_"+strings.ToUpper(cp.name), cp.v)
-	}
+	integer("LOGINRISK_STATE_MAX_USERS", &c.State.MaxUsers)
+	integer("LOGINRISK_STATE_MAX_ADDRESSES", &c.State.MaxAddresses)
+	integer("LOGINRISK_STATE_MAX_NETWORKS", &c.State.MaxNetworks)
+	integer("LOGINRISK_STATE_MAX_DEVICES", &c.State.MaxDevices)
 	str("LOGINRISK_LOG_LEVEL", &c.Log.Level)
 	str("LOGINRISK_LOG_FORMAT", &c.Log.Format)
 	return errors.Join(errs...)
@@ -207,13 +210,13 @@ func (cf *commonFlags) load(fs *flag.FlagSet) (Config, error) {
 		c.ClickHouse.DSN = DSN(cf.clickhouseDSN)
 	}
 	if set["geoip-city"] {
-		c.GeoIP.City = cf.geoipCity
+		c.GeoIP.CityPath = cf.geoipCity
 	}
 	if set["geoip-asn"] {
-		c.GeoIP.ASN = cf.geoipASN
+		c.GeoIP.ASNPath = cf.geoipASN
 	}
 	if set["geoip-anonymous"] {
-		c.GeoIP.Anonymous = cf.geoipAnon
+		c.GeoIP.AnonymousPath = cf.geoipAnon
 	}
 	if set["http"] {
 		c.HTTP.Addr = cf.httpAddr

@@ -12,28 +12,24 @@ import (
 	"github.com/loginrisk/loginrisk/features/state"
 )
 
-// The sections that configure the core rather than an adapter: each has
-// its defaults next to it and a Validate naming the key by its full path.
-// (The geoip and state sections map onto enrich.EnricherConfig and
-// state.StoreConfig, whose own checks are looser: these are the
-// configuration's.)
+// The sections that configure the core rather than an adapter. The geoip
+// and state sections are the features' own configurations
+// (enrich.EnricherConfig, state.StoreConfig), which own their keys,
+// defaults and checks; the others have their defaults next to them and
+// a Validate naming the key by its full path.
 
-// GeoIPConfig names the GeoIP2 databases; each is optional.
+// GeoIPConfig is the geoip section: the enricher's settings
+// (enrich.EnricherConfig, which owns their defaults and checks), with
+// the command's layer of test databases.
 type GeoIPConfig struct {
-	City      string `yaml:"city"`
-	ASN       string `yaml:"asn"`
-	Anonymous string `yaml:"anonymous"`
-	// CacheEntries bounds each enrichment cache (addresses, networks,
-	// network names, user agents). Size it to the addresses active in a
-	// day: every miss is a cache admission, about 2 µs on a small VM.
-	CacheEntries int `yaml:"cache_entries"`
+	enrich.EnricherConfig `yaml:",inline"`
 }
 
 // namesDatabase reports whether g names at least one database. Only the
 // three paths count: the other settings have defaults, so comparing the
 // whole struct with its zero value would never see "not configured".
 func (g GeoIPConfig) namesDatabase() bool {
-	return g.City != "" || g.ASN != "" || g.Anonymous != ""
+	return g.CityPath != "" || g.ASNPath != "" || g.AnonymousPath != ""
 }
 
 // orTestDatabases is the layer the demo, the bench and `rules test` put
@@ -45,7 +41,7 @@ func (g GeoIPConfig) orTestDatabases() GeoIPConfig {
 		return g
 	}
 	test := existingDemoGeoIP()
-	g.City, g.ASN, g.Anonymous = test.City, test.ASN, test.Anonymous
+	g.CityPath, g.ASNPath, g.AnonymousPath = test.CityPath, test.ASNPath, test.AnonymousPath
 	return g
 }
 
@@ -53,7 +49,7 @@ func (g GeoIPConfig) orTestDatabases() GeoIPConfig {
 // "city=PATH asn=PATH anonymous=PATH", or "none".
 func (g GeoIPConfig) describe() string {
 	var parts []string
-	for _, db := range []struct{ name, path string }{{"city", g.City}, {"asn", g.ASN}, {"anonymous", g.Anonymous}} {
+	for _, db := range []struct{ name, path string }{{"city", g.CityPath}, {"asn", g.ASNPath}, {"anonymous", g.AnonymousPath}} {
 		if db.path != "" {
 			parts = append(parts, db.name+"="+db.path)
 		}
@@ -62,33 +58,6 @@ func (g GeoIPConfig) describe() string {
 		return "none"
 	}
 	return strings.Join(parts, " ")
-}
-
-// maxCacheEntries bounds geoip.cache_entries (about 200 bytes an entry in
-// each of the four caches).
-const maxCacheEntries = 50_000_000
-
-// defaultGeoIPConfig is the section before any file, env or flag: no
-// database.
-func defaultGeoIPConfig() GeoIPConfig {
-	return GeoIPConfig{CacheEntries: enrich.DefaultCacheEntries}
-}
-
-// Validate checks the cache size and that each database named exists.
-func (g GeoIPConfig) Validate() error {
-	var errs []error
-	if g.CacheEntries < 1 || g.CacheEntries > maxCacheEntries {
-		errs = append(errs, fmt.Errorf("geoip.cache_entries: %d must be between 1 and %d", g.CacheEntries, maxCacheEntries))
-	}
-	for _, db := range []struct{ key, path string }{{"geoip.city", g.City}, {"geoip.asn", g.ASN}, {"geoip.anonymous", g.Anonymous}} {
-		if db.path == "" {
-			continue
-		}
-		if _, err := os.Stat(db.path); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", db.key, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // RulesConfig names the rules folder; empty means the embedded default set.
@@ -148,56 +117,16 @@ func (e EngineConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// StateConfig caps the keys the behavioural state holds, by kind
-// (state.StoreConfig): at a cap the least recently seen key without
-// recent failures makes room, else the new key is not tracked.
+// StateConfig is the state section: the store's caps on the keys held
+// (state.StoreConfig, which owns their defaults and checks). At a cap
+// the least recently seen key without recent failures makes room, else
+// the new key is not tracked.
 type StateConfig struct {
-	MaxUsers     int `yaml:"max_users"`
-	MaxAddresses int `yaml:"max_addresses"` // IPv4 addresses
-	MaxNetworks  int `yaml:"max_networks"`  // IPv6 /64 networks
-	MaxDevices   int `yaml:"max_devices"`
+	state.StoreConfig `yaml:",inline"`
 }
 
-// stateCap is one of the caps, by its YAML name.
-type stateCap struct {
-	name string
-	v    *int
-}
-
-// caps lists the caps with their YAML names, for validation and the
-// LOGINRISK_STATE_* overrides.
-func (c *StateConfig) caps() []stateCap {
-	return []stateCap{{"max_users", &c.MaxUsers}, {"max_addresses", &c.MaxAddresses}, {"max_networks", &c.MaxNetworks}, {"max_devices", &c.MaxDevices}}
-}
-
-// maxStateCap bounds each state cap: a thousand times the default.
-const maxStateCap = 1_000_000_000
-
-// defaultStateConfig is the section before any file, env or flag: the
-// store's default caps.
-func defaultStateConfig() StateConfig {
-	return StateConfig{
-		MaxUsers: state.DefaultMaxUsers, MaxAddresses: state.DefaultMaxAddresses,
-		MaxNetworks: state.DefaultMaxNetworks, MaxDevices: state.DefaultMaxDevices,
-	}
-}
-
-// Validate checks each cap: at least the store's shard count (one key a
-// shard), at most maxStateCap.
-func (c StateConfig) Validate() error {
-	var errs []error
-	for _, cp := range c.caps() {
-		if *cp.v < state.DefaultShards || *cp.v > maxStateCap {
-			errs = append(errs, fmt.Errorf("state.%s: %d must be between %d (the store's shard count) and %d", cp.name, *cp.v, state.DefaultShards, maxStateCap))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// storeConfig is the state.StoreConfig of the caps.
-func (c StateConfig) storeConfig() state.StoreConfig {
-	return state.StoreConfig{MaxUsers: c.MaxUsers, MaxAddresses: c.MaxAddresses, MaxNetworks: c.MaxNetworks, MaxDevices: c.MaxDevices}
-}
+// storeConfig is the state.StoreConfig of the section.
+func (c StateConfig) storeConfig() state.StoreConfig { return c.StoreConfig }
 
 // LogConfig configures slog.
 type LogConfig struct {

@@ -15,15 +15,19 @@ import (
 	"github.com/loginrisk/loginrisk/engine/history"
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
+	"github.com/loginrisk/loginrisk/features/enrich"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// Test databases generated into testdata/ (see features/mmdbgen); the demo
-// uses them when run from the repository and no database is configured.
-var demoGeoIP = GeoIPConfig{
-	City:      "testdata/geoip/City-Test.mmdb",
-	ASN:       "testdata/geoip/ASN-Test.mmdb",
-	Anonymous: "testdata/geoip/Anonymous-IP-Test.mmdb",
+// demoGeoIP is the test databases generated into testdata/ (see
+// features/mmdbgen); the demo uses them when run from the repository and
+// no database is configured.
+func demoGeoIP() enrich.EnricherConfig {
+	return enrich.EnricherConfig{
+		CityPath:      "testdata/geoip/City-Test.mmdb",
+		ASNPath:       "testdata/geoip/ASN-Test.mmdb",
+		AnonymousPath: "testdata/geoip/Anonymous-IP-Test.mmdb",
+	}
 }
 
 // cmdDemo runs everything in one process: an in-process Kafka-protocol

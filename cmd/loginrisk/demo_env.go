@@ -9,13 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/loginrisk/loginrisk/features/enrich"
 )
 
 // existingDemoGeoIP returns the test databases that exist; a missing one
 // is left empty.
-func existingDemoGeoIP() GeoIPConfig {
-	g := demoGeoIP
-	for _, p := range []*string{&g.City, &g.ASN, &g.Anonymous} {
+func existingDemoGeoIP() enrich.EnricherConfig {
+	g := demoGeoIP()
+	for _, p := range []*string{&g.CityPath, &g.ASNPath, &g.AnonymousPath} {
 		*p = repoFile(*p)
 		if _, err := os.Stat(*p); err != nil {
 			*p = ""

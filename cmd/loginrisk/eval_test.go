@@ -32,7 +32,7 @@ func TestEvalAgreesWithReplay(t *testing.T) {
 	// eval uses the test GeoIP databases by default; replay is told to.
 	geo := existingDemoGeoIP()
 	decisions, stderr, code := runCLI(t, "", "replay", "--events", events, "--quiet",
-		"--geoip-city", geo.City, "--geoip-asn", geo.ASN, "--geoip-anonymous", geo.Anonymous)
+		"--geoip-city", geo.CityPath, "--geoip-asn", geo.ASNPath, "--geoip-anonymous", geo.AnonymousPath)
 	if code != 0 {
 		t.Fatalf("replay exited %d: %s", code, stderr)
 	}

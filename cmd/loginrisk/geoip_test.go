@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/loginrisk/loginrisk/features/enrich"
 )
 
 // The demo, the bench and `rules test` put the repository's test databases
@@ -20,19 +22,19 @@ func TestGeoIPTestDatabasesLayer(t *testing.T) {
 	}{
 		{name: "defaults get the test databases", in: defaultConfig().GeoIP,
 			wantCity: "testdata/geoip/City-Test.mmdb", wantASN: "testdata/geoip/ASN-Test.mmdb", wantEntry: defaultConfig().GeoIP.CacheEntries},
-		{name: "a cache size alone still gets them", in: GeoIPConfig{CacheEntries: 123},
+		{name: "a cache size alone still gets them", in: GeoIPConfig{enrich.EnricherConfig{CacheEntries: 123}},
 			wantCity: "testdata/geoip/City-Test.mmdb", wantASN: "testdata/geoip/ASN-Test.mmdb", wantEntry: 123},
-		{name: "a path given wins and adds nothing", in: GeoIPConfig{City: "/srv/GeoIP2-City.mmdb", CacheEntries: 7},
+		{name: "a path given wins and adds nothing", in: GeoIPConfig{enrich.EnricherConfig{CityPath: "/srv/GeoIP2-City.mmdb", CacheEntries: 7}},
 			wantCity: "/srv/GeoIP2-City.mmdb", wantASN: "", wantEntry: 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := tt.in.orTestDatabases()
-			if !strings.HasSuffix(got.City, tt.wantCity) || (tt.wantCity == "") != (got.City == "") {
-				t.Errorf("City = %q, want …%q", got.City, tt.wantCity)
+			if !strings.HasSuffix(got.CityPath, tt.wantCity) || (tt.wantCity == "") != (got.CityPath == "") {
+				t.Errorf("City = %q, want …%q", got.CityPath, tt.wantCity)
 			}
-			if !strings.HasSuffix(got.ASN, tt.wantASN) || (tt.wantASN == "") != (got.ASN == "") {
-				t.Errorf("ASN = %q, want …%q", got.ASN, tt.wantASN)
+			if !strings.HasSuffix(got.ASNPath, tt.wantASN) || (tt.wantASN == "") != (got.ASNPath == "") {
+				t.Errorf("ASN = %q, want …%q", got.ASNPath, tt.wantASN)
 			}
 			if got.CacheEntries != tt.wantEntry {
 				t.Errorf("CacheEntries = %d, want %d (kept)", got.CacheEntries, tt.wantEntry)

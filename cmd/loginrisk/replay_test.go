@@ -12,6 +12,7 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
+	"github.com/loginrisk/loginrisk/features/enrich"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -49,7 +50,7 @@ func writeTraffic(t *testing.T, n int) string {
 func TestReplayIsDeterministic(t *testing.T) {
 	events := writeTraffic(t, 20000)
 	geo := existingDemoGeoIP()
-	args := []string{"replay", "--events", events, "--geoip-city", geo.City, "--geoip-asn", geo.ASN, "--geoip-anonymous", geo.Anonymous}
+	args := []string{"replay", "--events", events, "--geoip-city", geo.CityPath, "--geoip-asn", geo.ASNPath, "--geoip-anonymous", geo.AnonymousPath}
 	out1, err1, code1 := runCLI(t, "", args...)
 	out2, _, code2 := runCLI(t, "", args...)
 	if code1 != 0 || code2 != 0 {
@@ -84,10 +85,10 @@ func TestReplayIsDeterministic(t *testing.T) {
 
 // scoreFixture replays a fixture through a core like `replay` builds and
 // returns every scored event by event_id.
-func scoreFixture(t *testing.T, name string, geo GeoIPConfig) map[string]engine.Scored {
+func scoreFixture(t *testing.T, name string, geo enrich.EnricherConfig) map[string]engine.Scored {
 	t.Helper()
 	cfg := defaultConfig()
-	cfg.GeoIP = geo
+	cfg.GeoIP = GeoIPConfig{geo}
 	c, err := buildCore(cfg, newLogger(os.Stderr, LogConfig{Level: "warn"}), nil, engine.Recorder{}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +124,7 @@ func hasReason(d *schemas.Decision, rule string) bool {
 
 func TestReplayFixtures(t *testing.T) {
 	geo := existingDemoGeoIP()
-	if geo.City == "" {
+	if geo.CityPath == "" {
 		t.Fatal("testdata/geoip databases missing")
 	}
 	t.Run("impossible travel", func(t *testing.T) {

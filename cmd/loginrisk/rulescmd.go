@@ -62,7 +62,7 @@ func cmdRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	geo := cfg.GeoIP.orTestDatabases()
-	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{CityPath: geo.City, ASNPath: geo.ASN, AnonymousPath: geo.Anonymous})
+	enricher, err := enrich.NewEnricher(geo.EnricherConfig)
 	if err != nil {
 		return err
 	}

@@ -29,12 +29,7 @@ func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.
 	if err != nil {
 		return nil, err
 	}
-	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{
-		CityPath:      cfg.GeoIP.City,
-		ASNPath:       cfg.GeoIP.ASN,
-		AnonymousPath: cfg.GeoIP.Anonymous,
-		CacheEntries:  cfg.GeoIP.CacheEntries,
-	})
+	enricher, err := enrich.NewEnricher(cfg.GeoIP.EnricherConfig)
 	if err != nil {
 		return nil, err
 	}

@@ -19,35 +19,6 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// DefaultCacheEntries is the default size of each enrichment cache.
-const DefaultCacheEntries = 100_000
-
-// EnricherConfig configures an Enricher. Every database is optional: an
-// empty path leaves its features unknown (geo_known, asn_known, anon_known
-// false).
-type EnricherConfig struct {
-	// CityPath is a GeoIP2 or GeoLite2 City database (a Country database
-	// also works, without cities): --geoip-city.
-	CityPath string
-	// ASNPath is a GeoLite2 ASN (or GeoIP2 ISP) database: --geoip-asn.
-	ASNPath string
-	// AnonymousPath is a GeoIP2 Anonymous-IP database: --geoip-anonymous.
-	AnonymousPath string
-	// CacheEntries bounds each of the four caches: one entry per
-	// address, one per network of the databases (the range over which
-	// all three give the same answer), one per /24 or /64 (its name), one
-	// per user-agent string. Zero means DefaultCacheEntries.
-	CacheEntries int
-}
-
-// Validate checks the configuration after defaults are filled.
-func (c EnricherConfig) Validate() error {
-	if c.CacheEntries < 1 {
-		return fmt.Errorf("features: cache entries %d must be at least 1", c.CacheEntries)
-	}
-	return nil
-}
-
 // EnricherMetrics counts the enricher's cold-path work. Fields are read
 // with Load; Prometheus names are in the comments.
 type EnricherMetrics struct {
@@ -176,11 +147,10 @@ const (
 	flagResidentialProxy
 )
 
-// geoDB is one optional database: its flag (for errors), how to check it
-// is of the right type, and where it goes.
+// geoDB is one optional database: its key and path (database), how to
+// check it is of the right type, and where it goes.
 type geoDB struct {
-	flag  string
-	path  string
+	database
 	want  string
 	probe func(r *geoip2.Reader) error
 	dst   **geoip2.Reader
@@ -188,12 +158,10 @@ type geoDB struct {
 
 // NewEnricher opens the configured databases and builds the caches. A
 // file that is missing, unreadable, not a MaxMind database or of the wrong
-// type (an ASN database given as City) is an error naming the flag and
-// the file.
+// type (an ASN database given as City) is an error naming the key
+// (geoip.city, …) and the file.
 func NewEnricher(cfg EnricherConfig) (*Enricher, error) {
-	if cfg.CacheEntries == 0 {
-		cfg.CacheEntries = DefaultCacheEntries
-	}
+	cfg.fillDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -202,10 +170,11 @@ func NewEnricher(cfg EnricherConfig) (*Enricher, error) {
 		interned: interner{places: map[place]*place{}, asns: map[asnInfo]*asnInfo{}},
 	}
 	probe := netip.IPv6Unspecified()
+	named := cfg.databases()
 	dbs := []geoDB{
-		{"--geoip-city", cfg.CityPath, "a GeoIP2 or GeoLite2 City (or Country) database", func(r *geoip2.Reader) error { _, err := r.City(probe); return err }, &e.city},
-		{"--geoip-asn", cfg.ASNPath, "a GeoLite2 ASN (or GeoIP2 ISP) database", func(r *geoip2.Reader) error { _, err := r.ASN(probe); return err }, &e.asn},
-		{"--geoip-anonymous", cfg.AnonymousPath, "a GeoIP2 Anonymous-IP database", func(r *geoip2.Reader) error { _, err := r.AnonymousIP(probe); return err }, &e.anon},
+		{named[0], "a GeoIP2 or GeoLite2 City (or Country) database", func(r *geoip2.Reader) error { _, err := r.City(probe); return err }, &e.city},
+		{named[1], "a GeoLite2 ASN (or GeoIP2 ISP) database", func(r *geoip2.Reader) error { _, err := r.ASN(probe); return err }, &e.asn},
+		{named[2], "a GeoIP2 Anonymous-IP database", func(r *geoip2.Reader) error { _, err := r.AnonymousIP(probe); return err }, &e.anon},
 	}
 	for _, db := range dbs {
 		if db.path == "" {
@@ -257,15 +226,15 @@ func openDB(db geoDB) (*geoip2.Reader, error) {
 		if r != nil { // opened, but of a type geoip2 does not know
 			r.Close()
 		}
-		return nil, fmt.Errorf("%s %s: %w", db.flag, db.path, err)
+		return nil, fmt.Errorf("%s %s: %w", db.key, db.path, err)
 	}
 	if err := db.probe(r); err != nil {
 		r.Close()
 		var wrongType geoip2.InvalidMethodError
 		if errors.As(err, &wrongType) {
-			return nil, fmt.Errorf("%s %s: wrong database type %q, want %s", db.flag, db.path, wrongType.DatabaseType, db.want)
+			return nil, fmt.Errorf("%s %s: wrong database type %q, want %s", db.key, db.path, wrongType.DatabaseType, db.want)
 		}
-		return nil, fmt.Errorf("%s %s: reading the database: %w", db.flag, db.path, err)
+		return nil, fmt.Errorf("%s %s: reading the database: %w", db.key, db.path, err)
 	}
 	return r, nil
 }

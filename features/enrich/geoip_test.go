@@ -241,16 +241,16 @@ func TestNewEnricherErrors(t *testing.T) {
 		cfg  EnricherConfig
 		want []string // substrings of the error
 	}{
-		{"missing city file", EnricherConfig{CityPath: filepath.Join(dir, "nope.mmdb")}, []string{"--geoip-city", "nope.mmdb", "no such file"}},
-		{"garbage as city", EnricherConfig{CityPath: garbage}, []string{"--geoip-city " + garbage + ":"}},
-		{"truncated city", EnricherConfig{CityPath: truncated}, []string{"--geoip-city " + truncated + ":"}},
-		{"city with a corrupt search tree", EnricherConfig{CityPath: badTree}, []string{"--geoip-city " + badTree + ":", "reading the database"}},
-		{"empty asn", EnricherConfig{ASNPath: empty}, []string{"--geoip-asn " + empty + ":"}},
-		{"ASN database as city", EnricherConfig{CityPath: testASNDB}, []string{"--geoip-city " + testASNDB + ":", `wrong database type "GeoLite2-ASN", want a GeoIP2 or GeoLite2 City`}},
-		{"City database as ASN", EnricherConfig{ASNPath: testCityDB}, []string{"--geoip-asn " + testCityDB + ":", "wrong database type", "GeoIP2-City"}},
-		{"City database as anonymous", EnricherConfig{CityPath: testCityDB, AnonymousPath: testCityDB}, []string{"--geoip-anonymous " + testCityDB + ":", "wrong database type"}},
-		{"Anonymous database as ASN", EnricherConfig{ASNPath: testAnonDB}, []string{"--geoip-asn", "GeoIP2-Anonymous-IP"}},
-		{"negative cache", EnricherConfig{CacheEntries: -1}, []string{"cache entries -1"}},
+		{"missing city file", EnricherConfig{CityPath: filepath.Join(dir, "nope.mmdb")}, []string{"geoip.city", "nope.mmdb", "no such file"}},
+		{"garbage as city", EnricherConfig{CityPath: garbage}, []string{"geoip.city " + garbage + ":"}},
+		{"truncated city", EnricherConfig{CityPath: truncated}, []string{"geoip.city " + truncated + ":"}},
+		{"city with a corrupt search tree", EnricherConfig{CityPath: badTree}, []string{"geoip.city " + badTree + ":", "reading the database"}},
+		{"empty asn", EnricherConfig{ASNPath: empty}, []string{"geoip.asn " + empty + ":"}},
+		{"ASN database as city", EnricherConfig{CityPath: testASNDB}, []string{"geoip.city " + testASNDB + ":", `wrong database type "GeoLite2-ASN", want a GeoIP2 or GeoLite2 City`}},
+		{"City database as ASN", EnricherConfig{ASNPath: testCityDB}, []string{"geoip.asn " + testCityDB + ":", "wrong database type", "GeoIP2-City"}},
+		{"City database as anonymous", EnricherConfig{CityPath: testCityDB, AnonymousPath: testCityDB}, []string{"geoip.anonymous " + testCityDB + ":", "wrong database type"}},
+		{"Anonymous database as ASN", EnricherConfig{ASNPath: testAnonDB}, []string{"geoip.asn", "GeoIP2-Anonymous-IP"}},
+		{"negative cache", EnricherConfig{CacheEntries: -1}, []string{"geoip.cache_entries: -1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

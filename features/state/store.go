@@ -1,7 +1,6 @@
 package state
 
 import (
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -20,24 +19,6 @@ import (
 // Sources (IPv4 addresses, IPv6 /64s), whose windows are an hour at most,
 // go after 70 minutes idle.
 const Retention = 25 * time.Hour
-
-// DefaultProfileRetention is how long a user's profile (known countries,
-// cities, networks, devices, last success) outlives the user's last
-// event, by default.
-const DefaultProfileRetention = 30 * 24 * time.Hour
-
-// DefaultShards is the default number of lock shards per key kind.
-const DefaultShards = 256
-
-// Default caps on the keys held, sized for a million active users: each
-// of the million may have its own address, /64 and device key.
-// docs/features-performance.md gives the bytes a key takes.
-const (
-	DefaultMaxUsers     = 1_000_000
-	DefaultMaxAddresses = 1_000_000
-	DefaultMaxNetworks  = 1_000_000
-	DefaultMaxDevices   = 1_000_000
-)
 
 // ipRetention is how long an idle IP is kept: its longest window and a
 // margin.
@@ -81,68 +62,6 @@ func (k KeyKind) String() string {
 
 // KeyCounts is a count for each kind of key.
 type KeyCounts [NumKeyKinds]int64
-
-// StoreConfig configures a Store.
-type StoreConfig struct {
-	// Shards is the number of lock shards for each key kind (users, IPs,
-	// devices), a power of two. Zero means DefaultShards.
-	Shards int
-	// ProfileRetention is how long a user's profile is kept after the
-	// user's last event; at least Retention. Zero means
-	// DefaultProfileRetention.
-	ProfileRetention time.Duration
-	// MaxUsers, MaxAddresses, MaxNetworks and MaxDevices cap the keys of
-	// each kind held, each at least Shards. A new key at a cap takes the
-	// place of the least recently seen of a sample of its shard's keys
-	// (evictSample) that may go: any device, a user without a failure in the last 24 h, an
-	// address or network without one in the last hour (the longest
-	// windows rules can lock on). When none may go, the new key is not
-	// tracked: its attempt is scored against empty state, as a first
-	// attempt, and counted as refused. Zero means the Default* cap.
-	MaxUsers, MaxAddresses, MaxNetworks, MaxDevices int
-}
-
-// caps returns the caps by kind.
-func (c StoreConfig) caps() [NumKeyKinds]int {
-	return [NumKeyKinds]int{Users: c.MaxUsers, Addresses: c.MaxAddresses, Networks: c.MaxNetworks, Devices: c.MaxDevices}
-}
-
-// withDefaults returns c with zero fields set to their defaults.
-func (c StoreConfig) withDefaults() StoreConfig {
-	fill := func(v *int, def int) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	fill(&c.Shards, DefaultShards)
-	if c.ProfileRetention == 0 {
-		c.ProfileRetention = DefaultProfileRetention
-	}
-	fill(&c.MaxUsers, DefaultMaxUsers)
-	fill(&c.MaxAddresses, DefaultMaxAddresses)
-	fill(&c.MaxNetworks, DefaultMaxNetworks)
-	fill(&c.MaxDevices, DefaultMaxDevices)
-	return c
-}
-
-// Validate checks the configuration after defaults are filled.
-func (c StoreConfig) Validate() error {
-	if c.Shards < 1 || c.Shards&(c.Shards-1) != 0 {
-		return fmt.Errorf("features: shards %d must be a power of two", c.Shards)
-	}
-	if c.ProfileRetention < Retention {
-		return fmt.Errorf("features: profile retention %s must be at least the window retention %s", c.ProfileRetention, Retention)
-	}
-	for kind, n := range c.caps() {
-		if n < c.Shards {
-			return fmt.Errorf("features: the cap on %ss, %d, must be at least the shard count %d: %w", KeyKind(kind), n, c.Shards, ErrCapTooSmall)
-		}
-	}
-	return nil
-}
-
-// ErrCapTooSmall is the error of a key cap below the shard count.
-var ErrCapTooSmall = errors.New("cap below the shard count")
 
 // StoreStats counts the keys a Store holds, and what its caps did since
 // it started.
