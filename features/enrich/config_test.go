@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/loginrisk/loginrisk/features/internal/featuretest"
@@ -51,15 +50,7 @@ func TestValidateNamesKeys(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
 			tc.edit(&c)
-			err := c.Validate()
-			if tc.want == nil && err != nil || tc.want != nil && err == nil {
-				t.Fatalf("Validate = %v, want %q", err, tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate = %v, lacks %q", err, w)
-				}
-			}
+			featuretest.WantErrors(t, c.Validate(), tc.want)
 		})
 	}
 }

@@ -58,14 +58,7 @@ func TestValidateNamesKeys(t *testing.T) {
 			c := DefaultConfig()
 			tc.edit(&c)
 			err := c.Validate()
-			if tc.want == nil && err != nil || tc.want != nil && err == nil {
-				t.Fatalf("Validate = %v, want %q", err, tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate = %v, lacks %q", err, w)
-				}
-			}
+			featuretest.WantErrors(t, err, tc.want)
 			if got := errors.Is(err, ErrCapTooSmall); got != tc.small {
 				t.Errorf("errors.Is(%v, ErrCapTooSmall) = %v, want %v", err, got, tc.small)
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"testing"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -21,4 +22,19 @@ func DecodeYAML[T any](v T, doc string) (T, error) {
 		return v, err
 	}
 	return v, nil
+}
+
+// WantErrors fails t unless err is nil when want is, and otherwise holds
+// each of want: for the tests of a section's Validate, which names every
+// problem by its key at once.
+func WantErrors(t testing.TB, err error, want []string) {
+	t.Helper()
+	if want == nil && err != nil || want != nil && err == nil {
+		t.Fatalf("Validate = %v, want %q", err, want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("Validate = %v, lacks %q", err, w)
+		}
+	}
 }
