@@ -111,6 +111,9 @@ func (e EngineConfig) Validate() error {
 	if e.FeedSize < 0 {
 		errs = append(errs, fmt.Errorf("engine.feed_size: %d must not be negative", e.FeedSize))
 	}
+	if e.SweepInterval <= 0 { // the sweep's ticker takes no other
+		errs = append(errs, fmt.Errorf("engine.sweep_interval: %s must be positive", e.SweepInterval))
+	}
 	if e.MaxFutureSkew < 0 || e.MaxPastSkew < 0 {
 		errs = append(errs, errors.New("engine.max_future_skew and engine.max_past_skew must not be negative"))
 	}

@@ -192,7 +192,7 @@ clickhouse: {dsn: "clickhouse://127.0.0.1:9000/x", flush_interval: 0s}
 geoip: {city: /nonexistent/GeoLite2-City.mmdb}
 rules: {dir: /nonexistent/rules}
 http: {max_body_bytes: 1048576, metrics_auth: open}
-engine: {feed_size: -1}
+engine: {feed_size: -1, sweep_interval: 0s}
 state: {max_devices: 1}
 log: {format: xml}
 `
@@ -206,6 +206,7 @@ log: {format: xml}
 	for _, want := range []string{"kafka.max_in_flight: 0 must be at least 1", "clickhouse.flush_interval: 0s must be positive",
 		"geoip.city: stat /nonexistent/GeoLite2-City.mmdb", "rules.dir: stat /nonexistent/rules", "http.max_body_bytes: 1048576 is outside",
 		`http.metrics_auth: "open" is not one of read, none`, "engine.feed_size: -1 must not be negative",
+		"engine.sweep_interval: 0s must be positive",
 		"state.max_devices: 1 must be between", `log.format: "xml" is not one of text, json`} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("--check-config lacks %q:\n%s", want, stderr)
