@@ -32,9 +32,9 @@ type EnricherConfig struct {
 	// CacheEntries bounds each of the four caches: one entry per
 	// address, one per network of the databases (the range over which
 	// all three give the same answer), one per /24 or /64 (its name), one
-	// per user-agent string. Size it to the addresses active in a day:
-	// every miss is a cache admission, about 2 µs on a small VM. Zero
-	// means DefaultCacheEntries.
+	// per user-agent string (the package documentation says which
+	// caches admit). Size it to the addresses active in a day. Zero means
+	// DefaultCacheEntries.
 	CacheEntries int `yaml:"cache_entries"`
 }
 
