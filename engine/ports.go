@@ -217,3 +217,28 @@ type PublishingProcessor interface {
 	BatchProcessor
 	Publish(ctx context.Context, b *Batch) (durable func(context.Context) error, err error)
 }
+
+// Owner is the instance that owns a user's partition of the events topic,
+// where the user's state lives.
+type Owner struct {
+	// Instance is the owner's instance id (random per process).
+	Instance string
+	// URL is the owner's advertised HTTP API base URL
+	// (http://host:port), where a request about the user can be
+	// forwarded.
+	URL string
+	// Self reports that this process owns the partition.
+	Self bool
+}
+
+// OwnerDirectory says which instance owns a user, so that a request
+// about the user that reaches another instance can be answered with the
+// owner's state. Owner returns false when no instance is known to own
+// the user's partition (a rebalance under way, or no instance
+// announced it yet). kafkastream.Instances implements it; the HTTP API
+// forwards with it.
+type OwnerDirectory interface {
+	Owner(userID string) (Owner, bool)
+	// Self is this process's instance id.
+	Self() string
+}

@@ -116,6 +116,8 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 	str("LOGINRISK_KAFKA_EVENTS_TOPIC", &c.Kafka.EventsTopic)
 	str("LOGINRISK_KAFKA_DECISIONS_TOPIC", &c.Kafka.DecisionsTopic)
 	str("LOGINRISK_KAFKA_DLQ_TOPIC", &c.Kafka.DLQTopic)
+	str("LOGINRISK_KAFKA_INSTANCES_TOPIC", &c.Kafka.InstancesTopic)
+	str("LOGINRISK_KAFKA_PARTITIONER", &c.Kafka.Partitioner)
 	integer("LOGINRISK_KAFKA_PARTITIONS", &c.Kafka.Partitions)
 	str("LOGINRISK_KAFKA_SASL_MECHANISM", &c.Kafka.SASLMechanism)
 	str("LOGINRISK_KAFKA_SASL_USER", &c.Kafka.SASLUser)
@@ -135,6 +137,7 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 	str("LOGINRISK_RULES_DIR", &c.Rules.Dir)
 	str("LOGINRISK_HTTP_ADDR", &c.HTTP.Addr)
 	str("LOGINRISK_HTTP_TOKEN_FILE", &c.HTTP.TokenFile)
+	str("LOGINRISK_HTTP_ADVERTISE", &c.HTTP.Advertise)
 	str("LOGINRISK_HTTP_METRICS_ADDR", &c.HTTP.MetricsAddr)
 	str("LOGINRISK_HTTP_METRICS_AUTH", &c.HTTP.MetricsAuth)
 	if v, ok := lookup("LOGINRISK_HTTP_TOKEN"); ok && v != "" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/loginrisk/loginrisk/engine/httpapi"
 )
@@ -30,6 +31,15 @@ type HTTPConfig struct {
 	// allows only on a loopback listener. Rule hit counts tell an
 	// attacker which rules a spray trips.
 	MetricsAuth string `yaml:"metrics_auth"`
+	// Advertise is the base URL (http://host:port, or host:port) at
+	// which the other instances reach this one's API to forward a
+	// request about a user it owns. Empty: derived from the listener,
+	// with the host name when it listens on every address
+	// (advertiseURL).
+	Advertise string `yaml:"advertise"`
+	// ForwardTimeout bounds a request forwarded to the user's owner;
+	// past it the answer is local state, marked as such.
+	ForwardTimeout time.Duration `yaml:"forward_timeout"`
 }
 
 // The values of http.metrics_auth.
@@ -47,7 +57,7 @@ type TokenConfig struct {
 
 // defaultHTTPConfig is the section before any file, env or flag.
 func defaultHTTPConfig() HTTPConfig {
-	return HTTPConfig{Addr: "127.0.0.1:8080", MaxBodyBytes: httpapi.DefaultConfig().MaxBodyBytes, MetricsAuth: metricsAuthRead}
+	return HTTPConfig{Addr: "127.0.0.1:8080", MaxBodyBytes: httpapi.DefaultConfig().MaxBodyBytes, MetricsAuth: metricsAuthRead, ForwardTimeout: httpapi.DefaultForwardTimeout}
 }
 
 // apiConfig is the server's configuration of this section: the tokens
@@ -69,6 +79,7 @@ func (h HTTPConfig) apiConfig() httpapi.Config {
 		// listener (Validate).
 		MetricsOpen:        h.MetricsAuth == metricsAuthNone,
 		MetricsOwnListener: h.MetricsAddr != "",
+		ForwardTimeout:     h.ForwardTimeout,
 	}
 }
 
@@ -113,6 +124,14 @@ func (h HTTPConfig) Validate() error {
 		} else {
 			metricsLoopback = isLoopback(host)
 		}
+	}
+	if h.Advertise != "" {
+		if _, err := advertiseURL(h.Advertise, nil, h.TLSCert != ""); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if h.ForwardTimeout <= 0 || h.ForwardTimeout > maxForwardTimeout {
+		errs = append(errs, fmt.Errorf("http.forward_timeout: %s must be positive and at most %s", h.ForwardTimeout, maxForwardTimeout))
 	}
 	switch h.MetricsAuth {
 	case metricsAuthRead:

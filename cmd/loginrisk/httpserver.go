@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,6 +115,9 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 	api.Engine, api.Logger, api.Reload, api.Ready = c.engine, log, c.rules.Reload, ready
 	api.Registry, api.Collectors = prometheus.NewRegistry(), collectors
 	api.History, api.RulesStatus = historyQuery, httpapi.RulesStatusOf(c.rules)
+	if stream != nil {
+		api.Owners = stream.Instances() // forward requests about other instances' users
+	}
 	srv, err := httpapi.New(api)
 	if err != nil {
 		cancel()
@@ -126,6 +131,22 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 	s.url = "http://" + ln.Addr().String()
 	if cfg.HTTP.TLSCert != "" {
 		s.url = "https://" + ln.Addr().String()
+	}
+	if stream != nil {
+		// The other instances forward requests about this one's users
+		// to the address it announces.
+		advertise, err := advertiseURL(cfg.HTTP.Advertise, ln.Addr(), cfg.HTTP.TLSCert != "")
+		if err != nil {
+			cancel()
+			ln.Close()
+			return nil, err
+		}
+		s.wg.Go(func() {
+			if err := stream.RunInstances(ctx, advertise); err != nil && !errors.Is(err, context.Canceled) {
+				log.Warn("announcing this instance stopped", "err", err)
+			}
+		})
+		log.Info("answering for users other instances own by forwarding to them", "advertise", advertise, "instance", stream.Instances().Self(), "forward_timeout", cfg.HTTP.ForwardTimeout)
 	}
 	if cfg.HTTP.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.HTTP.MetricsAddr)
@@ -152,6 +173,49 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 		}
 	})
 	return s, nil
+}
+
+// maxForwardTimeout bounds http.forward_timeout: a forward is on the
+// gateway's synchronous path.
+const maxForwardTimeout = 5 * time.Second
+
+// advertiseURL is the base URL other instances forward requests to: the
+// configured http.advertise (http://host:port, https://host:port, or
+// host:port whose scheme follows http.tls_cert), else the listener's
+// address ln, with this machine's host name when it listens on every
+// address. ln may be nil when only a configured value is checked.
+func advertiseURL(configured string, ln net.Addr, tls bool) (string, error) {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	if configured != "" {
+		raw := configured
+		if !strings.Contains(raw, "://") {
+			raw = scheme + "://" + raw
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Port() == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return "", fmt.Errorf("http.advertise: %q is not host:port or http(s)://host:port", configured)
+		}
+		return u.Scheme + "://" + u.Host, nil
+	}
+	if ln == nil {
+		return "", errors.New("http.advertise: empty, and no listener to derive it from")
+	}
+	host, port, err := net.SplitHostPort(ln.String())
+	if err != nil {
+		return "", fmt.Errorf("http.advertise: deriving it from the listener %s: %w", ln, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		name, err := os.Hostname()
+		if err != nil {
+			return "", fmt.Errorf("http.advertise: empty, and this machine's host name is unknown: %w", err)
+		}
+		host = name
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), nil
 }
 
 // followerCollectors export the decisions follower's counters: the

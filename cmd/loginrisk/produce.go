@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/loginrisk/loginrisk/engine/kafkastream"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 )
 
@@ -51,6 +52,10 @@ func cmdProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	p := loadgen.NewEventWriter(k, *topic)
 	defer p.Close()
+	// The gateway's partitioner, which the instances look owners up with.
+	if p.Balancer, err = kafkastream.NewBalancer(cfg.Kafka.Partitioner); err != nil {
+		return err
+	}
 	bar := loadgen.NewProgress(stderr, "produce", total)
 	n, _, err := loadgen.ProduceLines(ctx, p, in, bar.Update)
 	bar.Done(fmt.Sprintf("%d events published to %s", n, *topic))

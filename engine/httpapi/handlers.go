@@ -55,6 +55,9 @@ func (s *Server) handleScore(w http.ResponseWriter, r *http.Request, _ *credenti
 	if err := schemas.Decode(body, ev); err != nil {
 		return s.writeFieldError(w, http.StatusBadRequest, err)
 	}
+	if code, done := s.forward(w, r, ev.UserID, body); done {
+		return code
+	}
 	// A place in the recording queue is taken before scoring: when the
 	// queue is full the attempt is refused without touching any state, so
 	// the client's retry is scored (and recorded) like a new attempt.
@@ -155,6 +158,9 @@ func (s *Server) handleUserStatus(w http.ResponseWriter, r *http.Request, _ *cre
 	tenant, msg := tenantParam(r)
 	if msg != "" {
 		return s.writeError(w, http.StatusBadRequest, "tenant", "tenant: "+msg)
+	}
+	if code, done := s.forward(w, r, userID, nil); done {
+		return code
 	}
 	st := s.eng.UserStatus(tenant, userID, s.now())
 	return s.writeStatus(w, &st)

@@ -134,6 +134,15 @@ type Config struct {
 	// RulesStatus reports the last rules reload for the console; nil
 	// leaves it out.
 	RulesStatus func() RulesStatus
+	// Owners says which instance owns a user's partition: POST /v1/score
+	// and GET /v1/users/{user_id}/status about a user another instance
+	// owns are forwarded to it (forward.go). Nil: every request is
+	// answered from local state.
+	Owners engine.OwnerDirectory
+	// ForwardTimeout bounds a forwarded request, connecting included
+	// (default DefaultForwardTimeout); past it the answer is local state,
+	// marked with HeaderOwnerUnreachable.
+	ForwardTimeout time.Duration
 }
 
 // DefaultConfig is the one place the server's defaults are written; New
@@ -147,6 +156,7 @@ func DefaultConfig() Config {
 		IdleTimeout:       120 * time.Second,
 		ShutdownTimeout:   10 * time.Second,
 		CheckTimeout:      2 * time.Second,
+		ForwardTimeout:    DefaultForwardTimeout,
 	}
 }
 
@@ -216,6 +226,7 @@ func (c *Config) ValidateSettings() error {
 	for name, d := range map[string]time.Duration{
 		"read_header_timeout": c.ReadHeaderTimeout, "read_timeout": c.ReadTimeout, "write_timeout": c.WriteTimeout,
 		"idle_timeout": c.IdleTimeout, "shutdown_timeout": c.ShutdownTimeout, "check_timeout": c.CheckTimeout,
+		"forward_timeout": c.ForwardTimeout,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("http.%s: %s must not be negative", name, d))
@@ -249,6 +260,10 @@ type Server struct {
 	// reloadMu makes concurrent reload requests take turns, so each
 	// answer's previous_version is the set it replaced.
 	reloadMu sync.Mutex
+	// owners and fwd forward requests about users another instance
+	// owns; owners is nil when nothing is forwarded.
+	owners engine.OwnerDirectory
+	fwd    *http.Client
 }
 
 // New checks the configuration, registers the metrics and builds the
@@ -258,7 +273,10 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, now: cfg.Clock}
+	s := &Server{cfg: cfg, eng: cfg.Engine, log: cfg.Logger, now: cfg.Clock, owners: cfg.Owners}
+	if s.owners != nil {
+		s.fwd = newForwardClient(cfg.ForwardTimeout)
+	}
 	s.bufs.New = func() any {
 		b := make([]byte, 0, 4096)
 		return &b

@@ -22,7 +22,12 @@ type Metrics struct {
 	BacklogFull  atomic.Int64 // 503 answers because the recording backlog was full
 	ServerErrors atomic.Int64 // 5xx answers
 
+	// forwards counts requests about users another instance owns, by
+	// outcome (forward.go).
+	forwards forwardCounters
+
 	latency      *prometheus.HistogramVec
+	forwardDesc  *prometheus.Desc
 	authDesc     *prometheus.Desc
 	backlogDesc  *prometheus.Desc
 	serverErrors *prometheus.Desc
@@ -30,6 +35,8 @@ type Metrics struct {
 
 func newMetrics() *Metrics {
 	return &Metrics{
+		forwards:    newForwardCounters(),
+		forwardDesc: prometheus.NewDesc("loginrisk_http_forwards_total", "Score and user status requests about a user whose partition another instance owns, by outcome: answered (by the owner), or why the answer is local state (unknown-owner, no-address, timeout, unreachable, refused, wrong-instance).", []string{"outcome"}, nil),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "loginrisk_http_request_duration_seconds",
 			Help: "Time to answer an HTTP API request, by route (the OpenAPI operationId, not_found or method_not_allowed) and status code.",
@@ -48,6 +55,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.authDesc
 	ch <- m.backlogDesc
 	ch <- m.serverErrors
+	ch <- m.forwardDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -56,6 +64,18 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- constMetric(m.authDesc, prometheus.CounterValue, float64(m.AuthFailures.Load()))
 	ch <- constMetric(m.backlogDesc, prometheus.CounterValue, float64(m.BacklogFull.Load()))
 	ch <- constMetric(m.serverErrors, prometheus.CounterValue, float64(m.ServerErrors.Load()))
+	for _, o := range forwardOutcomes {
+		ch <- constMetric(m.forwardDesc, prometheus.CounterValue, float64(m.forwards.byOutcome[o].Load()), string(o))
+	}
+}
+
+// Forwards returns the number of requests about users another instance
+// owns that ended with outcome.
+func (m *Metrics) Forwards(outcome ForwardOutcome) int64 {
+	if c, ok := m.forwards.byOutcome[outcome]; ok {
+		return c.Load()
+	}
+	return 0
 }
 
 // routeMetrics caches one route's histogram per status code, so observing

@@ -62,6 +62,8 @@ func (s *Stream) Run(ctx context.Context, proc engine.BatchProcessor) error {
 				s.consumePartition(gctx, gen, a.ID, a.Offset, proc)
 			})
 		}
+		s.instances.assigned(gen.ID, parts)
+		gen.Start(func(gctx context.Context) { <-gctx.Done(); s.instances.revoked(gen.ID) })
 		log.Info("kafka generation started", "generation", gen.ID, "partitions", parts)
 	}
 }

@@ -58,7 +58,7 @@ func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply fun
 	}
 	topic := s.cfg.DecisionsTopic
 	log := s.cfg.Logger.With("topic", topic)
-	partitions, err := s.decisionPartitions(ctx, log)
+	partitions, err := s.topicPartitions(ctx, topic, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -92,21 +92,21 @@ func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply fun
 	return nil
 }
 
-// decisionPartitions returns the partition ids of the decisions topic,
-// retrying (with backoff, logging the first failure and every tenth)
-// until the topic has partitions or ctx ends.
-func (s *Stream) decisionPartitions(ctx context.Context, log *slog.Logger) ([]int, error) {
+// topicPartitions returns the partition ids of topic, retrying (with
+// backoff, logging the first failure and every tenth) until the topic
+// has partitions or ctx ends.
+func (s *Stream) topicPartitions(ctx context.Context, topic string, log *slog.Logger) ([]int, error) {
 	client := s.clients.Client(10 * time.Second)
 	var ids []int
 	err := engine.Retry(ctx, retryBackoff(), func(attempt int) error {
 		var err error
 		ids, err = func() ([]int, error) {
-			resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.cfg.DecisionsTopic}})
+			resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 			if err != nil {
 				return nil, err
 			}
 			for _, t := range resp.Topics {
-				if t.Name != s.cfg.DecisionsTopic {
+				if t.Name != topic {
 					continue
 				}
 				if t.Error != nil {
@@ -124,7 +124,7 @@ func (s *Stream) decisionPartitions(ctx context.Context, log *slog.Logger) ([]in
 			return nil, errors.New("the topic has no partitions")
 		}()
 		if err != nil && ctx.Err() == nil && (attempt == 1 || attempt%10 == 0) {
-			log.Warn("looking up the decisions topic's partitions failed, retrying", "brokers", strings.Join(s.cfg.Brokers, ","), "attempt", attempt, "err", err)
+			log.Warn("looking up the topic's partitions failed, retrying", "brokers", strings.Join(s.cfg.Brokers, ","), "attempt", attempt, "err", err)
 		}
 		return err
 	})

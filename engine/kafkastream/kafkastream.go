@@ -38,8 +38,15 @@ type Config struct {
 	EventsTopic    string   `yaml:"events_topic"`
 	DecisionsTopic string   `yaml:"decisions_topic"`
 	DLQTopic       string   `yaml:"dlq_topic"`
-	Partitions     int      `yaml:"partitions"`  // partitions of topics created here
-	Replication    int      `yaml:"replication"` // replication factor of topics created here
+	// InstancesTopic is the compacted topic where the instances of the
+	// group announce their partitions and HTTP addresses (RunInstances).
+	InstancesTopic string `yaml:"instances_topic"`
+	// Partitioner is how the gateway keys login-events to partitions
+	// (Partitioners; PartitionerMurmur2, the Java client's, by default):
+	// the instance directory finds a user's owner with it.
+	Partitioner string `yaml:"partitioner"`
+	Partitions  int    `yaml:"partitions"`  // partitions of topics created here
+	Replication int    `yaml:"replication"` // replication factor of topics created here
 	// CreateTopics says whether the command creates the topics at start
 	// (EnsureTopics); the Stream itself never creates them.
 	CreateTopics bool `yaml:"create_topics"`
@@ -90,6 +97,8 @@ func DefaultConfig() Config {
 		EventsTopic:    "login-events",
 		DecisionsTopic: "login-decisions",
 		DLQTopic:       "login-events-dlq",
+		InstancesTopic: "login-instances",
+		Partitioner:    PartitionerMurmur2,
 		Partitions:     6,
 		Replication:    1,
 		CreateTopics:   true,
@@ -155,10 +164,13 @@ func (c *Config) ValidateSettings() error {
 		errs = append(errs, errors.New("kafka.sasl_user and kafka.sasl_password are required with kafka.sasl_mechanism"))
 	}
 	errs = append(errs, c.TLS.validate())
-	for _, t := range []struct{ key, name string }{{"events_topic", c.EventsTopic}, {"decisions_topic", c.DecisionsTopic}, {"dlq_topic", c.DLQTopic}} {
+	for _, t := range []struct{ key, name string }{{"events_topic", c.EventsTopic}, {"decisions_topic", c.DecisionsTopic}, {"dlq_topic", c.DLQTopic}, {"instances_topic", c.InstancesTopic}} {
 		if strings.ContainsAny(t.name, " /\\") {
 			errs = append(errs, fmt.Errorf("kafka.%s: kafka topic %q: invalid name (no space, / or \\)", t.key, t.name))
 		}
+	}
+	if _, err := NewBalancer(c.Partitioner); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -221,6 +233,8 @@ type Stream struct {
 	instance []kafka.Header
 	// signer signs the decisions published and verifies those followed.
 	signer *signer
+	// instances is the directory of the group's instances.
+	instances *Instances
 	// commitMu serialises offset commits: kafka-go sends the partition
 	// workers' commits over one coordinator connection, where concurrent
 	// waiters spin reading each other's responses.
@@ -243,6 +257,11 @@ func New(cfg Config) (*Stream, error) {
 		return nil, fmt.Errorf("kafkastream: instance id: %w", err)
 	}
 	s.instance = []kafka.Header{{Key: HeaderInstance, Value: []byte(hex.EncodeToString(id[:]))}}
+	balancer, err := NewBalancer(cfg.Partitioner)
+	if err != nil {
+		return nil, err
+	}
+	s.instances = newInstances(s, balancer)
 	if s.clients, err = cfg.Clients(); err != nil {
 		return nil, err
 	}
@@ -263,9 +282,10 @@ func (s *Stream) Clients() *Clients { return s.clients }
 // Config returns the effective configuration (defaults filled).
 func (s *Stream) Config() Config { return s.cfg }
 
-// EnsureTopics creates the events, decisions and dead-letter topics when
-// they are missing. A broker that is starting (not yet available, or
-// fenced) is retried for up to 60 s.
+// EnsureTopics creates the events, decisions and dead-letter topics, and
+// the compacted one-partition instances topic, when they are missing. A
+// broker that is starting (not yet available, or fenced) is retried for up
+// to 60 s.
 func (s *Stream) EnsureTopics(ctx context.Context) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -288,6 +308,10 @@ func (s *Stream) createTopics(ctx context.Context) error {
 	for _, t := range []string{s.cfg.EventsTopic, s.cfg.DecisionsTopic, s.cfg.DLQTopic} {
 		topics = append(topics, kafka.TopicConfig{Topic: t, NumPartitions: s.cfg.Partitions, ReplicationFactor: s.cfg.Replication})
 	}
+	topics = append(topics, kafka.TopicConfig{
+		Topic: s.cfg.InstancesTopic, NumPartitions: 1, ReplicationFactor: s.cfg.Replication,
+		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}},
+	})
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
 	if err != nil {
 		return fmt.Errorf("creating topics on %s: %w", strings.Join(s.cfg.Brokers, ","), err)
