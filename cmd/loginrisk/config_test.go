@@ -2,6 +2,7 @@ package main
 
 import (
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,5 +212,62 @@ log: {format: xml}
 		if !strings.Contains(stderr, want) {
 			t.Errorf("--check-config lacks %q:\n%s", want, stderr)
 		}
+	}
+}
+
+// TestForwardingSettingsChecked: --check-config refuses a partitioner,
+// an advertised address and a forward timeout it could not use, naming
+// each (docs/scaling.md).
+func TestForwardingSettingsChecked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	yaml := "kafka:\n  partitioner: random\n  instances_topic: \"bad topic\"\nhttp:\n  advertise: \"http://host/path\"\n  forward_timeout: 0s\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, "", "migrate", "--config", path, "--check-config")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, stderr)
+	}
+	for _, want := range []string{`kafka.partitioner: "random" is not one of`, `kafka topic "bad topic": invalid name`,
+		`http.advertise: "http://host/path" is not host:port or http(s)://host:port`, "http.forward_timeout: 0s must be positive"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("output lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+// TestAdvertiseURL: the address other instances forward to, configured
+// or derived from the listener.
+func TestAdvertiseURL(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip("no host name:", err)
+	}
+	tcp := func(s string) net.Addr {
+		a, err := net.ResolveTCPAddr("tcp", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		name, configured string
+		ln               net.Addr
+		tls              bool
+		want             string
+	}{
+		{"configured host:port", "10.0.0.5:8080", nil, false, "http://10.0.0.5:8080"},
+		{"configured with TLS", "api-1.internal:8443", nil, true, "https://api-1.internal:8443"},
+		{"configured URL", "http://api-1.internal:8080/", nil, true, "http://api-1.internal:8080"},
+		{"specific listener", "", tcp("127.0.0.1:18080"), false, "http://127.0.0.1:18080"},
+		{"every address", "", tcp("0.0.0.0:8080"), false, "http://" + net.JoinHostPort(host, "8080")},
+		{"every IPv6 address", "", tcp("[::]:8080"), true, "https://" + net.JoinHostPort(host, "8080")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := advertiseURL(tc.configured, tc.ln, tc.tls)
+			if err != nil || got != tc.want {
+				t.Errorf("advertiseURL(%q, %v, %v) = %q, %v; want %q", tc.configured, tc.ln, tc.tls, got, err, tc.want)
+			}
+		})
 	}
 }
