@@ -127,6 +127,7 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 	if v, ok := lookup("LOGINRISK_CLICKHOUSE_DSN"); ok {
 		c.ClickHouse.DSN = DSN(v)
 	}
+	str("LOGINRISK_CLICKHOUSE_CLUSTER", &c.ClickHouse.Cluster)
 	if v, ok := lookup("LOGINRISK_CLICKHOUSE_PASSWORD"); ok {
 		c.ClickHouse.Password = Secret(v)
 	}

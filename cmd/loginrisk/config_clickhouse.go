@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/loginrisk/loginrisk/engine/history"
+	chschema "github.com/loginrisk/loginrisk/schemas/clickhouse"
 )
 
 // ClickHouseConfig is the clickhouse section: the history writer's
@@ -23,7 +24,12 @@ type ClickHouseConfig struct {
 	// Migrate applies the migrations before serve starts.
 	Migrate bool `yaml:"migrate"`
 	// WarmUp rebuilds the state from the history at start.
-	WarmUp         bool `yaml:"warm_up"`
+	WarmUp bool `yaml:"warm_up"`
+	// Cluster names the ClickHouse cluster (the servers' remote_servers)
+	// the history lives on: migrate then creates replicated tables on
+	// every node and Distributed tables over them (docs/scaling.md).
+	// Empty: one server.
+	Cluster        string `yaml:"cluster"`
 	history.Config `yaml:",inline"`
 }
 
@@ -57,6 +63,9 @@ func (c ClickHouseConfig) Validate() error {
 	var errs []error
 	if dsn := string(c.DSN); dsn != "" && !strings.HasPrefix(dsn, "clickhouse://") && !strings.HasPrefix(dsn, "tcp://") {
 		errs = append(errs, fmt.Errorf("clickhouse.dsn: %q must start with clickhouse:// (the native protocol)", c.DSN))
+	}
+	if c.Cluster != "" {
+		errs = append(errs, chschema.Cluster{Name: c.Cluster, Database: "default"}.Validate())
 	}
 	errs = append(errs, c.Config.Validate())
 	return errors.Join(errs...)

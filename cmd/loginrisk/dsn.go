@@ -53,22 +53,39 @@ func redactDSN(dsn string) string {
 }
 
 // connString is the DSN to connect with: the DSN with Password, when
-// set, as the password of its user ("default" when it names none). It is
-// built where a connection is opened, so the configuration never holds
-// the password in a plain string.
+// set, as the password of its user ("default" when it names none), and,
+// with Cluster, the setting insert_distributed_sync=1 (unless the DSN
+// sets it), so that an insert into a Distributed table returns once the
+// shards stored it: an offset is committed only after its history is
+// stored, and warm-up reads it back. It is built where a connection is
+// opened, so the configuration never holds the password in a plain
+// string.
 func (c ClickHouseConfig) connString() (string, error) {
 	dsn := string(c.DSN)
-	if c.Password == "" || dsn == "" {
+	if dsn == "" || (c.Password == "" && c.Cluster == "") {
 		return dsn, nil
 	}
 	u, err := url.Parse(dsn)
 	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("clickhouse.password: the dsn %q is not a URL to add a password to", c.DSN)
+		return "", fmt.Errorf("clickhouse.dsn: %q is not a URL to add a password or a setting to", c.DSN)
 	}
-	user := "default"
-	if u.User != nil && u.User.Username() != "" {
-		user = u.User.Username()
+	if c.Password != "" {
+		user := "default"
+		if u.User != nil && u.User.Username() != "" {
+			user = u.User.Username()
+		}
+		u.User = url.UserPassword(user, string(c.Password))
 	}
-	u.User = url.UserPassword(user, string(c.Password))
+	if c.Cluster != "" {
+		q := u.Query()
+		if !q.Has(insertDistributedSync) {
+			q.Set(insertDistributedSync, "1")
+			u.RawQuery = q.Encode()
+		}
+	}
 	return u.String(), nil
 }
+
+// insertDistributedSync is the ClickHouse setting that makes an insert into
+// a Distributed table synchronous.
+const insertDistributedSync = "insert_distributed_sync"

@@ -27,7 +27,7 @@ func openHistory(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Wr
 	if migrate {
 		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		if err := history.Migrate(mctx, dsn, log); err != nil {
+		if err := history.MigrateOnCluster(mctx, dsn, cfg.ClickHouse.Cluster, log); err != nil {
 			return nil, err
 		}
 	}
@@ -54,7 +54,7 @@ func cmdMigrate(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	if err := history.Migrate(ctx, dsn, log); err != nil {
+	if err := history.MigrateOnCluster(ctx, dsn, cfg.ClickHouse.Cluster, log); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "migrations applied")

@@ -25,14 +25,69 @@ var ErrChecksumMismatch = errors.New("history: applied migration changed")
 // file's name and the server's message; the migrations before it stay
 // applied.
 func Migrate(ctx context.Context, dsn string, logger *slog.Logger) error {
+	return MigrateOnCluster(ctx, dsn, "", logger)
+}
+
+// MigrateOnCluster is Migrate for the ClickHouse cluster named cluster in
+// the servers' remote_servers ("" is Migrate): the database, the
+// schema_migrations table and every migration are rendered for the
+// cluster (chschema.Cluster: Replicated*MergeTree tables named *_local
+// on every node, created ON CLUSTER, and Distributed tables under the
+// single-node names, which the writer and the queries use). ON CLUSTER
+// needs the servers' distributed DDL, hence ZooKeeper, and so do the
+// replicated tables.
+func MigrateOnCluster(ctx context.Context, dsn, cluster string, logger *slog.Logger) error {
 	migrations, err := chschema.Migrations()
 	if err != nil {
 		return fmt.Errorf("history: loading migrations: %w", err)
 	}
-	return migrate(ctx, dsn, migrations, logger)
+	return migrateOn(ctx, dsn, cluster, migrations, logger)
 }
 
 func migrate(ctx context.Context, dsn string, migrations []chschema.Migration, logger *slog.Logger) error {
+	return migrateOn(ctx, dsn, "", migrations, logger)
+}
+
+// clusterDDL is the DDL of a migration run: single-node, or rendered for
+// a cluster.
+type clusterDDL struct {
+	cluster *chschema.Cluster // nil: one node
+}
+
+func newClusterDDL(cluster, database string) (clusterDDL, error) {
+	if cluster == "" {
+		return clusterDDL{}, nil
+	}
+	c := &chschema.Cluster{Name: cluster, Database: database}
+	if err := c.Validate(); err != nil {
+		return clusterDDL{}, err
+	}
+	return clusterDDL{cluster: c}, nil
+}
+
+func (d clusterDDL) database(name string) string {
+	if d.cluster == nil {
+		return "CREATE DATABASE IF NOT EXISTS " + quoteIdent(name)
+	}
+	return d.cluster.DatabaseDDL()
+}
+
+func (d clusterDDL) schemaMigrations() (string, error) {
+	if d.cluster == nil {
+		return chschema.SchemaMigrationsDDL, nil
+	}
+	return d.cluster.SchemaMigrationsDDL()
+}
+
+func (d clusterDDL) statements(m *chschema.Migration, caps chschema.Capabilities) ([]string, error) {
+	stmts, err := m.Statements(caps)
+	if err != nil || d.cluster == nil {
+		return stmts, err
+	}
+	return d.cluster.Statements(stmts)
+}
+
+func migrateOn(ctx context.Context, dsn, cluster string, migrations []chschema.Migration, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -41,6 +96,10 @@ func migrate(ctx context.Context, dsn string, migrations []chschema.Migration, l
 		return err
 	}
 	database := opts.Auth.Database
+	ddl, err := newClusterDDL(cluster, database)
+	if err != nil {
+		return err
+	}
 
 	// The database may not exist yet: connect to the user's default one
 	// to create it.
@@ -52,7 +111,7 @@ func migrate(ctx context.Context, dsn string, migrations []chschema.Migration, l
 	}
 	version, err := serverVersion(ctx, conn)
 	if err == nil {
-		err = conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(database))
+		err = conn.Exec(ctx, ddl.database(database))
 		if err != nil {
 			err = fmt.Errorf("history: creating database %s: %w", database, err)
 		}
@@ -67,7 +126,11 @@ func migrate(ctx context.Context, dsn string, migrations []chschema.Migration, l
 		return err
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, chschema.SchemaMigrationsDDL); err != nil {
+	migrationsDDL, err := ddl.schemaMigrations()
+	if err == nil {
+		err = conn.Exec(ctx, migrationsDDL)
+	}
+	if err != nil {
 		return fmt.Errorf("history: creating %s: %w", chschema.SchemaMigrationsTable, err)
 	}
 	applied, err := appliedMigrations(ctx, conn)
@@ -76,6 +139,9 @@ func migrate(ctx context.Context, dsn string, migrations []chschema.Migration, l
 	}
 	caps := chschema.CapabilitiesOf(version)
 	logger = logger.With("database", database, "server_version", version.String())
+	if cluster != "" {
+		logger = logger.With("cluster", cluster)
+	}
 	count := 0
 	for i := range migrations {
 		m := &migrations[i]
@@ -89,7 +155,7 @@ func migrate(ctx context.Context, dsn string, migrations []chschema.Migration, l
 			logger.Info("skipping migration: needs a newer server", "migration", m.Name, "requires", m.Requires.String())
 			continue
 		}
-		stmts, err := m.Statements(caps)
+		stmts, err := ddl.statements(m, caps)
 		if err != nil {
 			return fmt.Errorf("history: migration %s: %w", m.Name, err)
 		}
