@@ -4,6 +4,11 @@
 #
 #   scripts/clickhouse.sh start|stop|status
 #
+# With CLICKHOUSE_CLUSTER=NAME the server's remote_servers also define a
+# one-shard cluster NAME of itself, with the macros {shard}=01 and
+# {replica}=r1, for clickhouse.cluster (docs/scaling.md); ZooKeeper is not
+# configured, so ON CLUSTER and Replicated tables cannot run there.
+#
 # Installs Debian's clickhouse-server/clickhouse-client (18.16 on Debian 12) if
 # missing. Data survives stop/start (fault tests restart the server).
 set -euo pipefail
@@ -79,6 +84,23 @@ write_config() {
     <mlock_executable>false</mlock_executable>
 </yandex>
 EOF
+  if [[ -n ${CLICKHOUSE_CLUSTER:-} ]]; then
+    mkdir -p "$DATA/config.d"
+    cat >"$DATA/config.d/cluster.xml" <<EOF
+<?xml version="1.0"?>
+<yandex>
+    <remote_servers>
+        <$CLICKHOUSE_CLUSTER>
+            <shard>
+                <internal_replication>true</internal_replication>
+                <replica><host>127.0.0.1</host><port>$PORT</port></replica>
+            </shard>
+        </$CLICKHOUSE_CLUSTER>
+    </remote_servers>
+    <macros><shard>01</shard><replica>r1</replica></macros>
+</yandex>
+EOF
+  fi
   # User `default` without password, loopback only.
   cat >"$DATA/users.xml" <<EOF
 <?xml version="1.0"?>
