@@ -271,3 +271,27 @@ func TestAdvertiseURL(t *testing.T) {
 		})
 	}
 }
+
+// TestClickHouseClusterConfig: clickhouse.cluster is checked, and with it
+// the history connects with insert_distributed_sync=1 (an insert returns
+// once the shards stored it), unless the DSN says otherwise.
+func TestClickHouseClusterConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("clickhouse:\n  cluster: \"two words\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, "", "migrate", "--config", path, "--check-config")
+	if code != 1 || !strings.Contains(stderr, `clickhouse.cluster: "two words" must be letters, digits and underscores`) {
+		t.Errorf("exit %d, want 1 naming clickhouse.cluster:\n%s", code, stderr)
+	}
+	for _, tc := range []struct{ dsn, cluster, want string }{
+		{"clickhouse://ch-1:9000/history", "", "clickhouse://ch-1:9000/history"},
+		{"clickhouse://ch-1:9000/history", "lr", "clickhouse://ch-1:9000/history?insert_distributed_sync=1"},
+		{"clickhouse://ch-1:9000/history?insert_distributed_sync=0", "lr", "clickhouse://ch-1:9000/history?insert_distributed_sync=0"},
+	} {
+		got, err := ClickHouseConfig{DSN: DSN(tc.dsn), Cluster: tc.cluster}.connString()
+		if err != nil || got != tc.want {
+			t.Errorf("dsn %s, cluster %q: %q, %v; want %q", tc.dsn, tc.cluster, got, err, tc.want)
+		}
+	}
+}
