@@ -142,7 +142,9 @@ func TestAnyInstanceAnswersWithTheOwnersState(t *testing.T) {
 	// issue 20).
 	const users = 24
 	owners := make(map[string]string) // user → "A" or "B"
-	deadline := time.Now().Add(60 * time.Second)
+	// Generous: joining a new group and rebalancing it is slow on a
+	// loaded machine; this bounds a hang, it measures nothing.
+	deadline := time.Now().Add(150 * time.Second)
 	for {
 		clear(owners)
 		why := ""
@@ -166,7 +168,7 @@ func TestAnyInstanceAnswersWithTheOwnersState(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the two instances did not share the partitions in 60 s: owners %v; %s", owners, why)
+			t.Fatalf("the two instances did not share the partitions in 150 s: owners %v; %s", owners, why)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -244,7 +244,7 @@ func (s *Stream) RunInstances(ctx context.Context, advertise string) error {
 		}
 		select {
 		case <-ctx.Done():
-			bye, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			bye, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			err := d.goodbye(bye, w)
 			cancel()
 			if err != nil {
