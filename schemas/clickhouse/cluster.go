@@ -58,6 +58,7 @@ var (
 	createTable = regexp.MustCompile(`(?is)^CREATE TABLE IF NOT EXISTS ([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*ENGINE\s*=\s*([A-Za-z]*MergeTree)(\s*\(([^()]*)\))?(.*)$`)
 	createView  = regexp.MustCompile(`(?is)^CREATE MATERIALIZED VIEW IF NOT EXISTS ([A-Za-z_][A-Za-z0-9_]*)\s+TO\s+([A-Za-z_][A-Za-z0-9_]*)\s+AS\s+(.*)$`)
 	alterTable  = regexp.MustCompile(`(?is)^ALTER TABLE ([A-Za-z_][A-Za-z0-9_]*)\s+(.*)$`)
+	dropTable   = regexp.MustCompile(`(?is)^DROP TABLE IF EXISTS ([A-Za-z_][A-Za-z0-9_]*)$`)
 	fromTable   = regexp.MustCompile(`(?i)\bFROM\s+([A-Za-z_][A-Za-z0-9_]*)`)
 	joinClause  = regexp.MustCompile(`(?i)\bJOIN\s+([A-Za-z_][A-Za-z0-9_]*)\s+(ON|USING)\b`)
 	indexOp     = regexp.MustCompile(`(?i)\b(ADD|DROP|MATERIALIZE|CLEAR)\s+INDEX\b`)
@@ -81,7 +82,10 @@ var (
 //     FROM s_local;
 //   - ALTER TABLE t ops becomes ALTER TABLE t_local ON CLUSTER c ops, and,
 //     when the ops change columns, the same on the Distributed t (a skip
-//     index exists only on the local tables).
+//     index exists only on the local tables);
+//   - DROP TABLE IF EXISTS t becomes DROP TABLE IF EXISTS t ON CLUSTER c
+//     and the same of t_local: a table is both, a view only the first
+//     (the second then drops nothing).
 //
 // Anything else is an error wrapping ErrClusterDDL.
 func (c Cluster) Statements(single []string) ([]string, error) {
@@ -143,7 +147,13 @@ func (c Cluster) statement(stmt string) ([]string, error) {
 		}
 		return append(out, fmt.Sprintf("ALTER TABLE %s%s %s", name, on, ops)), nil
 	}
-	return nil, fmt.Errorf("%w: %q is not CREATE TABLE, CREATE MATERIALIZED VIEW or ALTER TABLE", ErrClusterDDL, clipDDL(stmt))
+	if m := dropTable.FindStringSubmatch(stmt); m != nil {
+		return []string{
+			fmt.Sprintf("DROP TABLE IF EXISTS %s%s", m[1], on),
+			fmt.Sprintf("DROP TABLE IF EXISTS %s%s%s", m[1], LocalSuffix, on),
+		}, nil
+	}
+	return nil, fmt.Errorf("%w: %q is not CREATE TABLE, CREATE MATERIALIZED VIEW, ALTER TABLE or DROP TABLE IF EXISTS", ErrClusterDDL, clipDDL(stmt))
 }
 
 // DatabaseDDL creates the cluster's database on every node.

@@ -56,7 +56,7 @@ func TestClusterRendersEveryMigration(t *testing.T) {
 					if !regexp.MustCompile(`TO [a-z_]+_local AS `).MatchString(s) || !regexp.MustCompile(`FROM [a-z_]+_local\b`).MatchString(s) {
 						t.Errorf("%s: a view between other than local tables: %s", m.Name, s)
 					}
-				case strings.HasPrefix(s, "ALTER TABLE"):
+				case strings.HasPrefix(s, "ALTER TABLE"), strings.HasPrefix(s, "DROP TABLE IF EXISTS"):
 				default:
 					t.Errorf("%s: unexpected statement %s", m.Name, s)
 				}
@@ -78,6 +78,7 @@ func TestClusterKeepsOneCopyOfTheDDL(t *testing.T) {
 		"CREATE MATERIALIZED VIEW IF NOT EXISTS v TO agg AS SELECT user_id, count() AS n FROM t GROUP BY user_id",
 		"ALTER TABLE t ADD COLUMN x UInt8, MODIFY COLUMN e Enum8('' = 0, 'a,b' = 1)",
 		"ALTER TABLE t ADD INDEX i x TYPE minmax GRANULARITY 1",
+		"DROP TABLE IF EXISTS v",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +90,8 @@ func TestClusterKeepsOneCopyOfTheDDL(t *testing.T) {
 		"ALTER TABLE t_local ON CLUSTER lr ADD COLUMN x UInt8, MODIFY COLUMN e Enum8('' = 0, 'a,b' = 1)",
 		"ALTER TABLE t ON CLUSTER lr ADD COLUMN x UInt8, MODIFY COLUMN e Enum8('' = 0, 'a,b' = 1)",
 		"ALTER TABLE t_local ON CLUSTER lr ADD INDEX i x TYPE minmax GRANULARITY 1",
+		"DROP TABLE IF EXISTS v ON CLUSTER lr",
+		"DROP TABLE IF EXISTS v_local ON CLUSTER lr",
 	}
 	if len(out) != len(want) {
 		t.Fatalf("got %d statements, want %d:\n%s", len(out), len(want), strings.Join(out, ";\n"))
@@ -111,7 +114,7 @@ func TestClusterKeepsOneCopyOfTheDDL(t *testing.T) {
 func TestClusterRefusesWhatItCannotRender(t *testing.T) {
 	c := Cluster{Name: "lr", Database: "db"}
 	for _, tc := range []struct{ name, stmt string }{
-		{"drop", "DROP TABLE t"},
+		{"drop without IF EXISTS", "DROP TABLE t"},
 		{"view of a join", "CREATE MATERIALIZED VIEW IF NOT EXISTS v TO a AS SELECT * FROM t JOIN u USING (id)"},
 		{"alter ttl", "ALTER TABLE t MODIFY TTL at + INTERVAL 1 DAY"},
 		{"engine not a MergeTree", "CREATE TABLE IF NOT EXISTS t (a UInt8) ENGINE = Memory"},
