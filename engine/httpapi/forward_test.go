@@ -168,7 +168,7 @@ func TestAnyInstanceAnswersWithTheOwnersState(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the two instances did not share the partitions in 150 s: owners %v; %s", owners, why)
+			t.Fatalf("the two instances did not share the partitions in 150 s: owners %v; %s\nA: %s\nB: %s", owners, why, a.stream.Instances(), b.stream.Instances())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

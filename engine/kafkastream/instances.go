@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -310,52 +311,80 @@ func (d *Instances) write(ctx context.Context, w *kafka.Writer, value []byte) er
 }
 
 // follow reads one partition of the instances topic from its start
-// (the topic is compacted: one record per instance) until ctx ends.
+// (the topic is compacted: one record per instance) until ctx ends. A
+// read error (a broker that timed out) does not stop it: the reader is
+// made again at the next offset after a pause, since an instance that
+// stops reading would forward to stale owners, or to none.
 func (d *Instances) follow(ctx context.Context, partition int, log *slog.Logger) {
-	s := d.stream
 	log = log.With("partition", partition)
-	reader := s.clients.PartitionReader(s.cfg.InstancesTopic, partition, 1<<20, log)
+	next := kafka.FirstOffset
+	for failures := 1; ; failures++ {
+		var err error
+		next, err = d.read(ctx, partition, next)
+		if ctx.Err() != nil {
+			return
+		}
+		if failures == 1 || failures%10 == 0 {
+			log.Warn("reading the instances topic failed, reading again", "attempts", failures, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// read applies the partition's records from offset until a read fails or
+// ctx ends, and returns the offset to go on from.
+func (d *Instances) read(ctx context.Context, partition int, offset int64) (int64, error) {
+	s := d.stream
+	reader := s.clients.PartitionReader(s.cfg.InstancesTopic, partition, 1<<20, nil)
 	defer reader.Close()
-	if err := reader.SetOffset(kafka.FirstOffset); err != nil {
-		log.Error("setting the instances partition offset", "err", err)
-		return
+	if err := reader.SetOffset(offset); err != nil {
+		return offset, fmt.Errorf("setting the offset %d: %w", offset, err)
 	}
 	for {
 		m, err := reader.FetchMessage(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("reading the instances topic stopped", "err", err)
-			}
-			return
+			return offset, err
 		}
-		id := string(m.Key)
-		if id == d.self {
-			continue // this process knows its own assignment
-		}
-		if err := s.signer.verify(m.Headers, m.Key, m.Value); err != nil {
-			log.Warn("ignoring an instance record that is not authentic", "offset", m.Offset, "err", err)
-			continue
-		}
-		if len(m.Value) == 0 {
-			d.apply(id, nil)
-			continue
-		}
-		r, err := decodeInstanceRecord(m.Value, id)
-		if err != nil {
-			log.Warn("ignoring a malformed instance record", "offset", m.Offset, "err", err)
-			continue
-		}
-		if r.Group != s.cfg.GroupID || r.Topic != s.cfg.EventsTopic {
-			continue // another deployment sharing the topic
-		}
-		// The broker's timestamp, not the sender's clock, dates the
-		// record when it is earlier: a skewed clock does not keep a
-		// dead instance alive.
-		if !m.Time.IsZero() && m.Time.Before(r.At) {
-			r.At = m.Time
-		}
-		d.apply(id, r)
+		offset = m.Offset + 1
+		d.take(m)
 	}
+}
+
+// take applies one message of the instances topic.
+func (d *Instances) take(m kafka.Message) {
+	s := d.stream
+	log := s.cfg.Logger.With("topic", s.cfg.InstancesTopic, "partition", m.Partition, "offset", m.Offset)
+	id := string(m.Key)
+	if id == d.self {
+		return // this process knows its own assignment
+	}
+	if err := s.signer.verify(m.Headers, m.Key, m.Value); err != nil {
+		log.Warn("ignoring an instance record that is not authentic", "err", err)
+		return
+	}
+	if len(m.Value) == 0 {
+		d.apply(id, nil)
+		return
+	}
+	r, err := decodeInstanceRecord(m.Value, id)
+	if err != nil {
+		log.Warn("ignoring a malformed instance record", "err", err)
+		return
+	}
+	if r.Group != s.cfg.GroupID || r.Topic != s.cfg.EventsTopic {
+		return // another deployment sharing the topic
+	}
+	// The broker's timestamp, not the sender's clock, dates the record
+	// when it is earlier: a skewed clock does not keep a dead instance
+	// alive.
+	if !m.Time.IsZero() && m.Time.Before(r.At) {
+		r.At = m.Time
+	}
+	d.apply(id, r)
 }
 
 // decodeInstanceRecord decodes a record and checks that it names the
@@ -373,4 +402,18 @@ func decodeInstanceRecord(value []byte, key string) (*instanceRecord, error) {
 		return nil, errors.New("record has no time")
 	}
 	return r, nil
+}
+
+// String describes the directory for logs and test failures: the
+// partition count, this instance's assignment and the other instances'
+// records.
+func (d *Instances) String() string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "instance %s: %d partitions, own %v in generation %d", d.self, len(d.ids), d.own, d.ownGen)
+	for id, r := range d.records {
+		fmt.Fprintf(&b, "; %s: %v in generation %d at %s (%s ago) http %s", id, r.Partitions, r.Generation, r.At.Format(time.RFC3339Nano), time.Since(r.At).Round(time.Millisecond), r.HTTP)
+	}
+	return b.String()
 }
