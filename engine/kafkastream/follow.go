@@ -148,30 +148,49 @@ type follower struct {
 	firstErr atomic.Pointer[string]
 }
 
-// partition follows one partition until ctx ends.
+// partition follows one partition until ctx ends. A read error (a broker
+// that timed out) does not stop it: the reader is made again at the next
+// offset after a pause, since an instance that stops following would keep
+// answering status lookups from a lock table that no longer changes.
 func (f *follower) partition(ctx context.Context, partition int) {
-	s := f.stream
 	log := f.log.With("partition", partition)
 	offset, err := f.startOffset(ctx, partition, log)
 	if err != nil {
 		return // ctx ended
 	}
+	for failures := 1; ; failures++ {
+		offset, err = f.read(ctx, partition, offset, log)
+		if ctx.Err() != nil {
+			return
+		}
+		if failures == 1 || failures%10 == 0 {
+			log.Warn("reading decisions failed, reading again", "attempts", failures, "offset", offset, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// read applies the partition's decisions from offset until a read fails
+// or ctx ends, and returns the offset to go on from.
+func (f *follower) read(ctx context.Context, partition int, offset int64, log *slog.Logger) (int64, error) {
+	s := f.stream
 	reader := s.clients.PartitionReader(s.cfg.DecisionsTopic, partition, 0, log)
 	defer reader.Close()
 	if err := reader.SetOffset(offset); err != nil {
-		log.Error("setting the decisions partition offset", "offset", offset, "err", err)
-		return
+		return offset, fmt.Errorf("setting the decisions partition offset %d: %w", offset, err)
 	}
 	for {
 		// FetchMessage without a group commits nothing; the reader
-		// retries broker errors by itself.
+		// retries most broker errors by itself.
 		m, err := reader.FetchMessage(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("reading decisions stopped", "err", err)
-			}
-			return
+			return offset, err
 		}
+		offset = m.Offset + 1
 		if !bytes.Contains(m.Value, lockKeyJSON) && !bytes.Contains(m.Value, feedbackKeyJSON) {
 			continue
 		}
