@@ -534,7 +534,7 @@ func (s *Store) applyCrowds(ev *schemas.LoginEvent, o *observation, f *schemas.F
 	// within a day of a failure: they start with failures, and the rules
 	// that read them judge failures; the two lookups are saved on the
 	// ordinary success.
-	accountSide := o.failure || f.UserFailures24h > 0
+	accountSide := !o.addressOnly && (o.failure || f.UserFailures24h > 0)
 	var userKey [16]byte
 	if accountSide {
 		userKey = s.crowds.userKey(ev.TenantID, ev.UserID)
@@ -563,7 +563,7 @@ func (s *Store) applyCrowds(ev *schemas.LoginEvent, o *observation, f *schemas.F
 		account.uncounted = o.repeated
 		user = s.crowds.apply(crowdKey{kind: crowdUser, key: userKey}, keyhash.Words(userKey)|placedBit, &account, f.UserFailures24h, record)
 	}
-	if f.ASNKnown && f.ASN != 0 && (f.Hosting || f.Anonymous) {
+	if crowdedASN(f) {
 		k := crowdKey{kind: crowdASN}
 		binary.BigEndian.PutUint32(k.key[:4], uint32(f.ASN))
 		a.member = o.userKey
@@ -585,6 +585,12 @@ func (s *Store) applyCrowds(ev *schemas.LoginEvent, o *observation, f *schemas.F
 	f.UserNetworkFailures24h = userNetwork.Failures24h
 	f.UserNetworkSuccesses24h = userNetwork.Attempts24h - userNetwork.Failures24h
 	f.UserNetworkFailures7d, f.UserNetworkSuccesses7d = userNetwork.Failures7d, userNetwork.Successes7d
+}
+
+// crowdedASN reports whether the crowd table keeps counts for the ASN
+// of f: a hosting or anonymising network.
+func crowdedASN(f *schemas.Features) bool {
+	return f.ASNKnown && f.ASN != 0 && (f.Hosting || f.Anonymous)
 }
 
 // userKey is the key of an account in the crowd table: two hashes of its

@@ -253,6 +253,10 @@ type observation struct {
 	located   bool
 	latitude  float64
 	longitude float64
+
+	// addressOnly: another instance's attempt (ObserveAddress), counted
+	// for its address, network and ASN only.
+	addressOnly bool
 }
 
 func newObservation(ev *schemas.LoginEvent, f *schemas.Features) observation {
