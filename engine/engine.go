@@ -39,6 +39,11 @@ type Config struct {
 	// Feedback stores analysts' labels (Engine.Feedback); nil: labels are
 	// refused with ErrNoFeedbackStore.
 	Feedback FeedbackWriter
+	// Addresses shares the address side of each attempt scored with the
+	// other instances, and AddressState gives it (nil: the State's, when
+	// it implements AddressState); nil Addresses: nothing is shared.
+	Addresses    AddressPublisher
+	AddressState AddressState
 	// Clock gives decided_at. Nil means decided_at = occurred_at, which
 	// makes replay output byte-identical run to run.
 	Clock func() time.Time
@@ -177,6 +182,12 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if hm, ok := cfg.State.(HostileMarker); ok && cfg.Hostile == nil {
 		cfg.Hostile = hm
+	}
+	if as, ok := cfg.State.(AddressState); ok && cfg.AddressState == nil {
+		cfg.AddressState = as
+	}
+	if cfg.Addresses != nil && cfg.AddressState == nil {
+		return nil, errors.New("engine: sharing addresses needs a state with an address side (AddressState)")
 	}
 	e := &Engine{
 		cfg:          cfg,
@@ -372,6 +383,7 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 		e.cfg.State.Peek(ev, f)
 	} else {
 		e.cfg.State.Observe(ev, f)
+		e.shareAddress(ev, f)
 	}
 	e.attack.observe(ev, f, !dryRun)
 	sc := e.scratch.Get().(*scratch)
@@ -411,6 +423,27 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 		e.metrics.count(d)
 	}
 	return Scored{ScoredEvent: schemas.ScoredEvent{Event: ev, Features: f, Decision: d}}, nil
+}
+
+// shareAddress hands the address side of the attempt ev, just observed,
+// to the other instances, when they share it.
+func (e *Engine) shareAddress(ev *schemas.LoginEvent, f *schemas.Features) {
+	if e.cfg.Addresses == nil {
+		return
+	}
+	var a schemas.AddressAttempt
+	if e.cfg.AddressState.AddressAttempt(ev, f, &a) {
+		e.cfg.Addresses.PublishAddress(&a)
+	}
+}
+
+// ObserveAddress counts an attempt another instance scored in the
+// address, network and ASN state (AddressState), as the follower of the
+// shared addresses reads them; without an AddressState it does nothing.
+func (e *Engine) ObserveAddress(a *schemas.AddressAttempt) {
+	if e.cfg.AddressState != nil {
+		e.cfg.AddressState.ObserveAddress(a)
+	}
 }
 
 // fillEventFeatures sets the features that come from the event alone, for

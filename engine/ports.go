@@ -33,6 +33,24 @@ type TrustReader interface {
 	TrustedContexts(tenantID, userID string, at time.Time) []schemas.TrustedContext
 }
 
+// AddressState is the address side of the state, which instances share
+// (docs/scaling.md, "Address signals across instances"): AddressAttempt
+// gives the address side of an attempt just observed (false: it has
+// none), ObserveAddress counts one that another instance observed, in
+// the address, network and ASN state only. state.Store implements it.
+type AddressState interface {
+	AddressAttempt(ev *schemas.LoginEvent, f *schemas.Features, a *schemas.AddressAttempt) bool
+	ObserveAddress(a *schemas.AddressAttempt)
+}
+
+// AddressPublisher hands the address side of each attempt this instance
+// scores to the other instances; kafkastream.Stream implements it.
+// It is called while the event is scored, so it must not block: it
+// queues, and drops (and counts) what does not fit.
+type AddressPublisher interface {
+	PublishAddress(a *schemas.AddressAttempt)
+}
+
 // RuleSource hands out the current compiled rule set; rules.Manager
 // implements it, and a reload swaps the set between two events.
 type RuleSource interface {

@@ -58,7 +58,7 @@ func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply fun
 	}
 	topic := s.cfg.DecisionsTopic
 	log := s.cfg.Logger.With("topic", topic)
-	partitions, err := s.topicPartitions(ctx, topic, log)
+	partitions, err := s.partitionsOf(ctx, topic, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -92,10 +92,10 @@ func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply fun
 	return nil
 }
 
-// topicPartitions returns the partition ids of topic, retrying (with
+// partitionsOf returns the partition ids of topic, retrying (with
 // backoff, logging the first failure and every tenth) until the topic
 // has partitions or ctx ends.
-func (s *Stream) topicPartitions(ctx context.Context, topic string, log *slog.Logger) ([]int, error) {
+func (s *Stream) partitionsOf(ctx context.Context, topic string, log *slog.Logger) ([]int, error) {
 	client := s.clients.Client(10 * time.Second)
 	var ids []int
 	err := engine.Retry(ctx, retryBackoff(), func(attempt int) error {
@@ -154,7 +154,8 @@ type follower struct {
 // answering status lookups from a lock table that no longer changes.
 func (f *follower) partition(ctx context.Context, partition int) {
 	log := f.log.With("partition", partition)
-	offset, err := f.startOffset(ctx, partition, log)
+	s := f.stream
+	offset, err := startOffset(ctx, s, s.cfg.DecisionsTopic, partition, f.since, log)
 	if err != nil {
 		return // ctx ended
 	}
@@ -249,18 +250,18 @@ func (s *Stream) ownDecision(headers []kafka.Header) bool {
 	return false
 }
 
-// startOffset returns the offset of the first message at or after since,
-// or the end of the partition when every message is older. The end is
-// read before the time lookup, so a message published between the two
-// lookups is not skipped.
-func (f *follower) startOffset(ctx context.Context, partition int, log *slog.Logger) (int64, error) {
-	s := f.stream
+// startOffset returns the offset of the first message of a partition of
+// topic at or after since, or the end of the partition when every
+// message is older, retrying until ctx ends. The end is read before the
+// time lookup, so a message published between the two lookups is not
+// skipped.
+func startOffset(ctx context.Context, s *Stream, topic string, partition int, since time.Time, log *slog.Logger) (int64, error) {
 	var offset int64
 	err := engine.Retry(ctx, retryBackoff(), func(attempt int) error {
 		var err error
-		offset, err = s.offsetAt(ctx, partition, f.since)
+		offset, err = s.offsetAt(ctx, topic, partition, since)
 		if err != nil && ctx.Err() == nil && (attempt == 1 || attempt%10 == 0) {
-			log.Warn("finding where to start reading decisions failed, retrying", "attempt", attempt, "err", err)
+			log.Warn("finding where to start reading the topic failed, retrying", "attempt", attempt, "err", err)
 		}
 		return err
 	})
@@ -275,11 +276,12 @@ func retryBackoff() engine.Backoff {
 	return engine.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 }
 
-// offsetAt asks the partition's leader for the first offset at or after t.
-func (s *Stream) offsetAt(ctx context.Context, partition int, t time.Time) (int64, error) {
+// offsetAt asks the leader of a partition of topic for the first offset
+// at or after t.
+func (s *Stream) offsetAt(ctx context.Context, topic string, partition int, t time.Time) (int64, error) {
 	var errs []error
 	for _, broker := range s.cfg.Brokers {
-		conn, err := s.clients.dialer.DialLeader(ctx, "tcp", broker, s.cfg.DecisionsTopic, partition)
+		conn, err := s.clients.dialer.DialLeader(ctx, "tcp", broker, topic, partition)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -287,11 +289,11 @@ func (s *Stream) offsetAt(ctx context.Context, partition int, t time.Time) (int6
 		offset, err := readOffsetAt(ctx, conn, t)
 		conn.Close()
 		if err != nil {
-			return 0, fmt.Errorf("reading the offsets of %s/%d: %w", s.cfg.DecisionsTopic, partition, err)
+			return 0, fmt.Errorf("reading the offsets of %s/%d: %w", topic, partition, err)
 		}
 		return offset, nil
 	}
-	return 0, fmt.Errorf("reaching the leader of %s/%d: %w", s.cfg.DecisionsTopic, partition, errors.Join(errs...))
+	return 0, fmt.Errorf("reaching the leader of %s/%d: %w", topic, partition, errors.Join(errs...))
 }
 
 // readOffsetAt reads, on a connection to a partition's leader, the end of

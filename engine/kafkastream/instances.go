@@ -221,7 +221,7 @@ func (s *Stream) RunInstances(ctx context.Context, advertise string) error {
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	partitions, err := s.topicPartitions(ctx, s.cfg.InstancesTopic, log)
+	partitions, err := s.partitionsOf(ctx, s.cfg.InstancesTopic, log)
 	if err != nil {
 		return nil // ctx ended
 	}

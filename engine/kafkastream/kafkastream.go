@@ -72,6 +72,18 @@ type Config struct {
 	// moved partition waits (docs/scaling.md).
 	SessionTimeout time.Duration `yaml:"session_timeout"`
 
+	// ShareAddresses: the command publishes the address side of every
+	// attempt scored (ShareAddresses) and follows the other instances'
+	// (FollowAddresses), so that address counts are the cluster's
+	// (docs/scaling.md, "Address signals across instances").
+	// AddressesTopic carries them; AddressInterval is how often they are
+	// published, at most a second; MaxAddressQueue bounds the attempts
+	// waiting (beyond, they are dropped and counted).
+	ShareAddresses  bool          `yaml:"share_addresses"`
+	AddressesTopic  string        `yaml:"addresses_topic"`
+	AddressInterval time.Duration `yaml:"address_interval"`
+	MaxAddressQueue int           `yaml:"-"`
+
 	// Security. Empty means plaintext without authentication.
 	TLS           TLSConfig `yaml:"tls"`
 	SASLMechanism string    `yaml:"sasl_mechanism"` // "", "SCRAM-SHA-256" or "SCRAM-SHA-512"
@@ -93,19 +105,23 @@ type Config struct {
 // choice).
 func DefaultConfig() Config {
 	return Config{
-		GroupID:        "loginrisk",
-		EventsTopic:    "login-events",
-		DecisionsTopic: "login-decisions",
-		DLQTopic:       "login-events-dlq",
-		InstancesTopic: "login-instances",
-		Partitioner:    PartitionerMurmur2,
-		Partitions:     6,
-		Replication:    1,
-		CreateTopics:   true,
-		MaxBatch:       500,
-		MaxInFlight:    4,
-		DrainTimeout:   20 * time.Second,
-		SessionTimeout: DefaultSessionTimeout,
+		GroupID:         "loginrisk",
+		EventsTopic:     "login-events",
+		DecisionsTopic:  "login-decisions",
+		DLQTopic:        "login-events-dlq",
+		InstancesTopic:  "login-instances",
+		Partitioner:     PartitionerMurmur2,
+		Partitions:      6,
+		Replication:     1,
+		CreateTopics:    true,
+		MaxBatch:        500,
+		MaxInFlight:     4,
+		DrainTimeout:    20 * time.Second,
+		SessionTimeout:  DefaultSessionTimeout,
+		ShareAddresses:  true,
+		AddressesTopic:  "login-addresses",
+		AddressInterval: DefaultAddressInterval,
+		MaxAddressQueue: DefaultMaxAddressQueue,
 	}
 }
 
@@ -163,8 +179,15 @@ func (c *Config) ValidateSettings() error {
 	if c.SASLMechanism != "" && (c.SASLUser == "" || c.SASLPassword == "") {
 		errs = append(errs, errors.New("kafka.sasl_user and kafka.sasl_password are required with kafka.sasl_mechanism"))
 	}
+	// Zero is the default, filled by New.
+	if c.AddressInterval != 0 && (c.AddressInterval < time.Millisecond || c.AddressInterval > time.Second) {
+		errs = append(errs, fmt.Errorf("kafka.address_interval: %s must be between 1ms and 1s: it is most of the lag of the shared address counts", c.AddressInterval))
+	}
+	if c.MaxAddressQueue < 0 {
+		errs = append(errs, fmt.Errorf("kafka.max_address_queue: %d must not be negative", c.MaxAddressQueue))
+	}
 	errs = append(errs, c.TLS.validate())
-	for _, t := range []struct{ key, name string }{{"events_topic", c.EventsTopic}, {"decisions_topic", c.DecisionsTopic}, {"dlq_topic", c.DLQTopic}, {"instances_topic", c.InstancesTopic}} {
+	for _, t := range []struct{ key, name string }{{"events_topic", c.EventsTopic}, {"decisions_topic", c.DecisionsTopic}, {"dlq_topic", c.DLQTopic}, {"instances_topic", c.InstancesTopic}, {"addresses_topic", c.AddressesTopic}} {
 		if strings.ContainsAny(t.name, " /\\") {
 			errs = append(errs, fmt.Errorf("kafka.%s: kafka topic %q: invalid name (no space, / or \\)", t.key, t.name))
 		}
@@ -193,6 +216,15 @@ const (
 	MinSessionTimeout     = 6 * time.Second
 )
 
+// Defaults of the shared addresses: publishing every 100 ms keeps the
+// lag of the address counts across instances well under a second
+// (docs/scaling.md), and 200,000 queued attempts are 20 s at 10,000
+// events/s, about 14 MB.
+const (
+	DefaultAddressInterval = 100 * time.Millisecond
+	DefaultMaxAddressQueue = 200_000
+)
+
 // Metrics counts what the adapter did; fields are read with atomic loads.
 type Metrics struct {
 	MessagesTotal      atomic.Int64 // messages fetched
@@ -218,6 +250,20 @@ type Metrics struct {
 	RetriesTotal         atomic.Int64 // batch handling retried after an error
 	Lag                  atomic.Int64 // sum over owned partitions of the last known lag
 	Connected            atomic.Bool  // the last broker round trip succeeded
+
+	// AddressesPublished counts the attempts scored here whose address
+	// side was published to the addresses topic, AddressesDropped those
+	// that were not (the queue was full, or the broker refused the
+	// batch); AddressesApplied the other instances' attempts counted
+	// here, AddressBatchesRefused their batches not applied (unsigned, a
+	// MAC that does not verify, undecodable). AddressLag is the age, in
+	// nanoseconds, of the last batch applied when it was applied (from
+	// its broker timestamp).
+	AddressesPublished    atomic.Int64
+	AddressesDropped      atomic.Int64
+	AddressesApplied      atomic.Int64
+	AddressBatchesRefused atomic.Int64
+	AddressLag            atomic.Int64
 }
 
 // Stream owns the Kafka clients.
@@ -231,8 +277,10 @@ type Stream struct {
 	// HeaderInstance), so that its follower skips them: random per
 	// process, so that after a restart its earlier decisions are read.
 	instance []kafka.Header
-	// signer signs the decisions published and verifies those followed.
-	signer *signer
+	// signer signs the decisions published and verifies those followed;
+	// addressSigner the same for the batches of shared addresses.
+	signer, addressSigner *signer
+	addresses             addressQueue // attempts to publish (addresses.go)
 	// instances is the directory of the group's instances.
 	instances *Instances
 	// commitMu serialises offset commits: kafka-go sends the partition
@@ -251,7 +299,11 @@ func New(cfg Config) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stream{cfg: cfg, signer: sg}
+	asg, err := newDomainSigner(addressMACDomain, cfg.DecisionKeys)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stream{cfg: cfg, signer: sg, addressSigner: asg}
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("kafkastream: instance id: %w", err)
@@ -305,7 +357,7 @@ func (s *Stream) EnsureTopics(ctx context.Context) error {
 func (s *Stream) createTopics(ctx context.Context) error {
 	client := s.clients.Client(15 * time.Second)
 	var topics []kafka.TopicConfig
-	for _, t := range []string{s.cfg.EventsTopic, s.cfg.DecisionsTopic, s.cfg.DLQTopic} {
+	for _, t := range []string{s.cfg.EventsTopic, s.cfg.DecisionsTopic, s.cfg.DLQTopic, s.cfg.AddressesTopic} {
 		topics = append(topics, kafka.TopicConfig{Topic: t, NumPartitions: s.cfg.Partitions, ReplicationFactor: s.cfg.Replication})
 	}
 	topics = append(topics, kafka.TopicConfig{

@@ -72,6 +72,7 @@ func ValidateDecisionKeys(keys []DecisionKey) error {
 // signer signs with one key and verifies with several. It is safe for
 // concurrent use.
 type signer struct {
+	domain   string // macDomain or addressMACDomain
 	signID   []byte // the signing key's id, shared by every message's header
 	accepted map[string][]byte
 	pool     sync.Pool // of *macState keyed with the signing key
@@ -82,20 +83,25 @@ type signer struct {
 // each per decision.
 type macState struct {
 	h      hash.Hash
-	prefix [len(macDomain) + 8]byte
+	prefix []byte // the domain, then room for the key's length
 	sum    [sha256.Size]byte
 }
 
-func newSigner(keys []DecisionKey) (*signer, error) {
+// newSigner returns the signer of decisions.
+func newSigner(keys []DecisionKey) (*signer, error) { return newDomainSigner(macDomain, keys) }
+
+// newDomainSigner returns a signer whose MACs cover domain first, so
+// that a MAC of one kind of message never verifies as another kind's.
+func newDomainSigner(domain string, keys []DecisionKey) (*signer, error) {
 	if err := ValidateDecisionKeys(keys); err != nil {
 		return nil, err
 	}
-	s := &signer{signID: []byte(keys[0].ID), accepted: make(map[string][]byte, len(keys))}
+	s := &signer{domain: domain, signID: []byte(keys[0].ID), accepted: make(map[string][]byte, len(keys))}
 	for _, k := range keys {
 		s.accepted[k.ID] = bytes.Clone(k.Secret)
 	}
 	signing := s.accepted[keys[0].ID]
-	s.pool.New = func() any { return newMACState(signing) }
+	s.pool.New = func() any { return newMACState(domain, signing) }
 	return s, nil
 }
 
@@ -103,12 +109,16 @@ func newSigner(keys []DecisionKey) (*signer, error) {
 // and versions the layout of the signed bytes.
 const macDomain = "loginrisk-decision-v1\x00"
 
+// addressMACDomain is macDomain for the batches of shared addresses
+// (addresses.go).
+const addressMACDomain = "loginrisk-addresses-v1\x00"
+
 // macHexLen is the length of the MAC header's value: HMAC-SHA-256 in hex.
 const macHexLen = 2 * sha256.Size
 
-func newMACState(secret []byte) *macState {
-	st := &macState{h: hmac.New(sha256.New, secret)}
-	copy(st.prefix[:], macDomain)
+func newMACState(domain string, secret []byte) *macState {
+	st := &macState{h: hmac.New(sha256.New, secret), prefix: make([]byte, len(domain)+8)}
+	copy(st.prefix, domain)
 	return st
 }
 
@@ -118,8 +128,8 @@ func newMACState(secret []byte) *macState {
 // to another key with the same concatenation.
 func (st *macState) mac(key, value []byte) []byte {
 	st.h.Reset()
-	binary.BigEndian.PutUint64(st.prefix[len(macDomain):], uint64(len(key)))
-	st.h.Write(st.prefix[:])
+	binary.BigEndian.PutUint64(st.prefix[len(st.prefix)-8:], uint64(len(key)))
+	st.h.Write(st.prefix)
 	st.h.Write(key)
 	st.h.Write(value)
 	return st.h.Sum(st.sum[:0])
@@ -168,7 +178,7 @@ func (s *signer) verify(headers []kafka.Header, key, value []byte) error {
 	if _, err := hex.Decode(got[:], mac); err != nil {
 		return fmt.Errorf("%w: %s is not hex", ErrBadMAC, HeaderMAC)
 	}
-	if !hmac.Equal(newMACState(secret).mac(key, value), got[:]) {
+	if !hmac.Equal(newMACState(s.domain, secret).mac(key, value), got[:]) {
 		return fmt.Errorf("%w: wrong MAC for key id %.32q", ErrBadMAC, id)
 	}
 	return nil

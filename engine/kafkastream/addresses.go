@@ -1,0 +1,227 @@
+package kafkastream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/loginrisk/loginrisk/schemas"
+)
+
+// Shared addresses (docs/scaling.md, "Address signals across
+// instances"): every instance publishes the address side of the attempts
+// it scores (schemas.AddressAttempt), in signed batches every
+// AddressInterval, to the addresses topic; every instance follows every
+// partition of that topic and counts the other instances' attempts in
+// its address, network and ASN state. Users are disjoint across
+// instances, so each attempt is counted once everywhere, and an
+// address's windows and distinct users are the cluster's, a publish
+// interval and a fetch later.
+
+// maxAddressesPerMessage bounds the attempts in one message: 20,000 of
+// schemas.AddressAttemptBytes are 740 KB, under the broker's default
+// message.max.bytes (1 MB) and the writer's batch bytes.
+const maxAddressesPerMessage = 20_000
+
+// addressQueue holds the attempts scored here and not yet published.
+type addressQueue struct {
+	mu      sync.Mutex
+	pending []schemas.AddressAttempt
+	spare   []schemas.AddressAttempt
+}
+
+// PublishAddress implements engine.AddressPublisher: it queues the
+// attempt for the next batch ShareAddresses publishes, or, when
+// MaxAddressQueue attempts wait already (the broker is slow or down),
+// drops it and counts it in Metrics.AddressesDropped. It never blocks on
+// the broker.
+func (s *Stream) PublishAddress(a *schemas.AddressAttempt) {
+	q := &s.addresses
+	q.mu.Lock()
+	if len(q.pending) >= s.cfg.MaxAddressQueue {
+		q.mu.Unlock()
+		s.metrics.AddressesDropped.Add(1)
+		return
+	}
+	q.pending = append(q.pending, *a)
+	q.mu.Unlock()
+}
+
+// take returns the queued attempts and empties the queue; the slice is
+// the queue's until the next take.
+func (q *addressQueue) take() []schemas.AddressAttempt {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.pending
+	q.pending, q.spare = q.spare[:0], out
+	return out
+}
+
+// ShareAddresses publishes the attempts PublishAddress queued, every
+// AddressInterval, until ctx ends; then it publishes what is left (for at
+// most two seconds) and returns nil. A batch the broker does not take is
+// dropped, counted in Metrics.AddressesDropped and logged at most once a
+// minute: the attempts are worth little once late, and the queue must
+// not grow.
+func (s *Stream) ShareAddresses(ctx context.Context) error {
+	w := s.clients.Writer(s.cfg.AddressesTopic, WriterOptions{BatchSize: 16, BatchTimeout: time.Millisecond, MaxAttempts: 3})
+	defer w.Close()
+	log := s.cfg.Logger.With("topic", s.cfg.AddressesTopic)
+	var buf []byte
+	var lastWarn time.Time
+	flush := func(ctx context.Context) {
+		attempts := s.addresses.take()
+		for len(attempts) > 0 {
+			n := min(len(attempts), maxAddressesPerMessage)
+			buf = schemas.AppendAddressBatch(buf[:0], attempts[:n])
+			err := s.publishAddressBatch(ctx, w, buf)
+			if err == nil {
+				s.metrics.AddressesPublished.Add(int64(n))
+			} else {
+				s.metrics.AddressesDropped.Add(int64(n))
+				if ctx.Err() == nil && time.Since(lastWarn) >= followSummaryEvery {
+					lastWarn = time.Now()
+					log.Warn("publishing the shared addresses failed; their attempts are not counted on the other instances",
+						"attempts", n, "dropped_total", s.metrics.AddressesDropped.Load(), "err", err)
+				}
+			}
+			attempts = attempts[n:]
+		}
+	}
+	t := time.NewTicker(s.cfg.AddressInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			flush(last)
+			cancel()
+			return nil
+		case <-t.C:
+			flush(ctx)
+		}
+	}
+}
+
+// publishAddressBatch writes one encoded batch, keyed by this process's
+// instance id (its batches stay in order on one partition), signed and
+// naming this process as decisions do.
+func (s *Stream) publishAddressBatch(ctx context.Context, w *kafka.Writer, batch []byte) error {
+	key := s.instance[0].Value
+	mac := s.addressSigner.headers(s.addressSigner.sign(nil, key, batch))
+	msg := kafka.Message{Key: key, Value: batch, Headers: []kafka.Header{s.instance[0], mac[0], mac[1]}}
+	if err := w.WriteMessages(ctx, msg); err != nil {
+		return fmt.Errorf("publishing %d bytes of shared addresses to %s: %w", len(batch), s.cfg.AddressesTopic, summarizeWriteErr(err))
+	}
+	return nil
+}
+
+// FollowAddresses reads every partition of the addresses topic from the
+// first batch published at or after since, and calls apply for each
+// attempt of the other instances' batches, until ctx ends (then it
+// returns nil). Like FollowDecisions it uses no consumer group and
+// commits nothing, skips this process's own batches (HeaderInstance),
+// and applies only batches whose MAC verifies under one of
+// Config.DecisionKeys (in their own domain: a decision's MAC never
+// verifies as a batch's). A batch that is unsigned, does not verify or
+// does not decode is dropped whole, counted in
+// Metrics.AddressBatchesRefused and reported in one warning a minute;
+// it never stops the reader. apply may be called concurrently from the
+// partitions' readers.
+func (s *Stream) FollowAddresses(ctx context.Context, since time.Time, apply func(*schemas.AddressAttempt)) error {
+	if apply == nil {
+		return errors.New("kafkastream: FollowAddresses needs an apply function")
+	}
+	topic := s.cfg.AddressesTopic
+	log := s.cfg.Logger.With("topic", topic)
+	partitions, err := s.partitionsOf(ctx, topic, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	log.Info("following shared addresses", "partitions", len(partitions), "since", since.UTC().Format(time.RFC3339))
+	f := &follower{stream: s, log: log, since: since}
+	var wg sync.WaitGroup
+	for _, p := range partitions {
+		wg.Go(func() { f.addressPartition(ctx, topic, p, apply) })
+	}
+	wg.Go(func() {
+		t := time.NewTicker(followSummaryEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f.reportRefusedAddresses()
+			}
+		}
+	})
+	wg.Wait()
+	f.reportRefusedAddresses()
+	return nil
+}
+
+// addressPartition follows one partition of the addresses topic until
+// ctx ends.
+func (f *follower) addressPartition(ctx context.Context, topic string, partition int, apply func(*schemas.AddressAttempt)) {
+	s := f.stream
+	log := f.log.With("partition", partition)
+	offset, err := startOffset(ctx, s, topic, partition, f.since, log)
+	if err != nil {
+		return // ctx ended
+	}
+	reader := s.clients.PartitionReader(topic, partition, 0, log)
+	defer reader.Close()
+	if err := reader.SetOffset(offset); err != nil {
+		log.Error("setting the addresses partition offset", "offset", offset, "err", err)
+		return
+	}
+	for {
+		m, err := reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("reading shared addresses stopped", "err", err)
+			}
+			return
+		}
+		if s.ownDecision(m.Headers) {
+			continue // counted here when it was scored
+		}
+		if err := s.addressSigner.verify(m.Headers, m.Key, m.Value); err != nil {
+			s.metrics.AddressBatchesRefused.Add(1)
+			f.drop(partition, m.Offset, err)
+			continue
+		}
+		n, err := schemas.DecodeAddressAttempts(m.Value, apply)
+		if err != nil {
+			s.metrics.AddressBatchesRefused.Add(1)
+			f.drop(partition, m.Offset, err)
+			continue
+		}
+		s.metrics.AddressesApplied.Add(int64(n))
+		s.metrics.AddressLag.Store(int64(time.Since(m.Time)))
+	}
+}
+
+// reportRefusedAddresses logs the batches dropped since the last
+// report, if any, as one warning.
+func (f *follower) reportRefusedAddresses() {
+	n := f.dropped.Swap(0)
+	first := f.firstErr.Swap(nil)
+	if n == 0 {
+		return
+	}
+	example := ""
+	if first != nil {
+		example = *first
+	}
+	f.log.Warn("batches on the addresses topic were not applied", "count", n, "first_err", example,
+		"refused_total", f.stream.metrics.AddressBatchesRefused.Load())
+}
