@@ -64,33 +64,42 @@ func (q *addressQueue) take() []schemas.AddressAttempt {
 // ShareAddresses publishes the attempts PublishAddress queued, every
 // AddressInterval, until ctx ends; then it publishes what is left (for at
 // most two seconds) and returns nil. A batch the broker does not take is
-// dropped, counted in Metrics.AddressesDropped and logged at most once a
-// minute: the attempts are worth little once late, and the queue must
-// not grow.
+// kept and published again at the next tick, in order, and a warning is
+// logged at most once a minute; what is kept and queued together is
+// bounded by MaxAddressQueue, beyond which the oldest attempts are
+// dropped and counted in Metrics.AddressesDropped, as are those left at
+// shutdown.
 func (s *Stream) ShareAddresses(ctx context.Context) error {
 	w := s.clients.Writer(s.cfg.AddressesTopic, WriterOptions{BatchSize: 16, BatchTimeout: time.Millisecond, MaxAttempts: 3})
 	defer w.Close()
 	log := s.cfg.Logger.With("topic", s.cfg.AddressesTopic)
-	var buf []byte
-	var lastWarn time.Time
+	var (
+		buf      []byte
+		unsent   []schemas.AddressAttempt // taken from the queue, not yet published
+		lastWarn time.Time
+	)
 	flush := func(ctx context.Context) {
-		attempts := s.addresses.take()
-		for len(attempts) > 0 {
-			n := min(len(attempts), maxAddressesPerMessage)
-			buf = schemas.AppendAddressBatch(buf[:0], attempts[:n])
-			err := s.publishAddressBatch(ctx, w, buf)
-			if err == nil {
-				s.metrics.AddressesPublished.Add(int64(n))
-			} else {
-				s.metrics.AddressesDropped.Add(int64(n))
+		unsent = append(unsent, s.addresses.take()...)
+		if over := len(unsent) - s.cfg.MaxAddressQueue; over > 0 {
+			unsent = unsent[:copy(unsent, unsent[over:])]
+			s.metrics.AddressesDropped.Add(int64(over))
+		}
+		sent := 0
+		for sent < len(unsent) {
+			n := min(len(unsent)-sent, maxAddressesPerMessage)
+			buf = schemas.AppendAddressBatch(buf[:0], unsent[sent:sent+n])
+			if err := s.publishAddressBatch(ctx, w, buf); err != nil {
 				if ctx.Err() == nil && time.Since(lastWarn) >= followSummaryEvery {
 					lastWarn = time.Now()
-					log.Warn("publishing the shared addresses failed; their attempts are not counted on the other instances",
-						"attempts", n, "dropped_total", s.metrics.AddressesDropped.Load(), "err", err)
+					log.Warn("publishing the shared addresses failed; retrying at the next interval",
+						"attempts_waiting", len(unsent)-sent, "dropped_total", s.metrics.AddressesDropped.Load(), "err", err)
 				}
+				break
 			}
-			attempts = attempts[n:]
+			s.metrics.AddressesPublished.Add(int64(n))
+			sent += n
 		}
+		unsent = unsent[:copy(unsent, unsent[sent:])]
 	}
 	t := time.NewTicker(s.cfg.AddressInterval)
 	defer t.Stop()
@@ -100,6 +109,7 @@ func (s *Stream) ShareAddresses(ctx context.Context) error {
 			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 			flush(last)
 			cancel()
+			s.metrics.AddressesDropped.Add(int64(len(unsent)))
 			return nil
 		case <-t.C:
 			flush(ctx)

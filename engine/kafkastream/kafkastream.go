@@ -253,8 +253,8 @@ type Metrics struct {
 
 	// AddressesPublished counts the attempts scored here whose address
 	// side was published to the addresses topic, AddressesDropped those
-	// that were not (the queue was full, or the broker refused the
-	// batch); AddressesApplied the other instances' attempts counted
+	// that were not (the queue was full while the broker was slow or
+	// down, or at shutdown); AddressesApplied the other instances' attempts counted
 	// here, AddressBatchesRefused their batches not applied (unsigned, a
 	// MAC that does not verify, undecodable). AddressLag is the age, in
 	// nanoseconds, of the last batch applied when it was applied (from
