@@ -86,6 +86,7 @@ func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool,
 	kc.EventsTopic += suffix
 	kc.DecisionsTopic += suffix
 	kc.DLQTopic += suffix
+	kc.AddressesTopic += suffix
 	kc.Partitions = o.Partitions
 	kc.CreateTopics = true
 	cfg.HTTP.Addr = "" // no listener: the bench drives Kafka only
@@ -130,7 +131,7 @@ func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool,
 			return err
 		}
 		if real && !keep {
-			defer loadgen.DeleteTopics(stream.Clients(), o.Log, kc.EventsTopic, kc.DecisionsTopic, kc.DLQTopic)
+			defer loadgen.DeleteTopics(stream.Clients(), o.Log, kc.EventsTopic, kc.DecisionsTopic, kc.DLQTopic, kc.AddressesTopic)
 		}
 		o.Kafka, o.GroupID, o.EventsTopic, o.DecisionsTopic = stream.Clients(), kc.GroupID, kc.EventsTopic, kc.DecisionsTopic
 	}

@@ -118,6 +118,7 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 	str("LOGINRISK_KAFKA_DLQ_TOPIC", &c.Kafka.DLQTopic)
 	str("LOGINRISK_KAFKA_INSTANCES_TOPIC", &c.Kafka.InstancesTopic)
 	str("LOGINRISK_KAFKA_PARTITIONER", &c.Kafka.Partitioner)
+	str("LOGINRISK_KAFKA_ADDRESSES_TOPIC", &c.Kafka.AddressesTopic)
 	integer("LOGINRISK_KAFKA_PARTITIONS", &c.Kafka.Partitions)
 	str("LOGINRISK_KAFKA_SASL_MECHANISM", &c.Kafka.SASLMechanism)
 	str("LOGINRISK_KAFKA_SASL_USER", &c.Kafka.SASLUser)

@@ -45,6 +45,10 @@ type daemon struct {
 	core    *core
 	srv     *httpServer
 
+	// started is when the daemon started, before the warm-up: the
+	// shared addresses are followed from then on (addresses.go).
+	started time.Time
+
 	stopBackground context.CancelFunc
 	bg             sync.WaitGroup
 }
@@ -52,7 +56,7 @@ type daemon struct {
 // newDaemon builds the daemon and warms it from history; Close releases
 // what it built.
 func newDaemon(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer, opts daemonOptions) (_ *daemon, err error) {
-	d := &daemon{cfg: cfg, log: log, stderr: stderr, opts: opts}
+	d := &daemon{cfg: cfg, log: log, stderr: stderr, opts: opts, started: time.Now()}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -115,6 +119,7 @@ func (d *daemon) start(ctx context.Context) error {
 		})
 	}
 	d.bg.Go(func() { c.sweep(bgCtx, d.cfg.Engine.SweepInterval, c.eventTime) })
+	d.shareAddresses(bgCtx)
 	if d.opts.signals {
 		d.bg.Go(func() { reloadOnSIGHUP(bgCtx, c, log) })
 	}

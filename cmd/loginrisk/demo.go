@@ -81,6 +81,7 @@ func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		cfg.Kafka.EventsTopic += suffix
 		cfg.Kafka.DecisionsTopic += suffix
 		cfg.Kafka.DLQTopic += suffix
+		cfg.Kafka.AddressesTopic += suffix
 	}
 
 	// One process reads its own decisions: a key for this run will do,

@@ -111,6 +111,7 @@ func startHTTP(ctx context.Context, cfg Config, c *core, stream *kafkastream.Str
 	collectors := []prometheus.Collector{newStateCollector(c.store)}
 	if stream != nil {
 		collectors = append(collectors, followerCollectors(stream.Metrics())...)
+		collectors = append(collectors, addressCollectors(stream.Metrics())...)
 	}
 	api.Engine, api.Logger, api.Reload, api.Ready = c.engine, log, c.rules.Reload, ready
 	api.Registry, api.Collectors = prometheus.NewRegistry(), collectors

@@ -50,6 +50,7 @@ func secretsConfig(t *testing.T, brokers []string, dsn, extra string) string {
   events_topic: %[2]s-events
   decisions_topic: %[2]s-decisions
   dlq_topic: %[2]s-dlq
+  addresses_topic: %[2]s-addresses
   create_topics: false
   sasl_mechanism: SCRAM-SHA-512
   sasl_user: loginrisk

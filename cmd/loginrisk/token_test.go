@@ -57,6 +57,7 @@ func startServe(t *testing.T, extra string) *runningServe {
   events_topic: %[2]s-events
   decisions_topic: %[2]s-decisions
   dlq_topic: %[2]s-dlq
+  addresses_topic: %[2]s-addresses
   decision_keys: [{id: test, secret: cmd-test-decision-key-0123456789abcdef}]
 clickhouse: {dsn: "", migrate: false, warm_up: false}
 log: {level: debug}

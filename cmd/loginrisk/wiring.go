@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/kafkastream"
 	"github.com/loginrisk/loginrisk/features/enrich"
 	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
@@ -24,7 +25,9 @@ type core struct {
 
 // buildCore loads rules and GeoIP databases and builds the engine. clock
 // nil gives replay semantics (decided_at = occurred_at, no skew check).
-func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.Recorder, dlq engine.DeadLetterSink) (*core, error) {
+// stream, when not nil, takes the dead letters and, with
+// kafka.share_addresses, the address side of every attempt scored.
+func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.Recorder, stream *kafkastream.Stream) (*core, error) {
 	rm, err := rules.NewManager(rules.ManagerConfig{Dir: cfg.Rules.Dir, Logger: log})
 	if err != nil {
 		return nil, err
@@ -46,10 +49,15 @@ func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.
 		Trust:           store,
 		Profiles:        store,
 		Recorder:        rec,
-		DLQ:             dlq,
 		Clock:           clock,
 		RecentDecisions: cfg.Engine.RecentDecisions,
 		Logger:          log,
+	}
+	if stream != nil {
+		ecfg.DLQ = stream
+		if cfg.Kafka.ShareAddresses {
+			ecfg.Addresses = stream
+		}
 	}
 	if cfg.HTTP.Addr != "" {
 		ecfg.FeedSize = cfg.Engine.FeedSize // only the console reads it

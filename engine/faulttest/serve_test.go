@@ -120,6 +120,7 @@ func (f *fixture) writeConfig(c serveConfig) {
   events_topic: %q
   decisions_topic: %q
   dlq_topic: %q
+  addresses_topic: %q
   partitions: %d
   create_topics: true
   max_batch: %d
@@ -147,7 +148,7 @@ engine:
 log:
   level: info
   format: text
-`, strings.Join(quoted, ", "), f.group, f.eventsTopic, f.decisionsTopic, f.dlqTopic, f.partitions,
+`, strings.Join(quoted, ", "), f.group, f.eventsTopic, f.decisionsTopic, f.dlqTopic, f.eventsTopic+"-addresses", f.partitions,
 		c.MaxBatch, c.DrainTimeout, c.SessionTimeout, faulttestDecisionKey, f.dsn, c.BatchSize, c.FlushInterval, c.MaxBuffer,
 		geoip("City-Test.mmdb"), geoip("ASN-Test.mmdb"), geoip("Anonymous-IP-Test.mmdb"), c.HTTPAddr, c.MaxPastSkew)
 	f.configPath = filepath.Join(f.dir, "loginrisk.yaml")
