@@ -49,8 +49,14 @@ var apiLine = regexp.MustCompile(`http: API on (http://\S+)`)
 // returns once the API listens.
 func startServe(t *testing.T, extra string) *runningServe {
 	t.Helper()
+	return startServeNamed(t, testkit.Name("serve"), extra)
+}
+
+// startServeNamed is startServe with the group and topics named after
+// name, so that two instances can share them.
+func startServeNamed(t *testing.T, name, extra string) *runningServe {
+	t.Helper()
 	brokers, _ := testkit.Kafka(t)
-	name := testkit.Name("serve")
 	cfg := fmt.Sprintf(`kafka:
   brokers: [%s]
   group_id: %s
