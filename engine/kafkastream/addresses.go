@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -179,7 +181,10 @@ func (s *Stream) FollowAddresses(ctx context.Context, since time.Time, apply fun
 }
 
 // addressPartition follows one partition of the addresses topic until
-// ctx ends.
+// ctx ends. A reader that fails (kafka-go gives up on a leader it cannot
+// reach, as on a topic just created, before its leader is known) is
+// replaced, after a backoff, by a new one from the next offset, so that
+// a broker's hiccup never stops the sharing for good.
 func (f *follower) addressPartition(ctx context.Context, topic string, partition int, apply func(*schemas.AddressAttempt)) {
 	s := f.stream
 	log := f.log.With("partition", partition)
@@ -187,20 +192,33 @@ func (f *follower) addressPartition(ctx context.Context, topic string, partition
 	if err != nil {
 		return // ctx ended
 	}
+	// readAddresses returns only when its reader fails or ctx ends.
+	_ = engine.Retry(ctx, retryBackoff(), func(int) error {
+		var err error
+		offset, err = f.readAddresses(ctx, topic, partition, offset, apply, log)
+		if ctx.Err() == nil {
+			log.Warn("reading shared addresses failed; reading again", "offset", offset, "err", err)
+		}
+		return err
+	})
+}
+
+// readAddresses applies the batches of a partition from offset with one
+// reader until it fails or ctx ends, and returns the offset to go on
+// from.
+func (f *follower) readAddresses(ctx context.Context, topic string, partition int, offset int64, apply func(*schemas.AddressAttempt), log *slog.Logger) (int64, error) {
+	s := f.stream
 	reader := s.clients.PartitionReader(topic, partition, 0, log)
 	defer reader.Close()
 	if err := reader.SetOffset(offset); err != nil {
-		log.Error("setting the addresses partition offset", "offset", offset, "err", err)
-		return
+		return offset, fmt.Errorf("setting the offset: %w", err)
 	}
 	for {
 		m, err := reader.FetchMessage(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("reading shared addresses stopped", "err", err)
-			}
-			return
+			return offset, err
 		}
+		offset = m.Offset + 1
 		if s.ownDecision(m.Headers) {
 			continue // counted here when it was scored
 		}

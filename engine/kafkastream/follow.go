@@ -94,7 +94,7 @@ func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply fun
 
 // partitionsOf returns the partition ids of topic, retrying (with
 // backoff, logging the first failure and every tenth) until the topic
-// has partitions or ctx ends.
+// has partitions, each with a leader, or ctx ends.
 func (s *Stream) partitionsOf(ctx context.Context, topic string, log *slog.Logger) ([]int, error) {
 	client := s.clients.Client(10 * time.Second)
 	var ids []int
@@ -114,6 +114,11 @@ func (s *Stream) partitionsOf(ctx context.Context, topic string, log *slog.Logge
 				}
 				ids := make([]int, 0, len(t.Partitions))
 				for _, p := range t.Partitions {
+					if p.Leader.Host == "" {
+						// A topic just created: a reader made now
+						// would dial an empty address.
+						return nil, fmt.Errorf("partition %d has no leader yet", p.ID)
+					}
 					ids = append(ids, p.ID)
 				}
 				if len(ids) > 0 {
