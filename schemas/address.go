@@ -16,8 +16,10 @@ type AddressAttempt struct {
 	// At is the attempt's occurred_at, to the second.
 	At time.Time
 	// Failure: the attempt failed; UnknownUser: with failure_reason
-	// unknown_user.
-	Failure, UnknownUser bool
+	// unknown_user. KnownDevice: a success on a device the user is known
+	// to use (a sign of a shared address that only the user's own
+	// instance can tell).
+	Failure, UnknownUser, KnownDevice bool
 	// UserHash is a fixed 64-bit hash of the user key (UserKey), the
 	// one the state keys its distinct-user sets by, so that a user
 	// counts once in every instance.
@@ -43,7 +45,8 @@ const (
 	addressFlagFailure     = 1 << 0
 	addressFlagUnknownUser = 1 << 1
 	addressFlagIPv4        = 1 << 2
-	addressFlagsKnown      = addressFlagFailure | addressFlagUnknownUser | addressFlagIPv4
+	addressFlagKnownDevice = 1 << 3
+	addressFlagsKnown      = addressFlagFailure | addressFlagUnknownUser | addressFlagIPv4 | addressFlagKnownDevice
 )
 
 // ErrBadAddressBatch is wrapped by the errors of DecodeAddressAttempts.
@@ -66,6 +69,9 @@ func AppendAddressBatch(dst []byte, attempts []AddressAttempt) []byte {
 		if a.Addr.Is4() {
 			flags |= addressFlagIPv4
 		}
+		if a.KnownDevice {
+			flags |= addressFlagKnownDevice
+		}
 		dst = binary.BigEndian.AppendUint64(dst, uint64(a.At.Unix()))
 		dst = append(dst, flags)
 		dst = binary.BigEndian.AppendUint64(dst, a.UserHash)
@@ -79,7 +85,7 @@ func AppendAddressBatch(dst []byte, attempts []AddressAttempt) []byte {
 // DecodeAddressAttempts calls fn for each attempt of an encoded batch,
 // in order, and returns the number decoded. A batch of another version,
 // of a length that is not whole attempts, or with an attempt that has
-// unknown flags or an IPv4 mark on an IPv6 address is refused whole, before fn is
+// unknown flags, flags that contradict each other or an IPv4 mark on an IPv6 address is refused whole, before fn is
 // called: an error wrapping ErrBadAddressBatch.
 func DecodeAddressAttempts(b []byte, fn func(*AddressAttempt)) (int, error) {
 	if len(b) == 0 || b[0] != addressBatchVersion {
@@ -91,7 +97,8 @@ func DecodeAddressAttempts(b []byte, fn func(*AddressAttempt)) (int, error) {
 	}
 	for i := 0; i < len(b); i += AddressAttemptBytes {
 		flags := b[i+8]
-		if flags&^addressFlagsKnown != 0 || flags&addressFlagUnknownUser != 0 && flags&addressFlagFailure == 0 {
+		if flags&^addressFlagsKnown != 0 || flags&addressFlagUnknownUser != 0 && flags&addressFlagFailure == 0 ||
+			flags&addressFlagKnownDevice != 0 && flags&addressFlagFailure != 0 {
 			return 0, fmt.Errorf("%w: attempt %d has flags %#x", ErrBadAddressBatch, i/AddressAttemptBytes, flags)
 		}
 		if flags&addressFlagIPv4 != 0 && !netip.AddrFrom16([16]byte(b[i+17:i+33])).Is4In6() {
@@ -110,6 +117,7 @@ func DecodeAddressAttempts(b []byte, fn func(*AddressAttempt)) (int, error) {
 			At:          time.Unix(int64(binary.BigEndian.Uint64(b)), 0).UTC(),
 			Failure:     flags&addressFlagFailure != 0,
 			UnknownUser: flags&addressFlagUnknownUser != 0,
+			KnownDevice: flags&addressFlagKnownDevice != 0,
 			UserHash:    binary.BigEndian.Uint64(b[9:]),
 			Addr:        addr,
 			ASN:         binary.BigEndian.Uint32(b[33:]),

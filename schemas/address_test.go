@@ -14,7 +14,7 @@ func TestAddressBatchRoundTrip(t *testing.T) {
 	at := time.Date(2026, 3, 2, 10, 0, 7, 0, time.UTC)
 	want := []AddressAttempt{
 		{At: at, Failure: true, UnknownUser: true, UserHash: 1<<63 | 42, Addr: netip.MustParseAddr("203.0.113.9"), ASN: 64701},
-		{At: at.Add(time.Second), UserHash: 7, Addr: netip.MustParseAddr("2001:db8::1")},
+		{At: at.Add(time.Second), KnownDevice: true, UserHash: 7, Addr: netip.MustParseAddr("2001:db8::1")},
 		{At: at, Failure: true, UserHash: 9, Addr: netip.MustParseAddr("::ffff:198.51.100.1")},
 	}
 	b := AppendAddressBatch(nil, want)
@@ -49,6 +49,7 @@ func TestAddressBatchRefused(t *testing.T) {
 		{"cut", good[:len(good)-1]},
 		{"unknown flag", mutate(func(b []byte) []byte { b[1+AddressAttemptBytes+8] |= 0x80; return b })},
 		{"unknown user on a success", mutate(func(b []byte) []byte { b[1+AddressAttemptBytes+8] |= addressFlagUnknownUser; return b })},
+		{"known device on a failure", mutate(func(b []byte) []byte { b[1+8] |= addressFlagKnownDevice; return b })},
 		{"IPv4 mark on IPv6", mutate(func(b []byte) []byte { b[1+AddressAttemptBytes+17] = 0x20; return b })},
 	}
 	for _, tc := range cases {

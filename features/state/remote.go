@@ -27,6 +27,7 @@ func (s *Store) AddressAttempt(ev *schemas.LoginEvent, f *schemas.Features, a *s
 		At:          ev.OccurredAt,
 		Failure:     failure,
 		UnknownUser: failure && ev.FailureReason == unknownUserReason,
+		KnownDevice: !failure && f.UserKnown && !f.NewDevice && f.DeviceKey != "",
 		UserHash:    keyhash.String(schemas.UserKey(ev.TenantID, ev.UserID)),
 		Addr:        addr,
 	}
@@ -60,9 +61,14 @@ func (s *Store) ObserveAddress(a *schemas.AddressAttempt) {
 			ev.FailureReason = unknownUserReason
 		}
 	}
-	var f schemas.Features // the features read along the way, unused
+	// The features the address-side updates look at, as the attempt's
+	// own instance read them; those read along the way are not used.
+	var f schemas.Features
 	if a.ASN != 0 {
 		f.ASNKnown, f.ASN, f.Hosting = true, int(a.ASN), true
+	}
+	if a.KnownDevice {
+		f.UserKnown, f.DeviceKey = true, "known" // a known user's known device
 	}
 	s.applyIP(&o, &f, true)
 	s.applyCrowds(&ev, &o, &f, true)

@@ -50,6 +50,10 @@ func TestObserveAddressAcrossStores(t *testing.T) {
 				if !reflect.DeepEqual(got, want) {
 					t.Fatalf("attempt %d on store %d:\n got %+v\nwant %+v", i, own, got, want)
 				}
+				if ev.Success() { // allowed: it teaches the profile and its device
+					reference.Learn(ev, &want)
+					stores[own].Learn(ev, &got)
+				}
 				var a schemas.AddressAttempt
 				if !stores[own].AddressAttempt(ev, &got, &a) {
 					t.Fatalf("attempt %d has no address side", i)
