@@ -1,8 +1,10 @@
 // Package kafkastream is the engine's Kafka adapter: a kafka-go consumer
 // group on login-events with one worker per assigned partition, a decision
 // publisher for login-decisions and a dead-letter publisher for
-// login-events-dlq. Offsets are committed only after a batch's decisions
-// are acknowledged and its history is stored.
+// login-events-dlq, and the followers that keep every instance in step:
+// of the decisions, and of the address side of every instance's attempts
+// on login-addresses (addresses.go). Offsets are committed only after a
+// batch's decisions are acknowledged and its history is stored.
 package kafkastream
 
 import (
