@@ -41,12 +41,27 @@ func TestProduceCreatesTopic(t *testing.T) {
 		}
 		return path
 	}
+	// partitions asks the broker for a topic's partitions until it
+	// answers without error (a topic just created may be reported before
+	// its partitions have leaders) or 15 s have passed; 0 then, with the
+	// last error logged.
 	partitions := func(topic string) int {
-		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-		if err != nil || len(md.Topics) != 1 || md.Topics[0].Error != nil {
-			return 0
+		var last error
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+			switch {
+			case err != nil:
+				last = err
+			case len(md.Topics) != 1:
+				last = fmt.Errorf("%d topics in the answer", len(md.Topics))
+			case md.Topics[0].Error != nil:
+				last = md.Topics[0].Error
+			default:
+				return len(md.Topics[0].Partitions)
+			}
 		}
-		return len(md.Topics[0].Partitions)
+		t.Logf("metadata of %s: %v", topic, last)
+		return 0
 	}
 
 	name := testkit.Name("produce")
