@@ -10,7 +10,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -149,35 +148,9 @@ func (s *Stream) FollowAddresses(ctx context.Context, since time.Time, apply fun
 		return errors.New("kafkastream: FollowAddresses needs an apply function")
 	}
 	topic := s.cfg.AddressesTopic
-	log := s.cfg.Logger.With("topic", topic)
-	partitions, err := s.partitionsOf(ctx, topic, log)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
-	log.Info("following shared addresses", "partitions", len(partitions), "since", since.UTC().Format(time.RFC3339))
-	f := &follower{stream: s, log: log, since: since}
-	var wg sync.WaitGroup
-	for _, p := range partitions {
-		wg.Go(func() { f.addressPartition(ctx, topic, p, apply) })
-	}
-	wg.Go(func() {
-		t := time.NewTicker(followSummaryEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				f.reportRefusedAddresses()
-			}
-		}
-	})
-	wg.Wait()
-	f.reportRefusedAddresses()
-	return nil
+	f := &follower{stream: s, log: s.cfg.Logger.With("topic", topic), since: since}
+	follow := func(ctx context.Context, p int) { f.addressPartition(ctx, topic, p, apply) }
+	return f.followTopic(ctx, topic, "shared addresses", follow, f.reportRefusedAddresses)
 }
 
 // addressPartition follows one partition of the addresses topic until
@@ -192,14 +165,8 @@ func (f *follower) addressPartition(ctx context.Context, topic string, partition
 	if err != nil {
 		return // ctx ended
 	}
-	// readAddresses returns only when its reader fails or ctx ends.
-	_ = engine.Retry(ctx, retryBackoff(), func(int) error {
-		var err error
-		offset, err = f.readAddresses(ctx, topic, partition, offset, apply, log)
-		if ctx.Err() == nil {
-			log.Warn("reading shared addresses failed; reading again", "offset", offset, "err", err)
-		}
-		return err
+	readOn(ctx, "shared addresses", offset, log, func(ctx context.Context, offset int64) (int64, error) {
+		return f.readAddresses(ctx, topic, partition, offset, apply, log)
 	})
 }
 

@@ -56,25 +56,28 @@ func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply fun
 	if apply == nil {
 		return errors.New("kafkastream: FollowDecisions needs an apply function")
 	}
-	topic := s.cfg.DecisionsTopic
-	log := s.cfg.Logger.With("topic", topic)
-	partitions, err := s.partitionsOf(ctx, topic, log)
+	f := &follower{stream: s, log: s.cfg.Logger.With("topic", s.cfg.DecisionsTopic), apply: apply, since: since}
+	return f.followTopic(ctx, s.cfg.DecisionsTopic, "decisions", f.partition, f.reportDropped)
+}
+
+// followTopic runs follow for every partition of topic (looked up once,
+// retrying until the topic exists or ctx ends) and report every
+// followSummaryEvery and once at the end, until ctx ends; it returns nil
+// then.
+func (f *follower) followTopic(ctx context.Context, topic, what string, follow func(ctx context.Context, partition int), report func()) error {
+	partitions, err := f.stream.partitionsOf(ctx, topic, f.log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
-	log.Info("following decisions", "partitions", len(partitions), "since", since.UTC().Format(time.RFC3339))
-
-	f := &follower{stream: s, log: log, apply: apply, since: since}
+	f.log.Info("following "+what, "partitions", len(partitions), "since", f.since.UTC().Format(time.RFC3339))
 	var wg sync.WaitGroup
 	for _, p := range partitions {
-		wg.Go(func() { f.partition(ctx, p) })
+		wg.Go(func() { follow(ctx, p) })
 	}
-	summarised := make(chan struct{})
-	go func() {
-		defer close(summarised)
+	wg.Go(func() {
 		t := time.NewTicker(followSummaryEvery)
 		defer t.Stop()
 		for {
@@ -82,13 +85,12 @@ func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply fun
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				f.reportDropped()
+				report()
 			}
 		}
-	}()
+	})
 	wg.Wait()
-	<-summarised
-	f.reportDropped()
+	report()
 	return nil
 }
 
@@ -153,31 +155,35 @@ type follower struct {
 	firstErr atomic.Pointer[string]
 }
 
-// partition follows one partition until ctx ends. A read error (a broker
-// that timed out) does not stop it: the reader is made again at the next
-// offset after a pause, since an instance that stops following would keep
-// answering status lookups from a lock table that no longer changes.
+// partition follows one partition of the decisions topic until ctx ends.
 func (f *follower) partition(ctx context.Context, partition int) {
-	log := f.log.With("partition", partition)
 	s := f.stream
+	log := f.log.With("partition", partition)
 	offset, err := startOffset(ctx, s, s.cfg.DecisionsTopic, partition, f.since, log)
 	if err != nil {
 		return // ctx ended
 	}
-	for failures := 1; ; failures++ {
-		offset, err = f.read(ctx, partition, offset, log)
-		if ctx.Err() != nil {
-			return
+	readOn(ctx, "decisions", offset, log, func(ctx context.Context, offset int64) (int64, error) {
+		return f.read(ctx, partition, offset, log)
+	})
+}
+
+// readOn calls read from offset until ctx ends, and after each failure
+// again from the offset it returned, waiting per retryBackoff: a reader
+// that fails (a broker that timed out, a leader not known yet) never
+// stops a follower for good, since an instance that stops following
+// would answer from a lock table, an instance directory or address counts
+// that no longer change. read returns only when its reader fails or ctx
+// ends. The first failure and every tenth are logged.
+func readOn(ctx context.Context, what string, offset int64, log *slog.Logger, read func(ctx context.Context, offset int64) (int64, error)) {
+	_ = engine.Retry(ctx, retryBackoff(), func(attempt int) error {
+		var err error
+		offset, err = read(ctx, offset)
+		if ctx.Err() == nil && (attempt == 1 || attempt%10 == 0) {
+			log.Warn("reading "+what+" failed, reading again", "attempts", attempt, "offset", offset, "err", err)
 		}
-		if failures == 1 || failures%10 == 0 {
-			log.Warn("reading decisions failed, reading again", "attempts", failures, "offset", offset, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-	}
+		return err
+	})
 }
 
 // read applies the partition's decisions from offset until a read fails

@@ -311,28 +311,13 @@ func (d *Instances) write(ctx context.Context, w *kafka.Writer, value []byte) er
 }
 
 // follow reads one partition of the instances topic from its start
-// (the topic is compacted: one record per instance) until ctx ends. A
-// read error (a broker that timed out) does not stop it: the reader is
-// made again at the next offset after a pause, since an instance that
-// stops reading would forward to stale owners, or to none.
+// (the topic is compacted: one record per instance) until ctx ends; a
+// read error does not stop it (readOn), since an instance that stopped
+// reading would forward to stale owners, or to none.
 func (d *Instances) follow(ctx context.Context, partition int, log *slog.Logger) {
-	log = log.With("partition", partition)
-	next := kafka.FirstOffset
-	for failures := 1; ; failures++ {
-		var err error
-		next, err = d.read(ctx, partition, next)
-		if ctx.Err() != nil {
-			return
-		}
-		if failures == 1 || failures%10 == 0 {
-			log.Warn("reading the instances topic failed, reading again", "attempts", failures, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-	}
+	readOn(ctx, "the instances topic", kafka.FirstOffset, log.With("partition", partition), func(ctx context.Context, offset int64) (int64, error) {
+		return d.read(ctx, partition, offset)
+	})
 }
 
 // read applies the partition's records from offset until a read fails or
