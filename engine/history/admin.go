@@ -37,15 +37,8 @@ func (w *Writer) RecordAdminAction(ctx context.Context, a AdminAction) error {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	b, err := w.conn.PrepareBatch(ctx, "INSERT INTO admin_actions (at, actor, action, scope, key, detail)")
-	if err == nil {
-		err = b.Append(clampDateTime(at), a.Actor, a.Action, string(a.Scope), a.Key, a.Detail)
-		if err == nil {
-			err = b.Send()
-		} else {
-			_ = b.Abort()
-		}
-	}
+	err := insertRow(ctx, w.conn, "INSERT INTO admin_actions (at, actor, action, scope, key, detail)",
+		clampDateTime(at), a.Actor, a.Action, string(a.Scope), a.Key, a.Detail)
 	if err != nil {
 		return fmt.Errorf("history: recording admin action %s: %w", a.Action, err)
 	}

@@ -76,3 +76,18 @@ func serverVersion(ctx context.Context, conn driver.Conn) (chschema.ServerVersio
 
 // quoteIdent backquotes an identifier already checked by databaseName.
 func quoteIdent(name string) string { return "`" + name + "`" }
+
+// insertRow inserts one row at once, not through the writer's buffer:
+// the admin actions, feedback labels and applied migrations that a caller
+// waits for. A row the batch refuses aborts it.
+func insertRow(ctx context.Context, conn driver.Conn, insertSQL string, values ...any) error {
+	b, err := conn.PrepareBatch(ctx, insertSQL)
+	if err != nil {
+		return err
+	}
+	if err := b.Append(values...); err != nil {
+		_ = b.Abort()
+		return err
+	}
+	return b.Send()
+}

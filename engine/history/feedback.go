@@ -22,15 +22,8 @@ func (w *Writer) RecordFeedback(ctx context.Context, fb schemas.Feedback) error 
 	if at.IsZero() {
 		return errors.New("history: feedback needs a time")
 	}
-	b, err := w.conn.PrepareBatch(ctx, "INSERT INTO feedback (event_id, at, label, actor, note)")
-	if err == nil {
-		err = b.Append(fb.EventID, clampDateTime(at), string(fb.Label), fb.Actor, fb.Note)
-		if err == nil {
-			err = b.Send()
-		} else {
-			_ = b.Abort()
-		}
-	}
+	err := insertRow(ctx, w.conn, "INSERT INTO feedback (event_id, at, label, actor, note)",
+		fb.EventID, clampDateTime(at), string(fb.Label), fb.Actor, fb.Note)
 	if err != nil {
 		return fmt.Errorf("history: recording feedback on %s: %w", fb.EventID, err)
 	}

@@ -200,15 +200,8 @@ func appliedMigrations(ctx context.Context, conn driver.Conn) (map[uint32]string
 }
 
 func recordMigration(ctx context.Context, conn driver.Conn, m *chschema.Migration) error {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+chschema.SchemaMigrationsTable+" (version, name, checksum, applied_at)")
-	if err == nil {
-		err = b.Append(uint32(m.Version), m.Name, m.Checksum, time.Now())
-		if err == nil {
-			err = b.Send()
-		} else {
-			_ = b.Abort()
-		}
-	}
+	err := insertRow(ctx, conn, "INSERT INTO "+chschema.SchemaMigrationsTable+" (version, name, checksum, applied_at)",
+		uint32(m.Version), m.Name, m.Checksum, time.Now())
 	if err != nil {
 		return fmt.Errorf("history: recording migration %s: %w", m.Name, err)
 	}
