@@ -13,8 +13,7 @@ import (
 // reach the attack_mode_changes table of a real ClickHouse with the batch
 // they happened in, once each, at their event time.
 func TestAttackModeChangesAreKept(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	dsn, w := recordingDatabase(t)
 	ctx := testContext(t)
 	eng := warmEngine(t, w)
 	base := time.Date(2026, 3, 3, 8, 0, 0, 0, time.UTC)
@@ -24,14 +23,8 @@ func TestAttackModeChangesAreKept(t *testing.T) {
 		batch := &engine.Batch{}
 		for i := range count {
 			n++
-			ev := &schemas.LoginEvent{EventID: fmt.Sprintf("am-%d", n), OccurredAt: from.Add(time.Duration(i) * every), UserID: user(i),
-				IP: fmt.Sprintf("198.51.%d.%d", 100+i/200, 1+i%200), Outcome: outcome, UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}
-			if outcome == schemas.OutcomeFailure {
-				ev.FailureReason = "unknown_user"
-			}
-			if err := schemas.Validate(ev); err != nil {
-				t.Fatal(err)
-			}
+			ev := browserLogin(t, schemas.LoginEvent{EventID: fmt.Sprintf("am-%d", n), OccurredAt: from.Add(time.Duration(i) * every), UserID: user(i),
+				IP: fmt.Sprintf("198.51.%d.%d", 100+i/200, 1+i%200), Outcome: outcome}, "unknown_user")
 			sc, err := eng.Score(ev, false)
 			if err != nil {
 				t.Fatal(err)

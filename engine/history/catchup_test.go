@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -32,22 +31,12 @@ import (
 // An instance that skips the catch-up decides differently: the test
 // checks that too, so that it fails if the catch-up does nothing.
 func TestCatchUpFollowsPartition(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	_, w := recordingDatabase(t)
 	ctx := testContext(t)
 	base := time.Now().UTC().Add(-3 * 24 * time.Hour).Truncate(time.Second)
-	london := func(n int) string { a, _ := loadgen.CityAddr("London", n, false); return a.String() }
-	paris := func(n int) string { a, _ := loadgen.CityAddr("Paris", n, false); return a.String() }
 	var evs []*schemas.LoginEvent
 	add := func(id, user, ip string, at time.Duration, outcome schemas.Outcome) {
-		ev := &schemas.LoginEvent{EventID: id, OccurredAt: base.Add(at), UserID: user, IP: ip, Outcome: outcome, UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}
-		if outcome == schemas.OutcomeFailure {
-			ev.FailureReason = "bad_password"
-		}
-		if err := schemas.Validate(ev); err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev)
+		evs = append(evs, browserLogin(t, schemas.LoginEvent{EventID: id, OccurredAt: base.Add(at), UserID: user, IP: ip, Outcome: outcome}, "bad_password"))
 	}
 	// Three bursts of guesses against victim from one address, the
 	// first lock expiring before the second: a owns the partition for
@@ -56,26 +45,26 @@ func TestCatchUpFollowsPartition(t *testing.T) {
 	// on b.
 	burst := func(name string, at time.Duration) {
 		for i := range 12 {
-			add(fmt.Sprintf("victim-%s%d", name, i), "victim", paris(7), at+time.Duration(i)*15*time.Second, schemas.OutcomeFailure)
+			add(fmt.Sprintf("victim-%s%d", name, i), "victim", cityIP("Paris", 7), at+time.Duration(i)*15*time.Second, schemas.OutcomeFailure)
 		}
 	}
 	for i := range 12 {
-		add(fmt.Sprintf("alice-%d", i), "alice", london(1), time.Duration(i)*20*time.Minute, schemas.OutcomeSuccess)
+		add(fmt.Sprintf("alice-%d", i), "alice", cityIP("London", 1), time.Duration(i)*20*time.Minute, schemas.OutcomeSuccess)
 	}
 	burst("a", 3*time.Hour)
 	for i := range 12 {
-		add(fmt.Sprintf("mallory-%d", i), "mallory", paris(9), 3*time.Hour+40*time.Minute+time.Duration(i)*10*time.Second, schemas.OutcomeFailure)
+		add(fmt.Sprintf("mallory-%d", i), "mallory", cityIP("Paris", 9), 3*time.Hour+40*time.Minute+time.Duration(i)*10*time.Second, schemas.OutcomeFailure)
 	}
 	burst("b", 3*time.Hour+50*time.Minute)
 	moveToB := len(evs)
 	burst("c", 4*time.Hour+40*time.Minute)
 	for i := range 6 {
-		add(fmt.Sprintf("mallory-late-%d", i), "mallory", paris(9), 4*time.Hour+45*time.Minute+time.Duration(i)*10*time.Second, schemas.OutcomeFailure)
+		add(fmt.Sprintf("mallory-late-%d", i), "mallory", cityIP("Paris", 9), 4*time.Hour+45*time.Minute+time.Duration(i)*10*time.Second, schemas.OutcomeFailure)
 	}
-	add("alice-paris", "alice", paris(3), 5*time.Hour, schemas.OutcomeSuccess)
+	add("alice-paris", "alice", cityIP("Paris", 3), 5*time.Hour, schemas.OutcomeSuccess)
 	moveToA := len(evs)
 	burst("d", 6*time.Hour)
-	add("alice-london", "alice", london(1), 6*time.Hour+30*time.Minute, schemas.OutcomeSuccess)
+	add("alice-london", "alice", cityIP("London", 1), 6*time.Hour+30*time.Minute, schemas.OutcomeSuccess)
 
 	const partition = 3
 	// messages are events [from, to) as partition 3 at their index as
@@ -114,12 +103,7 @@ func TestCatchUpFollowsPartition(t *testing.T) {
 	one := warmEngine(t, nil) // one instance that sees every event
 	want := map[string][]byte{}
 	for _, ev := range evs {
-		c := *ev
-		sc, err := one.Score(&c, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want[ev.EventID] = encodedWithout(t, sc.Decision)
+		want[ev.EventID] = encodedWithout(t, scoreCopy(t, one, ev).Decision)
 	}
 
 	a, b, cold := warmEngine(t, w), warmEngine(t, w), warmEngine(t, w)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	chschema "github.com/loginrisk/loginrisk/schemas/clickhouse"
 )
 
@@ -69,7 +70,7 @@ func clusterStatements(t *testing.T, cluster, database string, version chschema.
 // Replicated engines' arguments and the Distributed tables on the
 // server's own parser; it creates nothing.
 func TestClusterDDLParses(t *testing.T) {
-	dsn := testDSN(t)
+	dsn := testkit.ClickHouse(t)
 	conn := testConn(t, dsn)
 	ctx := testContext(t)
 	version, err := serverVersion(ctx, conn)
@@ -167,10 +168,7 @@ func TestClusterHistoryAnswersLikeOneNode(t *testing.T) {
 
 	for _, target := range []string{single, dsn} {
 		w := startWriter(t, Config{DSN: target, FlushInterval: 10 * time.Millisecond})
-		if err := w.WriteHistory(ctx, analystDataset()); err != nil {
-			t.Fatal(err)
-		}
-		recordFeedback(t, w)
+		writeAnalystData(t, w)
 	}
 	if n := queryUint64(t, conn, "SELECT count() FROM login_events_local"); n != uint64(len(analystDataset())) {
 		t.Errorf("the shard's local table holds %d rows, want %d: the writer did not write through the Distributed table", n, len(analystDataset()))

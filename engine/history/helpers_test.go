@@ -2,14 +2,11 @@ package history
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,22 +14,10 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/loginrisk/loginrisk/engine/loadgen"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/schemas"
 )
-
-// testDSN returns CLICKHOUSE_DSN. Without it the test is skipped, unless
-// REQUIRE_SERVICES=1 (CI), where it fails.
-func testDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		if os.Getenv("REQUIRE_SERVICES") == "1" {
-			t.Fatal("ClickHouse is missing: CLICKHOUSE_DSN is not set and REQUIRE_SERVICES=1 (start it with scripts/clickhouse.sh start and set CLICKHOUSE_DSN=clickhouse://127.0.0.1:9000/default)")
-		}
-		t.Skip("CLICKHOUSE_DSN not set; skipping a test that needs ClickHouse")
-	}
-	return dsn
-}
 
 // withDatabase returns dsn pointing at another database.
 func withDatabase(t testing.TB, dsn, database string) string {
@@ -64,10 +49,8 @@ func testConn(t testing.TB, dsn string) driver.Conn {
 // loginrisk_test_<random>, dropped at the end of the test.
 func freshDatabase(t testing.TB) string {
 	t.Helper()
-	base := testDSN(t)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "loginrisk_test_" + hex.EncodeToString(b[:])
+	base := testkit.ClickHouse(t)
+	name := testkit.Name("loginrisk_test")
 	conn := testConn(t, base)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -87,6 +70,15 @@ func migratedDatabase(t testing.TB) string {
 		t.Fatalf("Migrate: %v", err)
 	}
 	return dsn
+}
+
+// recordingDatabase returns a DSN for a fresh database with the schema and
+// a Writer to it, running until the end of the test and flushing every
+// 10 ms.
+func recordingDatabase(t *testing.T) (string, *Writer) {
+	t.Helper()
+	dsn := migratedDatabase(t)
+	return dsn, startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
 }
 
 func testContext(t testing.TB) context.Context {
@@ -227,6 +219,30 @@ func device(key string, isNew bool) func(*schemas.ScoredEvent) {
 		se.Event.DeviceID = key
 		se.Features.DeviceKey, se.Features.HasDeviceID, se.Features.NewDevice = key, true, isNew
 	}
+}
+
+func tenant(id string) func(*schemas.ScoredEvent) {
+	return func(se *schemas.ScoredEvent) { se.Event.TenantID, se.Features.TenantID = id, id }
+}
+
+// cityIP returns the n-th IPv4 address of city in the test GeoIP database.
+func cityIP(city string, n int) string {
+	a, _ := loadgen.CityAddr(city, n, false)
+	return a.String()
+}
+
+// browserLogin returns ev as a validated login from a Firefox browser; a
+// failure fails for failureReason.
+func browserLogin(t *testing.T, ev schemas.LoginEvent, failureReason string) *schemas.LoginEvent {
+	t.Helper()
+	ev.UserAgent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
+	if ev.Outcome == schemas.OutcomeFailure {
+		ev.FailureReason = failureReason
+	}
+	if err := schemas.Validate(&ev); err != nil {
+		t.Fatal(err)
+	}
+	return &ev
 }
 
 func decidedAt(at time.Time) func(*schemas.ScoredEvent) {

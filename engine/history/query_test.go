@@ -87,9 +87,12 @@ func analystFeedback() []schemas.Feedback {
 	}
 }
 
-// recordFeedback stores analystFeedback.
-func recordFeedback(t *testing.T, w *Writer) {
+// writeAnalystData stores analystDataset and analystFeedback.
+func writeAnalystData(t *testing.T, w *Writer) {
 	t.Helper()
+	if err := w.WriteHistory(testContext(t), analystDataset()); err != nil {
+		t.Fatal(err)
+	}
 	for _, fb := range analystFeedback() {
 		if err := w.RecordFeedback(testContext(t), fb); err != nil {
 			t.Fatal(err)
@@ -100,12 +103,8 @@ func recordFeedback(t *testing.T, w *Writer) {
 // TestFeedbackLabels checks that the latest label of each event is read
 // back with the decision history recorded for it.
 func TestFeedbackLabels(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
-	if err := w.WriteHistory(testContext(t), analystDataset()); err != nil {
-		t.Fatal(err)
-	}
-	recordFeedback(t, w)
+	_, w := recordingDatabase(t)
+	writeAnalystData(t, w)
 	if err := w.RecordFeedback(testContext(t), schemas.Feedback{EventID: "a1", At: minutes(1), Label: "fine"}); err == nil {
 		t.Error("RecordFeedback accepted an unknown label")
 	}
@@ -131,12 +130,8 @@ func TestFeedbackLabels(t *testing.T) {
 }
 
 func TestAnalystQueries(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
-	if err := w.WriteHistory(testContext(t), analystDataset()); err != nil {
-		t.Fatal(err)
-	}
-	recordFeedback(t, w)
+	dsn, w := recordingDatabase(t)
+	writeAnalystData(t, w)
 	const (
 		t0    = "2026-03-01T10:00:00Z"
 		t1h   = "2026-03-01T11:00:00Z"

@@ -2,10 +2,7 @@ package history
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"net"
 	"net/url"
 	"slices"
@@ -14,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/loginrisk/loginrisk/engine/internal/proccpu"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/schemas"
 	chschema "github.com/loginrisk/loginrisk/schemas/clickhouse"
 )
@@ -190,7 +191,7 @@ func costEvent(i int) schemas.ScoredEvent {
 // found by its port; the benchmark is skipped when it is not on this
 // machine.
 func clickhousePID(b *testing.B) int {
-	u, err := url.Parse(testDSN(b))
+	u, err := url.Parse(testkit.ClickHouse(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -21,55 +19,38 @@ import (
 // the lock of acme's dave, not globex's: every later attempt gets the
 // features and the decision of the engine that never stopped.
 func TestWarmUpKeepsTenantsApart(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	_, w := recordingDatabase(t)
 	ctx := testContext(t)
 	base := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Second)
-	addr := func(city string, n int) string { a, _ := loadgen.CityAddr(city, n, false); return a.String() }
 	var evs []*schemas.LoginEvent
 	add := func(tenant, user, ip string, at time.Duration, outcome schemas.Outcome) {
-		ev := &schemas.LoginEvent{EventID: fmt.Sprintf("%s-%s-%d", tenant, user, len(evs)), OccurredAt: base.Add(at), TenantID: tenant,
-			UserID: user, IP: ip, Outcome: outcome, UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}
-		if outcome == schemas.OutcomeFailure {
-			ev.FailureReason = "bad_password"
-		}
-		if err := schemas.Validate(ev); err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev)
+		evs = append(evs, browserLogin(t, schemas.LoginEvent{EventID: fmt.Sprintf("%s-%s-%d", tenant, user, len(evs)), OccurredAt: base.Add(at), TenantID: tenant,
+			UserID: user, IP: ip, Outcome: outcome}, "bad_password"))
 	}
 	for day := range 3 {
 		for i := range 3 {
 			at := time.Duration(day)*24*time.Hour + time.Duration(i)*time.Hour
-			add("acme", "bob", addr("London", 1), at, schemas.OutcomeSuccess)
-			add("globex", "bob", addr("Tokyo", 1), at+10*time.Minute, schemas.OutcomeSuccess)
-			add("", "bob", addr("Paris", 1), at+20*time.Minute, schemas.OutcomeSuccess)
+			add("acme", "bob", cityIP("London", 1), at, schemas.OutcomeSuccess)
+			add("globex", "bob", cityIP("Tokyo", 1), at+10*time.Minute, schemas.OutcomeSuccess)
+			add("", "bob", cityIP("Paris", 1), at+20*time.Minute, schemas.OutcomeSuccess)
 		}
 	}
-	attacked := addr("Paris", 9)
+	attacked := cityIP("Paris", 9)
 	for i := range 6 {
 		add("acme", "dave", attacked, 5*24*time.Hour+time.Duration(i)*10*time.Second, schemas.OutcomeFailure)
 	}
 	restartAfter := len(evs)
 	later := 5*24*time.Hour + 5*time.Minute
-	add("acme", "bob", addr("London", 1), later, schemas.OutcomeSuccess)
-	add("globex", "bob", addr("Tokyo", 1), later+time.Minute, schemas.OutcomeSuccess)
-	add("", "bob", addr("Paris", 1), later+2*time.Minute, schemas.OutcomeSuccess)
+	add("acme", "bob", cityIP("London", 1), later, schemas.OutcomeSuccess)
+	add("globex", "bob", cityIP("Tokyo", 1), later+time.Minute, schemas.OutcomeSuccess)
+	add("", "bob", cityIP("Paris", 1), later+2*time.Minute, schemas.OutcomeSuccess)
 	add("acme", "dave", attacked, later+3*time.Minute, schemas.OutcomeSuccess)
 	add("globex", "dave", attacked, later+4*time.Minute, schemas.OutcomeSuccess)
 
 	first := warmEngine(t, w)
-	score := func(eng *engine.Engine, ev *schemas.LoginEvent) engine.Scored {
-		c := *ev
-		sc, err := eng.Score(&c, false)
-		if err != nil {
-			t.Fatalf("scoring %s: %v", ev.EventID, err)
-		}
-		return sc
-	}
 	stored := map[string][]byte{}
 	for _, ev := range evs[:restartAfter] {
-		sc := score(first, ev)
+		sc := scoreCopy(t, first, ev)
 		if err := w.WriteHistory(ctx, []schemas.ScoredEvent{sc.ScoredEvent}); err != nil {
 			t.Fatal(err)
 		}
@@ -97,13 +78,13 @@ func TestWarmUpKeepsTenantsApart(t *testing.T) {
 		t.Errorf("warm-up loaded %d profiles, want 3 (a bob per tenant)", st.Profiles)
 	}
 	for _, ev := range evs[restartAfter-6 : restartAfter] { // redelivered: the stored decision, lock tenant included
-		if sc := score(second, ev); !sc.Duplicate || !bytes.Equal(encodedWithout(t, sc.Decision), stored[ev.EventID]) {
+		if sc := scoreCopy(t, second, ev); !sc.Duplicate || !bytes.Equal(encodedWithout(t, sc.Decision), stored[ev.EventID]) {
 			t.Errorf("redelivered %s: duplicate %v\n got %s\nwant %s", ev.EventID, sc.Duplicate, encodedWithout(t, sc.Decision), stored[ev.EventID])
 		}
 	}
 	wantVerdict := []schemas.Verdict{schemas.VerdictAllow, schemas.VerdictAllow, schemas.VerdictAllow, schemas.VerdictLockout, schemas.VerdictAllow}
 	for i, ev := range evs[restartAfter:] {
-		want, got := score(first, ev), score(second, ev)
+		want, got := scoreCopy(t, first, ev), scoreCopy(t, second, ev)
 		if w, g := encodedWithout(t, want.Decision), encodedWithout(t, got.Decision); !bytes.Equal(w, g) {
 			t.Errorf("%s after the restart:\n got %s\nwant %s", ev.EventID, g, w)
 		}
@@ -126,13 +107,9 @@ func TestWarmUpKeepsTenantsApart(t *testing.T) {
 // of the events that set it), an address lock set by the events of two
 // tenants is one lock with no tenant.
 func TestActiveLocksTenants(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	_, w := recordingDatabase(t)
 	ctx := testContext(t)
 	lockout := decided(schemas.VerdictLockout, 80, schemas.Reason{Rule: "r", Weight: 80})
-	tenant := func(id string) func(*schemas.ScoredEvent) {
-		return func(se *schemas.ScoredEvent) { se.Event.TenantID, se.Features.TenantID = id, id }
-	}
 	events := []schemas.ScoredEvent{
 		event("t1", "bob", "192.0.2.1", minutes(20), schemas.OutcomeFailure, lockout, tenant("acme"),
 			locked(schemas.ScopeUser, "bob", minutes(40), "acme_rule")),
@@ -165,11 +142,7 @@ func TestActiveLocksTenants(t *testing.T) {
 // attack are counted per tenant, and a new device of acme's bob is not
 // followed by the MFA failure of globex's bob.
 func TestAnalystQueriesTenants(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
-	tenant := func(id string) func(*schemas.ScoredEvent) {
-		return func(se *schemas.ScoredEvent) { se.Event.TenantID, se.Features.TenantID = id, id }
-	}
+	dsn, w := recordingDatabase(t)
 	mfa := func(se *schemas.ScoredEvent) {
 		failed("mfa_failed")(se)
 		se.Event.AuthMethod, se.Features.AuthMethod = "mfa", "mfa"

@@ -149,8 +149,7 @@ func assertScoredEqual(t *testing.T, got, want schemas.ScoredEvent) {
 }
 
 func TestWarmSource(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	_, w := recordingDatabase(t)
 	ctx := testContext(t)
 	london := geo("GB", "London", 20712, "Andrews & Arnold")
 	paris := geo("FR", "Paris", 3215, "Orange")
@@ -280,8 +279,7 @@ func TestWarmSource(t *testing.T) {
 }
 
 func TestActiveLocks(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	_, w := recordingDatabase(t)
 	ctx := testContext(t)
 	now := minutes(30)
 	lockout := decided(schemas.VerdictLockout, 80, schemas.Reason{Rule: "failure_burst", Weight: 80})

@@ -17,8 +17,7 @@ import (
 // nor restored as active) and is counted once, while locks of the longest
 // duration are, although history rounds their end up to the second.
 func TestWarmUpRefusesOverlongLocks(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	_, w := recordingDatabase(t)
 	ctx := testContext(t)
 	// The newest event, the warm-up's anchor, is mid-second: history
 	// rounds its lock's end up to 10:30:01 the next day, 24 h and 0.5 s

@@ -38,8 +38,7 @@ const ladderRules = `rules:
 // ladder) is on its second: 30 minutes. Replaying the day alone would
 // give 30 minutes to both.
 func TestWarmUpKeepsOffenceLadder(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	_, w := recordingDatabase(t)
 	ctx := testContext(t)
 	anchor := minutes(0)
 	const attacker, network = "203.0.113.7", "198.51.100.0/24"

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/engine/loadgen"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/features/enrich"
-	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -20,29 +17,29 @@ import (
 // database and a fresh store, recording to w (nil: recording nothing).
 func warmEngine(t *testing.T, w *Writer) *engine.Engine {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	enr, err := enrich.NewEnricher(enrich.EnricherConfig{CityPath: filepath.Join(filepath.Dir(file), "..", "..", "testdata", "geoip", "City-Test.mmdb")})
+	enr, err := enrich.NewEnricher(enrich.EnricherConfig{CityPath: filepath.Join("..", "..", "testdata", "geoip", "City-Test.mmdb")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { enr.Close() })
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rec engine.Recorder
 	if w != nil {
 		rec.History = w
 	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enr, State: store, Recorder: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testkit.Engine(t, "", engine.Config{Enricher: enr, Recorder: rec})
 	return eng
+}
+
+// scoreCopy scores a copy of ev, which another engine can then score as
+// it was.
+func scoreCopy(t *testing.T, eng *engine.Engine, ev *schemas.LoginEvent) engine.Scored {
+	t.Helper()
+	c := *ev
+	sc, err := eng.Score(&c, false)
+	if err != nil {
+		t.Fatalf("scoring %s: %v", ev.EventID, err)
+	}
+	return sc
 }
 
 // encodedWithout encodes a decision with decided_at cleared: the one part
@@ -70,22 +67,12 @@ func encodedWithout(t *testing.T, d *schemas.Decision) []byte {
 //     city), the lock still active, and the escalation of a key whose
 //     first lock has expired (the second lock is longer).
 func TestWarmUpInEventTime(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	_, w := recordingDatabase(t)
 	ctx := testContext(t)
 	base := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Second)
-	london := func(n int) string { a, _ := loadgen.CityAddr("London", n, false); return a.String() }
-	paris := func(n int) string { a, _ := loadgen.CityAddr("Paris", n, false); return a.String() }
 	var evs []*schemas.LoginEvent
 	add := func(id, user, ip string, at time.Duration, outcome schemas.Outcome) {
-		ev := &schemas.LoginEvent{EventID: id, OccurredAt: base.Add(at), UserID: user, IP: ip, Outcome: outcome, UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}
-		if outcome == schemas.OutcomeFailure {
-			ev.FailureReason = "bad_password"
-		}
-		if err := schemas.Validate(ev); err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev)
+		evs = append(evs, browserLogin(t, schemas.LoginEvent{EventID: id, OccurredAt: base.Add(at), UserID: user, IP: ip, Outcome: outcome}, "bad_password"))
 	}
 	// alice logs in from London for hours; a burst of guesses locks
 	// victim out from one address, twice (the first lock expires); the
@@ -93,37 +80,29 @@ func TestWarmUpInEventTime(t *testing.T) {
 	// mallory's attempts are stamped mid-second, so her lock would end
 	// mid-second but for the rounding that lets history keep it exactly.
 	for i := range 12 {
-		add(fmt.Sprintf("alice-%d", i), "alice", london(1), time.Duration(i)*20*time.Minute, schemas.OutcomeSuccess)
+		add(fmt.Sprintf("alice-%d", i), "alice", cityIP("London", 1), time.Duration(i)*20*time.Minute, schemas.OutcomeSuccess)
 	}
 	for i := range 12 {
-		add(fmt.Sprintf("victim-a%d", i), "victim", paris(7), 3*time.Hour+time.Duration(i)*15*time.Second, schemas.OutcomeFailure)
+		add(fmt.Sprintf("victim-a%d", i), "victim", cityIP("Paris", 7), 3*time.Hour+time.Duration(i)*15*time.Second, schemas.OutcomeFailure)
 	}
 	for i := range 12 {
-		add(fmt.Sprintf("mallory-%d", i), "mallory", paris(9), 3*time.Hour+40*time.Minute+time.Duration(i)*10*time.Second+250*time.Millisecond, schemas.OutcomeFailure)
+		add(fmt.Sprintf("mallory-%d", i), "mallory", cityIP("Paris", 9), 3*time.Hour+40*time.Minute+time.Duration(i)*10*time.Second+250*time.Millisecond, schemas.OutcomeFailure)
 	}
 	restartAfter := len(evs)
 	for i := range 12 {
-		add(fmt.Sprintf("victim-b%d", i), "victim", paris(7), 3*time.Hour+50*time.Minute+time.Duration(i)*15*time.Second, schemas.OutcomeFailure)
+		add(fmt.Sprintf("victim-b%d", i), "victim", cityIP("Paris", 7), 3*time.Hour+50*time.Minute+time.Duration(i)*15*time.Second, schemas.OutcomeFailure)
 	}
 	for i := range 6 {
-		add(fmt.Sprintf("mallory-late-%d", i), "mallory", paris(9), 3*time.Hour+45*time.Minute+time.Duration(i)*10*time.Second, schemas.OutcomeFailure)
+		add(fmt.Sprintf("mallory-late-%d", i), "mallory", cityIP("Paris", 9), 3*time.Hour+45*time.Minute+time.Duration(i)*10*time.Second, schemas.OutcomeFailure)
 	}
-	add("alice-paris", "alice", paris(3), 4*time.Hour+30*time.Minute, schemas.OutcomeSuccess)
-	add("alice-london", "alice", london(1), 5*time.Hour+30*time.Minute, schemas.OutcomeSuccess)
+	add("alice-paris", "alice", cityIP("Paris", 3), 4*time.Hour+30*time.Minute, schemas.OutcomeSuccess)
+	add("alice-london", "alice", cityIP("London", 1), 5*time.Hour+30*time.Minute, schemas.OutcomeSuccess)
 
 	first := warmEngine(t, w)
 	stored := map[string][]byte{}
-	score := func(eng *engine.Engine, ev *schemas.LoginEvent) engine.Scored {
-		c := *ev
-		sc, err := eng.Score(&c, false)
-		if err != nil {
-			t.Fatalf("scoring %s: %v", ev.EventID, err)
-		}
-		return sc
-	}
 	var locks int
 	for _, ev := range evs[:restartAfter] {
-		sc := score(first, ev)
+		sc := scoreCopy(t, first, ev)
 		if err := w.WriteHistory(ctx, []schemas.ScoredEvent{sc.ScoredEvent}); err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +131,7 @@ func TestWarmUpInEventTime(t *testing.T) {
 	}
 	// Redelivered: the stored decision, not scored again.
 	for _, ev := range evs[:restartAfter] {
-		sc := score(second, ev)
+		sc := scoreCopy(t, second, ev)
 		if !sc.Duplicate {
 			t.Errorf("redelivered %s was scored again", ev.EventID)
 			continue
@@ -167,7 +146,7 @@ func TestWarmUpInEventTime(t *testing.T) {
 	// Later events: the same decisions as the engine that never stopped.
 	var lockouts, challenges, familiar int
 	for _, ev := range evs[restartAfter:] {
-		want, got := score(first, ev), score(second, ev)
+		want, got := scoreCopy(t, first, ev), scoreCopy(t, second, ev)
 		if w, g := encodedWithout(t, want.Decision), encodedWithout(t, got.Decision); !bytes.Equal(w, g) {
 			t.Errorf("%s after the restart:\n got %s\nwant %s", ev.EventID, g, w)
 		}

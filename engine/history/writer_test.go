@@ -259,8 +259,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // under FINAL, and the later version wins. The aggregates, fed by materialized views, count the second
 // delivery too; distinct counts do not change.
 func TestRedeliveryCollapses(t *testing.T) {
-	dsn := migratedDatabase(t)
-	w := startWriter(t, Config{DSN: dsn, FlushInterval: 10 * time.Millisecond})
+	dsn, w := recordingDatabase(t)
 	hits, _ := w.ForSource(SourceHTTP)
 	const n = 100
 	deliver := func(writer interface {
