@@ -2,26 +2,11 @@ package loadgen
 
 import (
 	"net/netip"
-	"path/filepath"
 	"reflect"
-	"runtime"
 	"testing"
-
-	"github.com/oschwald/geoip2-golang/v2"
 
 	"github.com/loginrisk/loginrisk/schemas"
 )
-
-func asnDB(t *testing.T) *geoip2.Reader {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	db, err := geoip2.Open(filepath.Join(filepath.Dir(file), "..", "..", "testdata", "geoip", "ASN-Test.mmdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 func TestLabelledIsDeterministicPerSeed(t *testing.T) {
 	cfg := LabelledConfig{Seed: 3, Scale: 0.05}
@@ -41,7 +26,7 @@ func TestLabelledCoversEveryKind(t *testing.T) {
 	if len(events) != len(labels) {
 		t.Fatalf("%d events, %d labels", len(events), len(labels))
 	}
-	city, asn := cityDB(t), asnDB(t)
+	city, asn := testGeoIP(t, "City-Test.mmdb"), testGeoIP(t, "ASN-Test.mmdb")
 	byKind := map[string]int{}
 	asnsOf := map[string]map[uint]bool{}      // kind -> ASNs
 	netsOf := map[string]map[string]bool{}    // campaign -> /24s (spray)

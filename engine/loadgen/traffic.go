@@ -229,38 +229,48 @@ func (g *Generator) CaughtBy() map[string][]string {
 	return out
 }
 
+// rotation counts a scenario's attempts, so that it moves on to new
+// targets every so many.
+type rotation struct{ tries int }
+
+// turn counts an attempt and reports whether it is the first of a run of
+// every attempts, when the scenario picks its new targets.
+func (r *rotation) turn(every int) bool {
+	first := r.tries%every == 0
+	r.tries++
+	return first
+}
+
 // bruteForce: one hosting address guessing one account's password.
 type bruteForce struct {
 	victim int
 	addr   netip.Addr
-	tries  int
+	rotation
 }
 
 func (s *bruteForce) name() string       { return "brute_force" }
 func (s *bruteForce) caughtBy() []string { return []string{"failure_burst"} }
 func (s *bruteForce) next(g *Generator, at time.Time) schemas.LoginEvent {
-	if s.tries%50 == 0 {
+	if s.turn(50) {
 		s.victim = g.rng.IntN(len(g.users))
 		s.addr = g.addrIn(hostingV4)
 	}
-	s.tries++
 	return g.event(at, g.users[s.victim].id, s.addr, false, attackerAgents[0], "")
 }
 
 // credentialStuffing: one address trying leaked pairs across many
 // accounts, each once, most of them failing.
 type credentialStuffing struct {
-	addr  netip.Addr
-	tries int
+	addr netip.Addr
+	rotation
 }
 
 func (s *credentialStuffing) name() string       { return "credential_stuffing" }
 func (s *credentialStuffing) caughtBy() []string { return []string{"credential_stuffing"} }
 func (s *credentialStuffing) next(g *Generator, at time.Time) schemas.LoginEvent {
-	if s.tries%200 == 0 {
+	if s.turn(200) {
 		s.addr = g.addrIn(hostingV4)
 	}
-	s.tries++
 	victim := g.rng.IntN(len(g.users) * 2) // half of the names do not exist
 	id := fmt.Sprintf("user-%06d", victim)
 	ok := g.rng.IntN(100) == 0
@@ -274,18 +284,17 @@ func (s *credentialStuffing) next(g *Generator, at time.Time) schemas.LoginEvent
 // passwordSpray: an IPv6 attacker rotating addresses inside one /64, one
 // common password against many accounts.
 type passwordSpray struct {
-	net   netip.Prefix
-	tries int
+	net netip.Prefix
+	rotation
 }
 
 func (s *passwordSpray) name() string       { return "password_spray" }
 func (s *passwordSpray) caughtBy() []string { return []string{"password_spray"} }
 func (s *passwordSpray) next(g *Generator, at time.Time) schemas.LoginEvent {
-	if s.tries%300 == 0 {
+	if s.turn(300) {
 		base := g.addrIn(spoofV6)
 		s.net, _ = base.Prefix(64)
 	}
-	s.tries++
 	victim := g.rng.IntN(len(g.users))
 	return g.event(at, g.users[victim].id, g.addrIn(s.net), false, attackerAgents[3], "")
 }
@@ -293,16 +302,15 @@ func (s *passwordSpray) next(g *Generator, at time.Time) schemas.LoginEvent {
 // distributedBruteForce: many addresses guessing one account.
 type distributedBruteForce struct {
 	victim int
-	tries  int
+	rotation
 }
 
 func (s *distributedBruteForce) name() string       { return "distributed_bruteforce" }
 func (s *distributedBruteForce) caughtBy() []string { return []string{"distributed_bruteforce"} }
 func (s *distributedBruteForce) next(g *Generator, at time.Time) schemas.LoginEvent {
-	if s.tries%60 == 0 {
+	if s.turn(60) {
 		s.victim = g.rng.IntN(len(g.users))
 	}
-	s.tries++
 	city := g.rng.IntN(len(cities))
 	return g.event(at, g.users[s.victim].id, g.addrIn(g.cityPrefix(city)), false, attackerAgents[2], "")
 }

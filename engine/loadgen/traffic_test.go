@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -11,10 +10,11 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-func cityDB(t *testing.T) *geoip2.Reader {
+// testGeoIP opens one of the repository's generated GeoIP test
+// databases (testdata/geoip), closed when the test ends.
+func testGeoIP(t *testing.T, name string) *geoip2.Reader {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	db, err := geoip2.Open(filepath.Join(filepath.Dir(file), "..", "..", "testdata", "geoip", "City-Test.mmdb"))
+	db, err := geoip2.Open(filepath.Join("..", "..", "testdata", "geoip", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func cityDB(t *testing.T) *geoip2.Reader {
 // TestCityNetworksResolve keeps the generator's city table in step with
 // the generated test City database.
 func TestCityNetworksResolve(t *testing.T) {
-	db := cityDB(t)
+	db := testGeoIP(t, "City-Test.mmdb")
 	for _, c := range Cities() {
 		for _, v6 := range []bool{false, true} {
 			for _, n := range []int{1, 77, 4000} {
@@ -49,7 +49,7 @@ func TestGeneratorIsDeterministicAndValid(t *testing.T) {
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	a, b := New(Config{Users: 300, Seed: 7}), New(Config{Users: 300, Seed: 7})
 	scenarios := map[string]bool{}
-	db := cityDB(t)
+	db := testGeoIP(t, "City-Test.mmdb")
 	homeResolved := 0
 	for i := range 5000 {
 		ea, eb := a.Next(at), b.Next(at)
