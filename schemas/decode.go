@@ -107,7 +107,7 @@ func decodeSlow(data []byte, ev *LoginEvent) error {
 	}
 	t, err := time.Parse(time.RFC3339Nano, w.OccurredAt)
 	if err != nil {
-		return fieldErr("occurred_at", "%q is not an RFC 3339 time with a zone (e.g. 2026-01-02T15:04:05Z)", clip(w.OccurredAt))
+		return fieldErr("occurred_at", "%q is not an RFC 3339 time with a zone (e.g. 2026-01-02T15:04:05Z)", Clip(w.OccurredAt))
 	}
 	ev.OccurredAt = t.UTC()
 	return Validate(ev)
@@ -174,14 +174,14 @@ func Validate(ev *LoginEvent) error {
 	case "":
 		return fieldErr("outcome", "is required")
 	default:
-		return fieldErr("outcome", "%q is not one of success, failure", clip(string(ev.Outcome)))
+		return fieldErr("outcome", "%q is not one of success, failure", Clip(string(ev.Outcome)))
 	}
 	if ev.IP == "" {
 		return fieldErr("ip", "is required")
 	}
 	addr, err := ParseIP(ev.IP)
 	if err != nil {
-		return fieldErr("ip", "%q is not an IP address", clip(ev.IP))
+		return fieldErr("ip", "%q is not an IP address", Clip(ev.IP))
 	}
 	ev.Addr = addr
 	if err := checkString("user_agent", ev.UserAgent, MaxUserAgentLen, false); err != nil {
@@ -200,10 +200,10 @@ func Validate(ev *LoginEvent) error {
 		return err
 	}
 	if ev.FailureReason != "" && !slices.Contains(failureReasons, ev.FailureReason) {
-		return fieldErr("failure_reason", "%q is not one of %s", clip(ev.FailureReason), strings.Join(failureReasons, ", "))
+		return fieldErr("failure_reason", "%q is not one of %s", Clip(ev.FailureReason), strings.Join(failureReasons, ", "))
 	}
 	if ev.AuthMethod != "" && !slices.Contains(authMethods, ev.AuthMethod) {
-		return fieldErr("auth_method", "%q is not one of %s", clip(ev.AuthMethod), strings.Join(authMethods, ", "))
+		return fieldErr("auth_method", "%q is not one of %s", Clip(ev.AuthMethod), strings.Join(authMethods, ", "))
 	}
 	if len(ev.Attributes) > MaxAttributes {
 		return fieldErr("attributes", "has %d entries, more than the %d allowed", len(ev.Attributes), MaxAttributes)
@@ -234,7 +234,7 @@ func checkChallengeOf(ev *LoginEvent) error {
 		return err
 	}
 	if ev.AuthMethod != AuthMethodMFA {
-		return fieldErr("challenge_of", "reports the end of a challenge, so it needs auth_method %s, not %q", AuthMethodMFA, clip(ev.AuthMethod))
+		return fieldErr("challenge_of", "reports the end of a challenge, so it needs auth_method %s, not %q", AuthMethodMFA, Clip(ev.AuthMethod))
 	}
 	if ev.ChallengeOf == ev.EventID {
 		return fieldErr("challenge_of", "names the event itself; it must name the challenged attempt's event_id")
@@ -265,7 +265,7 @@ func checkPasswordFP(fp string) error {
 // checkAttribute checks one attribute's key and value.
 func checkAttribute(k, v string) error {
 	if err := checkString("attributes", k, MaxAttributeLen, true); err != nil {
-		return fieldErr("attributes", "key %q: %s", clip(k), err.(*FieldError).Reason)
+		return fieldErr("attributes", "key %q: %s", Clip(k), err.(*FieldError).Reason)
 	}
 	return checkString("attributes."+k, v, MaxAttributeLen, false)
 }
@@ -317,8 +317,9 @@ func checkString(field, s string, maxLen int, required bool) error {
 	return nil
 }
 
-// clip shortens a value quoted in an error message.
-func clip(s string) string {
+// Clip shortens a value quoted in an error message to 64 bytes, cut at
+// a character boundary, with an ellipsis when it cut.
+func Clip(s string) string {
 	const max = 64
 	if len(s) <= max {
 		return s

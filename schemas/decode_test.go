@@ -251,3 +251,23 @@ func TestUserKey(t *testing.T) {
 		}
 	}
 }
+
+// TestClip: a value quoted in an error keeps its first 64 bytes, cut
+// before a character that would not fit whole, and says it was cut.
+func TestClip(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{name: "short", in: "bob", want: "bob"},
+		{name: "exactly 64 bytes", in: strings.Repeat("a", 64), want: strings.Repeat("a", 64)},
+		{name: "long", in: strings.Repeat("a", 65), want: strings.Repeat("a", 64) + "…"},
+		{name: "a character across the cut", in: strings.Repeat("a", 63) + "é" + "b", want: strings.Repeat("a", 63) + "…"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Clip(tc.in); got != tc.want {
+				t.Errorf("Clip(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

@@ -442,15 +442,6 @@ func checkParam(v string, maxLen int) string {
 	return ""
 }
 
-// clip shortens a value quoted in an error message.
-func clip(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+// clip shortens a value quoted in an error message as the event
+// decoder's errors do (schemas.Clip).
+func clip(s string) string { return schemas.Clip(s) }
