@@ -73,19 +73,6 @@ type lockRow struct {
 	SetBy string `json:"set_by,omitempty"`
 }
 
-// queryLimit reads the limit query parameter (default consoleDefaultLimit).
-func queryLimit(q url.Values) (int, string) {
-	v := q.Get("limit")
-	if v == "" {
-		return consoleDefaultLimit, ""
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > consoleMaxLimit {
-		return 0, fmt.Sprintf("limit: %q is not a whole number from 1 to %d", clip(v), consoleMaxLimit)
-	}
-	return n, ""
-}
-
 // parseQuery parses the query string, answering 400 when it is malformed.
 func (s *Server) parseQuery(w http.ResponseWriter, r *http.Request) (url.Values, int, bool) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
@@ -95,16 +82,32 @@ func (s *Server) parseQuery(w http.ResponseWriter, r *http.Request) (url.Values,
 	return q, 0, true
 }
 
+// parseListQuery parses the query string of a list and its limit
+// parameter (default consoleDefaultLimit), answering 400 when either is
+// malformed.
+func (s *Server) parseListQuery(w http.ResponseWriter, r *http.Request) (q url.Values, limit, code int, ok bool) {
+	q, code, ok = s.parseQuery(w, r)
+	if !ok {
+		return nil, 0, code, false
+	}
+	v := q.Get("limit")
+	if v == "" {
+		return q, consoleDefaultLimit, 0, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > consoleMaxLimit {
+		msg := fmt.Sprintf("limit: %q is not a whole number from 1 to %d", clip(v), consoleMaxLimit)
+		return nil, 0, s.writeError(w, http.StatusBadRequest, "limit", msg), false
+	}
+	return q, n, 0, true
+}
+
 // handleLocks is GET /v1/locks: the active locks, filtered by scope and a
 // part of the key.
 func (s *Server) handleLocks(w http.ResponseWriter, r *http.Request, _ *credential) int {
-	q, code, ok := s.parseQuery(w, r)
+	q, limit, code, ok := s.parseListQuery(w, r)
 	if !ok {
 		return code
-	}
-	limit, msg := queryLimit(q)
-	if msg != "" {
-		return s.writeError(w, http.StatusBadRequest, "limit", msg)
 	}
 	scope := schemas.LockScope(q.Get("scope"))
 	if scope != "" && !scope.Valid() {
@@ -233,13 +236,9 @@ const noFeedNote = "this server keeps no feed of recent decisions (engine.feed_s
 // decisions, newest first, filtered by verdict, rule, user, tenant and
 // address or network.
 func (s *Server) handleDecisions(w http.ResponseWriter, r *http.Request, _ *credential) int {
-	q, code, ok := s.parseQuery(w, r)
+	q, limit, code, ok := s.parseListQuery(w, r)
 	if !ok {
 		return code
-	}
-	limit, msg := queryLimit(q)
-	if msg != "" {
-		return s.writeError(w, http.StatusBadRequest, "limit", msg)
 	}
 	var match []func(*engine.FeedEntry) bool
 	if v := q.Get("outcome"); v != "" {

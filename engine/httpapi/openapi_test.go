@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -142,20 +141,7 @@ func newConformance(t *testing.T) *conformance {
 func (c *conformance) exchange(f *fixture, req request, wantCode int, conforming bool) response {
 	t := c.t
 	t.Helper()
-	hr, err := http.NewRequest(req.method, "http://loginrisk.test"+req.path, bytes.NewReader(req.body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if req.body != nil {
-		ct := req.contentType
-		if ct == "" {
-			ct = "application/json"
-		}
-		hr.Header.Set("Content-Type", ct)
-	}
-	if req.token != "" {
-		hr.Header.Set("Authorization", "Bearer "+req.token)
-	}
+	hr := req.httpRequest(t, "http://loginrisk.test")
 	route, params, err := c.router.FindRoute(hr)
 	if err != nil {
 		t.Fatalf("%s %s is not in the document: %v", req.method, req.path, err)
@@ -270,6 +256,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "console decisions filtered", req: request{method: "GET", path: "/v1/console/decisions?outcome=lockout&user=ivan%40example.com&ip=198.51.100.0%2F24&rule=failure_burst&tenant=&limit=10", token: adminToken}, want: 200, conforming: conforms},
 		{name: "console decisions bad outcome", req: request{method: "GET", path: "/v1/console/decisions?outcome=maybe", token: readToken}, want: 400, conforming: nonconforming},
 		{name: "console decisions bad ip", req: request{method: "GET", path: "/v1/console/decisions?ip=nowhere", token: readToken}, want: 400, conforming: conforms},
+		{name: "console decisions bad limit", req: request{method: "GET", path: "/v1/console/decisions?limit=5001", token: readToken}, want: 400, conforming: nonconforming},
 		{name: "console decisions no token", req: request{method: "GET", path: "/v1/console/decisions"}, want: 401, conforming: nonconforming},
 		{name: "console decisions score role", req: request{method: "GET", path: "/v1/console/decisions", token: scoreToken}, want: 403, conforming: nonconforming},
 		{name: "console decision", req: request{method: "GET", path: "/v1/console/decisions/oa-4", token: readToken}, want: 200, conforming: conforms},
