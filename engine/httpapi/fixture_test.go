@@ -315,15 +315,17 @@ func (r response) errorJSON(t testing.TB) errorBody {
 	return e
 }
 
-func (f *fixture) do(req request) response {
-	f.t.Helper()
+// httpRequest builds req for the server at baseURL: a body is JSON
+// unless req names another type, a token is a bearer token.
+func (req request) httpRequest(t testing.TB, baseURL string) *http.Request {
+	t.Helper()
 	var body io.Reader
 	if req.body != nil {
 		body = bytes.NewReader(req.body)
 	}
-	hr, err := http.NewRequest(req.method, f.ts.URL+req.path, body)
+	hr, err := http.NewRequest(req.method, baseURL+req.path, body)
 	if err != nil {
-		f.t.Fatalf("building %s %s: %v", req.method, req.path, err)
+		t.Fatalf("building %s %s: %v", req.method, req.path, err)
 	}
 	if req.body != nil {
 		ct := req.contentType
@@ -335,7 +337,29 @@ func (f *fixture) do(req request) response {
 	if req.token != "" {
 		hr.Header.Set("Authorization", "Bearer "+req.token)
 	}
-	resp, err := f.ts.Client().Do(hr)
+	return hr
+}
+
+// expect stops the test when the answer's code is not code.
+func (r response) expect(t testing.TB, code int) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("got %d %s, want %d", r.code, r.body, code)
+	}
+}
+
+// expectField fails the test when the answer is not a JSON error naming
+// field.
+func (r response) expectField(t testing.TB, field string) {
+	t.Helper()
+	if e := r.errorJSON(t); e.Field != field {
+		t.Errorf("field = %q, want %q", e.Field, field)
+	}
+}
+
+func (f *fixture) do(req request) response {
+	f.t.Helper()
+	resp, err := f.ts.Client().Do(req.httpRequest(f.t, f.ts.URL))
 	if err != nil {
 		f.t.Fatalf("%s %s: %v", req.method, req.path, err)
 	}

@@ -151,9 +151,7 @@ func TestScoreBadInput(t *testing.T) {
 				path = "/v1/score"
 			}
 			resp := f.do(request{method: "POST", path: path, token: scoreToken, contentType: tc.contentType, body: tc.body})
-			if resp.code != tc.wantCode {
-				t.Fatalf("got %d %s, want %d", resp.code, resp.body, tc.wantCode)
-			}
+			resp.expect(t, tc.wantCode)
 			if tc.wantCode == 200 {
 				return
 			}
@@ -357,12 +355,8 @@ func TestLiftBadInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := f.do(request{method: "DELETE", path: tc.path, token: adminToken})
-			if resp.code != tc.wantCode {
-				t.Fatalf("got %d %s, want %d", resp.code, resp.body, tc.wantCode)
-			}
-			if e := resp.errorJSON(t); e.Field != tc.wantField {
-				t.Errorf("field = %q, want %q", e.Field, tc.wantField)
-			}
+			resp.expect(t, tc.wantCode)
+			resp.expectField(t, tc.wantField)
 		})
 	}
 }
@@ -408,13 +402,9 @@ func TestStatusBadInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := f.do(request{method: "GET", path: tc.path, token: readToken})
-			if resp.code != tc.wantCode {
-				t.Fatalf("got %d %s, want %d", resp.code, resp.body, tc.wantCode)
-			}
+			resp.expect(t, tc.wantCode)
 			if tc.wantCode != 200 {
-				if e := resp.errorJSON(t); e.Field != tc.wantField {
-					t.Errorf("field = %q, want %q", e.Field, tc.wantField)
-				}
+				resp.expectField(t, tc.wantField)
 			}
 		})
 	}
@@ -434,9 +424,7 @@ func TestDecisionLookup(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := f.do(request{method: "GET", path: "/v1/decisions/" + tc.id, token: readToken})
-			if resp.code != tc.wantCode {
-				t.Fatalf("got %d %s, want %d", resp.code, resp.body, tc.wantCode)
-			}
+			resp.expect(t, tc.wantCode)
 			if tc.wantCode == 404 {
 				e := resp.errorJSON(t)
 				if !strings.Contains(e.Error, tc.id) || !strings.Contains(e.Error, "the last 100000 events") {
@@ -519,9 +507,7 @@ func TestReadyz(t *testing.T) {
 			t.Run(tc.name+"/"+caller.name, func(t *testing.T) {
 				f.setReady(tc.kafkaErr)
 				resp := f.do(request{method: "GET", path: "/readyz", token: caller.token})
-				if resp.code != tc.wantCode {
-					t.Fatalf("got %d %s, want %d", resp.code, resp.body, tc.wantCode)
-				}
+				resp.expect(t, tc.wantCode)
 				var got struct {
 					Status string        `json:"status"`
 					Checks []checkResult `json:"checks"`
@@ -630,9 +616,7 @@ func TestReload(t *testing.T) {
 			}
 			previous := f.eng.RulesVersion()
 			resp := f.do(request{method: "POST", path: "/v1/rules/reload", token: adminToken})
-			if resp.code != tc.wantCode {
-				t.Fatalf("got %d %s, want %d", resp.code, resp.body, tc.wantCode)
-			}
+			resp.expect(t, tc.wantCode)
 			if !tc.wantVersion(f.eng.RulesVersion()) {
 				t.Errorf("version after reload = %s (original %s)", f.eng.RulesVersion(), original)
 			}
@@ -669,9 +653,7 @@ func TestReload(t *testing.T) {
 		}
 		defer os.Remove(link)
 		resp := f.do(request{method: "POST", path: "/v1/rules/reload", token: adminToken})
-		if resp.code != 422 {
-			t.Fatalf("got %d %s, want 422", resp.code, resp.body)
-		}
+		resp.expect(t, 422)
 		if e := resp.errorJSON(t); !strings.Contains(e.Error, "zz-secret.yaml is a symbolic link") || strings.Contains(e.Error, secret) {
 			t.Errorf("422 error %q should name the link and not quote its target", e.Error)
 		}
@@ -706,9 +688,7 @@ func TestUnknownRoutes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := f.do(request{method: tc.method, path: tc.path, token: adminToken})
-			if resp.code != tc.wantCode {
-				t.Fatalf("got %d %s, want %d", resp.code, resp.body, tc.wantCode)
-			}
+			resp.expect(t, tc.wantCode)
 			resp.errorJSON(t)
 			if ct := resp.header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q", ct)

@@ -111,12 +111,8 @@ func TestTenantParamBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := f.do(request{method: tt.method, path: tt.path, token: tt.token})
-			if resp.code != 400 {
-				t.Fatalf("got %d %s, want 400", resp.code, resp.body)
-			}
-			if e := resp.errorJSON(t); e.Field != "tenant" {
-				t.Errorf("field = %q, want tenant", e.Field)
-			}
+			resp.expect(t, 400)
+			resp.expectField(t, "tenant")
 		})
 	}
 }
