@@ -49,21 +49,22 @@ func (f folderFS) close() error { return f.root.Close() }
 
 // typeName names the type of a file that is not a regular file.
 func typeName(mode fs.FileMode) string {
-	switch {
-	case mode.IsDir():
-		return "a folder"
-	case mode&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case mode&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case mode&fs.ModeSocket != 0:
-		return "a socket"
-	case mode&fs.ModeCharDevice != 0:
-		return "a character device"
-	case mode&fs.ModeDevice != 0:
-		return "a device"
-	case mode&fs.ModeIrregular != 0:
-		return "an irregular file"
+	// A character device has ModeDevice too: it is named first.
+	for _, t := range [...]struct {
+		bit  fs.FileMode
+		name string
+	}{
+		{fs.ModeDir, "a folder"},
+		{fs.ModeSymlink, "a symbolic link"},
+		{fs.ModeNamedPipe, "a FIFO"},
+		{fs.ModeSocket, "a socket"},
+		{fs.ModeCharDevice, "a character device"},
+		{fs.ModeDevice, "a device"},
+		{fs.ModeIrregular, "an irregular file"},
+	} {
+		if mode&t.bit != 0 {
+			return t.name
+		}
 	}
 	return "a " + mode.Type().String()
 }

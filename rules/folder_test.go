@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -183,5 +184,27 @@ func TestErrorsQuoteNoContent(t *testing.T) {
 				t.Errorf("LoadTests: %v, want an error without the content", err)
 			}
 		})
+	}
+}
+
+// TestTypeName: each kind of file that is not a regular file is named in
+// the error that refuses it; a character device is not just "a device".
+func TestTypeName(t *testing.T) {
+	tests := []struct {
+		mode fs.FileMode
+		want string
+	}{
+		{fs.ModeDir, "a folder"},
+		{fs.ModeSymlink, "a symbolic link"},
+		{fs.ModeNamedPipe, "a FIFO"},
+		{fs.ModeSocket, "a socket"},
+		{fs.ModeDevice | fs.ModeCharDevice, "a character device"},
+		{fs.ModeDevice, "a device"},
+		{fs.ModeIrregular, "an irregular file"},
+	}
+	for _, tc := range tests {
+		if got := typeName(tc.mode | 0o644); got != tc.want {
+			t.Errorf("typeName(%v) = %q, want %q", tc.mode, got, tc.want)
+		}
 	}
 }

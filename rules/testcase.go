@@ -332,15 +332,18 @@ func (p *testParser) events(n *yaml.Node, field string) []TestEvent {
 		ev := TestEvent{Line: item.Line, Outcome: schemas.OutcomeSuccess}
 		repeat, every := 1, time.Second
 		var at string
+		// The fields that are plain strings.
+		text := map[string]*string{
+			"at": &at, "user": &ev.User, "ip": &ev.IP, "user_agent": &ev.UserAgent, "device_id": &ev.DeviceID,
+			"failure_reason": &ev.FailureReason, "auth_method": &ev.AuthMethod, "password_fp": &ev.PasswordFP,
+		}
 		p.mapping(item, "", field, func(key string, k, v *yaml.Node) {
 			sub := field + "." + key
+			if dst, ok := text[key]; ok {
+				*dst, _ = p.str(v, "", sub)
+				return
+			}
 			switch key {
-			case "at":
-				at, _ = p.str(v, "", sub)
-			case "user":
-				ev.User, _ = p.str(v, "", sub)
-			case "ip":
-				ev.IP, _ = p.str(v, "", sub)
 			case "outcome":
 				if s, ok := p.str(v, "", sub); ok {
 					ev.Outcome = schemas.Outcome(s)
@@ -348,16 +351,6 @@ func (p *testParser) events(n *yaml.Node, field string) []TestEvent {
 						p.errorf(v.Line, "", sub, "%q is not success or failure", s)
 					}
 				}
-			case "user_agent":
-				ev.UserAgent, _ = p.str(v, "", sub)
-			case "device_id":
-				ev.DeviceID, _ = p.str(v, "", sub)
-			case "failure_reason":
-				ev.FailureReason, _ = p.str(v, "", sub)
-			case "auth_method":
-				ev.AuthMethod, _ = p.str(v, "", sub)
-			case "password_fp":
-				ev.PasswordFP, _ = p.str(v, "", sub)
 			case "repeat":
 				if r, ok := p.integer(v, "", sub); ok {
 					if r < 1 || r > 10000 {
