@@ -50,24 +50,16 @@ func TestAttackModeChangesAreKept(t *testing.T) {
 	scoreAll(regular, schemas.OutcomeSuccess, base.Add(3*time.Hour), time.Minute, 1) // nothing new to store
 
 	conn := testConn(t, dsn)
-	rows, err := conn.Query(ctx, "SELECT at, started, failures_15m FROM attack_mode_changes FINAL ORDER BY at")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
+	var at time.Time
+	var on uint8
+	var failures uint32
 	var got []string
-	for rows.Next() {
-		var at time.Time
-		var on uint8
-		var failures uint32
-		if err := rows.Scan(&at, &on, &failures); err != nil {
-			t.Fatal(err)
-		}
+	forEachRow(t, conn, "SELECT at, started, failures_15m FROM attack_mode_changes FINAL ORDER BY at", []any{&at, &on, &failures}, func() {
 		if on == 1 && int(failures) < engine.DefaultAttackModeConfig().MinFailures {
 			t.Errorf("the start is stored with %d failures in 15 min, below the minimum volume", failures)
 		}
 		got = append(got, fmt.Sprintf("%s %d", at.UTC().Format(time.RFC3339), on))
-	}
+	})
 	want := []string{started.Since.Format(time.RFC3339) + " 1", ended.Since.Format(time.RFC3339) + " 0"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("attack_mode_changes:\n%v\nwant\n%v", got, want)

@@ -149,6 +149,26 @@ func queryUint64(t *testing.T, conn driver.Conn, sql string) uint64 {
 	return n
 }
 
+// forEachRow runs sql and scans each row of the answer into dest, then
+// calls each.
+func forEachRow(t testing.TB, conn driver.Conn, sql string, dest []any, each func()) {
+	t.Helper()
+	rows, err := conn.Query(testContext(t), sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		each()
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
 // T0 is the time the test events are placed around.
 var T0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 

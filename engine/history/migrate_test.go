@@ -26,22 +26,10 @@ type appliedRow struct {
 func schemaMigrations(t *testing.T, dsn string) []appliedRow {
 	t.Helper()
 	conn := testConn(t, dsn)
-	rows, err := conn.Query(testContext(t), "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version, applied_at")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
+	var r appliedRow
 	var out []appliedRow
-	for rows.Next() {
-		var r appliedRow
-		if err := rows.Scan(&r.Version, &r.Name, &r.Checksum, &r.AppliedAt); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	forEachRow(t, conn, "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version, applied_at",
+		[]any{&r.Version, &r.Name, &r.Checksum, &r.AppliedAt}, func() { out = append(out, r) })
 	return out
 }
 
@@ -103,24 +91,14 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 // migration stores it, not a different type).
 func assertRecordColumns(t *testing.T, conn driver.Conn) {
 	t.Helper()
-	rows, err := conn.Query(testContext(t), "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'login_events' ORDER BY name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
+	var name, typ string
 	var names []string
 	types := map[string]string{}
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, name)
-		types[name] = strings.TrimSuffix(strings.TrimPrefix(typ, "LowCardinality("), ")")
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	forEachRow(t, conn, "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'login_events' ORDER BY name",
+		[]any{&name, &typ}, func() {
+			names = append(names, name)
+			types[name] = strings.TrimSuffix(strings.TrimPrefix(typ, "LowCardinality("), ")")
+		})
 	table, err := recordColumns()
 	if err != nil {
 		t.Fatal(err)

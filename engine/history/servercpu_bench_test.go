@@ -248,19 +248,10 @@ func waitForRows(b *testing.B, conn driver.Conn, ctx context.Context, n uint64) 
 // dropViews drops the materialized views of the database: inserts then
 // write login_events alone.
 func dropViews(b *testing.B, conn driver.Conn, ctx context.Context) {
-	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'")
-	if err != nil {
-		b.Fatal(err)
-	}
+	var name string
 	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			b.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	rows.Close()
+	forEachRow(b, conn, "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'",
+		[]any{&name}, func() { names = append(names, name) })
 	for _, n := range names {
 		if err := conn.Exec(ctx, "DROP TABLE "+quoteIdent(n)); err != nil {
 			b.Fatal(err)
