@@ -337,28 +337,38 @@ func TestLockLifecycle(t *testing.T) {
 	}
 }
 
-func TestLiftBadInput(t *testing.T) {
+// pathCase is a request path and the answer it must get: the code and,
+// for an error, the field the error names ("" for none).
+type pathCase struct {
+	name      string
+	path      string
+	wantCode  int
+	wantField string
+}
+
+// checkPaths sends method with token to each case's path.
+func checkPaths(t *testing.T, method, token string, cases []pathCase) {
 	f := newFixture(t, fixtureOptions{})
-	tests := []struct {
-		name      string
-		path      string
-		wantCode  int
-		wantField string
-	}{
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := f.do(request{method: method, path: tc.path, token: token})
+			resp.expect(t, tc.wantCode)
+			if tc.wantCode != 200 {
+				resp.expectField(t, tc.wantField)
+			}
+		})
+	}
+}
+
+func TestLiftBadInput(t *testing.T) {
+	checkPaths(t, "DELETE", adminToken, []pathCase{
 		{name: "unknown scope", path: "/v1/locks/planet/earth", wantCode: 400, wantField: "scope"},
 		{name: "user_ip key without a pipe", path: "/v1/locks/user_ip/bob", wantCode: 400, wantField: "key"},
 		{name: "user_ip key with an empty ip", path: "/v1/locks/user_ip/bob%7C", wantCode: 400, wantField: "key"},
 		{name: "no such user lock", path: "/v1/locks/user/nobody", wantCode: 404},
 		{name: "no such ip lock", path: "/v1/locks/ip/192.0.2.1", wantCode: 404},
 		{name: "key with a control character", path: "/v1/locks/user/bo%01b", wantCode: 400, wantField: "key"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			resp := f.do(request{method: "DELETE", path: tc.path, token: adminToken})
-			resp.expect(t, tc.wantCode)
-			resp.expectField(t, tc.wantField)
-		})
-	}
+	})
 }
 
 func TestLiftNotRecorded(t *testing.T) {
@@ -385,29 +395,14 @@ func TestLiftNotRecorded(t *testing.T) {
 }
 
 func TestStatusBadInput(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
-	tests := []struct {
-		name      string
-		path      string
-		wantCode  int
-		wantField string
-	}{
+	checkPaths(t, "GET", readToken, []pathCase{
 		{name: "not an ip", path: "/v1/ips/not-an-ip/status", wantCode: 400, wantField: "ip"},
 		{name: "ip with a zone", path: "/v1/ips/fe80::1%25eth0/status", wantCode: 400, wantField: "ip"},
 		{name: "ipv4-mapped ipv6 is fine", path: "/v1/ips/::ffff:192.0.2.1/status", wantCode: 200},
 		{name: "user id too long", path: "/v1/users/" + strings.Repeat("u", schemas.MaxUserIDLen+1) + "/status", wantCode: 400, wantField: "user_id"},
 		{name: "user id not utf-8", path: "/v1/users/%FF/status", wantCode: 400, wantField: "user_id"},
 		{name: "event id too long", path: "/v1/decisions/" + strings.Repeat("e", schemas.MaxEventIDLen+1), wantCode: 400, wantField: "event_id"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			resp := f.do(request{method: "GET", path: tc.path, token: readToken})
-			resp.expect(t, tc.wantCode)
-			if tc.wantCode != 200 {
-				resp.expectField(t, tc.wantField)
-			}
-		})
-	}
+	})
 }
 
 func TestDecisionLookup(t *testing.T) {
