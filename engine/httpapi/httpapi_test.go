@@ -662,39 +662,6 @@ func TestReload(t *testing.T) {
 	})
 }
 
-func TestUnknownRoutes(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
-	tests := []struct {
-		name      string
-		method    string
-		path      string
-		wantCode  int
-		wantAllow string
-	}{
-		{name: "unknown path", method: "GET", path: "/v2/score", wantCode: 404},
-		{name: "unknown nested path", method: "GET", path: "/v1/users/bob", wantCode: 404},
-		{name: "root", method: "GET", path: "/", wantCode: 404},
-		{name: "GET on score", method: "GET", path: "/v1/score", wantCode: 405, wantAllow: "POST"},
-		{name: "PUT on status", method: "PUT", path: "/v1/users/bob/status", wantCode: 405, wantAllow: "GET, HEAD"},
-		{name: "GET on a lock", method: "GET", path: "/v1/locks/user/bob", wantCode: 405, wantAllow: "DELETE"},
-		{name: "DELETE on rules", method: "DELETE", path: "/v1/rules", wantCode: 405, wantAllow: "GET, HEAD"},
-		{name: "POST on healthz", method: "POST", path: "/healthz", wantCode: 405, wantAllow: "GET, HEAD"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			resp := f.do(request{method: tc.method, path: tc.path, token: adminToken})
-			resp.expect(t, tc.wantCode)
-			resp.errorJSON(t)
-			if ct := resp.header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			if got := resp.header.Get("Allow"); got != tc.wantAllow {
-				t.Errorf("Allow = %q, want %q", got, tc.wantAllow)
-			}
-		})
-	}
-}
-
 func TestMetrics(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	f.bruteForce("henry@example.com", "198.51.100.40")

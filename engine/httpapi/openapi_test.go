@@ -353,26 +353,41 @@ func TestOpenAPIConformance(t *testing.T) {
 }
 
 // TestUnknownRoutesAnswerDocumentedErrors checks that the 404 and 405 of
-// paths and methods outside the document are the document's Error.
+// paths and methods outside the document are the document's Error, as
+// JSON, a 405 with the methods the path allows.
 func TestUnknownRoutesAnswerDocumentedErrors(t *testing.T) {
 	doc := loadDoc(t)
 	errSchema := doc.Components.Schemas["Error"].Value
 	f := newFixture(t, fixtureOptions{})
 	tests := []struct {
-		name   string
-		method string
-		path   string
-		want   int
+		name      string
+		method    string
+		path      string
+		wantCode  int
+		wantAllow string
 	}{
-		{name: "unknown path", method: "GET", path: "/v1/nothing", want: 404},
-		{name: "wrong method", method: "PATCH", path: "/v1/score", want: 405},
+		{name: "unknown path", method: "GET", path: "/v1/nothing", wantCode: 404},
+		{name: "unknown version", method: "GET", path: "/v2/score", wantCode: 404},
+		{name: "unknown nested path", method: "GET", path: "/v1/users/bob", wantCode: 404},
+		{name: "root", method: "GET", path: "/", wantCode: 404},
+		{name: "wrong method", method: "PATCH", path: "/v1/score", wantCode: 405, wantAllow: "POST"},
+		{name: "GET on score", method: "GET", path: "/v1/score", wantCode: 405, wantAllow: "POST"},
+		{name: "PUT on status", method: "PUT", path: "/v1/users/bob/status", wantCode: 405, wantAllow: "GET, HEAD"},
+		{name: "GET on a lock", method: "GET", path: "/v1/locks/user/bob", wantCode: 405, wantAllow: "DELETE"},
+		{name: "DELETE on rules", method: "DELETE", path: "/v1/rules", wantCode: 405, wantAllow: "GET, HEAD"},
+		{name: "POST on healthz", method: "POST", path: "/healthz", wantCode: 405, wantAllow: "GET, HEAD"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := f.do(request{method: tc.method, path: tc.path, token: adminToken})
-			if resp.code != tc.want {
-				t.Fatalf("got %d, want %d", resp.code, tc.want)
+			resp.expect(t, tc.wantCode)
+			if ct := resp.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
 			}
+			if got := resp.header.Get("Allow"); got != tc.wantAllow {
+				t.Errorf("Allow = %q, want %q", got, tc.wantAllow)
+			}
+			resp.errorJSON(t)
 			var v any
 			if err := json.Unmarshal(resp.body, &v); err != nil {
 				t.Fatal(err)
