@@ -359,14 +359,21 @@ func (r response) expectField(t testing.TB, field string) {
 
 func (f *fixture) do(req request) response {
 	f.t.Helper()
-	resp, err := f.ts.Client().Do(req.httpRequest(f.t, f.ts.URL))
+	return send(f.t, f.ts.Client(), f.ts.URL, req)
+}
+
+// send sends req with client to the server at baseURL and reads the
+// whole answer.
+func send(t testing.TB, client *http.Client, baseURL string, req request) response {
+	t.Helper()
+	resp, err := client.Do(req.httpRequest(t, baseURL))
 	if err != nil {
-		f.t.Fatalf("%s %s: %v", req.method, req.path, err)
+		t.Fatalf("%s %s: %v", req.method, req.path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		f.t.Fatalf("reading the answer to %s %s: %v", req.method, req.path, err)
+		t.Fatalf("reading the answer to %s %s: %v", req.method, req.path, err)
 	}
 	return response{code: resp.StatusCode, header: resp.Header, body: data}
 }

@@ -723,24 +723,12 @@ func TestMetricsAccess(t *testing.T) {
 					url  string
 					want int
 				}{{"API", f.ts.URL, tc.api[i]}, {"metrics listener", own.URL, tc.own[i]}} {
-					req, err := http.NewRequest(http.MethodGet, srv.url+"/metrics", nil)
-					if err != nil {
-						t.Fatal(err)
+					resp := send(t, http.DefaultClient, srv.url, request{method: http.MethodGet, path: "/metrics", token: token})
+					if resp.code != srv.want {
+						t.Errorf("%s, token %q: GET /metrics = %d, want %d", srv.name, token, resp.code, srv.want)
 					}
-					if token != "" {
-						req.Header.Set("Authorization", "Bearer "+token)
-					}
-					resp, err := http.DefaultClient.Do(req)
-					if err != nil {
-						t.Fatal(err)
-					}
-					body, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != srv.want {
-						t.Errorf("%s, token %q: GET /metrics = %d, want %d", srv.name, token, resp.StatusCode, srv.want)
-					}
-					if hits := strings.Contains(string(body), "loginrisk_rule_hits_total"); hits != (srv.want == 200) {
-						t.Errorf("%s, token %q: answer %d shows rule hits: %v", srv.name, token, resp.StatusCode, hits)
+					if hits := strings.Contains(string(resp.body), "loginrisk_rule_hits_total"); hits != (srv.want == 200) {
+						t.Errorf("%s, token %q: answer %d shows rule hits: %v", srv.name, token, resp.code, hits)
 					}
 				}
 			}
