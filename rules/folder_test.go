@@ -3,7 +3,6 @@ package rules
 import (
 	"errors"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,15 +151,9 @@ func TestErrorsQuoteNoContent(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			writeFile(t, dir, "auth.yaml", goodRules)
-			var log syncBuffer
-			m, err := NewManager(ManagerConfig{Dir: dir, Logger: slog.New(slog.NewTextHandler(&log, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir, m, log := loggedManager(t, "auth.yaml")
 			writeFile(t, dir, "secret.yaml", tc.content)
-			err = m.Reload()
+			err := m.Reload()
 			if err == nil {
 				t.Fatal("reload of a folder with a non-rule file succeeded")
 			}

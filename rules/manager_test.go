@@ -58,14 +58,22 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func TestManagerReload(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, dir, "a.yaml", goodRules)
-	var logs syncBuffer
-	m, err := NewManager(ManagerConfig{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+// loggedManager loads goodRules, written as file in a new folder, in a
+// Manager whose log the returned buffer keeps.
+func loggedManager(t *testing.T, file string) (dir string, m *Manager, logs *syncBuffer) {
+	t.Helper()
+	dir = t.TempDir()
+	writeFile(t, dir, file, goodRules)
+	logs = &syncBuffer{}
+	m, err := NewManager(ManagerConfig{Dir: dir, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir, m, logs
+}
+
+func TestManagerReload(t *testing.T) {
+	dir, m, logs := loggedManager(t, "a.yaml")
 	first := m.Current()
 
 	// Unchanged files keep the very same set.
@@ -92,7 +100,7 @@ func TestManagerReload(t *testing.T) {
 	// A broken folder keeps the previous set, and says why.
 	writeFile(t, dir, "a.yaml", brokenRules)
 	writeFile(t, dir, "b.yaml", "rules:\n  - {id: b, when: tor_exit, weight: 500}\n")
-	err = m.Reload()
+	err := m.Reload()
 	if err == nil {
 		t.Fatal("reload of a broken folder succeeded")
 	}
