@@ -252,6 +252,8 @@ SELECT * FROM login_events WHERE tenant_id = {tenant:String} AND user_id = {user
 		{"unknown parameter", map[string]string{"user": "a", "usr": "b"}, "", `no parameter "usr"`},
 		{"bad number", map[string]string{"user": "a", "n": "10; DROP TABLE x"}, "", "not a valid UInt32"},
 		{"negative unsigned", map[string]string{"user": "a", "n": "-1"}, "", "not a valid UInt32"},
+		{"beyond UInt32", map[string]string{"user": "a", "n": "4294967296"}, "", "not a valid UInt32"},
+		{"largest UInt32", map[string]string{"user": "a", "n": "4294967295"}, "LIMIT 4294967295", ""},
 		{"nan", map[string]string{"user": "a", "speed": "NaN"}, "", "not a valid Float64"},
 		{"bad time", map[string]string{"user": "a", "from": "yesterday"}, "", "not a valid DateTime"},
 	}

@@ -250,14 +250,12 @@ func literal(p Param, v string, now time.Time) (string, error) {
 	switch p.Type {
 	case "String":
 		return QuoteString(v), nil
-	case "UInt32":
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			return "", bad(err)
+	case "UInt32", "UInt64":
+		bits := 64
+		if p.Type == "UInt32" {
+			bits = 32
 		}
-		return strconv.FormatUint(n, 10), nil
-	case "UInt64":
-		n, err := strconv.ParseUint(v, 10, 64)
+		n, err := strconv.ParseUint(v, 10, bits)
 		if err != nil {
 			return "", bad(err)
 		}
