@@ -259,6 +259,12 @@ func browserLogin(t *testing.T, ev schemas.LoginEvent, failureReason string) *sc
 	if ev.Outcome == schemas.OutcomeFailure {
 		ev.FailureReason = failureReason
 	}
+	return validLogin(t, ev)
+}
+
+// validLogin returns ev, validated as the engine's intake does.
+func validLogin(t *testing.T, ev schemas.LoginEvent) *schemas.LoginEvent {
+	t.Helper()
 	if err := schemas.Validate(&ev); err != nil {
 		t.Fatal(err)
 	}

@@ -79,15 +79,8 @@ func TestWarmUpKeepsOffenceLadder(t *testing.T) {
 	score := func(at time.Time, user, ip string) *schemas.Decision {
 		t.Helper()
 		n++
-		ev := &schemas.LoginEvent{EventID: fmt.Sprintf("after%d", n), OccurredAt: at, UserID: user, IP: ip, Outcome: schemas.OutcomeFailure, FailureReason: "bad_password"}
-		if err := schemas.Validate(ev); err != nil {
-			t.Fatal(err)
-		}
-		out, err := eng.Score(ev, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.Decision
+		ev := validLogin(t, schemas.LoginEvent{EventID: fmt.Sprintf("after%d", n), OccurredAt: at, UserID: user, IP: ip, Outcome: schemas.OutcomeFailure, FailureReason: "bad_password"})
+		return scoreCopy(t, eng, ev).Decision
 	}
 	// A failure burst on the victim from the attacker's address: the
 	// fourth rung.
