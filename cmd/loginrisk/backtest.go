@@ -20,9 +20,7 @@ import (
 // safely). The events come from an NDJSON file or from the ClickHouse
 // history.
 func cmdBacktest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("backtest", stderr)
-	var cf commonFlags
-	cf.register(fs) // --rules is the new rule set here
+	fs := newCommand("backtest", stderr) // --rules is the new rule set here
 	base := fs.String("base", "", "rules `dir` to compare against (default: the embedded rule set)")
 	events := fs.String("events", "", "NDJSON `file` of LoginEvents, or - for standard input")
 	from := fs.String("from", "", "with --clickhouse-dsn: the first event `time` (RFC 3339, 2006-01-02, -24h, now)")
@@ -31,18 +29,13 @@ func cmdBacktest(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	usage := func(msg string) error {
-		fmt.Fprintln(stderr, "loginrisk backtest: "+msg)
-		fs.Usage()
-		return exitCode(2)
-	}
-	if cf.rules == "" {
-		return usage("--rules NEW is required: the rules folder to try")
+	if fs.common.rules == "" {
+		return fs.usageError("--rules NEW is required: the rules folder to try")
 	}
 	if (*events == "") == (*from == "") {
-		return usage("give either --events F or --from T (with --clickhouse-dsn) to read the history")
+		return fs.usageError("give either --events F or --from T (with --clickhouse-dsn) to read the history")
 	}
-	cfg, err := cf.configure(fs, stderr, 0)
+	cfg, err := fs.config(0)
 	if err != nil {
 		return err
 	}
@@ -63,7 +56,7 @@ func cmdBacktest(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return err
 	}
 	defer closeSrc()
-	log := newLogger(stderr, quietLog(cf, cfg.Log))
+	log := newLogger(stderr, fs.quietLog(cfg.Log))
 	baseCfg := cfg
 	baseCfg.Rules.Dir = *base
 	lanes := make([]offline.Lane, 2)

@@ -20,9 +20,7 @@ import (
 // cmdBench is the throughput and latency harness (loadgen.RunBench,
 // docs/performance.md) run on this configuration's serve pipeline.
 func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", stderr)
-	var cf commonFlags
-	cf.register(fs)
+	fs := newCommand("bench", stderr)
 	var o loadgen.BenchConfig
 	fs.IntVar(&o.Events, "events", 1_000_000, "login events to generate and publish")
 	fs.IntVar(&o.Users, "users", 200_000, "ordinary users in the generated population")
@@ -54,7 +52,7 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if o.Skip[loadgen.StageProduce] {
 		o.Skip[loadgen.StageIngest], o.Skip[loadgen.StageDrain] = true, true // nothing to read
 	}
-	cfg, err := cf.configure(fs, stderr, 0)
+	cfg, err := fs.config(0)
 	if err != nil {
 		return err
 	}
@@ -66,10 +64,7 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err := cfg.Kafka.withRunDecisionKey(); err != nil {
 		return err
 	}
-	logCfg := cfg.Log
-	if cf.logLevel == "" {
-		logCfg.Level = "warn"
-	}
+	logCfg := fs.quietLog(cfg.Log)
 	o.Log, o.Progress, o.Command = newLogger(stderr, logCfg), stderr, benchCommand(args)
 	cfg.Log = logCfg // the serve instances' too
 	return runBench(ctx, o, cfg, *keep, *instances, stdout)

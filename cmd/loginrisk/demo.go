@@ -35,19 +35,14 @@ func demoGeoIP() enrich.EnricherConfig {
 // gateway, the engine consuming and deciding, a reader of the decisions
 // topic for the live progress line, and the HTTP API.
 func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", stderr)
-	var cf commonFlags
-	cf.register(fs)
+	fs := newCommand("demo", stderr)
 	duration := fs.Duration("duration", 30*time.Second, "how long to generate traffic")
 	rate := fs.Int("rate", 400, "login attempts per second")
 	users := fs.Int("users", 2000, "ordinary users in the population")
 	seed := fs.Uint64("seed", 1, "traffic seed")
 	httpToken := fs.String("http-token", "", "bearer `token` for the HTTP API (default: generated); written to http.token_file, whose path is printed")
 	noClickHouse := fs.Bool("no-clickhouse", false, "do not look for a local ClickHouse to write history to")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := cf.configure(fs, stderr, 0)
+	cfg, err := fs.parseConfig(args, 0)
 	if err != nil {
 		return err
 	}
@@ -57,13 +52,8 @@ func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	} else {
 		fmt.Fprintln(stderr, "demo: testdata/geoip not found (run from the repository root); running without GeoIP")
 	}
-	// The demo's terminal is for its progress line: logs from warn on,
-	// unless --log-level asks for more.
-	logCfg := cfg.Log
-	if cf.logLevel == "" {
-		logCfg.Level = "warn"
-	}
-	log := newLogger(stderr, logCfg)
+	// The demo's terminal is for its progress line.
+	log := newLogger(stderr, fs.quietLog(cfg.Log))
 
 	if len(cfg.Kafka.Brokers) == 0 {
 		addrs, stop, err := loadgen.StartBroker(cfg.Kafka.Partitions)

@@ -18,9 +18,7 @@ import (
 // every kind of genuine login (docs/detection.md). With --generate it
 // writes the labelled scenario traffic instead.
 func cmdEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", stderr)
-	var cf commonFlags
-	cf.register(fs)
+	fs := newCommand("eval", stderr)
 	events := fs.String("events", "", "NDJSON `file` of LoginEvents, or - for standard input")
 	labelsPath := fs.String("labels", "", "NDJSON `file` of labels: event_id, kind, campaign, attack")
 	generate := fs.String("generate", "", "write the labelled scenarios to `DIR` ("+eval.EventsFile+", "+eval.LabelsFile+") and exit")
@@ -40,11 +38,9 @@ func cmdEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return nil
 	}
 	if *events == "" || *labelsPath == "" {
-		fmt.Fprintln(stderr, "loginrisk eval: --events and --labels are required (or --generate DIR)")
-		fs.Usage()
-		return exitCode(2)
+		return fs.usageError("--events and --labels are required (or --generate DIR)")
 	}
-	cfg, err := cf.configure(fs, stderr, 0)
+	cfg, err := fs.config(0)
 	if err != nil {
 		return err
 	}
@@ -58,7 +54,7 @@ func cmdEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	defer closeIn()
-	c, err := buildCore(cfg, newLogger(stderr, quietLog(cf, cfg.Log)), nil, engine.Recorder{}, nil)
+	c, err := buildCore(cfg, newLogger(stderr, fs.quietLog(cfg.Log)), nil, engine.Recorder{}, nil)
 	if err != nil {
 		return err
 	}
@@ -87,14 +83,4 @@ func readLabelsFile(path string) (eval.Labels, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return labels, nil
-}
-
-// quietLog is the log section of an offline command, whose stderr is for
-// its report: library logs only from warn on, unless --log-level asks for
-// more.
-func quietLog(cf commonFlags, l LogConfig) LogConfig {
-	if cf.logLevel == "" {
-		l.Level = "warn"
-	}
-	return l
 }

@@ -36,13 +36,8 @@ func openHistory(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Wr
 
 // cmdMigrate applies the ClickHouse migrations.
 func cmdMigrate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate", stderr)
-	var cf commonFlags
-	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := cf.configure(fs, stderr, 0)
+	fs := newCommand("migrate", stderr)
+	cfg, err := fs.parseConfig(args, 0)
 	if err != nil {
 		return err
 	}
@@ -76,9 +71,7 @@ func (p paramFlags) Set(v string) error {
 
 // cmdQuery runs one analyst query from schemas/clickhouse/queries.
 func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("query", stderr)
-	var cf commonFlags
-	cf.register(fs)
+	fs := newCommand("query", stderr)
 	params := paramFlags{}
 	fs.Var(params, "param", "query parameter `k=v` (repeatable)")
 	format := fs.String("format", "table", "table, csv or json")
@@ -97,7 +90,7 @@ func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if *list || name == "" {
 		return listQueries(stdout)
 	}
-	cfg, err := cf.configure(fs, stderr, 0)
+	cfg, err := fs.config(0)
 	if err != nil {
 		return err
 	}

@@ -123,6 +123,56 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// command is the flag set of an engine subcommand: the common flags,
+// then the subcommand's own, which it defines before Parse.
+type command struct {
+	*flag.FlagSet
+	common commonFlags
+	stderr io.Writer
+}
+
+// newCommand returns the flag set of the subcommand name, reporting
+// errors to stderr, with the common flags registered on it.
+func newCommand(name string, stderr io.Writer) *command {
+	c := &command{FlagSet: newFlagSet(name, stderr), stderr: stderr}
+	c.common.register(c.FlagSet)
+	return c
+}
+
+// config builds the validated configuration from the parsed flags
+// (commonFlags.configure): with --check-config, the verdict as an
+// exitCode.
+func (c *command) config(need needs) (Config, error) {
+	return c.common.configure(c.FlagSet, c.stderr, need)
+}
+
+// parseConfig parses args and builds the validated configuration, for a
+// subcommand with nothing to check in between.
+func (c *command) parseConfig(args []string, need needs) (Config, error) {
+	if err := c.Parse(args); err != nil {
+		return Config{}, err
+	}
+	return c.config(need)
+}
+
+// usageError prints msg and the subcommand's flags on stderr and returns
+// exit status 2, for a command line that lacks what the command needs.
+func (c *command) usageError(msg string) error {
+	fmt.Fprintln(c.stderr, c.Name()+": "+msg)
+	c.Usage()
+	return exitCode(2)
+}
+
+// quietLog is the log section of a command whose stderr is for its
+// report or progress: library logs only from warn on, unless --log-level
+// asks for more.
+func (c *command) quietLog(l LogConfig) LogConfig {
+	if c.common.logLevel == "" {
+		l.Level = "warn"
+	}
+	return l
+}
+
 // startCPUProfile writes a CPU profile to path until the returned
 // function is called.
 func startCPUProfile(path string) (func(), error) {

@@ -13,9 +13,7 @@ import (
 // cmdProduce publishes NDJSON events to the events topic keyed by user_id,
 // as a gateway would.
 func cmdProduce(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("produce", stderr)
-	var cf commonFlags
-	cf.register(fs)
+	fs := newCommand("produce", stderr)
 	events := fs.String("events", "", "NDJSON `file` of LoginEvents, or - for standard input (required)")
 	topic := fs.String("topic", "", "topic to publish to (default: kafka.events_topic)")
 	if err := fs.Parse(args); err != nil {
@@ -25,7 +23,7 @@ func cmdProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintln(stderr, "loginrisk produce: --events is required")
 		return exitCode(2)
 	}
-	cfg, err := cf.configure(fs, stderr, needKafka)
+	cfg, err := fs.config(needKafka)
 	if err != nil {
 		return err
 	}

@@ -16,9 +16,7 @@ import (
 // Kafka, and writes one decision per valid event in input order. Event time
 // drives everything, so the same input gives byte-identical output.
 func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("replay", stderr)
-	var cf commonFlags
-	cf.register(fs)
+	fs := newCommand("replay", stderr)
 	events := fs.String("events", "", "NDJSON `file` of LoginEvents, or - for standard input (required)")
 	out := fs.String("out", "-", "`file` for the NDJSON decisions, or - for standard output")
 	quiet := fs.Bool("quiet", false, "do not print the summary on stderr")
@@ -26,11 +24,9 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 	if *events == "" {
-		fmt.Fprintln(stderr, "loginrisk replay: --events is required")
-		fs.Usage()
-		return exitCode(2)
+		return fs.usageError("--events is required")
 	}
-	cfg, err := cf.configure(fs, stderr, 0)
+	cfg, err := fs.config(0)
 	if err != nil {
 		return err
 	}
@@ -43,7 +39,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
-	c, err := buildCore(cfg, newLogger(stderr, quietLog(cf, cfg.Log)), nil, engine.Recorder{}, nil)
+	c, err := buildCore(cfg, newLogger(stderr, fs.quietLog(cfg.Log)), nil, engine.Recorder{}, nil)
 	if err != nil {
 		return err
 	}

@@ -18,9 +18,7 @@ func cmdRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitCode(2)
 	}
 	verb := args[0]
-	fs := newFlagSet("rules "+verb, stderr)
-	var cf commonFlags
-	cf.register(fs)
+	fs := newCommand("rules "+verb, stderr)
 	var dir string
 	rest := args[1:]
 	if len(rest) > 0 && rest[0] != "" && rest[0][0] != '-' {
@@ -57,7 +55,7 @@ func cmdRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		return exitCode(1)
 	}
-	cfg, err := cf.configure(fs, stderr, 0)
+	cfg, err := fs.config(0)
 	if err != nil {
 		return err
 	}

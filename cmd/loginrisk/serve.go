@@ -18,18 +18,12 @@ import (
 // history. SIGHUP reloads the rules; SIGTERM stops intake, drains the
 // partitions, flushes history, commits and exits 0.
 func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", stderr)
-	var cf commonFlags
-	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := cf.configure(fs, stderr, needKafka|needDecisionKeys)
+	fs := newCommand("serve", stderr)
+	cfg, err := fs.parseConfig(args, needKafka|needDecisionKeys)
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.Log)
-	return serve(ctx, cfg, log, stderr)
+	return serve(ctx, cfg, newLogger(stderr, cfg.Log), stderr)
 }
 
 // newStream builds the Kafka adapter from the configuration.
