@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/backtest"
 	"github.com/loginrisk/loginrisk/engine/eval"
 	"github.com/loginrisk/loginrisk/engine/history"
@@ -61,12 +60,12 @@ func cmdBacktest(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	baseCfg.Rules.Dir = *base
 	lanes := make([]offline.Lane, 2)
 	for i, c := range []Config{baseCfg, cfg} {
-		core, err := buildCore(c, log, nil, engine.Recorder{}, nil)
+		core, err := buildOffline(c, log)
 		if err != nil {
 			return fmt.Errorf("%s rules: %w", [2]string{"base", "new"}[i], err)
 		}
 		defer core.Close()
-		lanes[i] = offline.Lane{Engine: core.engine, State: core.store}
+		lanes[i] = core.lane()
 	}
 	res, err := backtest.Run(ctx, src, lanes[0], lanes[1], labels)
 	if err != nil {

@@ -8,12 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/backtest"
 	"github.com/loginrisk/loginrisk/engine/eval"
 	"github.com/loginrisk/loginrisk/engine/history"
-	"github.com/loginrisk/loginrisk/engine/loadgen"
-	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -110,17 +107,9 @@ func TestBacktestReportsAKnownChange(t *testing.T) {
 // in a fresh database, then backtests from it: the report is the one the
 // same events give from a file.
 func TestBacktestFromClickHouse(t *testing.T) {
-	dsn := testkit.ClickHouse(t)
-	dsn, db, err := benchDSN(dsn, "_backtest_"+strings.TrimPrefix(testkit.Name(""), "_"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := history.Migrate(ctx, dsn, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { loadgen.DropDatabase(dsn, db, newLogger(os.Stderr, LogConfig{Level: "warn"})) })
+	dsn, _ := historyDB(ctx, t, "backtest")
 
 	dir := t.TempDir()
 	if _, stderr, code := runCLI(t, "", "eval", "--generate", dir, "--scale", "0.04", "--seed", "5"); code != 0 {
@@ -177,11 +166,7 @@ func storeScored(ctx context.Context, t *testing.T, dsn, events string) []string
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.GeoIP = cfg.GeoIP.orTestDatabases()
-	c, err := buildCore(cfg, newLogger(os.Stderr, LogConfig{Level: "warn"}), nil, engine.Recorder{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := offlineCore(t, cfg)
 	data, err := os.ReadFile(events)
 	if err != nil {
 		t.Fatal(err)

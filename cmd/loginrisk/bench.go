@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/history"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 )
@@ -157,13 +156,13 @@ func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool,
 		}
 	}
 	o.Replay = func(ctx context.Context, in io.Reader) (loadgen.ReplayStats, error) {
-		c, err := buildCore(cfg, o.Log, nil, engine.Recorder{}, nil)
+		c, err := buildOffline(cfg, o.Log)
 		if err != nil {
 			return loadgen.ReplayStats{}, err
 		}
 		defer c.Close()
 		var problems bytes.Buffer
-		st, err := replay(ctx, c.engine, c.store, in, io.Discard, &problems)
+		st, err := replay(ctx, c.lane(), in, io.Discard, &problems)
 		first, _, _ := strings.Cut(problems.String(), "\n")
 		return loadgen.ReplayStats{Events: st.events, Invalid: st.invalid, FirstProblem: first}, err
 	}

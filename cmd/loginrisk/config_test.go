@@ -18,30 +18,20 @@ import (
 // default, is read from the file and from LOGINRISK_GEOIP_CACHE_ENTRIES,
 // and out-of-range values are refused naming the key.
 func TestGeoIPCacheEntries(t *testing.T) {
-	write := func(yaml string) string {
-		path := filepath.Join(t.TempDir(), "c.yaml")
-		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	if got := loadConfig(t, write("")).GeoIP.CacheEntries; got != enrich.DefaultCacheEntries {
+	if got := loadYAML(t, "").GeoIP.CacheEntries; got != enrich.DefaultCacheEntries {
 		t.Errorf("default cache_entries = %d, want %d", got, enrich.DefaultCacheEntries)
 	}
-	if got := loadConfig(t, write("geoip:\n  cache_entries: 400000\n")).GeoIP.CacheEntries; got != 400_000 {
+	if got := loadYAML(t, "geoip:\n  cache_entries: 400000\n").GeoIP.CacheEntries; got != 400_000 {
 		t.Errorf("cache_entries from the file = %d, want 400000", got)
 	}
 	t.Setenv("LOGINRISK_GEOIP_CACHE_ENTRIES", "750000")
-	if got := loadConfig(t, write("geoip:\n  cache_entries: 400000\n")).GeoIP.CacheEntries; got != 750_000 {
+	if got := loadYAML(t, "geoip:\n  cache_entries: 400000\n").GeoIP.CacheEntries; got != 750_000 {
 		t.Errorf("cache_entries from the environment = %d, want 750000", got)
 	}
 	os.Unsetenv("LOGINRISK_GEOIP_CACHE_ENTRIES")
 
 	for _, bad := range []string{"0", "-5", "60000000"} {
-		_, stderr, code := runCLI(t, "", "migrate", "--config", write("geoip:\n  cache_entries: "+bad+"\n"), "--check-config")
-		if code != 1 || !strings.Contains(stderr, "geoip.cache_entries: "+bad+" must be between 1 and") {
-			t.Errorf("cache_entries %s: exit %d, %s; want it refused by name", bad, code, stderr)
-		}
+		checkConfig(t, "migrate", "geoip:\n  cache_entries: "+bad+"\n", "geoip.cache_entries: "+bad+" must be between 1 and")
 	}
 }
 
@@ -51,13 +41,7 @@ func TestGeoIPCacheEntries(t *testing.T) {
 // bad keys are refused by name, and commands that share no decisions
 // need none.
 func TestDecisionKeysConfig(t *testing.T) {
-	write := func(yaml string) string {
-		path := filepath.Join(t.TempDir(), "c.yaml")
-		if err := os.WriteFile(path, []byte("kafka:\n  brokers: [127.0.0.1:9092]\n"+yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	const brokers = "kafka:\n  brokers: [127.0.0.1:9092]\n"
 	t.Setenv("LOGINRISK_TEST_DECISION_KEY", "from-env-0123456789abcdef0123456789")
 	tests := []struct {
 		name string
@@ -76,17 +60,14 @@ func TestDecisionKeysConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, stderr, code := runCLI(t, "", tc.cmd, "--config", write(tc.yaml), "--check-config")
-			if tc.want == "" && code != 0 || tc.want != "" && (code != 1 || !strings.Contains(stderr, tc.want)) {
-				t.Errorf("exit %d, %s; want %q", code, stderr, tc.want)
-			}
+			stderr := checkConfig(t, tc.cmd, brokers+tc.yaml, tc.want)
 			if strings.Contains(stderr, "from-env-0123") || strings.Contains(stderr, "the-previous-key") {
 				t.Errorf("a decision key is printed: %s", stderr)
 			}
 		})
 	}
 	t.Run("serve fails fast", func(t *testing.T) {
-		_, stderr, code := runCLI(t, "", "serve", "--config", write(""))
+		_, stderr, code := runCLI(t, "", "serve", "--config", writeFile(t, "c.yaml", brokers))
 		if code == 0 || !strings.Contains(stderr, "kafka.decision_keys") {
 			t.Errorf("serve without keys: exit %d, %s; want a refusal naming kafka.decision_keys", code, stderr)
 		}
@@ -147,12 +128,8 @@ func TestREADMEConfigLoads(t *testing.T) {
 	}
 	block := string(data[start+len("```yaml\n"):])
 	block = block[:strings.Index(block, "```")]
-	path := filepath.Join(t.TempDir(), "readme.yaml")
-	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	c := defaultConfig()
-	if err := c.loadFile(path); err != nil {
+	if err := c.loadFile(writeFile(t, "readme.yaml", block)); err != nil {
 		t.Fatalf("README.md's configuration: %v", err)
 	}
 	if len(c.Kafka.DecisionKeys) != 2 || c.Kafka.DecisionKeys[0].Secret != "file:/run/secrets/decision-key" {
@@ -165,21 +142,9 @@ func TestREADMEConfigLoads(t *testing.T) {
 // SASL mechanism and the topic names were once only refused when serve
 // built the stream).
 func TestKafkaSettingsCheckedOnce(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.yaml")
 	yaml := "kafka:\n  brokers: [nohostport]\n  partitions: 0\n  sasl_mechanism: PLAIN\n  events_topic: \"bad topic\"\n  session_timeout: 2s\n"
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, stderr, code := runCLI(t, "", "migrate", "--config", path, "--check-config")
-	if code != 1 {
-		t.Fatalf("exit %d, want 1: %s", code, stderr)
-	}
-	for _, want := range []string{`kafka.brokers: "nohostport" is not host:port`, "kafka.partitions: 0 must be at least 1",
-		`kafka.sasl_mechanism: "PLAIN" is not one of`, `kafka topic "bad topic": invalid name`, "kafka.session_timeout: 2s is below"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("output lacks %q:\n%s", want, stderr)
-		}
-	}
+	checkConfig(t, "migrate", yaml, `kafka.brokers: "nohostport" is not host:port`, "kafka.partitions: 0 must be at least 1",
+		`kafka.sasl_mechanism: "PLAIN" is not one of`, `kafka topic "bad topic": invalid name`, "kafka.session_timeout: 2s is below")
 }
 
 // TestCheckConfigJoinsEverySection: --check-config runs every section's
@@ -187,7 +152,6 @@ func TestKafkaSettingsCheckedOnce(t *testing.T) {
 // the server's own checks (here the body bound above one LoginEvent) are
 // refused before serve starts.
 func TestCheckConfigJoinsEverySection(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.yaml")
 	yaml := `kafka: {max_in_flight: 0}
 clickhouse: {dsn: "clickhouse://127.0.0.1:9000/x", flush_interval: 0s}
 geoip: {city: /nonexistent/GeoLite2-City.mmdb}
@@ -197,43 +161,20 @@ engine: {feed_size: -1, sweep_interval: 0s}
 state: {max_devices: 1}
 log: {format: xml}
 `
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, stderr, code := runCLI(t, "", "migrate", "--config", path, "--check-config")
-	if code != 1 {
-		t.Fatalf("exit %d, want 1: %s", code, stderr)
-	}
-	for _, want := range []string{"kafka.max_in_flight: 0 must be at least 1", "clickhouse.flush_interval: 0s must be positive",
+	checkConfig(t, "migrate", yaml, "kafka.max_in_flight: 0 must be at least 1", "clickhouse.flush_interval: 0s must be positive",
 		"geoip.city: stat /nonexistent/GeoLite2-City.mmdb", "rules.dir: stat /nonexistent/rules", "http.max_body_bytes: 1048576 is outside",
 		`http.metrics_auth: "open" is not one of read, none`, "engine.feed_size: -1 must not be negative",
 		"engine.sweep_interval: 0s must be positive",
-		"state.max_devices: 1 must be between", `log.format: "xml" is not one of text, json`} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("--check-config lacks %q:\n%s", want, stderr)
-		}
-	}
+		"state.max_devices: 1 must be between", `log.format: "xml" is not one of text, json`)
 }
 
 // TestForwardingSettingsChecked: --check-config refuses a partitioner,
 // an advertised address and a forward timeout it could not use, naming
 // each (docs/scaling.md).
 func TestForwardingSettingsChecked(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.yaml")
 	yaml := "kafka:\n  partitioner: random\n  instances_topic: \"bad topic\"\nhttp:\n  advertise: \"http://host/path\"\n  forward_timeout: 0s\n"
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, stderr, code := runCLI(t, "", "migrate", "--config", path, "--check-config")
-	if code != 1 {
-		t.Fatalf("exit %d, want 1: %s", code, stderr)
-	}
-	for _, want := range []string{`kafka.partitioner: "random" is not one of`, `kafka topic "bad topic": invalid name`,
-		`http.advertise: "http://host/path" is not host:port or http(s)://host:port`, "http.forward_timeout: 0s must be positive"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("output lacks %q:\n%s", want, stderr)
-		}
-	}
+	checkConfig(t, "migrate", yaml, `kafka.partitioner: "random" is not one of`, `kafka topic "bad topic": invalid name`,
+		`http.advertise: "http://host/path" is not host:port or http(s)://host:port`, "http.forward_timeout: 0s must be positive")
 }
 
 // TestAdvertiseURL: the address other instances forward to, configured
@@ -276,14 +217,7 @@ func TestAdvertiseURL(t *testing.T) {
 // the history connects with insert_distributed_sync=1 (an insert returns
 // once the shards stored it), unless the DSN says otherwise.
 func TestClickHouseClusterConfig(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	if err := os.WriteFile(path, []byte("clickhouse:\n  cluster: \"two words\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, stderr, code := runCLI(t, "", "migrate", "--config", path, "--check-config")
-	if code != 1 || !strings.Contains(stderr, `clickhouse.cluster: "two words" must be letters, digits and underscores`) {
-		t.Errorf("exit %d, want 1 naming clickhouse.cluster:\n%s", code, stderr)
-	}
+	checkConfig(t, "migrate", "clickhouse:\n  cluster: \"two words\"\n", `clickhouse.cluster: "two words" must be letters, digits and underscores`)
 	for _, tc := range []struct{ dsn, cluster, want string }{
 		{"clickhouse://ch-1:9000/history", "", "clickhouse://ch-1:9000/history"},
 		{"clickhouse://ch-1:9000/history", "lr", "clickhouse://ch-1:9000/history?insert_distributed_sync=1"},

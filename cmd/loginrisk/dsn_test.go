@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -68,12 +66,7 @@ func TestDSNNeverPrintsItsPassword(t *testing.T) {
 // whatever prints the configuration cannot leak it through the DSN.
 func TestClickHousePasswordNotInAPlainString(t *testing.T) {
 	const password = "ch-pass-0b5d7e9a13"
-	path := filepath.Join(t.TempDir(), "loginrisk.yaml")
-	body := fmt.Sprintf("clickhouse:\n  dsn: clickhouse://loginrisk@ch-1:9000/history\n  password: %q\n", password)
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := loadConfig(t, path)
+	cfg := loadYAML(t, fmt.Sprintf("clickhouse:\n  dsn: clickhouse://loginrisk@ch-1:9000/history\n  password: %q\n", password))
 	var holders []string
 	var walk func(v reflect.Value, path string)
 	walk = func(v reflect.Value, path string) {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/eval"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/offline"
@@ -54,14 +53,14 @@ func cmdEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	defer closeIn()
-	c, err := buildCore(cfg, newLogger(stderr, fs.quietLog(cfg.Log)), nil, engine.Recorder{}, nil)
+	c, err := buildOffline(cfg, newLogger(stderr, fs.quietLog(cfg.Log)))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	fmt.Fprintf(stderr, "eval: rules %s, GeoIP %s\n", c.engine.RulesVersion(), cfg.GeoIP.describe())
 	src := offline.NewNDJSON(in, stderr)
-	report, err := eval.Run(ctx, src, offline.Lane{Engine: c.engine, State: c.store}, labels)
+	report, err := eval.Run(ctx, src, c.lane(), labels)
 	if err != nil {
 		return err
 	}

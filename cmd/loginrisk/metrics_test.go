@@ -65,20 +65,7 @@ func TestCheckConfigMetricsExposure(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "c.yaml")
-			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, stderr, code := runCLI(t, "", "migrate", "--config", path, "--check-config")
-			if tc.wantErr == "" {
-				if code != 0 {
-					t.Fatalf("exit %d: %s", code, stderr)
-				}
-				return
-			}
-			if code != 1 || !strings.Contains(stderr, tc.wantErr) {
-				t.Fatalf("exit %d: %s; want %q", code, stderr, tc.wantErr)
-			}
+			checkConfig(t, "migrate", tc.yaml, tc.wantErr)
 		})
 	}
 }

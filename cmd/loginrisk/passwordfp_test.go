@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -13,9 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/loginrisk/loginrisk/engine/history"
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
-	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/testkit"
 )
 
@@ -32,18 +29,10 @@ const fpMarker = "fpLeak"
 // the history rows have the features computed from them.
 func TestPasswordFPIsNeverWritten(t *testing.T) {
 	brokers, _ := testkit.Kafka(t)
-	dsn := testkit.ClickHouse(t)
 	name := testkit.Name("pfp")
-	dsn, db, err := benchDSN(dsn, "_pfp_"+strings.TrimPrefix(name, "_"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := history.Migrate(ctx, dsn, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { loadgen.DropDatabase(dsn, db, newLogger(os.Stderr, LogConfig{Level: "warn"})) })
+	dsn, db := historyDB(ctx, t, "pfp")
 
 	// The topics first, one partition each, as the other stream tests
 	// make theirs: serve then only joins.
@@ -59,19 +48,8 @@ func TestPasswordFPIsNeverWritten(t *testing.T) {
 		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{name + "-events", name + "-decisions", name + "-dlq"}})
 	})
 
-	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "decision-key")
-	if err := os.WriteFile(keyFile, []byte("pfp-test-decision-key-0123456789abcdef\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	config := filepath.Join(dir, "loginrisk.yaml")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf(`kafka:
-  brokers: [%s]
-  group_id: %s
-  events_topic: %[2]s-events
-  decisions_topic: %[2]s-decisions
-  dlq_topic: %[2]s-dlq
-  partitions: 1
+	keyFile := writeFile(t, "decision-key", "pfp-test-decision-key-0123456789abcdef\n")
+	config := writeFile(t, "loginrisk.yaml", kafkaSection(brokers, name)+fmt.Sprintf(`  partitions: 1
   create_topics: false
   decision_keys:
     - {id: k1, secret: "file:%s"}
@@ -83,9 +61,7 @@ http:
   token_file: %s
 log:
   level: debug
-`, strings.Join(brokers, ","), name, keyFile, dsn, filepath.Join(dir, "token"))), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, keyFile, dsn, filepath.Join(t.TempDir(), "token")))
 
 	at := time.Now().UTC().Add(-10 * time.Minute).Format(time.RFC3339)
 	event := func(id, user, outcome, fp string) string {

@@ -39,12 +39,12 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
-	c, err := buildCore(cfg, newLogger(stderr, fs.quietLog(cfg.Log)), nil, engine.Recorder{}, nil)
+	c, err := buildOffline(cfg, newLogger(stderr, fs.quietLog(cfg.Log)))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	stats, err := replay(ctx, c.engine, c.store, in, w, stderr)
+	stats, err := replay(ctx, c.lane(), in, w, stderr)
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}
@@ -64,12 +64,12 @@ type replayStats struct {
 
 // replay reads NDJSON events from in and writes decisions to out. Invalid
 // lines are reported on errw with their line number and skipped.
-func replay(ctx context.Context, eng *engine.Engine, state offline.Sweeper, in io.Reader, out io.Writer, errw io.Writer) (replayStats, error) {
+func replay(ctx context.Context, lane offline.Lane, in io.Reader, out io.Writer, errw io.Writer) (replayStats, error) {
 	var st replayStats
 	bw := bufio.NewWriterSize(out, 1<<20)
 	var buf []byte
 	src := offline.NewNDJSON(in, errw)
-	_, err := offline.Run(ctx, src, []offline.Lane{{Engine: eng, State: state}}, func(_ *schemas.LoginEvent, outcomes []engine.Scored) error {
+	_, err := offline.Run(ctx, src, []offline.Lane{lane}, func(_ *schemas.LoginEvent, outcomes []engine.Scored) error {
 		scored := outcomes[0]
 		st.events++
 		if scored.Duplicate {

@@ -16,14 +16,6 @@ import (
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// runCLI runs the binary's entry point in-process.
-func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(args, strings.NewReader(stdin), &out, &errb)
-	return out.String(), errb.String(), code
-}
-
 // writeTraffic writes n generated events as NDJSON, one second of event
 // time per 200 events.
 func writeTraffic(t *testing.T, n int) string {
@@ -89,11 +81,7 @@ func scoreFixture(t *testing.T, name string, geo enrich.EnricherConfig) map[stri
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.GeoIP = GeoIPConfig{geo}
-	c, err := buildCore(cfg, newLogger(os.Stderr, LogConfig{Level: "warn"}), nil, engine.Recorder{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := offlineCore(t, cfg)
 	data, err := os.ReadFile(repoFile(filepath.Join("testdata", "fixtures", name)))
 	if err != nil {
 		t.Fatal(err)

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,23 +32,11 @@ const (
 // extra YAML appended) and returns its path.
 func secretsConfig(t *testing.T, brokers []string, dsn, extra string) string {
 	t.Helper()
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte(secretToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(dir, "decision-key")
-	if err := os.WriteFile(keyFile, []byte(secretDecisionKey+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokenFile := writeFile(t, "token", secretToken+"\n")
+	keyFile := writeFile(t, "decision-key", secretDecisionKey+"\n")
 	t.Setenv(saslEnv, secretSASL)
-	cfg := fmt.Sprintf(`kafka:
-  brokers: [%s]
-  group_id: %s
-  events_topic: %[2]s-events
-  decisions_topic: %[2]s-decisions
-  dlq_topic: %[2]s-dlq
-  addresses_topic: %[2]s-addresses
+	name := testkit.Name("secrets")
+	cfg := kafkaSection(brokers, name) + fmt.Sprintf(`  addresses_topic: %s-addresses
   create_topics: false
   sasl_mechanism: SCRAM-SHA-512
   sasl_user: loginrisk
@@ -65,12 +51,8 @@ http:
     - {name: gateway, token: "file:%s", role: score}
 log:
   level: debug
-%s`, strings.Join(brokers, ","), testkit.Name("secrets"), saslEnv, keyFile, dsn, tokenFile, extra)
-	path := filepath.Join(dir, "loginrisk.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+%s`, name, saslEnv, keyFile, dsn, tokenFile, extra)
+	return writeFile(t, "loginrisk.yaml", cfg)
 }
 
 // clickHouseDSNWithPassword returns the test ClickHouse's DSN (or a local
@@ -190,21 +172,6 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	})
 }
 
-// loadConfig loads and resolves a configuration file as the subcommands do.
-func loadConfig(t *testing.T, path string) Config {
-	t.Helper()
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	cf := commonFlags{config: path}
-	cfg, err := cf.load(fs)
-	if err == nil {
-		err = cfg.resolveSecrets()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
 // TestCheckConfigHTTPExposure checks the --check-config rule for the HTTP
 // listener: beyond loopback it needs tokens.
 func TestCheckConfigHTTPExposure(t *testing.T) {
@@ -224,20 +191,11 @@ func TestCheckConfigHTTPExposure(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "c.yaml")
-			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, stderr, code := runCLI(t, "", "migrate", "--config", path, "--http", tc.addr, "--check-config")
+			want := "listens beyond loopback but http.tokens is empty"
 			if tc.wantValid {
-				if code != 0 {
-					t.Fatalf("exit %d: %s", code, stderr)
-				}
-				return
+				want = ""
 			}
-			if code != 1 || !strings.Contains(stderr, "listens beyond loopback but http.tokens is empty") {
-				t.Fatalf("exit %d: %s; want the loopback rule", code, stderr)
-			}
+			checkConfig(t, "migrate --http "+tc.addr, tc.yaml, want)
 		})
 	}
 }
@@ -256,13 +214,7 @@ func TestClickHouseTLSFromDSN(t *testing.T) {
 		{dsn: "clickhouse://ch.example.com:9000/loginrisk"},
 	}
 	for _, tc := range tests {
-		path := filepath.Join(t.TempDir(), "c.yaml")
-		if err := os.WriteFile(path, []byte(fmt.Sprintf("clickhouse: {dsn: %q}\n", tc.dsn)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if _, stderr, code := runCLI(t, "", "migrate", "--config", path, "--check-config"); code != 0 {
-			t.Fatalf("%s: exit %d: %s", tc.dsn, code, stderr)
-		}
+		checkConfig(t, "migrate", fmt.Sprintf("clickhouse: {dsn: %q}\n", tc.dsn))
 		opts, err := clickhouse.ParseDSN(tc.dsn)
 		if err != nil {
 			t.Fatal(err)
@@ -294,12 +246,7 @@ func TestClickHousePasswordSecret(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("TEST_CH_PASSWORD", tc.env)
-			path := filepath.Join(t.TempDir(), "loginrisk.yaml")
-			body := fmt.Sprintf("clickhouse:\n  dsn: %q\n  password: %q\n", tc.dsn, tc.password)
-			if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cfg := loadConfig(t, path)
+			cfg := loadYAML(t, fmt.Sprintf("clickhouse:\n  dsn: %q\n  password: %q\n", tc.dsn, tc.password))
 			if got, err := cfg.ClickHouse.connString(); err != nil || got != tc.want {
 				t.Errorf("connection dsn = %q (%v), want %q", got, err, tc.want)
 			}

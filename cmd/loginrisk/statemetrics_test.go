@@ -8,14 +8,12 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -27,11 +25,7 @@ func TestStateMetricsOnTheEndpoint(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.State.MaxUsers = 256 // one user a shard
-	c, err := buildCore(cfg, newLogger(io.Discard, LogConfig{Level: "warn"}), nil, engine.Recorder{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := offlineCore(t, cfg)
 	// 3,000 users failing at once: each shard holds one, the others are
 	// refused (their failures protect the one held).
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -49,7 +43,7 @@ func TestStateMetricsOnTheEndpoint(t *testing.T) {
 	defer cancel()
 	var stderr bytes.Buffer
 	const token = "state-metrics-test-token"
-	srv, err := startHTTP(ctx, cfg, c, nil, nil, newLogger(io.Discard, LogConfig{Level: "warn"}), &stderr, token)
+	srv, err := startHTTP(ctx, cfg, c, nil, nil, testLogger(io.Discard), &stderr, token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,29 +85,19 @@ func TestStateMetricsOnTheEndpoint(t *testing.T) {
 // from the file and from LOGINRISK_STATE_*, and values out of range are
 // refused naming the key.
 func TestStateCaps(t *testing.T) {
-	write := func(yaml string) string {
-		path := filepath.Join(t.TempDir(), "c.yaml")
-		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	if got, want := loadConfig(t, write("")).State.storeConfig(), defaultConfig().State.storeConfig(); got != want || got.MaxUsers != 1_000_000 {
+	if got, want := loadYAML(t, "").State.storeConfig(), defaultConfig().State.storeConfig(); got != want || got.MaxUsers != 1_000_000 {
 		t.Errorf("default caps %+v, want %+v", got, want)
 	}
-	st := loadConfig(t, write("state:\n  max_users: 5000\n  max_devices: 7000\n")).State
+	st := loadYAML(t, "state:\n  max_users: 5000\n  max_devices: 7000\n").State
 	if st.MaxUsers != 5000 || st.MaxDevices != 7000 || st.MaxAddresses != 1_000_000 {
 		t.Errorf("caps from the file: %+v", st)
 	}
 	t.Setenv("LOGINRISK_STATE_MAX_NETWORKS", "9000")
-	if got := loadConfig(t, write("state:\n  max_networks: 5000\n")).State.MaxNetworks; got != 9000 {
+	if got := loadYAML(t, "state:\n  max_networks: 5000\n").State.MaxNetworks; got != 9000 {
 		t.Errorf("max_networks from the environment = %d, want 9000", got)
 	}
 	os.Unsetenv("LOGINRISK_STATE_MAX_NETWORKS")
 	for _, bad := range []string{"0", "100", "2000000000"} {
-		_, stderr, code := runCLI(t, "", "migrate", "--config", write("state:\n  max_addresses: "+bad+"\n"), "--check-config")
-		if code != 1 || !strings.Contains(stderr, "state.max_addresses: "+bad+" must be between 256") {
-			t.Errorf("max_addresses %s: exit %d, %s; want it refused by name", bad, code, stderr)
-		}
+		checkConfig(t, "migrate", "state:\n  max_addresses: "+bad+"\n", "state.max_addresses: "+bad+" must be between 256")
 	}
 }

@@ -57,21 +57,12 @@ func startServe(t *testing.T, extra string) *runningServe {
 func startServeNamed(t *testing.T, name, extra string) *runningServe {
 	t.Helper()
 	brokers, _ := testkit.Kafka(t)
-	cfg := fmt.Sprintf(`kafka:
-  brokers: [%s]
-  group_id: %s
-  events_topic: %[2]s-events
-  decisions_topic: %[2]s-decisions
-  dlq_topic: %[2]s-dlq
-  addresses_topic: %[2]s-addresses
+	cfg := kafkaSection(brokers, name) + fmt.Sprintf(`  addresses_topic: %s-addresses
   decision_keys: [{id: test, secret: cmd-test-decision-key-0123456789abcdef}]
 clickhouse: {dsn: "", migrate: false, warm_up: false}
 log: {level: debug}
-%s`, strings.Join(brokers, ","), name, extra)
-	path := filepath.Join(t.TempDir(), "loginrisk.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+%s`, name, extra)
+	path := writeFile(t, "loginrisk.yaml", cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	done := make(chan struct{})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
+	"github.com/loginrisk/loginrisk/engine/offline"
 	"github.com/loginrisk/loginrisk/features/enrich"
 	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
@@ -75,6 +76,18 @@ func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.
 		return nil, err
 	}
 	return &core{engine: eng, rules: rm, store: store, enricher: enricher}, nil
+}
+
+// buildOffline builds the engine of an offline command (replay, eval,
+// backtest, the bench's replay stage): replay semantics, nothing
+// recorded, no stream.
+func buildOffline(cfg Config, log *slog.Logger) (*core, error) {
+	return buildCore(cfg, log, nil, engine.Recorder{}, nil)
+}
+
+// lane is the core as a lane of an offline run.
+func (c *core) lane() offline.Lane {
+	return offline.Lane{Engine: c.engine, State: c.store}
 }
 
 func (c *core) Close() {

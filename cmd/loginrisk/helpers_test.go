@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loginrisk/loginrisk/engine/history"
+	"github.com/loginrisk/loginrisk/engine/loadgen"
+	"github.com/loginrisk/loginrisk/engine/testkit"
+)
+
+// runCLI runs the binary's entry point in-process.
+func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// writeFile writes body to a file name in a fresh temporary folder,
+// readable by its owner only, and returns its path.
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// kafkaSection is the start of a configuration's kafka section: the
+// brokers, and a group and topics named after name. The caller goes on
+// with more kafka keys or the next section.
+func kafkaSection(brokers []string, name string) string {
+	return fmt.Sprintf("kafka:\n  brokers: [%s]\n  group_id: %s\n  events_topic: %[2]s-events\n  decisions_topic: %[2]s-decisions\n  dlq_topic: %[2]s-dlq\n",
+		strings.Join(brokers, ","), name)
+}
+
+// checkConfig runs `loginrisk CMD --config F --check-config`, with yaml
+// in F and cmd the subcommand and its flags (split at spaces). With no
+// want (or only empty ones) the configuration must be valid (exit 0);
+// else invalid (exit 1), with every want in the output. It returns the
+// output.
+func checkConfig(t *testing.T, cmd, yaml string, wants ...string) string {
+	t.Helper()
+	args := append(strings.Fields(cmd), "--config", writeFile(t, "c.yaml", yaml), "--check-config")
+	_, stderr, code := runCLI(t, "", args...)
+	valid := true
+	for _, want := range wants {
+		if want == "" {
+			continue
+		}
+		valid = false
+		if !strings.Contains(stderr, want) {
+			t.Errorf("%s --check-config of %q lacks %q:\n%s", cmd, yaml, want, stderr)
+		}
+	}
+	if wantCode := map[bool]int{true: 0, false: 1}[valid]; code != wantCode {
+		t.Errorf("%s --check-config of %q: exit %d, want %d:\n%s", cmd, yaml, code, wantCode, stderr)
+	}
+	return stderr
+}
+
+// loadConfig loads and resolves a configuration file as the subcommands do.
+func loadConfig(t *testing.T, path string) Config {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	cf := commonFlags{config: path}
+	cfg, err := cf.load(fs)
+	if err == nil {
+		err = cfg.resolveSecrets()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// loadYAML is loadConfig of a file holding yaml.
+func loadYAML(t *testing.T, yaml string) Config {
+	t.Helper()
+	return loadConfig(t, writeFile(t, "c.yaml", yaml))
+}
+
+// testLogger is the logger of the tests' own engines and clean-ups:
+// warnings and errors only, on w.
+func testLogger(w io.Writer) *slog.Logger {
+	return newLogger(w, LogConfig{Level: "warn"})
+}
+
+// offlineCore builds the engine an offline command (replay, eval)
+// builds from cfg, closed when the test ends.
+func offlineCore(t *testing.T, cfg Config) *core {
+	t.Helper()
+	c, err := buildOffline(cfg, testLogger(os.Stderr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// historyDB migrates a fresh database on the test ClickHouse, named
+// after what and the test run and dropped when the test ends, and
+// returns its DSN and name.
+func historyDB(ctx context.Context, t *testing.T, what string) (dsn, db string) {
+	t.Helper()
+	dsn, db, err := benchDSN(testkit.ClickHouse(t), "_"+what+"_"+strings.TrimPrefix(testkit.Name(""), "_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := history.Migrate(ctx, dsn, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { loadgen.DropDatabase(dsn, db, testLogger(os.Stderr)) })
+	return dsn, db
+}
