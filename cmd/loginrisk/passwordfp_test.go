@@ -97,10 +97,10 @@ log:
 	}
 
 	serveCtx, stopServe := context.WithCancel(ctx)
-	var stdout, stderr lockedBuffer
+	stdout, stderr := newLockedBuffer(), newLockedBuffer()
 	served := make(chan error, 1)
 	go func() {
-		served <- cmdServe(serveCtx, []string{"--config", config}, strings.NewReader(""), &stdout, &stderr)
+		served <- cmdServe(serveCtx, []string{"--config", config}, strings.NewReader(""), stdout, stderr)
 	}()
 	t.Cleanup(func() {
 		if t.Failed() {

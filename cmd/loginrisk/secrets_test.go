@@ -152,8 +152,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		defer cancel()
 		// Locked buffers: kafka-go's retrying goroutines may still log a
 		// line while serve returns (seen once under -race).
-		var stdout, stderr lockedBuffer
-		err := cmdServe(ctx, []string{"--config", path}, strings.NewReader(""), &stdout, &stderr)
+		stdout, stderr := newLockedBuffer(), newLockedBuffer()
+		err := cmdServe(ctx, []string{"--config", path}, strings.NewReader(""), stdout, stderr)
 		out := stdout.String() + stderr.String()
 		if !strings.Contains(out, "http: API on") || !strings.Contains(out, "loginrisk serving") {
 			t.Fatalf("serve did not start (err %v):\n%s", err, out)

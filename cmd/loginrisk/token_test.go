@@ -10,29 +10,29 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine/testkit"
 )
 
-// lockedBuffer is an output safe to read while serve writes it.
+// lockedBuffer is an output safe to read while serve writes it: a
+// buffer behind the bench's lockedWriter.
 type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	lockedWriter
+	buf bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+func newLockedBuffer() *lockedBuffer {
+	l := &lockedBuffer{}
+	l.w = &l.buf
+	return l
 }
 
 func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.b.String()
+	return l.buf.String()
 }
 
 // runningServe is `loginrisk serve` running in the test.
@@ -64,7 +64,7 @@ log: {level: debug}
 %s`, name, extra)
 	path := writeFile(t, "loginrisk.yaml", cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
+	out := newLockedBuffer()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
