@@ -98,6 +98,11 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 			*dst = v
 		}
 	}
+	secret := func(name string, dst *Secret) {
+		if v, ok := lookup(name); ok {
+			*dst = Secret(v)
+		}
+	}
 	var errs []error
 	integer := func(name string, dst *int) {
 		if v, ok := lookup(name); ok {
@@ -122,16 +127,12 @@ func (c *Config) envOverrides(lookup func(string) (string, bool)) error {
 	integer("LOGINRISK_KAFKA_PARTITIONS", &c.Kafka.Partitions)
 	str("LOGINRISK_KAFKA_SASL_MECHANISM", &c.Kafka.SASLMechanism)
 	str("LOGINRISK_KAFKA_SASL_USER", &c.Kafka.SASLUser)
-	if v, ok := lookup("LOGINRISK_KAFKA_SASL_PASSWORD"); ok {
-		c.Kafka.SASLPassword = Secret(v)
-	}
+	secret("LOGINRISK_KAFKA_SASL_PASSWORD", &c.Kafka.SASLPassword)
 	if v, ok := lookup("LOGINRISK_CLICKHOUSE_DSN"); ok {
 		c.ClickHouse.DSN = DSN(v)
 	}
 	str("LOGINRISK_CLICKHOUSE_CLUSTER", &c.ClickHouse.Cluster)
-	if v, ok := lookup("LOGINRISK_CLICKHOUSE_PASSWORD"); ok {
-		c.ClickHouse.Password = Secret(v)
-	}
+	secret("LOGINRISK_CLICKHOUSE_PASSWORD", &c.ClickHouse.Password)
 	str("LOGINRISK_GEOIP_CITY", &c.GeoIP.CityPath)
 	str("LOGINRISK_GEOIP_ASN", &c.GeoIP.ASNPath)
 	str("LOGINRISK_GEOIP_ANONYMOUS", &c.GeoIP.AnonymousPath)

@@ -229,3 +229,14 @@ func TestClickHouseClusterConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretsFromEnvironment: LOGINRISK_KAFKA_SASL_PASSWORD and
+// LOGINRISK_CLICKHOUSE_PASSWORD set the two passwords over the file's.
+func TestSecretsFromEnvironment(t *testing.T) {
+	t.Setenv("LOGINRISK_KAFKA_SASL_PASSWORD", "sasl-from-env")
+	t.Setenv("LOGINRISK_CLICKHOUSE_PASSWORD", "ch-from-env")
+	cfg := loadYAML(t, "kafka: {sasl_password: from-file}\nclickhouse: {password: from-file}\n")
+	if cfg.Kafka.SASLPassword != "sasl-from-env" || cfg.ClickHouse.Password != "ch-from-env" {
+		t.Errorf("kafka.sasl_password %q, clickhouse.password %q; want the environment's", cfg.Kafka.SASLPassword, cfg.ClickHouse.Password)
+	}
+}
