@@ -19,6 +19,8 @@ DATA=${CLICKHOUSE_DATA:-/tmp/loginrisk-clickhouse}
 PIDFILE=$DATA/clickhouse.pid
 
 NAME=clickhouse
+KIND=server
+CMDLINE=$DATA/config.xml
 STOP_TIMEOUT=${CLICKHOUSE_STOP_TIMEOUT:-30}
 # shellcheck source=scripts/daemon.sh
 . "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
@@ -43,12 +45,11 @@ install() {
   if command -v clickhouse-client >/dev/null; then CLIENT=(clickhouse-client); else CLIENT=(clickhouse client); fi
 }
 
-# Prints the pid if our server (for this data dir) is running.
-running_pid() {
-  local pid
-  [[ -f $PIDFILE ]] && pid=$(<"$PIDFILE") || return 1
-  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$DATA/config.xml" || return 1
-  echo "$pid"
+# Prints the ready line once the server answers a query.
+ready() {
+  local version
+  version=$(client -q 'SELECT version()' 2>/dev/null) || return 1
+  echo "clickhouse: ClickHouse $version ready on 127.0.0.1:$PORT"
 }
 
 write_config() {
@@ -123,11 +124,8 @@ EOF
 }
 
 start() {
-  local pid version deadline
   install
-  if running_pid >/dev/null && version=$(client -q 'SELECT version()' 2>/dev/null); then
-    echo "clickhouse: ClickHouse $version ready on 127.0.0.1:$PORT"; return 0
-  fi
+  if running_pid >/dev/null && ready; then return 0; fi
   if ! running_pid >/dev/null && port_open "$PORT"; then say "port $PORT is already taken by another process"; exit 1; fi
   write_config
   if ! running_pid >/dev/null; then
@@ -135,23 +133,8 @@ start() {
       >"$DATA/log/stdout.log" 2>&1 </dev/null) &
     echo $! >"$PIDFILE"
   fi
-  pid=$(<"$PIDFILE")
-  deadline=$((SECONDS + ${CLICKHOUSE_START_TIMEOUT:-60}))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      say "server exited during start-up; last log lines:"
-      tail -n 20 "$DATA/log/stdout.log" "$DATA/log/clickhouse-server.err.log" >&2 2>/dev/null || true
-      exit 1
-    fi
-    if version=$(client -q 'SELECT version()' 2>/dev/null); then
-      echo "clickhouse: ClickHouse $version ready on 127.0.0.1:$PORT"
-      return 0
-    fi
-    sleep 0.5
-  done
-  say "not ready after ${CLICKHOUSE_START_TIMEOUT:-60} s; see $DATA/log/"
-  stop
-  exit 1
+  wait_ready "$(<"$PIDFILE")" "${CLICKHOUSE_START_TIMEOUT:-60}" "$DATA/log/" \
+    "$DATA/log/stdout.log" "$DATA/log/clickhouse-server.err.log"
 }
 
 daemon_main "$@"

@@ -18,16 +18,18 @@ PIDFILE=$DATA/kafka.pid
 MAIN=kafka.Kafka  # kafka-server-start.sh's main class; kafka-storage.sh uses kafka.tools.StorageTool
 
 NAME=kafka
+KIND=broker
+CMDLINE="$MAIN $DATA/"
 STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 # shellcheck source=scripts/daemon.sh
 . "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
 
-# Prints the pid if our broker (for this data dir) is running.
-running_pid() {
-  local pid
-  [[ -f $PIDFILE ]] && pid=$(<"$PIDFILE") || return 1
-  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$MAIN $DATA/" || return 1
-  echo "$pid"
+# Prints the ready line once the port accepts connections and the broker
+# logged that start-up finished (which in KRaft happens only after it is
+# registered and unfenced).
+ready() {
+  port_open "$PORT" && grep -q 'Kafka Server started' "$DATA/server.log" 2>/dev/null || return 1
+  echo "kafka: Apache Kafka $VERSION ready on 127.0.0.1:$PORT"
 }
 
 # Downloads kafka_2.13 and its runtime dependencies (plus the log4j2 slf4j binding) once.
@@ -111,7 +113,7 @@ format_storage() {
 }
 
 start() {
-  local pid deadline
+  local pid
   if ! pid=$(running_pid); then
     if port_open "$PORT"; then say "port $PORT is already taken by another process"; exit 1; fi
     command -v java >/dev/null || { say "java not found"; exit 1; }
@@ -126,24 +128,7 @@ start() {
     pid=$!
     echo "$pid" >"$PIDFILE"
   fi
-  # Ready = port accepts connections and the broker logged that startup finished
-  # (which in KRaft happens only after it is registered and unfenced).
-  deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-120}))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      say "broker exited during start-up; last log lines:"
-      tail -n 20 "$DATA/stdout.log" "$DATA/server.log" >&2 2>/dev/null || true
-      exit 1
-    fi
-    if port_open "$PORT" && grep -q 'Kafka Server started' "$DATA/server.log" 2>/dev/null; then
-      echo "kafka: Apache Kafka $VERSION ready on 127.0.0.1:$PORT"
-      return 0
-    fi
-    sleep 0.5
-  done
-  say "not ready after ${KAFKA_START_TIMEOUT:-120} s; see $DATA/server.log"
-  stop
-  exit 1
+  wait_ready "$pid" "${KAFKA_START_TIMEOUT:-120}" "$DATA/server.log" "$DATA/stdout.log" "$DATA/server.log"
 }
 
 daemon_main "$@"
