@@ -21,7 +21,7 @@ import (
 func cmdBacktest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newCommand("backtest", stderr) // --rules is the new rule set here
 	base := fs.String("base", "", "rules `dir` to compare against (default: the embedded rule set)")
-	events := fs.String("events", "", "NDJSON `file` of LoginEvents, or - for standard input")
+	events := fs.eventsFlag(false)
 	from := fs.String("from", "", "with --clickhouse-dsn: the first event `time` (RFC 3339, 2006-01-02, -24h, now)")
 	to := fs.String("to", "now", "with --clickhouse-dsn: the `time` the events end before")
 	labelsPath := fs.String("labels", "", "NDJSON `file` of labels (event_id, kind, campaign, attack) for precision and recall (default: the analysts' feedback in ClickHouse, with --clickhouse-dsn)")

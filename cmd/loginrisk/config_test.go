@@ -21,18 +21,9 @@ func TestGeoIPCacheEntries(t *testing.T) {
 	if got := loadYAML(t, "").GeoIP.CacheEntries; got != enrich.DefaultCacheEntries {
 		t.Errorf("default cache_entries = %d, want %d", got, enrich.DefaultCacheEntries)
 	}
-	if got := loadYAML(t, "geoip:\n  cache_entries: 400000\n").GeoIP.CacheEntries; got != 400_000 {
-		t.Errorf("cache_entries from the file = %d, want 400000", got)
-	}
-	t.Setenv("LOGINRISK_GEOIP_CACHE_ENTRIES", "750000")
-	if got := loadYAML(t, "geoip:\n  cache_entries: 400000\n").GeoIP.CacheEntries; got != 750_000 {
-		t.Errorf("cache_entries from the environment = %d, want 750000", got)
-	}
-	os.Unsetenv("LOGINRISK_GEOIP_CACHE_ENTRIES")
-
-	for _, bad := range []string{"0", "-5", "60000000"} {
-		checkConfig(t, "migrate", "geoip:\n  cache_entries: "+bad+"\n", "geoip.cache_entries: "+bad+" must be between 1 and")
-	}
+	entries := setting{"geoip.cache_entries", "LOGINRISK_GEOIP_CACHE_ENTRIES", func(c Config) int { return c.GeoIP.CacheEntries }}
+	entries.checkFileThenEnv(t, 400_000, 750_000)
+	entries.checkRefused(t, "must be between 1 and", "0", "-5", "60000000")
 }
 
 // TestDecisionKeysConfig: serve refuses to start without

@@ -18,7 +18,7 @@ import (
 // writes the labelled scenario traffic instead.
 func cmdEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newCommand("eval", stderr)
-	events := fs.String("events", "", "NDJSON `file` of LoginEvents, or - for standard input")
+	events := fs.eventsFlag(false)
 	labelsPath := fs.String("labels", "", "NDJSON `file` of labels: event_id, kind, campaign, attack")
 	generate := fs.String("generate", "", "write the labelled scenarios to `DIR` ("+eval.EventsFile+", "+eval.LabelsFile+") and exit")
 	seed := fs.Uint64("seed", 1, "with --generate: the scenarios' random seed")

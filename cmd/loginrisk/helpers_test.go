@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -34,6 +35,44 @@ func writeFile(t *testing.T, name, body string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// setting is a numeric key of the configuration file, with the
+// LOGINRISK_* variable that overrides it.
+type setting struct {
+	key string // section.key, as the file nests it and errors name it
+	env string
+	get func(Config) int
+}
+
+// yaml is a configuration file that sets the key to v.
+func (s setting) yaml(v string) string {
+	section, key, _ := strings.Cut(s.key, ".")
+	return section + ":\n  " + key + ": " + v + "\n"
+}
+
+// checkFileThenEnv requires the key to be read from the file, and the
+// variable to override the file.
+func (s setting) checkFileThenEnv(t *testing.T, fromFile, fromEnv int) {
+	t.Helper()
+	yaml := s.yaml(strconv.Itoa(fromFile))
+	if got := s.get(loadYAML(t, yaml)); got != fromFile {
+		t.Errorf("%s from the file = %d, want %d", s.key, got, fromFile)
+	}
+	t.Setenv(s.env, strconv.Itoa(fromEnv))
+	if got := s.get(loadYAML(t, yaml)); got != fromEnv {
+		t.Errorf("%s from the environment = %d, want %d", s.key, got, fromEnv)
+	}
+	os.Unsetenv(s.env)
+}
+
+// checkRefused requires --check-config to refuse each bad value,
+// naming the key: "KEY: VALUE refusal".
+func (s setting) checkRefused(t *testing.T, refusal string, bad ...string) {
+	t.Helper()
+	for _, v := range bad {
+		checkConfig(t, "migrate", s.yaml(v), s.key+": "+v+" "+refusal)
+	}
 }
 
 // kafkaSection is the start of a configuration's kafka section: the

@@ -155,6 +155,16 @@ func (c *command) parseConfig(args []string, need needs) (Config, error) {
 	return c.config(need)
 }
 
+// eventsFlag defines --events, the NDJSON LoginEvents the command reads
+// (openInput): a file, or - for standard input.
+func (c *command) eventsFlag(required bool) *string {
+	usage := "NDJSON `file` of LoginEvents, or - for standard input"
+	if required {
+		usage += " (required)"
+	}
+	return c.String("events", "", usage)
+}
+
 // usageError prints msg and the subcommand's flags on stderr and returns
 // exit status 2, for a command line that lacks what the command needs.
 func (c *command) usageError(msg string) error {

@@ -14,7 +14,7 @@ import (
 // as a gateway would.
 func cmdProduce(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newCommand("produce", stderr)
-	events := fs.String("events", "", "NDJSON `file` of LoginEvents, or - for standard input (required)")
+	events := fs.eventsFlag(true)
 	topic := fs.String("topic", "", "topic to publish to (default: kafka.events_topic)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 // drives everything, so the same input gives byte-identical output.
 func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newCommand("replay", stderr)
-	events := fs.String("events", "", "NDJSON `file` of LoginEvents, or - for standard input (required)")
+	events := fs.eventsFlag(true)
 	out := fs.String("out", "-", "`file` for the NDJSON decisions, or - for standard output")
 	quiet := fs.Bool("quiet", false, "do not print the summary on stderr")
 	if err := fs.Parse(args); err != nil {

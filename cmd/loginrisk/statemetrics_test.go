@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -92,12 +91,8 @@ func TestStateCaps(t *testing.T) {
 	if st.MaxUsers != 5000 || st.MaxDevices != 7000 || st.MaxAddresses != 1_000_000 {
 		t.Errorf("caps from the file: %+v", st)
 	}
-	t.Setenv("LOGINRISK_STATE_MAX_NETWORKS", "9000")
-	if got := loadYAML(t, "state:\n  max_networks: 5000\n").State.MaxNetworks; got != 9000 {
-		t.Errorf("max_networks from the environment = %d, want 9000", got)
-	}
-	os.Unsetenv("LOGINRISK_STATE_MAX_NETWORKS")
-	for _, bad := range []string{"0", "100", "2000000000"} {
-		checkConfig(t, "migrate", "state:\n  max_addresses: "+bad+"\n", "state.max_addresses: "+bad+" must be between 256")
-	}
+	networks := setting{"state.max_networks", "LOGINRISK_STATE_MAX_NETWORKS", func(c Config) int { return c.State.MaxNetworks }}
+	networks.checkFileThenEnv(t, 5000, 9000)
+	addresses := setting{"state.max_addresses", "LOGINRISK_STATE_MAX_ADDRESSES", func(c Config) int { return c.State.MaxAddresses }}
+	addresses.checkRefused(t, "must be between 256", "0", "100", "2000000000")
 }
