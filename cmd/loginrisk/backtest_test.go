@@ -166,24 +166,11 @@ func storeScored(ctx context.Context, t *testing.T, dsn, events string) []string
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.GeoIP = cfg.GeoIP.orTestDatabases()
-	c := offlineCore(t, cfg)
-	data, err := os.ReadFile(events)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var scored []schemas.ScoredEvent
 	var ids []string
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		ev := new(schemas.LoginEvent)
-		if err := schemas.Decode([]byte(line), ev); err != nil {
-			t.Fatal(err)
-		}
-		s, err := c.engine.Score(ev, false)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, s := range scoreFile(t, cfg, events) {
 		scored = append(scored, s.ScoredEvent)
-		ids = append(ids, ev.EventID)
+		ids = append(ids, s.Event.EventID)
 	}
 	w, err := history.New(history.Config{DSN: dsn})
 	if err != nil {

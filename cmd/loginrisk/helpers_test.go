@@ -13,9 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/history"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/testkit"
+	"github.com/loginrisk/loginrisk/schemas"
 )
 
 // runCLI runs the binary's entry point in-process.
@@ -145,6 +147,30 @@ func offlineCore(t *testing.T, cfg Config) *core {
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// scoreFile scores the NDJSON events of the file at path, in order, with
+// the engine an offline command builds from cfg.
+func scoreFile(t *testing.T, cfg Config, path string) []engine.Scored {
+	t.Helper()
+	c := offlineCore(t, cfg)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []engine.Scored
+	for i, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		ev := new(schemas.LoginEvent)
+		if err := schemas.Decode(line, ev); err != nil {
+			t.Fatalf("%s line %d: %v", path, i+1, err)
+		}
+		s, err := c.engine.Score(ev, false)
+		if err != nil {
+			t.Fatalf("%s line %d: %v", path, i+1, err)
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // historyDB migrates a fresh database on the test ClickHouse, named

@@ -81,22 +81,9 @@ func scoreFixture(t *testing.T, name string, geo enrich.EnricherConfig) map[stri
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.GeoIP = GeoIPConfig{geo}
-	c := offlineCore(t, cfg)
-	data, err := os.ReadFile(repoFile(filepath.Join("testdata", "fixtures", name)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]engine.Scored{}
-	for i, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		ev := new(schemas.LoginEvent)
-		if err := schemas.Decode(line, ev); err != nil {
-			t.Fatalf("%s line %d: %v", name, i+1, err)
-		}
-		s, err := c.engine.Score(ev, false)
-		if err != nil {
-			t.Fatalf("%s line %d: %v", name, i+1, err)
-		}
-		out[ev.EventID] = s
+	for _, s := range scoreFile(t, cfg, repoFile(filepath.Join("testdata", "fixtures", name))) {
+		out[s.Event.EventID] = s
 	}
 	return out
 }
