@@ -89,7 +89,7 @@ func TestServeSharesAddresses(t *testing.T) {
 	// attempt the other scored: all of them.
 	applied := func() (total int) {
 		for _, m := range metrics {
-			_, body := instances[0].get(t, m, "/metrics", "")
+			_, body := httpGet(t, m+"/metrics", "")
 			if g := appliedLine.FindStringSubmatch(body); g != nil {
 				n, _ := strconv.Atoi(g[1])
 				total += n

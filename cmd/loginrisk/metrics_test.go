@@ -18,14 +18,14 @@ func TestServeMetricsModes(t *testing.T) {
 	t.Run("default: behind the read role", func(t *testing.T) {
 		tokenFile := filepath.Join(t.TempDir(), "token")
 		s := startServe(t, "http: {token_file: "+tokenFile+"}\n")
-		if code, body := s.get(t, s.api, "/metrics", ""); code != 401 || strings.Contains(body, "loginrisk_") {
+		if code, body := httpGet(t, s.api+"/metrics", ""); code != 401 || strings.Contains(body, "loginrisk_") {
 			t.Errorf("anonymous GET /metrics = %d %.100s, want 401", code, body)
 		}
 		token, err := os.ReadFile(tokenFile)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code, body := s.get(t, s.api, "/metrics", strings.TrimSpace(string(token))); code != 200 || !strings.Contains(body, "loginrisk_events_scored_total") {
+		if code, body := httpGet(t, s.api+"/metrics", strings.TrimSpace(string(token))); code != 200 || !strings.Contains(body, "loginrisk_events_scored_total") {
 			t.Errorf("GET /metrics with the admin token = %d %.100s, want the metrics", code, body)
 		}
 	})
@@ -35,10 +35,10 @@ func TestServeMetricsModes(t *testing.T) {
 		if m == nil {
 			t.Fatalf("serve does not say where the metrics are:\n%s", s.out)
 		}
-		if code, body := s.get(t, m[1], "/metrics", ""); code != 200 || !strings.Contains(body, "loginrisk_events_scored_total") {
+		if code, body := httpGet(t, m[1]+"/metrics", ""); code != 200 || !strings.Contains(body, "loginrisk_events_scored_total") {
 			t.Errorf("metrics listener GET /metrics = %d %.100s, want the metrics", code, body)
 		}
-		if code, _ := s.get(t, s.api, "/metrics", ""); code != 404 {
+		if code, _ := httpGet(t, s.api+"/metrics", ""); code != 404 {
 			t.Errorf("API GET /metrics = %d, want 404 (moved)", code)
 		}
 	})

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -51,17 +50,7 @@ func TestStateMetricsOnTheEndpoint(t *testing.T) {
 	if addr == nil {
 		t.Fatalf("no address in %q", stderr.String())
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr[1]+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token) // /metrics needs the read role
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, body := httpGet(t, addr[1]+"/metrics", token) // /metrics needs the read role
 	for _, want := range []string{
 		`loginrisk_state_keys{kind="user"} ` + strconv.FormatInt(st.Keys[state.Users], 10),
 		`loginrisk_state_keys{kind="address"} 1`,

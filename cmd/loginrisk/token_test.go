@@ -89,10 +89,11 @@ log: {level: debug}
 	}
 }
 
-// get is a GET on the running API with an optional bearer token.
-func (s *runningServe) get(t *testing.T, base, path, token string) (int, string) {
+// httpGet is a GET of url with an optional bearer token; it returns the
+// status and the body.
+func httpGet(t *testing.T, url, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+path, nil)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestGeneratedTokenGoesToAFile(t *testing.T) {
 			if len(token) != 32 {
 				t.Fatalf("token file holds %d characters, want a 32-digit token", len(token))
 			}
-			if code, body := s.get(t, s.api, "/v1/rules", token); code != http.StatusOK {
+			if code, body := httpGet(t, s.api+"/v1/rules", token); code != http.StatusOK {
 				t.Errorf("the file's token: GET /v1/rules = %d %s", code, body)
 			}
 			out := s.out.String()
