@@ -65,7 +65,6 @@ func TestBacktestSameRulesChangeNothing(t *testing.T) {
 
 func TestBacktestReportsAKnownChange(t *testing.T) {
 	next := shippedRulesWith(t, impossibleTravelWeight, strings.Replace(impossibleTravelWeight, "35", "40", 1))
-	labels := filepath.Join(t.TempDir(), "labels.ndjson")
 	// travel-sf (challenged today) and travel-london-later (allowed) are
 	// called attacks, the London logins before them genuine.
 	var lines []string
@@ -73,9 +72,7 @@ func TestBacktestReportsAKnownChange(t *testing.T) {
 		lines = append(lines, `{"event_id":"travel-london-`+string(rune('0'+i))+`","kind":"home","attack":false}`)
 	}
 	lines = append(lines, `{"event_id":"travel-sf","kind":"stolen","attack":true}`, `{"event_id":"travel-london-later","kind":"stolen","attack":true}`)
-	if err := os.WriteFile(labels, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	labels := writeFile(t, "labels.ndjson", strings.Join(lines, "\n"))
 	out, stderr, code := runCLI(t, "", "backtest", "--rules", next, "--events", repoFile("testdata/fixtures/travel.ndjson"), "--labels", labels)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

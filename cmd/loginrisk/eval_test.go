@@ -85,11 +85,7 @@ func TestEvalAgreesWithReplay(t *testing.T) {
 }
 
 func TestEvalRejectsBadLabels(t *testing.T) {
-	dir := t.TempDir()
-	labels := filepath.Join(dir, "labels.ndjson")
-	if err := os.WriteFile(labels, []byte(`{"event_id":"a","kind":"x","attack":false}`+"\n"+`{"event_id":"b","kind":"x","attack":"no"}`+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	labels := writeFile(t, "labels.ndjson", `{"event_id":"a","kind":"x","attack":false}`+"\n"+`{"event_id":"b","kind":"x","attack":"no"}`+"\n")
 	events := writeTraffic(t, 10)
 	_, stderr, code := runCLI(t, "", "eval", "--events", events, "--labels", labels)
 	if code != 1 || !strings.Contains(stderr, labels+`: bad labels: line 2: attack: "no" is not true or false`) {

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,23 +21,14 @@ func TestProduceCreatesTopic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 15 * time.Second}
-	dir := t.TempDir()
-	events := filepath.Join(dir, "events.ndjson")
 	var lines strings.Builder
 	for i := range 20 {
 		fmt.Fprintf(&lines, `{"event_id":"p-%d","occurred_at":"2026-03-02T09:00:00Z","user_id":"u%d","outcome":"success","ip":"198.51.100.%d"}`+"\n", i, i, i+1)
 	}
-	if err := os.WriteFile(events, []byte(lines.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	events := writeFile(t, "events.ndjson", lines.String())
 	config := func(name string, create bool) string {
-		path := filepath.Join(dir, name+".yaml")
-		body := fmt.Sprintf("kafka:\n  brokers: [%s]\n  events_topic: %s-events\n  decisions_topic: %s-decisions\n  dlq_topic: %s-dlq\n  partitions: 3\n  create_topics: %v\n",
-			strings.Join(brokers, ", "), name, name, name, create)
-		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
+		return writeFile(t, name+".yaml", fmt.Sprintf("kafka:\n  brokers: [%s]\n  events_topic: %s-events\n  decisions_topic: %s-decisions\n  dlq_topic: %s-dlq\n  partitions: 3\n  create_topics: %v\n",
+			strings.Join(brokers, ", "), name, name, name, create))
 	}
 	// partitions asks the broker for a topic's partitions until it
 	// answers without error (a topic just created may be reported before

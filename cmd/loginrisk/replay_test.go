@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +19,6 @@ import (
 // time per 200 events.
 func writeTraffic(t *testing.T, n int) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "events.ndjson")
 	var buf bytes.Buffer
 	g := loadgen.New(loadgen.Config{Users: 500, Seed: 42})
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -33,10 +31,7 @@ func writeTraffic(t *testing.T, n int) string {
 	// Two bad lines: they are reported, not fatal.
 	buf.WriteString(`{"event_id":"bad-1","occurred_at":"2026-03-02T09:00:00Z","user_id":"x","outcome":"failure","ip":"999.1.1.1"}` + "\n")
 	buf.WriteString("not json\n")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeFile(t, "events.ndjson", buf.String())
 }
 
 func TestReplayIsDeterministic(t *testing.T) {
