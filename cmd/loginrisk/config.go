@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -163,72 +162,4 @@ func splitList(v string) []string {
 		}
 	}
 	return out
-}
-
-// commonFlags are the flags every engine subcommand shares; each one, when
-// set, overrides the file and the environment.
-type commonFlags struct {
-	config        string
-	checkConfig   bool
-	rules         string
-	kafkaBrokers  string
-	clickhouseDSN string
-	geoipCity     string
-	geoipASN      string
-	geoipAnon     string
-	httpAddr      string
-	logLevel      string
-}
-
-func (cf *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&cf.config, "config", "", "YAML configuration `file`")
-	fs.BoolVar(&cf.checkConfig, "check-config", false, "validate the configuration, print what is wrong and exit")
-	fs.StringVar(&cf.rules, "rules", "", "rules `dir` (default: the embedded rule set)")
-	fs.StringVar(&cf.kafkaBrokers, "kafka-brokers", "", "comma-separated Kafka `brokers`")
-	fs.StringVar(&cf.clickhouseDSN, "clickhouse-dsn", "", "ClickHouse `dsn` (clickhouse://host:9000/db)")
-	fs.StringVar(&cf.geoipCity, "geoip-city", "", "GeoIP2 / GeoLite2 City `mmdb`")
-	fs.StringVar(&cf.geoipASN, "geoip-asn", "", "GeoLite2 ASN `mmdb`")
-	fs.StringVar(&cf.geoipAnon, "geoip-anonymous", "", "GeoIP2 Anonymous-IP `mmdb`")
-	fs.StringVar(&cf.httpAddr, "http", "", "HTTP API listen `address` (empty string disables it)")
-	fs.StringVar(&cf.logLevel, "log-level", "", "debug, info, warn or error")
-}
-
-// load builds the configuration: defaults, file, env, flags.
-func (cf *commonFlags) load(fs *flag.FlagSet) (Config, error) {
-	c := defaultConfig()
-	if cf.config != "" {
-		if err := c.loadFile(cf.config); err != nil {
-			return c, err
-		}
-	}
-	if err := c.envOverrides(os.LookupEnv); err != nil {
-		return c, err
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["rules"] {
-		c.Rules.Dir = cf.rules
-	}
-	if set["kafka-brokers"] {
-		c.Kafka.Brokers = splitList(cf.kafkaBrokers)
-	}
-	if set["clickhouse-dsn"] {
-		c.ClickHouse.DSN = DSN(cf.clickhouseDSN)
-	}
-	if set["geoip-city"] {
-		c.GeoIP.CityPath = cf.geoipCity
-	}
-	if set["geoip-asn"] {
-		c.GeoIP.ASNPath = cf.geoipASN
-	}
-	if set["geoip-anonymous"] {
-		c.GeoIP.AnonymousPath = cf.geoipAnon
-	}
-	if set["http"] {
-		c.HTTP.Addr = cf.httpAddr
-	}
-	if set["log-level"] {
-		c.Log.Level = cf.logLevel
-	}
-	return c, nil
 }

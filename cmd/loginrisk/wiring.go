@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -121,26 +118,4 @@ func (c *core) sweep(ctx context.Context, interval time.Duration, now func() tim
 			c.engine.Locks().Sweep(at, 48*time.Hour)
 		}
 	}
-}
-
-// configure builds the validated configuration of a subcommand whose flags
-// are parsed. With --check-config it prints the verdict and returns an
-// exitCode (0 when valid).
-func (cf *commonFlags) configure(fs *flag.FlagSet, stderr io.Writer, need needs) (Config, error) {
-	cfg, err := cf.load(fs)
-	if err == nil {
-		err = cfg.resolveSecrets()
-	}
-	if err == nil {
-		err = cfg.Validate(need)
-	}
-	if cf.checkConfig {
-		if err != nil {
-			fmt.Fprintf(stderr, "configuration is invalid:\n%v\n", err)
-			return cfg, exitCode(1)
-		}
-		fmt.Fprintln(stderr, "configuration is valid")
-		return cfg, exitCode(0)
-	}
-	return cfg, err
 }
