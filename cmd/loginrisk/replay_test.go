@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,13 +84,9 @@ func scoreFixture(t *testing.T, name string, geo enrich.EnricherConfig) map[stri
 	return out
 }
 
+// hasReason says whether rule is among the decision's reasons.
 func hasReason(d *schemas.Decision, rule string) bool {
-	for _, r := range d.Reasons {
-		if r.Rule == rule {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(d.Reasons, func(r schemas.Reason) bool { return r.Rule == rule })
 }
 
 func TestReplayFixtures(t *testing.T) {
