@@ -18,6 +18,7 @@ import (
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/schemas"
+	"github.com/segmentio/kafka-go"
 )
 
 // runCLI runs the binary's entry point in-process.
@@ -81,8 +82,23 @@ func (s setting) checkRefused(t *testing.T, refusal string, bad ...string) {
 // brokers, and a group and topics named after name. The caller goes on
 // with more kafka keys or the next section.
 func kafkaSection(brokers []string, name string) string {
-	return fmt.Sprintf("kafka:\n  brokers: [%s]\n  group_id: %s\n  events_topic: %[2]s-events\n  decisions_topic: %[2]s-decisions\n  dlq_topic: %[2]s-dlq\n",
-		strings.Join(brokers, ","), name)
+	topics := topicsOf(name)
+	return fmt.Sprintf("kafka:\n  brokers: [%s]\n  group_id: %s\n  events_topic: %s\n  decisions_topic: %s\n  dlq_topic: %s\n",
+		strings.Join(brokers, ","), name, topics[0], topics[1], topics[2])
+}
+
+// topicsOf is the events, decisions and dead-letter topics named after
+// name (kafkaSection configures them).
+func topicsOf(name string) []string {
+	return []string{name + "-events", name + "-decisions", name + "-dlq"}
+}
+
+// deleteTopicsAtEnd deletes the topics of name (topicsOf) when the test
+// ends.
+func deleteTopicsAtEnd(t *testing.T, client *kafka.Client, name string) {
+	t.Cleanup(func() {
+		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: topicsOf(name)})
+	})
 }
 
 // checkConfig runs `loginrisk CMD --config F --check-config`, with yaml

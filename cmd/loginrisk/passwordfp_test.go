@@ -38,15 +38,13 @@ func TestPasswordFPIsNeverWritten(t *testing.T) {
 	// make theirs: serve then only joins.
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
 	var topics []kafka.TopicConfig
-	for _, suffix := range []string{"-events", "-decisions", "-dlq"} {
-		topics = append(topics, kafka.TopicConfig{Topic: name + suffix, NumPartitions: 1, ReplicationFactor: 1})
+	for _, topic := range topicsOf(name) {
+		topics = append(topics, kafka.TopicConfig{Topic: topic, NumPartitions: 1, ReplicationFactor: 1})
 	}
 	if _, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{name + "-events", name + "-decisions", name + "-dlq"}})
-	})
+	deleteTopicsAtEnd(t, client, name)
 
 	keyFile := writeFile(t, "decision-key", "pfp-test-decision-key-0123456789abcdef\n")
 	config := writeFile(t, "loginrisk.yaml", kafkaSection(brokers, name)+fmt.Sprintf(`  partitions: 1

@@ -54,14 +54,12 @@ func TestProduceCreatesTopic(t *testing.T) {
 	}
 
 	name := testkit.Name("produce")
-	t.Cleanup(func() {
-		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{name + "-events", name + "-decisions", name + "-dlq"}})
-	})
+	deleteTopicsAtEnd(t, client, name)
 	_, stderr, code := runCLI(t, "", "produce", "--config", config(name, true), "--events", events)
 	if code != 0 || !strings.Contains(stderr, "20 events published to "+name+"-events") {
 		t.Fatalf("produce into a new topic: exit %d\n%s", code, stderr)
 	}
-	for _, topic := range []string{name + "-events", name + "-decisions", name + "-dlq"} {
+	for _, topic := range topicsOf(name) {
 		if got := partitions(topic); got != 3 {
 			t.Errorf("topic %s has %d partitions, want 3 (kafka.partitions)", topic, got)
 		}
