@@ -231,3 +231,16 @@ func TestSecretsFromEnvironment(t *testing.T) {
 		t.Errorf("kafka.sasl_password %q, clickhouse.password %q; want the environment's", cfg.Kafka.SASLPassword, cfg.ClickHouse.Password)
 	}
 }
+
+// TestClickHouseCommandsNeedADSN: migrate and query, which have nothing
+// to do without ClickHouse, refuse to run without clickhouse.dsn and say
+// how to give one.
+func TestClickHouseCommandsNeedADSN(t *testing.T) {
+	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
+	for _, args := range [][]string{{"migrate"}, {"query", "some_query"}} {
+		_, stderr, code := runCLI(t, "", args...)
+		if code != 1 || !strings.Contains(stderr, "clickhouse.dsn is required (--clickhouse-dsn or LOGINRISK_CLICKHOUSE_DSN)") {
+			t.Errorf("%v without a DSN: exit %d, %s", args, code, stderr)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -84,6 +85,16 @@ func (c ClickHouseConfig) connString() (string, error) {
 		}
 	}
 	return u.String(), nil
+}
+
+// requiredConnString is connString for a command that has nothing to do
+// without ClickHouse (migrate, query): an empty DSN is an error that
+// says how to give one.
+func (c ClickHouseConfig) requiredConnString() (string, error) {
+	if c.DSN == "" {
+		return "", errors.New("clickhouse.dsn is required (--clickhouse-dsn or LOGINRISK_CLICKHOUSE_DSN)")
+	}
+	return c.connString()
 }
 
 // insertDistributedSync is the ClickHouse setting that makes an insert into

@@ -41,15 +41,11 @@ func cmdMigrate(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	if cfg.ClickHouse.DSN == "" {
-		return fmt.Errorf("clickhouse.dsn is required (--clickhouse-dsn or LOGINRISK_CLICKHOUSE_DSN)")
-	}
-	log := newLogger(stderr, cfg.Log)
-	dsn, err := cfg.ClickHouse.connString()
+	dsn, err := cfg.ClickHouse.requiredConnString()
 	if err != nil {
 		return err
 	}
-	if err := history.MigrateOnCluster(ctx, dsn, cfg.ClickHouse.Cluster, log); err != nil {
+	if err := history.MigrateOnCluster(ctx, dsn, cfg.ClickHouse.Cluster, newLogger(stderr, cfg.Log)); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "migrations applied")
@@ -94,10 +90,7 @@ func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	if cfg.ClickHouse.DSN == "" {
-		return fmt.Errorf("clickhouse.dsn is required (--clickhouse-dsn or LOGINRISK_CLICKHOUSE_DSN)")
-	}
-	dsn, err := cfg.ClickHouse.connString()
+	dsn, err := cfg.ClickHouse.requiredConnString()
 	if err != nil {
 		return err
 	}
