@@ -2,9 +2,7 @@ package kafkastream
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"sync"
@@ -17,32 +15,23 @@ import (
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/features/enrich"
-	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
-// newEngine returns an engine with the shipped rules and a store of its
-// own, sharing its addresses through publisher when it is not nil.
-func newEngine(t *testing.T, rec engine.Recorder, dlq engine.DeadLetterSink, publisher engine.AddressPublisher) *engine.Engine {
+// newEngine returns an engine on cfg with the shipped rules, a store of
+// its own and, unless cfg names one, an enricher without databases (the
+// user agent parsed, no GeoIP).
+func newEngine(t *testing.T, cfg engine.Config) *engine.Engine {
 	t.Helper()
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
+	if cfg.Enricher == nil {
+		enricher, err := enrich.NewEnricher(enrich.EnricherConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { enricher.Close() })
+		cfg.Enricher = enricher
 	}
-	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { enricher.Close() })
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enricher, State: store, Recorder: rec, DLQ: dlq, Addresses: publisher})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testkit.Engine(t, "", cfg)
 	return eng
 }
 
@@ -100,11 +89,10 @@ func lockedAt(verdicts []schemas.Verdict) string {
 // that took is logged; docs/scaling.md has the lag measured under load
 // (BenchmarkAddressShareLag).
 func TestAddressSignalsAcrossInstances(t *testing.T) {
-	brokers, _ := testkit.Kafka(t)
 	const attempts, partitions = 16, 6
 	run := stuffingRun(attempts, partitions, "203.0.113.77")
 
-	reference := newEngine(t, engine.Recorder{}, nil, nil)
+	reference := newEngine(t, engine.Config{})
 	var want []schemas.Verdict
 	for i := range run {
 		ev := run[i]
@@ -125,7 +113,7 @@ func TestAddressSignalsAcrossInstances(t *testing.T) {
 
 	for _, share := range []bool{true, false} {
 		t.Run(fmt.Sprintf("share=%v", share), func(t *testing.T) {
-			got := runInstances(t, brokers, partitions, run, share)
+			got := runInstances(t, partitions, run, share)
 			if share {
 				if !slices.Equal(got, want) {
 					t.Fatalf("three instances: %v (%s)\none instance: %v (%s)", got, lockedAt(got), want, lockedAt(want))
@@ -141,14 +129,9 @@ func TestAddressSignalsAcrossInstances(t *testing.T) {
 
 // runInstances plays run, one attempt at a time, against three
 // instances, and returns the verdicts.
-func runInstances(t *testing.T, brokers []string, partitions int, run []schemas.LoginEvent, share bool) []schemas.Verdict {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	cfg := Config{
-		Brokers: brokers, GroupID: testkit.Name("group"), EventsTopic: testkit.Name("events"), DecisionsTopic: testkit.Name("decisions"),
-		DLQTopic: testkit.Name("dlq"), AddressesTopic: testkit.Name("addresses"), Partitions: partitions, MaxBatch: 50,
-		DrainTimeout: 5 * time.Second, DecisionKeys: testDecisionKeys, Logger: slog.New(slog.DiscardHandler),
-	}
+func runInstances(t *testing.T, partitions int, run []schemas.LoginEvent, share bool) []schemas.Verdict {
+	ctx, cfg := groupTestConfig(t, 4*time.Minute, partitions)
+	cfg.AddressesTopic = testkit.Name("addresses")
 	type member struct {
 		stream *Stream
 		eng    *engine.Engine
@@ -156,16 +139,12 @@ func runInstances(t *testing.T, brokers []string, partitions int, run []schemas.
 	}
 	members := make([]*member, 3)
 	for i := range members {
-		stream, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { stream.Close() })
+		stream := newStream(t, cfg)
 		var publisher engine.AddressPublisher
 		if share {
 			publisher = stream
 		}
-		members[i] = &member{stream: stream, eng: newEngine(t, engine.Recorder{Publisher: stream}, stream, publisher)}
+		members[i] = &member{stream: stream, eng: newEngine(t, engine.Config{Recorder: engine.Recorder{Publisher: stream}, DLQ: stream, Addresses: publisher})}
 	}
 	if err := members[0].stream.EnsureTopics(ctx); err != nil {
 		t.Fatal(err)
@@ -186,19 +165,14 @@ func runInstances(t *testing.T, brokers []string, partitions int, run []schemas.
 			wg.Go(func() { _ = m.stream.FollowAddresses(runCtx, since, m.eng.ObserveAddress) })
 		}
 	}
-	waitForStableGroup(ctx, t, brokers, cfg.GroupID, len(members), partitions)
+	waitForStableGroup(ctx, t, cfg.Brokers, cfg.GroupID, len(members), partitions)
 
-	writer := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: cfg.EventsTopic, Balancer: &kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	defer writer.Close()
+	writer := eventsWriter(t, cfg.Brokers, cfg.EventsTopic)
 	var verdicts []schemas.Verdict
 	var slowest time.Duration
 	partitionsSeen := map[int]bool{}
 	for i, ev := range run {
-		value, err := json.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		testkit.Produce(ctx, t, writer, kafka.Message{Key: []byte(ev.UserID), Value: value})
+		testkit.Produce(ctx, t, writer, eventMessages(t, ev)...)
 		var d *schemas.Decision
 		var by int
 		for d == nil {
@@ -249,14 +223,7 @@ func runInstances(t *testing.T, brokers []string, partitions int, run []schemas.
 func TestFollowAddressesRefusesBadBatches(t *testing.T) {
 	ctx, cfg := followTestConfig(t)
 	cfg.AddressesTopic = testkit.Name("addresses")
-	follower, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer follower.Close()
-	if err := follower.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
+	follower := newStreamWithTopics(ctx, t, cfg)
 	good := []schemas.AddressAttempt{
 		{At: time.Unix(1.7e9, 0), Failure: true, UserHash: 1, Addr: netip.MustParseAddr("203.0.113.5")},
 		{At: time.Unix(1.7e9, 0), Failure: true, UserHash: 2, Addr: netip.MustParseAddr("2001:db8::5")},
@@ -296,16 +263,14 @@ func TestFollowAddressesRefusesBadBatches(t *testing.T) {
 	var applied []schemas.AddressAttempt
 	var mu sync.Mutex
 	var calls atomic.Int64
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- follower.FollowAddresses(runCtx, time.Now().Add(-time.Hour), func(a *schemas.AddressAttempt) {
+	stop := testkit.Start(ctx, func(ctx context.Context) error {
+		return follower.FollowAddresses(ctx, time.Now().Add(-time.Hour), func(a *schemas.AddressAttempt) {
 			mu.Lock()
 			applied = append(applied, *a)
 			mu.Unlock()
 			calls.Add(1)
 		})
-	}()
+	})
 	m := follower.Metrics()
 	for m.AddressesApplied.Load() < int64(len(good)) || m.AddressBatchesRefused.Load() < 5 {
 		if ctx.Err() != nil {
@@ -314,8 +279,7 @@ func TestFollowAddressesRefusesBadBatches(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond) // room for a wrong extra apply
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if refused := m.AddressBatchesRefused.Load(); refused != 5 {

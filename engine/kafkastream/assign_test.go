@@ -4,14 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/testkit"
@@ -72,40 +67,17 @@ func TestAssignedBeforeFirstMessage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const n, partitions = 300, 3
-	name := testkit.Name("assign")
-	stream, err := New(Config{
-		Brokers: brokers, GroupID: name, EventsTopic: name + "-events", DecisionsTopic: name + "-decisions",
-		DLQTopic: name + "-dlq", Partitions: partitions, MaxBatch: 20, DrainTimeout: time.Second,
-		DecisionKeys: testDecisionKeys,
-		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stream.Close()
-	if err := stream.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: name + "-events", BatchSize: n, RequiredAcks: kafka.RequireAll, Balancer: &kafka.RoundRobin{}}
-	msgs := make([]kafka.Message, n)
-	for i := range msgs {
-		msgs[i] = kafka.Message{Value: []byte(strconv.Itoa(i))}
-	}
-	testkit.Produce(ctx, t, w, msgs...)
-	w.Close()
+	stream := numberedStream(ctx, t, testkit.Name("assign"), n, Config{Brokers: brokers, Partitions: partitions, MaxBatch: 20})
 
 	p := &assignProcessor{attempts: map[int]int{}, ready: map[int]bool{}, offsets: map[int][]int64{}}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- stream.Run(runCtx, p) }()
+	stop := testkit.Start(ctx, func(ctx context.Context) error { return stream.Run(ctx, p) })
 	for p.prepared() < n {
 		if ctx.Err() != nil {
 			t.Fatalf("%d of %d messages prepared", p.prepared(), n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	p.mu.Lock()

@@ -14,7 +14,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
 	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -38,8 +37,6 @@ func TestStreamBadInputCorpus(t *testing.T) {
 	defer cancel()
 
 	name := testkit.Name("badinput")
-	stream := newNamedStream(t, brokers, name, 2)
-	defer stream.Close()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 15 * time.Second}
 	if _, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 		Topic: name + "-events", NumPartitions: 2, ReplicationFactor: 1,
@@ -47,10 +44,7 @@ func TestStreamBadInputCorpus(t *testing.T) {
 	}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
-	eng := newEngine(t, engine.Recorder{Publisher: stream}, stream)
+	stream, eng := newScoringStream(ctx, t, brokers, name, 2)
 
 	// One key, so one partition and the order below.
 	const key = "badinput-user"
@@ -106,16 +100,13 @@ func TestStreamBadInputCorpus(t *testing.T) {
 		assertRefused(ctx, t, brokers, name+"-dlq", real, kafka.Message{Key: []byte(key), Value: c.Message})
 	}
 
-	runCtx, stopRun := context.WithCancel(ctx)
-	runDone := make(chan error, 1)
-	go func() { runDone <- stream.Run(runCtx, eng) }()
+	stopRun := testkit.Start(ctx, func(ctx context.Context) error { return stream.Run(ctx, eng) })
 	// Every good event, the scored ones, and the duplicate twice: the
 	// engine answers a known event_id with its earlier decision.
 	wantDecisions := len(goodIDs) + len(scoredIDs) + 2
 	decisions := readMessages(ctx, t, brokers, name+"-decisions", wantDecisions)
 	dead := readMessages(ctx, t, brokers, name+"-dlq", len(rejected))
-	stopRun()
-	if err := <-runDone; err != nil {
+	if err := stopRun(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 

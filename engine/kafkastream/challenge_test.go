@@ -1,21 +1,12 @@
 package kafkastream
 
 import (
-	"context"
-	"encoding/json"
-	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/features/enrich"
-	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -25,64 +16,25 @@ import (
 // the challenged device for the user's, and a malformed challenge_of is
 // dead-lettered naming the field.
 func TestChallengeOutcomeOverKafka(t *testing.T) {
-	brokers, _ := testkit.Kafka(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cfg := Config{
-		Brokers: brokers, GroupID: testkit.Name("group"), EventsTopic: testkit.Name("events"), DecisionsTopic: testkit.Name("decisions"),
-		DLQTopic: testkit.Name("dlq"), Partitions: 1, MaxBatch: 50, DrainTimeout: 5 * time.Second, DecisionKeys: testDecisionKeys,
-		Logger: slog.New(slog.DiscardHandler),
-	}
-	stream, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stream.Close()
-	if err := stream.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, cfg := groupTestConfig(t, 2*time.Minute, 1)
+	stream := newStreamWithTopics(ctx, t, cfg)
 	geo := filepath.Join("..", "..", "testdata", "geoip")
 	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{CityPath: filepath.Join(geo, "City-Test.mmdb"), ASNPath: filepath.Join(geo, "ASN-Test.mmdb")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enricher.Close()
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enricher, State: store, Recorder: engine.Recorder{Publisher: stream}, DLQ: stream})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { stop(); wg.Wait() }()
-	wg.Go(func() {
-		if err := stream.Run(runCtx, eng); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	t.Cleanup(func() { enricher.Close() })
+	eng := newEngine(t, engine.Config{Enricher: enricher, Recorder: engine.Recorder{Publisher: stream}, DLQ: stream})
+	(&instance{name: "gateway's", stream: stream, eng: eng}).run(ctx, t)
 
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	const ua = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
-	event := func(id, ip, device, auth, challengeOf string, at time.Time) kafka.Message {
-		ev := schemas.LoginEvent{EventID: id, OccurredAt: at, UserID: "bob", TenantID: "acme", Outcome: schemas.OutcomeSuccess,
+	event := func(id, ip, device, auth, challengeOf string, at time.Time) schemas.LoginEvent {
+		return schemas.LoginEvent{EventID: id, OccurredAt: at, UserID: "bob", TenantID: "acme", Outcome: schemas.OutcomeSuccess,
 			IP: ip, DeviceID: device, UserAgent: ua, AuthMethod: auth, ChallengeOf: challengeOf}
-		value, err := json.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return kafka.Message{Key: []byte("bob"), Value: value}
 	}
-	writer := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: cfg.EventsTopic, Balancer: &kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	defer writer.Close()
 	bad := event("bad-end", "90.84.118.42", "", "password", "paris-1", start.Add(90*time.Minute))
-	testkit.Produce(ctx, t, writer,
+	produceEvents(ctx, t, cfg,
 		event("home-1", "81.2.69.160", "dev-home", "password", "", start),
 		event("home-2", "81.2.69.160", "dev-home", "password", "", start.Add(time.Minute)),
 		event("paris-1", "90.84.118.42", "dev-new", "password", "", start.Add(time.Hour)),

@@ -15,9 +15,6 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/testkit"
-	"github.com/loginrisk/loginrisk/features/enrich"
-	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -28,32 +25,128 @@ type instance struct {
 	eng    *engine.Engine
 }
 
+// groupTestConfig is testConfig for instances in a consumer group of
+// their own, scoring batches of up to 50 events and draining for up to
+// 5 s.
+func groupTestConfig(t *testing.T, timeout time.Duration, partitions int) (context.Context, Config) {
+	t.Helper()
+	ctx, cfg := testConfig(t, timeout, partitions)
+	cfg.GroupID, cfg.MaxBatch, cfg.DrainTimeout = testkit.Name("group"), 50, 5*time.Second
+	return ctx, cfg
+}
+
+// newInstance is an instance on cfg whose engine publishes its decisions
+// and dead letters through the stream.
 func newInstance(t *testing.T, name string, cfg Config) *instance {
 	t.Helper()
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	stream, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stream.Close() })
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { enricher.Close() })
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enricher, State: store, Recorder: engine.Recorder{Publisher: stream}, DLQ: stream, Feedback: keptLabels{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := newStream(t, cfg)
+	eng := newEngine(t, engine.Config{Recorder: engine.Recorder{Publisher: stream}, DLQ: stream, Feedback: keptLabels{}})
 	return &instance{name: name, stream: stream, eng: eng}
+}
+
+// createInstances creates cfg's topics and returns an instance on cfg per
+// name.
+func createInstances(ctx context.Context, t *testing.T, cfg Config, names ...string) []*instance {
+	t.Helper()
+	ins := make([]*instance, len(names))
+	for i, name := range names {
+		ins[i] = newInstance(t, name, cfg)
+	}
+	if err := ins[0].stream.EnsureTopics(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ins
+}
+
+// startInstances creates cfg's topics and runs an instance per name in
+// cfg's group, each scoring its partitions (Run) and following the
+// others' decisions from a day ago, until the test ends; it returns once
+// the group is stable with every instance holding partitions.
+func startInstances(ctx context.Context, t *testing.T, cfg Config, names ...string) []*instance {
+	t.Helper()
+	ins := createInstances(ctx, t, cfg, names...)
+	since := time.Now().Add(-24 * time.Hour)
+	for _, in := range ins {
+		in.run(ctx, t)
+		in.follow(ctx, t, since)
+	}
+	waitForStableGroup(ctx, t, cfg.Brokers, cfg.GroupID, len(ins), cfg.Partitions)
+	return ins
+}
+
+// run scores the instance's partitions of the events topic (Run) until
+// the test ends.
+func (in *instance) run(ctx context.Context, t *testing.T) {
+	in.background(t, "Run", testkit.Start(ctx, func(ctx context.Context) error { return in.stream.Run(ctx, in.eng) }))
+}
+
+// follow applies the decisions topic from since (FollowDecisions) until
+// the test ends.
+func (in *instance) follow(ctx context.Context, t *testing.T, since time.Time) {
+	in.background(t, "FollowDecisions", testkit.Start(ctx, func(ctx context.Context) error {
+		return in.stream.FollowDecisions(ctx, since, in.eng.ApplyDecision)
+	}))
+}
+
+// background stops what stop stops when the test ends, and fails the
+// test with the error it returns.
+func (in *instance) background(t *testing.T, what string, stop func() error) {
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("instance %s: %s: %v", in.name, what, err)
+		}
+	})
+}
+
+// newStream returns a Stream on cfg, closed when the test ends.
+func newStream(t *testing.T, cfg Config) *Stream {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// newStreamWithTopics is newStream once cfg's topics exist
+// (EnsureTopics).
+func newStreamWithTopics(ctx context.Context, t *testing.T, cfg Config) *Stream {
+	t.Helper()
+	s := newStream(t, cfg)
+	if err := s.EnsureTopics(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// eventsWriter writes to topic on brokers as a gateway does: keyed by
+// user_id, partitioned as the Java client does, acknowledged by every
+// replica. It is closed when the test ends.
+func eventsWriter(t *testing.T, brokers []string, topic string) *kafka.Writer {
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+// eventMessages encodes evs as events topic messages keyed by user_id.
+func eventMessages(t *testing.T, evs ...schemas.LoginEvent) []kafka.Message {
+	t.Helper()
+	msgs := make([]kafka.Message, len(evs))
+	for i, ev := range evs {
+		value, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs[i] = kafka.Message{Key: []byte(ev.UserID), Value: value}
+	}
+	return msgs
+}
+
+// produceEvents publishes evs to cfg's events topic (eventsWriter).
+func produceEvents(ctx context.Context, t *testing.T, cfg Config, evs ...schemas.LoginEvent) {
+	t.Helper()
+	testkit.Produce(ctx, t, eventsWriter(t, cfg.Brokers, cfg.EventsTopic), eventMessages(t, evs...)...)
 }
 
 // keptLabels accepts every label (the ClickHouse feedback table is
@@ -67,64 +160,24 @@ func (keptLabels) RecordFeedback(context.Context, schemas.Feedback) error { retu
 // instance scores all of it and sets the lock; the other must learn the
 // lock from the decisions topic.
 func TestFollowDecisionsReplicatesLocks(t *testing.T) {
-	brokers, _ := testkit.Kafka(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cfg := Config{
-		Brokers:        brokers,
-		GroupID:        testkit.Name("group"),
-		EventsTopic:    testkit.Name("events"),
-		DecisionsTopic: testkit.Name("decisions"),
-		DLQTopic:       testkit.Name("dlq"),
-		Partitions:     4,
-		MaxBatch:       50,
-		DrainTimeout:   5 * time.Second,
-		DecisionKeys:   testDecisionKeys,
-	}
-	a, b := newInstance(t, "a", cfg), newInstance(t, "b", cfg)
-	if err := a.stream.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { stop(); wg.Wait() }()
-	since := time.Now().Add(-24 * time.Hour)
-	for _, in := range []*instance{a, b} {
-		wg.Go(func() {
-			if err := in.stream.Run(runCtx, in.eng); err != nil {
-				t.Errorf("instance %s: Run: %v", in.name, err)
-			}
-		})
-		wg.Go(func() {
-			if err := in.stream.FollowDecisions(runCtx, since, in.eng.ApplyDecision); err != nil {
-				t.Errorf("instance %s: FollowDecisions: %v", in.name, err)
-			}
-		})
-	}
-	waitForStableGroup(ctx, t, brokers, cfg.GroupID, 2, cfg.Partitions)
+	ctx, cfg := groupTestConfig(t, 3*time.Minute, 4)
+	ins := startInstances(ctx, t, cfg, "a", "b")
+	a, b := ins[0], ins[1]
 
 	// The same user id in the default tenant and in tenant acme, each
 	// from its own address: two users, two locks, both replicated with
 	// their tenant, and none on acme's namesake in globex.
 	user, ip, acmeIP := "mallory-target@example.com", "203.0.113.66", "203.0.113.67"
 	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	writer := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: cfg.EventsTopic, Balancer: &kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	defer writer.Close()
-	var msgs []kafka.Message
+	var evs []schemas.LoginEvent
 	for i := range 5 {
 		for _, who := range []struct{ tenant, ip string }{{"", ip}, {"acme", acmeIP}} {
-			ev := schemas.LoginEvent{EventID: fmt.Sprintf("follow-%s-%d", who.tenant, i), OccurredAt: start.Add(time.Duration(i) * time.Minute), UserID: user,
+			evs = append(evs, schemas.LoginEvent{EventID: fmt.Sprintf("follow-%s-%d", who.tenant, i), OccurredAt: start.Add(time.Duration(i) * time.Minute), UserID: user,
 				TenantID: who.tenant, Outcome: schemas.OutcomeFailure, IP: who.ip, FailureReason: "bad_password",
-				UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"}
-			value, err := json.Marshal(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			msgs = append(msgs, kafka.Message{Key: []byte(user), Value: value})
+				UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"})
 		}
 	}
-	testkit.Produce(ctx, t, writer, msgs...)
+	produceEvents(ctx, t, cfg, evs...)
 
 	at := start.Add(5 * time.Minute)
 	wantKey, acmeKey := user+"|"+ip, user+"|"+acmeIP
@@ -169,26 +222,14 @@ func TestFollowDecisionsReplicatesLocks(t *testing.T) {
 	if _, err := other.eng.Lift(ctx, schemas.ScopeUserIP, "acme", acmeKey, "test", at); err != nil {
 		t.Fatalf("lift of acme's lock on instance %s: %v", other.name, err)
 	}
-	deadline = time.Now().Add(60 * time.Second)
-	for acmeLocked(scorer) {
-		if time.Now().After(deadline) {
-			t.Fatalf("instance %s still has acme's lock lifted on %s", scorer.name, other.name)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitFor(t, fmt.Sprintf("instance %s still has acme's lock lifted on %s", scorer.name, other.name), func() bool { return !acmeLocked(scorer) })
 	if !locked(scorer) {
 		t.Errorf("instance %s: lifting acme's user's lock lifted the default tenant's", scorer.name)
 	}
 	if _, err := other.eng.Lift(ctx, schemas.ScopeUserIP, "", wantKey, "test", at); err != nil {
 		t.Fatalf("lift on instance %s: %v", other.name, err)
 	}
-	deadline = time.Now().Add(60 * time.Second)
-	for locked(scorer) {
-		if time.Now().After(deadline) {
-			t.Fatalf("instance %s still has the lock lifted on %s", scorer.name, other.name)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitFor(t, fmt.Sprintf("instance %s still has the lock lifted on %s", scorer.name, other.name), func() bool { return !locked(scorer) })
 }
 
 // TestFollowDecisionsSince checks where following starts: decisions
@@ -196,14 +237,7 @@ func TestFollowDecisionsReplicatesLocks(t *testing.T) {
 // that are not decisions are skipped without stopping the partition.
 func TestFollowDecisionsSince(t *testing.T) {
 	ctx, cfg := followTestConfig(t)
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := newStreamWithTopics(ctx, t, cfg)
 	writer := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.DecisionsTopic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 	defer writer.Close()
 	decision := func(id string) []byte {
@@ -269,17 +303,7 @@ func waitForStableGroup(ctx context.Context, t *testing.T, brokers []string, gro
 		resp, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
 		if err == nil && len(resp.Groups) == 1 {
 			g := resp.Groups[0]
-			assigned, busy := 0, 0
-			for _, m := range g.Members {
-				n := 0
-				for _, topic := range m.MemberAssignments.Topics {
-					n += len(topic.Partitions)
-				}
-				assigned += n
-				if n > 0 {
-					busy++
-				}
-			}
+			busy, assigned := testkit.GroupAssignment(g)
 			last = fmt.Sprintf("state %s, %d members, %d with partitions, %d partitions assigned", g.GroupState, len(g.Members), busy, assigned)
 			if g.GroupState == "Stable" && len(g.Members) == members && busy == members && assigned == partitions {
 				return
@@ -297,11 +321,19 @@ func waitForStableGroup(ctx context.Context, t *testing.T, brokers []string, gro
 // broker.
 func followTestConfig(t *testing.T) (context.Context, Config) {
 	t.Helper()
+	return testConfig(t, 2*time.Minute, 2)
+}
+
+// testConfig returns a context that ends after timeout or with the test,
+// and a configuration with fresh topics of partitions partitions on the
+// test broker, signing with testDecisionKeys and logging nowhere.
+func testConfig(t *testing.T, timeout time.Duration, partitions int) (context.Context, Config) {
+	t.Helper()
 	brokers, _ := testkit.Kafka(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
-	return ctx, Config{Brokers: brokers, EventsTopic: testkit.Name("events"), DecisionsTopic: testkit.Name("decisions"), DLQTopic: testkit.Name("dlq"), Partitions: 2,
-		DecisionKeys: testDecisionKeys, Logger: slog.New(slog.DiscardHandler)}
+	return ctx, Config{Brokers: brokers, EventsTopic: testkit.Name("events"), DecisionsTopic: testkit.Name("decisions"), DLQTopic: testkit.Name("dlq"),
+		Partitions: partitions, DecisionKeys: testDecisionKeys, Logger: slog.New(slog.DiscardHandler)}
 }
 
 // followUntil follows s's decisions from since: it calls started once the
@@ -310,18 +342,16 @@ func followTestConfig(t *testing.T) (context.Context, Config) {
 // returns how many times each event id was applied.
 func followUntil(ctx context.Context, t *testing.T, s *Stream, since time.Time, started func(), enough func(applied map[string]int) bool, settle time.Duration) map[string]int {
 	t.Helper()
-	fctx, stop := context.WithCancel(ctx)
 	var mu sync.Mutex
 	applied := map[string]int{}
-	done := make(chan error, 1)
-	go func() {
-		done <- s.FollowDecisions(fctx, since, func(d *schemas.Decision) error {
+	stop := testkit.Start(ctx, func(ctx context.Context) error {
+		return s.FollowDecisions(ctx, since, func(d *schemas.Decision) error {
 			mu.Lock()
 			applied[d.EventID]++
 			mu.Unlock()
 			return nil
 		})
-	}()
+	})
 	started()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		mu.Lock()
@@ -332,8 +362,7 @@ func followUntil(ctx context.Context, t *testing.T, s *Stream, since time.Time, 
 		}
 	}
 	time.Sleep(settle)
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("FollowDecisions: %v", err)
 	}
 	mu.Lock()
@@ -347,18 +376,7 @@ func followUntil(ctx context.Context, t *testing.T, s *Stream, since time.Time, 
 // reads its predecessor's.
 func TestFollowDecisionsSkipsOwn(t *testing.T) {
 	ctx, cfg := followTestConfig(t)
-	newStream := func() *Stream {
-		s, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	a, b := newStream(), newStream()
-	if err := a.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a, b := newStreamWithTopics(ctx, t, cfg), newStream(t, cfg)
 	decisions := func(prefix string, n int) []*schemas.Decision {
 		var ds []*schemas.Decision
 		for i := range n {
@@ -395,7 +413,7 @@ func TestFollowDecisionsSkipsOwn(t *testing.T) {
 		t.Errorf("a followed %d decisions, want 2", n)
 	}
 
-	if got := follow(newStream(), 5); len(got) != 5 {
+	if got := follow(newStream(t, cfg), 5); len(got) != 5 {
 		t.Errorf("a restarted process applied %d decisions (%v), want all 5", len(got), got)
 	}
 }
@@ -405,53 +423,20 @@ func TestFollowDecisionsSkipsOwn(t *testing.T) {
 // instance that only follows the decisions topic learns it, signed as
 // every lock is, and its status of another address of the /24 lists it.
 func TestFollowDecisionsReplicatesNetworkLocks(t *testing.T) {
-	brokers, _ := testkit.Kafka(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cfg := Config{
-		Brokers:        brokers,
-		GroupID:        testkit.Name("group"),
-		EventsTopic:    testkit.Name("events"),
-		DecisionsTopic: testkit.Name("decisions"),
-		DLQTopic:       testkit.Name("dlq"),
-		Partitions:     1, // the spray in event order: a late attempt does not count those after it
-		MaxBatch:       50,
-		DrainTimeout:   5 * time.Second,
-		DecisionKeys:   testDecisionKeys,
-	}
-	scorer, follower := newInstance(t, "scorer", cfg), newInstance(t, "follower", cfg)
-	if err := scorer.stream.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { stop(); wg.Wait() }()
-	wg.Go(func() {
-		if err := scorer.stream.Run(runCtx, scorer.eng); err != nil {
-			t.Errorf("scorer: Run: %v", err)
-		}
-	})
-	wg.Go(func() {
-		if err := follower.stream.FollowDecisions(runCtx, time.Now().Add(-24*time.Hour), follower.eng.ApplyDecision); err != nil {
-			t.Errorf("follower: FollowDecisions: %v", err)
-		}
-	})
-	waitForStableGroup(ctx, t, brokers, cfg.GroupID, 1, cfg.Partitions)
+	ctx, cfg := groupTestConfig(t, 3*time.Minute, 1) // one partition: the spray in event order, a late attempt does not count those after it
+	ins := createInstances(ctx, t, cfg, "scorer", "follower")
+	scorer, follower := ins[0], ins[1]
+	scorer.run(ctx, t)
+	follower.follow(ctx, t, time.Now().Add(-24*time.Hour))
+	waitForStableGroup(ctx, t, cfg.Brokers, cfg.GroupID, 1, cfg.Partitions)
 
 	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	writer := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: cfg.EventsTopic, Balancer: &kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	defer writer.Close()
-	var msgs []kafka.Message
+	var evs []schemas.LoginEvent
 	for i := range 20 {
-		ev := schemas.LoginEvent{EventID: fmt.Sprintf("spray-%d", i), OccurredAt: start.Add(time.Duration(i) * time.Minute), UserID: fmt.Sprintf("victim%d", i),
-			Outcome: schemas.OutcomeFailure, IP: fmt.Sprintf("198.51.100.%d", 10+i%8), FailureReason: "bad_password"}
-		value, err := json.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, kafka.Message{Key: []byte(ev.UserID), Value: value})
+		evs = append(evs, schemas.LoginEvent{EventID: fmt.Sprintf("spray-%d", i), OccurredAt: start.Add(time.Duration(i) * time.Minute), UserID: fmt.Sprintf("victim%d", i),
+			Outcome: schemas.OutcomeFailure, IP: fmt.Sprintf("198.51.100.%d", 10+i%8), FailureReason: "bad_password"})
 	}
-	testkit.Produce(ctx, t, writer, msgs...)
+	produceEvents(ctx, t, cfg, evs...)
 
 	at := start.Add(20 * time.Minute)
 	networkLocked := func(in *instance) bool {

@@ -85,33 +85,12 @@ func TestPipelinedBatches(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			name := testkit.Name("pipeline")
-			stream, err := New(Config{
-				Brokers: brokers, GroupID: name, EventsTopic: name + "-events", DecisionsTopic: name + "-decisions",
-				DLQTopic: name + "-dlq", Partitions: 1, MaxBatch: maxBatch, MaxInFlight: inFlight, DrainTimeout: time.Second,
-				DecisionKeys: testDecisionKeys,
-				Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer stream.Close()
-			if err := stream.EnsureTopics(ctx); err != nil {
-				t.Fatal(err)
-			}
-			w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: name + "-events", BatchSize: n, RequiredAcks: kafka.RequireAll}
-			msgs := make([]kafka.Message, n)
-			for i := range msgs {
-				msgs[i] = kafka.Message{Value: []byte(strconv.Itoa(i))}
-			}
-			testkit.Produce(ctx, t, w, msgs...)
-			w.Close()
+			stream := numberedStream(ctx, t, name, n, Config{Brokers: brokers, Partitions: 1, MaxBatch: maxBatch, MaxInFlight: inFlight})
 
 			// The gate is on a batch past the first, so one commit comes
 			// before it.
 			p := &gatedProcessor{last: map[int64]int64{}, gateAt: 2 * maxBatch, gate: make(chan struct{}), fail: fail}
-			runCtx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() { done <- stream.Run(runCtx, p) }()
+			stop := testkit.Start(ctx, func(ctx context.Context) error { return stream.Run(ctx, p) })
 
 			// While the gated batch is being recorded, the batches after it
 			// are scored — but no more than max_in_flight in all, counting
@@ -151,15 +130,9 @@ func TestPipelinedBatches(t *testing.T) {
 
 			if !fail {
 				close(p.gate)
-				for committedOffset(ctx, t, brokers, name, name+"-events") < n {
-					if ctx.Err() != nil {
-						t.Fatal("not everything was committed")
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
+				waitCommitted(ctx, t, brokers, name, n, "not everything was committed")
 			}
-			stop()
-			if err := <-done; err != nil {
+			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
 			prepared, recorded = p.snapshot()
@@ -181,6 +154,41 @@ func TestPipelinedBatches(t *testing.T) {
 				t.Errorf("recorded in another order than scored:\nprepared %v\nrecorded %v", prepared, recorded)
 			}
 		})
+	}
+}
+
+// numberedStream returns a Stream for a processor test: in group name,
+// on fresh topics name-events, name-decisions and name-dlq, tuned as
+// tune (its brokers, partitions, batches), logging errors only, its
+// events topic holding the n messages "0" to "n-1" spread round robin
+// over the partitions.
+func numberedStream(ctx context.Context, t *testing.T, name string, n int, tune Config) *Stream {
+	t.Helper()
+	cfg := tune
+	cfg.GroupID, cfg.EventsTopic, cfg.DecisionsTopic, cfg.DLQTopic = name, name+"-events", name+"-decisions", name+"-dlq"
+	cfg.DrainTimeout, cfg.DecisionKeys = time.Second, testDecisionKeys
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	stream := newStreamWithTopics(ctx, t, cfg)
+	w := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.EventsTopic, BatchSize: n, RequiredAcks: kafka.RequireAll, Balancer: &kafka.RoundRobin{}}
+	defer w.Close()
+	msgs := make([]kafka.Message, n)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Value: []byte(strconv.Itoa(i))}
+	}
+	testkit.Produce(ctx, t, w, msgs...)
+	return stream
+}
+
+// waitCommitted waits until group name has committed offset n of
+// partition 0 of name-events, failing the test with failure when ctx
+// ends first.
+func waitCommitted(ctx context.Context, t *testing.T, brokers []string, name string, n int64, failure string) {
+	t.Helper()
+	for committedOffset(ctx, t, brokers, name, name+"-events") < n {
+		if ctx.Err() != nil {
+			t.Fatal(failure)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

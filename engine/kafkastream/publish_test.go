@@ -2,13 +2,9 @@ package kafkastream
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/testkit"
@@ -61,31 +57,10 @@ func TestPublishBeforeHistory(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			name := testkit.Name("publish")
-			stream, err := New(Config{
-				Brokers: brokers, GroupID: name, EventsTopic: name + "-events", DecisionsTopic: name + "-decisions",
-				DLQTopic: name + "-dlq", Partitions: 1, MaxBatch: maxBatch, MaxInFlight: inFlight, DrainTimeout: time.Second,
-				PublishBeforeHistory: before, DecisionKeys: testDecisionKeys,
-				Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer stream.Close()
-			if err := stream.EnsureTopics(ctx); err != nil {
-				t.Fatal(err)
-			}
-			w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: name + "-events", BatchSize: n, RequiredAcks: kafka.RequireAll}
-			msgs := make([]kafka.Message, n)
-			for i := range msgs {
-				msgs[i] = kafka.Message{Value: []byte(strconv.Itoa(i))}
-			}
-			testkit.Produce(ctx, t, w, msgs...)
-			w.Close()
+			stream := numberedStream(ctx, t, name, n, Config{Brokers: brokers, Partitions: 1, MaxBatch: maxBatch, MaxInFlight: inFlight, PublishBeforeHistory: before})
 
 			p := &publishingProcessor{gatedProcessor: gatedProcessor{last: map[int64]int64{}, gateAt: gateAt, gate: make(chan struct{})}, published: map[int64]bool{}}
-			runCtx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() { done <- stream.Run(runCtx, p) }()
+			stop := testkit.Start(ctx, func(ctx context.Context) error { return stream.Run(ctx, p) })
 
 			// Give the stream time to run ahead of the stuck history.
 			deadline := time.Now().Add(time.Minute)
@@ -109,14 +84,8 @@ func TestPublishBeforeHistory(t *testing.T) {
 			}
 
 			close(p.gate)
-			for committedOffset(ctx, t, brokers, name, name+"-events") < n {
-				if ctx.Err() != nil {
-					t.Fatal("not everything was committed once the history was inserted")
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			stop()
-			if err := <-done; err != nil {
+			waitCommitted(ctx, t, brokers, name, n, "not everything was committed once the history was inserted")
+			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -1,7 +1,6 @@
 package kafkastream
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -154,24 +153,6 @@ func following(ctx context.Context, t *testing.T, s *Stream, eng *engine.Engine)
 	return stop
 }
 
-// lockedBuffer is a log destination safe for concurrent writers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitFor polls cond for up to 60 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -216,22 +197,11 @@ func TestForgedDecisionsAreNotApplied(t *testing.T) {
 	cfg.Partitions = 1 // one partition: the genuine decision comes after the forged ones
 	victim, lifted, control := "victim@example.com", "locked@example.com", "control@example.com"
 
-	genuine, err := New(cfg) // another instance, holding the key
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer genuine.Close()
-	if err := genuine.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var logged lockedBuffer
+	genuine := newStreamWithTopics(ctx, t, cfg) // another instance, holding the key
+	var logged testkit.LockedBuffer
 	followerCfg := cfg
 	followerCfg.Logger = slog.New(slog.NewTextHandler(&logged, nil))
-	follower, err := New(followerCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer follower.Close()
+	follower := newStream(t, followerCfg)
 	eng := newClockedEngine(t, engine.Recorder{})
 	stopFollowing := following(ctx, t, follower, eng)
 
@@ -303,19 +273,7 @@ func TestForgedDecisionsAreNotApplied(t *testing.T) {
 func TestSignedOverlongLockIsRefused(t *testing.T) {
 	ctx, cfg := followTestConfig(t)
 	cfg.Partitions = 1
-	publisher, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer publisher.Close()
-	if err := publisher.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
-	follower, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer follower.Close()
+	publisher, follower := newStreamWithTopics(ctx, t, cfg), newStream(t, cfg)
 	eng := newClockedEngine(t, engine.Recorder{})
 	following(ctx, t, follower, eng)
 
@@ -357,12 +315,7 @@ func TestDecisionKeyRotation(t *testing.T) {
 	stream := func(keys ...DecisionKey) *Stream {
 		c := cfg
 		c.DecisionKeys = keys
-		s, err := New(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
+		return newStream(t, c)
 	}
 	notYetRotated, rotated := stream(oldKey), stream(newKey, oldKey)
 	if err := rotated.EnsureTopics(ctx); err != nil {
@@ -401,14 +354,7 @@ func TestPublishedDecisionsAreSigned(t *testing.T) {
 	ctx, cfg := followTestConfig(t)
 	cfg.Partitions = 1
 	cfg.DecisionKeys = []DecisionKey{{ID: "signing", Secret: []byte("signing-key-0123456789abcdef0123")}, {ID: "older", Secret: []byte("older-key-0123456789abcdef012345")}}
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := newStreamWithTopics(ctx, t, cfg)
 	eng := newClockedEngine(t, engine.Recorder{Publisher: s})
 	now := time.Now().UTC()
 	if err := s.PublishDecisions(ctx, []*schemas.Decision{lockDecision("d1", "u1", now, now.Add(time.Hour), "failure_burst"), lockDecision("d2", "u2", now, now.Add(time.Hour), "failure_burst")}); err != nil {
@@ -471,19 +417,8 @@ func BenchmarkSignDecision(b *testing.B) {
 func TestReplayedLiftDoesNotLiftALaterLock(t *testing.T) {
 	ctx, cfg := followTestConfig(t)
 	cfg.Partitions = 1
-	admin, err := New(cfg) // the instance an administrator lifts on
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if err := admin.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
-	follower, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer follower.Close()
+	admin := newStreamWithTopics(ctx, t, cfg) // the instance an administrator lifts on
+	follower := newStream(t, cfg)
 	adminEng := newClockedEngine(t, engine.Recorder{Publisher: admin})
 	eng := newClockedEngine(t, engine.Recorder{})
 	following(ctx, t, follower, eng)

@@ -21,8 +21,6 @@ import (
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/features/enrich"
-	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -32,11 +30,13 @@ func repoPath(rel string) string {
 	return filepath.Join(filepath.Dir(file), "..", "..", rel)
 }
 
-// newEngine builds an engine on the shipped rules and the test City
-// database, recording through rec.
-// newNamedStream is a Stream in its own group on the topics name-events,
-// name-decisions and name-dlq, logging warnings to stderr.
-func newNamedStream(t *testing.T, brokers []string, name string, partitions int) *kafkastream.Stream {
+// newScoringStream is a Stream in group name on the topics name-events,
+// name-decisions and name-dlq (created with partitions partitions when
+// missing), logging warnings to stderr and closed when the test ends,
+// and an engine publishing its decisions and dead letters through it:
+// the shipped rules, the test City database and serve's clock-skew
+// bounds.
+func newScoringStream(ctx context.Context, t *testing.T, brokers []string, name string, partitions int) (*kafkastream.Stream, *engine.Engine) {
 	t.Helper()
 	stream, err := kafkastream.New(kafkastream.Config{
 		Brokers: brokers, GroupID: name, EventsTopic: name + "-events", DecisionsTopic: name + "-decisions",
@@ -47,13 +47,8 @@ func newNamedStream(t *testing.T, brokers []string, name string, partitions int)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return stream
-}
-
-func newEngine(t *testing.T, rec engine.Recorder, dlq engine.DeadLetterSink) *engine.Engine {
-	t.Helper()
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
+	t.Cleanup(func() { stream.Close() })
+	if err := stream.EnsureTopics(ctx); err != nil {
 		t.Fatal(err)
 	}
 	enr, err := enrich.NewEnricher(enrich.EnricherConfig{CityPath: repoPath("testdata/geoip/City-Test.mmdb")})
@@ -61,16 +56,9 @@ func newEngine(t *testing.T, rec engine.Recorder, dlq engine.DeadLetterSink) *en
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { enr.Close() })
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enr, State: store, Recorder: rec, DLQ: dlq, Clock: time.Now,
+	eng, _ := testkit.Engine(t, "", engine.Config{Enricher: enr, Recorder: engine.Recorder{Publisher: stream}, DLQ: stream, Clock: time.Now,
 		MaxFutureSkew: 5 * time.Minute, MaxPastSkew: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return eng
+	return stream, eng
 }
 
 type step struct {
@@ -98,12 +86,7 @@ func TestStreamScriptedDecisions(t *testing.T) {
 	defer cancel()
 
 	name := testkit.Name("scripted")
-	stream := newNamedStream(t, brokers, name, 3)
-	defer stream.Close()
-	if err := stream.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
-	eng := newEngine(t, engine.Recorder{Publisher: stream}, stream)
+	stream, eng := newScoringStream(ctx, t, brokers, name, 3)
 
 	base := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Second)
 	london, attacker := addr(t, "London", 10), loadgen.HostingAddr(7).String()
@@ -207,13 +190,9 @@ func TestStreamScriptedDecisions(t *testing.T) {
 	}
 	testkit.Produce(ctx, t, w, msgs...)
 
-	runCtx, stopRun := context.WithCancel(ctx)
-	runDone := make(chan error, 1)
-	go func() { runDone <- stream.Run(runCtx, eng) }()
-
+	stopRun := testkit.Start(ctx, func(ctx context.Context) error { return stream.Run(ctx, eng) })
 	got := readDecisions(ctx, t, brokers, name+"-decisions", wantDecisions)
-	stopRun()
-	if err := <-runDone; err != nil {
+	if err := stopRun(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	for _, s := range steps {
@@ -235,6 +214,62 @@ func TestStreamScriptedDecisions(t *testing.T) {
 	}
 	if string(dlq[0].Value) != steps[len(steps)-2].raw {
 		t.Errorf("dead-lettered value %q is not the original message", dlq[0].Value)
+	}
+}
+
+// TestStreamReusedEventIDDeadLettered is issue 16.3 on Kafka: mallory's
+// success with event_id dup-x, then six failures for victim under the same
+// id, then a good event, on one partition. The six are dead-lettered with
+// field event_id and a reason naming the differing field — none gets
+// mallory's allow — and the partition moves on to the good event.
+func TestStreamReusedEventIDDeadLettered(t *testing.T) {
+	brokers, _ := testkit.Kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := testkit.Name("conflict")
+	stream, eng := newScoringStream(ctx, t, brokers, name, 1)
+
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	msg := func(id, user, outcome string, at time.Time) kafka.Message {
+		ev := schemas.LoginEvent{EventID: id, OccurredAt: at, UserID: user, Outcome: schemas.Outcome(outcome), IP: "198.51.100.24", UserAgent: "Mozilla/5.0"}
+		if outcome == "failure" {
+			ev.FailureReason = "bad_password"
+		}
+		b, err := json.Marshal(&ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kafka.Message{Key: []byte(user), Value: b}
+	}
+	msgs := []kafka.Message{msg("dup-x", "mallory", "success", at)}
+	for i := range 6 {
+		msgs = append(msgs, msg("dup-x", "victim", "failure", at.Add(time.Duration(i+1)*time.Second)))
+	}
+	msgs = append(msgs, msg("after", "victim", "failure", at.Add(time.Minute)))
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: name + "-events", RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	testkit.Produce(ctx, t, w, msgs...)
+
+	stopRun := testkit.Start(ctx, func(ctx context.Context) error { return stream.Run(ctx, eng) })
+	decisions := readDecisions(ctx, t, brokers, name+"-decisions", 2)
+	dead := readMessages(ctx, t, brokers, name+"-dlq", 6)
+	if err := stopRun(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if d := decisions["dup-x"]; d.UserID != "mallory" || d.Decision != schemas.VerdictAllow {
+		t.Errorf("dup-x's decision %+v, want mallory's allow", d)
+	}
+	if d, ok := decisions["after"]; !ok || d.UserID != "victim" {
+		t.Errorf("the event after the conflicts was not decided: %+v", decisions)
+	}
+	for i, m := range dead {
+		h := headers(m)
+		if h[kafkastream.HeaderField] != "event_id" || !strings.Contains(h[kafkastream.HeaderError], "user_id differs") || string(m.Key) != "victim" {
+			t.Errorf("dead letter %d: key %q headers %v; want victim's event with field event_id and a reason naming user_id", i, m.Key, h)
+		}
+	}
+	if got := eng.Metrics().ConflictsTotal.Load(); got != 6 {
+		t.Errorf("ConflictsTotal = %d, want 6", got)
 	}
 }
 
