@@ -11,9 +11,7 @@ import (
 // itself, without a restart, and every event ends up decided and stored
 // once.
 func TestBrokerRestart(t *testing.T) {
-	svc := needServices(t)
-	t.Parallel()
-	seed := testSeed(t)
+	svc, seed := startFaultTest(t)
 	broker, brokers := privateKafka(t)
 	const n, rate = 20_000, 1000 // a 20 s stream
 	f := newFixture(t, brokers, svc.dsn, serveConfig{})

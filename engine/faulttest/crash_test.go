@@ -31,9 +31,7 @@ const crashEventAge = 72 * time.Hour
 // and lock agrees with an uninterrupted loginrisk replay of the same
 // events, but for the divergences compareWithReplay names and bounds.
 func TestCrashRecovery(t *testing.T) {
-	svc := needServices(t)
-	t.Parallel()
-	seed := testSeed(t)
+	svc, seed := startFaultTest(t)
 	rng := rand.New(rand.NewPCG(seed, seed^0xc7a5))
 	const n, kills = 100_000, 3
 	f := newFixture(t, svc.brokers, svc.dsn, serveConfig{MaxPastSkew: crashEventAge + 24*time.Hour})

@@ -17,9 +17,7 @@ import (
 // bounded and it reports not ready; afterwards every event is stored
 // once and decided, and serve exits cleanly.
 func TestHistoryOutage(t *testing.T) {
-	svc := needServices(t)
-	t.Parallel()
-	seed := testSeed(t)
+	svc, seed := startFaultTest(t)
 	ch, dsn := privateClickHouse(t)
 	const (
 		n         = 20_000

@@ -13,6 +13,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -55,9 +56,7 @@ var scaleBounds = replayBounds{addressDependent: 4_000, knockOn: 300, movedLocks
 // The time from the assignment to the first scored event of each moved
 // partition (the catch-up) is logged.
 func TestScaleOutKill(t *testing.T) {
-	svc := needServices(t)
-	t.Parallel()
-	seed := testSeed(t)
+	svc, seed := startFaultTest(t)
 	f := newFixture(t, svc.brokers, svc.dsn, serveConfig{SessionTimeout: 10 * time.Second})
 	runBinary(f.ctx(time.Minute), t, "migrate", "--config", f.configPath)
 	es := generateEvents(t, scaleEvents, seed)
@@ -131,17 +130,7 @@ func (f *fixture) waitStableGroup(members int) {
 			return false, fmt.Sprint(err)
 		}
 		g := resp.Groups[0]
-		assigned, busy := 0, 0
-		for _, m := range g.Members {
-			n := 0
-			for _, topic := range m.MemberAssignments.Topics {
-				n += len(topic.Partitions)
-			}
-			assigned += n
-			if n > 0 {
-				busy++
-			}
-		}
+		busy, assigned := testkit.GroupAssignment(g)
 		return g.GroupState == "Stable" && len(g.Members) == members && busy == members && assigned == f.partitions,
 			fmt.Sprintf("state %s, %d members, %d with partitions, %d partitions assigned", g.GroupState, len(g.Members), busy, assigned)
 	})

@@ -26,6 +26,16 @@ type services struct {
 	dsn     string // CLICKHOUSE_DSN; each test uses its own database on that server
 }
 
+// startFaultTest begins every fault test: it needs the services
+// (needServices), runs in parallel with the other fault tests, and
+// returns the services and the seed of its events and faults (testSeed).
+func startFaultTest(t *testing.T) (services, uint64) {
+	t.Helper()
+	svc := needServices(t)
+	t.Parallel()
+	return svc, testSeed(t)
+}
+
 // needServices returns the services, or skips the test (fails it under
 // REQUIRE_SERVICES=1). The in-process broker of testkit.Kafka does not
 // do: these tests stop, restart and reconnect to a real broker from a

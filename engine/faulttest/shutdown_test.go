@@ -14,9 +14,7 @@ import (
 // new serve then finishes the stream and every event ends up decided and
 // stored once, redelivered events with their first decision.
 func TestGracefulShutdown(t *testing.T) {
-	svc := needServices(t)
-	t.Parallel()
-	seed := testSeed(t)
+	svc, seed := startFaultTest(t)
 	const n, rate = 20_000, 1000 // a 20 s stream
 	f := newFixture(t, svc.brokers, svc.dsn, serveConfig{})
 	es := generateEvents(t, n, seed)

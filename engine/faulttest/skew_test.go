@@ -17,9 +17,7 @@ import (
 // counted, while events just inside both bounds are decided and stored
 // like any other.
 func TestClockSkewDeadLettered(t *testing.T) {
-	svc := needServices(t)
-	t.Parallel()
-	seed := testSeed(t)
+	svc, seed := startFaultTest(t)
 	const n = 2000
 	f := newFixture(t, svc.brokers, svc.dsn, serveConfig{})
 	es := generateEvents(t, n, seed)
