@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -149,73 +148,38 @@ func (s *Stream) FollowAddresses(ctx context.Context, since time.Time, apply fun
 	}
 	topic := s.cfg.AddressesTopic
 	f := &follower{stream: s, log: s.cfg.Logger.With("topic", topic), since: since}
-	follow := func(ctx context.Context, p int) { f.addressPartition(ctx, topic, p, apply) }
-	return f.followTopic(ctx, topic, "shared addresses", follow, f.reportRefusedAddresses)
+	take := func(partition int, m kafka.Message) { f.takeAddresses(partition, m, apply) }
+	return f.followTopic(ctx, topic, "shared addresses", take, f.reportRefusedAddresses)
 }
 
-// addressPartition follows one partition of the addresses topic until
-// ctx ends. A reader that fails (kafka-go gives up on a leader it cannot
-// reach, as on a topic just created, before its leader is known) is
-// replaced, after a backoff, by a new one from the next offset, so that
-// a broker's hiccup never stops the sharing for good.
-func (f *follower) addressPartition(ctx context.Context, topic string, partition int, apply func(*schemas.AddressAttempt)) {
+// takeAddresses applies the attempts of one batch of a partition of the
+// addresses topic, when it is another process's authentic batch.
+func (f *follower) takeAddresses(partition int, m kafka.Message, apply func(*schemas.AddressAttempt)) {
 	s := f.stream
-	log := f.log.With("partition", partition)
-	offset, err := startOffset(ctx, s, topic, partition, f.since, log)
+	if s.ownDecision(m.Headers) {
+		return // counted here when it was scored
+	}
+	if err := s.addressSigner.verify(m.Headers, m.Key, m.Value); err != nil {
+		s.metrics.AddressBatchesRefused.Add(1)
+		f.drop(partition, m.Offset, err)
+		return
+	}
+	n, err := schemas.DecodeAddressAttempts(m.Value, apply)
 	if err != nil {
-		return // ctx ended
+		s.metrics.AddressBatchesRefused.Add(1)
+		f.drop(partition, m.Offset, err)
+		return
 	}
-	readOn(ctx, "shared addresses", offset, log, func(ctx context.Context, offset int64) (int64, error) {
-		return f.readAddresses(ctx, topic, partition, offset, apply, log)
-	})
-}
-
-// readAddresses applies the batches of a partition from offset with one
-// reader until it fails or ctx ends, and returns the offset to go on
-// from.
-func (f *follower) readAddresses(ctx context.Context, topic string, partition int, offset int64, apply func(*schemas.AddressAttempt), log *slog.Logger) (int64, error) {
-	s := f.stream
-	reader := s.clients.PartitionReader(topic, partition, 0, log)
-	defer reader.Close()
-	if err := reader.SetOffset(offset); err != nil {
-		return offset, fmt.Errorf("setting the offset: %w", err)
-	}
-	for {
-		m, err := reader.FetchMessage(ctx)
-		if err != nil {
-			return offset, err
-		}
-		offset = m.Offset + 1
-		if s.ownDecision(m.Headers) {
-			continue // counted here when it was scored
-		}
-		if err := s.addressSigner.verify(m.Headers, m.Key, m.Value); err != nil {
-			s.metrics.AddressBatchesRefused.Add(1)
-			f.drop(partition, m.Offset, err)
-			continue
-		}
-		n, err := schemas.DecodeAddressAttempts(m.Value, apply)
-		if err != nil {
-			s.metrics.AddressBatchesRefused.Add(1)
-			f.drop(partition, m.Offset, err)
-			continue
-		}
-		s.metrics.AddressesApplied.Add(int64(n))
-		s.metrics.AddressLag.Store(int64(time.Since(m.Time)))
-	}
+	s.metrics.AddressesApplied.Add(int64(n))
+	s.metrics.AddressLag.Store(int64(time.Since(m.Time)))
 }
 
 // reportRefusedAddresses logs the batches dropped since the last
 // report, if any, as one warning.
 func (f *follower) reportRefusedAddresses() {
-	n := f.dropped.Swap(0)
-	first := f.firstErr.Swap(nil)
+	n, example := f.takeDropped()
 	if n == 0 {
 		return
-	}
-	example := ""
-	if first != nil {
-		example = *first
 	}
 	f.log.Warn("batches on the addresses topic were not applied", "count", n, "first_err", example,
 		"refused_total", f.stream.metrics.AddressBatchesRefused.Load())

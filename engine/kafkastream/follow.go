@@ -57,14 +57,14 @@ func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply fun
 		return errors.New("kafkastream: FollowDecisions needs an apply function")
 	}
 	f := &follower{stream: s, log: s.cfg.Logger.With("topic", s.cfg.DecisionsTopic), apply: apply, since: since}
-	return f.followTopic(ctx, s.cfg.DecisionsTopic, "decisions", f.partition, f.reportDropped)
+	return f.followTopic(ctx, s.cfg.DecisionsTopic, "decisions", f.take, f.reportDropped)
 }
 
-// followTopic runs follow for every partition of topic (looked up once,
-// retrying until the topic exists or ctx ends) and report every
-// followSummaryEvery and once at the end, until ctx ends; it returns nil
-// then.
-func (f *follower) followTopic(ctx context.Context, topic, what string, follow func(ctx context.Context, partition int), report func()) error {
+// followTopic follows every partition of topic (looked up once, retrying
+// until the topic exists or ctx ends) from since, handing each message to
+// take, and calls report every followSummaryEvery and once at the end,
+// until ctx ends; it returns nil then.
+func (f *follower) followTopic(ctx context.Context, topic, what string, take func(partition int, m kafka.Message), report func()) error {
 	partitions, err := f.stream.partitionsOf(ctx, topic, f.log)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -75,7 +75,7 @@ func (f *follower) followTopic(ctx context.Context, topic, what string, follow f
 	f.log.Info("following "+what, "partitions", len(partitions), "since", f.since.UTC().Format(time.RFC3339))
 	var wg sync.WaitGroup
 	for _, p := range partitions {
-		wg.Go(func() { follow(ctx, p) })
+		wg.Go(func() { f.followPartition(ctx, topic, what, p, take) })
 	}
 	wg.Go(func() {
 		t := time.NewTicker(followSummaryEvery)
@@ -155,16 +155,17 @@ type follower struct {
 	firstErr atomic.Pointer[string]
 }
 
-// partition follows one partition of the decisions topic until ctx ends.
-func (f *follower) partition(ctx context.Context, partition int) {
+// followPartition follows one partition of topic from since until ctx
+// ends, handing each message to take.
+func (f *follower) followPartition(ctx context.Context, topic, what string, partition int, take func(partition int, m kafka.Message)) {
 	s := f.stream
 	log := f.log.With("partition", partition)
-	offset, err := startOffset(ctx, s, s.cfg.DecisionsTopic, partition, f.since, log)
+	offset, err := startOffset(ctx, s, topic, partition, f.since, log)
 	if err != nil {
 		return // ctx ended
 	}
-	readOn(ctx, "decisions", offset, log, func(ctx context.Context, offset int64) (int64, error) {
-		return f.read(ctx, partition, offset, log)
+	readOn(ctx, what, offset, log, func(ctx context.Context, offset int64) (int64, error) {
+		return s.readPartition(ctx, topic, partition, 0, offset, log, func(m kafka.Message) { take(partition, m) })
 	})
 }
 
@@ -186,59 +187,66 @@ func readOn(ctx context.Context, what string, offset int64, log *slog.Logger, re
 	})
 }
 
-// read applies the partition's decisions from offset until a read fails
-// or ctx ends, and returns the offset to go on from.
-func (f *follower) read(ctx context.Context, partition int, offset int64, log *slog.Logger) (int64, error) {
-	s := f.stream
-	reader := s.clients.PartitionReader(s.cfg.DecisionsTopic, partition, 0, log)
+// readPartition reads a partition of topic from offset with a reader of
+// its own (fetches of up to maxBytes; 0: FetchMaxBytes), handing each
+// message to take, until a read fails or ctx ends, and returns the
+// offset to go on from. FetchMessage without a group commits nothing;
+// the reader retries most broker errors by itself.
+func (s *Stream) readPartition(ctx context.Context, topic string, partition, maxBytes int, offset int64, log *slog.Logger, take func(kafka.Message)) (int64, error) {
+	reader := s.clients.PartitionReader(topic, partition, maxBytes, log)
 	defer reader.Close()
 	if err := reader.SetOffset(offset); err != nil {
-		return offset, fmt.Errorf("setting the decisions partition offset %d: %w", offset, err)
+		return offset, fmt.Errorf("setting the offset %d of %s/%d: %w", offset, topic, partition, err)
 	}
 	for {
-		// FetchMessage without a group commits nothing; the reader
-		// retries most broker errors by itself.
 		m, err := reader.FetchMessage(ctx)
 		if err != nil {
 			return offset, err
 		}
 		offset = m.Offset + 1
-		if !bytes.Contains(m.Value, lockKeyJSON) && !bytes.Contains(m.Value, feedbackKeyJSON) {
-			continue
-		}
-		if s.ownDecision(m.Headers) {
-			// Applied when this process made it.
-			s.metrics.OwnDecisionsSkipped.Add(1)
-			continue
-		}
-		if err := s.signer.verify(m.Headers, m.Key, m.Value); err != nil {
-			if errors.Is(err, ErrUnsigned) {
-				s.metrics.DecisionsUnsigned.Add(1)
-			} else {
-				s.metrics.DecisionsBadMAC.Add(1)
-			}
-			f.drop(partition, m.Offset, err)
-			continue
-		}
-		d := new(schemas.Decision)
-		if err := json.Unmarshal(m.Value, d); err != nil || d.EventID == "" {
-			if err == nil {
-				err = errors.New("no event_id")
-			}
-			s.metrics.DecisionsUndecodable.Add(1)
-			f.drop(partition, m.Offset, fmt.Errorf("not a decision: %w", err))
-			continue
-		}
-		f.applyMu.Lock()
-		err = f.apply(d)
-		f.applyMu.Unlock()
-		if err != nil {
-			s.metrics.DecisionsRefused.Add(1)
-			f.drop(partition, m.Offset, fmt.Errorf("refused: %w", err))
-			continue
-		}
-		s.metrics.DecisionsFollowed.Add(1)
+		take(m)
 	}
+}
+
+// take applies one message of a partition of the decisions topic, when
+// it is another process's authentic lock or feedback decision.
+func (f *follower) take(partition int, m kafka.Message) {
+	s := f.stream
+	if !bytes.Contains(m.Value, lockKeyJSON) && !bytes.Contains(m.Value, feedbackKeyJSON) {
+		return
+	}
+	if s.ownDecision(m.Headers) {
+		// Applied when this process made it.
+		s.metrics.OwnDecisionsSkipped.Add(1)
+		return
+	}
+	if err := s.signer.verify(m.Headers, m.Key, m.Value); err != nil {
+		if errors.Is(err, ErrUnsigned) {
+			s.metrics.DecisionsUnsigned.Add(1)
+		} else {
+			s.metrics.DecisionsBadMAC.Add(1)
+		}
+		f.drop(partition, m.Offset, err)
+		return
+	}
+	d := new(schemas.Decision)
+	if err := json.Unmarshal(m.Value, d); err != nil || d.EventID == "" {
+		if err == nil {
+			err = errors.New("no event_id")
+		}
+		s.metrics.DecisionsUndecodable.Add(1)
+		f.drop(partition, m.Offset, fmt.Errorf("not a decision: %w", err))
+		return
+	}
+	f.applyMu.Lock()
+	err := f.apply(d)
+	f.applyMu.Unlock()
+	if err != nil {
+		s.metrics.DecisionsRefused.Add(1)
+		f.drop(partition, m.Offset, fmt.Errorf("refused: %w", err))
+		return
+	}
+	s.metrics.DecisionsFollowed.Add(1)
 }
 
 // drop counts a decision that was not applied, keeping the first reason
@@ -249,6 +257,16 @@ func (f *follower) drop(partition int, offset int64, err error) {
 		msg := fmt.Sprintf("partition %d offset %d: %v", partition, offset, err)
 		f.firstErr.CompareAndSwap(nil, &msg)
 	}
+}
+
+// takeDropped returns the count of messages dropped since the last
+// report and the first one's reason, and counts again from zero.
+func (f *follower) takeDropped() (n int64, first string) {
+	n = f.dropped.Swap(0)
+	if p := f.firstErr.Swap(nil); p != nil {
+		first = *p
+	}
+	return n, first
 }
 
 // ownDecision reports whether a decision's headers name this process.
@@ -333,14 +351,9 @@ func readOffsetAt(ctx context.Context, conn *kafka.Conn, t time.Time) (int64, er
 // reportDropped logs the decisions not applied since the last report,
 // if any, as one warning with the totals by kind.
 func (f *follower) reportDropped() {
-	n := f.dropped.Swap(0)
-	first := f.firstErr.Swap(nil)
+	n, example := f.takeDropped()
 	if n == 0 {
 		return
-	}
-	example := ""
-	if first != nil {
-		example = *first
 	}
 	m := &f.stream.metrics
 	f.log.Warn("decisions on the decisions topic were not applied", "count", n, "first_err", example,

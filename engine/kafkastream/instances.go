@@ -316,27 +316,8 @@ func (d *Instances) write(ctx context.Context, w *kafka.Writer, value []byte) er
 // reading would forward to stale owners, or to none.
 func (d *Instances) follow(ctx context.Context, partition int, log *slog.Logger) {
 	readOn(ctx, "the instances topic", kafka.FirstOffset, log.With("partition", partition), func(ctx context.Context, offset int64) (int64, error) {
-		return d.read(ctx, partition, offset)
+		return d.stream.readPartition(ctx, d.stream.cfg.InstancesTopic, partition, 1<<20, offset, nil, d.take)
 	})
-}
-
-// read applies the partition's records from offset until a read fails or
-// ctx ends, and returns the offset to go on from.
-func (d *Instances) read(ctx context.Context, partition int, offset int64) (int64, error) {
-	s := d.stream
-	reader := s.clients.PartitionReader(s.cfg.InstancesTopic, partition, 1<<20, nil)
-	defer reader.Close()
-	if err := reader.SetOffset(offset); err != nil {
-		return offset, fmt.Errorf("setting the offset %d: %w", offset, err)
-	}
-	for {
-		m, err := reader.FetchMessage(ctx)
-		if err != nil {
-			return offset, err
-		}
-		offset = m.Offset + 1
-		d.take(m)
-	}
 }
 
 // take applies one message of the instances topic.
