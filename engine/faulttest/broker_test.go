@@ -1,7 +1,6 @@
 package faulttest
 
 import (
-	"fmt"
 	"testing"
 	"time"
 )
@@ -20,10 +19,7 @@ func TestBrokerRestart(t *testing.T) {
 
 	p := f.startServe()
 	pp := f.startPaced(es, rate)
-	eventually(t, 2*time.Minute, 200*time.Millisecond, "a quarter of the stream committed", p, func() (bool, string) {
-		c, err := f.committedTotal(f.ctx(10 * time.Second))
-		return c >= n/4, fmt.Sprintf("%d committed (%v)", c, err)
-	})
+	f.waitCommitted(p, n/4, 200*time.Millisecond)
 	// The gateway cannot publish while the broker is down: the producer
 	// waits (a gateway would buffer), serve is left mid-stream.
 	pp.pause.Lock()

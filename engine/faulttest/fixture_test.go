@@ -352,6 +352,17 @@ func (f *fixture) progress(ctx context.Context) progress {
 	return p
 }
 
+// waitCommitted waits up to two minutes, polling every interval, until
+// the group has committed n events messages (a quarter of the stream,
+// before a test's fault): serve is mid-stream.
+func (f *fixture) waitCommitted(p *serveProc, n int64, interval time.Duration) {
+	f.t.Helper()
+	eventually(f.t, 2*time.Minute, interval, fmt.Sprintf("%d events messages committed", n), p, func() (bool, string) {
+		c, err := f.committedTotal(f.ctx(10 * time.Second))
+		return c >= n, fmt.Sprintf("%d committed (%v)", c, err)
+	})
+}
+
 // waitComplete waits until serve has published at least n decisions,
 // stored n distinct events and committed every events message.
 func (f *fixture) waitComplete(p *serveProc, n int, timeout time.Duration) {

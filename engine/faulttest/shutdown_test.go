@@ -21,10 +21,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 	p := f.startServe()
 	pp := f.startPaced(es, rate)
-	eventually(t, 2*time.Minute, 100*time.Millisecond, "a quarter of the stream committed", p, func() (bool, string) {
-		c, err := f.committedTotal(f.ctx(10 * time.Second))
-		return c >= n/4, fmt.Sprintf("%d committed (%v)", c, err)
-	})
+	f.waitCommitted(p, n/4, 100*time.Millisecond)
 	code, took := p.terminate(30 * time.Second)
 	t.Logf("SIGTERM with %d of %d events produced: exit code %d after %s", pp.produced.Load(), n, code, took.Round(time.Millisecond))
 	if code != 0 {
