@@ -88,8 +88,8 @@ func (in *instance) follow(ctx context.Context, t *testing.T, since time.Time) {
 	}))
 }
 
-// background stops what stop stops when the test ends, and fails the
-// test with the error it returns.
+// background calls stop when the test ends, and fails the test with the
+// error stop returns (what the instance was running returned).
 func (in *instance) background(t *testing.T, what string, stop func() error) {
 	t.Cleanup(func() {
 		if err := stop(); err != nil {
