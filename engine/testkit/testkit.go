@@ -1,7 +1,11 @@
 // Package testkit gives tests the real services they need: the Kafka broker
 // named by KAFKA_BROKERS (else an in-process Kafka-protocol broker) and the
 // ClickHouse named by CLICKHOUSE_DSN. With REQUIRE_SERVICES=1 (CI) a missing
-// service fails the test instead of skipping it.
+// service fails the test instead of skipping it. It also holds what the
+// tests of several packages share: engines and enrichers built as serve
+// builds them, the bad-input corpus, producing to a new topic, running a
+// component until the test stops it (Start), a log buffer safe for
+// concurrent writers and a consumer group's assignment count.
 package testkit
 
 import (
