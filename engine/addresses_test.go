@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -22,24 +21,12 @@ func (k *keptAddresses) PublishAddress(a *schemas.AddressAttempt) { k.kept = app
 // (history holds every instance's attempts already). Another instance's
 // engine counts what was shared in its address state, and only there.
 func TestShareAddresses(t *testing.T) {
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	newEngine := func(shared *keptAddresses) (*Engine, *state.Store) {
-		store, err := state.NewStore(state.StoreConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := Config{Rules: rm, State: store}
+		var cfg Config
 		if shared != nil {
 			cfg.Addresses = shared
 		}
-		eng, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return eng, store
+		return newTestEngine(t, "", cfg)
 	}
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	failure := func(id, user string) *schemas.LoginEvent {

@@ -14,8 +14,6 @@ import (
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/testkit"
-	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -36,20 +34,8 @@ type attackRig struct {
 
 func newAttackRig(t *testing.T) *attackRig {
 	t.Helper()
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	enr := testkit.Enricher(t)
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := new(bytes.Buffer)
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enr, State: store, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testkit.Engine(t, "", engine.Config{Enricher: testkit.Enricher(t), Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	// Ordinary logins only: the generator's own attack mix would be
 	// part of the baseline.
 	gen := loadgen.New(loadgen.Config{Users: 3000, Seed: 18, AttackShare: 1e-12})

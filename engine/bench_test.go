@@ -86,31 +86,19 @@ type benchCore struct {
 	engine   *engine.Engine
 	enricher *enrich.Enricher
 	store    *state.Store
-	rules    *rules.Manager
 }
 
 // newBenchCore builds the engine the benchmarks drive; tune adjusts its
 // configuration (e.g. the console's feed).
 func newBenchCore(b *testing.B, tune ...func(*engine.Config)) *benchCore {
 	b.Helper()
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
 	enricher := testkit.Enricher(b)
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := engine.Config{Rules: rm, Enricher: enricher, State: store}
+	cfg := engine.Config{Enricher: enricher}
 	for _, f := range tune {
 		f(&cfg)
 	}
-	eng, err := engine.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return &benchCore{engine: eng, enricher: enricher, store: store, rules: rm}
+	eng, store := testkit.Engine(b, "", cfg)
+	return &benchCore{engine: eng, enricher: enricher, store: store}
 }
 
 // warmUp scores a few chunks of the stream, so the caches hold the
@@ -205,7 +193,7 @@ func BenchmarkStage(b *testing.B) {
 	})
 	b.Run("evaluate", func(b *testing.B) { // the compiled rules and policy
 		b.ReportAllocs()
-		set := c.rules.Current()
+		set := c.engine.Rules()
 		var res rules.Result
 		for i := 0; b.Loop(); i++ {
 			set.Evaluate(&observed[i%n], decoded[i%n].Addr, &res)

@@ -1,15 +1,11 @@
 package engine_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features/enrich"
-	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -25,28 +21,7 @@ rules:
 // databases.
 func challengeEngine(t *testing.T) *engine.Engine {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(challengeRules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rm, err := rules.NewManager(rules.ManagerConfig{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	geo := filepath.Join("..", "testdata", "geoip")
-	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{CityPath: filepath.Join(geo, "City-Test.mmdb"), ASNPath: filepath.Join(geo, "ASN-Test.mmdb")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { enricher.Close() })
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enricher, State: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testkit.Engine(t, testkit.RulesDir(t, challengeRules), engine.Config{Enricher: testkit.Enricher(t)})
 	return eng
 }
 

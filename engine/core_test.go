@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -23,22 +23,11 @@ func newTestEngine(t *testing.T, recent int) *engine.Engine {
 // (nil: the store itself).
 func newTestEngineState(t *testing.T, recent int, wrap func(*state.Store) engine.State) *engine.Engine {
 	t.Helper()
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var state engine.State = store
+	cfg := engine.Config{RecentDecisions: recent}
 	if wrap != nil {
-		state = wrap(store)
+		cfg.State = wrap(testkit.Store(t))
 	}
-	eng, err := engine.New(engine.Config{Rules: rm, State: state, RecentDecisions: recent})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testkit.Engine(t, "", cfg)
 	return eng
 }
 

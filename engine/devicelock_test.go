@@ -1,15 +1,12 @@
 package engine_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/features/enrich"
-	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -32,27 +29,12 @@ rules:
 // a device lock, whatever asks for one, so strangers with the same browser
 // are never refused; with a device_id the lock is on that id.
 func TestDeviceLocksNeedADeviceID(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(deviceLockRules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rm, err := rules.NewManager(rules.ManagerConfig{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
 	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{}) // user agents only
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer enricher.Close()
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enricher, State: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testkit.Engine(t, testkit.RulesDir(t, deviceLockRules), engine.Config{Enricher: enricher})
 	const browser = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 	at := coreT0
 	score := func(user, ip, deviceID string, outcome schemas.Outcome) *schemas.Decision {

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features/state"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
@@ -17,20 +17,13 @@ func TestFeedSeesEveryRecordedDecisionOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := engine.New(engine.Config{Rules: rm, State: store, FeedSize: -1}); err == nil {
+	if _, err := engine.New(engine.Config{Rules: rm, State: testkit.Store(t), FeedSize: -1}); err == nil {
 		t.Error("a negative feed size was accepted")
 	}
 	if eng := newTestEngine(t, 0); eng.Feed() != nil {
 		t.Error("an engine without FeedSize keeps a feed")
 	}
-	eng, err := engine.New(engine.Config{Rules: rm, State: store, FeedSize: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testkit.Engine(t, "", engine.Config{Rules: rm, FeedSize: 8})
 	score := func(id string, dryRun bool) {
 		t.Helper()
 		if _, err := eng.Score(loginEvent(t, id, "ivan", "198.51.100.50", coreT0, schemas.OutcomeFailure), dryRun); err != nil {

@@ -9,8 +9,6 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/testkit"
-	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -18,19 +16,7 @@ import (
 // test databases and the given recorder and feedback store.
 func geoEngine(t *testing.T, rec engine.Recorder, fb engine.FeedbackWriter) *engine.Engine {
 	t.Helper()
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	enricher := testkit.Enricher(t)
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, Enricher: enricher, State: store, Recorder: rec, Feedback: fb})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := testkit.Engine(t, "", engine.Config{Enricher: testkit.Enricher(t), Recorder: rec, Feedback: fb})
 	return eng
 }
 

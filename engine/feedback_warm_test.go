@@ -34,18 +34,8 @@ func TestWarmUpAppliesFeedback(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	score := func(eng *Engine, id, ip string, at time.Time, outcome schemas.Outcome) Scored {
 		t.Helper()
-		ev := &schemas.LoginEvent{EventID: id, OccurredAt: at, UserID: "bob", IP: ip, Outcome: outcome, UserAgent: laptopUA}
-		if outcome == schemas.OutcomeFailure {
-			ev.FailureReason = "bad_password"
-		}
-		if err := schemas.Validate(ev); err != nil {
-			t.Fatal(err)
-		}
-		out, err := eng.Score(ev, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
+		ev := &schemas.LoginEvent{EventID: id, OccurredAt: at, UserID: "bob", IP: ip, Outcome: outcome, FailureReason: badPassword(outcome), UserAgent: laptopUA}
+		return mustScore(t, eng, ev, false)
 	}
 	for i := range 2 {
 		out := score(before, fmt.Sprintf("home%d", i), "81.2.69.160", t0.Add(time.Duration(i)*time.Minute), schemas.OutcomeSuccess)
@@ -62,13 +52,7 @@ func TestWarmUpAppliesFeedback(t *testing.T) {
 		t.Fatal(err)
 	}
 	probe := &schemas.LoginEvent{EventID: "probe", OccurredAt: t0.Add(3 * time.Hour), UserID: "bob", IP: "90.84.118.43", Outcome: schemas.OutcomeSuccess, UserAgent: laptopUA}
-	if err := schemas.Validate(probe); err != nil {
-		t.Fatal(err)
-	}
-	out, err := after.Score(probe, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := mustScore(t, after, probe, true)
 	if !out.Features.NetworkHostile || !out.Features.NewNetwork {
 		t.Errorf("after the restart, bob from the attack's network: network_hostile %v, new_network %v; want both", out.Features.NetworkHostile, out.Features.NewNetwork)
 	}

@@ -3,14 +3,10 @@ package engine
 import (
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -36,22 +32,7 @@ const networkLockRules = `rules:
 // store, without GeoIP.
 func newNetworkLockEngine(t *testing.T) *Engine {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(networkLockRules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rm, err := rules.NewManager(rules.ManagerConfig{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := New(Config{Rules: rm, State: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := newTestEngine(t, networkLockRules, Config{})
 	return eng
 }
 
@@ -66,14 +47,7 @@ func (s *scorer) score(at time.Time, user, ip string, outcome schemas.Outcome, r
 	s.t.Helper()
 	s.n++
 	ev := &schemas.LoginEvent{EventID: fmt.Sprintf("n%d", s.n), OccurredAt: at, UserID: user, IP: ip, Outcome: outcome, FailureReason: reason}
-	if err := schemas.Validate(ev); err != nil {
-		s.t.Fatal(err)
-	}
-	out, err := s.eng.Score(ev, false)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return out.Decision
+	return mustScore(s.t, s.eng, ev, false).Decision
 }
 
 // TestNetworkLock: a network lock refuses every account from every

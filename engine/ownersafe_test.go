@@ -10,40 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loginrisk/loginrisk/features/enrich"
-	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
-
-// newGeoEngine is an engine with the shipped rules, the repository's test
-// GeoIP databases and a fresh store, as `loginrisk replay` runs.
-func newGeoEngine(t *testing.T) *Engine {
-	t.Helper()
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	geo := filepath.Join("..", "testdata", "geoip")
-	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{
-		CityPath:      filepath.Join(geo, "City-Test.mmdb"),
-		ASNPath:       filepath.Join(geo, "ASN-Test.mmdb"),
-		AnonymousPath: filepath.Join(geo, "Anonymous-IP-Test.mmdb"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { enricher.Close() })
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := New(Config{Rules: rm, Enricher: enricher, State: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return eng
-}
 
 const (
 	laptopUA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -78,18 +47,8 @@ func TestOwnerSafeAccountLock(t *testing.T) {
 		t.Helper()
 		n++
 		ev := &schemas.LoginEvent{EventID: fmt.Sprintf("e%d", n), OccurredAt: at, UserID: user, IP: ip,
-			Outcome: outcome, DeviceID: device, UserAgent: ua}
-		if outcome == schemas.OutcomeFailure {
-			ev.FailureReason = "bad_password"
-		}
-		if err := schemas.Validate(ev); err != nil {
-			t.Fatal(err)
-		}
-		out, err := eng.Score(ev, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.Decision
+			Outcome: outcome, FailureReason: badPassword(outcome), DeviceID: device, UserAgent: ua}
+		return mustScore(t, eng, ev, false).Decision
 	}
 	// Three weeks of logins from home on the laptop.
 	firstSeen := t0.Add(-21 * 24 * time.Hour)
@@ -207,21 +166,10 @@ func TestTrustedContextMaxAllow(t *testing.T) {
 	eng.cfg.Rules = fixedRules{set}
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	ev := &schemas.LoginEvent{EventID: "home", OccurredAt: t0.Add(-7 * 24 * time.Hour), UserID: "alice", IP: "81.2.69.160", Outcome: schemas.OutcomeSuccess, DeviceID: "alice-laptop", UserAgent: laptopUA}
-	if err := schemas.Validate(ev); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eng.Score(ev, false); err != nil {
-		t.Fatal(err)
-	}
+	mustScore(t, eng, ev, false)
 	eng.locks.set(lockKey{scope: schemas.ScopeUserUntrusted, a: "alice"}, t0, "distributed_bruteforce", time.Hour, func(int) time.Duration { return time.Hour })
 	ev = &schemas.LoginEvent{EventID: "home-again", OccurredAt: t0.Add(time.Minute), UserID: "alice", IP: "81.2.69.160", Outcome: schemas.OutcomeSuccess, DeviceID: "alice-laptop", UserAgent: laptopUA}
-	if err := schemas.Validate(ev); err != nil {
-		t.Fatal(err)
-	}
-	out, err := eng.Score(ev, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := mustScore(t, eng, ev, false)
 	if out.Decision.Decision != schemas.VerdictAllow || !hasReason(out.Decision, schemas.ReasonTrustedContext, "at most allow") {
 		t.Errorf("trusted context under an account lock with trusted_context_max allow: %s %+v", out.Decision.Decision, out.Decision.Reasons)
 	}
@@ -318,17 +266,8 @@ func TestWarmUpKeepsOwnerSafeState(t *testing.T) {
 	score := func(eng *Engine, at time.Time, ip, device, ua string, outcome schemas.Outcome) *schemas.Decision {
 		t.Helper()
 		n++
-		ev := &schemas.LoginEvent{EventID: fmt.Sprintf("w%d", n), OccurredAt: at, UserID: user, IP: ip, Outcome: outcome, DeviceID: device, UserAgent: ua}
-		if outcome == schemas.OutcomeFailure {
-			ev.FailureReason = "bad_password"
-		}
-		if err := schemas.Validate(ev); err != nil {
-			t.Fatal(err)
-		}
-		out, err := eng.Score(ev, false)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ev := &schemas.LoginEvent{EventID: fmt.Sprintf("w%d", n), OccurredAt: at, UserID: user, IP: ip, Outcome: outcome, FailureReason: badPassword(outcome), DeviceID: device, UserAgent: ua}
+		out := mustScore(t, eng, ev, false)
 		history.events = append(history.events, out.ScoredEvent)
 		return out.Decision
 	}

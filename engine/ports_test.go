@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
-	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -18,27 +17,17 @@ type stateOnly struct{ engine.State }
 // The status counters come from Config.Counters: a state that is only a
 // State gives none unless the counters are passed explicitly.
 func TestConfigCounters(t *testing.T) {
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		name         string
 		withCounters bool
 	}{{"counters passed", true}, {"no counters", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			store, err := state.NewStore(state.StoreConfig{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := engine.Config{Rules: rm, State: stateOnly{store}}
+			store := testkit.Store(t)
+			cfg := engine.Config{State: stateOnly{store}}
 			if tc.withCounters {
 				cfg.Counters = store
 			}
-			eng, err := engine.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			eng, _ := testkit.Engine(t, "", cfg)
 			for i := range 3 {
 				ev := loginEvent(t, fmt.Sprintf("e%d", i), "alice", "198.51.100.7", coreT0.Add(time.Duration(i)*time.Second), schemas.OutcomeFailure)
 				if _, err := eng.Score(ev, false); err != nil {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/testkit"
 	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -29,20 +29,9 @@ const (
 // *now, with serve's future skew.
 func newClockedEngine(t *testing.T, now *time.Time) *engine.Engine {
 	t.Helper()
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := rm.Current().Policy().LongestLock(); got != longestLock {
+	eng, _ := testkit.Engine(t, "", engine.Config{Clock: func() time.Time { return *now }, MaxFutureSkew: futureSkew})
+	if got := eng.Rules().Policy().LongestLock(); got != longestLock {
 		t.Fatalf("the shipped policy's longest lock is %s, the test assumes %s", got, longestLock)
-	}
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, State: store, Clock: func() time.Time { return *now }, MaxFutureSkew: futureSkew})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return eng
 }

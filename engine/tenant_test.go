@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -28,11 +26,7 @@ rules:
 // store.
 func newRulesEngine(t *testing.T, yaml string) *engine.Engine {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	eng, _ := testkit.Engine(t, dir, engine.Config{})
+	eng, _ := testkit.Engine(t, testkit.RulesDir(t, yaml), engine.Config{})
 	return eng
 }
 

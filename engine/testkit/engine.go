@@ -26,10 +26,7 @@ func Engine(t testing.TB, rulesDir string, cfg engine.Config) (*engine.Engine, *
 	}
 	var store *state.Store
 	if cfg.State == nil {
-		var err error
-		if store, err = state.NewStore(state.StoreConfig{}); err != nil {
-			t.Fatal(err)
-		}
+		store = Store(t)
 		cfg.State = store
 	}
 	eng, err := engine.New(cfg)
@@ -37,6 +34,27 @@ func Engine(t testing.TB, rulesDir string, cfg engine.Config) (*engine.Engine, *
 		t.Fatal(err)
 	}
 	return eng, store
+}
+
+// Store is a fresh feature store with the default configuration.
+func Store(t testing.TB) *state.Store {
+	t.Helper()
+	store, err := state.NewStore(state.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// RulesDir returns a folder, removed when the test ends, holding one
+// rules file with doc (the YAML of a rule set), for Engine's rulesDir.
+func RulesDir(t testing.TB, doc string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // Enricher opens the repository's generated GeoIP test databases
