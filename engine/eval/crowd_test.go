@@ -3,7 +3,6 @@ package eval
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,31 +12,8 @@ import (
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/offline"
-	"github.com/loginrisk/loginrisk/engine/testkit"
-	"github.com/loginrisk/loginrisk/features/state"
-	"github.com/loginrisk/loginrisk/rules"
 	"github.com/loginrisk/loginrisk/schemas"
 )
-
-// shippedLane is an engine with the shipped rules and the repository's
-// test GeoIP databases, as `loginrisk eval` runs by default.
-func shippedLane(t *testing.T) offline.Lane {
-	t.Helper()
-	rm, err := rules.NewManager(rules.ManagerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	enricher := testkit.Enricher(t)
-	store, err := state.NewStore(state.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Rules: rm, State: store, Enricher: enricher})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return offline.Lane{Engine: eng, State: store}
-}
 
 // attackRun adds n failed attempts on distinct accounts from addr, spread
 // evenly over span from start; every tenth name does not exist.
@@ -70,12 +46,9 @@ func attackRun(events []schemas.LoginEvent, labels map[string]loadgen.Label, kin
 // No user of the office, the carrier NAT or the campus may be refused.
 func TestCrowdsAreNeverLockedOut(t *testing.T) {
 	events, labelList := loadgen.Labelled(loadgen.LabelledConfig{Seed: 1, Scale: 1})
-	labels := Labels{}
+	labels := labelsOf(labelList)
 	var office string
 	var officeFirst time.Time
-	for _, l := range labelList {
-		labels[l.EventID] = l
-	}
 	for i := range events {
 		if labels[events[i].EventID].Kind == "office_nat" {
 			office, officeFirst = events[i].IP, events[i].OccurredAt
@@ -94,20 +67,14 @@ func TestCrowdsAreNeverLockedOut(t *testing.T) {
 	events = attackRun(events, labels, "test_office_spray", office, day2.Add(7*time.Hour+45*time.Minute), 10*time.Minute, 40)
 	slices.SortStableFunc(events, func(a, b schemas.LoginEvent) int { return a.OccurredAt.Compare(b.OccurredAt) })
 
-	var in bytes.Buffer
-	enc := json.NewEncoder(&in)
-	for i := range events {
-		if err := enc.Encode(&events[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	in := ndjson(t, events)
 	crowds := []string{"office_nat", "carrier_nat", "university"}
 	refused := map[string]map[string]bool{} // crowd kind -> users refused
 	ipLocks := map[string]string{}          // address -> rule of its first ip lock
 	userIPLocks := map[string]int{}         // address -> user_ip locks set
 	spared := map[string]string{}           // address -> detail of its first shared_address reason
 	var errw bytes.Buffer
-	_, err := offline.Run(context.Background(), offline.NewNDJSON(&in, &errw), []offline.Lane{shippedLane(t)},
+	_, err := offline.Run(context.Background(), offline.NewNDJSON(in, &errw), []offline.Lane{shippedLane(t)},
 		func(ev *schemas.LoginEvent, out []engine.Scored) error {
 			d := out[0].Decision
 			l := labels[ev.EventID]

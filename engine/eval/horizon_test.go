@@ -3,7 +3,6 @@ package eval
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -29,17 +28,7 @@ import (
 //     evening, is never refused.
 func TestLongHorizonAttacksAreCaught(t *testing.T) {
 	events, labelList := loadgen.Labelled(loadgen.LabelledConfig{Seed: 1, Scale: 0.1})
-	labels := Labels{}
-	for _, l := range labelList {
-		labels[l.EventID] = l
-	}
-	var in bytes.Buffer
-	enc := json.NewEncoder(&in)
-	for i := range events {
-		if err := enc.Encode(&events[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	labels, in := labelsOf(labelList), ndjson(t, events)
 	type campaign struct {
 		attempts, firstRefused, allowedAfter int
 		scopes                               map[schemas.LockScope]bool
@@ -49,7 +38,7 @@ func TestLongHorizonAttacksAreCaught(t *testing.T) {
 	ownerBack := map[string]bool{} // campaign -> its owner succeeded since the attack began
 	ownersRefused := 0
 	var errw bytes.Buffer
-	_, err := offline.Run(context.Background(), offline.NewNDJSON(&in, &errw), []offline.Lane{shippedLane(t)},
+	_, err := offline.Run(context.Background(), offline.NewNDJSON(in, &errw), []offline.Lane{shippedLane(t)},
 		func(ev *schemas.LoginEvent, out []engine.Scored) error {
 			d, l := out[0].Decision, labels[ev.EventID]
 			if !l.Attack && strings.HasPrefix(l.Campaign, "patient-") {

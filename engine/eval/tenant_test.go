@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/loginrisk/loginrisk/engine/testkit"
-
-	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 	"github.com/loginrisk/loginrisk/engine/offline"
 )
@@ -36,10 +33,8 @@ func TestTwoTenantsAreTwoPeople(t *testing.T) {
 	if len(kept) == 0 {
 		t.Fatalf("the labelled traffic has no %s events", kind)
 	}
-	enr := testkit.Enricher(t)
-	eng, store := testkit.Engine(t, "", engine.Config{Enricher: enr})
 	var errw bytes.Buffer
-	report, err := Run(context.Background(), offline.NewNDJSON(&in, &errw), offline.Lane{Engine: eng, State: store}, kept)
+	report, err := Run(context.Background(), offline.NewNDJSON(&in, &errw), shippedLane(t), kept)
 	if err != nil {
 		t.Fatal(err, errw.String())
 	}

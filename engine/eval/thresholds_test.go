@@ -3,7 +3,6 @@ package eval
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -52,19 +51,9 @@ func TestThresholds(t *testing.T) {
 // checkThresholds is TestThresholds on the traffic of one configuration.
 func checkThresholds(t *testing.T, cfg loadgen.LabelledConfig) {
 	events, labelList := loadgen.Labelled(cfg)
-	labels := Labels{}
-	for _, l := range labelList {
-		labels[l.EventID] = l
-	}
-	var in bytes.Buffer
-	enc := json.NewEncoder(&in)
-	for i := range events {
-		if err := enc.Encode(&events[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	labels, in := labelsOf(labelList), ndjson(t, events)
 	var errw bytes.Buffer
-	report, err := Run(context.Background(), offline.NewNDJSON(&in, &errw), shippedLane(t), labels)
+	report, err := Run(context.Background(), offline.NewNDJSON(in, &errw), shippedLane(t), labels)
 	if err != nil {
 		t.Fatal(err, errw.String())
 	}
