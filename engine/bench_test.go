@@ -60,6 +60,17 @@ func newBenchTrafficOf(b *testing.B, users int) *benchTraffic {
 	return t
 }
 
+// index is the place in events and raw of a benchmark's i-th event; it
+// generates the next chunk, off the clock, when i starts one.
+func (t *benchTraffic) index(b *testing.B, i int) int {
+	if i%benchChunk == 0 && i > 0 {
+		b.StopTimer()
+		t.refill(b)
+		b.StartTimer()
+	}
+	return i % benchChunk
+}
+
 // refill replaces the chunk with the next events of the stream, event time
 // advancing benchGap per event.
 func (t *benchTraffic) refill(b *testing.B) {
@@ -262,12 +273,8 @@ func benchScore(b *testing.B, c *benchCore) {
 	}()
 	for i := 0; b.Loop(); i++ {
 		n++
-		if i%benchChunk == 0 && i > 0 {
-			b.StopTimer()
-			t.refill(b)
-			b.StartTimer()
-		}
-		ev := t.events[i%benchChunk] // the engine keeps the event it remembers
+		j := t.index(b, i)
+		ev := t.events[j] // the engine keeps the event it remembers
 		if _, err := c.engine.Score(&ev, false); err != nil {
 			b.Fatal(err)
 		}
@@ -310,12 +317,8 @@ func benchPipeline(b *testing.B, users int) {
 	defer func() { c.reportCacheMisses(b, before, n); t.reportCPU(b, cpu, n) }()
 	for i := 0; b.Loop(); i++ {
 		n++
-		if i%benchChunk == 0 && i > 0 {
-			b.StopTimer()
-			t.refill(b)
-			b.StartTimer()
-		}
-		if err := schemas.Decode(t.raw[i%benchChunk], &ev); err != nil {
+		j := t.index(b, i)
+		if err := schemas.Decode(t.raw[j], &ev); err != nil {
 			b.Fatal(err)
 		}
 		s, err := c.engine.ScoreInto(&ev, &f, false)
@@ -343,13 +346,9 @@ func BenchmarkFloorJSON(b *testing.B) {
 			defer func() { t.reportCPU(b, cpu, n) }()
 			for i := 0; b.Loop(); i++ {
 				n++
-				if i%benchChunk == 0 && i > 0 {
-					b.StopTimer()
-					t.refill(b)
-					b.StartTimer()
-				}
+				j := t.index(b, i)
 				var ev schemas.LoginEvent
-				if err := json.Unmarshal(t.raw[i%benchChunk], &ev); err != nil {
+				if err := json.Unmarshal(t.raw[j], &ev); err != nil {
 					b.Fatal(err)
 				}
 				out.Reset()
