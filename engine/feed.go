@@ -48,8 +48,8 @@ type FeedEntry struct {
 	Features schemas.Features
 }
 
-// secondCounts are the decisions of one second of event time by verdict
-// (allow, challenge, lockout).
+// secondCounts are the decisions of one second of event time by verdict,
+// at the verdict's Severity (allow, challenge, lockout).
 type secondCounts struct {
 	unix   int64
 	counts [3]int64
@@ -80,17 +80,6 @@ func newFeed(size int) *Feed {
 	return &Feed{ring: make([]FeedEntry, size), setters: map[lockID]lockSetter{}}
 }
 
-// verdictIndex is the place of a verdict in secondCounts.counts.
-func verdictIndex(v schemas.Verdict) int {
-	switch v {
-	case schemas.VerdictChallenge:
-		return 1
-	case schemas.VerdictLockout:
-		return 2
-	}
-	return 0
-}
-
 // add records a decision and its features.
 func (fd *Feed) add(d *schemas.Decision, f *schemas.Features) {
 	at := d.OccurredAt.Unix()
@@ -109,7 +98,7 @@ func (fd *Feed) add(d *schemas.Decision, f *schemas.Features) {
 		}
 		*sec = secondCounts{unix: at}
 	}
-	sec.counts[verdictIndex(d.Decision)]++
+	sec.counts[d.Decision.Severity()]++
 
 	minute := at - mod(at, 60)
 	m := &fd.minutes[mod(minute/60, feedMinutes)]

@@ -6,8 +6,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-
-	"github.com/loginrisk/loginrisk/schemas"
 )
 
 // NoLabels is what the report says about precision and recall without a
@@ -62,24 +60,13 @@ func (r *Result) Write(w io.Writer) error {
 	return err
 }
 
-// verdictRank orders verdicts from the mildest, for a stable listing.
-func verdictRank(v schemas.Verdict) int {
-	switch v {
-	case schemas.VerdictAllow:
-		return 0
-	case schemas.VerdictChallenge:
-		return 1
-	}
-	return 2
-}
-
 func sortedTransitions(m map[Transition]int) []Transition {
 	out := make([]Transition, 0, len(m))
 	for t := range m {
 		out = append(out, t)
 	}
 	slices.SortFunc(out, func(x, y Transition) int {
-		return cmp.Or(cmp.Compare(verdictRank(x.From), verdictRank(y.From)), cmp.Compare(verdictRank(x.To), verdictRank(y.To)))
+		return cmp.Or(cmp.Compare(x.From.Severity(), y.From.Severity()), cmp.Compare(x.To.Severity(), y.To.Severity()))
 	})
 	return out
 }
