@@ -67,30 +67,26 @@ func DefaultAttackModeConfig() AttackModeConfig {
 
 func (c *AttackModeConfig) fill() {
 	d := DefaultAttackModeConfig()
-	if c.MinFailures <= 0 {
-		c.MinFailures = d.MinFailures
-	}
-	if c.RateFactor <= 0 {
-		c.RateFactor = d.RateFactor
-	}
-	if c.ShareFactor <= 0 {
-		c.ShareFactor = d.ShareFactor
-	}
-	if c.UnknownShareRise <= 0 {
-		c.UnknownShareRise = d.UnknownShareRise
-	}
-	if c.NeverFailFactor <= 0 {
-		c.NeverFailFactor = d.NeverFailFactor
-	}
-	if c.ExitHold <= 0 {
-		c.ExitHold = d.ExitHold
-	}
+	c.MinFailures = positiveOr(c.MinFailures, d.MinFailures)
+	c.RateFactor = positiveOr(c.RateFactor, d.RateFactor)
+	c.ShareFactor = positiveOr(c.ShareFactor, d.ShareFactor)
+	c.UnknownShareRise = positiveOr(c.UnknownShareRise, d.UnknownShareRise)
+	c.NeverFailFactor = positiveOr(c.NeverFailFactor, d.NeverFailFactor)
+	c.ExitHold = positiveOr(c.ExitHold, d.ExitHold)
 	if c.Alpha <= 0 || c.Alpha > 1 {
 		c.Alpha = d.Alpha
 	}
 	if c.GlobalAlpha <= 0 || c.GlobalAlpha > 1 {
 		c.GlobalAlpha = d.GlobalAlpha
 	}
+}
+
+// positiveOr is v when it is positive, else def (a setting left unset).
+func positiveOr[T int | float64 | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 const (
