@@ -189,33 +189,33 @@ func NewEnricher(cfg EnricherConfig) (*Enricher, error) {
 	}
 	var err error
 	e.ips = newAssocCache[ipInfo](cfg.CacheEntries)
-	e.nets, err = ristretto.NewCache(&ristretto.Config[uint64, netInfo]{
-		NumCounters:        10 * int64(cfg.CacheEntries),
-		MaxCost:            int64(cfg.CacheEntries),
-		BufferItems:        64,
-		IgnoreInternalCost: true,
-		KeyToHash:          func(k uint64) (uint64, uint64) { return k, 0 }, // networkKey, checked on a hit
-	})
+	e.nets, err = newCache[uint64, netInfo](cfg.CacheEntries, func(k uint64) (uint64, uint64) { return k, 0 }) // networkKey, checked on a hit
 	if err != nil {
 		e.Close()
 		return nil, fmt.Errorf("features: network cache: %w", err)
 	}
 	e.names = newAssocCache[networkName](cfg.CacheEntries)
-	e.agents, err = ristretto.NewCache(&ristretto.Config[string, deviceInfo]{
-		NumCounters:        10 * int64(cfg.CacheEntries),
-		MaxCost:            int64(cfg.CacheEntries),
-		BufferItems:        64,
-		IgnoreInternalCost: true,
-		// Two independent 64-bit hashes: ristretto keeps only these, not
-		// the (long) user-agent string.
-		KeyToHash: func(s string) (uint64, uint64) { return xxhash.Sum64String(s), maphash.String(e.uaSeed, s) },
-	})
+	// Two independent 64-bit hashes: ristretto keeps only these, not the
+	// (long) user-agent string.
+	e.agents, err = newCache[string, deviceInfo](cfg.CacheEntries, func(s string) (uint64, uint64) { return xxhash.Sum64String(s), maphash.String(e.uaSeed, s) })
 	if err != nil {
 		e.Close()
 		return nil, fmt.Errorf("features: user-agent cache: %w", err)
 	}
 	e.uaParser = useragent.NewParser()
 	return e, nil
+}
+
+// newCache is a ristretto cache of entries items of cost one, keyed by
+// keyToHash.
+func newCache[K ristretto.Key, V any](entries int, keyToHash func(K) (uint64, uint64)) (*ristretto.Cache[K, V], error) {
+	return ristretto.NewCache(&ristretto.Config[K, V]{
+		NumCounters:        10 * int64(entries),
+		MaxCost:            int64(entries),
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+		KeyToHash:          keyToHash,
+	})
 }
 
 // openDB opens one database and checks its type with a probe lookup, which
