@@ -1,10 +1,11 @@
 // Package featuretest holds what the tests of features/enrich and
-// features/state share: the paths of the generated test GeoIP databases
-// and a valid login event.
+// features/state share: the paths of the generated test GeoIP databases,
+// a valid login event and the check of a section's Validate.
 package featuretest
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,4 +42,19 @@ func Event(t testing.TB, user, ip string, ok bool, at time.Time) *schemas.LoginE
 		t.Fatal(err)
 	}
 	return ev
+}
+
+// WantErrors fails t unless err is nil when want is, and otherwise holds
+// each of want: for the tests of a section's Validate, which names every
+// problem by its key at once.
+func WantErrors(t testing.TB, err error, want []string) {
+	t.Helper()
+	if want == nil && err != nil || want != nil && err == nil {
+		t.Fatalf("Validate = %v, want %q", err, want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("Validate = %v, lacks %q", err, w)
+		}
+	}
 }
