@@ -49,11 +49,15 @@ const mfaWindow = 15 * minute
 // trustRetentionSeconds is TrustRetention in event-time seconds.
 const trustRetentionSeconds = uint32(TrustRetention / time.Second)
 
-// trustedDevice is a client device_id of an allowed success.
-type trustedDevice struct {
-	id          string
+// trustedContext is a device id or a network of an allowed success, with
+// the event times of the first and the last one.
+type trustedContext[K comparable] struct {
+	key         K
 	first, last uint32
 }
+
+// trustedDevice is a client device_id of an allowed success.
+type trustedDevice = trustedContext[string]
 
 // trustNetwork is a /24 (the first 3 bytes) or a /64 (the first 8).
 type trustNetwork struct {
@@ -92,10 +96,7 @@ func (k trustNetwork) String() string {
 }
 
 // trustedNetwork is a network of an allowed success.
-type trustedNetwork struct {
-	key         trustNetwork
-	first, last uint32
-}
+type trustedNetwork = trustedContext[trustNetwork]
 
 // userExtra is a user's trusted contexts and recent failed second factors.
 type userExtra struct {
@@ -123,12 +124,7 @@ func (x *userExtra) device(id string, at uint32) (trustedDevice, bool) {
 	if x == nil || id == "" {
 		return trustedDevice{}, false
 	}
-	for _, d := range x.devices {
-		if d.id == id && trusted(d.last, at) {
-			return d, true
-		}
-	}
-	return trustedDevice{}, false
+	return findTrusted(x.devices, id, at)
 }
 
 // network returns the trusted entry of the network, if any, at at.
@@ -136,54 +132,66 @@ func (x *userExtra) network(k trustNetwork, ok bool, at uint32) (trustedNetwork,
 	if x == nil || !ok {
 		return trustedNetwork{}, false
 	}
-	for _, n := range x.networks {
-		if n.key == k && trusted(n.last, at) {
-			return n, true
+	return findTrusted(x.networks, k, at)
+}
+
+// findTrusted returns the entry of key in list, if it is trusted at at.
+func findTrusted[K comparable](list []trustedContext[K], key K, at uint32) (trustedContext[K], bool) {
+	for _, c := range list {
+		if c.key == key && trusted(c.last, at) {
+			return c, true
 		}
 	}
-	return trustedNetwork{}, false
+	return trustedContext[K]{}, false
 }
 
 // learnDevice trusts the device id from at on.
 func (x *userExtra) learnDevice(id string, at uint32) {
-	oldest := -1
-	for i := range x.devices {
-		d := &x.devices[i]
-		if d.id == id {
-			d.first, d.last = min(d.first, at), max(d.last, at)
-			return
-		}
-		if oldest < 0 || d.last < x.devices[oldest].last {
-			oldest = i
-		}
-	}
-	entry := trustedDevice{id: strings.Clone(id), first: at, last: at}
-	if len(x.devices) < maxTrustedDevices {
-		x.devices = append(x.devices, entry)
-	} else if x.devices[oldest].last <= at {
-		x.devices[oldest] = entry
-	}
+	x.devices = learnTrusted(x.devices, id, at, maxTrustedDevices, strings.Clone)
 }
 
 // learnNetwork trusts the network from at on.
 func (x *userExtra) learnNetwork(k trustNetwork, at uint32) {
+	x.networks = learnTrusted(x.networks, k, at, maxTrustedNetworks, func(k trustNetwork) trustNetwork { return k })
+}
+
+// learnTrusted trusts key from at on in list, which holds at most bound
+// entries: the least recently seen one makes room for a new key, unless
+// it was seen after at. A new key is kept as clone(key), so that list
+// holds no memory of the caller's.
+func learnTrusted[K comparable](list []trustedContext[K], key K, at uint32, bound int, clone func(K) K) []trustedContext[K] {
 	oldest := -1
-	for i := range x.networks {
-		n := &x.networks[i]
-		if n.key == k {
-			n.first, n.last = min(n.first, at), max(n.last, at)
-			return
+	for i := range list {
+		c := &list[i]
+		if c.key == key {
+			c.first, c.last = min(c.first, at), max(c.last, at)
+			return list
 		}
-		if oldest < 0 || n.last < x.networks[oldest].last {
+		if oldest < 0 || c.last < list[oldest].last {
 			oldest = i
 		}
 	}
-	entry := trustedNetwork{key: k, first: at, last: at}
-	if len(x.networks) < maxTrustedNetworks {
-		x.networks = append(x.networks, entry)
-	} else if x.networks[oldest].last <= at {
-		x.networks[oldest] = entry
+	entry := trustedContext[K]{key: clone(key), first: at, last: at}
+	if len(list) < bound {
+		return append(list, entry)
 	}
+	if list[oldest].last <= at {
+		list[oldest] = entry
+	}
+	return list
+}
+
+// keepTrusted keeps in place the entries of list trusted at now, and
+// clears the slots of the others (dropping their device ids).
+func keepTrusted[K comparable](list []trustedContext[K], now uint32) []trustedContext[K] {
+	kept := list[:0]
+	for _, c := range list {
+		if trusted(c.last, now) {
+			kept = append(kept, c)
+		}
+	}
+	clear(list[len(kept):])
+	return kept
 }
 
 // mfaFailuresAt counts the failed second factors in (at-15m, at].
@@ -212,21 +220,8 @@ func (x *userExtra) addMFAFailure(at uint32) {
 // compact forgets contexts no longer trusted and failed second factors
 // out of their window at now, and reports whether nothing is left.
 func (x *userExtra) compact(now uint32) (empty bool) {
-	devices := x.devices[:0]
-	for _, d := range x.devices {
-		if trusted(d.last, now) {
-			devices = append(devices, d)
-		}
-	}
-	clear(x.devices[len(devices):]) // drop the forgotten ids
-	x.devices = devices
-	networks := x.networks[:0]
-	for _, n := range x.networks {
-		if trusted(n.last, now) {
-			networks = append(networks, n)
-		}
-	}
-	x.networks = networks
+	x.devices = keepTrusted(x.devices, now)
+	x.networks = keepTrusted(x.networks, now)
 	if x.mfa != nil {
 		failures := false
 		for _, t := range x.mfa.at {
@@ -422,23 +417,15 @@ func (s *Store) TrustedContexts(tenantID, userID string, at time.Time) []schemas
 	var devices []trustedDevice
 	var networks []trustedNetwork
 	if u := sh.get(hash, user); u != nil && u.extra != nil {
-		for _, d := range u.extra.devices {
-			if trusted(d.last, t) {
-				devices = append(devices, d)
-			}
-		}
-		for _, n := range u.extra.networks {
-			if trusted(n.last, t) {
-				networks = append(networks, n)
-			}
-		}
+		devices = trustedAt(u.extra.devices, t)
+		networks = trustedAt(u.extra.networks, t)
 	}
 	sh.mu.Unlock()
 	sort.Slice(devices, func(i, j int) bool { return devices[i].last > devices[j].last })
 	sort.Slice(networks, func(i, j int) bool { return networks[i].last > networks[j].last })
 	out := make([]schemas.TrustedContext, 0, len(devices)+len(networks))
 	for _, d := range devices {
-		out = append(out, schemas.TrustedContext{Kind: schemas.TrustedDevice, Key: d.id, FirstSeen: fromEventTime(d.first), LastSeen: fromEventTime(d.last)})
+		out = append(out, schemas.TrustedContext{Kind: schemas.TrustedDevice, Key: d.key, FirstSeen: fromEventTime(d.first), LastSeen: fromEventTime(d.last)})
 	}
 	for _, n := range networks {
 		out = append(out, schemas.TrustedContext{Kind: schemas.TrustedNetwork, Key: n.key.String(), FirstSeen: fromEventTime(n.first), LastSeen: fromEventTime(n.last)})
@@ -448,3 +435,14 @@ func (s *Store) TrustedContexts(tenantID, userID string, at time.Time) []schemas
 
 // fromEventTime is the time of an event-time second (toEventTime).
 func fromEventTime(t uint32) time.Time { return time.Unix(int64(t)+epoch2000, 0).UTC() }
+
+// trustedAt is a copy of the entries of list trusted at at.
+func trustedAt[K comparable](list []trustedContext[K], at uint32) []trustedContext[K] {
+	var out []trustedContext[K]
+	for _, c := range list {
+		if trusted(c.last, at) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
