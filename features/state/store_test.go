@@ -526,17 +526,27 @@ func contains(s, sub string) bool {
 	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
 }
 
-// TestObserveWarmPathDoesNotAllocate: once a user, an address and a device
-// are known, Observe allocates nothing.
-func TestObserveWarmPathDoesNotAllocate(t *testing.T) {
+// newAllocTest is the set-up of an allocation test: a scorer and an
+// attempt of user from ip at t0 on device, with the features enrichment
+// gives it. It skips the test under the race detector, which makes
+// sync.Pool allocate.
+func newAllocTest(t *testing.T, user, ip string, ok bool, device string) (*scorer, *schemas.LoginEvent, schemas.Features) {
+	t.Helper()
 	if featuretest.RaceEnabled {
 		t.Skip("the race detector makes sync.Pool allocate")
 	}
 	sc := newScorer(t)
-	ev := testEvent(t, "steady", londonV6, true, t0)
-	ev.DeviceID = "laptop"
+	ev := testEvent(t, user, ip, ok, t0)
+	ev.DeviceID = device
 	var enriched schemas.Features
 	sc.e.Enrich(ev, &enriched)
+	return sc, ev, enriched
+}
+
+// TestObserveWarmPathDoesNotAllocate: once a user, an address and a device
+// are known, Observe allocates nothing.
+func TestObserveWarmPathDoesNotAllocate(t *testing.T) {
+	sc, ev, enriched := newAllocTest(t, "steady", londonV6, true, "laptop")
 	at := t0
 	step := func() {
 		at = at.Add(10 * time.Second)
@@ -617,14 +627,7 @@ func TestStatusCounters(t *testing.T) {
 // TestPeekOfUnknownKeysDoesNotAllocate: a dry run for a user, an address
 // and a device the store has never seen reads empty state on the stack.
 func TestPeekOfUnknownKeysDoesNotAllocate(t *testing.T) {
-	if featuretest.RaceEnabled {
-		t.Skip("the race detector makes sync.Pool allocate")
-	}
-	sc := newScorer(t)
-	ev := testEvent(t, "stranger", londonV4, false, t0)
-	ev.DeviceID = "never-seen"
-	var enriched schemas.Features
-	sc.e.Enrich(ev, &enriched)
+	sc, ev, enriched := newAllocTest(t, "stranger", londonV4, false, "never-seen")
 	if allocs := testing.AllocsPerRun(200, func() {
 		f := enriched
 		sc.s.Peek(ev, &f)

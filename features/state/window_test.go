@@ -176,6 +176,24 @@ func TestRecentSetAgainstReference(t *testing.T) {
 	}
 }
 
+// lateClock is the event times of a model test: the clock moves on by
+// up to step seconds an attempt, and one attempt in lateOneIn is up to
+// late seconds behind it.
+type lateClock struct {
+	rng                   *rand.Rand
+	now                   uint32
+	step, lateOneIn, late int
+}
+
+// next is the event time of the next attempt.
+func (c *lateClock) next() uint32 {
+	c.now += uint32(c.rng.IntN(c.step))
+	if c.rng.IntN(c.lateOneIn) == 0 {
+		return c.now - uint32(c.rng.IntN(c.late))
+	}
+	return c.now
+}
+
 // TestRecentSetOutOfOrder checks a set that never fills against a model
 // of its documented semantics, with late reads and adds: a key counts in
 // (t-span, t] by the last time it was seen (a late read does not count a
@@ -187,13 +205,9 @@ func TestRecentSetOutOfOrder(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 3))
 		var s recentSet
 		model := map[uint32]uint32{} // key → last seen
-		now := uint32(800_000_000)
+		clock := lateClock{rng: rng, now: 800_000_000, step: 60, lateOneIn: 5, late: 1200}
 		for step := range 2000 {
-			now += uint32(rng.IntN(60))
-			at := now
-			if rng.IntN(5) == 0 {
-				at -= uint32(rng.IntN(1200)) // late
-			}
+			at := clock.next()
 			key := uint32(rng.IntN(40))
 			got, found := s.count(at, spans, key)
 			for i, span := range spans {
@@ -288,14 +302,9 @@ func TestWindowRingKeepsRecords(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(tt.maxRecords), 11))
 			var w window
 			var model []attempt
-			now := uint32(800_000_000)
+			clock := lateClock{rng: rng, now: 800_000_000, step: 120, lateOneIn: 4, late: 900}
 			for step := range 5000 {
-				now += uint32(rng.IntN(120))
-				at := now
-				if rng.IntN(4) == 0 {
-					at -= uint32(rng.IntN(900)) // late
-				}
-				a := attempt{at: at, tag: makeTag(0, rng.IntN(2) == 0)}
+				a := attempt{at: clock.next(), tag: makeTag(0, rng.IntN(2) == 0)}
 				w.add(a, &spec)
 				model = modelAdd(model, a, &spec)
 				got := make([]attempt, 0, w.size)
