@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/loginrisk/loginrisk/engine/internal/geotest"
 	"github.com/loginrisk/loginrisk/features/enrich"
 	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
@@ -47,12 +48,7 @@ func newTestEngine(t *testing.T, doc string, cfg Config) (*Engine, *state.Store)
 // GeoIP databases and a fresh store, as `loginrisk replay` runs.
 func newGeoEngine(t *testing.T) *Engine {
 	t.Helper()
-	geo := filepath.Join("..", "testdata", "geoip")
-	enricher, err := enrich.NewEnricher(enrich.EnricherConfig{
-		CityPath:      filepath.Join(geo, "City-Test.mmdb"),
-		ASNPath:       filepath.Join(geo, "ASN-Test.mmdb"),
-		AnonymousPath: filepath.Join(geo, "Anonymous-IP-Test.mmdb"),
-	})
+	enricher, err := enrich.NewEnricher(geotest.Config())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/loginrisk/loginrisk/engine"
+	"github.com/loginrisk/loginrisk/engine/internal/geotest"
 	"github.com/loginrisk/loginrisk/features/enrich"
 	"github.com/loginrisk/loginrisk/features/state"
 	"github.com/loginrisk/loginrisk/rules"
@@ -62,18 +63,7 @@ func RulesDir(t testing.TB, doc string) string {
 // test ends.
 func Enricher(t testing.TB) *enrich.Enricher {
 	t.Helper()
-	dir := "testdata/geoip"
-	for range 5 {
-		if _, err := os.Stat(filepath.Join(dir, "City-Test.mmdb")); err == nil {
-			break
-		}
-		dir = filepath.Join("..", dir)
-	}
-	enr, err := enrich.NewEnricher(enrich.EnricherConfig{
-		CityPath:      filepath.Join(dir, "City-Test.mmdb"),
-		ASNPath:       filepath.Join(dir, "ASN-Test.mmdb"),
-		AnonymousPath: filepath.Join(dir, "Anonymous-IP-Test.mmdb"),
-	})
+	enr, err := enrich.NewEnricher(geotest.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
