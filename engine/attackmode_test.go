@@ -69,20 +69,11 @@ func (r *attackRig) ordinary(from, to time.Time, perMinute int) (modeOn time.Tim
 		if s.Features.AttackMode && modeOn.IsZero() {
 			modeOn = at
 		}
-		if s.Decision.Decision == schemas.VerdictLockout && hasReason(s.Decision, attackModeRule) {
+		if s.Decision.Decision == schemas.VerdictLockout && engine.HasReason(s.Decision, attackModeRule) {
 			r.t.Errorf("%s: an ordinary login was locked out with %s", at, attackModeRule)
 		}
 	}
 	return modeOn
-}
-
-func hasReason(d *schemas.Decision, rule string) bool {
-	for _, rs := range d.Reasons {
-		if rs.Rule == rule {
-			return true
-		}
-	}
-	return false
 }
 
 // TestAttackModeCatchesResidentialStuffing: 800 tries from 800 residential

@@ -102,7 +102,7 @@ func TestFailedChallengesFeedTheRules(t *testing.T) {
 		t.Errorf("after three failed challenges: user_mfa_failures_15m %d, user_network_failures_15m %d, user_failures_15m %d; want 3 each",
 			f.UserMFAFailures15m, f.UserNetworkFailures15m, f.UserFailures15m)
 	}
-	if !hasReason(last.Decision, "mfa_fatigue") {
+	if !engine.HasReason(last.Decision, "mfa_fatigue") {
 		t.Errorf("the third failed challenge: %s %+v, want mfa_fatigue", last.Decision.Decision, last.Decision.Reasons)
 	}
 }

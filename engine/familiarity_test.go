@@ -59,7 +59,7 @@ func TestFamiliarityThroughTheEngine(t *testing.T) {
 	if stolen.Features.City != "London" || stolen.Features.NewCity {
 		t.Fatalf("the attacker's address is in %q (new city %v), want the victim's London", stolen.Features.City, stolen.Features.NewCity)
 	}
-	if stolen.Decision.Decision != schemas.VerdictChallenge || !hasReason(stolen.Decision, "unfamiliar_context") {
+	if stolen.Decision.Decision != schemas.VerdictChallenge || !engine.HasReason(stolen.Decision, "unfamiliar_context") {
 		t.Errorf("stolen credentials from the victim's city: %s, score %d, reasons %v (familiarity_risk %v); want a challenge by unfamiliar_context",
 			stolen.Decision.Decision, stolen.Decision.Score, reasonIDs(stolen.Decision), stolen.Features.FamiliarityRisk)
 	}

@@ -197,7 +197,7 @@ func TestConfirmedAttackMarksTheNetwork(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !sc.Features.NetworkHostile || sc.Decision.Decision == schemas.VerdictAllow || !hasReason(sc.Decision, "hostile_network") {
+		if !sc.Features.NetworkHostile || sc.Decision.Decision == schemas.VerdictAllow || !engine.HasReason(sc.Decision, "hostile_network") {
 			t.Errorf("%s: carol from the hostile network: network_hostile %v, %s %+v", name, sc.Features.NetworkHostile, sc.Decision.Decision, sc.Decision.Reasons)
 		}
 	}

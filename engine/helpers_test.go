@@ -3,6 +3,7 @@ package engine
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/loginrisk/loginrisk/engine/internal/geotest"
@@ -79,3 +80,24 @@ func badPassword(outcome schemas.Outcome) string {
 	}
 	return ""
 }
+
+// hasReason reports whether d has a reason rule whose detail contains
+// every part.
+func hasReason(d *schemas.Decision, rule string, parts ...string) bool {
+	for _, r := range d.Reasons {
+		if r.Rule != rule {
+			continue
+		}
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(r.Detail, p)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// HasReason is hasReason, for the tests of package engine_test.
+var HasReason = hasReason

@@ -175,24 +175,6 @@ func TestTrustedContextMaxAllow(t *testing.T) {
 	}
 }
 
-// hasReason reports whether d has a reason rule whose detail contains
-// every part.
-func hasReason(d *schemas.Decision, rule string, parts ...string) bool {
-	for _, r := range d.Reasons {
-		if r.Rule != rule {
-			continue
-		}
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(r.Detail, p)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
 // sliceHistory is a WarmSource (and TrustSource) over scored events kept
 // in memory, answering as engine/history does.
 type sliceHistory struct{ events []schemas.ScoredEvent }
