@@ -3,16 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
 	"github.com/loginrisk/loginrisk/features/enrich"
 	"github.com/loginrisk/loginrisk/features/state"
+	"github.com/loginrisk/loginrisk/schemas/yamlconf"
 )
 
 // Config is the whole configuration of loginrisk: defaults, then the YAML
@@ -82,9 +80,7 @@ func (c *Config) loadFile(path string) error {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+	if err := yamlconf.Decode(f, c); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	return nil

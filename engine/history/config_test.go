@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine/internal/defaults"
-	"github.com/loginrisk/loginrisk/engine/testkit"
+	"github.com/loginrisk/loginrisk/schemas/yamlconf"
 )
 
 // TestDefaultConfig: every setting but the connection and the logger has
@@ -65,7 +65,7 @@ func TestValidateNamesKeys(t *testing.T) {
 // TestConfigYAML: the writer's keys of the clickhouse section are its
 // yaml tags; the connection and the logger are the caller's.
 func TestConfigYAML(t *testing.T) {
-	c, err := testkit.DecodeYAML(DefaultConfig(), "batch_size: 10\nflush_interval: 1s\nmax_buffer: 100\n")
+	c, err := yamlconf.DecodeString(DefaultConfig(), "batch_size: 10\nflush_interval: 1s\nmax_buffer: 100\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestConfigYAML(t *testing.T) {
 		t.Errorf("decoded %+v", c)
 	}
 	for _, key := range []string{"dsn: clickhouse://x:9000/db", "logger: x", "source: http"} {
-		if _, err := testkit.DecodeYAML(DefaultConfig(), key+"\n"); err == nil {
+		if _, err := yamlconf.DecodeString(DefaultConfig(), key+"\n"); err == nil {
 			t.Errorf("%q decoded into the writer's Config; it is the caller's", key)
 		}
 	}

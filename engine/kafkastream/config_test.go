@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/loginrisk/loginrisk/engine/internal/defaults"
-	"github.com/loginrisk/loginrisk/engine/testkit"
+	"github.com/loginrisk/loginrisk/schemas/yamlconf"
 )
 
 // TestDefaultConfig: every setting but those that need none has its
@@ -87,7 +87,7 @@ func TestValidate(t *testing.T) {
 // TestConfigYAML: the section's keys are the yaml tags; the secrets are
 // not keys of the adapter (the command resolves and sets them).
 func TestConfigYAML(t *testing.T) {
-	c, err := testkit.DecodeYAML(DefaultConfig(), "brokers: [a:1, b:2]\ngroup_id: g\nmax_in_flight: 2\ndrain_timeout: 3s\nsession_timeout: 7s\ncreate_topics: false\npublish_before_history: true\ntls: {enabled: true, ca_file: ca.pem}\n")
+	c, err := yamlconf.DecodeString(DefaultConfig(), "brokers: [a:1, b:2]\ngroup_id: g\nmax_in_flight: 2\ndrain_timeout: 3s\nsession_timeout: 7s\ncreate_topics: false\npublish_before_history: true\ntls: {enabled: true, ca_file: ca.pem}\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestConfigYAML(t *testing.T) {
 		t.Errorf("a key not given lost its default: max_batch %d", c.MaxBatch)
 	}
 	for _, key := range []string{"sasl_password: x", "decision_keys: []", "logger: x"} {
-		if _, err := testkit.DecodeYAML(DefaultConfig(), key+"\n"); err == nil {
+		if _, err := yamlconf.DecodeString(DefaultConfig(), key+"\n"); err == nil {
 			t.Errorf("%q decoded into the adapter's Config; it is the caller's", key)
 		}
 	}

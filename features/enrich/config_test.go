@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/loginrisk/loginrisk/features/internal/featuretest"
-	"github.com/loginrisk/loginrisk/internal/yamltest"
+	"github.com/loginrisk/loginrisk/schemas/yamlconf"
 )
 
 // TestDefaultConfig: the cache size has its default in DefaultConfig,
@@ -59,18 +59,18 @@ func TestValidateNamesKeys(t *testing.T) {
 // TestConfigYAML: the keys of the geoip section are EnricherConfig's
 // yaml tags, and a key not given keeps its default.
 func TestConfigYAML(t *testing.T) {
-	c, err := yamltest.Decode(DefaultConfig(), "city: /c.mmdb\nasn: /a.mmdb\nanonymous: /x.mmdb\n")
+	c, err := yamlconf.DecodeString(DefaultConfig(), "city: /c.mmdb\nasn: /a.mmdb\nanonymous: /x.mmdb\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (EnricherConfig{CityPath: "/c.mmdb", ASNPath: "/a.mmdb", AnonymousPath: "/x.mmdb", CacheEntries: DefaultCacheEntries}); c != want {
 		t.Errorf("decoded %+v, want %+v", c, want)
 	}
-	if c, err = yamltest.Decode(DefaultConfig(), "cache_entries: 7\n"); err != nil || c.CacheEntries != 7 {
+	if c, err = yamlconf.DecodeString(DefaultConfig(), "cache_entries: 7\n"); err != nil || c.CacheEntries != 7 {
 		t.Errorf("cache_entries: 7 decoded as %+v, %v", c, err)
 	}
 	for _, key := range []string{"city_path: /c.mmdb", "cachePath: 1"} {
-		if _, err := yamltest.Decode(DefaultConfig(), key+"\n"); err == nil {
+		if _, err := yamlconf.DecodeString(DefaultConfig(), key+"\n"); err == nil {
 			t.Errorf("%q decoded into EnricherConfig; it is not a key of the geoip section", key)
 		}
 	}

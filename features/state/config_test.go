@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/features/internal/featuretest"
-	"github.com/loginrisk/loginrisk/internal/yamltest"
+	"github.com/loginrisk/loginrisk/schemas/yamlconf"
 )
 
 // TestDefaultConfig: every setting has its default in DefaultConfig,
@@ -74,7 +74,7 @@ func TestValidateNamesKeys(t *testing.T) {
 // tags, a key not given keeps its default, and the shards and the
 // profile retention are the caller's.
 func TestConfigYAML(t *testing.T) {
-	c, err := yamltest.Decode(DefaultConfig(), "max_users: 1000\nmax_addresses: 2000\nmax_networks: 3000\nmax_devices: 4000\n")
+	c, err := yamlconf.DecodeString(DefaultConfig(), "max_users: 1000\nmax_addresses: 2000\nmax_networks: 3000\nmax_devices: 4000\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,11 +83,11 @@ func TestConfigYAML(t *testing.T) {
 	if c != want {
 		t.Errorf("decoded %+v, want %+v", c, want)
 	}
-	if c, err = yamltest.Decode(DefaultConfig(), "max_devices: 512\n"); err != nil || c.MaxDevices != 512 || c.MaxUsers != DefaultMaxUsers {
+	if c, err = yamlconf.DecodeString(DefaultConfig(), "max_devices: 512\n"); err != nil || c.MaxDevices != 512 || c.MaxUsers != DefaultMaxUsers {
 		t.Errorf("max_devices: 512 decoded as %+v, %v", c, err)
 	}
 	for _, key := range []string{"shards: 16", "profile_retention: 48h", "maxusers: 5"} {
-		if _, err := yamltest.Decode(DefaultConfig(), key+"\n"); err == nil {
+		if _, err := yamlconf.DecodeString(DefaultConfig(), key+"\n"); err == nil {
 			t.Errorf("%q decoded into StoreConfig; it is not a key of the state section", key)
 		}
 	}
