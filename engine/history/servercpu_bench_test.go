@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,9 +27,7 @@ import (
 // machine, and should serve nothing else during the run: docs/history.md,
 // "What a row costs", runs it against a private server.
 //
-// The schemas, side by side: views=six is the schema before migration
-// 0016 (six materialized views behind login_events), views=three the
-// current one, views=none login_events alone (the floor). lc=true turns
+// The schemas, side by side: views=three is the current one, views=none login_events alone (the floor). lc=true turns
 // the login_events columns the migrations make LowCardinality on servers
 // from 19.3 into LowCardinality on this one, with the setting 18.x needs
 // (allow_experimental_low_cardinality_type), without views (see
@@ -39,7 +36,7 @@ import (
 func BenchmarkServerCPU(b *testing.B) {
 	pid := clickhousePID(b)
 	var cases []serverCPUCase
-	for _, views := range []string{viewsSix, viewsThree, viewsNone} {
+	for _, views := range []string{viewsThree, viewsNone} {
 		for _, size := range []int{2_500, 10_000, 50_000} {
 			cases = append(cases, serverCPUCase{views: views, size: size})
 		}
@@ -57,7 +54,6 @@ func BenchmarkServerCPU(b *testing.B) {
 
 // The schemas BenchmarkServerCPU compares.
 const (
-	viewsSix   = "six"   // migrations up to 0015
 	viewsThree = "three" // every migration
 	viewsNone  = "none"  // every migration, then the views dropped
 )
@@ -88,9 +84,6 @@ func benchServerCPU(b *testing.B, pid int, c serverCPUCase) {
 	migrations, err := chschema.Migrations()
 	if err != nil {
 		b.Fatal(err)
-	}
-	if c.views == viewsSix {
-		migrations = slices.DeleteFunc(migrations, func(m chschema.Migration) bool { return m.Version > 15 })
 	}
 	if err := migrate(ctx, dsn, migrations, nil); err != nil {
 		b.Fatal(err)
