@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -29,6 +28,9 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.IntVar(&o.Rate, "rate", 0, "events/s produced during the latency stage (default: half the measured drain throughput)")
 	fs.DurationVar(&o.LatencyFor, "latency-duration", 20*time.Second, "how long the latency stage produces")
 	skip := fs.String("skip", "", "comma-separated stages to skip: "+strings.Join(loadgen.BenchStages(), ", "))
+	only := fs.String("only", "", "comma-separated stages to run, the others skipped (e.g. http)")
+	fs.IntVar(&o.HTTPRate, "http-rate", 10_000, "requests/s of each run of the http stage (open loop)")
+	fs.DurationVar(&o.HTTPFor, "http-duration", 5*time.Second, "how long each measured run of the http stage sends")
 	fs.StringVar(&o.ProfileDir, "cpuprofile", "", "write a CPU profile of each stage to `dir`/<stage>.pprof")
 	fs.IntVar(&o.FetchBytes, "fetch-max-bytes", 4<<20, "MaxBytes of each fetch of the ingest-limit and decision readers")
 	fs.IntVar(&o.BrokerPID, "broker-pid", 0, "pid of the Kafka broker, for its CPU per event (default: the process listening on a loopback broker's port)")
@@ -39,14 +41,25 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	o.Skip = map[string]bool{}
-	for _, s := range splitList(*skip) {
-		if !slices.Contains(loadgen.BenchStages(), s) {
-			return fmt.Errorf("--skip: unknown stage %q (stages: %s)", s, strings.Join(loadgen.BenchStages(), ", "))
-		}
-		o.Skip[s] = true
+	if *only != "" && *skip != "" {
+		return errOnlyAndSkip
 	}
-	if o.Events < 1 || o.Users < 1 || o.Partitions < 1 || o.EventRate < 1 || o.Rate < 0 || o.LatencyFor <= 0 || o.FetchBytes < 1 || *instances < 0 {
-		return errors.New("--events, --users, --partitions, --event-rate, --latency-duration and --fetch-max-bytes must be positive, --rate and --instances not negative")
+	for flag, list := range map[string]string{"--skip": *skip, "--only": *only} {
+		for _, s := range splitList(list) {
+			if !slices.Contains(loadgen.BenchStages(), s) {
+				return fmt.Errorf("%s: unknown stage %q (stages: %s)", flag, s, strings.Join(loadgen.BenchStages(), ", "))
+			}
+			o.Skip[s] = true
+		}
+	}
+	if *only != "" { // skip the others
+		for _, s := range loadgen.BenchStages() {
+			o.Skip[s] = !o.Skip[s]
+		}
+	}
+	if o.Events < 1 || o.Users < 1 || o.Partitions < 1 || o.EventRate < 1 || o.Rate < 0 || o.LatencyFor <= 0 || o.FetchBytes < 1 || *instances < 0 ||
+		o.HTTPRate < 1 || o.HTTPRate > loadgen.MaxHTTPRate || o.HTTPFor <= 0 {
+		return fmt.Errorf("--events, --users, --partitions, --event-rate, --latency-duration, --fetch-max-bytes and --http-duration must be positive, --rate and --instances not negative, --http-rate in 1..%d", loadgen.MaxHTTPRate)
 	}
 	if o.Skip[loadgen.StageProduce] {
 		o.Skip[loadgen.StageIngest], o.Skip[loadgen.StageDrain] = true, true // nothing to read
@@ -84,7 +97,7 @@ func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool,
 	kc.Partitions = o.Partitions
 	kc.CreateTopics = true
 	cfg.HTTP.Addr = "" // no listener: the bench drives Kafka only
-	needKafka := !o.Skip[loadgen.StageProduce] || !o.Skip[loadgen.StageLatency]
+	needKafka := !o.Skip[loadgen.StageProduce] || !o.Skip[loadgen.StageLatency] || !o.Skip[loadgen.StageHTTP]
 	if !needKafka {
 		cfg.ClickHouse.DSN = "" // only serve writes history
 	}
@@ -137,6 +150,7 @@ func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool,
 	}
 	o.GeoIP = cfg.GeoIP.describe()
 	o.Serve = func(ctx context.Context) error { return serve(ctx, cfg, o.Log, o.Progress) }
+	o.ServeHTTP, o.LoadHTTP = benchServeHTTP(cfg, o.Log, o.Progress), benchLoadHTTP(o.Progress)
 	if instances > 0 {
 		if cfg.ClickHouse.DSN != "" {
 			// Once here, not by every instance at the same moment.

@@ -166,6 +166,12 @@ func (d *daemon) Close() {
 
 // serve runs the daemon until ctx ends, then drains it.
 func serve(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) error {
+	return serveNotify(ctx, cfg, log, stderr, nil)
+}
+
+// serveNotify is serve that calls started (when not nil) with the daemon
+// once its background parts and HTTP API run, before it consumes.
+func serveNotify(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer, started func(*daemon)) error {
 	d, err := newDaemon(ctx, cfg, log, stderr, daemonOptions{migrate: cfg.ClickHouse.Migrate, signals: true})
 	if err != nil {
 		return err
@@ -174,6 +180,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writer) 
 	if err := d.start(ctx); err != nil {
 		d.drain()
 		return err
+	}
+	if started != nil {
+		started(d)
 	}
 	runErr := d.run(ctx)
 	d.log.Info("intake stopped; shutting down")

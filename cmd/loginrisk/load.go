@@ -29,6 +29,9 @@ type loadReport struct {
 	P99         float64     `json:"p99_ms"`
 	P999        float64     `json:"p999_ms"`
 	Max         float64     `json:"max_ms"`
+	// CPU is the load client's own CPU time (user and system) during
+	// the run, in seconds.
+	CPU float64 `json:"cpu_seconds"`
 }
 
 // cmdLoad is `loginrisk load`: an open-loop HTTP load generator against a
@@ -59,34 +62,25 @@ func cmdLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if *users < 1 {
 		return errors.New("load: --users must be positive")
 	}
-	cfg := loadgen.HTTPConfig{URL: *base, Token: *token, Rate: *rate, Duration: *duration, Concurrency: *concurrency}
-	n := int(float64(*rate) * duration.Seconds())
-	if n > loadgen.MaxHTTPRequests {
-		n = loadgen.MaxHTTPRequests // Validate says what is wrong
+	gcPercent := -1
+	res, err := loadgen.RunHTTPLoad(ctx, loadgen.HTTPLoad{URL: *base, Token: *token, What: *what, Rate: *rate, Duration: *duration,
+		Users: *users, Seed: *seed, Concurrency: *concurrency, Started: func() {
+			// The requests are made; what the run allocates is small and
+			// bounded by its length, so the collector is off while it
+			// runs: its pauses would be charged to the server's latency.
+			runtime.GC()
+			gcPercent = debug.SetGCPercent(-1)
+			fmt.Fprintln(stderr, loadStartedLine) // the bench starts measuring the server on it
+		}})
+	if gcPercent >= 0 {
+		debug.SetGCPercent(gcPercent)
 	}
-	reqs, err := loadgen.HTTPRequests(*what, n, *users, *seed)
 	if err != nil {
 		return err
 	}
-	switch *what {
-	case "score":
-		cfg.Body = func(i int) []byte { return reqs[i] }
-	default:
-		cfg.Method = "GET"
-		cfg.PathOf = func(i int) string { return string(reqs[i]) }
-	}
-	// The requests are made; what the run allocates is small and bounded
-	// by its length, so the collector is off while it runs: its pauses
-	// would be charged to the server's latency.
-	runtime.GC()
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	res, err := loadgen.HTTP(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	rep := loadReport{What: *what, Rate: *rate, Duration: duration.Seconds(), Concurrency: cfg.Concurrency,
+	rep := loadReport{What: *what, Rate: *rate, Duration: duration.Seconds(), Concurrency: *concurrency,
 		Requests: res.Requests, Errors: res.Errors, Codes: res.Codes, FirstError: res.FirstErr, RPS: res.RPS,
-		P50: ms(res.P50), P99: ms(res.P99), P999: ms(res.P999), Max: ms(res.Max)}
+		P50: ms(res.P50), P99: ms(res.P99), P999: ms(res.P999), Max: ms(res.Max), CPU: res.CPU.Seconds()}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(rep)
 	}
@@ -97,5 +91,9 @@ func cmdLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	return nil
 }
+
+// loadStartedLine is what `loginrisk load` writes to stderr when its
+// requests are made and it starts sending.
+const loadStartedLine = "load: sending"
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

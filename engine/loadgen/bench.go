@@ -38,7 +38,7 @@ const (
 
 // BenchStages returns the stages of the bench harness in the order they run.
 func BenchStages() []string {
-	return []string{StageProduce, StageIngest, StageDrain, StageLatency, StageCore}
+	return []string{StageProduce, StageIngest, StageDrain, StageLatency, StageCore, StageHTTP}
 }
 
 // BenchConfig is one run of the bench harness (RunBench). The caller owns
@@ -82,6 +82,18 @@ type BenchConfig struct {
 	// Replay replays NDJSON through a fresh engine core with no I/O.
 	Replay func(ctx context.Context, ndjson io.Reader) (ReplayStats, error)
 
+	// HTTPRate and HTTPFor are the requests/s and the length of each
+	// measured run of the HTTP stage (httpbench.go).
+	HTTPRate int
+	HTTPFor  time.Duration
+	// ServeHTTP starts serve with its HTTP API on a loopback port, in
+	// this process, and returns it once it answers for every user; stop
+	// shuts it down.
+	ServeHTTP func(ctx context.Context) (api HTTPTarget, stop func(), err error)
+	// LoadHTTP runs the load client, in a process of its own so that this
+	// process's CPU is the server's; nil: RunHTTPLoad in this process.
+	LoadHTTP func(ctx context.Context, l HTTPLoad) (HTTPResult, error)
+
 	Log      *slog.Logger
 	Progress io.Writer // progress bars and stage lines (stderr)
 }
@@ -107,6 +119,7 @@ type bench struct {
 
 	procs []proccpu.Process    // the broker and ClickHouse, when found
 	costs map[string]stageCost // per phase
+	http  []httpResult         // the HTTP stage's rows
 }
 
 // stageResult is one row of the table.
@@ -132,7 +145,9 @@ func RunBench(ctx context.Context, cfg BenchConfig, stdout io.Writer) error {
 		cfg.Events, cfg.Users, cfg.Partitions, orDash(cfg.Broker, "no Kafka"), historyWhat(cfg.History), cfg.GeoIP)
 
 	gen := New(Config{Users: cfg.Users, Seed: cfg.Seed})
-	b.data = generateEvents(gen, cfg.Events, cfg.EventRate, time.Now(), cfg.Progress)
+	if !cfg.Skip[StageProduce] || !cfg.Skip[StageCore] { // the stages that read them
+		b.data = generateEvents(gen, cfg.Events, cfg.EventRate, time.Now(), cfg.Progress)
+	}
 
 	steps := []struct {
 		stage string
@@ -142,6 +157,7 @@ func RunBench(ctx context.Context, cfg BenchConfig, stdout io.Writer) error {
 		{StageIngest, b.ingestLimit},
 		{StageDrain, func(ctx context.Context) error { return b.endToEnd(ctx, gen) }},
 		{StageCore, b.core},
+		{StageHTTP, b.httpStage},
 	}
 	for _, s := range steps {
 		if s.stage == StageDrain && cfg.Skip[StageDrain] && cfg.Skip[StageLatency] || s.stage != StageDrain && cfg.Skip[s.stage] {
@@ -983,14 +999,17 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // print writes the table, the machine and the command.
 func (b *bench) print(stdout io.Writer) {
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nstage\tevents\tseconds\tevents/s\tp50\tp99\tvs ingest\tCPU/event\twhat\n")
-	for _, r := range b.results {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%s\t%s\t%s\t%s\t%s\n", r.key, r.events, r.seconds, r.rate(),
-			durationOrDash(r.p50), durationOrDash(r.p99), ratioOrDash(r.vsIngest), microsOrDash(r.cpu), r.what)
+	if len(b.results) > 0 {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "\nstage\tevents\tseconds\tevents/s\tp50\tp99\tvs ingest\tCPU/event\twhat\n")
+		for _, r := range b.results {
+			fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%s\t%s\t%s\t%s\t%s\n", r.key, r.events, r.seconds, r.rate(),
+				durationOrDash(r.p50), durationOrDash(r.p99), ratioOrDash(r.vsIngest), microsOrDash(r.cpu), r.what)
+		}
+		tw.Flush()
+		b.printCost(stdout)
 	}
-	tw.Flush()
-	b.printCost(stdout)
+	b.printHTTP(stdout)
 	fmt.Fprintf(stdout, "\nkafka: %s; history: %s; geoip: %s\n", orDash(b.cfg.Broker, "not used"), historyWhat(b.cfg.History), b.cfg.GeoIP)
 	fmt.Fprintf(stdout, "machine: %d CPUs (GOMAXPROCS %d), %s, %s %s/%s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0),
 		cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)

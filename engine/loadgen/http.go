@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/loginrisk/loginrisk/engine/internal/proccpu"
 )
 
 // Bounds of a load run: it is a benchmark of this machine's own server,
@@ -76,6 +78,10 @@ type HTTPResult struct {
 	Max      time.Duration
 	RPS      float64 // requests answered per second of the run
 	Elapsed  time.Duration
+	// CPU is the CPU time (user and system) this process used during the
+	// run: the client's own cost when it runs in a process of its own
+	// (`loginrisk load`), zero when it could not be read.
+	CPU time.Duration
 }
 
 func (c *HTTPConfig) setDefaults() {
@@ -204,6 +210,7 @@ func HTTP(ctx context.Context, cfg HTTPConfig) (HTTPResult, error) {
 		})
 	}
 
+	cpuStart, cpuErr := proccpu.Self()
 	start := time.Now()
 	started := 0
 dispatch:
@@ -231,6 +238,9 @@ dispatch:
 	elapsed := time.Since(start)
 
 	res := HTTPResult{Requests: started, Codes: map[int]int{}, Elapsed: elapsed}
+	if cpuEnd, err := proccpu.Self(); err == nil && cpuErr == nil {
+		res.CPU = cpuEnd - cpuStart
+	}
 	var all []time.Duration
 	answered := 0
 	for _, t := range tallies {

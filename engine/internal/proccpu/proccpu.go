@@ -33,6 +33,17 @@ func Self() (time.Duration, error) {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
+// SelfTimes returns the CPU time this process has used so far in user
+// mode and in the kernel (system calls, and the network stack's work
+// done on their behalf), apart.
+func SelfTimes() (user, system time.Duration, err error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0, fmt.Errorf("proccpu: getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()), nil
+}
+
 // Of returns the CPU time (user + system, all threads) process pid has
 // used so far, at the 10 ms resolution of /proc.
 func Of(pid int) (time.Duration, error) {
