@@ -261,7 +261,7 @@ const ourPrefix = "github.com/loginrisk/loginrisk/"
 // in (Go 1.26, linux/amd64).
 var syscallLeaves = map[string]bool{
 	"internal/runtime/syscall/linux.Syscall6": true,
-	"syscall.Syscall": true, "syscall.Syscall6": true, "syscall.RawSyscall": true, "syscall.RawSyscall6": true,
+	"syscall.Syscall":                         true, "syscall.Syscall6": true, "syscall.RawSyscall": true, "syscall.RawSyscall6": true,
 	"runtime.futex": true, "runtime.usleep": true, "runtime.write1": true, "runtime.read": true,
 	"runtime.madvise": true, "runtime.osyield": true, "runtime.timer_settime": true, "runtime.mmap": true,
 	"runtime.sysMmap": true, "runtime.munmap": true, "runtime.sysMunmap": true, "runtime.rtsigprocmask": true,
