@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 // Header values shared by every response; net/http only reads them, so one
@@ -20,12 +21,21 @@ type errorBody struct {
 	Field string `json:"field,omitempty"`
 }
 
-// writeJSON answers code with an encoded JSON body.
+// chunkingSize is net/http's buffer before it chunks an answer (its
+// bufferBeforeChunkingSize): an answer that fits gets its Content-Length
+// from net/http without allocating, a longer one only if it is set.
+const chunkingSize = 2048
+
+// writeJSON answers code with an encoded JSON body, always with a
+// Content-Length, never chunked.
 func (s *Server) writeJSON(w http.ResponseWriter, code int, body []byte) int {
 	h := w.Header()
 	h["Content-Type"] = contentTypeJSON
 	h["X-Content-Type-Options"] = noSniff
 	h["Cache-Control"] = noStore
+	if len(body) > chunkingSize {
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
 	return code
