@@ -28,11 +28,13 @@ type Status struct {
 // its last decision, at time at; "" is the default tenant. It has no side
 // effects.
 func (e *Engine) UserStatus(tenantID, userID string, at time.Time) Status {
-	st := Status{Counters: map[string]float64{}}
+	var st Status
 	user := schemas.UserKey(tenantID, userID)
 	st.Locks = e.locks.activeForUser(user, at)
 	if e.cfg.Counters != nil {
 		st.Counters = e.cfg.Counters.UserCounters(tenantID, userID, at)
+	} else {
+		st.Counters = map[string]float64{}
 	}
 	if e.cfg.Trust != nil {
 		st.Trusted = e.cfg.Trust.TrustedContexts(tenantID, userID, at)
@@ -47,12 +49,14 @@ func (e *Engine) UserStatus(tenantID, userID string, at time.Time) Status {
 // its /64; the network lock on its /24 or /64, which refuses the address
 // unless it is shared), its counters and the last decision from it.
 func (e *Engine) IPStatus(addr netip.Addr, at time.Time) Status {
-	st := Status{Counters: map[string]float64{}}
+	var st Status
 	addr = addr.Unmap()
 	key := addrKey(addr)
 	st.Locks = e.locks.activeForIP(key, features.NetworkOf(addr).String(), at)
 	if e.cfg.Counters != nil {
 		st.Counters = e.cfg.Counters.IPCounters(addr, at)
+	} else {
+		st.Counters = map[string]float64{}
 	}
 	if d, ok := e.lastByIP.get(key); ok {
 		st.LastDecision = d
