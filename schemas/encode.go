@@ -25,21 +25,8 @@ func EncodeDecision(buf []byte, d *Decision) ([]byte, error) {
 	buf = append(buf, `,"decision":`...)
 	buf = appendString(buf, string(d.Decision))
 	if d.Lock != nil {
-		buf = append(buf, `,"lock":{"scope":`...)
-		buf = appendString(buf, string(d.Lock.Scope))
-		buf = append(buf, `,"key":`...)
-		buf = appendString(buf, d.Lock.Key)
-		if d.Lock.TenantID != "" {
-			buf = append(buf, `,"tenant_id":`...)
-			buf = appendString(buf, d.Lock.TenantID)
-		}
-		buf = append(buf, `,"until":`...)
-		buf = appendTime(buf, d.Lock.Until)
-		if d.Lock.Rule != "" {
-			buf = append(buf, `,"rule":`...)
-			buf = appendString(buf, d.Lock.Rule)
-		}
-		buf = append(buf, '}')
+		buf = append(buf, `,"lock":`...)
+		buf = AppendLock(buf, d.Lock)
 	}
 	buf = append(buf, `,"reasons":`...)
 	if d.Reasons == nil {
@@ -97,6 +84,26 @@ func EncodeDecision(buf []byte, d *Decision) ([]byte, error) {
 	}
 	buf = append(buf, '}')
 	return buf, nil
+}
+
+// AppendLock appends l as JSON, byte for byte what encoding/json writes
+// (a decision's lock, and the locks of a status lookup).
+func AppendLock(buf []byte, l *Lock) []byte {
+	buf = append(buf, `{"scope":`...)
+	buf = appendString(buf, string(l.Scope))
+	buf = append(buf, `,"key":`...)
+	buf = appendString(buf, l.Key)
+	if l.TenantID != "" {
+		buf = append(buf, `,"tenant_id":`...)
+		buf = appendString(buf, l.TenantID)
+	}
+	buf = append(buf, `,"until":`...)
+	buf = appendTime(buf, l.Until)
+	if l.Rule != "" {
+		buf = append(buf, `,"rule":`...)
+		buf = appendString(buf, l.Rule)
+	}
+	return append(buf, '}')
 }
 
 func appendTime(buf []byte, t time.Time) []byte {
