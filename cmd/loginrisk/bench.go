@@ -28,7 +28,7 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.IntVar(&o.Rate, "rate", 0, "events/s produced during the latency stage (default: half the measured drain throughput)")
 	fs.DurationVar(&o.LatencyFor, "latency-duration", 20*time.Second, "how long the latency stage produces")
 	skip := fs.String("skip", "", "comma-separated stages to skip: "+strings.Join(loadgen.BenchStages(), ", "))
-	only := fs.String("only", "", "comma-separated stages to run, the others skipped (e.g. http)")
+	only := fs.String("only", "", "comma-separated stages to run, the others skipped; the http stage runs only when named here")
 	fs.IntVar(&o.HTTPRate, "http-rate", 10_000, "requests/s of each run of the http stage (open loop)")
 	fs.DurationVar(&o.HTTPFor, "http-duration", 5*time.Second, "how long each measured run of the http stage sends")
 	fs.StringVar(&o.ProfileDir, "cpuprofile", "", "write a CPU profile of each stage to `dir`/<stage>.pprof")
@@ -56,6 +56,11 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		for _, s := range loadgen.BenchStages() {
 			o.Skip[s] = !o.Skip[s]
 		}
+	} else {
+		// The API's stage runs only when named: it measures the HTTP
+		// server, not the pipeline, and serves in this process even with
+		// --instances.
+		o.Skip[loadgen.StageHTTP] = true
 	}
 	if o.Events < 1 || o.Users < 1 || o.Partitions < 1 || o.EventRate < 1 || o.Rate < 0 || o.LatencyFor <= 0 || o.FetchBytes < 1 || *instances < 0 ||
 		o.HTTPRate < 1 || o.HTTPRate > loadgen.MaxHTTPRate || o.HTTPFor <= 0 {
