@@ -169,6 +169,9 @@ func (s *Server) handleUserStatus(w http.ResponseWriter, r *http.Request, _ *cre
 // tenantParam returns the query parameter tenant (a user's tenant_id; ""
 // for the default tenant), or what is wrong with it.
 func tenantParam(r *http.Request) (tenant, msg string) {
+	if r.URL.RawQuery == "" { // the gateway's usual lookup: no map to parse into
+		return "", ""
+	}
 	values, ok := r.URL.Query()["tenant"]
 	switch {
 	case !ok:
