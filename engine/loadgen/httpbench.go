@@ -304,9 +304,12 @@ func splitHTTPProfile(data []byte) (httpSplit, bool) {
 }
 
 // httpPart is the part of the split a sample belongs to. The stack runs
-// from the leaf (index 0) to the root.
+// from the leaf (index 0) to the root: a sample with our code between the
+// leaf and net/http's serverHandler is the handler's (net/http's helpers
+// it calls, such as writing the header, included); any other with a
+// net/http frame is the server's own.
 func httpPart(s *profile.Sample) string {
-	ours, onlyRuntime := false, true
+	ours, netHTTP, onlyRuntime := false, false, true
 	for _, loc := range s.Location {
 		for _, line := range loc.Line {
 			if line.Function == nil {
@@ -320,9 +323,7 @@ func httpPart(s *profile.Sample) string {
 				}
 				return "net/http"
 			case strings.HasPrefix(name, "net/http."):
-				if !ours { // a net/http frame above the handler: the server's own
-					return "net/http"
-				}
+				netHTTP = true
 			case strings.HasPrefix(name, ourPrefix):
 				ours = true
 			}
@@ -331,7 +332,10 @@ func httpPart(s *profile.Sample) string {
 			}
 		}
 	}
-	if onlyRuntime {
+	switch {
+	case netHTTP:
+		return "net/http"
+	case onlyRuntime:
 		return "runtime"
 	}
 	return "other"

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestBenchHTTP runs `bench --only http` at a low rate against the
+// in-process broker, with the load client as a process of its own (this
+// test binary acting as loginrisk), and checks the HTTP table: the floor
+// and the three kinds of request, every request answered 2xx, latency
+// percentiles in order, the server's CPU per request with its kernel /
+// net/http / handler / runtime+GC / other split adding up to it, the
+// client's own CPU, and each row's ratio to the floor. No stage of the
+// pipeline runs. It asserts nothing about speed.
+func TestBenchHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs serve and the load client")
+	}
+	t.Setenv("LOGINRISK_KAFKA_BROKERS", "") // the in-process broker
+	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
+	t.Setenv(asLoginriskEnv, "1") // the load client is this binary
+	var stdout, stderr bytes.Buffer
+	args := []string{"--only", "http", "--users", "200", "--partitions", "2", "--http-rate", "300", "--http-duration", "1s"}
+	if err := cmdBench(context.Background(), args, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	if strings.Contains(out, "\nstage ") || strings.Contains(out, "CPU per event") {
+		t.Errorf("--only http ran pipeline stages:\n%s", out)
+	}
+	_, table, ok := strings.Cut(out, "\nrun ")
+	if !ok {
+		t.Fatalf("no HTTP table:\n%s\nstderr:\n%s", out, stderr.String())
+	}
+	table, _, _ = strings.Cut(table, "\nhttp-floor: ")
+	rows := map[string][]string{}
+	for _, line := range strings.Split(table, "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 0 {
+			rows[f[0]] = f
+		}
+	}
+	micros := func(row []string, col int) float64 {
+		v, err := strconv.ParseFloat(strings.TrimSuffix(row[col], "µs"), 64)
+		if err != nil || !strings.HasSuffix(row[col], "µs") {
+			t.Errorf("%s: column %d is %q, want µs", row[0], col, row[col])
+		}
+		return v
+	}
+	millis := func(row []string, col int) float64 {
+		v, err := strconv.ParseFloat(strings.TrimSuffix(row[col], "ms"), 64)
+		if err != nil || !strings.HasSuffix(row[col], "ms") {
+			t.Errorf("%s: column %d is %q, want ms", row[0], col, row[col])
+		}
+		return v
+	}
+	// run requests answered/s errors p50 p99 p99.9 server kernel net/http handler runtime other vs-floor client
+	for _, key := range []string{"http-floor", "http-score", "http-user-status", "http-ip-status"} {
+		row := rows[key]
+		if len(row) < 15 {
+			t.Errorf("row %s: %q, want 15 columns\n%s", key, row, out)
+			continue
+		}
+		if row[1] != "300" || row[3] != "0" {
+			t.Errorf("%s: %s requests, %s errors; want 300 and none", key, row[1], row[3])
+		}
+		if p50, p99, p999 := millis(row, 4), millis(row, 5), millis(row, 6); !(0 < p50 && p50 <= p99 && p99 <= p999) {
+			t.Errorf("%s: p50 %v, p99 %v, p99.9 %v; want positive and in order", key, p50, p99, p999)
+		}
+		server := micros(row, 7)
+		sum := 0.0
+		for col := 8; col <= 12; col++ {
+			sum += micros(row, col)
+		}
+		if server <= 0 || sum < server-0.6 || sum > server+0.6 { // each cell rounded to 0.1 µs
+			t.Errorf("%s: server CPU %v µs, its split adds up to %v µs", key, server, sum)
+		}
+		if !strings.HasSuffix(row[13], "x") || micros(row, 14) <= 0 {
+			t.Errorf("%s: vs floor %q, client CPU %q; want a ratio and a positive time", key, row[13], row[14])
+		}
+	}
+	if r := rows["http-floor"]; len(r) > 13 && r[13] != "1.00x" {
+		t.Errorf("the floor's ratio to itself is %s", r[13])
+	}
+	if r := rows["http-user-status"]; len(r) > 10 && micros(r, 10) <= 0 && micros(rows["http-score"], 10) <= 0 {
+		t.Errorf("no handler CPU in the status or score rows (the profile did not see our handler)")
+	}
+}
+
+// TestBenchOnlyAndSkip: --only and --skip exclude each other, and --only
+// knows the stages.
+func TestBenchOnlyAndSkip(t *testing.T) {
+	for _, args := range [][]string{{"--only", "http", "--skip", "core"}, {"--only", "nope"}} {
+		err := cmdBench(context.Background(), args, nil, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil {
+			t.Errorf("bench %v: no error", args)
+		}
+	}
+}
