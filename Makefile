@@ -36,9 +36,10 @@ fuzz:
 bench: build
 	./$(BIN) bench $${BENCH_FLAGS:-}
 
-## bench-http: load on the HTTP API of serve (scripts/httpbench.sh RATE DURATION).
-bench-http:
-	@scripts/httpbench.sh $${RATE:-10000} $${DURATION:-10s}
+## bench-http: the HTTP API at RATE requests/s (10000) against a bare net/http floor, with the
+## server's CPU per request split (loginrisk bench --only http; docs/performance.md, "HTTP API").
+bench-http: build
+	./$(BIN) bench --only http --users 20000 --http-rate $${RATE:-10000} --http-duration $${DURATION:-5s}
 
 ## bench-go: the Go benchmarks of every hot-path stage.
 bench-go:

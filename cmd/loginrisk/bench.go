@@ -99,6 +99,7 @@ func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool,
 	kc.DecisionsTopic += suffix
 	kc.DLQTopic += suffix
 	kc.AddressesTopic += suffix
+	kc.InstancesTopic += suffix // other runs' instances own no partition of this run
 	kc.Partitions = o.Partitions
 	kc.CreateTopics = true
 	cfg.HTTP.Addr = "" // no listener: the bench drives Kafka only
@@ -143,7 +144,7 @@ func runBench(ctx context.Context, o loadgen.BenchConfig, cfg Config, keep bool,
 			return err
 		}
 		if real && !keep {
-			defer loadgen.DeleteTopics(stream.Clients(), o.Log, kc.EventsTopic, kc.DecisionsTopic, kc.DLQTopic, kc.AddressesTopic)
+			defer loadgen.DeleteTopics(stream.Clients(), o.Log, kc.EventsTopic, kc.DecisionsTopic, kc.DLQTopic, kc.AddressesTopic, kc.InstancesTopic)
 		}
 		o.Kafka, o.GroupID, o.EventsTopic, o.DecisionsTopic = stream.Clients(), kc.GroupID, kc.EventsTopic, kc.DecisionsTopic
 	}
