@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -43,7 +46,10 @@ func appendStatus(b []byte, st *engine.Status) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = appendJSONKey(b, k)
-			b = strconv.AppendFloat(b, st.Counters[k], 'g', -1, 64)
+			var err error
+			if b, err = appendJSONNumber(b, st.Counters[k]); err != nil {
+				return b, fmt.Errorf("counter %s: %w", k, err)
+			}
 		}
 		b = append(b, '}')
 	}
@@ -65,6 +71,35 @@ func appendStatus(b []byte, st *engine.Status) ([]byte, error) {
 		b = append(b, ']')
 	}
 	return append(b, '}'), nil
+}
+
+// errNotJSONNumber is returned for a NaN or infinite counter, which JSON
+// cannot hold (encoding/json refuses them too).
+var errNotJSONNumber = errors.New("NaN or infinity is not a JSON number")
+
+// appendJSONNumber appends f as encoding/json writes a float64: decimal
+// between 1e-6 and 1e21, an exponent (without a leading zero) outside.
+// Counters are mostly whole numbers, which take strconv.AppendInt instead
+// of the shortest float formatting.
+func appendJSONNumber(b []byte, f float64) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return b, errNotJSONNumber
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 && (f != 0 || !math.Signbit(f)) {
+		return strconv.AppendInt(b, int64(f), 10), nil // exact: every such integer fits
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' { // 1e-07 -> 1e-7, as encoding/json
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, nil
 }
 
 // appendTrustedContext encodes c as encoding/json would.
