@@ -100,3 +100,17 @@ func TestBenchOnlyAndSkip(t *testing.T) {
 		}
 	}
 }
+
+// Without --only the http stage does not run: the pipeline's stages do
+// not start an API or a load client.
+func TestBenchHTTPOnlyWhenNamed(t *testing.T) {
+	t.Setenv("LOGINRISK_KAFKA_BROKERS", "")
+	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
+	var stdout, stderr bytes.Buffer
+	if err := cmdBench(context.Background(), []string{"--events", "500", "--users", "100", "--skip", "produce,latency"}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if strings.Contains(stdout.String(), "HTTP at") || strings.Contains(stderr.String(), "http-floor") {
+		t.Errorf("the http stage ran without --only http:\n%s", stdout.String())
+	}
+}
