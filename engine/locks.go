@@ -1,8 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"hash/maphash"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -424,13 +425,20 @@ func (t *LockTable) activeMatching(now time.Time, match func(lockKey) bool) []sc
 		}
 		s.mu.Unlock()
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Scope != out[j].Scope {
-			return out[i].Scope < out[j].Scope
-		}
-		return out[i].Key < out[j].Key
-	})
+	sortLocks(out)
 	return out
+}
+
+// sortLocks orders locks by scope and key. slices.SortFunc, unlike
+// sort.Slice, does not box the slice: a status lookup, which finds none or
+// one lock most of the time, allocates nothing to sort them.
+func sortLocks(locks []schemas.Lock) {
+	slices.SortFunc(locks, func(a, b schemas.Lock) int {
+		if c := cmp.Compare(a.Scope, b.Scope); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
 }
 
 // activeForUser lists the locks active at now on user (a user key,
@@ -470,12 +478,7 @@ func (t *LockTable) activeForKeys(now time.Time, own []lockKey, others []string,
 	for _, o := range others {
 		add(pair(o))
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Scope != out[j].Scope {
-			return out[i].Scope < out[j].Scope
-		}
-		return out[i].Key < out[j].Key
-	})
+	sortLocks(out)
 	return out
 }
 
