@@ -71,33 +71,38 @@ func RunHTTPLoad(ctx context.Context, l HTTPLoad) (HTTPResult, error) {
 	return HTTP(ctx, cfg)
 }
 
-// The kinds of request the HTTP stage sends, and the row of each.
-var httpRows = []struct{ key, what, label string }{
-	{"http-floor", "user-status", "bare net/http handler answering a fixed small JSON body (the user-status requests)"},
-	{"http-score", "score", "POST /v1/score (serve's API, decisions recorded to Kafka)"},
-	{"http-user-status", "user-status", "GET /v1/users/{user_id}/status"},
-	{"http-ip-status", "ip-status", "GET /v1/ips/{ip}/status"},
+// httpRun is one run of the HTTP stage: its row's key, the kind of
+// request (HTTPRequests) and what the row measures.
+type httpRun struct{ key, what, label string }
+
+// httpRuns are the HTTP stage's runs in order, the floor first.
+func httpRuns() []httpRun {
+	return []httpRun{
+		{"http-floor", "user-status", "bare net/http handler answering a fixed small JSON body (the user-status requests)"},
+		{"http-score", "score", "POST /v1/score (serve's API, decisions recorded to Kafka)"},
+		{"http-user-status", "user-status", "GET /v1/users/{user_id}/status"},
+		{"http-ip-status", "ip-status", "GET /v1/ips/{ip}/status"},
+	}
 }
 
-// floorBody is what the floor server answers: about the size of a status
-// without locks.
-var floorBody = []byte(`{"locks":null,"counters":{"failures_1h":0,"successes_30d":12}}`)
-
 // floorHandler is the floor: a net/http handler that does nothing but
-// answer floorBody, with the content type the API sends.
-func floorHandler(w http.ResponseWriter, _ *http.Request) {
+// answer a fixed body with the content type the API sends.
+type floorHandler struct{ body []byte }
+
+func (f floorHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	w.Header()["Content-Type"] = []string{"application/json"}
-	_, _ = w.Write(floorBody)
+	_, _ = w.Write(f.body)
 }
 
 // startFloor serves floorHandler on a loopback port with a default
-// http.Server; stop closes it.
+// http.Server, answering about the size of a status without locks; stop
+// closes it.
 func startFloor() (HTTPTarget, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return HTTPTarget{}, nil, fmt.Errorf("floor server: %w", err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(floorHandler)}
+	srv := &http.Server{Handler: floorHandler{body: []byte(`{"locks":null,"counters":{"failures_1h":0,"successes_30d":12}}`)}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -131,7 +136,8 @@ func (b *bench) httpStage(ctx context.Context) error {
 	}
 	// The floor runs first, alone: serve's background work (the consumer
 	// group, the follower) is not in its figures.
-	err = b.httpRun(ctx, httpRows[0].key, httpRows[0].what, httpRows[0].label, floor)
+	runs := httpRuns()
+	err = b.httpRun(ctx, runs[0], floor)
 	stopFloor()
 	if err != nil {
 		return err
@@ -143,8 +149,8 @@ func (b *bench) httpStage(ctx context.Context) error {
 	defer stopServe()
 	// Scores first: the status lookups that follow ask about the users
 	// and addresses they scored (the same seed, the same traffic).
-	for _, row := range httpRows[1:] {
-		if err := b.httpRun(ctx, row.key, row.what, row.label, api); err != nil {
+	for _, run := range runs[1:] {
+		if err := b.httpRun(ctx, run, api); err != nil {
 			return err
 		}
 	}
@@ -152,7 +158,8 @@ func (b *bench) httpStage(ctx context.Context) error {
 }
 
 // httpRun warms the target up, then measures one kind of request.
-func (b *bench) httpRun(ctx context.Context, key, what, label string, t HTTPTarget) error {
+func (b *bench) httpRun(ctx context.Context, run httpRun, t HTTPTarget) error {
+	key, what, label := run.key, run.what, run.label
 	rate, d := b.cfg.HTTPRate, b.cfg.HTTPFor
 	load := HTTPLoad{URL: t.URL, Token: t.Token, What: what, Rate: max(rate/5, 1), Duration: time.Second, Users: b.cfg.Users, Seed: b.cfg.Seed + 1}
 	fmt.Fprintf(b.cfg.Progress, "%s: warming up (%d/s for %s)\n", key, load.Rate, load.Duration)
@@ -257,15 +264,19 @@ type httpSplit struct {
 // under net/http's serverHandler is the handler's.
 const ourPrefix = "github.com/loginrisk/loginrisk/"
 
-// syscallLeaves are the functions a sample taken in a system call ends
-// in (Go 1.26, linux/amd64).
-var syscallLeaves = map[string]bool{
-	"internal/runtime/syscall/linux.Syscall6": true,
-	"syscall.Syscall":                         true, "syscall.Syscall6": true, "syscall.RawSyscall": true, "syscall.RawSyscall6": true,
-	"runtime.futex": true, "runtime.usleep": true, "runtime.write1": true, "runtime.read": true,
-	"runtime.madvise": true, "runtime.osyield": true, "runtime.timer_settime": true, "runtime.mmap": true,
-	"runtime.sysMmap": true, "runtime.munmap": true, "runtime.sysMunmap": true, "runtime.rtsigprocmask": true,
-	"runtime.tgkill": true, "runtime.clone": true, "runtime.nanosleep": true, "runtime.sigaltstack": true,
+// syscallLeaf reports whether a sample ending in function name was taken
+// in a system call (Go 1.26, linux/amd64).
+func syscallLeaf(name string) bool {
+	switch name {
+	case "internal/runtime/syscall/linux.Syscall6",
+		"syscall.Syscall", "syscall.Syscall6", "syscall.RawSyscall", "syscall.RawSyscall6",
+		"runtime.futex", "runtime.usleep", "runtime.write1", "runtime.read",
+		"runtime.madvise", "runtime.osyield", "runtime.timer_settime", "runtime.mmap",
+		"runtime.sysMmap", "runtime.munmap", "runtime.sysMunmap", "runtime.rtsigprocmask",
+		"runtime.tgkill", "runtime.clone", "runtime.nanosleep", "runtime.sigaltstack":
+		return true
+	}
+	return false
 }
 
 // splitHTTPProfile computes the split of a CPU profile; ok is false when
@@ -281,7 +292,7 @@ func splitHTTPProfile(data []byte) (httpSplit, bool) {
 		v := float64(s.Value[value])
 		all += v
 		if len(s.Location) > 0 && len(s.Location[0].Line) > 0 && s.Location[0].Line[0].Function != nil &&
-			syscallLeaves[s.Location[0].Line[0].Function.Name] {
+			syscallLeaf(s.Location[0].Line[0].Function.Name) {
 			kernel += v
 			continue
 		}
@@ -366,7 +377,7 @@ func (b *bench) printHTTP(stdout io.Writer) {
 	for _, r := range b.http {
 		n := r.res.Requests
 		server := r.user + r.kernel
-		if r.key == httpRows[0].key {
+		if r.key == httpRuns()[0].key {
 			floor = perEvent(server, n)
 		}
 		part := func(share float64) string {
