@@ -179,7 +179,6 @@ func TestBenchInstances(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two serve processes")
 	}
-	t.Setenv(asLoginriskEnv, "1")
 	t.Setenv("LOGINRISK_KAFKA_BROKERS", "") // the in-process broker
 	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
 	var stdout, stderr bytes.Buffer

@@ -22,7 +22,6 @@ func TestBenchHTTP(t *testing.T) {
 	}
 	t.Setenv("LOGINRISK_KAFKA_BROKERS", "") // the in-process broker
 	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
-	t.Setenv(asLoginriskEnv, "1") // the load client is this binary
 	var stdout, stderr bytes.Buffer
 	args := []string{"--only", "http", "--users", "200", "--partitions", "2", "--http-rate", "300", "--http-duration", "1s"}
 	if err := cmdBench(context.Background(), args, nil, &stdout, &stderr); err != nil {
