@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"testing"
 )
@@ -17,19 +16,9 @@ func BenchmarkStatusHandlerLocked(b *testing.B) {
 	for i := range reqs {
 		user := "locked-" + strconv.Itoa(i)
 		f.bruteForce(user, "198.18.3."+strconv.Itoa(i+1))
-		reqs[i] = httptest.NewRequest("GET", "/v1/users/"+user+"/status", nil)
-		reqs[i].Header.Set("Authorization", "Bearer "+scoreToken)
+		reqs[i] = statusRequest("/v1/users/" + user + "/status")
 	}
-	w := &benchWriter{header: http.Header{}}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		clear(w.header)
-		h.ServeHTTP(w, reqs[i%len(reqs)])
-		if w.code != http.StatusOK {
-			b.Fatalf("status %d", w.code)
-		}
-	}
+	benchGets(b, h, reqs)
 }
 
 // BenchmarkIPStatusHandler is a status lookup of addresses with history.
@@ -40,17 +29,7 @@ func BenchmarkIPStatusHandler(b *testing.B) {
 	for i := range reqs {
 		ip := "198.18.4." + strconv.Itoa(i+1)
 		f.score(event{id: "ip-seed-" + strconv.Itoa(i), user: "user-" + strconv.Itoa(i), ip: ip}, false)
-		reqs[i] = httptest.NewRequest("GET", "/v1/ips/"+ip+"/status", nil)
-		reqs[i].Header.Set("Authorization", "Bearer "+scoreToken)
+		reqs[i] = statusRequest("/v1/ips/" + ip + "/status")
 	}
-	w := &benchWriter{header: http.Header{}}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		clear(w.header)
-		h.ServeHTTP(w, reqs[i%len(reqs)])
-		if w.code != http.StatusOK {
-			b.Fatalf("status %d", w.code)
-		}
-	}
+	benchGets(b, h, reqs)
 }
