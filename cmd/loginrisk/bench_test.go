@@ -17,18 +17,12 @@ func TestBenchSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the serve pipeline")
 	}
-	t.Setenv("LOGINRISK_KAFKA_BROKERS", "") // the in-process broker
-	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
-	var stdout, stderr bytes.Buffer
-	args := []string{"--events", "3000", "--users", "500", "--partitions", "3", "--rate", "500", "--latency-duration", "1s"}
-	if err := cmdBench(context.Background(), args, nil, &stdout, &stderr); err != nil {
-		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
-	}
-	rows := benchRows(t, stdout.String())
+	stdout, _ := benchInProcess(t, "--events", "3000", "--users", "500", "--partitions", "3", "--rate", "500", "--latency-duration", "1s")
+	rows := benchRows(t, stdout)
 	for _, stage := range []string{"produce", "ingest", "e2e-drain", "e2e-rate", "core-1cpu", "core"} {
 		row, ok := rows[stage]
 		if !ok {
-			t.Errorf("stage %s missing from the table:\n%s", stage, stdout.String())
+			t.Errorf("stage %s missing from the table:\n%s", stage, stdout)
 			continue
 		}
 		if rate, err := strconv.ParseFloat(row[3], 64); err != nil || rate <= 0 {
@@ -49,7 +43,7 @@ func TestBenchSmall(t *testing.T) {
 	}
 	// The CPU table has this process's CPU per event for every stage, and
 	// the serve rows split it into core / history encode / the rest.
-	costs := costRows(t, stdout.String())
+	costs := costRows(t, stdout)
 	for _, stage := range []string{"produce", "ingest", "e2e-drain", "e2e-rate", "core-1cpu", "core"} {
 		row := costs[stage]
 		if len(row) < 3 || row[1] != "µs" {
@@ -80,10 +74,24 @@ func TestBenchSmall(t *testing.T) {
 	// measured (a bench that silently ran without GeoIP went unnoticed).
 	for _, want := range []string{"machine: ", "command: loginrisk bench --events 3000",
 		"geoip: city=", "City-Test.mmdb", "ASN-Test.mmdb", "Anonymous-IP-Test.mmdb"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
 	}
+}
+
+// benchInProcess runs bench with args against the in-process broker and
+// no ClickHouse, and returns its standard output and error; a bench
+// error fails the test with the standard error.
+func benchInProcess(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	t.Setenv("LOGINRISK_KAFKA_BROKERS", "")
+	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
+	var out, errOut bytes.Buffer
+	if err := cmdBench(context.Background(), args, nil, &out, &errOut); err != nil {
+		t.Fatalf("bench %v: %v\nstderr:\n%s", args, err, errOut.String())
+	}
+	return out.String(), errOut.String()
 }
 
 // splitPattern is the split column of a serve row: three shares.
@@ -179,19 +187,13 @@ func TestBenchInstances(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two serve processes")
 	}
-	t.Setenv("LOGINRISK_KAFKA_BROKERS", "") // the in-process broker
-	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
-	var stdout, stderr bytes.Buffer
-	args := []string{"--instances", "2", "--events", "10000", "--users", "1000", "--partitions", "2",
-		"--skip", "ingest,core", "--rate", "300", "--latency-duration", "1s"}
-	if err := cmdBench(context.Background(), args, nil, &stdout, &stderr); err != nil {
-		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
-	}
-	rows := benchRows(t, stdout.String())
+	stdout, _ := benchInProcess(t, "--instances", "2", "--events", "10000", "--users", "1000", "--partitions", "2",
+		"--skip", "ingest,core", "--rate", "300", "--latency-duration", "1s")
+	rows := benchRows(t, stdout)
 	for _, stage := range []string{"e2e-drain", "e2e-rate"} {
 		row, ok := rows[stage]
 		if !ok {
-			t.Fatalf("stage %s missing from the table:\n%s", stage, stdout.String())
+			t.Fatalf("stage %s missing from the table:\n%s", stage, stdout)
 		}
 		cpu, err := strconv.ParseFloat(strings.TrimSuffix(row[7], "µs"), 64)
 		if err != nil || cpu <= 0 || !strings.HasSuffix(row[7], "µs") {
