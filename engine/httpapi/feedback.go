@@ -47,18 +47,11 @@ func (s *Server) handleFeedback(w http.ResponseWriter, r *http.Request, caller *
 	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
 		return s.writeError(w, http.StatusUnsupportedMediaType, "", fmt.Sprintf("Content-Type %q is not application/json", ct))
 	}
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return s.tooLarge(w)
+	buf, body, code, ok := s.requestBody(w, r)
+	if !ok {
+		return code
 	}
-	buf := s.getBuf()
-	body, tooLarge, err := readBody(r.Body, *buf, s.cfg.MaxBodyBytes)
-	defer func() { s.putBuf(buf, body) }()
-	switch {
-	case tooLarge:
-		return s.tooLarge(w)
-	case err != nil:
-		return s.writeError(w, http.StatusBadRequest, "", "reading the body: "+err.Error())
-	}
+	defer s.putBuf(buf, body)
 	var in feedbackBody
 	if err := json.Unmarshal(body, &in); err != nil {
 		var typeErr *json.UnmarshalTypeError

@@ -37,19 +37,11 @@ func (s *Server) handleScore(w http.ResponseWriter, r *http.Request, _ *credenti
 			}
 		}
 	}
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return s.tooLarge(w)
+	buf, body, code, ok := s.requestBody(w, r)
+	if !ok {
+		return code
 	}
-
-	buf := s.getBuf()
-	body, tooLarge, err := readBody(r.Body, *buf, s.cfg.MaxBodyBytes)
-	defer func() { s.putBuf(buf, body) }()
-	switch {
-	case tooLarge:
-		return s.tooLarge(w)
-	case err != nil:
-		return s.writeError(w, http.StatusBadRequest, "", "reading the body: "+err.Error())
-	}
+	defer s.putBuf(buf, body)
 
 	ev := new(schemas.LoginEvent) // kept by the engine: never pooled
 	if err := schemas.Decode(body, ev); err != nil {
@@ -63,6 +55,7 @@ func (s *Server) handleScore(w http.ResponseWriter, r *http.Request, _ *credenti
 	// the client's retry is scored (and recorded) like a new attempt.
 	var place engine.Reservation
 	if !dryRun {
+		var err error
 		if place, err = s.eng.Reserve(); err != nil {
 			s.metrics.BacklogFull.Add(1)
 			w.Header()["Retry-After"] = retryAfter
@@ -122,6 +115,27 @@ func isJSON(contentType string) bool {
 		}
 	}
 	return true
+}
+
+// requestBody reads r's body, at most MaxBodyBytes, into a pooled buffer.
+// When it cannot (too large: 413; a read error: 400) it answers itself and
+// returns ok false with the answer's code. Otherwise hand buf and body back
+// with putBuf once body is no longer used.
+func (s *Server) requestBody(w http.ResponseWriter, r *http.Request) (buf *[]byte, body []byte, code int, ok bool) {
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, nil, s.tooLarge(w), false
+	}
+	buf = s.getBuf()
+	body, tooLarge, err := readBody(r.Body, *buf, s.cfg.MaxBodyBytes)
+	switch {
+	case tooLarge:
+		s.putBuf(buf, body)
+		return nil, nil, s.tooLarge(w), false
+	case err != nil:
+		s.putBuf(buf, body)
+		return nil, nil, s.writeError(w, http.StatusBadRequest, "", "reading the body: "+err.Error()), false
+	}
+	return buf, body, 0, true
 }
 
 // readBody appends body to buf, reading at most limit+1 bytes; tooLarge
