@@ -45,3 +45,22 @@ func Retry(ctx context.Context, b Backoff, fn func(attempt int) error) error {
 		wait = min(wait*2, b.Max)
 	}
 }
+
+// Every calls fn every interval until ctx ends, the first time one
+// interval after the call; it returns when ctx ends, with no call after. It is the one
+// periodic loop of the engine's adapters (sweeps, summaries, flushes).
+func Every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if ctx.Err() != nil { // both were ready: the end wins
+				return
+			}
+			fn()
+		}
+	}
+}

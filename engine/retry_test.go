@@ -58,3 +58,19 @@ func TestRetry(t *testing.T) {
 		}
 	})
 }
+
+// TestEvery: fn runs again and again until the context ends, and Every
+// returns then without another call.
+func TestEvery(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	Every(ctx, time.Millisecond, func() {
+		calls++
+		if calls == 3 {
+			cancel()
+		}
+	})
+	if calls != 3 {
+		t.Errorf("fn ran %d times, want 3 (it cancels at the third)", calls)
+	}
+}

@@ -106,16 +106,9 @@ func (c *core) eventTime() time.Time {
 // sweep drops idle state and expired locks every interval, relative to
 // the newest event time the clock gives.
 func (c *core) sweep(ctx context.Context, interval time.Duration, now func() time.Time) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			at := now()
-			c.store.Sweep(at)
-			c.engine.Locks().Sweep(at, 48*time.Hour)
-		}
-	}
+	engine.Every(ctx, interval, func() {
+		at := now()
+		c.store.Sweep(at)
+		c.engine.Locks().Sweep(at, 48*time.Hour)
+	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -101,20 +102,12 @@ func (s *Stream) ShareAddresses(ctx context.Context) error {
 		}
 		unsent = unsent[:copy(unsent, unsent[sent:])]
 	}
-	t := time.NewTicker(s.cfg.AddressInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			flush(last)
-			cancel()
-			s.metrics.AddressesDropped.Add(int64(len(unsent)))
-			return nil
-		case <-t.C:
-			flush(ctx)
-		}
-	}
+	engine.Every(ctx, s.cfg.AddressInterval, func() { flush(ctx) })
+	last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	flush(last)
+	cancel()
+	s.metrics.AddressesDropped.Add(int64(len(unsent)))
+	return nil
 }
 
 // publishAddressBatch writes one encoded batch, keyed by this process's

@@ -77,18 +77,7 @@ func (f *follower) followTopic(ctx context.Context, topic, what string, take fun
 	for _, p := range partitions {
 		wg.Go(func() { f.followPartition(ctx, topic, what, p, take) })
 	}
-	wg.Go(func() {
-		t := time.NewTicker(followSummaryEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				report()
-			}
-		}
-	})
+	wg.Go(func() { engine.Every(ctx, followSummaryEvery, report) })
 	wg.Wait()
 	report()
 	return nil
