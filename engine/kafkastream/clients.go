@@ -142,3 +142,10 @@ func (c *Clients) Writer(topic string, o WriterOptions) *kafka.Writer {
 		Transport:              c.transport,
 	}
 }
+
+// batchProducer returns the producer of batches gathered by the caller to
+// topic (produce.go), keyed with the Java client's partitioner as Writer
+// is, each request tried up to maxAttempts times.
+func (c *Clients) batchProducer(topic string, maxAttempts int) *batchProducer {
+	return &batchProducer{client: c.Client(10 * time.Second), topic: topic, balancer: &kafka.Murmur2Balancer{}, maxAttempts: maxAttempts}
+}

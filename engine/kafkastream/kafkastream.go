@@ -273,7 +273,7 @@ type Metrics struct {
 type Stream struct {
 	cfg       Config
 	clients   *Clients
-	decisions *kafka.Writer
+	decisions *batchProducer
 	dlq       *kafka.Writer
 	metrics   Metrics
 	// instance names this process on the decisions it publishes (header
@@ -320,11 +320,8 @@ func New(cfg Config) (*Stream, error) {
 	if s.clients, err = cfg.Clients(); err != nil {
 		return nil, err
 	}
-	newWriter := func(topic string) *kafka.Writer {
-		return s.clients.Writer(topic, WriterOptions{BatchSize: cfg.MaxBatch, BatchTimeout: 2 * time.Millisecond, MaxAttempts: 5})
-	}
-	s.decisions = newWriter(cfg.DecisionsTopic)
-	s.dlq = newWriter(cfg.DLQTopic)
+	s.decisions = s.clients.batchProducer(cfg.DecisionsTopic, 5)
+	s.dlq = s.clients.Writer(cfg.DLQTopic, WriterOptions{BatchSize: cfg.MaxBatch, BatchTimeout: 2 * time.Millisecond, MaxAttempts: 5})
 	return s, nil
 }
 
@@ -409,7 +406,7 @@ func (s *Stream) PublishDecisions(ctx context.Context, ds []*schemas.Decision) e
 		headers = append(headers, s.instance[0], mac[0], mac[1])
 		msgs[i] = kafka.Message{Key: key, Value: value, Headers: headers[first:len(headers):len(headers)]}
 	}
-	if err := s.decisions.WriteMessages(ctx, msgs...); err != nil {
+	if err := s.decisions.produce(ctx, msgs); err != nil {
 		return fmt.Errorf("publishing %d decisions to %s: %w", len(ds), s.cfg.DecisionsTopic, summarizeWriteErr(err))
 	}
 	s.metrics.DecisionsPublished.Add(int64(len(ds)))
@@ -545,5 +542,5 @@ func (e *writeErrSummary) Unwrap() error { return e.first }
 
 // Close flushes and closes the publishers.
 func (s *Stream) Close() error {
-	return errors.Join(s.decisions.Close(), s.dlq.Close())
+	return s.dlq.Close()
 }
