@@ -201,12 +201,14 @@ func (s *Stream) readPartition(ctx context.Context, topic string, partition, max
 // it is another process's authentic lock or feedback decision.
 func (f *follower) take(partition int, m kafka.Message) {
 	s := f.stream
-	if !bytes.Contains(m.Value, lockKeyJSON) && !bytes.Contains(m.Value, feedbackKeyJSON) {
+	if s.ownDecision(m.Headers) {
+		// Applied when this process made it. The header is read before
+		// the value is scanned: with one instance every decision is its
+		// own.
+		s.metrics.OwnDecisionsSkipped.Add(1)
 		return
 	}
-	if s.ownDecision(m.Headers) {
-		// Applied when this process made it.
-		s.metrics.OwnDecisionsSkipped.Add(1)
+	if !bytes.Contains(m.Value, lockKeyJSON) && !bytes.Contains(m.Value, feedbackKeyJSON) {
 		return
 	}
 	if err := s.signer.verify(m.Headers, m.Key, m.Value); err != nil {

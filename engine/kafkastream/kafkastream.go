@@ -237,7 +237,8 @@ type Metrics struct {
 	CommitsTotal       atomic.Int64
 	// DecisionsFollowed counts other instances' lock decisions read back
 	// from the decisions topic and applied; OwnDecisionsSkipped this
-	// process's own, which it applied when it made them.
+	// process's own decisions read back, all skipped (it applied their
+	// locks when it made them).
 	DecisionsFollowed   atomic.Int64
 	OwnDecisionsSkipped atomic.Int64
 	// Lock decisions read back and not applied: DecisionsUnsigned
