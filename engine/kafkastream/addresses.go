@@ -71,6 +71,7 @@ func (q *addressQueue) take() []schemas.AddressAttempt {
 // dropped and counted in Metrics.AddressesDropped, as are those left at
 // shutdown.
 func (s *Stream) ShareAddresses(ctx context.Context) error {
+	defer label(ctx, "share addresses")()
 	w := s.clients.Writer(s.cfg.AddressesTopic, WriterOptions{BatchSize: 16, BatchTimeout: time.Millisecond, MaxAttempts: 3})
 	defer w.Close()
 	log := s.cfg.Logger.With("topic", s.cfg.AddressesTopic)

@@ -59,6 +59,7 @@ func (s *Stream) Run(ctx context.Context, proc engine.BatchProcessor) error {
 			a := a
 			parts = append(parts, a.ID)
 			gen.Start(func(gctx context.Context) {
+				defer label(gctx, "consume")()
 				s.consumePartition(gctx, gen, a.ID, a.Offset, proc)
 			})
 		}
@@ -92,6 +93,7 @@ func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, p
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
+		defer label(gctx, "fetch")()
 		defer wg.Done()
 		defer close(fetched)
 		for {
@@ -124,6 +126,7 @@ func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, p
 	recorderDone := make(chan struct{})
 	go func() {
 		defer close(recorderDone)
+		defer label(gctx, "record")()
 		s.recordPartition(gctx, gen, partition, queue, slots, stopped, proc, log)
 	}()
 	defer func() {

@@ -75,7 +75,10 @@ func (f *follower) followTopic(ctx context.Context, topic, what string, take fun
 	f.log.Info("following "+what, "partitions", len(partitions), "since", f.since.UTC().Format(time.RFC3339))
 	var wg sync.WaitGroup
 	for _, p := range partitions {
-		wg.Go(func() { f.followPartition(ctx, topic, what, p, take) })
+		wg.Go(func() {
+			defer label(ctx, "follow "+what)()
+			f.followPartition(ctx, topic, what, p, take)
+		})
 	}
 	wg.Go(func() { engine.Every(ctx, followSummaryEvery, report) })
 	wg.Wait()

@@ -214,6 +214,7 @@ func (d *Instances) resolveLocked() {
 // tombstone) so that the others stop forwarding to it at once. Records
 // are signed like decisions and an unsigned or forged one is ignored.
 func (s *Stream) RunInstances(ctx context.Context, advertise string) error {
+	defer label(ctx, "instances")()
 	d := s.instances
 	log := s.cfg.Logger.With("topic", s.cfg.InstancesTopic)
 	w := s.clients.Writer(s.cfg.InstancesTopic, WriterOptions{BatchSize: 1, BatchTimeout: time.Millisecond, MaxAttempts: 3})
