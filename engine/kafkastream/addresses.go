@@ -143,16 +143,15 @@ func (s *Stream) FollowAddresses(ctx context.Context, since time.Time, apply fun
 	topic := s.cfg.AddressesTopic
 	f := &follower{stream: s, log: s.cfg.Logger.With("topic", topic), since: since}
 	take := func(partition int, m kafka.Message) { f.takeAddresses(partition, m, apply) }
-	return f.followTopic(ctx, topic, "shared addresses", take, f.reportRefusedAddresses)
+	// This process's own batches are passed over unread: counted here
+	// when they were scored.
+	return f.followTopic(ctx, topic, "shared addresses", func() {}, take, f.reportRefusedAddresses)
 }
 
 // takeAddresses applies the attempts of one batch of a partition of the
 // addresses topic, when it is another process's authentic batch.
 func (f *follower) takeAddresses(partition int, m kafka.Message, apply func(*schemas.AddressAttempt)) {
 	s := f.stream
-	if s.ownDecision(m.Headers) {
-		return // counted here when it was scored
-	}
 	if err := s.addressSigner.verify(m.Headers, m.Key, m.Value); err != nil {
 		s.metrics.AddressBatchesRefused.Add(1)
 		f.drop(partition, m.Offset, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/schemas"
@@ -57,14 +59,17 @@ func (s *Stream) FollowDecisions(ctx context.Context, since time.Time, apply fun
 		return errors.New("kafkastream: FollowDecisions needs an apply function")
 	}
 	f := &follower{stream: s, log: s.cfg.Logger.With("topic", s.cfg.DecisionsTopic), apply: apply, since: since}
-	return f.followTopic(ctx, s.cfg.DecisionsTopic, "decisions", f.take, f.reportDropped)
+	// This process's own decisions are passed over unread: it applied
+	// them when it made them.
+	own := func() { s.metrics.OwnDecisionsSkipped.Add(1) }
+	return f.followTopic(ctx, s.cfg.DecisionsTopic, "decisions", own, f.take, f.reportDropped)
 }
 
 // followTopic follows every partition of topic (looked up once, retrying
 // until the topic exists or ctx ends) from since, handing each message to
 // take, and calls report every followSummaryEvery and once at the end,
 // until ctx ends; it returns nil then.
-func (f *follower) followTopic(ctx context.Context, topic, what string, take func(partition int, m kafka.Message), report func()) error {
+func (f *follower) followTopic(ctx context.Context, topic, what string, own func(), take func(partition int, m kafka.Message), report func()) error {
 	partitions, err := f.stream.partitionsOf(ctx, topic, f.log)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -77,7 +82,7 @@ func (f *follower) followTopic(ctx context.Context, topic, what string, take fun
 	for _, p := range partitions {
 		wg.Go(func() {
 			defer label(ctx, "follow "+what)()
-			f.followPartition(ctx, topic, what, p, take)
+			f.followPartition(ctx, topic, what, p, own, take)
 		})
 	}
 	wg.Go(func() { engine.Every(ctx, followSummaryEvery, report) })
@@ -149,7 +154,7 @@ type follower struct {
 
 // followPartition follows one partition of topic from since until ctx
 // ends, handing each message to take.
-func (f *follower) followPartition(ctx context.Context, topic, what string, partition int, take func(partition int, m kafka.Message)) {
+func (f *follower) followPartition(ctx context.Context, topic, what string, partition int, own func(), take func(partition int, m kafka.Message)) {
 	s := f.stream
 	log := f.log.With("partition", partition)
 	offset, err := startOffset(ctx, s, topic, partition, f.since, log)
@@ -157,7 +162,7 @@ func (f *follower) followPartition(ctx context.Context, topic, what string, part
 		return // ctx ended
 	}
 	readOn(ctx, what, offset, log, func(ctx context.Context, offset int64) (int64, error) {
-		return s.readPartition(ctx, topic, partition, 0, offset, log, func(m kafka.Message) { take(partition, m) })
+		return s.readPartition(ctx, topic, partition, 0, offset, own, func(m kafka.Message) { take(partition, m) })
 	})
 }
 
@@ -179,38 +184,89 @@ func readOn(ctx context.Context, what string, offset int64, log *slog.Logger, re
 	})
 }
 
-// readPartition reads a partition of topic from offset with a reader of
-// its own (fetches of up to maxBytes; 0: FetchMaxBytes), handing each
-// message to take, until a read fails or ctx ends, and returns the
-// offset to go on from. FetchMessage without a group commits nothing;
-// the reader retries most broker errors by itself.
-func (s *Stream) readPartition(ctx context.Context, topic string, partition, maxBytes int, offset int64, log *slog.Logger, take func(kafka.Message)) (int64, error) {
-	reader := s.clients.PartitionReader(topic, partition, maxBytes, log)
-	defer reader.Close()
-	if err := reader.SetOffset(offset); err != nil {
-		return offset, fmt.Errorf("setting the offset %d of %s/%d: %w", offset, topic, partition, err)
+// readPartition reads a partition of topic from offset, with fetches of
+// up to maxBytes (0: FetchMaxBytes) that wait at most followMaxWait,
+// handing each message to take, until a fetch fails or ctx ends, and
+// returns the offset to go on from. It commits nothing.
+//
+// It fetches with kafka-go's Client over the stream's Transport, not
+// with a Reader, whose goroutine copies every message's key and value
+// and hands the messages over one at a time through a channel: here a
+// message whose headers name this process (HeaderInstance) is passed
+// over before its key and value are read, and only own (when not nil)
+// is called for it. With one instance every decision and every batch of
+// addresses is its own.
+func (s *Stream) readPartition(ctx context.Context, topic string, partition, maxBytes int, offset int64, own func(), take func(kafka.Message)) (int64, error) {
+	if maxBytes == 0 {
+		maxBytes = FetchMaxBytes
 	}
+	client := s.clients.Client(followMaxWait + 10*time.Second)
 	for {
-		m, err := reader.FetchMessage(ctx)
-		if err != nil {
-			return offset, err
+		resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: partition, Offset: offset, MinBytes: 1, MaxBytes: int64(maxBytes), MaxWait: followMaxWait})
+		if err == nil && resp.Error != nil {
+			err = resp.Error
 		}
-		offset = m.Offset + 1
-		take(m)
+		if errors.Is(err, kafka.OffsetOutOfRange) {
+			// Deleted by retention meanwhile: go on from the oldest kept.
+			return kafka.FirstOffset, fmt.Errorf("fetching %s/%d at offset %d: %w", topic, partition, offset, err)
+		}
+		if err != nil {
+			return offset, fmt.Errorf("fetching %s/%d at offset %d: %w", topic, partition, offset, err)
+		}
+		for {
+			r, err := resp.Records.ReadRecord()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return offset, fmt.Errorf("reading %s/%d at offset %d: %w", topic, partition, offset, err)
+			}
+			if r.Offset < offset {
+				release(r)
+				continue // the fetched batch began before offset
+			}
+			offset = r.Offset + 1
+			if own != nil && s.ownDecision(r.Headers) {
+				release(r)
+				own()
+				continue
+			}
+			key, err := protocol.ReadAll(r.Key)
+			if err == nil {
+				var value []byte
+				value, err = protocol.ReadAll(r.Value)
+				release(r)
+				if err == nil {
+					take(kafka.Message{Topic: topic, Partition: partition, Offset: r.Offset, HighWaterMark: resp.HighWatermark, Key: key, Value: value, Headers: r.Headers, Time: r.Time})
+					continue
+				}
+			}
+			return offset, fmt.Errorf("reading %s/%d at offset %d: %w", topic, partition, r.Offset, err)
+		}
 	}
 }
+
+// release gives a fetched record's key and value back to kafka-go's page
+// pool, once read or passed over: the pages of a fetch are reused when
+// every record on them is released.
+func release(r *kafka.Record) {
+	if r.Key != nil {
+		r.Key.Close()
+	}
+	if r.Value != nil {
+		r.Value.Close()
+	}
+}
+
+// followMaxWait is how long a follower's fetch waits for a message: the
+// longest a decision, an address batch or an instance record waits on
+// the broker once published, when nothing else comes.
+const followMaxWait = 250 * time.Millisecond
 
 // take applies one message of a partition of the decisions topic, when
 // it is another process's authentic lock or feedback decision.
 func (f *follower) take(partition int, m kafka.Message) {
 	s := f.stream
-	if s.ownDecision(m.Headers) {
-		// Applied when this process made it. The header is read before
-		// the value is scanned: with one instance every decision is its
-		// own.
-		s.metrics.OwnDecisionsSkipped.Add(1)
-		return
-	}
 	if !bytes.Contains(m.Value, lockKeyJSON) && !bytes.Contains(m.Value, feedbackKeyJSON) {
 		return
 	}
