@@ -52,7 +52,7 @@ func (c *Clients) Client(timeout time.Duration) *kafka.Client {
 }
 
 // PartitionReader returns a reader of one partition of topic, as the
-// consumer and the follower read: fetches of up to maxBytes (0:
+// consumer reads: fetches of up to maxBytes (0:
 // FetchMaxBytes) waiting at most 250 ms, read errors (which the reader
 // retries) logged at debug to log when it is not nil.
 func (c *Clients) PartitionReader(topic string, partition, maxBytes int, log *slog.Logger) *kafka.Reader {
