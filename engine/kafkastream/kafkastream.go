@@ -560,7 +560,8 @@ type writeErrSummary struct {
 func (e *writeErrSummary) Error() string { return e.text }
 func (e *writeErrSummary) Unwrap() error { return e.first }
 
-// Close flushes and closes the publishers.
+// Close flushes and closes the dead-letter publisher (decisions are
+// published synchronously, nothing of theirs waits).
 func (s *Stream) Close() error {
 	return s.dlq.Close()
 }
