@@ -69,9 +69,9 @@ func (s *Stream) Run(ctx context.Context, proc engine.BatchProcessor) error {
 	}
 }
 
-// consumePartition is one partition's worker: a fetcher goroutine fills a
-// channel, the worker takes whatever is ready (up to MaxBatch) as one
-// batch and scores it, and a recorder goroutine records and commits the
+// consumePartition is one partition's worker: a fetcher goroutine hands
+// over what each fetch brought, the worker takes whatever is ready (up to
+// MaxBatch) as one batch and scores it, and a recorder goroutine records and commits the
 // scored batches in order.
 func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, partition int, offset int64, proc engine.BatchProcessor) {
 	log := s.cfg.Logger.With("partition", partition)
@@ -79,37 +79,28 @@ func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, p
 	if !s.assign(gctx, partition, proc, log) {
 		return
 	}
-	reader := s.clients.PartitionReader(s.cfg.EventsTopic, partition, 0, log)
-	defer reader.Close()
 	if offset < 0 {
 		offset = kafka.FirstOffset
 	}
-	if err := reader.SetOffset(offset); err != nil {
-		log.Error("setting partition offset", "offset", offset, "err", err)
-		return
-	}
 
-	fetched := make(chan kafka.Message, s.cfg.MaxBatch)
+	// The fetcher hands each fetch over whole; the worker cuts batches
+	// of up to MaxBatch from what it was handed. A failed fetch is tried
+	// again (readOn) from the next offset.
+	fetched := make(chan []kafka.Message)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer label(gctx, "fetch")()
 		defer wg.Done()
 		defer close(fetched)
-		for {
-			m, err := reader.FetchMessage(gctx)
-			if err != nil {
-				if gctx.Err() == nil {
-					log.Warn("fetching from kafka", "err", err)
+		readOn(gctx, "the events partition", offset, log, func(ctx context.Context, offset int64) (int64, error) {
+			return s.readPartition(ctx, s.cfg.EventsTopic, partition, consumerFetchBytes, offset, nil, func(msgs []kafka.Message) {
+				select {
+				case fetched <- msgs:
+				case <-ctx.Done():
 				}
-				return
-			}
-			select {
-			case fetched <- m:
-			case <-gctx.Done():
-				return
-			}
-		}
+			})
+		})
 	}()
 	defer wg.Wait()
 
@@ -135,33 +126,41 @@ func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, p
 	}()
 
 	batch := make([]engine.Message, 0, s.cfg.MaxBatch)
+	var pending []kafka.Message // handed over by the fetcher, not yet in a batch
 	for {
 		batch = batch[:0]
-		var last kafka.Message
-		select {
-		case m, ok := <-fetched:
-			if !ok {
+		if len(pending) == 0 {
+			select {
+			case msgs, ok := <-fetched:
+				if !ok {
+					return
+				}
+				pending = msgs
+			case <-gctx.Done():
+				return
+			case <-stopped:
 				return
 			}
-			batch = append(batch, toMessage(m))
-			last = m
-		case <-gctx.Done():
-			return
-		case <-stopped:
-			return
 		}
+		var last kafka.Message
 	fill:
 		for len(batch) < s.cfg.MaxBatch {
-			select {
-			case m, ok := <-fetched:
-				if !ok {
+			if len(pending) == 0 {
+				select {
+				case msgs, ok := <-fetched:
+					if !ok {
+						break fill
+					}
+					pending = msgs
+				default:
 					break fill
 				}
-				batch = append(batch, toMessage(m))
-				last = m
-			default:
-				break fill
 			}
+			n := min(len(pending), s.cfg.MaxBatch-len(batch))
+			for _, m := range pending[:n] {
+				batch = append(batch, toMessage(m))
+			}
+			last, pending = pending[n-1], pending[n:]
 		}
 		// A fetched batch is scored even if the generation ended while
 		// waiting for a slot: once taken it is finished or left
@@ -425,6 +424,11 @@ func (s *Stream) commit(ctx context.Context, gen *kafka.Generation, partition in
 		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
 	}
 }
+
+// consumerFetchBytes bounds one fetch of the events: the fetcher holds
+// one fetch while the worker cuts batches from the previous one, so a
+// partition holds two at most.
+const consumerFetchBytes = 1 << 20
 
 func toMessage(m kafka.Message) engine.Message {
 	return engine.Message{Key: m.Key, Value: m.Value, Partition: m.Partition, Offset: m.Offset, Time: m.Time}

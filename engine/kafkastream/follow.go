@@ -162,7 +162,11 @@ func (f *follower) followPartition(ctx context.Context, topic, what string, part
 		return // ctx ended
 	}
 	readOn(ctx, what, offset, log, func(ctx context.Context, offset int64) (int64, error) {
-		return s.readPartition(ctx, topic, partition, 0, offset, own, func(m kafka.Message) { take(partition, m) })
+		return s.readPartition(ctx, topic, partition, 0, offset, own, func(msgs []kafka.Message) {
+			for _, m := range msgs {
+				take(partition, m)
+			}
+		})
 	})
 }
 
@@ -186,21 +190,28 @@ func readOn(ctx context.Context, what string, offset int64, log *slog.Logger, re
 
 // readPartition reads a partition of topic from offset, with fetches of
 // up to maxBytes (0: FetchMaxBytes) that wait at most followMaxWait,
-// handing each message to take, until a fetch fails or ctx ends, and
-// returns the offset to go on from. It commits nothing.
+// handing the messages of each fetch to take in one slice, in order,
+// until a fetch fails or ctx ends, and returns the offset to go on from.
+// It commits nothing: the consumer and the followers read with it. The
+// two slices it hands over alternate: one is filled again only once take
+// was called with the other, so take may keep a slice until it is called
+// again (the consumer's fetcher hands it to the worker, which takes the
+// next only when it is through with it).
 //
 // It fetches with kafka-go's Client over the stream's Transport, not
 // with a Reader, whose goroutine copies every message's key and value
 // and hands the messages over one at a time through a channel: here a
 // message whose headers name this process (HeaderInstance) is passed
-// over before its key and value are read, and only own (when not nil)
-// is called for it. With one instance every decision and every batch of
-// addresses is its own.
-func (s *Stream) readPartition(ctx context.Context, topic string, partition, maxBytes int, offset int64, own func(), take func(kafka.Message)) (int64, error) {
+// over before its key and value are read when own is not nil, and only
+// own is called for it. With one instance every decision and every
+// batch of addresses is its own.
+func (s *Stream) readPartition(ctx context.Context, topic string, partition, maxBytes int, offset int64, own func(), take func([]kafka.Message)) (int64, error) {
 	if maxBytes == 0 {
 		maxBytes = FetchMaxBytes
 	}
 	client := s.clients.Client(followMaxWait + 10*time.Second)
+	var handed [2][]kafka.Message
+	turn := 0
 	for {
 		resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: partition, Offset: offset, MinBytes: 1, MaxBytes: int64(maxBytes), MaxWait: followMaxWait})
 		if err == nil && resp.Error != nil {
@@ -213,12 +224,16 @@ func (s *Stream) readPartition(ctx context.Context, topic string, partition, max
 		if err != nil {
 			return offset, fmt.Errorf("fetching %s/%d at offset %d: %w", topic, partition, offset, err)
 		}
+		msgs := handed[turn][:0]
 		for {
 			r, err := resp.Records.ReadRecord()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
+				if len(msgs) > 0 {
+					take(msgs)
+				}
 				return offset, fmt.Errorf("reading %s/%d at offset %d: %w", topic, partition, offset, err)
 			}
 			if r.Offset < offset {
@@ -237,11 +252,19 @@ func (s *Stream) readPartition(ctx context.Context, topic string, partition, max
 				value, err = protocol.ReadAll(r.Value)
 				release(r)
 				if err == nil {
-					take(kafka.Message{Topic: topic, Partition: partition, Offset: r.Offset, HighWaterMark: resp.HighWatermark, Key: key, Value: value, Headers: r.Headers, Time: r.Time})
+					msgs = append(msgs, kafka.Message{Topic: topic, Partition: partition, Offset: r.Offset, HighWaterMark: resp.HighWatermark, Key: key, Value: value, Headers: r.Headers, Time: r.Time})
 					continue
 				}
 			}
-			return offset, fmt.Errorf("reading %s/%d at offset %d: %w", topic, partition, r.Offset, err)
+			if len(msgs) > 0 {
+				take(msgs)
+			}
+			return r.Offset, fmt.Errorf("reading %s/%d at offset %d: %w", topic, partition, r.Offset, err)
+		}
+		if len(msgs) > 0 {
+			take(msgs)
+			handed[turn] = msgs
+			turn ^= 1
 		}
 	}
 }

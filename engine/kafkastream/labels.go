@@ -7,14 +7,14 @@ import (
 
 // ProfileLabel is the key of the profiler label that names the part of
 // the Kafka path a goroutine works for: "consume" (a partition worker,
-// which scores its batches), "fetch" (its fetcher and kafka-go reader),
-// "record" (its recorder: decisions published, offsets committed),
-// "follow decisions", "follow shared addresses", "share addresses" and
-// "instances". The goroutines a part starts inherit it, kafka-go's
-// readers' included; the Transport's connection goroutines carry the
-// label of the part that opened the connection. A CPU profile of serve
-// (loginrisk bench --cpuprofile) splits by it: go tool pprof -tags, or
-// -tagfocus kafka=follow.
+// which scores its batches), "fetch" (its fetcher), "record" (its
+// recorder: decisions published, offsets committed), "follow
+// decisions", "follow shared addresses", "share addresses" and
+// "instances". The goroutines a part starts inherit it; the Transport's
+// connection goroutines, which encode the requests and decode the
+// responses of every part, carry the label of the part that opened the
+// connection. A CPU profile of serve (loginrisk bench --cpuprofile)
+// splits by it: go tool pprof -tags, or -tagfocus kafka=fetch.
 const ProfileLabel = "kafka"
 
 // label sets ProfileLabel to part on the calling goroutine; the function
