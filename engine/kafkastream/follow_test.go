@@ -99,7 +99,7 @@ func (in *instance) background(t *testing.T, what string, stop func() error) {
 }
 
 // newStream returns a Stream on cfg, closed when the test ends.
-func newStream(t *testing.T, cfg Config) *Stream {
+func newStream(t testing.TB, cfg Config) *Stream {
 	t.Helper()
 	s, err := New(cfg)
 	if err != nil {
@@ -111,7 +111,7 @@ func newStream(t *testing.T, cfg Config) *Stream {
 
 // newStreamWithTopics is newStream once cfg's topics exist
 // (EnsureTopics).
-func newStreamWithTopics(ctx context.Context, t *testing.T, cfg Config) *Stream {
+func newStreamWithTopics(ctx context.Context, t testing.TB, cfg Config) *Stream {
 	t.Helper()
 	s := newStream(t, cfg)
 	if err := s.EnsureTopics(ctx); err != nil {

@@ -50,14 +50,7 @@ func BenchmarkKafkaPath(b *testing.B) {
 		DLQTopic: testkit.Name("dlq"), AddressesTopic: testkit.Name("addresses"), InstancesTopic: testkit.Name("instances"),
 		Partitions: 6, ShareAddresses: true, DecisionKeys: testDecisionKeys, Logger: slog.New(slog.DiscardHandler),
 	}
-	s, err := New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.EnsureTopics(ctx); err != nil {
-		b.Fatal(err)
-	}
+	s := newStreamWithTopics(ctx, b, cfg)
 	defer deleteTopics(s, cfg.EventsTopic, cfg.DecisionsTopic, cfg.DLQTopic, cfg.AddressesTopic, cfg.InstancesTopic)
 	fillEvents(ctx, b, s, b.N)
 	proc := newStandInProcessor(s)

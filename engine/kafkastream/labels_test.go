@@ -40,14 +40,7 @@ func (p *blockingProcessor) Record(context.Context, *engine.Batch) error { retur
 func TestProfileLabels(t *testing.T) {
 	ctx, cfg := followTestConfig(t)
 	cfg.GroupID = testkit.Name("group")
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := newStreamWithTopics(ctx, t, cfg)
 	w := s.clients.Writer(cfg.EventsTopic, WriterOptions{BatchSize: 1, BatchTimeout: time.Millisecond})
 	defer w.Close()
 	testkit.Produce(ctx, t, w, kafka.Message{Key: []byte("alice"), Value: []byte(`{}`)})

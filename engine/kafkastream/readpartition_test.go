@@ -20,14 +20,7 @@ import (
 // OffsetOutOfRange and goes on from the first offset kept.
 func TestReadPartition(t *testing.T) {
 	ctx, cfg := followTestConfig(t)
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.EnsureTopics(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := newStreamWithTopics(ctx, t, cfg)
 	other := []kafka.Header{{Key: HeaderInstance, Value: []byte("another-process")}}
 	var msgs []kafka.Message
 	for i := range 6 {
