@@ -28,10 +28,8 @@ const fpMarker = "fpLeak"
 // serve's log. None may hold one. The fingerprints did reach the engine:
 // the history rows have the features computed from them.
 func TestPasswordFPIsNeverWritten(t *testing.T) {
-	brokers, _ := testkit.Kafka(t)
+	ctx, brokers, _ := testkit.KafkaContext(t, 3*time.Minute)
 	name := testkit.Name("pfp")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	dsn, db := historyDB(ctx, t, "pfp")
 
 	// The topics first, one partition each, as the other stream tests

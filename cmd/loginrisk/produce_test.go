@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,9 +16,7 @@ import (
 // partitions) and publishes every event, on a real broker; with
 // kafka.create_topics off it fails with one line that says the fix.
 func TestProduceCreatesTopic(t *testing.T) {
-	brokers, _ := testkit.Kafka(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx, brokers, _ := testkit.KafkaContext(t, 2*time.Minute)
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 15 * time.Second}
 	var lines strings.Builder
 	for i := range 20 {

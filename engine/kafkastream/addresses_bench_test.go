@@ -23,9 +23,7 @@ import (
 // -benchtime=50000x (5 s of traffic); ns/op means nothing here.
 func BenchmarkAddressShareLag(b *testing.B) {
 	const perSecond, instances = 10_000, 3
-	brokers, _ := testkit.Kafka(b)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx, brokers, _ := testkit.KafkaContext(b, 5*time.Minute)
 	cfg := Config{
 		Brokers: brokers, GroupID: testkit.Name("group"), EventsTopic: testkit.Name("events"), DecisionsTopic: testkit.Name("decisions"),
 		DLQTopic: testkit.Name("dlq"), AddressesTopic: testkit.Name("addresses"), Partitions: 6,

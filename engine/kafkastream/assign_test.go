@@ -63,9 +63,7 @@ func (p *assignProcessor) prepared() int {
 // messages, retries a failed Assigned with the partition's messages
 // waiting, and then hands them over in offset order.
 func TestAssignedBeforeFirstMessage(t *testing.T) {
-	brokers, _ := testkit.Kafka(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx, brokers, _ := testkit.KafkaContext(t, 2*time.Minute)
 	const n, partitions = 300, 3
 	stream := numberedStream(ctx, t, testkit.Name("assign"), n, Config{Brokers: brokers, Partitions: partitions, MaxBatch: 20})
 

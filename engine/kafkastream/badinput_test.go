@@ -32,9 +32,7 @@ import (
 // naming its size, cut to MaxDeadLetterValue so that the dead-letter topic
 // (default limit) takes it.
 func TestStreamBadInputCorpus(t *testing.T) {
-	brokers, real := testkit.Kafka(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx, brokers, real := testkit.KafkaContext(t, 3*time.Minute)
 
 	name := testkit.Name("badinput")
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 15 * time.Second}

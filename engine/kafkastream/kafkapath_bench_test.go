@@ -42,9 +42,7 @@ import (
 // ns/op includes the group join (seconds on a real broker) and means
 // little.
 func BenchmarkKafkaPath(b *testing.B) {
-	brokers, _ := testkit.Kafka(b)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+	ctx, brokers, _ := testkit.KafkaContext(b, 10*time.Minute)
 	cfg := Config{
 		Brokers: brokers, GroupID: testkit.Name("group"), EventsTopic: testkit.Name("events"), DecisionsTopic: testkit.Name("decisions"),
 		DLQTopic: testkit.Name("dlq"), AddressesTopic: testkit.Name("addresses"), InstancesTopic: testkit.Name("instances"),

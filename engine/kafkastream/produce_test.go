@@ -21,9 +21,7 @@ import (
 // after it on its partition, reported per message as kafka.WriteErrors,
 // and not the other partitions'.
 func TestBatchProducer(t *testing.T) {
-	brokers, _ := testkit.Kafka(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx, brokers, _ := testkit.KafkaContext(t, 2*time.Minute)
 	const partitions = 6
 	clients, err := NewClients(brokers, nil, "", "", "")
 	if err != nil {

@@ -80,10 +80,8 @@ func addr(t *testing.T, city string, n int) string {
 // the engine on it and asserts the decisions read back from the decisions
 // topic, and the dead-letter topic.
 func TestStreamScriptedDecisions(t *testing.T) {
-	brokers, real := testkit.Kafka(t)
+	ctx, brokers, real := testkit.KafkaContext(t, 3*time.Minute)
 	t.Logf("Kafka brokers %v (real broker: %v)", brokers, real)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 
 	name := testkit.Name("scripted")
 	stream, eng := newScoringStream(ctx, t, brokers, name, 3)
@@ -223,9 +221,7 @@ func TestStreamScriptedDecisions(t *testing.T) {
 // field event_id and a reason naming the differing field — none gets
 // mallory's allow — and the partition moves on to the good event.
 func TestStreamReusedEventIDDeadLettered(t *testing.T) {
-	brokers, _ := testkit.Kafka(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx, brokers, _ := testkit.KafkaContext(t, 2*time.Minute)
 	name := testkit.Name("conflict")
 	stream, eng := newScoringStream(ctx, t, brokers, name, 1)
 

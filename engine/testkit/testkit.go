@@ -9,11 +9,13 @@
 package testkit
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -40,6 +42,17 @@ func Kafka(t testing.TB) (brokers []string, real bool) {
 	}
 	t.Cleanup(c.Close)
 	return c.ListenAddrs(), false
+}
+
+// KafkaContext is how a Kafka test opens: the brokers of Kafka and a
+// context that ends after timeout or when the test returns, whichever is
+// first.
+func KafkaContext(t testing.TB, timeout time.Duration) (ctx context.Context, brokers []string, real bool) {
+	t.Helper()
+	brokers, real = Kafka(t)
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	return ctx, brokers, real
 }
 
 // ClickHouse returns the DSN of a real ClickHouse, or skips the test
