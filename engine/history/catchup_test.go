@@ -33,11 +33,8 @@ import (
 func TestCatchUpFollowsPartition(t *testing.T) {
 	_, w := recordingDatabase(t)
 	ctx := testContext(t)
-	base := time.Now().UTC().Add(-3 * 24 * time.Hour).Truncate(time.Second)
-	var evs []*schemas.LoginEvent
-	add := func(id, user, ip string, at time.Duration, outcome schemas.Outcome) {
-		evs = append(evs, browserLogin(t, schemas.LoginEvent{EventID: id, OccurredAt: base.Add(at), UserID: user, IP: ip, Outcome: outcome}, "bad_password"))
-	}
+	script := newLoginScript(t, 3)
+	add := script.add
 	// Three bursts of guesses against victim from one address, the
 	// first lock expiring before the second: a owns the partition for
 	// the first two, b for the third. alice teaches her profile on a and
@@ -56,15 +53,16 @@ func TestCatchUpFollowsPartition(t *testing.T) {
 		add(fmt.Sprintf("mallory-%d", i), "mallory", cityIP("Paris", 9), 3*time.Hour+40*time.Minute+time.Duration(i)*10*time.Second, schemas.OutcomeFailure)
 	}
 	burst("b", 3*time.Hour+50*time.Minute)
-	moveToB := len(evs)
+	moveToB := len(script.evs)
 	burst("c", 4*time.Hour+40*time.Minute)
 	for i := range 6 {
 		add(fmt.Sprintf("mallory-late-%d", i), "mallory", cityIP("Paris", 9), 4*time.Hour+45*time.Minute+time.Duration(i)*10*time.Second, schemas.OutcomeFailure)
 	}
 	add("alice-paris", "alice", cityIP("Paris", 3), 5*time.Hour, schemas.OutcomeSuccess)
-	moveToA := len(evs)
+	moveToA := len(script.evs)
 	burst("d", 6*time.Hour)
 	add("alice-london", "alice", cityIP("London", 1), 6*time.Hour+30*time.Minute, schemas.OutcomeSuccess)
+	evs := script.evs
 
 	const partition = 3
 	// messages are events [from, to) as partition 3 at their index as

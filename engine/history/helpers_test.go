@@ -262,6 +262,32 @@ func browserLogin(t *testing.T, ev schemas.LoginEvent, failureReason string) *sc
 	return validLogin(t, ev)
 }
 
+// loginScript collects the logins of a warm-up or catch-up scenario:
+// browser logins (a failure fails for bad_password) at offsets from base,
+// a whole number of days before the wall clock, to the second.
+type loginScript struct {
+	t    *testing.T
+	base time.Time
+	evs  []*schemas.LoginEvent
+}
+
+// newLoginScript starts a script daysAgo days before the wall clock.
+func newLoginScript(t *testing.T, daysAgo int) *loginScript {
+	return &loginScript{t: t, base: time.Now().UTC().Add(-time.Duration(daysAgo) * 24 * time.Hour).Truncate(time.Second)}
+}
+
+// add appends the login id of user from ip, at base+at.
+func (s *loginScript) add(id, user, ip string, at time.Duration, outcome schemas.Outcome) {
+	s.addLogin(schemas.LoginEvent{EventID: id, UserID: user, IP: ip, Outcome: outcome}, at)
+}
+
+// addLogin appends ev as a browser login at base+at.
+func (s *loginScript) addLogin(ev schemas.LoginEvent, at time.Duration) {
+	s.t.Helper()
+	ev.OccurredAt = s.base.Add(at)
+	s.evs = append(s.evs, browserLogin(s.t, ev, "bad_password"))
+}
+
 // validLogin returns ev, validated as the engine's intake does.
 func validLogin(t *testing.T, ev schemas.LoginEvent) *schemas.LoginEvent {
 	t.Helper()

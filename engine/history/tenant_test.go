@@ -21,11 +21,9 @@ import (
 func TestWarmUpKeepsTenantsApart(t *testing.T) {
 	_, w := recordingDatabase(t)
 	ctx := testContext(t)
-	base := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Second)
-	var evs []*schemas.LoginEvent
+	script := newLoginScript(t, 14)
 	add := func(tenant, user, ip string, at time.Duration, outcome schemas.Outcome) {
-		evs = append(evs, browserLogin(t, schemas.LoginEvent{EventID: fmt.Sprintf("%s-%s-%d", tenant, user, len(evs)), OccurredAt: base.Add(at), TenantID: tenant,
-			UserID: user, IP: ip, Outcome: outcome}, "bad_password"))
+		script.addLogin(schemas.LoginEvent{EventID: fmt.Sprintf("%s-%s-%d", tenant, user, len(script.evs)), TenantID: tenant, UserID: user, IP: ip, Outcome: outcome}, at)
 	}
 	for day := range 3 {
 		for i := range 3 {
@@ -39,24 +37,18 @@ func TestWarmUpKeepsTenantsApart(t *testing.T) {
 	for i := range 6 {
 		add("acme", "dave", attacked, 5*24*time.Hour+time.Duration(i)*10*time.Second, schemas.OutcomeFailure)
 	}
-	restartAfter := len(evs)
+	restartAfter := len(script.evs)
 	later := 5*24*time.Hour + 5*time.Minute
 	add("acme", "bob", cityIP("London", 1), later, schemas.OutcomeSuccess)
 	add("globex", "bob", cityIP("Tokyo", 1), later+time.Minute, schemas.OutcomeSuccess)
 	add("", "bob", cityIP("Paris", 1), later+2*time.Minute, schemas.OutcomeSuccess)
 	add("acme", "dave", attacked, later+3*time.Minute, schemas.OutcomeSuccess)
 	add("globex", "dave", attacked, later+4*time.Minute, schemas.OutcomeSuccess)
+	evs := script.evs
 
 	first := warmEngine(t, w)
-	stored := map[string][]byte{}
-	for _, ev := range evs[:restartAfter] {
-		sc := scoreCopy(t, first, ev)
-		if err := w.WriteHistory(ctx, []schemas.ScoredEvent{sc.ScoredEvent}); err != nil {
-			t.Fatal(err)
-		}
-		stored[ev.EventID] = encodedWithout(t, sc.Decision)
-	}
-	lock := first.UserStatus("acme", "dave", base.Add(later))
+	stored, _ := scoreAndStore(t, first, w, evs[:restartAfter])
+	lock := first.UserStatus("acme", "dave", script.base.Add(later))
 	if len(lock.Locks) != 1 || lock.Locks[0].TenantID != "acme" || lock.Locks[0].Key != "dave|"+attacked {
 		t.Fatalf("before the restart acme's dave has locks %+v, want one user_ip lock on %s in tenant acme", lock.Locks, attacked)
 	}

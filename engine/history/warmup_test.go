@@ -55,6 +55,27 @@ func encodedWithout(t *testing.T, d *schemas.Decision) []byte {
 	return b
 }
 
+// scoreAndStore scores evs one at a time on eng (copies, see scoreCopy)
+// and writes each to history through w, as an engine that then dies has;
+// it returns each stored decision (encodedWithout) by event id, and how
+// many of them set a lock.
+func scoreAndStore(t *testing.T, eng *engine.Engine, w *Writer, evs []*schemas.LoginEvent) (stored map[string][]byte, locks int) {
+	t.Helper()
+	ctx := testContext(t)
+	stored = map[string][]byte{}
+	for _, ev := range evs {
+		sc := scoreCopy(t, eng, ev)
+		if err := w.WriteHistory(ctx, []schemas.ScoredEvent{sc.ScoredEvent}); err != nil {
+			t.Fatal(err)
+		}
+		stored[ev.EventID] = encodedWithout(t, sc.Decision)
+		if sc.Decision.Lock != nil {
+			locks++
+		}
+	}
+	return stored, locks
+}
+
 // TestWarmUpInEventTime is issue 17's crash, in one process: events two
 // weeks older than the wall clock (inside no wall-clock window) are scored
 // and stored by one engine, which then "dies"; a second engine warms up
@@ -69,11 +90,8 @@ func encodedWithout(t *testing.T, d *schemas.Decision) []byte {
 func TestWarmUpInEventTime(t *testing.T) {
 	_, w := recordingDatabase(t)
 	ctx := testContext(t)
-	base := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Second)
-	var evs []*schemas.LoginEvent
-	add := func(id, user, ip string, at time.Duration, outcome schemas.Outcome) {
-		evs = append(evs, browserLogin(t, schemas.LoginEvent{EventID: id, OccurredAt: base.Add(at), UserID: user, IP: ip, Outcome: outcome}, "bad_password"))
-	}
+	script := newLoginScript(t, 14)
+	add := script.add
 	// alice logs in from London for hours; a burst of guesses locks
 	// victim out from one address, twice (the first lock expires); the
 	// restart comes between the two bursts and while mallory is locked.
@@ -88,7 +106,7 @@ func TestWarmUpInEventTime(t *testing.T) {
 	for i := range 12 {
 		add(fmt.Sprintf("mallory-%d", i), "mallory", cityIP("Paris", 9), 3*time.Hour+40*time.Minute+time.Duration(i)*10*time.Second+250*time.Millisecond, schemas.OutcomeFailure)
 	}
-	restartAfter := len(evs)
+	restartAfter := len(script.evs)
 	for i := range 12 {
 		add(fmt.Sprintf("victim-b%d", i), "victim", cityIP("Paris", 7), 3*time.Hour+50*time.Minute+time.Duration(i)*15*time.Second, schemas.OutcomeFailure)
 	}
@@ -97,20 +115,10 @@ func TestWarmUpInEventTime(t *testing.T) {
 	}
 	add("alice-paris", "alice", cityIP("Paris", 3), 4*time.Hour+30*time.Minute, schemas.OutcomeSuccess)
 	add("alice-london", "alice", cityIP("London", 1), 5*time.Hour+30*time.Minute, schemas.OutcomeSuccess)
+	evs := script.evs
 
 	first := warmEngine(t, w)
-	stored := map[string][]byte{}
-	var locks int
-	for _, ev := range evs[:restartAfter] {
-		sc := scoreCopy(t, first, ev)
-		if err := w.WriteHistory(ctx, []schemas.ScoredEvent{sc.ScoredEvent}); err != nil {
-			t.Fatal(err)
-		}
-		stored[ev.EventID] = encodedWithout(t, sc.Decision)
-		if sc.Decision.Lock != nil {
-			locks++
-		}
-	}
+	stored, locks := scoreAndStore(t, first, w, evs[:restartAfter])
 	if locks == 0 {
 		t.Fatal("the script set no lock before the restart: it tests nothing")
 	}
