@@ -74,10 +74,7 @@ func (sc *scenario) addr() netip.Addr {
 }
 
 func TestScenarios(t *testing.T) {
-	set, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := shippedSet(t)
 	var res Result
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -93,10 +90,7 @@ func TestScenarios(t *testing.T) {
 // warm Result, evaluating the shipped set allocates nothing, whatever the
 // scenario.
 func TestEvaluateAllocs(t *testing.T) {
-	set, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := shippedSet(t)
 	var res Result
 	for _, sc := range scenarios {
 		addr := sc.addr()
@@ -110,10 +104,7 @@ func TestEvaluateAllocs(t *testing.T) {
 // BenchmarkEvaluateDefault scores the scenarios with the shipped set, one
 // Result per worker as the engine does. One op is one event.
 func BenchmarkEvaluateDefault(b *testing.B) {
-	set, err := Default()
-	if err != nil {
-		b.Fatal(err)
-	}
+	set := shippedSet(b)
 	addrs := make([]netip.Addr, len(scenarios))
 	for i := range scenarios {
 		addrs[i] = scenarios[i].addr()
@@ -144,10 +135,7 @@ func BenchmarkEvaluateDefault(b *testing.B) {
 // BenchmarkEvaluateInterpreted is the same set run on expr's VM instead of
 // the lowered closures: the reason lowering exists.
 func BenchmarkEvaluateInterpreted(b *testing.B) {
-	set, err := Default()
-	if err != nil {
-		b.Fatal(err)
-	}
+	set := shippedSet(b)
 	for _, r := range set.rules {
 		r.fast = nil // this set is private to the benchmark
 	}

@@ -14,6 +14,16 @@ import (
 
 var invalidAddr netip.Addr
 
+// shippedSet is the shipped rule set (Default), failing tb if it does not load.
+func shippedSet(tb testing.TB) *Set {
+	tb.Helper()
+	set, err := Default()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return set
+}
+
 func mustLoadString(t testing.TB, yaml string) *Set {
 	t.Helper()
 	set, err := LoadFS(fstest.MapFS{"rules.yaml": {Data: []byte(yaml)}}, ".")
@@ -175,10 +185,7 @@ func TestDecisionOrder(t *testing.T) {
 // shadow rule and checks that no scenario's verdict or score moves off
 // "nothing matched", while the shadow list carries what would have matched.
 func TestShadowNeverChangesOutcome(t *testing.T) {
-	active, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	active := shippedSet(t)
 	var b strings.Builder
 	b.WriteString("rules:\n")
 	for _, r := range active.Rules() {
@@ -318,10 +325,7 @@ func TestDetail(t *testing.T) {
 }
 
 func TestResultReasons(t *testing.T) {
-	set, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := shippedSet(t)
 	f := &schemas.Features{Failure: true, UserNetworkFailures15m: 6, Network: "198.51.100.0/24", ResidentialProxy: true}
 	var res Result
 	set.Evaluate(f, invalidAddr, &res)

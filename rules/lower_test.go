@@ -122,10 +122,7 @@ func randomFeatures(rng *rand.Rand) *schemas.Features {
 // TestLoweringMatchesVM runs every corpus expression both ways on random
 // features: the closures must answer exactly what expr's VM answers.
 func TestLoweringMatchesVM(t *testing.T) {
-	set, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := shippedSet(t)
 	type exprCase struct {
 		when        string
 		interpreted bool

@@ -14,10 +14,7 @@ func TestREADME(t *testing.T) {
 		t.Fatal(err)
 	}
 	readme := string(data)
-	set, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := shippedSet(t)
 	var want []string
 	for _, h := range helpers {
 		want = append(want, "`"+h.name+"(")

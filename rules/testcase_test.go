@@ -13,10 +13,7 @@ import (
 // TestDefaultFeatureCases runs every features: case shipped in
 // rules/default/tests against the shipped set.
 func TestDefaultFeatureCases(t *testing.T) {
-	set, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := shippedSet(t)
 	cases, err := DefaultTests()
 	if err != nil {
 		t.Fatal(err)
@@ -51,16 +48,13 @@ func TestDefaultFeatureCases(t *testing.T) {
 }
 
 func TestRunFeatureCaseReportsDifferences(t *testing.T) {
-	set, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := shippedSet(t)
 	score := 99
 	tc := TestCase{Name: "wrong on purpose", File: "t.yaml", Line: 3,
 		Features: &schemas.Features{Success: true, UserKnown: true, NewCity: true, ResidentialProxy: true},
 		Expect: &Expectation{Decision: schemas.VerdictLockout, Rules: []string{"new_device"}, Shadow: []string{},
 			Score: &score, LockScope: schemas.ScopeIP}}
-	err = RunFeatureCase(set, tc)
+	err := RunFeatureCase(set, tc)
 	if err == nil {
 		t.Fatal("passed")
 	}
