@@ -297,6 +297,12 @@ func validLogin(t *testing.T, ev schemas.LoginEvent) *schemas.LoginEvent {
 	return &ev
 }
 
+// lockoutEvent is a failed attempt that failure_burst (score 80) locked
+// out when it happened, setting lock (see locked).
+func lockoutEvent(id, user, ip string, at time.Time, lock func(*schemas.ScoredEvent)) schemas.ScoredEvent {
+	return event(id, user, ip, at, schemas.OutcomeFailure, decided(schemas.VerdictLockout, 80, schemas.Reason{Rule: "failure_burst", Weight: 80}), decidedAt(at), lock)
+}
+
 func decidedAt(at time.Time) func(*schemas.ScoredEvent) {
 	return func(se *schemas.ScoredEvent) { se.Decision.DecidedAt = at }
 }

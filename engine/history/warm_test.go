@@ -282,30 +282,21 @@ func TestActiveLocks(t *testing.T) {
 	_, w := recordingDatabase(t)
 	ctx := testContext(t)
 	now := minutes(30)
-	lockout := decided(schemas.VerdictLockout, 80, schemas.Reason{Rule: "failure_burst", Weight: 80})
 	events := []schemas.ScoredEvent{
 		// Active.
-		event("l1", "alice", "81.2.69.160", minutes(25), schemas.OutcomeFailure, lockout, decidedAt(minutes(25)),
-			locked(schemas.ScopeUserIP, "alice|81.2.69.160", minutes(40), "failure_burst")),
+		lockoutEvent("l1", "alice", "81.2.69.160", minutes(25), locked(schemas.ScopeUserIP, "alice|81.2.69.160", minutes(40), "failure_burst")),
 		// Expired.
-		event("l2", "bob", "203.0.113.7", minutes(10), schemas.OutcomeFailure, lockout, decidedAt(minutes(10)),
-			locked(schemas.ScopeIP, "203.0.113.7", minutes(20), "ip_spray")),
+		lockoutEvent("l2", "bob", "203.0.113.7", minutes(10), locked(schemas.ScopeIP, "203.0.113.7", minutes(20), "ip_spray")),
 		// Lifted by hand after it was set.
-		event("l3", "carol", "198.51.100.1", minutes(26), schemas.OutcomeFailure, lockout, decidedAt(minutes(26)),
-			locked(schemas.ScopeDevice, "dev-9", minutes(35), "device_spray")),
+		lockoutEvent("l3", "carol", "198.51.100.1", minutes(26), locked(schemas.ScopeDevice, "dev-9", minutes(35), "device_spray")),
 		// Lifted, then locked again: the new lock counts.
-		event("l4", "dave", "192.0.2.1", minutes(15), schemas.OutcomeFailure, lockout, decidedAt(minutes(15)),
-			locked(schemas.ScopeUser, "dave", minutes(45), "account_takeover")),
-		event("l5", "dave", "192.0.2.2", minutes(28), schemas.OutcomeFailure, lockout, decidedAt(minutes(28)),
-			locked(schemas.ScopeUser, "dave", minutes(50), "account_takeover_2")),
+		lockoutEvent("l4", "dave", "192.0.2.1", minutes(15), locked(schemas.ScopeUser, "dave", minutes(45), "account_takeover")),
+		lockoutEvent("l5", "dave", "192.0.2.2", minutes(28), locked(schemas.ScopeUser, "dave", minutes(50), "account_takeover_2")),
 		// Escalation on one key: the latest end wins, with its rule.
-		event("l6", "erin", "192.0.2.9", minutes(20), schemas.OutcomeFailure, lockout, decidedAt(minutes(20)),
-			locked(schemas.ScopeUserIP, "erin|192.0.2.9", minutes(31), "burst")),
-		event("l7", "erin", "192.0.2.9", minutes(29), schemas.OutcomeFailure, lockout, decidedAt(minutes(29)),
-			locked(schemas.ScopeUserIP, "erin|192.0.2.9", minutes(59), "burst_again")),
+		lockoutEvent("l6", "erin", "192.0.2.9", minutes(20), locked(schemas.ScopeUserIP, "erin|192.0.2.9", minutes(31), "burst")),
+		lockoutEvent("l7", "erin", "192.0.2.9", minutes(29), locked(schemas.ScopeUserIP, "erin|192.0.2.9", minutes(59), "burst_again")),
 		// The owner-safe account lock.
-		event("l8", "gina", "192.0.2.11", minutes(27), schemas.OutcomeFailure, lockout, decidedAt(minutes(27)),
-			locked(schemas.ScopeUserUntrusted, "gina", minutes(42), "distributed_bruteforce")),
+		lockoutEvent("l8", "gina", "192.0.2.11", minutes(27), locked(schemas.ScopeUserUntrusted, "gina", minutes(42), "distributed_bruteforce")),
 		// No lock.
 		event("n1", "frank", "192.0.2.10", minutes(29), schemas.OutcomeFailure),
 	}

@@ -113,14 +113,10 @@ func TestWarmUpRefusesOverlongLocks(t *testing.T) {
 	// after it was set.
 	justSet := minutes(30).Add(500 * time.Millisecond)
 	setAt := justSet.Add(-time.Hour)
-	lockout := decided(schemas.VerdictLockout, 80, schemas.Reason{Rule: "failure_burst", Weight: 80})
 	events := []schemas.ScoredEvent{
-		event("longest", "alice", "81.2.69.160", setAt, schemas.OutcomeFailure, lockout, decidedAt(setAt),
-			locked(schemas.ScopeUser, "alice", setAt.Add(24*time.Hour), "failure_burst")),
-		event("just-set", "bob", "81.2.69.161", justSet, schemas.OutcomeFailure, lockout, decidedAt(justSet),
-			locked(schemas.ScopeUser, "bob", justSet.Add(24*time.Hour), "failure_burst")),
-		event("month", "mallory", "203.0.113.7", setAt, schemas.OutcomeFailure, lockout, decidedAt(setAt),
-			locked(schemas.ScopeUser, "victim", setAt.Add(30*24*time.Hour), "failure_burst")),
+		lockoutEvent("longest", "alice", "81.2.69.160", setAt, locked(schemas.ScopeUser, "alice", setAt.Add(24*time.Hour), "failure_burst")),
+		lockoutEvent("just-set", "bob", "81.2.69.161", justSet, locked(schemas.ScopeUser, "bob", justSet.Add(24*time.Hour), "failure_burst")),
+		lockoutEvent("month", "mallory", "203.0.113.7", setAt, locked(schemas.ScopeUser, "victim", setAt.Add(30*24*time.Hour), "failure_burst")),
 	}
 	if err := w.WriteHistory(ctx, events); err != nil {
 		t.Fatal(err)
