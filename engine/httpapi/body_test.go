@@ -75,12 +75,7 @@ func TestScoreChunkedTooLarge(t *testing.T) {
 			}
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+scoreToken)
-			resp, err := f.ts.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, data := f.doRaw(t, req)
 			if req.ContentLength != 0 || resp.StatusCode != tc.want {
 				t.Fatalf("Content-Length %d: got %d %s, want %d", req.ContentLength, resp.StatusCode, data, tc.want)
 			}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,20 +14,7 @@ import (
 func TestLongAnswersHaveAContentLength(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	for _, n := range []int{10, 3000, 20000} {
-		req, err := http.NewRequest("GET", f.ts.URL+"/no/such/"+strings.Repeat("x", n), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+readToken)
-		resp, err := f.ts.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, body := f.doRaw(t, request{method: "GET", path: "/no/such/" + strings.Repeat("x", n), token: readToken}.httpRequest(t, f.ts.URL))
 		if resp.StatusCode != http.StatusNotFound || len(body) < n {
 			t.Fatalf("path of %d bytes: status %d, body of %d bytes", n, resp.StatusCode, len(body))
 		}

@@ -362,6 +362,23 @@ func (f *fixture) do(req request) response {
 	return send(f.t, f.ts.Client(), f.ts.URL, req)
 }
 
+// doRaw sends hr to the test server and returns the answer as net/http
+// has it, its whole body read (failing t otherwise): for the tests of
+// what request and response leave out (framing, custom headers).
+func (f *fixture) doRaw(t testing.TB, hr *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := f.ts.Client().Do(hr)
+	if err != nil {
+		t.Fatalf("%s %s: %v", hr.Method, hr.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the answer to %s %s: %v", hr.Method, hr.URL.Path, err)
+	}
+	return resp, data
+}
+
 // send sends req with client to the server at baseURL and reads the
 // whole answer.
 func send(t testing.TB, client *http.Client, baseURL string, req request) response {

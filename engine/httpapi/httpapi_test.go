@@ -84,12 +84,7 @@ func TestAuthMatrix(t *testing.T) {
 			case tc.token != "":
 				req.Header.Set("Authorization", "Bearer "+tc.token)
 			}
-			resp, err := f.ts.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, body := f.doRaw(t, req)
 			if resp.StatusCode != tc.want {
 				t.Fatalf("got %d %s, want %d", resp.StatusCode, body, tc.want)
 			}
