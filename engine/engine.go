@@ -78,8 +78,12 @@ type Metrics struct {
 	// bug): each was refused with an InternalError instead of stopping
 	// the process, and dead-lettered when it came from Kafka.
 	InternalErrors atomic.Int64
-	mu             sync.Mutex
-	byRule         map[string]int64
+	// PublishedAnswers counts the events answered with a decision read
+	// back from the decisions topic (WarmPublished); each is counted in
+	// DuplicatesTotal too.
+	PublishedAnswers atomic.Int64
+	mu               sync.Mutex
+	byRule           map[string]int64
 }
 
 // RuleHits returns how many decisions each active rule contributed to.
@@ -349,6 +353,16 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 	// instead of counting twice.
 	s.mu.Lock()
 	entry, slot, ok := s.lookupLocked(h, ev.EventID)
+	if ok && entry.unobserved && !dryRun {
+		// A decision read back from the decisions topic: this is the
+		// event's first delivery since, answered with it and observed.
+		defer s.mu.Unlock()
+		if field := entry.conflict(ev); field != "" {
+			e.metrics.ConflictsTotal.Add(1)
+			return Scored{}, &ConflictError{EventID: ev.EventID, Field: field}
+		}
+		return e.answerPublished(ev, f, passed, s, slot, entry), nil
+	}
 	if ok {
 		s.mu.Unlock()
 		if field := entry.conflict(ev); field != "" {

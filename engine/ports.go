@@ -170,6 +170,18 @@ type WarmSource interface {
 	ActiveLocks(ctx context.Context, at time.Time) ([]schemas.Lock, error)
 }
 
+// PublishedSource reads back the decisions published to the decisions
+// topic: PublishedDecisions calls fn for each authenticated decision
+// whose message the broker timestamped at or after since, up to the end
+// of the topic when it is called, then returns; fn is never called
+// concurrently. kafkastream.Stream implements it; WarmPublished reads
+// with it the decisions published ahead of their history rows
+// (kafka.publish_before_history) that a crash may have left out of
+// history.
+type PublishedSource interface {
+	PublishedDecisions(ctx context.Context, since time.Time, fn func(*schemas.Decision) error) error
+}
+
 // OffenceSource streams, in event-time order and each once, the scored
 // events in history at or after since and before until whose decision
 // carries a lock (set or reported); history.Writer implements it. The

@@ -51,6 +51,12 @@ type recentEntry struct {
 	key     string
 	attempt attempt
 	outcome schemas.ScoredEvent
+	// unobserved: the decision was read back from the decisions topic
+	// (WarmPublished) and the event it answers has not been through the
+	// state yet: the first delivery of the event is answered with it and
+	// observed then (answerPublished). Only the decision is known: attempt
+	// is empty.
+	unobserved bool
 }
 
 // attempt is the part of what identifies an attempt that its decision
@@ -69,18 +75,19 @@ func attemptOf(ev *schemas.LoginEvent) attempt {
 
 // conflict returns the first field in which ev differs from the attempt
 // remembered in e (tenant_id, user_id, ip, outcome, occurred_at), or "" when
-// ev is the same attempt: a redelivery or a re-post. The address is
+// ev is the same attempt: a redelivery or a re-post. An unobserved entry
+// knows only what its decision holds: user_id, ip and occurred_at. The address is
 // compared parsed, so "::ffff:1.2.3.4" and "1.2.3.4" are one address.
 func (e *recentEntry) conflict(ev *schemas.LoginEvent) string {
 	d := e.outcome.Decision
 	switch {
-	case e.attempt.tenant != ev.TenantID:
+	case !e.unobserved && e.attempt.tenant != ev.TenantID:
 		return "tenant_id"
 	case d.UserID != ev.UserID:
 		return "user_id"
 	case d.IP != ev.IP && !sameAddr(d.IP, ev.Addr):
 		return "ip"
-	case e.attempt.success != ev.Success():
+	case !e.unobserved && e.attempt.success != ev.Success():
 		return "outcome"
 	case !d.OccurredAt.Equal(ev.OccurredAt):
 		return "occurred_at"
@@ -167,6 +174,12 @@ func (s *recentShard) lookupLocked(h uint64, key string) (entry recentEntry, slo
 // insertLocked stores an attempt's outcome for key (hash h) at the index
 // slot lookupLocked returned for it, taking the oldest place in the ring.
 func (s *recentShard) insertLocked(slot int, h uint64, key string, at attempt, outcome schemas.ScoredEvent) {
+	s.insertEntryLocked(slot, recentEntry{hash: h, key: key, attempt: at, outcome: outcome})
+}
+
+// insertEntryLocked is insertLocked of a whole entry (its hash and key set).
+func (s *recentShard) insertEntryLocked(slot int, entry recentEntry) {
+	h := entry.hash
 	pos := s.next
 	if w := s.index[slot]; w != 0 {
 		// The slot belongs to a different key with the same tag, or to key
@@ -178,7 +191,7 @@ func (s *recentShard) insertLocked(slot int, h uint64, key string, at attempt, o
 	if old := &s.ring[pos]; old.hash != 0 {
 		s.deleteWord(old.hash&^recentPosMask | uint64(pos+1))
 	}
-	s.ring[pos] = recentEntry{hash: h, key: key, attempt: at, outcome: outcome}
+	s.ring[pos] = entry
 	if s.next++; int(s.next) == len(s.ring) {
 		s.next = 0
 	}
@@ -229,6 +242,23 @@ func (r *recentDecisions) put(key string, at attempt, outcome schemas.ScoredEven
 	_, slot, _ := s.lookupLocked(h, key)
 	s.insertLocked(slot, h, key, at, outcome)
 	s.mu.Unlock()
+}
+
+// putUnobserved remembers the decision d, read back from the decisions
+// topic, under its event_id as an unobserved entry, unless the id is
+// already remembered (its event was warmed up from history, or scored).
+// It reports whether d was remembered.
+func (r *recentDecisions) putUnobserved(d *schemas.Decision) bool {
+	h := r.hash(d.EventID)
+	s := r.shard(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, slot, ok := s.lookupLocked(h, d.EventID)
+	if ok {
+		return false
+	}
+	s.insertEntryLocked(slot, recentEntry{hash: h, key: d.EventID, outcome: schemas.ScoredEvent{Decision: d}, unobserved: true})
+	return true
 }
 
 // lastWays is the associativity of lastDecisions.

@@ -31,6 +31,12 @@ type WarmStats struct {
 	// LocksRefused counts the locks of history that admitLock refused
 	// (longer than the policy's longest lock, beyond the field limits).
 	LocksRefused int
+	// PublishedSince is where a read-back of the decisions published
+	// before their history rows were inserted starts (WarmPublished):
+	// the earliest, over the partitions of the events topic, of the
+	// decided_at of the partition's newest event in history, less
+	// PublishedSkew; zero when history holds no event from the topic.
+	PublishedSince time.Time
 }
 
 // WarmUp rebuilds the state from history so that a restart does not hand
@@ -99,7 +105,9 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 	}
 	var f schemas.Features
 	replay := func(ev *schemas.LoginEvent, d *schemas.Decision) error { return e.replayLock(ev, d, resetAfter) }
+	bound := publishedBound{}
 	err = src.Recent(ctx, since, func(se schemas.ScoredEvent) error {
+		bound.add(se)
 		if e.warmEvent(se, &f, replay, &refused) {
 			st.Events++
 		}
@@ -108,6 +116,7 @@ func (e *Engine) WarmUp(ctx context.Context, src WarmSource) (WarmStats, error) 
 	if err != nil {
 		return st, fmt.Errorf("warm-up windows: %w", err)
 	}
+	st.PublishedSince = bound.since()
 	locks, err := src.ActiveLocks(ctx, anchor)
 	if err != nil {
 		return st, fmt.Errorf("warm-up locks: %w", err)
@@ -171,6 +180,18 @@ func (e *Engine) warmEvent(se schemas.ScoredEvent, f *schemas.Features, lock fun
 		_ = e.applyFeedback(rec)
 		return false
 	}
+	e.observeDecided(ev, se.Decision, f, lock, refused)
+	e.recent.put(ev.EventID, attemptOf(ev), e.kept(se, f))
+	return true
+}
+
+// observeDecided feeds an event that already has its decision d (from
+// history, or read back from the decisions topic) through the state as
+// when d was made, without the rules: the features (into f), the windows,
+// attack mode, the profile and trusted contexts of an allowed success,
+// the lock d set (lock; a refused one is added to refused) and the
+// engine's event time. warmEvent and answerPublished share it.
+func (e *Engine) observeDecided(ev *schemas.LoginEvent, d *schemas.Decision, f *schemas.Features, lock func(*schemas.LoginEvent, *schemas.Decision) error, refused *lockRefusals) {
 	*f = schemas.Features{}
 	if e.cfg.Enricher != nil {
 		e.cfg.Enricher.Enrich(ev, f)
@@ -179,22 +200,26 @@ func (e *Engine) warmEvent(se schemas.ScoredEvent, f *schemas.Features, lock fun
 	}
 	e.cfg.State.Observe(ev, f)
 	e.attack.observe(ev, f, true)
-	if se.Decision.Decision == schemas.VerdictAllow && ev.Success() {
+	if d.Decision == schemas.VerdictAllow && ev.Success() {
 		e.cfg.State.Learn(ev, f) // as when it was scored: only allowed successes teach
 	}
-	if err := lock(ev, se.Decision); err != nil {
-		refused.add(se.Decision.Lock, err)
+	if err := lock(ev, d); err != nil {
+		refused.add(d.Lock, err)
 	}
-	at := attemptOf(ev)
+	e.advance(ev.OccurredAt)
+}
+
+// kept is what the dedupe memory keeps of a decided event whose features
+// are in f: without a history writer the decision alone, else the event
+// and its features too (a copy of f when se has none).
+func (e *Engine) kept(se schemas.ScoredEvent, f *schemas.Features) schemas.ScoredEvent {
 	if !e.keepOutcomes {
 		se.Event, se.Features = nil, nil
 	} else if se.Features == nil {
 		se.Features = new(schemas.Features)
 		*se.Features = *f
 	}
-	e.recent.put(ev.EventID, at, se)
-	e.advance(ev.OccurredAt)
-	return true
+	return se
 }
 
 // offenceLookback is how far before the warm span the offences that can

@@ -93,6 +93,17 @@ func newDaemon(ctx context.Context, cfg Config, log *slog.Logger, stderr io.Writ
 			return nil, err
 		}
 		log.Info("state rebuilt from history", "anchor", st.Anchor, "profiles", st.Profiles, "events", st.Events, "offences", st.Offences, "locks", st.Locks, "locks_refused", st.LocksRefused, "took", time.Since(start).Round(time.Millisecond))
+		if d.cfg.Kafka.PublishBeforeHistory {
+			// Decisions went out ahead of their history rows: read back
+			// those a crash may have left out of history, so that their
+			// redelivered events get them again (docs/reliability.md).
+			start := time.Now()
+			ps, err := d.core.engine.WarmPublished(ctx, d.stream, st.PublishedSince)
+			if err != nil {
+				return nil, err
+			}
+			log.Info("published decisions read back", "since", ps.Since, "read", ps.Read, "remembered", ps.Remembered, "took", time.Since(start).Round(time.Millisecond))
+		}
 	}
 	return d, nil
 }
