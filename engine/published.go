@@ -75,7 +75,15 @@ func (e *Engine) answerPublished(ev *schemas.LoginEvent, f *schemas.Features, pa
 	}
 	d := entry.outcome.Decision
 	var refused lockRefusals
-	e.observeDecided(ev, d, f, func(_ *schemas.LoginEvent, d *schemas.Decision) error { return e.ApplyDecision(d) }, &refused)
+	e.observeDecided(ev, d, f, func(_ *schemas.LoginEvent, d *schemas.Decision) error {
+		err := e.ApplyDecision(d)
+		if reportsActiveLock(d) {
+			// It set no lock, only met one (installed if admitted, as the
+			// follower does); the event that set it brought it.
+			return nil
+		}
+		return err
+	}, &refused)
 	if refused.keys != nil {
 		e.log.Warn("a decision read back from the decisions topic set a lock that was refused", "event_id", ev.EventID, "err", refused.first)
 	}

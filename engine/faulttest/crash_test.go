@@ -19,7 +19,7 @@ import (
 const crashEventAge = 72 * time.Hour
 
 // TestCrashRecovery SIGKILLs serve three times at random moments while it
-// consumes 100 000 events (attacks mixed in) from a six-partition topic,
+// consumes events (attacks mixed in) from a six-partition topic,
 // restarting it each time with the same group (it resumes from the
 // committed offsets and warms up from ClickHouse). The events are three
 // days old, so every restart comes after a long gap in event time: the
@@ -30,11 +30,37 @@ const crashEventAge = 72 * time.Hour
 // but decided_at (no allowance); and every verdict, score
 // and lock agrees with an uninterrupted loginrisk replay of the same
 // events, but for the divergences compareWithReplay names and bounds.
+//
+// It runs twice, in parallel: with history inserted before the decisions
+// are published (100 000 events, 5 000-row inserts every 200 ms), and with
+// kafka.publish_before_history and large inserts (40 000 events, 50 000
+// rows or 1 s), where a kill leaves published decisions out of history
+// and each restart must read them back from the decisions topic to give
+// their redelivered events the same decision.
 func TestCrashRecovery(t *testing.T) {
 	svc, seed := startFaultTest(t)
+	for _, c := range []struct {
+		name string
+		n    int
+		cfg  serveConfig
+	}{
+		{"history_first", 100_000, serveConfig{}},
+		{"publish_before_history", 40_000, serveConfig{PublishBeforeHistory: true, BatchSize: 50_000, FlushInterval: time.Second, MaxBuffer: 100_000}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.cfg.MaxPastSkew = crashEventAge + 24*time.Hour
+			crashRecovery(t, svc, seed, c.n, c.cfg)
+		})
+	}
+}
+
+// crashRecovery is TestCrashRecovery with n events, the test's seed and
+// serve configured by cfg.
+func crashRecovery(t *testing.T, svc services, seed uint64, n int, cfg serveConfig) {
 	rng := rand.New(rand.NewPCG(seed, seed^0xc7a5))
-	const n, kills = 100_000, 3
-	f := newFixture(t, svc.brokers, svc.dsn, serveConfig{MaxPastSkew: crashEventAge + 24*time.Hour})
+	const kills = 3
+	f := newFixture(t, svc.brokers, svc.dsn, cfg)
 	es := generateEventsAt(t, n, seed, time.Now().UTC().Add(-crashEventAge))
 	want := f.replay(es)
 	f.produceAll(es)
@@ -42,18 +68,24 @@ func TestCrashRecovery(t *testing.T) {
 	p := f.startServe()
 	for k := 1; k <= kills; k++ {
 		// The k-th kill comes once about k/(kills+1) of the events have
-		// decisions (±7.5 %), then after a random pause: any point of a
-		// batch's life (scoring, publishing, inserting, committing).
+		// decisions (±7.5 %) and this run has inserted history rows,
+		// then after a random pause: any point of a batch's life
+		// (scoring, publishing, inserting, committing). (With
+		// publish_before_history the decisions run ahead of history and
+		// a restart republishes many: without the second condition
+		// the kills came before any insert.)
 		at := int64(float64(n) * (float64(k)/(kills+1) + (rng.Float64()-0.5)*0.15))
-		eventually(t, 3*time.Minute, 20*time.Millisecond, fmt.Sprintf("%d decisions before kill %d", at, k), p, func() (bool, string) {
+		rows := f.historyRows(f.ctx(10 * time.Second))
+		eventually(t, 3*time.Minute, 20*time.Millisecond, fmt.Sprintf("%d decisions and history rows from run %d before kill %d", at, p.n, k), p, func() (bool, string) {
 			got, err := f.topicCount(f.ctx(10*time.Second), f.decisionsTopic)
-			return got >= at, fmt.Sprintf("%d decisions (%v)", got, err)
+			stored := f.historyRows(f.ctx(10 * time.Second))
+			return got >= at && stored > rows, fmt.Sprintf("%d decisions, %d history rows (%d at the start) (%v)", got, stored, rows, err)
 		})
 		time.Sleep(time.Duration(rng.Int64N(int64(300 * time.Millisecond))))
 		p.kill()
 		pr := f.progress(f.ctx(time.Minute))
 		t.Logf("SIGKILL %d at %s of run %d: %s", k, time.Since(p.start).Round(time.Millisecond), p.n, pr)
-		if pr.committed >= n {
+		if pr.committed >= int64(n) {
 			t.Errorf("kill %d came after everything was committed: it tested nothing", k)
 		}
 		p = f.startServe()
@@ -69,23 +101,55 @@ func TestCrashRecovery(t *testing.T) {
 	// decision first published (checkComplete compares them byte for byte
 	// but decided_at).
 	const again = 5000
+	before, err := f.topicCount(f.ctx(10*time.Second), f.decisionsTopic)
+	if err != nil {
+		t.Fatalf("counting decisions: %v", err)
+	}
 	f.produceRange(es, n-again, n)
 	p = f.startServe()
 	eventually(t, 2*time.Minute, 200*time.Millisecond, "the redelivered events decided again", p, func() (bool, string) {
 		got, err := f.topicCount(f.ctx(10*time.Second), f.decisionsTopic)
-		return got >= n+again, fmt.Sprintf("%d decisions (%v)", got, err)
+		return got >= before+again, fmt.Sprintf("%d decisions, %d before (%v)", got, before, err)
 	})
 	if code, took := p.terminate(30 * time.Second); code != 0 {
 		t.Errorf("serve exited with %d after SIGTERM (took %s)", code, took)
 	}
 	f.logWarmUps()
 	f.checkWarmUpsInEventTime(es, kills+1)
+	if cfg.PublishBeforeHistory {
+		f.checkReadBacks(kills + 1)
+	}
 
 	got := f.checkComplete(es)
 	if got.duplicates < again {
 		t.Errorf("%d decisions published more than once, want at least the %d redelivered after the last restart", got.duplicates, again)
 	}
 	compareWithReplay(t, es, got.last, want, crashBounds)
+}
+
+// checkReadBacks asserts that every restart with publish_before_history
+// read back the decisions published ahead of history, and that the kills
+// left some out of history for it to remember (else the kills tested
+// nothing of it).
+func (f *fixture) checkReadBacks(restarts int) {
+	f.t.Helper()
+	lines := f.logLines(`msg="published decisions read back"`)
+	remembered := 0
+	for _, l := range lines {
+		for _, field := range strings.Fields(l) {
+			if v, ok := strings.CutPrefix(field, "remembered="); ok {
+				n, _ := strconv.Atoi(v)
+				remembered += n
+			}
+		}
+	}
+	f.t.Logf("read-backs of published decisions: %d, remembering %d decisions history lacked", len(lines), remembered)
+	if len(lines) != restarts+1 {
+		f.t.Errorf("%d read-backs of published decisions logged, want one per start (%d)", len(lines), restarts+1)
+	}
+	if remembered == 0 {
+		f.t.Errorf("no restart found a published decision missing from history: the kills did not land between a publish and its insert")
+	}
 }
 
 // checkWarmUpsInEventTime asserts that every restart's warm-up was

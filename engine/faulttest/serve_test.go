@@ -89,6 +89,9 @@ type serveConfig struct {
 	// SessionTimeout is kafka.session_timeout (default 20s): how long a
 	// killed instance keeps its partitions.
 	SessionTimeout time.Duration
+	// PublishBeforeHistory is kafka.publish_before_history, written
+	// always (false unless set).
+	PublishBeforeHistory bool
 }
 
 func (c *serveConfig) setDefaults() {
@@ -136,6 +139,7 @@ func (f *fixture) writeConfig(c serveConfig) {
   max_batch: %d
   drain_timeout: %s
   session_timeout: %s
+  publish_before_history: %t
   decision_keys:
     - {id: faulttest, secret: %q}
 clickhouse:
@@ -159,7 +163,7 @@ log:
   level: info
   format: text
 `, strings.Join(quoted, ", "), f.group, f.eventsTopic, f.decisionsTopic, f.dlqTopic, f.eventsTopic+"-addresses", f.partitions,
-		c.MaxBatch, c.DrainTimeout, c.SessionTimeout, faulttestDecisionKey, f.dsn, c.BatchSize, c.FlushInterval, c.MaxBuffer,
+		c.MaxBatch, c.DrainTimeout, c.SessionTimeout, c.PublishBeforeHistory, faulttestDecisionKey, f.dsn, c.BatchSize, c.FlushInterval, c.MaxBuffer,
 		geoip("City-Test.mmdb"), geoip("ASN-Test.mmdb"), geoip("Anonymous-IP-Test.mmdb"), c.HTTPAddr, c.MaxPastSkew)
 	f.configPath = filepath.Join(f.dir, "loginrisk.yaml")
 	if err := os.WriteFile(f.configPath, []byte(yaml), 0o644); err != nil {
