@@ -77,7 +77,7 @@ func (e *Engine) answerPublished(ev *schemas.LoginEvent, f *schemas.Features, pa
 	var refused lockRefusals
 	e.observeDecided(ev, d, f, func(_ *schemas.LoginEvent, d *schemas.Decision) error {
 		err := e.ApplyDecision(d)
-		if reportsActiveLock(d) {
+		if d.Lock != nil && reportsActiveLock(d) {
 			// It set no lock, only met one (installed if admitted, as the
 			// follower does); the event that set it brought it.
 			return nil

@@ -62,18 +62,23 @@ func TestAnsweredFromPublished(t *testing.T) {
 	other := &schemas.Decision{EventID: "known", UserID: "bob", IP: "81.2.69.160", OccurredAt: t0, Score: 99, Decision: schemas.VerdictLockout, Reasons: []schemas.Reason{}}
 	lift := &schemas.Decision{EventID: "admin-lift-x", UserID: "alice", IP: "81.2.69.160", OccurredAt: t0,
 		Lock: &schemas.Lock{Scope: schemas.ScopeUser, Key: "alice", Until: t0, Rule: AdminLiftRule}}
-	src := &publishedSlice{ds: []*schemas.Decision{published, other, lift}}
+	plain := &schemas.Decision{EventID: "x0", UserID: "carol", IP: "81.2.69.160", OccurredAt: t0, DecidedAt: t0, Score: 3, Decision: schemas.VerdictAllow, RulesVersion: "earlier", Reasons: []schemas.Reason{}}
+	src := &publishedSlice{ds: []*schemas.Decision{published, other, lift, plain}}
 	since := t0.Add(-time.Minute)
 	st, err := e.WarmPublished(context.Background(), src, since)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !src.since.Equal(since) || st.Read != 3 || st.Remembered != 1 {
-		t.Fatalf("WarmPublished read since %s: %+v; want since %s, 3 read, 1 remembered (x1: known was scored, the lift answers no event)", src.since, st, since)
+	if !src.since.Equal(since) || st.Read != 4 || st.Remembered != 2 {
+		t.Fatalf("WarmPublished read since %s: %+v; want since %s, 4 read, 2 remembered (x0 and x1: known was scored, the lift answers no event)", src.since, st, since)
+	}
+	// A decision without a lock answers its event too.
+	if got, err := e.Score(event("x0", "carol", t0), false); err != nil || !got.Duplicate || !reflect.DeepEqual(got.Decision, plain) {
+		t.Fatalf("x0: %+v, %v; want the published allow %+v", got.Decision, err, plain)
 	}
 
 	dry, err := e.Score(event("x1", "alice", t0.Add(time.Second)), true)
-	if err != nil || dry.Decision != published || e.Metrics().PublishedAnswers.Load() != 0 {
+	if err != nil || dry.Decision != published || e.Metrics().PublishedAnswers.Load() != 1 {
 		t.Fatalf("dry run: %+v, %v, %d answered; want the published decision, nothing observed", dry.Decision, err, e.Metrics().PublishedAnswers.Load())
 	}
 	if _, err := e.Score(event("x1", "mallory", t0.Add(time.Second)), false); !errors.Is(err, ErrEventIDConflict) {
@@ -91,8 +96,8 @@ func TestAnsweredFromPublished(t *testing.T) {
 			t.Fatal("the first delivery of x1 has no features: it was not observed")
 		}
 	}
-	if n := e.Metrics().PublishedAnswers.Load(); n != 1 {
-		t.Fatalf("%d events answered from the read-back, want 1 (x1 observed once)", n)
+	if n := e.Metrics().PublishedAnswers.Load(); n != 2 {
+		t.Fatalf("%d events answered from the read-back, want 2 (x0, and x1 observed once)", n)
 	}
 	again, err := e.Score(event("known", "bob", t0), false)
 	if err != nil || again.Decision != known.Decision {
