@@ -62,7 +62,10 @@ func (e *Engine) Backlog() int { return int(e.queued.Load()) }
 // RunRecorder records submitted events until ctx ends, then records what
 // is still queued (bounded by drain) and returns.
 func (e *Engine) RunRecorder(ctx context.Context, drain time.Duration) error {
-	batch := make([]schemas.ScoredEvent, 0, 512)
+	// A record takes everything queued: each waits for a history flush
+	// (clickhouse.flush_interval, a second by default), so the queue
+	// drains at up to its size per flush.
+	batch := make([]schemas.ScoredEvent, 0, cap(e.pending))
 	record := func(rctx context.Context) {
 		if len(batch) == 0 {
 			return

@@ -39,7 +39,7 @@ func TestValidateNamesKeys(t *testing.T) {
 	}{
 		{"defaults", func(*Config) {}, nil},
 		{"batch of zero", func(c *Config) { c.BatchSize = 0 }, []string{"clickhouse.batch_size: 0 must be at least 1"}},
-		{"buffer below batch", func(c *Config) { c.MaxBuffer = c.BatchSize - 1 }, []string{"clickhouse.max_buffer: 4999 must be at least clickhouse.batch_size (5000)"}},
+		{"buffer below batch", func(c *Config) { c.BatchSize, c.MaxBuffer = 5000, 4999 }, []string{"clickhouse.max_buffer: 4999 must be at least clickhouse.batch_size (5000)"}},
 		{"flush never", func(c *Config) { c.FlushInterval = 0 }, []string{"clickhouse.flush_interval: 0s must be positive"}},
 		{"two at once", func(c *Config) { c.FlushInterval, c.BatchSize = -time.Second, -1 }, []string{"clickhouse.flush_interval: -1s", "clickhouse.batch_size: -1"}},
 		{"timeouts", func(c *Config) { c.InsertTimeout = 0 }, []string{"insert and drain timeouts must be positive"}},

@@ -15,9 +15,9 @@ import (
 
 // TestDefaultConfig: every setting but those that need none has its
 // default in DefaultConfig, New fills a zero Config from it (a false
-// CreateTopics or ShareAddresses is a choice it keeps: the configuration
-// file starts from DefaultConfig, where both are true), and the defaults
-// are valid.
+// CreateTopics, ShareAddresses or PublishBeforeHistory is a choice it
+// keeps: the configuration file starts from DefaultConfig, where they are
+// true), and the defaults are valid.
 func TestDefaultConfig(t *testing.T) {
 	d := DefaultConfig()
 	if got, want := defaults.Unset(d), []string{"Brokers", "TLS", "SASLMechanism", "SASLUser", "SASLPassword", "DecisionKeys", "Logger"}; !slices.Equal(got, want) {
@@ -25,7 +25,7 @@ func TestDefaultConfig(t *testing.T) {
 	}
 	var filled Config
 	filled.setDefaults()
-	filled.Logger, d.CreateTopics, d.ShareAddresses = nil, false, false
+	filled.Logger, d.CreateTopics, d.ShareAddresses, d.PublishBeforeHistory = nil, false, false, false
 	if !reflect.DeepEqual(filled, d) {
 		t.Errorf("a zero Config is filled as\n%+v, want DefaultConfig\n%+v", filled, d)
 	}
