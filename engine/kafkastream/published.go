@@ -133,36 +133,44 @@ func (s *Stream) readPublished(ctx context.Context, partition int, offset, end i
 	return err
 }
 
-// readPublishedOnce is one reader's pass of readPublished: it returns
-// the offset to go on from.
+// readPublishedOnce is one reader's pass of readPublished (readPartition,
+// stopped once it reached end): it returns the offset to go on from.
 func (s *Stream) readPublishedOnce(ctx context.Context, partition int, offset, end int64, fn func(*schemas.Decision) error) (int64, error) {
-	reader := s.clients.PartitionReader(s.cfg.DecisionsTopic, partition, 0, nil)
-	defer reader.Close()
-	if err := reader.SetOffset(offset); err != nil {
-		return offset, fmt.Errorf("setting the decisions partition offset %d: %w", offset, err)
-	}
-	for offset < end {
-		m, err := reader.FetchMessage(ctx)
-		if err != nil {
-			return offset, err
-		}
-		offset = m.Offset + 1
-		if err := s.signer.verify(m.Headers, m.Key, m.Value); err != nil {
-			if errors.Is(err, ErrUnsigned) {
-				s.metrics.DecisionsUnsigned.Add(1)
-			} else {
-				s.metrics.DecisionsBadMAC.Add(1)
+	rctx, done := context.WithCancel(ctx)
+	defer done()
+	var stop error
+	offset, err := s.readPartition(rctx, s.cfg.DecisionsTopic, partition, 0, offset, nil, func(msgs []kafka.Message) {
+		for i := range msgs {
+			m := &msgs[i]
+			if m.Offset+1 >= end {
+				done()
 			}
-			continue
+			if stop != nil || m.Offset >= end {
+				return
+			}
+			if err := s.signer.verify(m.Headers, m.Key, m.Value); err != nil {
+				if errors.Is(err, ErrUnsigned) {
+					s.metrics.DecisionsUnsigned.Add(1)
+				} else {
+					s.metrics.DecisionsBadMAC.Add(1)
+				}
+				continue
+			}
+			d := new(schemas.Decision)
+			if err := json.Unmarshal(m.Value, d); err != nil || d.EventID == "" {
+				s.metrics.DecisionsUndecodable.Add(1)
+				continue
+			}
+			if stop = fn(d); stop != nil {
+				done()
+			}
 		}
-		d := new(schemas.Decision)
-		if err := json.Unmarshal(m.Value, d); err != nil || d.EventID == "" {
-			s.metrics.DecisionsUndecodable.Add(1)
-			continue
-		}
-		if err := fn(d); err != nil {
-			return offset, err
-		}
+	})
+	switch {
+	case stop != nil:
+		return offset, stop
+	case offset >= end:
+		return end, nil
 	}
-	return offset, nil
+	return offset, err
 }
