@@ -349,7 +349,7 @@ func TestFloodOfUniqueKeysIsCapped(t *testing.T) {
 // addresses themselves.
 const (
 	floodBytesPerUser         = 640
-	floodBytesPerAddress      = 260
+	floodBytesPerAddress      = 380
 	floodBytesPerCrowdAddress = 420
 )
 
