@@ -59,6 +59,15 @@ func (e *Engine) taken(batch []schemas.ScoredEvent, se schemas.ScoredEvent) []sc
 // taken for recording.
 func (e *Engine) Backlog() int { return int(e.queued.Load()) }
 
+// RecordLinger is how long RunRecorder gathers submitted events after the
+// first before it records them, so that the scores of a busy HTTP API go
+// to Kafka in one produce request per partition every few milliseconds
+// rather than one every few events (at 10 000 scores/s it divided the
+// broker's CPU per score, docs/performance.md). The answer to the score
+// request does not wait for it; its decision reaches the decisions topic
+// up to this much later.
+const RecordLinger = 5 * time.Millisecond
+
 // RunRecorder records submitted events until ctx ends, then records what
 // is still queued (bounded by drain) and returns.
 func (e *Engine) RunRecorder(ctx context.Context, drain time.Duration) error {
@@ -89,15 +98,19 @@ func (e *Engine) RunRecorder(ctx context.Context, drain time.Duration) error {
 		select {
 		case se := <-e.pending:
 			batch = e.taken(batch, se)
+			linger := time.NewTimer(RecordLinger)
 		fill:
 			for len(batch) < cap(batch) {
 				select {
 				case se := <-e.pending:
 					batch = e.taken(batch, se)
-				default:
+				case <-linger.C:
+					break fill
+				case <-ctx.Done():
 					break fill
 				}
 			}
+			linger.Stop()
 			record(ctx)
 		case <-ctx.Done():
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
