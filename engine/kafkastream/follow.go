@@ -293,26 +293,13 @@ func (f *follower) take(partition int, m kafka.Message) {
 	if !bytes.Contains(m.Value, lockKeyJSON) && !bytes.Contains(m.Value, feedbackKeyJSON) {
 		return
 	}
-	if err := s.signer.verify(m.Headers, m.Key, m.Value); err != nil {
-		if errors.Is(err, ErrUnsigned) {
-			s.metrics.DecisionsUnsigned.Add(1)
-		} else {
-			s.metrics.DecisionsBadMAC.Add(1)
-		}
+	d, err := s.authenticDecision(m)
+	if err != nil {
 		f.drop(partition, m.Offset, err)
 		return
 	}
-	d := new(schemas.Decision)
-	if err := json.Unmarshal(m.Value, d); err != nil || d.EventID == "" {
-		if err == nil {
-			err = errors.New("no event_id")
-		}
-		s.metrics.DecisionsUndecodable.Add(1)
-		f.drop(partition, m.Offset, fmt.Errorf("not a decision: %w", err))
-		return
-	}
 	f.applyMu.Lock()
-	err := f.apply(d)
+	err = f.apply(d)
 	f.applyMu.Unlock()
 	if err != nil {
 		s.metrics.DecisionsRefused.Add(1)
@@ -320,6 +307,29 @@ func (f *follower) take(partition int, m kafka.Message) {
 		return
 	}
 	s.metrics.DecisionsFollowed.Add(1)
+}
+
+// authenticDecision verifies m's signature and decodes the decision it
+// carries, counting what it refuses (unsigned, a bad MAC, undecodable),
+// for the follower and the read-back of published decisions alike.
+func (s *Stream) authenticDecision(m kafka.Message) (*schemas.Decision, error) {
+	if err := s.signer.verify(m.Headers, m.Key, m.Value); err != nil {
+		if errors.Is(err, ErrUnsigned) {
+			s.metrics.DecisionsUnsigned.Add(1)
+		} else {
+			s.metrics.DecisionsBadMAC.Add(1)
+		}
+		return nil, err
+	}
+	d := new(schemas.Decision)
+	if err := json.Unmarshal(m.Value, d); err != nil || d.EventID == "" {
+		if err == nil {
+			err = errors.New("no event_id")
+		}
+		s.metrics.DecisionsUndecodable.Add(1)
+		return nil, fmt.Errorf("not a decision: %w", err)
+	}
+	return d, nil
 }
 
 // drop counts a decision that was not applied, keeping the first reason

@@ -2,7 +2,6 @@ package kafkastream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -148,17 +147,8 @@ func (s *Stream) readPublishedOnce(ctx context.Context, partition int, offset, e
 			if stop != nil || m.Offset >= end {
 				return
 			}
-			if err := s.signer.verify(m.Headers, m.Key, m.Value); err != nil {
-				if errors.Is(err, ErrUnsigned) {
-					s.metrics.DecisionsUnsigned.Add(1)
-				} else {
-					s.metrics.DecisionsBadMAC.Add(1)
-				}
-				continue
-			}
-			d := new(schemas.Decision)
-			if err := json.Unmarshal(m.Value, d); err != nil || d.EventID == "" {
-				s.metrics.DecisionsUndecodable.Add(1)
+			d, err := s.authenticDecision(*m)
+			if err != nil {
 				continue
 			}
 			if stop = fn(d); stop != nil {
