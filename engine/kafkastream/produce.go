@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/loginrisk/loginrisk/engine"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -122,18 +123,11 @@ func (p *batchProducer) producePartition(ctx context.Context, partition int, msg
 	}
 }
 
-// request sends one produce request, retrying temporary errors.
+// request sends one produce request, retrying temporary errors up to
+// maxAttempts times (engine.Retry's backoff).
 func (p *batchProducer) request(ctx context.Context, partition int, msgs []kafka.Message, indexes []int32) error {
 	var err error
-	for attempt := 1; attempt <= p.maxAttempts; attempt++ {
-		if attempt > 1 {
-			delay := min(produceBackoffMin<<(attempt-2), produceBackoffMax)
-			select {
-			case <-ctx.Done():
-				return errors.Join(err, ctx.Err())
-			case <-time.After(delay):
-			}
-		}
+	retryErr := engine.Retry(ctx, engine.Backoff{Min: produceBackoffMin, Max: produceBackoffMax}, func(attempt int) error {
 		var res *kafka.ProduceResponse
 		res, err = p.client.Produce(ctx, &kafka.ProduceRequest{
 			Topic: p.topic, Partition: partition, RequiredAcks: kafka.RequireAll,
@@ -142,9 +136,13 @@ func (p *batchProducer) request(ctx context.Context, partition int, msgs []kafka
 		if err == nil && res.Error != nil {
 			err = res.Error
 		}
-		if err == nil || !retriable(err) {
-			break
+		if err == nil || !retriable(err) || attempt >= p.maxAttempts {
+			return nil // done: err says how
 		}
+		return err
+	})
+	if retryErr != nil { // ctx ended between attempts
+		err = errors.Join(retryErr, ctx.Err())
 	}
 	if err != nil {
 		return fmt.Errorf("producing %d messages to %s/%d: %w", len(indexes), p.topic, partition, err)
