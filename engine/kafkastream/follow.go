@@ -170,18 +170,19 @@ func (f *follower) followPartition(ctx context.Context, topic, what string, part
 	})
 }
 
-// readOn calls read from offset until ctx ends, and after each failure
-// again from the offset it returned, waiting per retryBackoff: a reader
-// that fails (a broker that timed out, a leader not known yet) never
-// stops a follower for good, since an instance that stops following
+// readOn calls read from offset, and after each failure again from the
+// offset it returned, waiting per retryBackoff, until read succeeds or
+// ctx ends: a reader that fails (a broker that timed out, a leader not
+// known yet) never stops a follower for good, since an instance that stops following
 // would answer from a lock table, an instance directory or address counts
-// that no longer change. read returns only when its reader fails or ctx
-// ends. The first failure and every tenth are logged.
+// that no longer change. A follower's read returns only when its reader
+// fails or ctx ends; the read-back of published decisions succeeds once
+// it reached the end. The first failure and every tenth are logged.
 func readOn(ctx context.Context, what string, offset int64, log *slog.Logger, read func(ctx context.Context, offset int64) (int64, error)) {
 	_ = engine.Retry(ctx, retryBackoff(), func(attempt int) error {
 		var err error
 		offset, err = read(ctx, offset)
-		if ctx.Err() == nil && (attempt == 1 || attempt%10 == 0) {
+		if err != nil && ctx.Err() == nil && (attempt == 1 || attempt%10 == 0) {
 			log.Warn("reading "+what+" failed, reading again", "attempts", attempt, "offset", offset, "err", err)
 		}
 		return err

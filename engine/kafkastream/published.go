@@ -107,29 +107,23 @@ func (s *Stream) partitionRanges(ctx context.Context, topic string, partitions [
 // error from fn stops it and is returned.
 func (s *Stream) readPublished(ctx context.Context, partition int, offset, end int64, log *slog.Logger, fn func(*schemas.Decision) error) error {
 	var stop error // fn's error: not retried
-	err := engine.Retry(ctx, retryBackoff(), func(attempt int) error {
+	readOn(ctx, "back published decisions", offset, log, func(ctx context.Context, offset int64) (int64, error) {
 		if offset >= end {
-			return nil
+			return offset, nil
 		}
-		var err error
-		offset, err = s.readPublishedOnce(ctx, partition, offset, end, func(d *schemas.Decision) error {
-			if err := fn(d); err != nil {
-				stop = err
-			}
+		offset, err := s.readPublishedOnce(ctx, partition, offset, end, func(d *schemas.Decision) error {
+			stop = fn(d)
 			return stop
 		})
 		if stop != nil {
-			return nil
+			return offset, nil
 		}
-		if err != nil && ctx.Err() == nil && (attempt == 1 || attempt%10 == 0) {
-			log.Warn("reading back published decisions failed, reading again", "attempts", attempt, "offset", offset, "err", err)
-		}
-		return err
+		return offset, err
 	})
 	if stop != nil {
 		return stop
 	}
-	return err
+	return ctx.Err() // nil once end was reached: readOn returns early only when ctx ends
 }
 
 // readPublishedOnce is one reader's pass of readPublished (readPartition,
