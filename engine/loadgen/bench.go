@@ -274,16 +274,22 @@ func (b *bench) profile(stage string) (stop func()) {
 	return func() {
 		pprof.StopCPUProfile()
 		stopCost(buf.Bytes())
-		if b.cfg.ProfileDir == "" {
-			return
-		}
-		err := os.MkdirAll(b.cfg.ProfileDir, 0o755)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(b.cfg.ProfileDir, stage+".pprof"), buf.Bytes(), 0o644)
-		}
-		if err != nil {
-			b.cfg.Log.Warn("cpu profile", "stage", stage, "err", err)
-		}
+		b.writeProfile(stage, buf.Bytes())
+	}
+}
+
+// writeProfile writes a stage's or an HTTP run's CPU profile to
+// --cpuprofile's directory, when set.
+func (b *bench) writeProfile(name string, data []byte) {
+	if b.cfg.ProfileDir == "" {
+		return
+	}
+	err := os.MkdirAll(b.cfg.ProfileDir, 0o755)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(b.cfg.ProfileDir, name+".pprof"), data, 0o644)
+	}
+	if err != nil {
+		b.cfg.Log.Warn("cpu profile", "stage", name, "err", err)
 	}
 }
 

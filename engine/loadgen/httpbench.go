@@ -8,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -229,20 +227,6 @@ func (b *bench) startHTTPCost(key string) (stop func() httpResult) {
 			b.writeProfile(key, buf.Bytes())
 		}
 		return r
-	}
-}
-
-// writeProfile writes a stage's CPU profile to --cpuprofile's directory.
-func (b *bench) writeProfile(name string, data []byte) {
-	if b.cfg.ProfileDir == "" {
-		return
-	}
-	err := os.MkdirAll(b.cfg.ProfileDir, 0o755)
-	if err == nil {
-		err = os.WriteFile(filepath.Join(b.cfg.ProfileDir, name+".pprof"), data, 0o644)
-	}
-	if err != nil {
-		b.cfg.Log.Warn("cpu profile", "stage", name, "err", err)
 	}
 }
 
