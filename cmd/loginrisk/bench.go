@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -14,6 +15,9 @@ import (
 	"github.com/loginrisk/loginrisk/engine/history"
 	"github.com/loginrisk/loginrisk/engine/loadgen"
 )
+
+// errOnlyAndSkip is returned when bench is given both --only and --skip.
+var errOnlyAndSkip = errors.New("--only and --skip exclude each other")
 
 // cmdBench is the throughput and latency harness (loadgen.RunBench,
 // docs/performance.md) run on this configuration's serve pipeline.

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -133,6 +132,3 @@ func (r loadReport) result() loadgen.HTTPResult {
 		P50: d(r.P50), P99: d(r.P99), P999: d(r.P999), Max: d(r.Max), RPS: r.RPS,
 		Elapsed: time.Duration(r.Duration * float64(time.Second)), CPU: time.Duration(r.CPU * float64(time.Second))}
 }
-
-// errOnlyAndSkip is returned when bench is given both --only and --skip.
-var errOnlyAndSkip = errors.New("--only and --skip exclude each other")
