@@ -178,13 +178,13 @@ func lowerIdentifier(n *ast.IdentifierNode) (lowered, error) {
 	}
 	switch ft.kind {
 	case reflect.Bool:
-		return lowered{kind: reflect.Bool, b: ft.boolGetter()}, nil
+		return lowered{kind: reflect.Bool, b: getter[bool](ft.offset)}, nil
 	case reflect.Int:
-		return lowered{kind: reflect.Int, i: ft.intGetter()}, nil
+		return lowered{kind: reflect.Int, i: getter[int](ft.offset)}, nil
 	case reflect.Float64:
-		return lowered{kind: reflect.Float64, x: ft.floatGetter()}, nil
+		return lowered{kind: reflect.Float64, x: getter[float64](ft.offset)}, nil
 	default:
-		return lowered{kind: reflect.String, s: ft.stringGetter()}, nil
+		return lowered{kind: reflect.String, s: getter[string](ft.offset)}, nil
 	}
 }
 
