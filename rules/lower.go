@@ -213,14 +213,11 @@ func lowerBinary(n *ast.BinaryNode) (lowered, error) {
 	if n.Operator == "in" {
 		return lowerIn(n)
 	}
-	l, err := lower(n.Left)
+	operands, err := lowerAll([]ast.Node{n.Left, n.Right})
 	if err != nil {
-		return l, err
+		return lowered{}, err
 	}
-	r, err := lower(n.Right)
-	if err != nil {
-		return r, err
-	}
+	l, r := operands[0], operands[1]
 	switch n.Operator {
 	case "&&", "and", "||", "or":
 		if l.kind != reflect.Bool || r.kind != reflect.Bool {
@@ -438,18 +435,11 @@ func lowerIn(n *ast.BinaryNode) (lowered, error) {
 }
 
 func lowerConditional(n *ast.ConditionalNode) (lowered, error) {
-	c, err := lower(n.Cond)
+	parts, err := lowerAll([]ast.Node{n.Cond, n.Exp1, n.Exp2})
 	if err != nil {
-		return c, err
+		return lowered{}, err
 	}
-	a, err := lower(n.Exp1)
-	if err != nil {
-		return a, err
-	}
-	b, err := lower(n.Exp2)
-	if err != nil {
-		return b, err
-	}
+	c, a, b := parts[0], parts[1], parts[2]
 	if c.kind != reflect.Bool || a.kind != b.kind {
 		return unsupported("condition %s ? %s : %s", c.kind, a.kind, b.kind)
 	}
