@@ -93,7 +93,7 @@ log:
 	}
 
 	serveCtx, stopServe := context.WithCancel(ctx)
-	stdout, stderr := newLockedBuffer(), newLockedBuffer()
+	stdout, stderr := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}
 	served := make(chan error, 1)
 	go func() {
 		served <- cmdServe(serveCtx, []string{"--config", config}, strings.NewReader(""), stdout, stderr)

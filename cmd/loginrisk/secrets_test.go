@@ -152,7 +152,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		defer cancel()
 		// Locked buffers: kafka-go's retrying goroutines may still log a
 		// line while serve returns (seen once under -race).
-		stdout, stderr := newLockedBuffer(), newLockedBuffer()
+		stdout, stderr := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}
 		err := cmdServe(ctx, []string{"--config", path}, strings.NewReader(""), stdout, stderr)
 		out := stdout.String() + stderr.String()
 		if !strings.Contains(out, "http: API on") || !strings.Contains(out, "loginrisk serving") {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,30 +15,11 @@ import (
 	"github.com/loginrisk/loginrisk/engine/testkit"
 )
 
-// lockedBuffer is an output safe to read while serve writes it: a
-// buffer behind the bench's lockedWriter.
-type lockedBuffer struct {
-	lockedWriter
-	buf bytes.Buffer
-}
-
-func newLockedBuffer() *lockedBuffer {
-	l := &lockedBuffer{}
-	l.w = &l.buf
-	return l
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // runningServe is `loginrisk serve` running in the test.
 type runningServe struct {
-	out  *lockedBuffer // stdout and stderr
-	api  string        // http://host:port of the API
-	stop func()        // stops serve and waits for it
+	out  *testkit.LockedBuffer // stdout and stderr
+	api  string                // http://host:port of the API
+	stop func()                // stops serve and waits for it
 }
 
 var apiLine = regexp.MustCompile(`http: API on (http://\S+)`)
@@ -64,7 +44,7 @@ log: {level: debug}
 %s`, name, extra)
 	path := writeFile(t, "loginrisk.yaml", cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	out := newLockedBuffer()
+	out := &testkit.LockedBuffer{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
