@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/loginrisk/loginrisk/engine/testkit/syncbuf"
 )
 
 func writeFile(t *testing.T, dir, name, content string) {
@@ -40,31 +41,13 @@ const (
 	brokenRules = "rules:\n  - {id: city, when: new_cty, weight: 30}\n"
 )
 
-// syncBuffer is a log sink safe for the watcher goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // loggedManager loads goodRules, written as file in a new folder, in a
 // Manager whose log the returned buffer keeps.
-func loggedManager(t *testing.T, file string) (dir string, m *Manager, logs *syncBuffer) {
+func loggedManager(t *testing.T, file string) (dir string, m *Manager, logs *syncbuf.Buffer) {
 	t.Helper()
 	dir = t.TempDir()
 	writeFile(t, dir, file, goodRules)
-	logs = &syncBuffer{}
+	logs = &syncbuf.Buffer{}
 	m, err := NewManager(ManagerConfig{Dir: dir, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)

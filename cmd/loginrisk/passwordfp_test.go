@@ -14,6 +14,7 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine/kafkastream"
 	"github.com/loginrisk/loginrisk/engine/testkit"
+	"github.com/loginrisk/loginrisk/engine/testkit/syncbuf"
 )
 
 // fpMarker is in every password_fp of TestPasswordFPIsNeverWritten, valid
@@ -93,7 +94,7 @@ log:
 	}
 
 	serveCtx, stopServe := context.WithCancel(ctx)
-	stdout, stderr := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	served := make(chan error, 1)
 	go func() {
 		served <- cmdServe(serveCtx, []string{"--config", config}, strings.NewReader(""), stdout, stderr)

@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/loginrisk/loginrisk/engine/testkit"
+	"github.com/loginrisk/loginrisk/engine/testkit/syncbuf"
 )
 
 // The secrets of TestSecretsNeverPrinted: an HTTP token read from a file,
@@ -152,7 +153,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		defer cancel()
 		// Locked buffers: kafka-go's retrying goroutines may still log a
 		// line while serve returns (seen once under -race).
-		stdout, stderr := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}
+		stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 		err := cmdServe(ctx, []string{"--config", path}, strings.NewReader(""), stdout, stderr)
 		out := stdout.String() + stderr.String()
 		if !strings.Contains(out, "http: API on") || !strings.Contains(out, "loginrisk serving") {

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/loginrisk/loginrisk/engine/testkit"
+	"github.com/loginrisk/loginrisk/engine/testkit/syncbuf"
 )
 
 // runningServe is `loginrisk serve` running in the test.
 type runningServe struct {
-	out  *testkit.LockedBuffer // stdout and stderr
-	api  string                // http://host:port of the API
-	stop func()                // stops serve and waits for it
+	out  *syncbuf.Buffer // stdout and stderr
+	api  string          // http://host:port of the API
+	stop func()          // stops serve and waits for it
 }
 
 var apiLine = regexp.MustCompile(`http: API on (http://\S+)`)
@@ -44,7 +45,7 @@ log: {level: debug}
 %s`, name, extra)
 	path := writeFile(t, "loginrisk.yaml", cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &testkit.LockedBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

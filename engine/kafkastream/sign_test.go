@@ -14,6 +14,7 @@ import (
 
 	"github.com/loginrisk/loginrisk/engine"
 	"github.com/loginrisk/loginrisk/engine/testkit"
+	"github.com/loginrisk/loginrisk/engine/testkit/syncbuf"
 	"github.com/loginrisk/loginrisk/schemas"
 )
 
@@ -198,7 +199,7 @@ func TestForgedDecisionsAreNotApplied(t *testing.T) {
 	victim, lifted, control := "victim@example.com", "locked@example.com", "control@example.com"
 
 	genuine := newStreamWithTopics(ctx, t, cfg) // another instance, holding the key
-	var logged testkit.LockedBuffer
+	var logged syncbuf.Buffer
 	followerCfg := cfg
 	followerCfg.Logger = slog.New(slog.NewTextHandler(&logged, nil))
 	follower := newStream(t, followerCfg)

@@ -1,10 +1,6 @@
 package testkit
 
-import (
-	"bytes"
-	"context"
-	"sync"
-)
+import "context"
 
 // Start runs run in a goroutine on a context derived from ctx, and returns
 // stop, which cancels that context, waits for run to return and returns
@@ -17,24 +13,4 @@ func Start(ctx context.Context, run func(ctx context.Context) error) (stop func(
 		cancel()
 		return <-done
 	}
-}
-
-// LockedBuffer is a log destination safe for concurrent writers.
-type LockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *LockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns what was written so far.
-func (b *LockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

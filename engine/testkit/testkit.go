@@ -4,8 +4,9 @@
 // service fails the test instead of skipping it. It also holds what the
 // tests of several packages share: engines and enrichers built as serve
 // builds them, the bad-input corpus, producing to a new topic, running a
-// component until the test stops it (Start), a log buffer safe for
-// concurrent writers and a consumer group's assignment count.
+// component until the test stops it (Start) and a consumer group's
+// assignment count. A buffer safe for concurrent writers is in its leaf
+// package syncbuf, which the tests of package rules can import too.
 package testkit
 
 import (
