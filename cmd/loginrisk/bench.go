@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,6 +88,9 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	logCfg := fs.quietLog(cfg.Log)
 	o.Log, o.Progress, o.Command = newLogger(stderr, logCfg), stderr, benchCommand(args)
+	// This process is the server of the http stage (the floor too) and
+	// the core's: the collector set as serve sets it.
+	applyRuntime(cfg.Runtime, cfg.State.storeConfig(), os.LookupEnv, o.Log)
 	cfg.Log = logCfg // the serve instances' too
 	return runBench(ctx, o, cfg, *keep, *instances, stdout)
 }

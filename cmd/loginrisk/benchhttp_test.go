@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +23,13 @@ func TestBenchHTTP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs serve and the load client")
 	}
+	keepCollectorSettings(t)
 	out, stderr := benchInProcess(t, "--only", "http", "--users", "200", "--partitions", "2", "--http-rate", "1000", "--http-duration", "1s")
+	// The bench's process is the server, with the collector set as
+	// serve sets it (the runtime section), unless GOGC says otherwise.
+	if _, set := os.LookupEnv("GOGC"); !set && !strings.Contains(out, fmt.Sprintf("GOGC=%d GOMEMLIMIT=", defaultGCPercent)) {
+		t.Errorf("the footer does not show the runtime section's GOGC %d:\n%s", defaultGCPercent, out)
+	}
 	if strings.Contains(out, "\nstage ") || strings.Contains(out, "CPU per event") {
 		t.Errorf("--only http ran pipeline stages:\n%s", out)
 	}

@@ -23,6 +23,7 @@ type Config struct {
 	HTTP       HTTPConfig       `yaml:"http"`
 	Engine     EngineConfig     `yaml:"engine"`
 	State      StateConfig      `yaml:"state"`
+	Runtime    RuntimeConfig    `yaml:"runtime"`
 	Log        LogConfig        `yaml:"log"`
 }
 
@@ -37,6 +38,7 @@ func defaultConfig() Config {
 		HTTP:       defaultHTTPConfig(),
 		Engine:     defaultEngineConfig(),
 		State:      StateConfig{state.DefaultConfig()},
+		Runtime:    defaultRuntimeConfig(),
 		Log:        defaultLogConfig(),
 	}
 }
@@ -69,6 +71,7 @@ func (c *Config) Validate(need needs) error {
 		c.HTTP.Validate(),
 		c.Engine.Validate(),
 		c.State.Validate(),
+		c.Runtime.Validate(),
 		c.Log.Validate(),
 	)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,7 @@ func cmdDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	// The demo's terminal is for its progress line.
 	log := newLogger(stderr, fs.quietLog(cfg.Log))
+	applyRuntime(cfg.Runtime, cfg.State.storeConfig(), os.LookupEnv, log)
 
 	if len(cfg.Kafka.Brokers) == 0 {
 		addrs, stop, err := loadgen.StartBroker(cfg.Kafka.Partitions)

@@ -23,7 +23,9 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, newLogger(stderr, cfg.Log), stderr)
+	log := newLogger(stderr, cfg.Log)
+	applyRuntime(cfg.Runtime, cfg.State.storeConfig(), os.LookupEnv, log)
+	return serve(ctx, cfg, log, stderr)
 }
 
 // newStream builds the Kafka adapter from the configuration.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"runtime"
@@ -392,14 +393,20 @@ func (b *bench) printHTTP(stdout io.Writer) {
 	for _, r := range b.http {
 		fmt.Fprintf(stdout, "%s: %s\n", r.key, r.label)
 	}
-	fmt.Fprintf(stdout, "(server CPU/req = kernel + net/http + handler + runtime+GC + other: this process's getrusage over the run, the user time split by its CPU profile; GOGC=%d)\n", gogc())
+	fmt.Fprintf(stdout, "(server CPU/req = kernel + net/http + handler + runtime+GC + other: this process's getrusage over the run, the user time split by its CPU profile; %s)\n", collectorSettings())
 }
 
-// gogc is the collector's setting of this process, for the footer.
-func gogc() int {
-	old := debug.SetGCPercent(-1)
-	debug.SetGCPercent(old)
-	return old
+// collectorSettings is the collector's setting of this process, for the
+// footer: "GOGC=400 GOMEMLIMIT=6144MiB" (the command's runtime section,
+// or the environment's).
+func collectorSettings() string {
+	gogc := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gogc)
+	limit := "off"
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		limit = fmt.Sprintf("%dMiB", l>>20)
+	}
+	return fmt.Sprintf("GOGC=%d GOMEMLIMIT=%s", gogc, limit)
 }
 
 func millis(d time.Duration) string {

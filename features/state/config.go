@@ -69,6 +69,28 @@ func (c StoreConfig) caps() [NumKeyKinds]int {
 	return [NumKeyKinds]int{Users: c.MaxUsers, Addresses: c.MaxAddresses, Networks: c.MaxNetworks, Devices: c.MaxDevices}
 }
 
+// Bytes an ordinary key takes on the Go heap, its share of its table
+// included (docs/features-performance.md, BenchmarkStoreMemory): a user
+// with a profile and its familiarity counts (`users`: 820 B); an
+// address's hour windows and its crowd counts (`ips` and
+// `crowd-addresses`: about 340 + 410 B); an IPv6 /64 as an address; a
+// device id (`devices`: 145 B). HeapBound adds them up.
+const (
+	userBytes    = 820
+	addressBytes = 800
+	networkBytes = addressBytes
+	deviceBytes  = 160
+)
+
+// HeapBound is about what the state takes on the Go heap with every cap
+// full of ordinary keys (keyBytes); users under attack take more (about
+// 2.6 KiB each, docs/reliability.md). The command derives its default
+// soft memory limit from it.
+func (c StoreConfig) HeapBound() int64 {
+	c = c.withDefaults()
+	return int64(c.MaxUsers)*userBytes + int64(c.MaxAddresses)*addressBytes + int64(c.MaxNetworks)*networkBytes + int64(c.MaxDevices)*deviceBytes
+}
+
 // capKey is the key of the cap on kind k in the configuration file.
 func (k KeyKind) capKey() string {
 	switch k {
