@@ -73,10 +73,10 @@ func TestShareAddresses(t *testing.T) {
 	}
 	at := t0.Add(4 * time.Second)
 	ip := otherStore.IPCounters(netip.MustParseAddr("198.51.100.7"), at)
-	if ip["ip_failures_10m"] != 4 || ip["ip_distinct_users_10m"] != 4 {
-		t.Errorf("the other instance counts %v failures by %v users from the address, want 4 by 4", ip["ip_failures_10m"], ip["ip_distinct_users_10m"])
+	if ip.Get("ip_failures_10m") != 4 || ip.Get("ip_distinct_users_10m") != 4 {
+		t.Errorf("the other instance counts %v failures by %v users from the address, want 4 by 4", ip.Get("ip_failures_10m"), ip.Get("ip_distinct_users_10m"))
 	}
-	if u := otherStore.UserCounters("", "user-0", at); u["user_failures_24h"] != 0 {
-		t.Errorf("the other instance counts %v failures of user-0, want 0: users stay on their instance", u["user_failures_24h"])
+	if u := otherStore.UserCounters("", "user-0", at); u.Get("user_failures_24h") != 0 {
+		t.Errorf("the other instance counts %v failures of user-0, want 0: users stay on their instance", u.Get("user_failures_24h"))
 	}
 }

@@ -82,7 +82,7 @@ func TestTransitionAddressesAreSeparateSources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st := eng.IPStatus(attacker, at); len(st.Locks) != 1 || st.Counters["ip_failures_10m"] != 3 {
+			if st := eng.IPStatus(attacker, at); len(st.Locks) != 1 || st.Counters.Get("ip_failures_10m") != 3 {
 				t.Errorf("IPStatus(%s): %d locks, counters %v; want the lock and 3 failures", tc.attacker[0], len(st.Locks), st.Counters)
 			}
 		})

@@ -456,9 +456,10 @@ func (t *LockTable) activeForUser(user string, now time.Time) []schemas.Lock {
 // lock, the network lock on its network (network, "" for none) and the
 // user_ip locks that name it, ordered by scope and key.
 func (t *LockTable) activeForIP(ip, network string, now time.Time) []schemas.Lock {
-	own := []lockKey{{scope: schemas.ScopeIP, a: ip}}
+	keys := [2]lockKey{{scope: schemas.ScopeIP, a: ip}, {scope: schemas.ScopeNetwork, a: network}} // on the stack
+	own := keys[:1]
 	if network != "" {
-		own = append(own, lockKey{scope: schemas.ScopeNetwork, a: network})
+		own = keys[:2]
 	}
 	return t.activeForKeys(now, own, t.pairsByIP.others(t, ip), func(user string) lockKey {
 		return lockKey{scope: schemas.ScopeUserIP, a: user, b: ip}

@@ -58,10 +58,11 @@ type RuleSource interface {
 }
 
 // CounterReader reads current window counters without an attempt, for
-// the status lookups; state.Store implements it.
+// the status lookups, sorted by name (schemas.Counters); state.Store
+// implements it.
 type CounterReader interface {
-	UserCounters(tenantID, userID string, at time.Time) map[string]float64
-	IPCounters(addr netip.Addr, at time.Time) map[string]float64
+	UserCounters(tenantID, userID string, at time.Time) schemas.Counters
+	IPCounters(addr netip.Addr, at time.Time) schemas.Counters
 }
 
 // ProfileLoader seeds a user's profile (known places, devices, last

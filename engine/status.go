@@ -18,7 +18,7 @@ import (
 // user_untrusted lock spares, and since when).
 type Status struct {
 	Locks        []schemas.Lock           `json:"locks"`
-	Counters     map[string]float64       `json:"counters"`
+	Counters     schemas.Counters         `json:"counters"`
 	LastDecision *schemas.Decision        `json:"last_decision,omitempty"`
 	Trusted      []schemas.TrustedContext `json:"trusted,omitempty"`
 }
@@ -34,7 +34,7 @@ func (e *Engine) UserStatus(tenantID, userID string, at time.Time) Status {
 	if e.cfg.Counters != nil {
 		st.Counters = e.cfg.Counters.UserCounters(tenantID, userID, at)
 	} else {
-		st.Counters = map[string]float64{}
+		st.Counters = schemas.Counters{}
 	}
 	if e.cfg.Trust != nil {
 		st.Trusted = e.cfg.Trust.TrustedContexts(tenantID, userID, at)
@@ -52,11 +52,11 @@ func (e *Engine) IPStatus(addr netip.Addr, at time.Time) Status {
 	var st Status
 	addr = addr.Unmap()
 	key := addrKey(addr)
-	st.Locks = e.locks.activeForIP(key, features.NetworkOf(addr).String(), at)
+	st.Locks = e.locks.activeForIP(key, features.PrefixString(features.NetworkOf(addr)), at)
 	if e.cfg.Counters != nil {
 		st.Counters = e.cfg.Counters.IPCounters(addr, at)
 	} else {
-		st.Counters = map[string]float64{}
+		st.Counters = schemas.Counters{}
 	}
 	if d, ok := e.lastByIP.get(key); ok {
 		st.LastDecision = d

@@ -94,8 +94,8 @@ func TestTenantLocksApart(t *testing.T) {
 		fails  float64
 	}{{"acme", 1, 3}, {"globex", 0, 2}, {"", 0, 0}} {
 		st := eng.UserStatus(tt.tenant, "bob", at)
-		if len(st.Locks) != tt.locks || st.Counters["user_failures_15m"] != tt.fails {
-			t.Errorf("UserStatus(%q, bob): locks %+v, %v failures; want %d locks, %v failures", tt.tenant, st.Locks, st.Counters["user_failures_15m"], tt.locks, tt.fails)
+		if len(st.Locks) != tt.locks || st.Counters.Get("user_failures_15m") != tt.fails {
+			t.Errorf("UserStatus(%q, bob): locks %+v, %v failures; want %d locks, %v failures", tt.tenant, st.Locks, st.Counters.Get("user_failures_15m"), tt.locks, tt.fails)
 		}
 		if tt.locks > 0 && st.Locks[0] != lock {
 			t.Errorf("UserStatus(%q, bob) lock %+v, want %+v", tt.tenant, st.Locks[0], lock)
@@ -169,7 +169,7 @@ func TestOneAddressAcrossTenantsIsOneAttacker(t *testing.T) {
 		t.Errorf("the locked address for a user of the default tenant: %s, want lockout", d.Decision)
 	}
 	st := eng.IPStatus(netip.MustParseAddr(attacker), s.at)
-	if st.Counters["ip_failures_10m"] != 4 || st.Counters["ip_distinct_users_10m"] != 5 {
+	if st.Counters.Get("ip_failures_10m") != 4 || st.Counters.Get("ip_distinct_users_10m") != 5 {
 		t.Errorf("address counters %v, want 4 failures by 5 users (alice and carol of two tenants, dave)", st.Counters)
 	}
 }

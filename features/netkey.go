@@ -2,6 +2,13 @@ package features
 
 import "net/netip"
 
+// PrefixString is p.String() in one allocation (Prefix.String makes
+// two), for the status lookups that name a network.
+func PrefixString(p netip.Prefix) string {
+	var buf [48]byte // the longest IPv6 prefix, "ffff:…:ffff/128", is 43 bytes
+	return string(p.AppendTo(buf[:0]))
+}
+
 // NetworkOf is the network an address is grouped in for "network"
 // features and profiles: the /24 of its IPv4 address (KeyAddr), else its
 // /64.

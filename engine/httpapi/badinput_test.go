@@ -84,7 +84,7 @@ func TestScoreMappedAddress(t *testing.T) {
 	// The counters are kept per address, unmapped: the plain IPv4 form
 	// sees the attempt.
 	st := f.status("ips/1.2.3.4")
-	if st.Counters["ip_attempts_1h"] != 1 {
+	if st.Counters.Get("ip_attempts_1h") != 1 {
 		t.Errorf("status of 1.2.3.4 after an attempt from ::ffff:1.2.3.4: %+v, want ip_attempts_1h 1", st)
 	}
 	if st.LastDecision == nil || st.LastDecision.EventID != "mapped-1" {

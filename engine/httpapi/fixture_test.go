@@ -120,7 +120,7 @@ func (s bugState) Observe(ev *schemas.LoginEvent, f *schemas.Features) {
 	s.Store.Observe(ev, f)
 }
 
-func (s bugState) UserCounters(tenantID, userID string, at time.Time) map[string]float64 {
+func (s bugState) UserCounters(tenantID, userID string, at time.Time) schemas.Counters {
 	if userID == s.user {
 		panic("injected bug reading the counters of " + userID)
 	}

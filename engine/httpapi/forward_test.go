@@ -195,7 +195,7 @@ func TestAnyInstanceAnswersWithTheOwnersState(t *testing.T) {
 		if owners[user] == "B" {
 			owner = b
 		}
-		for owner.eng.UserStatus("", user, time.Now()).Counters["user_failures_15m"] != 3 {
+		for owner.eng.UserStatus("", user, time.Now()).Counters.Get("user_failures_15m") != 3 {
 			if time.Now().After(deadline.Add(30 * time.Second)) {
 				t.Fatalf("%s: its owner %s did not consume its three failures", user, owners[user])
 			}
@@ -253,10 +253,10 @@ func TestAnyInstanceAnswersWithTheOwnersState(t *testing.T) {
 	if hB.Get(HeaderAnsweredBy) != a.stream.Instances().Self() || hA.Get(HeaderAnsweredBy) != "" {
 		t.Errorf("score: %s %q from B, %q from A; want A's id from B only", HeaderAnsweredBy, hB.Get(HeaderAnsweredBy), hA.Get(HeaderAnsweredBy))
 	}
-	if got := a.eng.UserStatus("", ofA, time.Now()).Counters["user_failures_15m"]; got != 4 {
+	if got := a.eng.UserStatus("", ofA, time.Now()).Counters.Get("user_failures_15m"); got != 4 {
 		t.Errorf("after the score through B, A counts %v failures of %s, want 4", got, ofA)
 	}
-	if got := b.eng.UserStatus("", ofA, time.Now()).Counters["user_failures_15m"]; got != 0 {
+	if got := b.eng.UserStatus("", ofA, time.Now()).Counters.Get("user_failures_15m"); got != 0 {
 		t.Errorf("after the score through B, B counts %v failures of %s, want 0 (A scored it)", got, ofA)
 	}
 
@@ -275,8 +275,8 @@ func TestAnyInstanceAnswersWithTheOwnersState(t *testing.T) {
 			t.Errorf("A down (%s): B answered %d with %s %q and %s %q: %s", want, code, HeaderOwnerUnreachable, h.Get(HeaderOwnerUnreachable), HeaderAnsweredBy, h.Get(HeaderAnsweredBy), body)
 		}
 		var st engine.Status
-		if err := json.Unmarshal(body, &st); err != nil || bytes.Equal(body, ownerBody) || st.Counters["user_failures_15m"] != local.Counters["user_failures_15m"] {
-			t.Errorf("A down (%s): B's answer %s is not B's own state (%v failures), err %v", want, body, local.Counters["user_failures_15m"], err)
+		if err := json.Unmarshal(body, &st); err != nil || bytes.Equal(body, ownerBody) || st.Counters.Get("user_failures_15m") != local.Counters.Get("user_failures_15m") {
+			t.Errorf("A down (%s): B's answer %s is not B's own state (%v failures), err %v", want, body, local.Counters.Get("user_failures_15m"), err)
 		}
 		// A bound on hanging, not a speed claim: the timeout plus a
 		// second for a loaded machine.

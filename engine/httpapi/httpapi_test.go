@@ -293,7 +293,7 @@ func TestLockLifecycle(t *testing.T) {
 				t.Errorf("lock = %+v, want user_ip %s until %s by failure_burst", l, wantKey, wantUntil)
 			}
 			// The five failures, one a minute up to a minute ago.
-			if c := st.Counters; c["user_failures_15m"] != 5 || c["user_consecutive_failures"] != 5 || c["user_failures_1m"] != 0 {
+			if c := st.Counters; c.Get("user_failures_15m") != 5 || c.Get("user_consecutive_failures") != 5 || c.Get("user_failures_1m") != 0 {
 				t.Errorf("user counters = %v, want 5 failures in 15 min, 5 consecutive, none in the last minute", c)
 			}
 			if st.LastDecision == nil || st.LastDecision.EventID != d.EventID {
@@ -302,7 +302,7 @@ func TestLockLifecycle(t *testing.T) {
 			if ipst := f.status("ips/" + tc.ip); len(ipst.Locks) != 1 || ipst.Locks[0].Key != wantKey {
 				t.Errorf("ip status locks = %+v, want the user_ip lock", ipst.Locks)
 			}
-			if ipst := f.status("ips/" + tc.ip); ipst.Counters["ip_failures_10m"] != 5 || ipst.Counters["ip_distinct_users_10m"] != 1 {
+			if ipst := f.status("ips/" + tc.ip); ipst.Counters.Get("ip_failures_10m") != 5 || ipst.Counters.Get("ip_distinct_users_10m") != 1 {
 				t.Errorf("ip counters = %v, want 5 failures and 1 user in 10 min", ipst.Counters)
 			}
 			// The owner elsewhere is not locked: another address's status is clean.

@@ -183,7 +183,7 @@ func TestDistinctBeyondTheBound(t *testing.T) {
 	within("failed users of the /24", f.NetFailedUsers1h, 900)
 	within("failed users of the ASN", f.ASNFailedUsers1h, 900)
 	within("distinct users of the address in 1 h", f.IPDistinctUsers1h, 900)
-	within("the status counter of distinct users in 1 h", int(sc.s.IPCounters(netip.MustParseAddr(hostingV4), t0.Add(899*3*time.Second))["ip_distinct_users_1h"]), 900)
+	within("the status counter of distinct users in 1 h", int(sc.s.IPCounters(netip.MustParseAddr(hostingV4), t0.Add(899*3*time.Second)).Get("ip_distinct_users_1h")), 900)
 	// The 10-minute count beyond 64 covers 10 to 20 minutes (two slots of
 	// the address's ring): 200 to 400 accounts at one every 3 s.
 	if n := f.IPDistinctUsers10m; n < 180 || n > 440 {

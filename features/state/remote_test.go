@@ -78,7 +78,7 @@ func TestObserveAddressAcrossStores(t *testing.T) {
 				user := fmt.Sprintf("victim-%d@example.com", i)
 				for j, s := range stores {
 					counters := s.UserCounters("", user, t0.Add(20*time.Minute))
-					seen := counters["user_failures_24h"] + counters["user_successes_24h"]
+					seen := counters.Get("user_failures_24h") + counters.Get("user_successes_24h")
 					if own := i % len(stores); j != own && seen != 0 {
 						t.Errorf("store %d counts %v attempts of %s, a user of store %d", j, seen, user, own)
 					}

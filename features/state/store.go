@@ -772,7 +772,7 @@ func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
 // consecutive failures and distinct source addresses in the last hour,
 // named as the rules name the features. An unknown user has all zeros.
 // It implements engine.CounterReader.
-func (s *Store) UserCounters(tenantID, userID string, at time.Time) map[string]float64 {
+func (s *Store) UserCounters(tenantID, userID string, at time.Time) schemas.Counters {
 	t := toEventTime(at)
 	var (
 		c           windowCounts
@@ -789,17 +789,17 @@ func (s *Store) UserCounters(tenantID, userID string, at time.Time) map[string]f
 		sources = u.sources.distinct(t, hour)
 	}
 	sh.mu.Unlock()
-	return map[string]float64{
-		"user_failures_1m":          float64(c.failures[0]),
-		"user_failures_15m":         float64(c.failures[1]),
-		"user_failures_1h":          float64(c.failures[2]),
-		"user_failures_24h":         float64(c.failures[3]),
-		"user_successes_1m":         float64(c.successes[0]),
-		"user_successes_15m":        float64(c.successes[1]),
-		"user_successes_1h":         float64(c.successes[2]),
-		"user_successes_24h":        float64(c.successes[3]),
-		"user_consecutive_failures": float64(consecutive),
-		"user_distinct_ips_1h":      float64(sources),
+	return schemas.Counters{ // by name, as schemas.Counters are
+		{Name: "user_consecutive_failures", Value: float64(consecutive)},
+		{Name: "user_distinct_ips_1h", Value: float64(sources)},
+		{Name: "user_failures_15m", Value: float64(c.failures[1])},
+		{Name: "user_failures_1h", Value: float64(c.failures[2])},
+		{Name: "user_failures_1m", Value: float64(c.failures[0])},
+		{Name: "user_failures_24h", Value: float64(c.failures[3])},
+		{Name: "user_successes_15m", Value: float64(c.successes[1])},
+		{Name: "user_successes_1h", Value: float64(c.successes[2])},
+		{Name: "user_successes_1m", Value: float64(c.successes[0])},
+		{Name: "user_successes_24h", Value: float64(c.successes[3])},
 	}
 }
 
@@ -807,7 +807,7 @@ func (s *Store) UserCounters(tenantID, userID string, at time.Time) map[string]f
 // /64) at time at without an attempt: failures per window, attempts and
 // distinct users in the last hour and 10 minutes. It implements
 // engine.CounterReader.
-func (s *Store) IPCounters(addr netip.Addr, at time.Time) map[string]float64 {
+func (s *Store) IPCounters(addr netip.Addr, at time.Time) schemas.Counters {
 	t := toEventTime(at)
 	var (
 		c            windowCounts
@@ -830,13 +830,13 @@ func (s *Store) IPCounters(addr netip.Addr, at time.Time) map[string]float64 {
 	if attempts > 0 {
 		ratio = float64(c.successes[2]) / float64(attempts)
 	}
-	return map[string]float64{
-		"ip_failures_1m":        float64(c.failures[0]),
-		"ip_failures_10m":       float64(c.failures[1]),
-		"ip_failures_1h":        float64(c.failures[2]),
-		"ip_attempts_1h":        float64(attempts),
-		"ip_distinct_users_10m": float64(users10),
-		"ip_distinct_users_1h":  float64(u1h),
-		"ip_success_ratio_1h":   ratio,
+	return schemas.Counters{ // by name, as schemas.Counters are
+		{Name: "ip_attempts_1h", Value: float64(attempts)},
+		{Name: "ip_distinct_users_10m", Value: float64(users10)},
+		{Name: "ip_distinct_users_1h", Value: float64(u1h)},
+		{Name: "ip_failures_10m", Value: float64(c.failures[1])},
+		{Name: "ip_failures_1h", Value: float64(c.failures[2])},
+		{Name: "ip_failures_1m", Value: float64(c.failures[0])},
+		{Name: "ip_success_ratio_1h", Value: ratio},
 	}
 }

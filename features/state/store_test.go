@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -582,24 +583,29 @@ func TestStatusCounters(t *testing.T) {
 		"user_consecutive_failures": 4, "user_distinct_ips_1h": 2,
 	}
 	for k, v := range wantUser {
-		if user[k] != v {
-			t.Errorf("user %s = %v, want %v", k, user[k], v)
+		if user.Get(k) != v {
+			t.Errorf("user %s = %v, want %v", k, user.Get(k), v)
 		}
 	}
 	wantIP := map[string]float64{
 		"ip_failures_1m": 5, "ip_attempts_1h": 5, "ip_distinct_users_10m": 2, "ip_success_ratio_1h": 0,
 	}
 	for k, v := range wantIP {
-		if ip[k] != v {
-			t.Errorf("ip %s = %v, want %v", k, ip[k], v)
+		if ip.Get(k) != v {
+			t.Errorf("ip %s = %v, want %v", k, ip.Get(k), v)
+		}
+	}
+	for _, c := range []schemas.Counters{user, ip} {
+		if !slices.IsSortedFunc(c, func(a, b schemas.Counter) int { return strings.Compare(a.Name, b.Name) }) {
+			t.Errorf("counters not sorted by name (as schemas.Counters are): %v", c)
 		}
 	}
 	// An hour later the one-minute windows are empty, the day window not.
 	later := sc.s.UserCounters("", "alice", t0.Add(2*time.Hour))
-	if later["user_failures_1m"] != 0 || later["user_failures_24h"] != 4 {
+	if later.Get("user_failures_1m") != 0 || later.Get("user_failures_24h") != 4 {
 		t.Errorf("two hours later: %v", later)
 	}
-	if none := sc.s.UserCounters("", "nobody", at); none["user_failures_24h"] != 0 {
+	if none := sc.s.UserCounters("", "nobody", at); none.Get("user_failures_24h") != 0 {
 		t.Errorf("unknown user: %v", none)
 	}
 
@@ -612,14 +618,14 @@ func TestStatusCounters(t *testing.T) {
 	for _, c := range cat {
 		names[c.Name] = true
 	}
-	for k := range user {
-		if !names[k] {
-			t.Errorf("user counter %q is not a feature", k)
+	for _, c := range user {
+		if !names[c.Name] {
+			t.Errorf("user counter %q is not a feature", c.Name)
 		}
 	}
-	for k := range ip {
-		if !names[k] {
-			t.Errorf("ip counter %q is not a feature", k)
+	for _, c := range ip {
+		if !names[c.Name] {
+			t.Errorf("ip counter %q is not a feature", c.Name)
 		}
 	}
 }

@@ -73,11 +73,11 @@ func TestTenantFailuresApartAddressShared(t *testing.T) {
 		tenant string
 		want   float64
 	}{{"acme", 5}, {"globex", 1}, {"", 0}} {
-		if got := sc.s.UserCounters(tt.tenant, "bob", at)["user_failures_15m"]; got != tt.want {
+		if got := sc.s.UserCounters(tt.tenant, "bob", at).Get("user_failures_15m"); got != tt.want {
 			t.Errorf("UserCounters(%q, bob) user_failures_15m = %v, want %v", tt.tenant, got, tt.want)
 		}
 	}
-	if got := sc.s.IPCounters(netip.MustParseAddr(torV4), at)["ip_failures_10m"]; got != 6 {
+	if got := sc.s.IPCounters(netip.MustParseAddr(torV4), at).Get("ip_failures_10m"); got != 6 {
 		t.Errorf("IPCounters ip_failures_10m = %v, want 6", got)
 	}
 }

@@ -1,9 +1,10 @@
 package state
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,11 +89,11 @@ func trustNetworkOf(addr netip.Addr) (trustNetwork, bool) {
 // String is the network in CIDR notation.
 func (k trustNetwork) String() string {
 	if !k.v6 {
-		return netip.PrefixFrom(netip.AddrFrom4([4]byte{k.prefix[0], k.prefix[1], k.prefix[2], 0}), 24).String()
+		return features.PrefixString(netip.PrefixFrom(netip.AddrFrom4([4]byte{k.prefix[0], k.prefix[1], k.prefix[2], 0}), 24))
 	}
 	var a [16]byte
 	copy(a[:8], k.prefix[:])
-	return netip.PrefixFrom(netip.AddrFrom16(a), 64).String()
+	return features.PrefixString(netip.PrefixFrom(netip.AddrFrom16(a), 64))
 }
 
 // trustedNetwork is a network of an allowed success.
@@ -413,16 +414,19 @@ func (s *Store) TrustedContexts(tenantID, userID string, at time.Time) []schemas
 	user := schemas.UserKey(tenantID, userID)
 	hash := s.placeString(user)
 	sh := s.users.shard(hash)
+	// Copies on the stack (the lists are bounded), so that a lookup
+	// allocates only its answer and the networks' names.
+	var deviceBuf [maxTrustedDevices]trustedDevice
+	var networkBuf [maxTrustedNetworks]trustedNetwork
+	devices, networks := deviceBuf[:0], networkBuf[:0]
 	sh.mu.Lock()
-	var devices []trustedDevice
-	var networks []trustedNetwork
 	if u := sh.get(hash, user); u != nil && u.extra != nil {
-		devices = trustedAt(u.extra.devices, t)
-		networks = trustedAt(u.extra.networks, t)
+		devices = appendTrusted(devices, u.extra.devices, t)
+		networks = appendTrusted(networks, u.extra.networks, t)
 	}
 	sh.mu.Unlock()
-	sort.Slice(devices, func(i, j int) bool { return devices[i].last > devices[j].last })
-	sort.Slice(networks, func(i, j int) bool { return networks[i].last > networks[j].last })
+	slices.SortStableFunc(devices, func(a, b trustedDevice) int { return cmp.Compare(b.last, a.last) })
+	slices.SortStableFunc(networks, func(a, b trustedNetwork) int { return cmp.Compare(b.last, a.last) })
 	out := make([]schemas.TrustedContext, 0, len(devices)+len(networks))
 	for _, d := range devices {
 		out = append(out, schemas.TrustedContext{Kind: schemas.TrustedDevice, Key: d.key, FirstSeen: fromEventTime(d.first), LastSeen: fromEventTime(d.last)})
@@ -436,13 +440,12 @@ func (s *Store) TrustedContexts(tenantID, userID string, at time.Time) []schemas
 // fromEventTime is the time of an event-time second (toEventTime).
 func fromEventTime(t uint32) time.Time { return time.Unix(int64(t)+epoch2000, 0).UTC() }
 
-// trustedAt is a copy of the entries of list trusted at at.
-func trustedAt[K comparable](list []trustedContext[K], at uint32) []trustedContext[K] {
-	var out []trustedContext[K]
+// appendTrusted appends to dst the entries of list trusted at at.
+func appendTrusted[K comparable](dst, list []trustedContext[K], at uint32) []trustedContext[K] {
 	for _, c := range list {
 		if trusted(c.last, at) {
-			out = append(out, c)
+			dst = append(dst, c)
 		}
 	}
-	return out
+	return dst
 }
