@@ -90,7 +90,9 @@ func parseMemoryLimit(v string) (int64, error) {
 	switch {
 	case err != nil || !known:
 		return 0, fmt.Errorf("%q is not auto, off or a size such as 4GiB (units B, KiB, MiB, GiB, TiB)", v)
-	case n > math.MaxInt64/scale || n*scale < 1<<26:
+	case n > math.MaxInt64/scale:
+		return 0, fmt.Errorf("%q is more than 8 EiB", v)
+	case n*scale < 1<<26:
 		return 0, fmt.Errorf("%q must be at least 64MiB", v)
 	}
 	return n * scale, nil

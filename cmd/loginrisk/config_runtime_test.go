@@ -99,7 +99,8 @@ func TestRuntimeConfigRefused(t *testing.T) {
 	checkConfig(t, "migrate", "runtime: {memory_limit: lots}\n", `runtime.memory_limit: "lots" is not auto, off or a size`)
 	checkConfig(t, "migrate", "runtime: {memory_limit: 4GB}\n", `runtime.memory_limit: "4GB" is not auto, off or a size`)
 	checkConfig(t, "migrate", "runtime: {memory_limit: 1MiB}\n", `runtime.memory_limit: "1MiB" must be at least 64MiB`)
-	checkConfig(t, "migrate", "runtime: {memory_limit: \"off\"}\n", "runtime.gc_percent: 400 above 100 needs runtime.memory_limit")
+	checkConfig(t, "migrate", "runtime: {memory_limit: 9999999TiB}\n", `runtime.memory_limit: "9999999TiB" is more than 8 EiB`)
+	checkConfig(t, "migrate", "runtime: {memory_limit: off}\n", "runtime.gc_percent: 400 above 100 needs runtime.memory_limit")
 	checkConfig(t, "migrate", "runtime: {gc_percent: 100, memory_limit: \"off\"}\n", "")
 	checkConfig(t, "migrate", "runtime: {gc_percent: 400, memory_limit: 2048MiB}\n", "")
 }
