@@ -46,6 +46,11 @@ const (
 	produceBackoffMax = time.Second
 )
 
+// metadataAttempts bounds the look-ups of a topic's partitions: kafka-go's
+// Writer's default attempts, whose backoff (100 ms doubling to 1 s: 6.5 s
+// in all) spans one refresh of the Transport's metadata cache.
+const metadataAttempts = 10
+
 // produce writes msgs, keyed by the balancer, and returns once every
 // partition's request is acknowledged. On failure it returns
 // kafka.WriteErrors, with the error of each message that was not written
@@ -123,52 +128,73 @@ func (p *batchProducer) producePartition(ctx context.Context, partition int, msg
 	}
 }
 
-// request sends one produce request, retrying temporary errors up to
-// maxAttempts times (engine.Retry's backoff).
+// request sends one produce request, retrying temporary errors (see
+// attempt).
 func (p *batchProducer) request(ctx context.Context, partition int, msgs []kafka.Message, indexes []int32) error {
-	var err error
-	retryErr := engine.Retry(ctx, engine.Backoff{Min: produceBackoffMin, Max: produceBackoffMax}, func(attempt int) error {
-		var res *kafka.ProduceResponse
-		res, err = p.client.Produce(ctx, &kafka.ProduceRequest{
+	err := p.attempt(ctx, p.maxAttempts, func() error {
+		res, err := p.client.Produce(ctx, &kafka.ProduceRequest{
 			Topic: p.topic, Partition: partition, RequiredAcks: kafka.RequireAll,
 			Records: &produceRecords{msgs: msgs, indexes: indexes},
 		})
 		if err == nil && res.Error != nil {
 			err = res.Error
 		}
-		if err == nil || !retriable(err) || attempt >= p.maxAttempts {
-			return nil // done: err says how
-		}
 		return err
 	})
-	if retryErr != nil { // ctx ended between attempts
-		err = errors.Join(retryErr, ctx.Err())
-	}
 	if err != nil {
 		return fmt.Errorf("producing %d messages to %s/%d: %w", len(indexes), p.topic, partition, err)
 	}
 	return nil
 }
 
+// attempt runs call until it succeeds, fails for good (not retriable) or
+// has run attempts times, with engine.Retry's backoff between, and
+// returns its last error (joined with the context's when ctx ended
+// between attempts).
+func (p *batchProducer) attempt(ctx context.Context, attempts int, call func() error) error {
+	var err error
+	retryErr := engine.Retry(ctx, engine.Backoff{Min: produceBackoffMin, Max: produceBackoffMax}, func(attempt int) error {
+		err = call()
+		if err == nil || !retriable(err) || attempt >= attempts {
+			return nil // done: err says how
+		}
+		return err
+	})
+	if retryErr != nil {
+		err = errors.Join(retryErr, ctx.Err())
+	}
+	return err
+}
+
 // partitions returns the topic's partition count, from the Transport's
-// metadata cache.
+// metadata cache. A topic whose metadata is not there yet (just created,
+// its partitions' leaders still being elected) is asked again for
+// metadataAttempts: the cache is refreshed every 6 s (the Transport's
+// MetadataTTL), so a shorter try would see the same answer each time.
 func (p *batchProducer) partitions(ctx context.Context) (int, error) {
-	resp, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.topic}})
+	n := 0
+	err := p.attempt(ctx, metadataAttempts, func() error {
+		resp, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.topic}})
+		if err != nil {
+			return err
+		}
+		for _, t := range resp.Topics {
+			if t.Name != p.topic {
+				continue
+			}
+			if t.Error != nil {
+				return t.Error
+			}
+			if n = len(t.Partitions); n > 0 {
+				return nil
+			}
+		}
+		return kafka.UnknownTopicOrPartition
+	})
 	if err != nil {
 		return 0, fmt.Errorf("looking up the partitions of %s: %w", p.topic, err)
 	}
-	for _, t := range resp.Topics {
-		if t.Name != p.topic {
-			continue
-		}
-		if t.Error != nil {
-			return 0, fmt.Errorf("looking up the partitions of %s: %w", p.topic, t.Error)
-		}
-		if len(t.Partitions) > 0 {
-			return len(t.Partitions), nil
-		}
-	}
-	return 0, fmt.Errorf("looking up the partitions of %s: %w", p.topic, kafka.UnknownTopicOrPartition)
+	return n, nil
 }
 
 // retriable reports whether a produce error may pass: the Writer's rule.

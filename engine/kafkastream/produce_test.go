@@ -14,6 +14,45 @@ import (
 	"github.com/loginrisk/loginrisk/engine/testkit"
 )
 
+// createTopic creates topic with partitions through clients.
+func createTopic(ctx context.Context, t *testing.T, clients *Clients, topic string, partitions int) {
+	t.Helper()
+	resp, err := clients.Client(15*time.Second).CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}}})
+	if err == nil {
+		for _, e := range resp.Errors {
+			err = errors.Join(err, e)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBatchProducerWaitsForANewTopic: a producer whose metadata cache was
+// filled before its topic existed (another instance created the topic
+// since) asks again until the cache's next refresh brings the topic,
+// instead of failing the batch at once with an unknown topic.
+func TestBatchProducerWaitsForANewTopic(t *testing.T) {
+	ctx, brokers, _ := testkit.KafkaContext(t, 2*time.Minute)
+	var clients [2]*Clients
+	for i := range clients {
+		c, err := NewClients(brokers, nil, "", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	topic := testkit.Name("newtopic")
+	p := clients[0].batchProducer(topic, 5)
+	if resp, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}}); err != nil || len(resp.Topics) != 1 || resp.Topics[0].Error == nil {
+		t.Fatalf("before the topic exists, its metadata should say it is unknown: %+v, %v", resp, err)
+	}
+	createTopic(ctx, t, clients[1], topic, 2)
+	if err := p.produce(ctx, []kafka.Message{{Key: []byte("alice"), Value: []byte("first")}}); err != nil {
+		t.Fatalf("the first produce to a topic another instance just created: %v", err)
+	}
+}
+
 // TestBatchProducer: a batch goes to the partitions the Java client's
 // partitioner picks (as kafka-go's Writer sent it), in order within each
 // partition, split into requests the broker accepts when it is over
@@ -28,19 +67,7 @@ func TestBatchProducer(t *testing.T) {
 		t.Fatal(err)
 	}
 	topic := testkit.Name("produce")
-	resp, err := clients.Client(15*time.Second).CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}}})
-	if err == nil {
-		err = errors.Join(func() []error {
-			var errs []error
-			for _, e := range resp.Errors {
-				errs = append(errs, e)
-			}
-			return errs
-		}()...)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	createTopic(ctx, t, clients, topic, partitions)
 	p := clients.batchProducer(topic, 5)
 	ids := make([]int, partitions)
 	for i := range ids {
