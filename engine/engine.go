@@ -143,6 +143,8 @@ type Engine struct {
 	newest  atomic.Int64
 	queued  atomic.Int64 // places reserved in pending
 	scratch sync.Pool
+	// decoder decodes Prepare's messages, its user agents interned.
+	decoder *schemas.Decoder
 	metrics Metrics
 	attack  *attackDetector
 	// partitions remembers how far the state has taken in each partition
@@ -203,6 +205,7 @@ func New(cfg Config) (*Engine, error) {
 		pending:      make(chan schemas.ScoredEvent, 10_000),
 		keepOutcomes: cfg.Recorder.History != nil,
 		attack:       newAttackDetector(cfg.AttackMode, cfg.Logger),
+		decoder:      schemas.NewDecoder(),
 	}
 	if cfg.FeedSize < 0 {
 		return nil, fmt.Errorf("engine: feed size %d must not be negative", cfg.FeedSize)
@@ -895,15 +898,16 @@ func rejected(msg Message, err error) Rejected {
 	return Rejected{Message: msg, Err: err, Redacted: cut}
 }
 
-// decode is schemas.Decode, with a panic (a bug) returned as an
-// *InternalError, as score does.
+// decode is schemas.Decode (through the engine's Decoder, which interns
+// user agents), with a panic (a bug) returned as an *InternalError, as
+// score does.
 func (e *Engine) decode(data []byte, ev *schemas.LoginEvent) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = e.internalError("decoding", "", r)
 		}
 	}()
-	return schemas.Decode(data, ev)
+	return e.decoder.Decode(data, ev)
 }
 
 // InternalError is the error of an event whose decoding or scoring

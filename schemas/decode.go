@@ -63,12 +63,10 @@ type wireEvent struct {
 
 // Decode parses one JSON LoginEvent and validates it. On error the event is
 // left partially filled and the error is a *FieldError wrapping
-// ErrInvalidEvent. Unknown fields are ignored.
+// ErrInvalidEvent. Unknown fields are ignored. Decoder.Decode is the
+// same with the user agent interned.
 func Decode(data []byte, ev *LoginEvent) error {
-	if handled, err := decodeFast(data, ev); handled {
-		return err
-	}
-	return decodeSlow(data, ev)
+	return (*Decoder)(nil).Decode(data, ev)
 }
 
 // decodeSlow is Decode on encoding/json. It defines Decode's behaviour

@@ -271,3 +271,32 @@ func TestClip(t *testing.T) {
 		})
 	}
 }
+
+// TestDecoderInternsUserAgents: a Decoder's warm decode of a typical event
+// allocates once (its identifiers' string), where Decode also copies the
+// user agent; a user agent longer than internMaxLen is copied as before.
+func TestDecoderInternsUserAgents(t *testing.T) {
+	data := []byte(benchEvents[0].input) // ipv4_ua
+	dec := NewDecoder()
+	var ev LoginEvent
+	decode := func(d func([]byte, *LoginEvent) error) func() {
+		return func() {
+			if err := d(data, &ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := testing.AllocsPerRun(100, decode(Decode)); got != 2 {
+		t.Fatalf("Decode: %v allocations per event, want 2 (identifiers, user agent)", got)
+	}
+	if got := testing.AllocsPerRun(100, decode(dec.Decode)); got != 1 {
+		t.Fatalf("Decoder.Decode: %v allocations per event, want 1 (identifiers)", got)
+	}
+	if ev.UserAgent == "" || !strings.HasPrefix(ev.UserAgent, "Mozilla/5.0") {
+		t.Fatalf("user agent %q", ev.UserAgent)
+	}
+	data = []byte(strings.Replace(benchEvents[0].input, "Mozilla/5.0", strings.Repeat("a", internMaxLen), 1))
+	if got := testing.AllocsPerRun(100, decode(dec.Decode)); got != 2 || len(ev.UserAgent) <= internMaxLen {
+		t.Fatalf("Decoder.Decode of a %d-byte user agent: %v allocations, want 2", len(ev.UserAgent), got)
+	}
+}

@@ -28,13 +28,13 @@ import (
 // folding encoding/json uses); unknown fields are skipped. Only whitespace
 // may follow the object (decodeSlow also lets a stray '}' or ']' pass, as
 // json.Decoder.More does; decodeFast leaves that to it).
-func decodeFast(data []byte, ev *LoginEvent) (handled bool, err error) {
+func decodeFast(data []byte, ev *LoginEvent, agents *interner) (handled bool, err error) {
 	if len(data) > MaxEventBytes {
 		return false, nil
 	}
 	var e LoginEvent
 	var ids idStrings
-	occurredAt, ok := decodeEvent(data, &e, &ids)
+	occurredAt, ok := decodeEvent(data, &e, &ids, agents)
 	if !ok || len(occurredAt) == 0 {
 		return false, nil
 	}
@@ -204,8 +204,8 @@ const maxSkipDepth = 200
 
 // decodeEvent reads the whole message into e, the identifier fields into
 // ids, and returns the (unescaped) occurred_at text, which the caller
-// parses.
-func decodeEvent(data []byte, e *LoginEvent, ids *idStrings) (occurredAt []byte, ok bool) {
+// parses. The user agent is interned in agents (nil: copied).
+func decodeEvent(data []byte, e *LoginEvent, ids *idStrings, agents *interner) (occurredAt []byte, ok bool) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return nil, false
@@ -247,7 +247,7 @@ func decodeEvent(data []byte, e *LoginEvent, ids *idStrings) (occurredAt []byte,
 		case fieldIP:
 			i = ids.value(data, i, idIP)
 		case fieldUserAgent:
-			i = stringValue(data, i, &e.UserAgent, nil)
+			i = internedValue(data, i, &e.UserAgent, agents)
 		case fieldDeviceID:
 			i = ids.value(data, i, idDeviceID)
 		case fieldFailureReason:
@@ -337,6 +337,17 @@ func stringValue(data []byte, i int, dst *string, common []string) int {
 		}
 	}
 	*dst = string(raw)
+	return next
+}
+
+// internedValue is stringValue without common values, the string taken
+// from (or put in) in.
+func internedValue(data []byte, i int, dst *string, in *interner) int {
+	var stack [128]byte
+	raw, _, isNull, next := stringToken(data, i, stack[:0])
+	if next >= 0 && !isNull {
+		*dst = in.string(raw)
+	}
 	return next
 }
 

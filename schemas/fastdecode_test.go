@@ -40,7 +40,7 @@ func compareWithSlow(tb testing.TB, input []byte) (handled bool) {
 	tb.Helper()
 	slowEv, fastEv := staleEvent(), staleEvent()
 	slowErr := decodeSlow(input, &slowEv)
-	handled, fastErr := decodeFast(input, &fastEv)
+	handled, fastErr := decodeFast(input, &fastEv, nil)
 	if !handled {
 		if !reflect.DeepEqual(fastEv, staleEvent()) {
 			tb.Fatalf("decodeFast gave up on %q but changed the event to %+v", input, fastEv)
@@ -59,6 +59,17 @@ func compareWithSlow(tb testing.TB, input []byte) (handled bool) {
 	}
 	if !reflect.DeepEqual(fastEv, slowEv) {
 		tb.Fatalf("input %q (fast path handled it: %t):\nfast %#v\nslow %#v", input, handled, fastEv, slowEv)
+	}
+	// A Decoder that interns user agents decodes the same, the first
+	// time (the agent copied into its table) and the second (taken from
+	// it).
+	dec := NewDecoder()
+	for round := range 2 {
+		ev := staleEvent()
+		err := dec.Decode(input, &ev)
+		if !slowCanGive(input, err, slowErr) || !reflect.DeepEqual(ev, slowEv) {
+			tb.Fatalf("input %q, Decoder round %d:\nevent %#v, error %v\nslow %#v, error %v", input, round, ev, err, slowEv, slowErr)
+		}
 	}
 	return handled
 }
@@ -403,7 +414,7 @@ func BenchmarkDecodeFast(b *testing.B) {
 		b.Run(bb.name, func(b *testing.B) {
 			data := []byte(bb.input)
 			var ev LoginEvent
-			if handled, err := decodeFast(data, &ev); !handled || err != nil {
+			if handled, err := decodeFast(data, &ev, nil); !handled || err != nil {
 				b.Fatalf("decodeFast handled it: %t, error: %v", handled, err)
 			}
 			b.ReportAllocs()

@@ -17,6 +17,7 @@ import (
 // run.
 type NDJSON struct {
 	lines   *LineReader
+	dec     *schemas.Decoder // interns the user agents of the lines
 	errw    io.Writer
 	lineNo  int
 	Invalid int // lines reported and skipped
@@ -25,7 +26,7 @@ type NDJSON struct {
 // NewNDJSON returns a source reading events from r and reporting bad
 // lines on errw.
 func NewNDJSON(r io.Reader, errw io.Writer) *NDJSON {
-	return &NDJSON{lines: NewLineReader(bufio.NewReaderSize(r, 1<<20), schemas.MaxEventBytes), errw: errw}
+	return &NDJSON{lines: NewLineReader(bufio.NewReaderSize(r, 1<<20), schemas.MaxEventBytes), dec: schemas.NewDecoder(), errw: errw}
 }
 
 // Next implements Source.
@@ -47,7 +48,7 @@ func (s *NDJSON) Next(_ context.Context, ev *schemas.LoginEvent) error {
 		if len(line) == 0 {
 			continue
 		}
-		if err := schemas.Decode(line, ev); err != nil {
+		if err := s.dec.Decode(line, ev); err != nil {
 			s.report(err)
 			continue
 		}
