@@ -569,11 +569,9 @@ type heldLock struct {
 	ok    bool
 }
 
-// lock is the lock's public form.
-func (h *heldLock) lock() *schemas.Lock {
-	l := h.key.lock(h.entry.until, h.entry.rule)
-	return &l
-}
+// lock is the lock's public form, as LockTable.activeHashed made it for
+// the lock as it is now.
+func (h *heldLock) lock() schemas.Lock { return h.entry.shown }
 
 // activeLock returns the active lock refusing the event, if any, and the
 // active user_untrusted lock that spares it because its context is
@@ -599,7 +597,12 @@ func (e *Engine) activeLock(keys *eventLockKeys, at time.Time, trusted bool) (re
 }
 
 // Decisions with their reasons in one allocation: a decision is kept (by
-// the dedupe and last-decision tables) exactly as long as its reasons.
+// the dedupe and last-decision tables) exactly as long as its reasons,
+// and its lock. A decision that may carry a lock (a lockout, or an
+// attempt an account lock spares) has room for it too: an attempt an
+// active lock refuses then allocates its decision and the lock's detail,
+// not also the lock. A lockout often has more than 4 reasons (the rules
+// an attack meets, and "locked").
 type (
 	decisionWith2 struct {
 		d       schemas.Decision
@@ -609,14 +612,41 @@ type (
 		d       schemas.Decision
 		reasons [4]schemas.Reason
 	}
+	decisionWithLock4 struct {
+		d       schemas.Decision
+		reasons [4]schemas.Reason
+		lock    schemas.Lock
+	}
+	decisionWithLock8 struct {
+		d       schemas.Decision
+		reasons [8]schemas.Reason
+		lock    schemas.Lock
+	}
 )
 
 // noReasons is the empty, non-nil reason list (encoded as []); appending
 // to it allocates.
 var noReasons = []schemas.Reason{}
 
-// newDecision allocates a decision with room for n reasons.
-func newDecision(n int) *schemas.Decision {
+// newDecision allocates a decision with room for n reasons and, when
+// withLock and there are at most 8, for a lock (lockRoom; nil otherwise:
+// see keepLock).
+func newDecision(n int, withLock bool) (d *schemas.Decision, lockRoom *schemas.Lock) {
+	switch {
+	case withLock && n <= 4:
+		b := new(decisionWithLock4)
+		b.d.Reasons = b.reasons[:0]
+		return &b.d, &b.lock
+	case withLock && n <= 8:
+		b := new(decisionWithLock8)
+		b.d.Reasons = b.reasons[:0]
+		return &b.d, &b.lock
+	}
+	return newDecisionOf(n), nil
+}
+
+// newDecisionOf allocates a decision with room for n reasons.
+func newDecisionOf(n int) *schemas.Decision {
 	switch {
 	case n == 0:
 		d := new(schemas.Decision)
@@ -635,6 +665,15 @@ func newDecision(n int) *schemas.Decision {
 		d.Reasons = make([]schemas.Reason, 0, n)
 		return d
 	}
+}
+
+// keepLock returns room, allocated when nil, holding l.
+func keepLock(room *schemas.Lock, l schemas.Lock) *schemas.Lock {
+	if room == nil {
+		room = new(schemas.Lock)
+	}
+	*room = l
+	return room
 }
 
 // decide evaluates the rules and the policy for one event.
@@ -669,7 +708,7 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 	if res.SparedCrowd {
 		n++
 	}
-	d := newDecision(n)
+	d, lockRoom := newDecision(n, locked || spared.ok || res.Verdict == schemas.VerdictLockout)
 	d.EventID = ev.EventID
 	d.UserID = ev.UserID
 	d.IP = ev.IP
@@ -693,7 +732,7 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 		k, _ := keys.lock(res.Lock.Scope)
 		sparedRequest = trusted && k.scope == schemas.ScopeUserUntrusted
 		if (!locked || k != refusing.key) && (!spared.ok || k != spared.key) {
-			d.Lock = e.setLock(set, k, ev, res, dryRun)
+			d.Lock = keepLock(lockRoom, e.setLock(set, k, ev, res, dryRun))
 		}
 	}
 	switch {
@@ -701,9 +740,9 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 		lock := refusing.lock()
 		d.Decision = schemas.VerdictLockout
 		if d.Lock == nil {
-			d.Lock = lock
+			d.Lock = keepLock(lockRoom, lock)
 		}
-		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonLocked, Weight: 0, Detail: lockedDetail(lock)})
+		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonLocked, Weight: 0, Detail: refusing.entry.shownDetail})
 	case spared.ok || sparedRequest:
 		most := set.Policy().TrustedContextMax
 		if sparedRequest || d.Decision.Severity() < most.Severity() {
@@ -711,9 +750,10 @@ func (e *Engine) decide(set *rules.Set, ev *schemas.LoginEvent, f *schemas.Featu
 		}
 		lock, sets := d.Lock, true
 		if spared.ok {
-			lock, sets = spared.lock(), false
+			l := spared.lock()
+			lock, sets = &l, false
 			if d.Lock == nil {
-				d.Lock = lock // the account lock this context met
+				d.Lock = keepLock(lockRoom, l) // the account lock this context met
 			}
 		}
 		d.Reasons = append(d.Reasons, schemas.Reason{Rule: schemas.ReasonTrustedContext, Weight: 0, Detail: e.trustedDetail(lock, sets, ev, f, most)})
@@ -815,7 +855,7 @@ func appendLockedPrefix(b []byte, l *schemas.Lock) []byte {
 // whole second, rounded up: history keeps lock ends to the second, and a
 // decision read back from it (a redelivered event's, after a restart) must
 // be the one first published.
-func (e *Engine) setLock(set *rules.Set, k lockKey, ev *schemas.LoginEvent, res *rules.Result, dryRun bool) *schemas.Lock {
+func (e *Engine) setLock(set *rules.Set, k lockKey, ev *schemas.LoginEvent, res *rules.Result, dryRun bool) schemas.Lock {
 	policy := set.Policy()
 	duration := func(prior int) time.Duration {
 		return ceilSecond(ev.OccurredAt.Add(policy.LockDuration(res.Lock.Base, prior))).Sub(ev.OccurredAt)
@@ -827,8 +867,7 @@ func (e *Engine) setLock(set *rules.Set, k lockKey, ev *schemas.LoginEvent, res 
 		until = e.locks.set(k, ev.OccurredAt, res.Lock.Rule, policy.OffenceResetAfter, duration)
 		e.metrics.LocksSet.Add(1)
 	}
-	l := k.lock(until, res.Lock.Rule)
-	return &l
+	return k.lock(until, res.Lock.Rule)
 }
 
 // ceilSecond rounds t up to a whole second.

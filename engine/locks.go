@@ -61,6 +61,13 @@ type lockEntry struct {
 	offences    int       // locks set on this key within the reset window
 	lastOffence time.Time // event time the last lock was set
 	liftedAt    time.Time // when an administrator last lifted the lock
+	// shown is the lock (until, rule) as decisions show it, and
+	// shownDetail the detail of their "locked" reason (lockedDetail):
+	// activeHashed makes them when an attempt first meets the lock as it
+	// is now, so the attempts an active lock refuses (an attack's, one
+	// after another) share them instead of formatting both each.
+	shown       schemas.Lock
+	shownDetail string
 }
 
 const lockShards = 64
@@ -275,6 +282,10 @@ func (t *LockTable) activeHashed(h uint64, k lockKey, at time.Time) (lockEntry, 
 	e := s.findLocked(h, k)
 	var out lockEntry
 	if e != nil {
+		if at.Before(e.until) && (!e.shown.Until.Equal(e.until) || e.shown.Rule != e.rule) {
+			e.shown = k.lock(e.until, e.rule)
+			e.shownDetail = lockedDetail(&e.shown)
+		}
 		out = *e
 	}
 	s.mu.Unlock()
