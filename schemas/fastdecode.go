@@ -12,7 +12,8 @@ import (
 // decodeFast is Decode's fast path: one pass over the bytes of a LoginEvent
 // object, no reflection, one allocation for the identifier strings
 // together (see idStrings) and one per other string the event keeps
-// (common enum values are interned and cost none).
+// (common enum values are interned and cost none, and so is the user
+// agent with a Decoder's agents).
 //
 // It only has to be fast on well-formed input. On anything it does not
 // handle exactly as decodeSlow (encoding/json) would — a syntax error, a
