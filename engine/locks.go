@@ -282,7 +282,8 @@ func (t *LockTable) activeHashed(h uint64, k lockKey, at time.Time) (lockEntry, 
 	e := s.findLocked(h, k)
 	var out lockEntry
 	if e != nil {
-		if at.Before(e.until) && (!e.shown.Until.Equal(e.until) || e.shown.Rule != e.rule) {
+		// != rather than Equal: the time shown is this one, zone and all.
+		if at.Before(e.until) && (e.shown.Until != e.until || e.shown.Rule != e.rule) {
 			e.shown = k.lock(e.until, e.rule)
 			e.shownDetail = lockedDetail(&e.shown)
 		}
