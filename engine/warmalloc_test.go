@@ -26,6 +26,9 @@ import (
 // reused. A new allocation here fails the test;
 // docs/features-performance.md ("Allocations per event") lists them.
 func TestPipelineWarmPathAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool allocate")
+	}
 	const agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 	tests := []struct {
 		name  string
