@@ -35,7 +35,7 @@ func BenchmarkInsert(b *testing.B) {
 	ctx := testContext(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := w.insert(ctx, batch); err != nil {
+		if err := w.insert(ctx, rowBatch{batch}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -65,7 +65,7 @@ func BenchmarkAppendRows(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := table.appendRows(ib, batch); err != nil {
+		if err := table.appendRows(ib, rowBatch{batch}); err != nil {
 			b.Fatal(err)
 		}
 		if err := ib.Abort(); err != nil {

@@ -134,7 +134,7 @@ func benchServerCPU(b *testing.B, pid int, c serverCPUCase) {
 		client += time.Since(start)
 		if batch = append(batch, r); len(batch) == c.size || i == rows-1 {
 			if insertSQL == "" {
-				err = w.insert(ctx, batch)
+				err = w.insert(ctx, rowBatch{batch})
 			} else {
 				err = insertInto(ctx, conn, w.columns, insertSQL, batch)
 			}
@@ -216,7 +216,7 @@ func insertInto(ctx context.Context, conn driver.Conn, t *columnTable, insertSQL
 	if err != nil {
 		return err
 	}
-	if err := t.appendRows(ib, batch); err != nil {
+	if err := t.appendRows(ib, rowBatch{batch}); err != nil {
 		_ = ib.Abort()
 		return err
 	}

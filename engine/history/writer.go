@@ -139,7 +139,7 @@ type Writer struct {
 	running atomic.Bool
 
 	mu       sync.Mutex
-	pending  []record // rows not yet taken by the flusher
+	pending  rowQueue // rows not yet taken by the flusher
 	inflight int      // rows the flusher is inserting
 	enqueued uint64   // rows ever enqueued (sequence number of the last one)
 	inserted uint64   // rows ever inserted; FIFO, so every row <= inserted is in
@@ -261,7 +261,7 @@ func (w *Writer) enqueue(ctx context.Context, source string, events []schemas.Sc
 			w.mu.Unlock()
 			return 0, ErrStopped
 		}
-		free := w.cfg.MaxBuffer - len(w.pending) - w.inflight
+		free := w.cfg.MaxBuffer - w.pending.n - w.inflight
 		if free <= 0 {
 			changed := w.changed
 			w.mu.Unlock()
@@ -273,11 +273,11 @@ func (w *Writer) enqueue(ctx context.Context, source string, events []schemas.Sc
 			}
 		}
 		n := min(free, len(rows))
-		w.pending = append(w.pending, rows[:n]...)
+		w.pending.push(rows[:n:n])
 		w.enqueued += uint64(n)
 		last = w.enqueued
-		full := len(w.pending) >= w.cfg.BatchSize
-		w.metrics.BufferRows.Store(int64(len(w.pending) + w.inflight))
+		full := w.pending.n >= w.cfg.BatchSize
+		w.metrics.BufferRows.Store(int64(w.pending.n + w.inflight))
 		w.mu.Unlock()
 		rows = rows[n:]
 		if full {
@@ -329,7 +329,7 @@ func (w *Writer) Run(ctx context.Context) error {
 	defer w.running.Store(false)
 	ticker := time.NewTicker(w.cfg.FlushInterval)
 	defer ticker.Stop()
-	var retry []record // a batch taken but not inserted when ctx ended
+	var retry rowBatch // a batch taken but not inserted when ctx ended
 	for {
 		select {
 		case <-ctx.Done():
@@ -347,7 +347,7 @@ func (w *Writer) Run(ctx context.Context) error {
 
 // flush inserts the full batches waiting and, with partial, what is left.
 // It returns a batch it took but could not insert because ctx ended.
-func (w *Writer) flush(ctx context.Context, partial bool) []record {
+func (w *Writer) flush(ctx context.Context, partial bool) rowBatch {
 	for {
 		batch := w.take(partial)
 		if batch == nil {
@@ -364,17 +364,15 @@ func (w *Writer) flush(ctx context.Context, partial bool) []record {
 
 // take removes the next batch from the buffer: a full one, or with
 // partial whatever is there. It returns nil when there is nothing to take.
-func (w *Writer) take(partial bool) []record {
+func (w *Writer) take(partial bool) rowBatch {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := min(len(w.pending), w.cfg.BatchSize)
+	n := min(w.pending.n, w.cfg.BatchSize)
 	if n == 0 || (n < w.cfg.BatchSize && !partial) {
 		return nil
 	}
-	batch := w.pending[:n:n]
-	w.pending = w.pending[n:]
 	w.inflight += n
-	return batch
+	return w.pending.take(n)
 }
 
 // done records that the oldest n in-flight rows are inserted.
@@ -382,14 +380,14 @@ func (w *Writer) done(n int) {
 	w.mu.Lock()
 	w.inflight -= n
 	w.inserted += uint64(n)
-	w.metrics.BufferRows.Store(int64(len(w.pending) + w.inflight))
+	w.metrics.BufferRows.Store(int64(w.pending.n + w.inflight))
 	w.broadcastLocked()
 	w.mu.Unlock()
 }
 
 // drain flushes, after ctx ended, the batch being retried and everything
 // buffered, for at most DrainTimeout, then stops the writer.
-func (w *Writer) drain(ctx context.Context, retry []record) error {
+func (w *Writer) drain(ctx context.Context, retry rowBatch) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.DrainTimeout)
 	defer cancel()
 	var err error
@@ -404,7 +402,7 @@ func (w *Writer) drain(ctx context.Context, retry []record) error {
 		err = w.insertRetrying(dctx, batch)
 	}
 	w.mu.Lock()
-	left := len(w.pending) + w.inflight
+	left := w.pending.n + w.inflight
 	w.stopped = true
 	w.broadcastLocked()
 	w.mu.Unlock()
@@ -420,20 +418,21 @@ func (w *Writer) drain(ctx context.Context, retry []record) error {
 
 // insertRetrying inserts a batch, retrying with exponential backoff until
 // it succeeds or ctx ends (then it returns ctx.Err()).
-func (w *Writer) insertRetrying(ctx context.Context, batch []record) error {
+func (w *Writer) insertRetrying(ctx context.Context, batch rowBatch) error {
 	err := engine.Retry(ctx, engine.Backoff{Min: w.cfg.RetryMin, Max: w.cfg.RetryMax, Jitter: true}, func(int) error {
 		start := time.Now()
 		err := w.insert(ctx, batch)
 		if err == nil {
 			elapsed := time.Since(start)
-			w.metrics.RowsWrittenTotal.Add(int64(len(batch)))
+			n := batch.len()
+			w.metrics.RowsWrittenTotal.Add(int64(n))
 			w.metrics.BatchesTotal.Add(1)
 			w.metrics.LastInsertNanos.Store(int64(elapsed))
 			w.metrics.InsertNanosSum.Add(int64(elapsed))
 			if attempts, down := w.health.succeeded(); attempts > 0 {
 				w.log.Info("history inserts recovered", "failed_attempts", attempts, "down_for", down.Round(time.Millisecond))
 			}
-			w.done(len(batch))
+			w.done(n)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -441,7 +440,7 @@ func (w *Writer) insertRetrying(ctx context.Context, batch []record) error {
 		}
 		w.metrics.RetriesTotal.Add(1)
 		if attempts, logNow := w.health.failed(err); logNow {
-			w.log.Warn("history insert failing; retrying", "rows", len(batch), "failed_attempts", attempts, "err", err)
+			w.log.Warn("history insert failing; retrying", "rows", batch.len(), "failed_attempts", attempts, "err", err)
 		}
 		return err
 	})
@@ -452,7 +451,7 @@ func (w *Writer) insertRetrying(ctx context.Context, batch []record) error {
 }
 
 // insert sends one batch as one INSERT naming every column.
-func (w *Writer) insert(ctx context.Context, batch []record) error {
+func (w *Writer) insert(ctx context.Context, batch rowBatch) error {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.InsertTimeout)
 	defer cancel()
 	b, err := w.conn.PrepareBatch(ctx, w.columns.insertSQL)
@@ -467,12 +466,14 @@ func (w *Writer) insert(ctx context.Context, batch []record) error {
 }
 
 // appendRows appends the rows to an INSERT's batch, through one binding.
-func (t *columnTable) appendRows(b driver.Batch, batch []record) error {
+func (t *columnTable) appendRows(b driver.Batch, batch rowBatch) error {
 	row := t.bind()
-	for i := range batch {
-		row.load(&batch[i])
-		if err := b.Append(row.dest...); err != nil {
-			return fmt.Errorf("appending event %s: %w", batch[i].EventID, err)
+	for _, chunk := range batch {
+		for i := range chunk {
+			row.load(&chunk[i])
+			if err := b.Append(row.dest...); err != nil {
+				return fmt.Errorf("appending event %s: %w", chunk[i].EventID, err)
+			}
 		}
 	}
 	return nil
