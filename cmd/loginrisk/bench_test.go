@@ -42,7 +42,7 @@ func TestBenchSmall(t *testing.T) {
 		}
 	}
 	// The CPU table has this process's CPU per event for every stage, and
-	// the serve rows split it into core / history encode / the rest.
+	// the serve rows split it into core / history encode / bench producer / the rest.
 	costs := costRows(t, stdout)
 	for _, stage := range []string{"produce", "ingest", "e2e-drain", "e2e-rate", "core-1cpu", "core"} {
 		row := costs[stage]
@@ -54,7 +54,7 @@ func TestBenchSmall(t *testing.T) {
 			t.Errorf("stage %s: loginrisk CPU per event %q, want a positive number", stage, row[0])
 		}
 	}
-	// The serve rows end with the core / history encode / rest split, or
+	// The serve rows end with the core / history encode / bench producer / rest split, or
 	// "-" when the 100 Hz profiler caught no sample of the core in so
 	// short a run (loadgen.TestSplitProfileFindsTheCore checks the split
 	// on a profile that has them).
@@ -66,7 +66,7 @@ func TestBenchSmall(t *testing.T) {
 		}
 		split := strings.Join(row[4:], " ")
 		if split != "-" && !splitPattern.MatchString(split) {
-			t.Errorf("%s: split %q, want - or core / history encode / rest shares", stage, split)
+			t.Errorf("%s: split %q, want - or core / history encode / bench producer / rest shares", stage, split)
 		}
 	}
 	// Run from the repository, the bench enriches with the generated test
@@ -94,8 +94,8 @@ func benchInProcess(t *testing.T, args ...string) (stdout, stderr string) {
 	return out.String(), errOut.String()
 }
 
-// splitPattern is the split column of a serve row: three shares.
-var splitPattern = regexp.MustCompile(`^[\d.]+ µs / [\d.]+ µs / [\d.]+ µs$`)
+// splitPattern is the split column of a serve row: four shares.
+var splitPattern = regexp.MustCompile(`^[\d.]+ µs / [\d.]+ µs / [\d.]+ µs / [\d.]+ µs$`)
 
 // TestBenchSkip checks that --skip leaves stages out and that an unknown
 // stage is an error.

@@ -18,10 +18,13 @@ import (
 // costSplit is where this process's CPU went during a phase, from its
 // CPU profile: the engine core (decode and score, in the stream's calls
 // of Engine.Prepare), the history encode (events to rows to INSERT
-// batches) and the rest: the Kafka I/O (fetch, publish, commit), the
-// batching and commit machinery, the runtime and the bench's own polling.
+// batches), the bench's own work in this process (the fixed-rate
+// producer standing in for the gateway: generating, encoding and
+// publishing events; and the polling of offsets), and the rest: the
+// Kafka I/O (fetch, publish, commit), the batching and commit machinery,
+// and the runtime (the collector for all of them).
 type costSplit struct {
-	core, historyEncode, rest float64 // shares of the samples, summing to 1
+	core, historyEncode, harness, rest float64 // shares of the samples, summing to 1
 }
 
 // splitFrames names the functions whose samples (anywhere on the stack)
@@ -33,6 +36,10 @@ func splitFrames() []struct{ prefix, part string } {
 		{"github.com/loginrisk/loginrisk/engine.(*Engine).Prepare", "core"},
 		{"github.com/loginrisk/loginrisk/engine/history.newRecord", "history"},
 		{"github.com/loginrisk/loginrisk/engine/history.(*columnTable).appendRows", "history"},
+		{"github.com/loginrisk/loginrisk/engine/loadgen.(*bench).produceAtRate", "harness"},
+		{"github.com/loginrisk/loginrisk/engine/loadgen.(*bench).awaitDecisions", "harness"},
+		{"github.com/loginrisk/loginrisk/engine/loadgen.(*bench).awaitCommitted", "harness"},
+		{"github.com/loginrisk/loginrisk/engine/loadgen.WatchProgress", "harness"},
 	}
 }
 
@@ -45,7 +52,7 @@ func splitProfile(data []byte) (costSplit, bool) {
 	}
 	value := len(p.SampleType) - 1 // cpu nanoseconds
 	frames := splitFrames()
-	var total, core, history float64
+	var total, core, history, harness float64
 	for _, s := range p.Sample {
 		v := float64(s.Value[value])
 		total += v
@@ -69,12 +76,15 @@ func splitProfile(data []byte) (costSplit, bool) {
 			core += v
 		case "history":
 			history += v
+		case "harness":
+			harness += v
 		}
 	}
 	if total == 0 || core == 0 {
 		return costSplit{}, false
 	}
-	return costSplit{core: core / total, historyEncode: history / total, rest: (total - core - history) / total}, true
+	return costSplit{core: core / total, historyEncode: history / total, harness: harness / total,
+		rest: (total - core - history - harness) / total}, true
 }
 
 // stageCost is what one phase of the bench cost: the CPU time of this
@@ -167,7 +177,7 @@ func (b *bench) printCost(stdout io.Writer) {
 		names = append(names, p.Name)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nCPU per event\t%s\ttotal\tloginrisk split: core / history encode / Kafka I/O and rest\n", strings.Join(names, "\t"))
+	fmt.Fprintf(tw, "\nCPU per event\t%s\ttotal\tloginrisk split: core / history encode / bench producer and polling / Kafka I/O and rest\n", strings.Join(names, "\t"))
 	perEvent := func(d time.Duration, events int64) string {
 		return fmt.Sprintf("%.1f µs", float64(d.Nanoseconds())/1e3/float64(events))
 	}
@@ -193,7 +203,7 @@ func (b *bench) printCost(stdout io.Writer) {
 		split := "-"
 		if c.splitOK {
 			share := func(f float64) string { return perEvent(time.Duration(f*float64(self)), r.events) }
-			split = fmt.Sprintf("%s / %s / %s", share(c.split.core), share(c.split.historyEncode), share(c.split.rest))
+			split = fmt.Sprintf("%s / %s / %s / %s", share(c.split.core), share(c.split.historyEncode), share(c.split.harness), share(c.split.rest))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.key, strings.Join(cells, "\t"), perEvent(total, r.events), split)
 	}
