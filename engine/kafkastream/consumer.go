@@ -94,7 +94,7 @@ func (s *Stream) consumePartition(gctx context.Context, gen *kafka.Generation, p
 		defer wg.Done()
 		defer close(fetched)
 		readOn(gctx, "the events partition", offset, log, func(ctx context.Context, offset int64) (int64, error) {
-			return s.readPartition(ctx, s.cfg.EventsTopic, partition, consumerFetch, offset, nil, func(msgs []kafka.Message) {
+			return s.readPartition(ctx, s.cfg.EventsTopic, partition, consumerFetchBytes, offset, nil, func(msgs []kafka.Message) {
 				select {
 				case fetched <- msgs:
 				case <-ctx.Done():
@@ -425,20 +425,10 @@ func (s *Stream) commit(ctx context.Context, gen *kafka.Generation, partition in
 	}
 }
 
-// consumerFetch is the shape of the events consumer's fetches: 1 MiB at
-// most, since the fetcher holds one fetch while the worker cuts batches
-// from the previous one (a partition holds two at most), and lingering
-// consumerLinger on the broker for more events to come after a fetch that
-// brought some. Draining, a fetch returns full at once; at a steady rate
-// it returns after consumerLinger with every event that came meanwhile,
-// where it returned with the first one: a batch, a decisions publish, a follower wake-up and a commit per
-// few events was most of the broker's CPU per event at a fixed rate
-// (docs/performance.md, "The Kafka path at a fixed rate").
-var consumerFetch = fetchShape{maxBytes: 1 << 20, linger: consumerLinger}
-
-// consumerLinger is the most an event waits on the broker for the
-// events after it, before the consumer's fetch returns it.
-const consumerLinger = 5 * time.Millisecond
+// consumerFetchBytes bounds one fetch of the events: the fetcher holds
+// one fetch while the worker cuts batches from the previous one, so a
+// partition holds two at most.
+const consumerFetchBytes = 1 << 20
 
 func toMessage(m kafka.Message) engine.Message {
 	return engine.Message{Key: m.Key, Value: m.Value, Partition: m.Partition, Offset: m.Offset, Time: m.Time}

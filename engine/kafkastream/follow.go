@@ -162,7 +162,7 @@ func (f *follower) followPartition(ctx context.Context, topic, what string, part
 		return // ctx ended
 	}
 	readOn(ctx, what, offset, log, func(ctx context.Context, offset int64) (int64, error) {
-		return s.readPartition(ctx, topic, partition, followFetch, offset, own, func(msgs []kafka.Message) {
+		return s.readPartition(ctx, topic, partition, 0, offset, own, func(msgs []kafka.Message) {
 			for _, m := range msgs {
 				take(partition, m)
 			}
@@ -190,7 +190,8 @@ func readOn(ctx context.Context, what string, offset int64, log *slog.Logger, re
 }
 
 // readPartition reads a partition of topic from offset, with fetches of
-// the given shape, handing the messages of each fetch to take in one slice, in order,
+// up to maxBytes (0: FetchMaxBytes) that wait at most followMaxWait,
+// handing the messages of each fetch to take in one slice, in order,
 // until a fetch fails or ctx ends, and returns the offset to go on from.
 // It commits nothing: the consumer and the followers read with it. The
 // two slices it hands over alternate: one is filled again only once take
@@ -205,21 +206,15 @@ func readOn(ctx context.Context, what string, offset int64, log *slog.Logger, re
 // over before its key and value are read when own is not nil, and only
 // own is called for it. With one instance every decision and every
 // batch of addresses is its own.
-func (s *Stream) readPartition(ctx context.Context, topic string, partition int, shape fetchShape, offset int64, own func(), take func([]kafka.Message)) (int64, error) {
-	maxBytes := shape.maxBytes
+func (s *Stream) readPartition(ctx context.Context, topic string, partition, maxBytes int, offset int64, own func(), take func([]kafka.Message)) (int64, error) {
 	if maxBytes == 0 {
 		maxBytes = FetchMaxBytes
 	}
 	client := s.clients.Client(followMaxWait + 10*time.Second)
 	var handed [2][]kafka.Message
 	turn := 0
-	lingering := false // the last fetch brought records: gather the next ones
 	for {
-		req := &kafka.FetchRequest{Topic: topic, Partition: partition, Offset: offset, MinBytes: 1, MaxBytes: int64(maxBytes), MaxWait: followMaxWait}
-		if lingering {
-			req.MinBytes, req.MaxWait = fetchLingerBytes, shape.linger
-		}
-		resp, err := client.Fetch(ctx, req)
+		resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: partition, Offset: offset, MinBytes: 1, MaxBytes: int64(maxBytes), MaxWait: followMaxWait})
 		if err == nil && resp.Error != nil {
 			err = resp.Error
 		}
@@ -231,7 +226,6 @@ func (s *Stream) readPartition(ctx context.Context, topic string, partition int,
 			return offset, fmt.Errorf("fetching %s/%d at offset %d: %w", topic, partition, offset, err)
 		}
 		msgs := handed[turn][:0]
-		from := offset
 		for {
 			r, err := resp.Records.ReadRecord()
 			if errors.Is(err, io.EOF) {
@@ -273,7 +267,6 @@ func (s *Stream) readPartition(ctx context.Context, topic string, partition int,
 			handed[turn] = msgs
 			turn ^= 1
 		}
-		lingering = shape.linger > 0 && offset > from
 	}
 }
 
@@ -289,39 +282,10 @@ func release(r *kafka.Record) {
 	}
 }
 
-// followMaxWait is how long a fetch waits for its first message: the
-// longest a message waits on the broker once published, when nothing
-// came before it for a while and nothing else comes.
+// followMaxWait is how long a follower's fetch waits for a message: the
+// longest a decision, an address batch or an instance record waits on
+// the broker once published, when nothing else comes.
 const followMaxWait = 250 * time.Millisecond
-
-// fetchShape is what a partition reader asks of each fetch: at most
-// maxBytes (0: FetchMaxBytes), and, with a linger, after a fetch that
-// brought records the next one gathers what comes for up to linger
-// (fetchLingerBytes at least) before the broker answers. A fetch after an
-// empty one, or without a linger, waits for the first message only (up
-// to followMaxWait): the first event after a pause is not held back, and
-// an idle partition costs a fetch per followMaxWait, not per linger.
-type fetchShape struct {
-	maxBytes int
-	linger   time.Duration
-}
-
-// fetchLingerBytes is the MinBytes of a lingering fetch: more than a
-// partition brings in a linger at tens of thousands of events a second,
-// so that such a fetch returns after its linger at a fixed rate, and at
-// once when draining.
-const fetchLingerBytes = 256 << 10
-
-// followLinger is how long the followers' fetches of the decisions and
-// addresses gather what is published before the broker answers: at a
-// steady rate the decisions of every record used to wake each follower's
-// fetch, a broker request per record and partition to pass over the
-// instance's own decisions. A lock or feedback published by another
-// instance is applied at most followLinger later (docs/scaling.md).
-const followLinger = 50 * time.Millisecond
-
-// followFetch is the shape of the followers' fetches.
-var followFetch = fetchShape{linger: followLinger}
 
 // take applies one message of a partition of the decisions topic, when
 // it is another process's authentic lock or feedback decision.

@@ -317,7 +317,7 @@ func (d *Instances) write(ctx context.Context, w *kafka.Writer, value []byte) er
 // reading would forward to stale owners, or to none.
 func (d *Instances) follow(ctx context.Context, partition int, log *slog.Logger) {
 	readOn(ctx, "the instances topic", kafka.FirstOffset, log.With("partition", partition), func(ctx context.Context, offset int64) (int64, error) {
-		return d.stream.readPartition(ctx, d.stream.cfg.InstancesTopic, partition, fetchShape{maxBytes: 1 << 20}, offset, nil, func(msgs []kafka.Message) {
+		return d.stream.readPartition(ctx, d.stream.cfg.InstancesTopic, partition, 1<<20, offset, nil, func(msgs []kafka.Message) {
 			for _, m := range msgs {
 				d.take(m)
 			}

@@ -439,7 +439,7 @@ func (s *Stream) PublishDecisions(ctx context.Context, ds []*schemas.Decision) e
 const decisionBytesHint = 512
 
 // FetchMaxBytes bounds one fetch of a follower or a partition reader (the
-// consumer's are consumerFetch's 1 MiB). A batch the engine
+// consumer's are consumerFetchBytes). A batch the engine
 // scores is at most a few hundred KB, so more buys nothing, and a 32 MiB
 // fetch livelocked the in-process broker of the demo: it builds each
 // response on one goroutine, the reader's MaxWait deadline expired first,

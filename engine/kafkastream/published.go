@@ -132,7 +132,7 @@ func (s *Stream) readPublishedOnce(ctx context.Context, partition int, offset, e
 	rctx, done := context.WithCancel(ctx)
 	defer done()
 	var stop error
-	offset, err := s.readPartition(rctx, s.cfg.DecisionsTopic, partition, fetchShape{}, offset, nil, func(msgs []kafka.Message) {
+	offset, err := s.readPartition(rctx, s.cfg.DecisionsTopic, partition, 0, offset, nil, func(msgs []kafka.Message) {
 		for i := range msgs {
 			m := &msgs[i]
 			if m.Offset+1 >= end {

@@ -35,7 +35,7 @@ func TestReadPartition(t *testing.T) {
 	testkit.Produce(ctx, t, w, msgs...)
 	partition := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte("alice")}, 0, 1)
 
-	offset, err := s.readPartition(ctx, cfg.DLQTopic, partition, fetchShape{}, 1_000_000, nil, func([]kafka.Message) { t.Error("a message read past the end") })
+	offset, err := s.readPartition(ctx, cfg.DLQTopic, partition, 0, 1_000_000, nil, func([]kafka.Message) { t.Error("a message read past the end") })
 	if !errors.Is(err, kafka.OffsetOutOfRange) || offset != kafka.FirstOffset {
 		t.Fatalf("reading past the end: offset %d, %v; want kafka.FirstOffset and OffsetOutOfRange", offset, err)
 	}
@@ -44,7 +44,7 @@ func TestReadPartition(t *testing.T) {
 	defer stop()
 	var got []string
 	owns := 0
-	_, err = s.readPartition(rctx, cfg.DLQTopic, partition, fetchShape{}, offset, func() { owns++ }, func(msgs []kafka.Message) {
+	_, err = s.readPartition(rctx, cfg.DLQTopic, partition, 0, offset, func() { owns++ }, func(msgs []kafka.Message) {
 		for _, m := range msgs {
 			if string(m.Key) != "alice" || len(m.Headers) != 1 || string(m.Headers[0].Value) != "another-process" {
 				t.Errorf("message %q: key %q, headers %v", m.Value, m.Key, m.Headers)
@@ -60,51 +60,5 @@ func TestReadPartition(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[m0 m2 m3 m5]" || owns != 2 {
 		t.Errorf("handed over %v and %d own, want [m0 m2 m3 m5] and 2 own", got, owns)
-	}
-}
-
-// TestReadPartitionLingers: at a steady trickle, a reader with a linger
-// gathers what comes during it into one fetch after the first message,
-// where a reader without one hands over nearly every message by itself
-// (a broker request, a batch and a publish per event: docs/performance.md,
-// "The Kafka path at a fixed rate").
-func TestReadPartitionLingers(t *testing.T) {
-	ctx, cfg := followTestConfig(t)
-	s := newStreamWithTopics(ctx, t, cfg)
-	w := s.clients.Writer(cfg.DLQTopic, WriterOptions{BatchSize: 1, BatchTimeout: time.Millisecond})
-	defer w.Close()
-	partition := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte("alice")}, 0, 1)
-	const n = 40
-	fetchesOf := func(shape fetchShape, start int64) (int64, int) {
-		rctx, stop := context.WithCancel(ctx)
-		defer stop()
-		produced := make(chan struct{})
-		go func() {
-			defer close(produced)
-			for i := range n {
-				if err := w.WriteMessages(rctx, kafka.Message{Key: []byte("alice"), Value: fmt.Appendf(nil, "m%d", i)}); err != nil {
-					return
-				}
-				time.Sleep(5 * time.Millisecond) // one message per produce request, spaced
-			}
-		}()
-		read, fetches := 0, 0
-		offset, _ := s.readPartition(rctx, cfg.DLQTopic, partition, shape, start, nil, func(msgs []kafka.Message) {
-			fetches++
-			read += len(msgs)
-			if read >= n {
-				stop()
-			}
-		})
-		<-produced
-		if read < n {
-			t.Fatalf("read %d of %d messages", read, n)
-		}
-		return offset, fetches
-	}
-	offset, without := fetchesOf(fetchShape{}, kafka.FirstOffset)
-	_, with := fetchesOf(fetchShape{linger: time.Second}, offset)
-	if with > n/8 || with >= without {
-		t.Errorf("%d messages came in %d fetches with a linger, %d without: the linger must gather them", n, with, without)
 	}
 }
