@@ -700,10 +700,39 @@ func waitOrServeEnded(ctx context.Context, served chan error, d time.Duration) e
 // message timestamp, so a producer that falls behind shows as latency
 // instead of hiding it. due, when not nil, collects the due time by
 // event_id.
+//
+// Like a gateway, the producer does not stop while a batch waits for its
+// acknowledgement: the writer sends asynchronously (NewEventWriter's
+// 5 ms linger, several batches in flight) and reports each
+// acknowledgement, where the producer's lag (due → acknowledged) is
+// taken. Waiting for each batch's acknowledgement before sending the
+// next held every event due meanwhile back by it, most of the p99 at
+// 20 000/s (docs/performance.md).
 func (b *bench) produceAtRate(ctx context.Context, gen *Generator, rate int, d time.Duration, due map[string]time.Time) (int64, error) {
 	b.produceLag = b.produceLag[:0]
-	w := NewEventWriter(b.cfg.Kafka, b.cfg.EventsTopic)
-	defer w.Close()
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	w := newRateWriter(b.cfg.Kafka, b.cfg.EventsTopic, func(msgs []kafka.Message, err error) {
+		acked := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			return
+		}
+		for _, m := range msgs {
+			b.produceLag = append(b.produceLag, acked.Sub(m.Time))
+		}
+	})
+	failed := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr
+	}
 	total := int64(float64(rate) * d.Seconds())
 	interval := time.Second / time.Duration(rate)
 	var sent atomic.Int64
@@ -714,7 +743,7 @@ func (b *bench) produceAtRate(ctx context.Context, gen *Generator, rate int, d t
 	stopBar := WatchProgress(b.cfg.Progress, label, total, sent.Load)
 	start := time.Now()
 	var msgs []kafka.Message
-	for n := int64(0); n < total; {
+	for n := int64(0); n < total && failed() == nil; {
 		upTo := min(int64(time.Since(start)/interval)+1, total)
 		if upTo <= n {
 			time.Sleep(time.Millisecond)
@@ -731,17 +760,29 @@ func (b *bench) produceAtRate(ctx context.Context, gen *Generator, rate int, d t
 			msgs = append(msgs, kafka.Message{Key: []byte(ev.UserID), Value: value, Time: at})
 		}
 		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			_ = w.Close()
 			stopBar("")
 			return sent.Load(), fmt.Errorf("publishing to %s: %w", w.Topic, err)
 		}
-		acked := time.Now()
-		for _, m := range msgs {
-			b.produceLag = append(b.produceLag, acked.Sub(m.Time))
-		}
 		sent.Add(int64(len(msgs)))
+	}
+	// Close sends what is left and waits for every acknowledgement.
+	if err := errors.Join(w.Close(), failed()); err != nil {
+		stopBar("")
+		return sent.Load(), fmt.Errorf("publishing to %s: %w", w.Topic, err)
 	}
 	stopBar(fmt.Sprintf("%s: %d events in %s", label, sent.Load(), time.Since(start).Round(time.Millisecond)))
 	return sent.Load(), nil
+}
+
+// newRateWriter returns the fixed-rate producer's writer: NewEventWriter's,
+// asynchronous, calling acked with each batch once the broker
+// acknowledged it (or with the error that stopped it).
+func newRateWriter(k *kafkastream.Clients, topic string, acked func(msgs []kafka.Message, err error)) *kafka.Writer {
+	w := NewEventWriter(k, topic)
+	w.Async = true
+	w.Completion = acked
+	return w
 }
 
 // decisionCollector reads the decisions topic back incrementally. A
