@@ -3,8 +3,8 @@ package history
 // rowBatch is a batch of history rows held as the slices they were enqueued
 // in, so that buffering and taking a batch never copies a row: a row is
 // ~1.5 KiB, and copying 50 000 of them into one growing slice cost more
-// CPU per event than encoding them (docs/performance.md, "The history
-// buffer").
+// CPU per event than encoding them (docs/performance.md, "CPU per event
+// on the Kafka path").
 type rowBatch [][]record
 
 // len returns how many rows the batch holds.

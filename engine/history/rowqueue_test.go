@@ -7,8 +7,8 @@ import (
 
 // TestRowQueueKeepsRowsInPlace checks the writer's buffer hands the rows
 // to the insert in order, split at the batch size, without copying them:
-// the rows taken are the very rows pushed (docs/performance.md, "The
-// history buffer").
+// the rows taken are the very rows pushed (docs/performance.md, "CPU per
+// event on the Kafka path").
 func TestRowQueueKeepsRowsInPlace(t *testing.T) {
 	var q rowQueue
 	var pushed [][]record
