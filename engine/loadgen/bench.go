@@ -706,7 +706,7 @@ func waitOrServeEnded(ctx context.Context, served chan error, d time.Duration) e
 // 5 ms linger, several batches in flight) and reports each
 // acknowledgement, where the producer's lag (due → acknowledged) is
 // taken. Waiting for each batch's acknowledgement before sending the
-// next held every event due meanwhile back by it, most of the p99 at
+// next held every event due meanwhile back by it: half of the p99 at
 // 20 000/s (docs/performance.md).
 func (b *bench) produceAtRate(ctx context.Context, gen *Generator, rate int, d time.Duration, due map[string]time.Time) (int64, error) {
 	b.produceLag = b.produceLag[:0]

@@ -17,7 +17,7 @@ import (
 // acknowledgement. With the broker holding every produce request, handing
 // it the next events still returns, and each batch is reported to the
 // callback once the broker lets it through. A producer that waited for
-// each acknowledgement held back every event due meanwhile, most of the
+// each acknowledgement held back every event due meanwhile: half of the
 // p99 event → decision at 20 000/s (docs/performance.md).
 func TestRateWriterDoesNotWaitForAcks(t *testing.T) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
