@@ -161,6 +161,7 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 
 	fmt.Fprintf(d.stderr, "demo: %d users, %d attempts/s for %s; attacks: %s\n", users, rate, duration,
 		strings.Join(loadgen.New(loadgen.Config{Users: 1, Seed: seed}).Scenarios(), ", "))
+	d.progressLast.at = time.Now() // the first line's rate counts from here
 	produceErr := d.produce(ctx, duration, rate, users, seed)
 
 	// Wait for every valid event's decision to come back, then stop.
@@ -182,13 +183,17 @@ func (d *demo) run(ctx context.Context, duration time.Duration, rate, users int,
 	return runErr
 }
 
+// demoMalformedEvery is how often the demo sends a malformed event (and
+// one at the start), to show the dead-letter path.
+const demoMalformedEvery = 2000
+
 // produce publishes generated traffic at rate for duration, with event
-// time = wall clock, plus a malformed message at the start and every 2000
-// events to show the dead-letter path (loadgen.Live).
+// time = wall clock, plus a malformed message at the start and every
+// demoMalformedEvery events to show the dead-letter path (loadgen.Live).
 func (d *demo) produce(ctx context.Context, duration time.Duration, rate, users int, seed uint64) error {
 	w := loadgen.NewEventWriter(d.kafka, d.cfg.Kafka.EventsTopic)
 	defer w.Close()
-	err := loadgen.Live(ctx, w, loadgen.LiveConfig{Duration: duration, Rate: rate, Users: users, Seed: seed, MalformedEvery: 2000,
+	err := loadgen.Live(ctx, w, loadgen.LiveConfig{Duration: duration, Rate: rate, Users: users, Seed: seed, MalformedEvery: demoMalformedEvery,
 		Sent: func(now time.Time, messages, malformed int) {
 			d.produced.Add(int64(messages))
 			d.malformed.Add(int64(malformed))

@@ -46,7 +46,7 @@ func (d *demo) summary(eng *engine.Engine, stream *kafkastream.Stream) {
 		fmt.Fprintf(w, "%s\t%d\t%s\n", kind, d.byKind[i].Load(), pct(d.byKind[i].Load()))
 	}
 	fmt.Fprintf(w, "total\t%d\t\n", total)
-	fmt.Fprintf(w, "dead-lettered (%s)\t%d\t\n", d.cfg.Kafka.DLQTopic, stream.Metrics().DeadLetteredTotal.Load())
+	fmt.Fprintf(w, "dead-lettered (%s)\t%d\tthe malformed events the demo sends on purpose, one every %d\n", d.cfg.Kafka.DLQTopic, stream.Metrics().DeadLetteredTotal.Load(), demoMalformedEvery)
 	w.Flush()
 
 	d.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,6 +79,16 @@ func TestDemoKeepsItsPromise(t *testing.T) {
 	progress := strings.Count(stderr, "\nproduced ")
 	if most := int(took/(5*time.Second)) + 1; progress < 1 || progress > most {
 		t.Errorf("%d progress lines in %s, want 1 to %d (one every 5 s):\n%s", progress, took.Round(time.Second), most, stderr)
+	}
+	// A progress line's rate counts from the start of the traffic: never
+	// "(0/s)" once decisions have come back.
+	for _, m := range regexp.MustCompile(`decided (\d+) \((\d+)/s\)`).FindAllStringSubmatch(stderr, -1) {
+		if m[1] != "0" && m[2] == "0" {
+			t.Errorf("progress line says %s decided at 0/s:\n%s", m[1], stderr)
+		}
+	}
+	if !regexp.MustCompile(`dead-lettered \(\S+\)\s+\d+\s+the malformed events the demo sends on purpose`).MatchString(stdout) {
+		t.Errorf("the dead-letter row does not say where its events come from:\n%s", stdout)
 	}
 	if !strings.Contains(stderr, "demo: GeoIP city=") {
 		t.Errorf("the demo does not say it uses the test GeoIP databases:\n%s", stderr)
