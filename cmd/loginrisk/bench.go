@@ -61,6 +61,9 @@ func cmdBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		for _, s := range loadgen.BenchStages() {
 			o.Skip[s] = !o.Skip[s]
 		}
+		if !o.Skip[loadgen.StageIngest] || !o.Skip[loadgen.StageDrain] {
+			o.Skip[loadgen.StageProduce] = false // they read what it publishes
+		}
 	} else {
 		// The API's stage runs only when named: it measures the HTTP
 		// server, not the pipeline, and serves in this process even with

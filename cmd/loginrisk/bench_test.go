@@ -97,24 +97,31 @@ func benchInProcess(t *testing.T, args ...string) (stdout, stderr string) {
 // splitPattern is the split column of a serve row: four shares.
 var splitPattern = regexp.MustCompile(`^[\d.]+ µs / [\d.]+ µs / [\d.]+ µs / [\d.]+ µs$`)
 
-// TestBenchSkip checks that --skip leaves stages out and that an unknown
-// stage is an error.
+// TestBenchSkip checks that --skip leaves stages out, that --only runs
+// the stages named (and produce, when they read what it publishes), and
+// that an unknown stage is an error.
 func TestBenchSkip(t *testing.T) {
 	t.Setenv("LOGINRISK_KAFKA_BROKERS", "")
 	t.Setenv("LOGINRISK_CLICKHOUSE_DSN", "")
 	tests := []struct {
 		name    string
 		skip    string
+		only    string
 		want    []string
 		wantErr string
 	}{
 		{name: "core only", skip: "produce,latency", want: []string{"core-1cpu", "core"}},
+		{name: "ingest only", only: "ingest", want: []string{"produce", "ingest"}},
 		{name: "unknown stage", skip: "nope", wantErr: `unknown stage "nope"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := cmdBench(context.Background(), []string{"--events", "500", "--users", "100", "--skip", tt.skip}, nil, &stdout, &stderr)
+			args := []string{"--events", "500", "--users", "100", "--skip", tt.skip}
+			if tt.only != "" {
+				args = []string{"--events", "500", "--users", "100", "--only", tt.only}
+			}
+			err := cmdBench(context.Background(), args, nil, &stdout, &stderr)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)

@@ -266,15 +266,26 @@ func generateEvents(gen *Generator, n, rate int, end time.Time, stderr io.Writer
 // directory when set).
 func (b *bench) profile(stage string) (stop func()) {
 	stopCost := b.startCost(stage)
+	stopProfile := b.cpuProfile(stage)
+	return func() {
+		data := stopProfile()
+		stopCost(data)
+		b.writeProfile(stage, data) // after the cost, which it would add to
+	}
+}
+
+// cpuProfile starts this process's CPU profile of a stage or an HTTP run;
+// stop ends it and returns it, nil when it could not start (said in the
+// log).
+func (b *bench) cpuProfile(name string) (stop func() []byte) {
 	var buf bytes.Buffer
 	if err := pprof.StartCPUProfile(&buf); err != nil {
-		b.cfg.Log.Warn("cpu profile", "stage", stage, "err", err)
-		return func() { stopCost(nil) }
+		b.cfg.Log.Warn("cpu profile", "stage", name, "err", err)
+		return func() []byte { return nil }
 	}
-	return func() {
+	return func() []byte {
 		pprof.StopCPUProfile()
-		stopCost(buf.Bytes())
-		b.writeProfile(stage, buf.Bytes())
+		return buf.Bytes()
 	}
 }
 

@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -205,12 +203,9 @@ func (b *bench) loadHTTP(ctx context.Context, l HTTPLoad) (HTTPResult, error) {
 func (b *bench) startHTTPCost(key string) (stop func() httpResult) {
 	user0, kernel0, err0 := proccpu.SelfTimes()
 	meter := proccpu.Start(b.procs)
-	var buf bytes.Buffer
-	profiling := pprof.StartCPUProfile(&buf) == nil
+	stopProfile := b.cpuProfile(key)
 	return func() httpResult {
-		if profiling {
-			pprof.StopCPUProfile()
-		}
+		profile := stopProfile()
 		var r httpResult
 		user1, kernel1, err1 := proccpu.SelfTimes()
 		if err := errors.Join(err0, err1); err != nil {
@@ -223,9 +218,9 @@ func (b *bench) startHTTPCost(key string) (stop func() httpResult) {
 				r.others = append(r.others, u)
 			}
 		}
-		if profiling {
-			r.split, r.splitOK = splitHTTPProfile(buf.Bytes())
-			b.writeProfile(key, buf.Bytes())
+		if profile != nil {
+			r.split, r.splitOK = splitHTTPProfile(profile)
+			b.writeProfile(key, profile)
 		}
 		return r
 	}
