@@ -94,6 +94,24 @@ func (e *Engine) RunRecorder(ctx context.Context, drain time.Duration) error {
 		}
 		batch = batch[:0]
 	}
+	// finish records what is queued after ctx ended, under a context of
+	// its own bounded by drain.
+	finish := func() error {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+		defer cancel()
+		for {
+			select {
+			case se := <-e.pending:
+				batch = e.taken(batch, se)
+				if len(batch) == cap(batch) {
+					record(dctx)
+				}
+			default:
+				record(dctx)
+				return nil
+			}
+		}
+	}
 	for {
 		select {
 		case se := <-e.pending:
@@ -111,22 +129,12 @@ func (e *Engine) RunRecorder(ctx context.Context, drain time.Duration) error {
 				}
 			}
 			linger.Stop()
+			if ctx.Err() != nil { // the batch gathered goes with the rest
+				return finish()
+			}
 			record(ctx)
 		case <-ctx.Done():
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
-			defer cancel()
-			for {
-				select {
-				case se := <-e.pending:
-					batch = e.taken(batch, se)
-					if len(batch) == cap(batch) {
-						record(dctx)
-					}
-				default:
-					record(dctx)
-					return nil
-				}
-			}
+			return finish()
 		}
 	}
 }
