@@ -482,7 +482,7 @@ func (t *LockTable) activeForKeys(now time.Time, own []lockKey, others []string,
 	out := []schemas.Lock{}
 	add := func(k lockKey) {
 		if e, ok := t.active(k, now); ok {
-			out = append(out, k.lock(e.until, e.rule))
+			out = append(out, e.shown) // as activeHashed made it for the lock now
 		}
 	}
 	for _, k := range own {
