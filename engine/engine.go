@@ -939,6 +939,11 @@ func rejected(msg Message, err error) Rejected {
 	return Rejected{Message: msg, Err: err, Redacted: cut}
 }
 
+// Decoder returns the engine's decoder of events, which interns their
+// user agents: the HTTP API decodes through it too, so that the process
+// keeps one table of them.
+func (e *Engine) Decoder() *schemas.Decoder { return e.decoder }
+
 // decode is schemas.Decode (through the engine's Decoder, which interns
 // user agents), with a panic (a bug) returned as an *InternalError, as
 // score does.

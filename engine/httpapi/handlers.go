@@ -44,7 +44,7 @@ func (s *Server) handleScore(w http.ResponseWriter, r *http.Request, _ *credenti
 	defer s.putBuf(buf, body)
 
 	ev := new(schemas.LoginEvent) // kept by the engine: never pooled
-	if err := schemas.Decode(body, ev); err != nil {
+	if err := s.eng.Decoder().Decode(body, ev); err != nil {
 		return s.writeFieldError(w, http.StatusBadRequest, err)
 	}
 	if code, done := s.forward(w, r, ev.UserID, body); done {
