@@ -111,8 +111,9 @@ func autoMemoryLimit(caps state.StoreConfig, machine int64) int64 {
 	return limit
 }
 
-// runtimeSettings is what applyRuntime set, for the start-up log and the
-// bench's footer.
+// runtimeSettings is what applyRuntime set, as its start-up log line
+// says it (the tests read it; the bench's footer reads the runtime's own
+// settings back).
 type runtimeSettings struct {
 	gcPercent   int    // in force
 	memoryLimit int64  // in force; math.MaxInt64 is none

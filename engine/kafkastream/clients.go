@@ -51,8 +51,9 @@ func (c *Clients) Client(timeout time.Duration) *kafka.Client {
 	return &kafka.Client{Addr: kafka.TCP(c.brokers...), Transport: c.transport, Timeout: timeout}
 }
 
-// PartitionReader returns a reader of one partition of topic, as the
-// consumer reads: fetches of up to maxBytes (0:
+// PartitionReader returns a reader of one partition of topic, for the
+// bench's readers (the consumer and the followers fetch with
+// readPartition): fetches of up to maxBytes (0:
 // FetchMaxBytes) waiting at most 250 ms, read errors (which the reader
 // retries) logged at debug to log when it is not nil.
 func (c *Clients) PartitionReader(topic string, partition, maxBytes int, log *slog.Logger) *kafka.Reader {

@@ -439,11 +439,10 @@ func (s *Stream) PublishDecisions(ctx context.Context, ds []*schemas.Decision) e
 const decisionBytesHint = 512
 
 // FetchMaxBytes bounds one fetch of a follower or a partition reader (the
-// consumer's are consumerFetchBytes). A batch the engine
-// scores is at most a few hundred KB, so more buys nothing, and a 32 MiB
-// fetch livelocked the in-process broker of the demo: it builds each
-// response on one goroutine, the reader's MaxWait deadline expired first,
-// and the reader retried the same fetch (docs/performance.md).
+// consumer's are consumerFetchBytes): a 32 MiB fetch livelocked the
+// in-process broker of the demo, which builds each response on one
+// goroutine, until the fetch's wait expired and the same fetch was sent
+// again (docs/performance.md).
 const FetchMaxBytes = 4 << 20
 
 // Header names on the messages loginrisk publishes: dead-letters (the

@@ -83,7 +83,8 @@ const (
 )
 
 // HeapBound is about what the state takes on the Go heap with every cap
-// full of ordinary keys (keyBytes); users under attack take more (about
+// full of ordinary keys (userBytes, addressBytes, networkBytes,
+// deviceBytes); users under attack take more (about
 // 2.6 KiB each, docs/reliability.md). The command derives its default
 // soft memory limit from it.
 func (c StoreConfig) HeapBound() int64 {

@@ -185,12 +185,7 @@ func learnTrusted[K comparable](list []trustedContext[K], key K, at uint32, boun
 // keepTrusted keeps in place the entries of list trusted at now, and
 // clears the slots of the others (dropping their device ids).
 func keepTrusted[K comparable](list []trustedContext[K], now uint32) []trustedContext[K] {
-	kept := list[:0]
-	for _, c := range list {
-		if trusted(c.last, now) {
-			kept = append(kept, c)
-		}
-	}
+	kept := appendTrusted(list[:0], list, now)
 	clear(list[len(kept):])
 	return kept
 }
