@@ -421,15 +421,7 @@ func (e *Engine) score(ev *schemas.LoginEvent, f *schemas.Features, dryRun bool)
 		e.trustContext(passed)
 	}
 	if !dryRun {
-		kept := schemas.ScoredEvent{Decision: d}
-		if e.keepOutcomes {
-			kept.Event, kept.Features = ev, f
-			if !owned {
-				kept.Event, kept.Features = new(schemas.LoginEvent), new(schemas.Features)
-				*kept.Event, *kept.Features = *ev, *f
-			}
-		}
-		s.insertLocked(slot, h, ev.EventID, attemptOf(ev), kept)
+		s.insertLocked(slot, h, ev.EventID, attemptOf(ev), e.keptOutcome(ev, f, d, owned))
 		e.advance(ev.OccurredAt)
 		e.lastByUser.put(keys.user, d)
 		e.lastByIP.put(keys.ip, d)

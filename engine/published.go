@@ -90,15 +90,7 @@ func (e *Engine) answerPublished(ev *schemas.LoginEvent, f *schemas.Features, pa
 	if passed != nil && d.Decision != schemas.VerdictLockout {
 		e.trustContext(passed)
 	}
-	kept := schemas.ScoredEvent{Decision: d}
-	if e.keepOutcomes {
-		kept.Event, kept.Features = ev, f
-		if !owned {
-			kept.Event, kept.Features = new(schemas.LoginEvent), new(schemas.Features)
-			*kept.Event, *kept.Features = *ev, *f
-		}
-	}
-	s.insertEntryLocked(slot, recentEntry{hash: entry.hash, key: entry.key, attempt: attemptOf(ev), outcome: kept})
+	s.insertLocked(slot, entry.hash, entry.key, attemptOf(ev), e.keptOutcome(ev, f, d, owned))
 	e.metrics.DuplicatesTotal.Add(1)
 	e.metrics.PublishedAnswers.Add(1)
 	return Scored{ScoredEvent: schemas.ScoredEvent{Event: ev, Features: f, Decision: d}, Duplicate: true}

@@ -222,6 +222,22 @@ func (e *Engine) kept(se schemas.ScoredEvent, f *schemas.Features) schemas.Score
 	return se
 }
 
+// keptOutcome is what the dedupe memory keeps of an event scored now: the
+// decision, and with a history writer the event and its features too,
+// copied when the caller does not hand them over (owned false: they are
+// the caller's to reuse).
+func (e *Engine) keptOutcome(ev *schemas.LoginEvent, f *schemas.Features, d *schemas.Decision, owned bool) schemas.ScoredEvent {
+	kept := schemas.ScoredEvent{Decision: d}
+	if e.keepOutcomes {
+		kept.Event, kept.Features = ev, f
+		if !owned {
+			kept.Event, kept.Features = new(schemas.LoginEvent), new(schemas.Features)
+			*kept.Event, *kept.Features = *ev, *f
+		}
+	}
+	return kept
+}
+
 // offenceLookback is how far before the warm span the offences that can
 // still change the next lock's rung go back: a key's rung is its chain of
 // offences each within resetAfter of the next (and the last within
