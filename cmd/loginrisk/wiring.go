@@ -21,8 +21,13 @@ type core struct {
 	enricher *enrich.Enricher
 }
 
+// offlineSketchSeed seeds the familiarity sketches of offline scoring,
+// whose decisions must be the same on every run of the same events.
+const offlineSketchSeed = 0x6c6f67696e726b // "loginrk"
+
 // buildCore loads rules and GeoIP databases and builds the engine. clock
-// nil gives replay semantics (decided_at = occurred_at, no skew check).
+// nil gives replay semantics (decided_at = occurred_at, no skew check,
+// the familiarity sketches' seed fixed).
 // stream, when not nil, takes the dead letters and, with
 // kafka.share_addresses, the address side of every attempt scored.
 func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.Recorder, stream *kafkastream.Stream) (*core, error) {
@@ -34,7 +39,11 @@ func buildCore(cfg Config, log *slog.Logger, clock func() time.Time, rec engine.
 	if err != nil {
 		return nil, err
 	}
-	store, err := state.NewStore(cfg.State.storeConfig())
+	sc := cfg.State.storeConfig()
+	if clock == nil {
+		sc.SketchSeed = offlineSketchSeed
+	}
+	store, err := state.NewStore(sc)
 	if err != nil {
 		enricher.Close()
 		return nil, err

@@ -40,6 +40,13 @@ type StoreConfig struct {
 	// user's last event; at least Retention. Zero means
 	// DefaultProfileRetention.
 	ProfileRetention time.Duration `yaml:"-"`
+	// SketchSeed seeds the familiarity population's count-min sketches,
+	// which count a value high when it shares all its counters with
+	// others (popcounts.go). Zero means a random seed per Store, so that
+	// nobody can choose values that share counters; offline scoring
+	// (replay, eval, backtest) fixes one, so that the same events give
+	// the same features on every run.
+	SketchSeed uint64 `yaml:"-"`
 	// MaxUsers, MaxAddresses, MaxNetworks and MaxDevices cap the keys of
 	// each kind held, each at least Shards and at most MaxCap. A new key
 	// at a cap takes the place of the least recently seen of a sample of

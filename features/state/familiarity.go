@@ -172,9 +172,13 @@ type population struct {
 	total  [numFamAttrs]atomic.Uint64
 }
 
-func newPopulation() *population {
+// newPopulation returns empty counts whose sketches are seeded with seed,
+// or a random seed when it is 0.
+func newPopulation(seed uint64) *population {
 	p := &population{}
-	seed := newPopulationSeed()
+	if seed == 0 {
+		seed = newPopulationSeed()
+	}
 	for a, spec := range famSpecs {
 		if spec.exact {
 			p.exact[a] = newExactCounts(seed)

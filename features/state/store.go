@@ -180,7 +180,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		ips:        [2]*table[ipKey, ipState]{newTable[ipKey, ipState](cfg.Shards, caps[Addresses]), newTable[ipKey, ipState](cfg.Shards, caps[Networks])},
 		devices:    newTable[string, deviceState](cfg.Shards, caps[Devices]),
 		crowds:     nil, // below: it shares the store's sketch budget
-		population: newPopulation(),
+		population: newPopulation(cfg.SketchSeed),
 		passwords:  newPasswordTable(DefaultMaxPasswords),
 		userWindow: newWindowSpec(day, maxUserRecords, 15*minute, minute, 15*minute, hour, day),
 		ipWindow:   newWindowSpec(hour, maxIPRecords, 0, minute, 10*minute, hour),
